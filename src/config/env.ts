@@ -1,0 +1,145 @@
+// The one place the process environment is read. Every variable the app uses is declared here with its
+// fix-it hint, so a bad value produces one message that lists every problem at once.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
+
+const url = (hint: string) =>
+  optionalText.refine((value) => value === undefined || URL.canParse(value), { message: hint });
+
+const boolFlag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((value) => value === "true" || value === "1");
+
+/** How to fix each variable, shown next to the problem. */
+const hints: Record<string, string> = {
+  APP_ID: "set APP_ID to the numeric App ID from the GitHub App settings page, or unset it to open the setup page",
+  PRIVATE_KEY: "set PRIVATE_KEY to the PEM text of the app's private key (or use PRIVATE_KEY_PATH)",
+  PRIVATE_KEY_PATH: "set PRIVATE_KEY_PATH to a readable .pem file downloaded from the GitHub App settings page",
+  WEBHOOK_SECRET: "set WEBHOOK_SECRET to the webhook secret configured for the GitHub App",
+  DATABASE_URL: "set DATABASE_URL to a postgres:// URL, or unset it to use the embedded PostgreSQL",
+  AURA_DATA_DIR: "set AURA_DATA_DIR to a writable directory (default ./.data)",
+  PORT: "set PORT to a whole number from 1 to 65535 (default 3000)",
+  LOG_LEVEL: "set LOG_LEVEL to one of trace, debug, info, warn, error, fatal",
+  GHE_HOST: "set GHE_HOST to a host name such as github.example.com, without a protocol",
+  GHE_PROTOCOL: "set GHE_PROTOCOL to https or http",
+  OPENAI_BASE_URL: "set OPENAI_BASE_URL to an http(s) URL such as https://api.openai.com/v1",
+  GEMINI_BASE_URL: "set GEMINI_BASE_URL to an http(s) URL such as https://generativelanguage.googleapis.com",
+  OLLAMA_HOST: "set OLLAMA_HOST to an http(s) URL such as http://127.0.0.1:11434",
+  AURA_ALLOW_UNSANDBOXED: "set AURA_ALLOW_UNSANDBOXED to true or false",
+  AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
+  AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
+  AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
+};
+
+export const Env = z
+  .object({
+    APP_ID: optionalText.refine((value) => value === undefined || /^\d+$/.test(value), {
+      message: "must be a number",
+    }),
+    PRIVATE_KEY: optionalText,
+    PRIVATE_KEY_PATH: optionalText,
+    WEBHOOK_SECRET: optionalText,
+    DATABASE_URL: optionalText.refine(
+      (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
+      { message: "must start with postgres:// or postgresql://" },
+    ),
+    AURA_DATA_DIR: z.string().default(".data"),
+    AURA_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    HOST: optionalText,
+    LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+    GHE_HOST: optionalText.refine((value) => value === undefined || !/[/:]/.test(value), {
+      message: "must be a bare host name",
+    }),
+    GHE_PROTOCOL: z.enum(["https", "http"]).default("https"),
+    OPENAI_API_KEY: optionalText,
+    OPENAI_BASE_URL: url("must be a URL"),
+    GEMINI_API_KEY: optionalText,
+    GEMINI_BASE_URL: url("must be a URL"),
+    OLLAMA_HOST: url("must be a URL").transform((value) => value ?? "http://127.0.0.1:11434"),
+    AURA_ALLOW_UNSANDBOXED: boolFlag,
+    AURA_ALLOW_LOCAL_CLONE: boolFlag,
+    AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
+  })
+  .superRefine((env, ctx) => {
+    if (env.APP_ID !== undefined && env.PRIVATE_KEY === undefined && env.PRIVATE_KEY_PATH === undefined) {
+      ctx.addIssue({ code: "custom", path: ["PRIVATE_KEY"], message: "is required when APP_ID is set" });
+    }
+    // Probot falls back to a well-known default secret; a real app must never accept forged deliveries.
+    if (env.APP_ID !== undefined && env.WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({ code: "custom", path: ["WEBHOOK_SECRET"], message: "is required when APP_ID is set" });
+    }
+    if (env.PRIVATE_KEY_PATH !== undefined && env.PRIVATE_KEY === undefined) {
+      try {
+        readFileSync(path.resolve(env.PRIVATE_KEY_PATH));
+      } catch {
+        ctx.addIssue({ code: "custom", path: ["PRIVATE_KEY_PATH"], message: "cannot be read" });
+      }
+    }
+  });
+
+export type Env = z.infer<typeof Env>;
+
+export type AppConfig = Env & {
+  /** The private key PEM, read from PRIVATE_KEY or PRIVATE_KEY_PATH. */
+  privateKey: string | undefined;
+  /** Whether the app has GitHub credentials; without them the setup page is served. */
+  hasCredentials: boolean;
+  /** REST base URL for GitHub or GitHub Enterprise Server. */
+  githubApiUrl: string;
+  /** Web base URL (clone URLs, links). */
+  githubWebUrl: string;
+};
+
+/** A configuration problem a person must fix; its message lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; problem: string; fix: string }[]) {
+    super(
+      [
+        `Aura Orchestra cannot start: ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}.`,
+        ...problems.map((p) => `  - ${p.variable} ${p.problem}: ${p.fix}.`),
+        "See .env.example for every variable and its default.",
+      ].join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment. Throws ConfigError listing every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  const result = Env.safeParse(source);
+  if (!result.success) {
+    const seen = new Set<string>();
+    const problems = [];
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0] ?? "environment");
+      if (seen.has(variable)) continue;
+      seen.add(variable);
+      problems.push({
+        variable,
+        problem: issue.code === "invalid_value" || issue.code === "invalid_type" ? "is invalid" : issue.message,
+        fix: hints[variable] ?? "check its value",
+      });
+    }
+    throw new ConfigError(problems);
+  }
+  const env = result.data;
+  const privateKey =
+    env.PRIVATE_KEY?.replace(/\\n/g, "\n") ??
+    (env.PRIVATE_KEY_PATH ? readFileSync(path.resolve(env.PRIVATE_KEY_PATH), "utf8") : undefined);
+  const webHost = env.GHE_HOST ?? "github.com";
+  return {
+    ...env,
+    privateKey,
+    hasCredentials: env.APP_ID !== undefined && privateKey !== undefined,
+    githubApiUrl: env.GHE_HOST ? `${env.GHE_PROTOCOL}://${env.GHE_HOST}/api/v3` : "https://api.github.com",
+    githubWebUrl: `${env.GHE_PROTOCOL}://${webHost}`,
+  };
+}

@@ -1,0 +1,53 @@
+// GET /health: the process is up. GET /ready: the database answers and every migration is applied (503
+// otherwise), with the sandbox mode for operators.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type pg from "pg";
+import { isMigrated } from "../db/migrate.js";
+
+export type ReadinessProbe = { pool: pg.Pool; sandboxMode: () => string };
+
+function send(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
+}
+
+export function healthHandler(probe: ReadinessProbe) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const path = req.url?.split("?")[0];
+    if (req.method !== "GET" || (path !== "/health" && path !== "/ready")) return false;
+    if (path === "/health") {
+      send(res, 200, { status: "ok" });
+      return true;
+    }
+    try {
+      const migrated = await withTimeout(isMigrated(probe.pool), 2_000);
+      send(res, migrated ? 200 : 503, {
+        status: migrated ? "ready" : "migrations pending",
+        database: "ok",
+        sandbox: probe.sandboxMode(),
+      });
+    } catch (error) {
+      send(res, 503, {
+        status: "database unreachable",
+        database: error instanceof Error ? error.message : String(error),
+        sandbox: probe.sandboxMode(),
+      });
+    }
+    return true;
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

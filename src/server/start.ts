@@ -1,0 +1,89 @@
+// Composition root: database (embedded or DATABASE_URL), migrations, the Probot server with the Aura app
+// (or Probot's setup page when there are no GitHub credentials), health routes, and clean shutdown.
+import pino, { type Logger } from "pino";
+import { Probot, Server } from "probot";
+import { runMigrations as runGraphileMigrations } from "graphile-worker";
+import { AuditLog } from "../audit/append.js";
+import type { AppConfig } from "../config/env.js";
+import { startEmbeddedPostgres } from "../db/embedded.js";
+import { migrate } from "../db/migrate.js";
+import { createPool } from "../db/pool.js";
+import { createApp } from "../app.js";
+import { composeDispatchers, type Dispatcher } from "../queue/dispatch.js";
+import { healthHandler } from "./health.js";
+
+export type RunningAura = {
+  port: number;
+  databaseUrl: string;
+  mode: "app" | "setup";
+  stop: () => Promise<void>;
+};
+
+type SetupAppFactory = (options: Record<string, unknown>) => Parameters<Server["loadHandlerFactory"]>[0];
+
+/** Probot's setup app (manifest registration) is not in its public exports; load it from the package. */
+async function loadSetupAppFactory(): Promise<SetupAppFactory> {
+  const entry = import.meta.resolve("probot");
+  const module = (await import(new URL("./apps/setup.js", entry).href)) as { setupAppFactory: SetupAppFactory };
+  return module.setupAppFactory;
+}
+
+export async function startAura(
+  config: AppConfig,
+  options: { log?: Logger; dispatch?: Dispatcher; host?: string } = {},
+): Promise<RunningAura> {
+  const log = options.log ?? pino({ name: "aura", level: config.LOG_LEVEL });
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => log.error({ err: error }, "shutdown step failed"));
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      log.info({ dataDir: config.AURA_DATA_DIR }, "starting embedded PostgreSQL");
+      const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
+      cleanups.push(embedded.stop);
+      databaseUrl = embedded.url;
+    }
+    const applied = await migrate(databaseUrl);
+    if (applied.length > 0) log.info({ applied }, "migrations applied");
+    await runGraphileMigrations({ connectionString: databaseUrl });
+
+    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ err: error }, "idle database client failed") });
+    cleanups.push(() => pool.end());
+    const audit = new AuditLog(pool);
+
+    const server = new Server({
+      host: options.host ?? config.HOST ?? "0.0.0.0",
+      port: config.PORT,
+      log,
+      Probot: Probot.defaults({
+        appId: config.hasCredentials ? Number(config.APP_ID) : 1,
+        privateKey: config.privateKey ?? "setup mode: no private key yet",
+        secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
+        baseUrl: config.githubApiUrl,
+        log,
+      }),
+    });
+    const mode = config.hasCredentials ? "app" : "setup";
+    if (mode === "app") {
+      await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? composeDispatchers() }));
+    } else {
+      const setupAppFactory = await loadSetupAppFactory();
+      await server.loadHandlerFactory(setupAppFactory({ host: server.host, port: config.PORT, log: log.child({ name: "setup" }) }));
+    }
+    server.addHandler(healthHandler({ pool, sandboxMode: () => "unknown" }));
+    await server.start();
+    cleanups.push(() => server.stop());
+    log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
+    return { port: server.port, databaseUrl, mode, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuditLog, appendEvents } from "../../src/audit/append.js";
+import { retireAuditPartitions } from "../../src/audit/retention.js";
+import { verifyAudit } from "../../src/audit/verify.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+const event = (i: number) => ({
+  actor: `writer-${i % 8}`,
+  action: "test.appended",
+  subject: `item#${i}`,
+  payload: { i, text: "tab\there \\ \"quoted\" ünïcode ✓", nested: { b: 2, a: [1, 2.5, null] } },
+});
+
+async function withTriggersDisabled(target: TestDatabase, sql: string): Promise<void> {
+  const client = await target.pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SET LOCAL session_replication_role = replica");
+    await client.query(sql);
+    await client.query("COMMIT");
+  } finally {
+    client.release();
+  }
+}
+
+describe("Audit Core", () => {
+  it("keeps one valid chain with no gaps under 8 concurrent writers", async () => {
+    const logs = Array.from({ length: 8 }, () => new AuditLog(db.pool));
+
+    await Promise.all(
+      logs.map(async (log, w) => {
+        for (let round = 0; round < 25; round++) {
+          await Promise.all([log.append(event(w * 1000 + round)), appendEvents(db.pool, [event(round), event(round + 1)])]);
+        }
+      }),
+    );
+    const result = await verifyAudit(db.pool);
+
+    expect(result).toMatchObject({ ok: true, count: 8 * 25 * 3, headSeq: 600 });
+    const seqs = await db.pool.query("SELECT count(DISTINCT seq) AS n, min(seq) AS lo, max(seq) AS hi FROM audit.events");
+    expect(seqs.rows[0]).toEqual({ n: 600, lo: 1, hi: 600 });
+  });
+
+  it("stores the exact RFC 8785 canonical text and links each hash to the previous one", async () => {
+    const log = new AuditLog(db.pool);
+
+    const appended = await log.append({ actor: "a", action: "b.c", subject: "s", payload: { z: 1, a: "x" } });
+    const row = (await db.pool.query("SELECT * FROM audit.events WHERE seq = $1", [appended.seq])).rows[0];
+
+    expect(row.canonical).toMatch(/^\{"event":\{"action":"b\.c","actor":"a","payload":\{"a":"x","z":1\},"subject":"s"\},"seq":\d+,"ts":"[^"]+Z"\}$/);
+    expect(row.hash.toString("hex")).toBe(appended.hash);
+  });
+
+  it.each([
+    ["UPDATE", "UPDATE audit.events SET actor = 'mallory'"],
+    ["DELETE", "DELETE FROM audit.events"],
+    ["TRUNCATE", "TRUNCATE audit.events"],
+  ])("refuses %s on the table", async (_op, sql) => {
+    await expect(db.pool.query(sql)).rejects.toThrow(/append-only/);
+  });
+
+  it.each(["UPDATE audit.%s SET actor = 'mallory'", "DELETE FROM audit.%s", "TRUNCATE audit.%s"])(
+    "refuses a change made directly on a partition: %s",
+    async (template) => {
+      const partition = (await db.pool.query("SELECT name FROM audit.partitions WHERE retired_at IS NULL LIMIT 1")).rows[0].name;
+
+      await expect(db.pool.query(template.replace("%s", partition))).rejects.toThrow(/append-only/);
+    },
+  );
+
+  it("refuses a direct INSERT by a role that is not the audit owner", async () => {
+    await db.pool.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'aura_test_app') THEN CREATE ROLE aura_test_app; END IF; END $$");
+    const client = await db.pool.connect();
+    try {
+      await client.query("SET ROLE aura_test_app");
+
+      await expect(
+        client.query("INSERT INTO audit.events VALUES (999999, now(), 'x', 'x', 'x', '{}', '\\x00', '\\x00', '{}')"),
+      ).rejects.toThrow(/permission denied/);
+      const appended = await appendEvents(client, [{ actor: "app", action: "via.function", subject: "s" }]);
+      expect(appended[0]?.seq).toBeGreaterThan(0);
+    } finally {
+      await client.query("RESET ROLE");
+      client.release();
+    }
+  });
+});
+
+describe("verify", () => {
+  let fresh: TestDatabase;
+
+  beforeAll(async () => {
+    fresh = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await fresh.drop();
+  });
+
+  it("names the first altered event when the canonical text was changed with triggers disabled", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 20 }, (_, i) => event(i)));
+      await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#7', 'item#8') WHERE seq = 8");
+
+      const result = await verifyAudit(local.pool);
+
+      expect(result.ok).toBe(false);
+      expect(result.firstBad).toEqual({ seq: 8, reason: "stored hash does not match sha256(prev_hash || canonical)" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("catches a column-only edit that leaves the canonical text alone", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await withTriggersDisabled(local, "UPDATE audit.events SET payload = jsonb_set(payload, '{i}', '99') WHERE seq = 4");
+
+      const result = await verifyAudit(local.pool);
+
+      expect(result.firstBad).toEqual({ seq: 4, reason: "stored columns differ from the canonical text" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it.each([
+    [5, "event 5 is missing (next stored event is 6)"],
+    [10, "event 10 is missing (head is at 10)"],
+  ])("reports removed event %i", async (seq, reason) => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await withTriggersDisabled(local, `DELETE FROM audit.events WHERE seq = ${seq}`);
+
+      const result = await verifyAudit(local.pool);
+
+      expect(result.firstBad).toEqual({ seq, reason });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("continues from the newest checkpoint after retention drops old partitions", async () => {
+    // Write 30 events dated 400 days ago by moving the chain's clock, then put the clock back.
+    await fresh.pool.query("CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT clock_timestamp() - interval '400 days' $$");
+    await appendEvents(fresh.pool, Array.from({ length: 30 }, (_, i) => event(i)));
+    await fresh.pool.query("CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT clock_timestamp() $$");
+    await appendEvents(fresh.pool, Array.from({ length: 15 }, (_, i) => event(100 + i)));
+
+    const checkpoints = await retireAuditPartitions(fresh.pool, 365);
+    const result = await verifyAudit(fresh.pool);
+
+    expect(checkpoints).toHaveLength(1);
+    expect(checkpoints[0]).toMatchObject({ firstSeq: 1, lastSeq: 30, eventCount: 30 });
+    expect(result).toMatchObject({ ok: true, count: 15, startedAfterSeq: 30, headSeq: 45 });
+    const remaining = await fresh.pool.query("SELECT min(seq) AS lo FROM audit.events");
+    expect(remaining.rows[0].lo).toBe(31);
+  });
+
+  it("refuses a retention cutoff less than 30 days ago", async () => {
+    await expect(retireAuditPartitions(fresh.pool, 7)).rejects.toThrow(/less than 30 days ago/);
+  });
+});
+

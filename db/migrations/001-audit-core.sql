@@ -1,9 +1,11 @@
 -- Audit Core: a hash-chained, append-only event log.
---   canonical = RFC 8785 text of {"event": <actor, action, subject, payload>, "seq": n, "ts": "..."}
+--   canonical = RFC 8785 text of {"event": {"action","actor","payload","subject"}, "seq": n, "ts": "..."}
 --   hash      = sha256(prev_hash || canonical)
--- Appends go through audit.append_events, a SECURITY DEFINER function owned by the NOLOGIN role
--- aura_audit_owner; the application role holds no INSERT, UPDATE, DELETE or TRUNCATE right on the tables,
--- and triggers refuse those statements even for the owner and superusers.
+-- The application canonicalises the payload (RFC 8785, with a library) and the database assembles the
+-- event around it: keys in RFC 8785 order, strings escaped by to_json (the same escapes RFC 8785 uses).
+-- actor, action, subject and payload are generated from the canonical text, so they cannot be edited
+-- apart from it (PostgreSQL refuses to write a generated column); seq and ts are real columns (key and
+-- partition key), and verification checks them against the canonical text.
 
 DO $$
 BEGIN
@@ -26,13 +28,13 @@ INSERT INTO audit.head VALUES (1, 0, '\x0000000000000000000000000000000000000000
 CREATE TABLE audit.events (
   seq bigint NOT NULL,
   ts timestamptz NOT NULL,
-  actor text NOT NULL,
-  action text NOT NULL,
-  subject text NOT NULL,
-  payload jsonb NOT NULL,
   prev_hash bytea NOT NULL,
   hash bytea NOT NULL,
   canonical text NOT NULL,
+  actor text GENERATED ALWAYS AS (canonical::json -> 'event' ->> 'actor') STORED,
+  action text GENERATED ALWAYS AS (canonical::json -> 'event' ->> 'action') STORED,
+  subject text GENERATED ALWAYS AS (canonical::json -> 'event' ->> 'subject') STORED,
+  payload json GENERATED ALWAYS AS (canonical::json -> 'event' -> 'payload') STORED,
   PRIMARY KEY (seq, ts)
 ) PARTITION BY RANGE (ts);
 
@@ -103,17 +105,25 @@ BEGIN
   UPDATE audit.head SET partitioned_until = greatest(partitioned_until, v_to) WHERE id = 1;
 END $$;
 
--- p_bodies: RFC 8785 canonical JSON of {"action","actor","payload","subject"}, one per event, made by the
--- application with a canonicalisation library. The function assigns seq and ts under the head row lock.
-CREATE FUNCTION audit.append_events(p_bodies text[]) RETURNS TABLE (seq bigint, hash bytea)
+-- The canonical text of one event.
+CREATE FUNCTION audit.canonical_text(p_actor text, p_action text, p_subject text, p_payload text, p_seq bigint, p_ts timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{"event":{"action":' || to_json(p_action)::text || ',"actor":' || to_json(p_actor)::text
+      || ',"payload":' || p_payload || ',"subject":' || to_json(p_subject)::text
+      || '},"seq":' || p_seq || ',"ts":"' || to_char(p_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"}'
+$$;
+
+-- One call appends a batch in order. p_payloads hold RFC 8785 canonical JSON objects made by the
+-- application. seq and ts are assigned here, under the head row lock that serialises all writers.
+CREATE FUNCTION audit.append_events(p_actors text[], p_actions text[], p_subjects text[], p_payloads text[])
+RETURNS TABLE (seq bigint, hash bytea)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, audit AS $$
 DECLARE
   v_head audit.head%ROWTYPE;
-  v_n int := coalesce(array_length(p_bodies, 1), 0);
+  v_n int := coalesce(array_length(p_actors, 1), 0);
   v_seq bigint;
   v_prev bytea;
   v_ts timestamptz;
-  v_ts_text text;
   v_canon text;
   v_seqs bigint[] := '{}';
   v_prevs bytea[] := '{}';
@@ -121,6 +131,10 @@ DECLARE
   v_canons text[] := '{}';
 BEGIN
   IF v_n = 0 THEN RETURN; END IF;
+  IF array_length(p_actions, 1) IS DISTINCT FROM v_n OR array_length(p_subjects, 1) IS DISTINCT FROM v_n
+     OR array_length(p_payloads, 1) IS DISTINCT FROM v_n THEN
+    RAISE EXCEPTION 'audit.append_events needs arrays of equal length';
+  END IF;
   SELECT * INTO v_head FROM audit.head WHERE id = 1 FOR UPDATE;
   v_seq := v_head.seq;
   v_prev := v_head.hash;
@@ -129,19 +143,20 @@ BEGIN
   IF v_ts >= v_head.partitioned_until THEN
     PERFORM audit.ensure_partition(v_ts);
   END IF;
-  v_ts_text := to_char(v_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
   FOR i IN 1..v_n LOOP
     v_seq := v_seq + 1;
-    v_canon := '{"event":' || p_bodies[i] || ',"seq":' || v_seq || ',"ts":"' || v_ts_text || '"}';
+    IF json_typeof(p_payloads[i]::json) IS DISTINCT FROM 'object' THEN
+      RAISE EXCEPTION 'audit payload % is not a JSON object', i;
+    END IF;
+    v_canon := audit.canonical_text(p_actors[i], p_actions[i], p_subjects[i], p_payloads[i], v_seq, v_ts);
     v_prevs[i] := v_prev;
     v_prev := sha256(v_prev || convert_to(v_canon, 'UTF8'));
     v_seqs[i] := v_seq;
     v_hashes[i] := v_prev;
     v_canons[i] := v_canon;
   END LOOP;
-  INSERT INTO audit.events (seq, ts, actor, action, subject, payload, prev_hash, hash, canonical)
-  SELECT u.s, v_ts, u.b->>'actor', u.b->>'action', u.b->>'subject', u.b->'payload', u.p, u.h, u.c
-  FROM unnest(v_seqs, v_prevs, v_hashes, v_canons, p_bodies::jsonb[]) AS u(s, p, h, c, b);
+  INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical)
+  SELECT u.s, v_ts, u.p, u.h, u.c FROM unnest(v_seqs, v_prevs, v_hashes, v_canons) AS u(s, p, h, c);
   UPDATE audit.head SET seq = v_seq, hash = v_prev, ts = v_ts WHERE id = 1;
   RETURN QUERY SELECT * FROM unnest(v_seqs, v_hashes);
 END $$;
@@ -197,7 +212,8 @@ ALTER TABLE audit.anchors OWNER TO aura_audit_owner;
 ALTER FUNCTION audit.refuse_change() OWNER TO aura_audit_owner;
 ALTER FUNCTION audit.clock() OWNER TO aura_audit_owner;
 ALTER FUNCTION audit.ensure_partition(timestamptz) OWNER TO aura_audit_owner;
-ALTER FUNCTION audit.append_events(text[]) OWNER TO aura_audit_owner;
+ALTER FUNCTION audit.append_events(text[], text[], text[], text[]) OWNER TO aura_audit_owner;
+ALTER FUNCTION audit.canonical_text(text, text, text, text, bigint, timestamptz) OWNER TO aura_audit_owner;
 ALTER FUNCTION audit.retire_partitions(timestamptz) OWNER TO aura_audit_owner;
 ALTER FUNCTION audit.add_anchor(bigint, bytea, text) OWNER TO aura_audit_owner;
 
@@ -205,5 +221,6 @@ REVOKE ALL ON ALL TABLES IN SCHEMA audit FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA audit FROM PUBLIC;
 GRANT USAGE ON SCHEMA audit TO PUBLIC;
 GRANT SELECT ON audit.head, audit.events, audit.partitions, audit.checkpoints, audit.anchors TO PUBLIC;
-GRANT EXECUTE ON FUNCTION audit.append_events(text[]), audit.retire_partitions(timestamptz),
+GRANT EXECUTE ON FUNCTION audit.append_events(text[], text[], text[], text[]), audit.retire_partitions(timestamptz),
+  audit.canonical_text(text, text, text, text, bigint, timestamptz),
   audit.add_anchor(bigint, bytea, text) TO PUBLIC;

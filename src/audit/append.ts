@@ -2,7 +2,7 @@
 // serialises writers on the chain head row. Appends made close together in one process are committed as
 // one batch (group commit), so many concurrent producers cost one lock and one round trip per batch.
 import type pg from "pg";
-import { canonicalBody, type AuditEvent } from "./canonical.js";
+import { prepareEvent, type AuditEvent, type PreparedEvent } from "./canonical.js";
 
 export type AppendedEvent = { seq: number; hash: string };
 
@@ -11,15 +11,19 @@ type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 /** Appends events using `db`, which may be a client inside the caller's own transaction. */
 export async function appendEvents(db: Queryable, events: readonly AuditEvent[]): Promise<AppendedEvent[]> {
   if (events.length === 0) return [];
-  const bodies = events.map(canonicalBody);
+  return appendPrepared(db, events.map(prepareEvent));
+}
+
+async function appendPrepared(db: Queryable, events: PreparedEvent[]): Promise<AppendedEvent[]> {
   const result = await db.query<{ seq: string; hash: Buffer }>(
-    "SELECT seq, hash FROM audit.append_events($1::text[])",
-    [bodies],
+    "SELECT seq, hash FROM audit.append_events($1::text[], $2::text[], $3::text[], $4::text[])",
+    [events.map((e) => e.actor), events.map((e) => e.action), events.map((e) => e.subject), events.map((e) => e.payload)],
   );
+  if (result.rows.length !== events.length) throw new Error("audit append returned a different number of rows than events");
   return result.rows.map((row) => ({ seq: Number(row.seq), hash: row.hash.toString("hex") }));
 }
 
-type Pending = { body: string; resolve: (event: AppendedEvent) => void; reject: (error: unknown) => void };
+type Pending = { event: PreparedEvent; resolve: (event: AppendedEvent) => void; reject: (error: unknown) => void };
 
 /** The audit log of one process: `append` and `appendBatch` with group commit over a pool. */
 export class AuditLog {
@@ -33,9 +37,9 @@ export class AuditLog {
 
   /** Appends one event; resolves once it is committed. */
   append(event: AuditEvent): Promise<AppendedEvent> {
-    const body = canonicalBody(event);
+    const prepared = prepareEvent(event);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ body, resolve, reject });
+      this.#pending.push({ event: prepared, resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
   }
@@ -51,15 +55,8 @@ export class AuditLog {
       while (this.#pending.length > 0) {
         const batch = this.#pending.splice(0, this.maxBatch);
         try {
-          const result = await this.pool.query<{ seq: string; hash: Buffer }>(
-            "SELECT seq, hash FROM audit.append_events($1::text[])",
-            [batch.map((p) => p.body)],
-          );
-          batch.forEach((p, i) => {
-            const row = result.rows[i];
-            if (row) p.resolve({ seq: Number(row.seq), hash: row.hash.toString("hex") });
-            else p.reject(new Error("audit append returned fewer rows than events"));
-          });
+          const appended = await appendPrepared(this.pool, batch.map((p) => p.event));
+          batch.forEach((p, i) => p.resolve(appended[i] as AppendedEvent));
         } catch (error) {
           for (const p of batch) p.reject(error);
         }

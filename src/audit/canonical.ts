@@ -1,4 +1,5 @@
-// RFC 8785 (JSON Canonicalization Scheme) text of an audit event body, made with the canonicalize library.
+// Audit events as the application hands them over: validated, with the payload in RFC 8785 (JSON
+// Canonicalization Scheme) form made by the canonicalize library.
 import { createRequire } from "node:module";
 import { z } from "zod";
 
@@ -20,8 +21,13 @@ export class AuditEventInvalid extends Error {
   override name = "AuditEventInvalid";
 }
 
-/** Canonical JSON of {action, actor, payload, subject}; throws on values JSON cannot represent. */
-export function canonicalBody(event: AuditEvent): string {
+export type PreparedEvent = { actor: string; action: string; subject: string; payload: string };
+
+/**
+ * Validates an event and canonicalises its payload (RFC 8785); the database assembles the rest of the
+ * canonical text. Throws on values JSON cannot represent.
+ */
+export function prepareEvent(event: AuditEvent): PreparedEvent {
   const parsed = AuditEvent.safeParse(event);
   if (!parsed.success) {
     throw new AuditEventInvalid(`audit event is invalid: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
@@ -29,12 +35,14 @@ export function canonicalBody(event: AuditEvent): string {
   const { actor, action, subject, payload } = parsed.data;
   let text: string | undefined;
   try {
-    text = canonicalize({ action, actor, payload, subject });
+    text = canonicalize(payload);
   } catch (error) {
     throw new AuditEventInvalid(`audit event payload is not JSON: ${(error as Error).message}`);
   }
   if (text === undefined) throw new AuditEventInvalid("audit event payload is not JSON");
-  return text;
+  return { actor, action, subject, payload: text };
 }
+
+export { canonicalize };
 
 export const GENESIS_HASH = Buffer.alloc(32);

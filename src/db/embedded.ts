@@ -56,9 +56,14 @@ export async function startEmbeddedPostgres(options: {
     : randomBytes(18).toString("base64url");
   if (!initialised) writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
 
-  // A stale pid file from a killed run would stop the server from starting; postgres itself refuses to
-  // start when the pid in the file is still a live postmaster, so removing it only when no process holds
-  // the port is safe.
+  // The cluster may already be running (the app is up and this is `aura audit verify`): reuse it.
+  const running = runningPort(clusterDir);
+  if (running !== undefined) {
+    return {
+      url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running}/${database}`,
+      stop: async () => undefined,
+    };
+  }
   const port = options.port ?? (await getFreePort());
   const log = options.onLog ?? (() => undefined);
   const server = new EmbeddedPostgres({
@@ -99,6 +104,18 @@ export async function startEmbeddedPostgres(options: {
   return { url, stop: () => server.stop() };
 }
 
+/** The port of a live postmaster for this cluster (line 4 of postmaster.pid), if one is running. */
+function runningPort(clusterDir: string): number | undefined {
+  const pidFile = path.join(clusterDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, "utf8").split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && port > 0 ? port : undefined;
+}
+
+// A pid file left by a killed run would stop the server from starting; it is removed only when the
+// process it names is gone.
 function removeStalePidFile(clusterDir: string): void {
   const pidFile = path.join(clusterDir, "postmaster.pid");
   if (!existsSync(pidFile)) return;

@@ -44,7 +44,7 @@ export async function recordDelivery(
       await enqueue(client, jobs, delivery.deliveryId);
     } else if (row.processed_at === null && jobs.length > 0) {
       const waiting = await client.query(
-        "SELECT 1 FROM graphile_worker.jobs WHERE payload->>'deliveryId' = $1 LIMIT 1",
+        "SELECT 1 FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1 LIMIT 1",
         [delivery.deliveryId],
       );
       if (waiting.rowCount === 0) {

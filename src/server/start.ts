@@ -5,7 +5,7 @@ import { Probot, Server } from "probot";
 import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
 import type { AppConfig } from "../config/env.js";
-import { startEmbeddedPostgres } from "../db/embedded.js";
+import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { createApp } from "../app.js";
@@ -30,7 +30,15 @@ async function loadSetupAppFactory(): Promise<SetupAppFactory> {
 
 export async function startAura(
   config: AppConfig,
-  options: { log?: Logger; dispatch?: Dispatcher; host?: string } = {},
+  options: {
+    log?: Logger;
+    dispatch?: Dispatcher;
+    host?: string;
+    /** Listen port; 0 picks a free one (tests). Defaults to PORT. */
+    port?: number;
+    /** Where Probot's setup page writes the registered app's credentials (default: ./.env). */
+    updateEnv?: (env: Record<string, string>) => Record<string, string>;
+  } = {},
 ): Promise<RunningAura> {
   const log = options.log ?? pino({ name: "aura", level: config.LOG_LEVEL });
   const cleanups: (() => Promise<void>)[] = [];
@@ -53,13 +61,15 @@ export async function startAura(
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     await runGraphileMigrations({ connectionString: databaseUrl });
 
-    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ err: error }, "idle database client failed") });
+    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "idle database client failed") });
     cleanups.push(() => pool.end());
     const audit = new AuditLog(pool);
 
+    // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
+    const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
     const server = new Server({
       host: options.host ?? config.HOST ?? "0.0.0.0",
-      port: config.PORT,
+      port,
       log,
       Probot: Probot.defaults({
         appId: config.hasCredentials ? Number(config.APP_ID) : 1,
@@ -74,7 +84,12 @@ export async function startAura(
       await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? composeDispatchers() }));
     } else {
       const setupAppFactory = await loadSetupAppFactory();
-      await server.loadHandlerFactory(setupAppFactory({ host: server.host, port: config.PORT, log: log.child({ name: "setup" }) }));
+      await server.loadHandlerFactory(setupAppFactory({
+          host: server.host,
+          port,
+          log: log.child({ component: "setup" }),
+          ...(options.updateEnv ? { updateEnv: options.updateEnv } : {}),
+        }));
     }
     server.addHandler(healthHandler({ pool, sandboxMode: () => "unknown" }));
     await server.start();

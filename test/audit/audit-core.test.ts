@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog, appendEvents } from "../../src/audit/append.js";
+import { canonicalize } from "../../src/audit/canonical.js";
 import { retireAuditPartitions } from "../../src/audit/retention.js";
 import { verifyAudit } from "../../src/audit/verify.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -28,6 +30,9 @@ async function withTriggersDisabled(target: TestDatabase, sql: string): Promise<
     await client.query("SET LOCAL session_replication_role = replica");
     await client.query(sql);
     await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
   } finally {
     client.release();
   }
@@ -53,23 +58,32 @@ describe("Audit Core", () => {
 
   it("stores the exact RFC 8785 canonical text and links each hash to the previous one", async () => {
     const log = new AuditLog(db.pool);
+    const tricky = { actor: "a\u0001\"b\\", action: "b.c", subject: "tab\there ✓ \u007f", payload: { z: 1, a: "x", n: 1e21, f: 0.1, e: "\n\b" } };
 
-    const appended = await log.append({ actor: "a", action: "b.c", subject: "s", payload: { z: 1, a: "x" } });
+    const appended = await log.append(tricky);
     const row = (await db.pool.query("SELECT * FROM audit.events WHERE seq = $1", [appended.seq])).rows[0];
+    const previous = (await db.pool.query("SELECT hash FROM audit.events WHERE seq = $1", [appended.seq - 1])).rows[0];
 
-    expect(row.canonical).toMatch(/^\{"event":\{"action":"b\.c","actor":"a","payload":\{"a":"x","z":1\},"subject":"s"\},"seq":\d+,"ts":"[^"]+Z"\}$/);
+    const expected = canonicalize({
+      event: { action: tricky.action, actor: tricky.actor, payload: tricky.payload, subject: tricky.subject },
+      seq: appended.seq,
+      ts: (row.ts as Date).toISOString(),
+    });
+    expect(row.canonical).toBe(expected);
+    expect(row.prev_hash).toEqual(previous.hash);
+    expect(row.hash.toString("hex")).toBe(createHash("sha256").update(previous.hash).update(expected!).digest("hex"));
     expect(row.hash.toString("hex")).toBe(appended.hash);
   });
 
   it.each([
-    ["UPDATE", "UPDATE audit.events SET actor = 'mallory'"],
+    ["UPDATE", "UPDATE audit.events SET canonical = 'x'"],
     ["DELETE", "DELETE FROM audit.events"],
     ["TRUNCATE", "TRUNCATE audit.events"],
   ])("refuses %s on the table", async (_op, sql) => {
     await expect(db.pool.query(sql)).rejects.toThrow(/append-only/);
   });
 
-  it.each(["UPDATE audit.%s SET actor = 'mallory'", "DELETE FROM audit.%s", "TRUNCATE audit.%s"])(
+  it.each(["UPDATE audit.%s SET canonical = 'x'", "DELETE FROM audit.%s", "TRUNCATE audit.%s"])(
     "refuses a change made directly on a partition: %s",
     async (template) => {
       const partition = (await db.pool.query("SELECT name FROM audit.partitions WHERE retired_at IS NULL LIMIT 1")).rows[0].name;
@@ -85,7 +99,7 @@ describe("Audit Core", () => {
       await client.query("SET ROLE aura_test_app");
 
       await expect(
-        client.query("INSERT INTO audit.events VALUES (999999, now(), 'x', 'x', 'x', '{}', '\\x00', '\\x00', '{}')"),
+        client.query("INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) VALUES (999999, now(), '\\x00', '\\x00', '{}')"),
       ).rejects.toThrow(/permission denied/);
       const appended = await appendEvents(client, [{ actor: "app", action: "via.function", subject: "s" }]);
       expect(appended[0]?.seq).toBeGreaterThan(0);
@@ -121,15 +135,33 @@ describe("verify", () => {
     }
   });
 
-  it("catches a column-only edit that leaves the canonical text alone", async () => {
+  it("catches a column-only edit of ts that leaves the canonical text alone", async () => {
     const local = await createTestDatabase();
     try {
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
-      await withTriggersDisabled(local, "UPDATE audit.events SET payload = jsonb_set(payload, '{i}', '99') WHERE seq = 4");
+      await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 second' WHERE seq = 4");
 
       const result = await verifyAudit(local.pool);
 
       expect(result.firstBad).toEqual({ seq: 4, reason: "stored columns differ from the canonical text" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("cannot edit actor, action, subject or payload apart from the canonical text, even with triggers off", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, [event(1)]);
+
+      await expect(withTriggersDisabled(local, "UPDATE audit.events SET payload = '{\"i\":99}' WHERE seq = 1")).rejects.toThrow(
+        /column "payload" can only be updated to DEFAULT/,
+      );
+      await expect(withTriggersDisabled(local, "UPDATE audit.events SET actor = 'mallory' WHERE seq = 1")).rejects.toThrow(
+        /column "actor" can only be updated to DEFAULT/,
+      );
+      const row = (await local.pool.query("SELECT actor, payload FROM audit.events WHERE seq = 1")).rows[0];
+      expect(row).toEqual({ actor: "writer-1", payload: event(1).payload });
     } finally {
       await local.drop();
     }

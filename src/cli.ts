@@ -1,0 +1,108 @@
+// The `aura` command line: database migrations and the Audit Core's verify, export and anchor commands.
+// It uses DATABASE_URL, or the embedded PostgreSQL in AURA_DATA_DIR (reusing it when the app is running).
+import { createWriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { writeAnchor, readAnchor } from "./audit/anchor.js";
+import { exportAudit } from "./audit/export.js";
+import { verifyAudit } from "./audit/verify.js";
+import { ConfigError, loadConfig, type AppConfig } from "./config/env.js";
+import { startEmbeddedPostgres } from "./db/embedded.js";
+import { migrate } from "./db/migrate.js";
+import { createPool } from "./db/pool.js";
+
+const usage = `Usage: aura <command>
+
+  migrate                               apply pending database migrations
+  audit verify [--anchor FILE ...]      check the hash chain (and anchor files); exit 1 at the first bad event
+  audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
+  audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+`;
+
+async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>): Promise<T> {
+  if (config.DATABASE_URL) return fn(config.DATABASE_URL);
+  const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
+  try {
+    return await fn(embedded.url);
+  } finally {
+    await embedded.stop();
+  }
+}
+
+export async function runCli(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const config = loadConfig(process.env);
+  const [command, sub, ...rest] = argv;
+  if (command === "migrate") {
+    return withDatabase(config, async (url) => {
+      const applied = await migrate(url);
+      out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
+      return 0;
+    });
+  }
+  if (command !== "audit" || !sub) {
+    out.write(usage);
+    return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: { anchor: { type: "string", multiple: true }, since: { type: "string" }, out: { type: "string" } },
+  });
+  return withDatabase(config, async (url) => {
+    const pool = createPool(url, { max: 2 });
+    try {
+      if (sub === "verify") {
+        const anchors = (values.anchor ?? []).map(readAnchor);
+        const result = await verifyAudit(pool, anchors);
+        out.write(
+          `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +
+            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked.\n`,
+        );
+        if (!result.ok && result.firstBad) {
+          out.write(`FAILED at seq ${result.firstBad.seq}: ${result.firstBad.reason}\n`);
+          return 1;
+        }
+        out.write("OK: the chain is intact.\n");
+        return 0;
+      }
+      if (sub === "export") {
+        const since = values.since ? new Date(values.since) : undefined;
+        if (since && Number.isNaN(since.getTime())) {
+          out.write(`--since ${values.since} is not a date; use an ISO date such as 2026-01-31.\n`);
+          return 2;
+        }
+        const target = values.out ? createWriteStream(values.out) : out;
+        const count = await exportAudit(pool, target as NodeJS.WritableStream & import("node:stream").Writable, since);
+        if (values.out) {
+          await new Promise((resolve) => (target as import("node:fs").WriteStream).end(resolve));
+          out.write(`Exported ${count} events to ${values.out}.\n`);
+        }
+        return 0;
+      }
+      if (sub === "anchor") {
+        if (!values.out) {
+          out.write("audit anchor needs --out FILE.\n");
+          return 2;
+        }
+        const anchor = await writeAnchor(pool, values.out, config.privateKey);
+        out.write(`Anchored seq ${anchor.seq} (${anchor.hash}) in ${values.out}${anchor.signature ? ", signed" : ""}.\n`);
+        return 0;
+      }
+      out.write(usage);
+      return 2;
+    } finally {
+      await pool.end();
+    }
+  });
+}
+
+const isMain = process.argv[1] !== undefined && /cli\.ts$/.test(process.argv[1]);
+if (isMain) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(
+        error instanceof ConfigError ? `${error.message}\n` : `aura: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

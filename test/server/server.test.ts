@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import nock from "nock";
+import pino from "pino";
+import { loadConfig } from "../../src/config/env.js";
+import { startAura, type RunningAura } from "../../src/server/start.js";
+import type { Dispatcher } from "../../src/queue/dispatch.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { deliver, examplePayload, testPrivateKey, testSecret } from "../helpers/webhooks.js";
+
+const silent = pino({ level: "silent" });
+
+describe("the running app", () => {
+  let db: TestDatabase;
+  let aura: RunningAura;
+  const dispatch: Dispatcher = (d) =>
+    d.event === "issues" ? [{ task: "test-task", key: `issue:${d.repository}`, payload: { repo: d.repository ?? "" } }] : [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url });
+    aura = await startAura(config, { log: silent, port: 0, host: "127.0.0.1", dispatch });
+  });
+
+  afterAll(async () => {
+    await aura.stop();
+    await db.drop();
+  });
+
+  it("records a delivery in the inbox and enqueues its job in the same transaction", async () => {
+    const payload = examplePayload("issues", "labeled");
+
+    const response = await deliver(aura.port, "issues", payload);
+
+    expect(response.status).toBe(200);
+    const row = (await db.pool.query("SELECT event, action, repository, duplicates FROM webhook_deliveries WHERE delivery_id = $1", [response.id])).rows[0];
+    expect(row).toEqual({ event: "issues", action: "labeled", repository: (payload.repository as { full_name: string }).full_name, duplicates: 0 });
+    const jobs = await db.pool.query("SELECT payload FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1", [response.id]);
+    expect(jobs.rows).toHaveLength(1);
+    expect(jobs.rows[0].payload).toEqual({ repo: row.repository, deliveryId: response.id });
+  });
+
+  it("ignores a redelivery of the same delivery id, only counting it", async () => {
+    const payload = examplePayload("issues", "opened");
+    const first = await deliver(aura.port, "issues", payload);
+
+    const second = await deliver(aura.port, "issues", payload, { id: first.id });
+
+    expect(second.status).toBe(200);
+    const rows = (await db.pool.query("SELECT duplicates FROM webhook_deliveries WHERE delivery_id = $1", [first.id])).rows;
+    expect(rows).toEqual([{ duplicates: 1 }]);
+    const jobs = await db.pool.query("SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1", [first.id]);
+    expect(jobs.rows[0].n).toBe(1);
+  });
+
+  it("re-enqueues an unprocessed duplicate whose job was lost", async () => {
+    const payload = examplePayload("issues", "edited");
+    const first = await deliver(aura.port, "issues", payload);
+    await db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1", [first.id]);
+
+    await deliver(aura.port, "issues", payload, { id: first.id });
+
+    const jobs = await db.pool.query("SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1", [first.id]);
+    expect(jobs.rows[0].n).toBe(1);
+  });
+
+  it.each([
+    ["a wrong signature", { secret: "not-the-secret" }],
+    ["a body that is not JSON", { rawBody: "{not json" }],
+  ])("rejects %s with a client error and records nothing", async (_name, options) => {
+    const before = (await db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n;
+
+    const response = await deliver(aura.port, "issues", examplePayload("issues", "opened"), options);
+
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    const after = (await db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n;
+    expect(after).toBe(before);
+  });
+
+  it("answers /health and /ready", async () => {
+    const health = await fetch(`http://127.0.0.1:${aura.port}/health`);
+    const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
+
+    expect(health.status).toBe(200);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", database: "ok" });
+  });
+});
+
+describe("readiness when the database is down", () => {
+  it("answers /ready with 503 and the reason, while /health stays 200", async () => {
+    const db = await createTestDatabase();
+    const config = loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url });
+    const aura = await startAura(config, { log: silent, port: 0, host: "127.0.0.1" });
+    try {
+      await db.drop();
+
+      const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
+      const health = await fetch(`http://127.0.0.1:${aura.port}/health`);
+
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: "database unreachable" });
+      expect(health.status).toBe(200);
+    } finally {
+      await aura.stop();
+    }
+  });
+});
+
+describe("setup mode without GitHub credentials", () => {
+  let db: TestDatabase;
+  let aura: RunningAura;
+  const written: Record<string, string>[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    aura = await startAura(loadConfig({ DATABASE_URL: db.url }), {
+      log: silent,
+      port: 0,
+      host: "127.0.0.1",
+      updateEnv: (env) => {
+        written.push(env);
+        return env;
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await aura.stop();
+    await db.drop();
+  });
+
+  it("serves Probot's setup page with the manifest from app.yml", async () => {
+    const response = await fetch(`http://127.0.0.1:${aura.port}/probot`);
+    const html = await response.text();
+
+    expect(response.status).toBe(200);
+    expect(html).toContain("Aura Orchestra");
+    const manifest = JSON.parse(
+      html.match(/name="manifest"[^>]*value='([^']+)'|value="([^"]+)"[^>]*name="manifest"/)?.slice(1).find(Boolean)?.replace(/&quot;/g, '"') ?? "{}",
+    ) as { default_permissions?: Record<string, string>; default_events?: string[] };
+    expect(manifest.default_permissions).toMatchObject({ statuses: "write", pull_requests: "write" });
+    expect(manifest.default_permissions).not.toHaveProperty("workflows");
+    expect(manifest.default_permissions).not.toHaveProperty("administration");
+    expect(manifest.default_events).toContain("issue_comment");
+  });
+
+  it("converts the manifest code into credentials through GitHub's API", async () => {
+    const github = nock("https://api.github.com")
+      .post("/app-manifests/abc123/conversions")
+      .reply(201, {
+        id: 4242,
+        slug: "aura-orchestra",
+        client_id: "Iv1.x",
+        client_secret: "cs",
+        webhook_secret: "ws",
+        pem: "-----BEGIN RSA PRIVATE KEY-----\nMII...\n-----END RSA PRIVATE KEY-----\n",
+        html_url: "https://github.com/apps/aura-orchestra",
+      });
+
+    const response = await fetch(`http://127.0.0.1:${aura.port}/probot/setup?code=abc123`, { redirect: "manual" });
+
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("https://github.com/apps/aura-orchestra/installations/new");
+    expect(written.at(-1)).toMatchObject({ APP_ID: "4242", WEBHOOK_SECRET: "ws" });
+    github.done();
+  });
+
+  it("still answers /ready", async () => {
+    const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
+
+    expect(ready.status).toBe(200);
+  });
+});

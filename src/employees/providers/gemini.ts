@@ -1,0 +1,170 @@
+// The Gemini employee provider: generateContent with a JSON response MIME type and a response schema,
+// through the official @google/generative-ai SDK. GEMINI_BASE_URL overrides the API endpoint.
+import {
+  GoogleGenerativeAI,
+  GoogleGenerativeAIFetchError,
+  GoogleGenerativeAIRequestInputError,
+  type Content,
+  type GenerativeModel,
+  type ResponseSchema,
+} from "@google/generative-ai";
+import { z } from "zod";
+import { toGeminiSchema, type GeminiSchema } from "../json-schema.js";
+import type { ChatMessage, ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
+import { costUsd, type PriceTable } from "../prices.js";
+import { generateStructured, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import { classifyNetworkError, errorMessage, kindForStatus, parseProtoDuration } from "./classify.js";
+
+export type GeminiClientOptions = {
+  model: string;
+  apiKey: string;
+  /** GEMINI_BASE_URL; the SDK default (https://generativelanguage.googleapis.com) when undefined. */
+  baseUrl?: string;
+  prices: PriceTable;
+  defaultTimeoutMs?: number;
+  now?: () => Date;
+};
+
+/** The parts of a generateContent response we rely on. */
+const GenerateContentReply = z.object({
+  candidates: z
+    .array(
+      z.object({
+        content: z
+          .object({ parts: z.array(z.object({ text: z.string().optional(), thought: z.boolean().optional() })).optional() })
+          .optional(),
+        finishReason: z.string().optional(),
+      }),
+    )
+    .optional(),
+  promptFeedback: z.object({ blockReason: z.string().optional() }).optional(),
+  usageMetadata: z
+    .object({
+      promptTokenCount: z.number().int().nonnegative().optional(),
+      cachedContentTokenCount: z.number().int().nonnegative().optional(),
+      candidatesTokenCount: z.number().int().nonnegative().optional(),
+      thoughtsTokenCount: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+});
+
+/**
+ * Gemini counts cached tokens inside `promptTokenCount` and reports thinking tokens apart from
+ * `candidatesTokenCount`; thinking is billed as output.
+ */
+export function geminiUsage(usage: z.infer<typeof GenerateContentReply>["usageMetadata"]): Usage {
+  if (!usage) return { input: 0, cachedInput: 0, output: 0 };
+  const cached = usage.cachedContentTokenCount ?? 0;
+  return {
+    input: Math.max(0, (usage.promptTokenCount ?? 0) - cached),
+    cachedInput: cached,
+    output: (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0),
+  };
+}
+
+/** System messages become the system instruction; assistant turns are the "model" role. */
+export function geminiContents(messages: ChatMessage[]): { systemInstruction?: string; contents: Content[] } {
+  const system = messages.filter((m) => m.role === "system").map((m) => m.content);
+  const contents: Content[] = messages
+    .filter((m) => m.role !== "system")
+    .map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
+  return { ...(system.length > 0 ? { systemInstruction: system.join("\n\n") } : {}), contents };
+}
+
+const GoogleErrorDetail = z.object({ "@type": z.string().optional(), reason: z.string().optional(), retryDelay: z.unknown().optional() });
+
+export function classifyGeminiError(error: unknown): FailureClassification {
+  if (error instanceof GoogleGenerativeAIFetchError && error.status !== undefined) {
+    const details = z.array(GoogleErrorDetail).safeParse(error.errorDetails ?? []);
+    const list = details.success ? details.data : [];
+    // Gemini answers an invalid key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+    const badKey = list.some((detail) => detail.reason === "API_KEY_INVALID");
+    const kind = badKey ? "auth" : kindForStatus(error.status);
+    const retryAfterMs =
+      kind === "rate_limit" ? list.map((detail) => parseProtoDuration(detail.retryDelay)).find((ms) => ms !== undefined) : undefined;
+    return {
+      kind,
+      status: error.status,
+      message: `gemini answered ${error.status}: ${error.message}`,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  if (error instanceof GoogleGenerativeAIRequestInputError) {
+    return { kind: "bad_request", message: `gemini request rejected by the SDK: ${error.message}` };
+  }
+  return classifyNetworkError("gemini", error);
+}
+
+/** The SDK's schema types predate `anyOf`, which the API accepts; the shapes are otherwise the same. */
+function sdkSchema(schema: GeminiSchema): ResponseSchema {
+  return schema as ResponseSchema;
+}
+
+export class GeminiModelClient implements ModelClient {
+  readonly provider = "gemini" as const;
+  readonly model: string;
+  private readonly generative: GenerativeModel;
+  private readonly options: GeminiClientOptions;
+
+  constructor(options: GeminiClientOptions) {
+    this.options = options;
+    this.model = options.model;
+    const sdk = new GoogleGenerativeAI(options.apiKey);
+    this.generative = sdk.getGenerativeModel(
+      { model: options.model },
+      options.baseUrl !== undefined ? { baseUrl: options.baseUrl.replace(/\/+$/, "") } : {},
+    );
+  }
+
+  async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
+    const responseSchema = sdkSchema(toGeminiSchema(request.schema));
+    const now = this.options.now ?? (() => new Date());
+    const price = this.options.prices.priceFor(this.model, now(), this.provider);
+    return generateStructured({
+      provider: this.provider,
+      model: this.model,
+      request,
+      cost: (usage) => costUsd(usage, price),
+      classify: classifyGeminiError,
+      clock: () => now().getTime(),
+      ...(this.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: this.options.defaultTimeoutMs } : {}),
+      call: async ({ messages, signal }): Promise<ProviderReply> => {
+        const result = await this.generative.generateContent(
+          {
+            ...geminiContents(messages),
+            generationConfig: {
+              responseMimeType: "application/json",
+              responseSchema,
+              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+              ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
+            },
+          },
+          { signal },
+        );
+        const parsed = GenerateContentReply.safeParse(result.response);
+        if (!parsed.success) {
+          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
+        }
+        const candidate = parsed.data.candidates?.[0];
+        const text = (candidate?.content?.parts ?? [])
+          .filter((part) => part.thought !== true)
+          .map((part) => part.text ?? "")
+          .join("");
+        const blocked = parsed.data.promptFeedback?.blockReason;
+        const finishReason = candidate?.finishReason;
+        // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
+        const refusal = blocked
+          ? `prompt blocked (${blocked})`
+          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
+            ? `no answer (finish reason ${finishReason})`
+            : undefined;
+        return {
+          text,
+          usage: geminiUsage(parsed.data.usageMetadata),
+          ...(refusal ? { refusal } : {}),
+          ...(finishReason ? { finishReason } : {}),
+        };
+      },
+    });
+  }
+}

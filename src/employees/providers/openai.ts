@@ -1,0 +1,126 @@
+// The OpenAI employee provider: Chat Completions with a strict `json_schema` response format, through the
+// official SDK. OPENAI_BASE_URL points it at any OpenAI-compatible gateway.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { z } from "zod";
+import { toStrictJsonSchema } from "../json-schema.js";
+import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
+import { costUsd, type PriceTable } from "../prices.js";
+import { generateStructured, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
+
+export type OpenAIClientOptions = {
+  model: string;
+  apiKey: string;
+  /** OPENAI_BASE_URL; the SDK default (https://api.openai.com/v1) when undefined. */
+  baseURL?: string;
+  prices: PriceTable;
+  defaultTimeoutMs?: number;
+  /** Wall clock for price dates and durations; injectable for tests. */
+  now?: () => Date;
+};
+
+/** The parts of a chat completion we rely on, validated because it comes from outside. */
+const ChatCompletionReply = z.object({
+  choices: z
+    .array(
+      z.object({
+        finish_reason: z.string().nullish(),
+        message: z.object({ content: z.string().nullish(), refusal: z.string().nullish() }),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({
+      prompt_tokens: z.number().int().nonnegative(),
+      completion_tokens: z.number().int().nonnegative(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
+    })
+    .nullish(),
+});
+
+/** OpenAI counts cached tokens inside `prompt_tokens`; we keep them apart so each is priced once. */
+export function openAIUsage(usage: z.infer<typeof ChatCompletionReply>["usage"]): Usage {
+  if (!usage) return { input: 0, cachedInput: 0, output: 0 };
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  return { input: Math.max(0, usage.prompt_tokens - cached), cachedInput: cached, output: usage.completion_tokens };
+}
+
+/** JSON-schema names must match ^[a-zA-Z0-9_-]{1,64}$. */
+export function schemaName(name: string): string {
+  const cleaned = name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
+  return cleaned.length > 0 ? cleaned : "Reply";
+}
+
+export function classifyOpenAIError(error: unknown): FailureClassification {
+  // The SDK's own 10-minute timeout; ours normally fires first.
+  if (error instanceof APIConnectionTimeoutError) return { kind: "timeout", message: `openai timed out: ${error.message}` };
+  // Connection errors are subclasses of APIError without a status.
+  if (error instanceof APIConnectionError || error instanceof APIUserAbortError) return classifyNetworkError("openai", error);
+  if (error instanceof APIError && error.status !== undefined) {
+    const kind = kindForStatus(error.status);
+    const retryAfterMs =
+      kind === "rate_limit" ? parseRetryAfter(error.headers?.get("retry-after"), error.headers?.get("retry-after-ms")) : undefined;
+    return {
+      kind,
+      status: error.status,
+      message: `openai answered ${error.status}: ${error.message}`,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  return classifyNetworkError("openai", error);
+}
+
+export class OpenAIModelClient implements ModelClient {
+  readonly provider = "openai" as const;
+  readonly model: string;
+  private readonly client: OpenAI;
+  private readonly options: OpenAIClientOptions;
+
+  constructor(options: OpenAIClientOptions) {
+    this.options = options;
+    this.model = options.model;
+    // Our loop owns retries and deadlines, so the SDK must not retry behind its back.
+    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0 });
+  }
+
+  async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
+    const schema = toStrictJsonSchema(request.schema);
+    const now = this.options.now ?? (() => new Date());
+    const price = this.options.prices.priceFor(this.model, now(), this.provider);
+    return generateStructured({
+      provider: this.provider,
+      model: this.model,
+      request,
+      cost: (usage) => costUsd(usage, price),
+      classify: classifyOpenAIError,
+      clock: () => now().getTime(),
+      ...(this.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: this.options.defaultTimeoutMs } : {}),
+      call: async ({ messages, signal }): Promise<ProviderReply> => {
+        const completion: unknown = await this.client.chat.completions.create(
+          {
+            model: this.model,
+            messages,
+            response_format: {
+              type: "json_schema",
+              json_schema: { name: schemaName(request.name), strict: true, schema },
+            },
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(request.maxOutputTokens !== undefined ? { max_completion_tokens: request.maxOutputTokens } : {}),
+          },
+          { signal, maxRetries: 0 },
+        );
+        const parsed = ChatCompletionReply.safeParse(completion);
+        if (!parsed.success) {
+          throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
+        }
+        const choice = parsed.data.choices[0];
+        return {
+          text: choice?.message.content ?? "",
+          usage: openAIUsage(parsed.data.usage),
+          ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
+          ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+        };
+      },
+    });
+  }
+}

@@ -1,0 +1,225 @@
+// The loop every provider shares: call the model, parse its JSON, validate it with the zod schema, and on a
+// bad reply re-ask (at most twice) with the validation errors in the conversation. It also owns the per-call
+// timeout and turns every failure into one classified ModelCallError carrying attempts, re-asks and spend.
+import { z } from "zod";
+import { fromStrictJson } from "./json-schema.js";
+import {
+  ModelCallError,
+  type ChatMessage,
+  type ModelFailureKind,
+  type ProviderName,
+  type StructuredRequest,
+  type StructuredResult,
+  type Usage,
+} from "./model-client.js";
+
+/** Re-asks after the first reply; the issue allows at most two. */
+export const MAX_REASKS = 2;
+
+/** Used when neither the request nor the client sets a timeout. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** What one provider call returned, before parsing. */
+export type ProviderReply = {
+  text: string;
+  usage: Usage;
+  /** Set when the provider says the model declined to answer (OpenAI `refusal`, Gemini block reason). */
+  refusal?: string;
+  finishReason?: string;
+};
+
+/** One provider round trip. It must honour `signal`; the loop also stops waiting when it fires. */
+export type ProviderTurn = (input: { messages: ChatMessage[]; signal: AbortSignal }) => Promise<ProviderReply>;
+
+/** How a provider's SDK error maps onto our failure kinds. */
+export type FailureClassification = {
+  kind: Exclude<ModelFailureKind, "invalid_output">;
+  message: string;
+  status?: number;
+  retryAfterMs?: number;
+};
+
+/** A rate-limited call; `retryAfterMs` is the provider's own hint when it gave one. */
+export class RateLimitError extends ModelCallError {
+  override name = "RateLimitError";
+  constructor(
+    message: string,
+    details: ModelCallError["details"],
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super("rate_limit", message, details);
+  }
+}
+
+export type StructuredLoopOptions<S extends z.ZodType> = {
+  provider: ProviderName;
+  model: string;
+  request: StructuredRequest<S>;
+  call: ProviderTurn;
+  classify: (error: unknown) => FailureClassification;
+  /** Dollars for a usage at the price in force now. */
+  cost: (usage: Usage) => number;
+  defaultTimeoutMs?: number;
+  /** Milliseconds clock for `durationMs`; injectable for tests. */
+  clock?: () => number;
+};
+
+const emptyUsage = (): Usage => ({ input: 0, cachedInput: 0, output: 0 });
+
+function addUsage(total: Usage, more: Usage): Usage {
+  return {
+    input: total.input + more.input,
+    cachedInput: total.cachedInput + more.cachedInput,
+    output: total.output + more.output,
+  };
+}
+
+/** Zod issues as short lines a model can act on: `- tasks.0.title: Invalid input: expected string`. */
+export function formatValidationError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `- ${issue.path.length > 0 ? issue.path.join(".") : "<root>"}: ${issue.message}`)
+    .join("\n");
+}
+
+/** The user message of a re-ask. */
+export function reaskMessage(name: string, problems: string): string {
+  return [
+    `Your previous reply was not a valid ${name}. Problems:`,
+    problems,
+    `Reply again with only the corrected JSON object for ${name}, fixing every problem listed.`,
+  ].join("\n");
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string };
+
+/** Parses a reply and validates it; `problems` is what the model is told on a re-ask. */
+export function parseReply<S extends z.ZodType>(schema: S, reply: ProviderReply): Parsed<z.infer<S>> {
+  if (reply.refusal) return { ok: false, problems: `- the model refused: ${reply.refusal}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(stripFence(reply.text));
+  } catch (error) {
+    const truncated = reply.finishReason && /length|max_tokens/i.test(reply.finishReason) ? " (the reply was cut off at the output limit)" : "";
+    return {
+      ok: false,
+      problems: `- the reply is not valid JSON${truncated}: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  const result = schema.safeParse(fromStrictJson(schema, json));
+  if (!result.success) return { ok: false, problems: formatValidationError(result.error) };
+  return { ok: true, value: result.data };
+}
+
+/** Some local models wrap JSON in a Markdown fence even in JSON mode; the content is still the reply. */
+function stripFence(text: string): string {
+  const match = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(text);
+  return match?.[1] ?? text;
+}
+
+/** Runs the call → parse → validate → re-ask loop. Throws ModelCallError on every failure. */
+export async function generateStructured<S extends z.ZodType>(
+  options: StructuredLoopOptions<S>,
+): Promise<StructuredResult<z.infer<S>>> {
+  const { provider, model, request, call, classify, cost } = options;
+  const clock = options.clock ?? Date.now;
+  const timeoutMs = request.timeoutMs ?? options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const started = clock();
+  const messages: ChatMessage[] = [...request.messages];
+  const reasks: string[] = [];
+  let usage = emptyUsage();
+  let attempts = 0;
+
+  const details = () => ({ provider, model, attempts, usage, costUsd: cost(usage), reasks: [...reasks] });
+
+  for (;;) {
+    attempts += 1;
+    let reply: ProviderReply;
+    try {
+      reply = await callWithTimeout(call, messages, timeoutMs, request.signal);
+    } catch (error) {
+      if (error instanceof CallerAbort) throw error.reason;
+      const failure = error instanceof CallTimeout
+        ? { kind: "timeout" as const, message: `${provider} ${model} did not answer within ${timeoutMs} ms` }
+        : classify(error);
+      const info = { ...details(), ...(failure.status !== undefined ? { status: failure.status } : {}) };
+      if (failure.kind === "rate_limit") throw new RateLimitError(failure.message, info, failure.retryAfterMs);
+      throw new ModelCallError(failure.kind, failure.message, info);
+    }
+    usage = addUsage(usage, reply.usage);
+
+    const parsed = parseReply(request.schema, reply);
+    if (parsed.ok) {
+      return {
+        value: parsed.value,
+        usage,
+        costUsd: cost(usage),
+        attempts,
+        reasks,
+        model,
+        provider,
+        durationMs: clock() - started,
+      };
+    }
+    if (reasks.length >= MAX_REASKS) {
+      throw new ModelCallError(
+        "invalid_output",
+        `${provider} ${model} gave no valid ${request.name} after ${attempts} attempts:\n${parsed.problems}`,
+        details(),
+      );
+    }
+    reasks.push(parsed.problems);
+    messages.push({ role: "assistant", content: reply.text }, { role: "user", content: reaskMessage(request.name, parsed.problems) });
+  }
+}
+
+class CallTimeout extends Error {}
+class CallerAbort extends Error {
+  constructor(readonly reason: unknown) {
+    super("aborted by caller");
+  }
+}
+
+/**
+ * One provider call under a deadline. The SDK gets an AbortSignal that fires on the deadline or the caller's
+ * abort, and we stop waiting at that moment even if an SDK ignores the signal.
+ */
+async function callWithTimeout(
+  call: ProviderTurn,
+  messages: ChatMessage[],
+  timeoutMs: number,
+  callerSignal: AbortSignal | undefined,
+): Promise<ProviderReply> {
+  if (callerSignal?.aborted) throw new CallerAbort(callerSignal.reason);
+  const controller = new AbortController();
+  let stop: (error: Error) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  const timer = setTimeout(() => {
+    const error = new CallTimeout();
+    controller.abort(error);
+    stop(error);
+  }, timeoutMs);
+  const onCallerAbort = () => {
+    const error = new CallerAbort(callerSignal?.reason);
+    controller.abort(error);
+    stop(error);
+  };
+  callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+  const pending = call({ messages: [...messages], signal: controller.signal });
+  // The losing promise of the race must not surface as an unhandled rejection.
+  pending.catch(() => undefined);
+  try {
+    return await Promise.race([pending, stopped]);
+  } catch (error) {
+    // An SDK may reject with its own abort error before our race settles; the flag tells us why.
+    if (controller.signal.aborted && controller.signal.reason instanceof Error) {
+      const reason: unknown = controller.signal.reason;
+      if (reason instanceof CallTimeout || reason instanceof CallerAbort) throw reason;
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    callerSignal?.removeEventListener("abort", onCallerAbort);
+  }
+}

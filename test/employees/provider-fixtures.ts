@@ -1,0 +1,66 @@
+// Loads the provider reply fixtures (real API response shapes, source named in `_source`) and fills in the
+// model's reply text, so each test states only what differs: the JSON the model "wrote".
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { z } from "zod";
+import { parsePriceTable, type PriceTable } from "../../src/employees/prices.js";
+
+const fixtureDir = new URL("../fixtures/providers/", import.meta.url);
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+/** A fixture without its `_source` note, as the API would send it. */
+export function loadFixture(name: string): Record<string, unknown> {
+  const raw = JsonObject.parse(JSON.parse(readFileSync(new URL(name, fixtureDir), "utf8")));
+  const { _source: source, ...body } = raw;
+  if (typeof source !== "string" || source.length === 0) throw new Error(`fixture ${name} must name its _source`);
+  return body;
+}
+
+/** A chat completion whose assistant message is `content`. */
+export function openAIReply(content: string): Record<string, unknown> {
+  const body = loadFixture("openai-chat-completion.json");
+  const choices = z.array(z.object({ message: z.record(z.string(), z.unknown()) }).loose()).parse(body.choices);
+  return { ...body, choices: choices.map((choice) => ({ ...choice, message: { ...choice.message, content } })) };
+}
+
+/** A generateContent response whose first candidate's text is `text`. */
+export function geminiReply(text: string): Record<string, unknown> {
+  const body = loadFixture("gemini-generate-content.json");
+  const candidates = z.array(z.record(z.string(), z.unknown())).parse(body.candidates);
+  return {
+    ...body,
+    candidates: candidates.map((candidate) => ({ ...candidate, content: { role: "model", parts: [{ text }] } })),
+  };
+}
+
+/** An /api/chat response whose message content is `content`. */
+export function ollamaReply(content: string): Record<string, unknown> {
+  const body = loadFixture("ollama-chat.json");
+  return { ...body, message: { role: "assistant", content } };
+}
+
+/** A small price table for the models the tests use, with a price change to prove dating works. */
+export function testPrices(): PriceTable {
+  return parsePriceTable(`
+version: 1
+currency: USD
+prices:
+  - { provider: openai, model: gpt-4.1, effective: "2025-01-01", input: 4.00, cachedInput: 1.00, output: 16.00 }
+  - { provider: openai, model: gpt-4.1, effective: "2025-04-14", input: 2.00, cachedInput: 0.50, output: 8.00 }
+  - { provider: gemini, model: gemini-2.5-flash, effective: "2025-06-17", input: 0.30, cachedInput: 0.075, output: 2.50 }
+`);
+}
+
+/** A fixed moment after every test price took effect. */
+export const TEST_NOW = new Date("2025-09-01T12:00:00Z");
+
+/** A loopback port nothing listens on, so a connection to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}

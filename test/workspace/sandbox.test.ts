@@ -1,0 +1,258 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { SandboxUnavailableError } from "../../src/workspace/errors.js";
+import { probeBwrap, runInSandbox, sandboxMode, type SandboxOptions } from "../../src/workspace/sandbox.js";
+import { makeTempDir } from "./git-fixture.js";
+
+const execFileAsync = promisify(execFile);
+const probe = probeBwrap();
+const sandboxed: SandboxOptions = { allowUnsandboxed: false };
+const unsandboxed: SandboxOptions = { allowUnsandboxed: true, bwrapPath: "/nonexistent/bwrap" };
+
+let temp: ReturnType<typeof makeTempDir>;
+let tree: string;
+
+beforeEach(() => {
+  temp = makeTempDir("aura-sbx-");
+  tree = path.join(temp.dir, "tree");
+  mkdirSync(tree);
+  writeFileSync(path.join(tree, "package.json"), "{}\n");
+  writeFileSync(path.join(tree, ".git"), "gitdir: /somewhere/cache.git/worktrees/tree\n");
+});
+
+afterEach(() => {
+  temp.cleanup();
+});
+
+/** Processes on the host whose command line contains `needle`. */
+function hostProcessesWith(needle: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+const connectScript = (port: number) =>
+  `node -e "require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log('error', e.code); process.exit(3) })"`;
+
+describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${probe.ok ? "" : probe.error})`}`, () => {
+  let server: net.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as net.AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("reports bwrap as the sandbox mode", () => {
+    expect(sandboxMode(sandboxed)).toBe("bwrap");
+  });
+
+  it("cannot write outside the work tree or into its .git, but can write inside", async () => {
+    const outside = path.join(temp.dir, "outside.txt");
+    const command = [
+      `touch /usr/aura-probe || echo usr-refused`,
+      `echo x > ${outside} || echo outside-refused`,
+      `echo x > /workspace/.git || echo git-refused`,
+      `echo x > /aura-probe || echo root-refused`,
+      `echo inside > /workspace/inside.txt`,
+    ].join("; ");
+
+    const result = await runInSandbox(sandboxed, { command, cwd: tree, phase: "test" });
+
+    expect(result.sandbox).toBe("bwrap");
+    expect(result.log).toMatch(/usr-refused[\s\S]*outside-refused[\s\S]*git-refused[\s\S]*root-refused/);
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync("/usr/aura-probe")).toBe(false);
+    expect(readFileSync(path.join(tree, ".git"), "utf8")).toBe("gitdir: /somewhere/cache.git/worktrees/tree\n");
+    expect(readFileSync(path.join(tree, "inside.txt"), "utf8")).toBe("inside\n");
+  });
+
+  it("keeps a .git directory unwritable", async () => {
+    const gitDir = path.join(temp.dir, "tree2", ".git");
+    mkdirSync(path.join(gitDir, "hooks"), { recursive: true });
+
+    const result = await runInSandbox(sandboxed, {
+      command: "mkdir -p .git/hooks && echo 'touch /tmp/pwned' > .git/hooks/pre-commit || echo refused",
+      cwd: path.dirname(gitDir),
+      phase: "test",
+    });
+
+    expect(result.log).toContain("refused");
+    expect(readdirSync(path.join(gitDir, "hooks"))).toEqual([]);
+  });
+
+  it("cannot remount file systems", async () => {
+    const result = await runInSandbox(sandboxed, {
+      command: "mount -o remount,rw /usr && echo remounted; mount -t tmpfs none /workspace && echo mounted; exit 0",
+      cwd: tree,
+      phase: "test",
+    });
+
+    expect(result.log).not.toMatch(/remounted|mounted\n/);
+    expect(result.log).not.toMatch(/not found/);
+  });
+
+  it("cannot read the app's private key file", async () => {
+    const keyDir = path.join(temp.dir, "secrets");
+    mkdirSync(keyDir);
+    const keyPath = path.join(keyDir, "app.private-key.pem");
+    writeFileSync(keyPath, "-----BEGIN RSA PRIVATE KEY-----\nSUPERSECRETKEYMATERIAL\n", { mode: 0o600 });
+
+    const result = await runInSandbox(sandboxed, { command: `cat ${keyPath}`, cwd: tree, phase: "test" });
+
+    expect(readFileSync(keyPath, "utf8")).toContain("SUPERSECRETKEYMATERIAL");
+    expect(result.exitCode).not.toBe(0);
+    expect(result.log).not.toContain("SUPERSECRETKEYMATERIAL");
+  });
+
+  it("has no network in the test phase, even a loopback server on the host is unreachable", async () => {
+    const onHost = await execFileAsync("/bin/sh", ["-c", connectScript(port)]);
+
+    const result = await runInSandbox({ ...sandboxed, allowSetupNetwork: true }, { command: connectScript(port), cwd: tree, phase: "test" });
+    const setup = await runInSandbox(sandboxed, { command: connectScript(port), cwd: tree, phase: "setup" });
+
+    expect(onHost.stdout).toContain("connected");
+    expect(result).toMatchObject({ exitCode: 3, network: false });
+    expect(result.log).toContain("error");
+    expect(setup).toMatchObject({ exitCode: 3, network: false });
+  });
+
+  it("gives the setup phase the network only when allowed", async () => {
+    const result = await runInSandbox({ ...sandboxed, allowSetupNetwork: true }, { command: connectScript(port), cwd: tree, phase: "setup" });
+
+    expect(result).toMatchObject({ exitCode: 0, network: true });
+  });
+
+  it("passes no token or key in the environment", async () => {
+    const secrets = { GITHUB_TOKEN: "ghs_envtoken000000000000000000000000", OPENAI_API_KEY: "sk-envkey", PRIVATE_KEY: "PEMPEM", DATABASE_URL: "postgres://u:p@h/d" };
+    Object.assign(process.env, secrets);
+
+    const result = await runInSandbox(sandboxed, { command: "env", cwd: tree, phase: "test" }).finally(() => {
+      for (const key of Object.keys(secrets)) delete process.env[key];
+    });
+
+    const names = result.log.trim().split("\n").map((line) => line.split("=")[0]);
+    expect(names.filter((name) => !["PWD", "SHLVL", "_"].includes(name ?? "")).sort()).toEqual(["CI", "HOME", "LANG", "PATH"]);
+    for (const value of Object.values(secrets)) expect(result.log).not.toContain(value);
+  });
+
+  it("kills the whole process group on timeout", async () => {
+    const result = await runInSandbox(sandboxed, {
+      command: "(sleep 171.5 &) ; sleep 171.6 & echo started; wait",
+      cwd: tree,
+      phase: "test",
+      timeoutMs: 1_000,
+    });
+
+    expect(result).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGKILL" });
+    expect(result.log).toContain("started");
+    expect(hostProcessesWith("171.5")).toEqual([]);
+    expect(hostProcessesWith("171.6")).toEqual([]);
+  });
+
+  it("enforces the memory and process limits", async () => {
+    const grow = "x=$(head -c 80000000 /dev/zero | tr '\\0' a); echo grew ${#x}";
+    const fork = "i=0; while [ $i -lt 30 ]; do sleep 1 & i=$((i+1)); done; wait; echo forked";
+
+    const small = await runInSandbox(sandboxed, { command: grow, cwd: tree, phase: "test", memoryMb: 64 });
+    const large = await runInSandbox(sandboxed, { command: grow, cwd: tree, phase: "test", memoryMb: 1024 });
+    const forks = await runInSandbox(sandboxed, { command: fork, cwd: tree, phase: "test", maxProcesses: 10 });
+
+    expect(large.log).toContain("grew 80000000");
+    expect(small.log).not.toContain("grew 80000000");
+    expect(forks.log).toMatch(/fork|resource temporarily unavailable/i);
+  });
+
+  it("caps the output, keeping head and tail, and digests the full log", async () => {
+    const command = "echo START; i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; echo END";
+    const full = ["START", ...Array.from({ length: 20000 }, (_, i) => `line-${i}`), "END"].join("\n") + "\n";
+
+    const result = await runInSandbox(sandboxed, { command, cwd: tree, phase: "test", maxOutputBytes: 2_000 });
+
+    expect(result.logTruncated).toBe(true);
+    expect(result.logBytes).toBe(Buffer.byteLength(full));
+    expect(result.logSha256).toBe(createHash("sha256").update(full).digest("hex"));
+    expect(result.log.startsWith("START\nline-0\n")).toBe(true);
+    expect(result.log.endsWith("line-19999\nEND\n")).toBe(true);
+    expect(result.log).toMatch(/bytes omitted/);
+    expect(result.log.length).toBeLessThan(2_100);
+  });
+
+  it("parses test counts from the run's output", async () => {
+    const result = await runInSandbox(sandboxed, {
+      command: "printf '# tests 4\\n# pass 3\\n# fail 1\\n'; exit 1",
+      cwd: tree,
+      phase: "test",
+    });
+
+    expect(result.exitCode).toBe(1);
+    expect(result.testCounts).toMatchObject({ passed: 3, failed: 1, total: 4 });
+  });
+});
+
+describe("without a working bubblewrap", () => {
+  it("refuses to run unless unsandboxed runs are allowed", async () => {
+    const marker = path.join(tree, "ran.txt");
+
+    const attempt = runInSandbox({ allowUnsandboxed: false, bwrapPath: "/nonexistent/bwrap" }, { command: `touch ${marker}`, cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxUnavailableError);
+    expect(existsSync(marker)).toBe(false);
+    expect(sandboxMode({ allowUnsandboxed: false, bwrapPath: "/nonexistent/bwrap" })).toBe("unavailable");
+  });
+
+  it("runs a plain process marked sandbox none, with the scrubbed environment", async () => {
+    process.env.GITHUB_TOKEN = "ghs_plainenvtoken0000000000000000000";
+
+    const result = await runInSandbox(unsandboxed, { command: "env; pwd", cwd: tree, phase: "test" }).finally(() => {
+      delete process.env.GITHUB_TOKEN;
+    });
+
+    expect(result).toMatchObject({ sandbox: "none", exitCode: 0 });
+    expect(result.log).not.toContain("ghs_plainenvtoken");
+    expect(result.log).toContain("CI=true");
+    expect(result.log).toContain(tree);
+    expect(sandboxMode(unsandboxed)).toBe("none");
+  });
+
+  it("kills the whole process group on timeout", async () => {
+    const result = await runInSandbox(unsandboxed, {
+      command: "sleep 172.5 & sleep 172.6 & echo started; wait",
+      cwd: tree,
+      phase: "test",
+      timeoutMs: 1_000,
+    });
+
+    expect(result).toMatchObject({ sandbox: "none", timedOut: true });
+    expect(hostProcessesWith("172.5")).toEqual([]);
+    expect(hostProcessesWith("172.6")).toEqual([]);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("sandbox user reachability (runs as root only)", () => {
+  it("refuses with a clear error when the sandbox user cannot reach the work tree", async () => {
+    const hidden = path.join(temp.dir, "private");
+    mkdirSync(path.join(hidden, "tree"), { recursive: true, mode: 0o700 });
+
+    const attempt = runInSandbox(unsandboxed, { command: "true", cwd: path.join(hidden, "tree"), phase: "test" });
+
+    await expect(attempt).rejects.toThrow(/cannot traverse .*private/);
+  });
+});

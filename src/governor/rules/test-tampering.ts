@@ -1,0 +1,89 @@
+// test-tampering: test files deleted (or renamed out of the test globs), tests newly skipped or focused, and a
+// net loss of assertion lines across the pull request's test files.
+import type { RuleOfKind } from "../policy-pack.js";
+import type { ChangedFile } from "../pull-context.js";
+import type { Finding } from "../verdict.js";
+import type { PatchLine } from "../patch.js";
+import { anyOf, globMatcher, missingPatchReason, plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
+
+export function evaluateTestTampering(rule: RuleOfKind<"test-tampering">, input: RuleInput): RuleOutcome {
+  const isTest = globMatcher(rule.params.testFiles);
+  const anyMarker = anyOf(rule.params.skipMarkers);
+  const anyAssertion = anyOf(rule.params.assertionPatterns);
+  const isAssertion = (line: PatchLine) => anyAssertion(line.text);
+
+  const findings: Finding[] = [];
+  const unreadable: ChangedFile[] = [];
+  const lostAssertions: { file: ChangedFile; first: PatchLine; net: number }[] = [];
+  let addedAssertions = 0;
+  let removedAssertions = 0;
+
+  for (const file of input.ctx.files) {
+    const wasTest = file.previousFilename !== undefined && isTest(file.previousFilename);
+    const nowTest = isTest(file.filename);
+    if (!nowTest && !wasTest) continue;
+
+    if (file.status === "removed" && nowTest) {
+      findings.push({ ruleId: rule.id, path: file.filename, message: `Test file \`${file.filename}\` was deleted.` });
+    } else if (wasTest && !nowTest) {
+      findings.push({
+        ruleId: rule.id,
+        path: file.filename,
+        message: `Test file \`${file.previousFilename}\` was renamed to \`${file.filename}\`, which is not a test file.`,
+      });
+    }
+    if (input.lacksPatch(file)) {
+      // A deleted test file has already failed; its missing patch changes nothing.
+      if (file.status !== "removed") unreadable.push(file);
+      continue;
+    }
+
+    const { added, removed } = input.patchOf(file);
+    // A marker line that was only moved or re-indented is not newly skipped.
+    const markedBefore = new Set(removed.filter((line) => anyMarker(line.text)).map((line) => line.text.trim()));
+    let fileAdded = 0;
+    for (const line of added) {
+      if (isAssertion(line)) fileAdded++;
+      if (anyMarker(line.text) && !markedBefore.has(line.text.trim())) {
+        findings.push({
+          ruleId: rule.id,
+          path: file.filename,
+          line: line.line,
+          side: "RIGHT",
+          message: `This line skips or focuses a test: \`${line.text.trim().slice(0, 120)}\`.`,
+        });
+      }
+    }
+    const removedHere = removed.filter(isAssertion);
+    addedAssertions += fileAdded;
+    removedAssertions += removedHere.length;
+    const first = removedHere[0];
+    if (first && removedHere.length > fileAdded) lostAssertions.push({ file, first, net: removedHere.length - fileAdded });
+  }
+
+  const net = removedAssertions - addedAssertions;
+  if (net > 0) {
+    for (const lost of lostAssertions) {
+      findings.push({
+        ruleId: rule.id,
+        path: lost.file.filename,
+        line: lost.first.line,
+        side: "LEFT",
+        message: `${plural(lost.net, "assertion")} removed from this file (net ${net} across the pull request's tests).`,
+      });
+    }
+  }
+
+  if (findings.length > 0) {
+    const summary = net > 0 ? `${plural(findings.length, "finding")}; net ${plural(net, "assertion")} removed` : `${plural(findings.length, "finding")}`;
+    return { state: "fail", summary, findings, notes: [] };
+  }
+  if (input.filesIncomplete) return { state: "error", summary: input.incompleteFilesReason(), findings, notes: [] };
+  if (unreadable.length > 0) return { state: "error", summary: missingPatchReason(unreadable), findings, notes: [] };
+  return {
+    state: "pass",
+    summary: `no test deleted, skipped or focused; assertions +${addedAssertions} −${removedAssertions}`,
+    findings,
+    notes: [],
+  };
+}

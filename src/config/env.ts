@@ -36,6 +36,7 @@ const hints: Record<string, string> = {
   AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
+  AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
 
 export const Env = z
@@ -67,6 +68,10 @@ export const Env = z
     AURA_ALLOW_UNSANDBOXED: boolFlag,
     AURA_ALLOW_LOCAL_CLONE: boolFlag,
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
+    AURA_APP_SLUG: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/)
+      .default("aura-orchestra"),
   })
   .superRefine((env, ctx) => {
     if (env.APP_ID !== undefined && env.PRIVATE_KEY === undefined && env.PRIVATE_KEY_PATH === undefined) {
@@ -96,6 +101,10 @@ export type AppConfig = Env & {
   githubApiUrl: string;
   /** Web base URL (clone URLs, links). */
   githubWebUrl: string;
+  /** The app's bot login (`<slug>[bot]`): author of its commits, comments and statuses. */
+  botLogin: string;
+  /** The bot's git identity. */
+  botIdentity: { name: string; email: string };
 };
 
 /** A configuration problem a person must fix; its message lists every bad variable. */
@@ -141,5 +150,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     hasCredentials: env.APP_ID !== undefined && privateKey !== undefined,
     githubApiUrl: env.GHE_HOST ? `${env.GHE_PROTOCOL}://${env.GHE_HOST}/api/v3` : "https://api.github.com",
     githubWebUrl: `${env.GHE_PROTOCOL}://${webHost}`,
+    botLogin: `${env.AURA_APP_SLUG}[bot]`,
+    botIdentity: {
+      name: `${env.AURA_APP_SLUG}[bot]`,
+      email: `${env.APP_ID ?? "0"}+${env.AURA_APP_SLUG}[bot]@users.noreply.${env.GHE_HOST ?? "github.com"}`,
+    },
   };
 }

@@ -9,7 +9,17 @@ import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { createApp } from "../app.js";
-import { composeDispatchers, type Dispatcher } from "../queue/dispatch.js";
+import type { Dispatcher } from "../queue/dispatch.js";
+import { retireAuditPartitions } from "../audit/retention.js";
+import { loadPolicySet, type Employee } from "../config/policy-files.js";
+import { CircuitBreaker } from "../employees/circuit-breaker.js";
+import type { ModelClient } from "../employees/model-client.js";
+import { createGitHubAccess } from "../github/octokit.js";
+import { startLeaderElection, type Duty } from "../queue/leader.js";
+import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
+import { allDuties, allTasks, dispatchAll } from "../roles.js";
+import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
+import { sandboxMode } from "../workspace/index.js";
 import { healthHandler } from "./health.js";
 
 export type RunningAura = {
@@ -38,6 +48,13 @@ export async function startAura(
     port?: number;
     /** Where Probot's setup page writes the registered app's credentials (default: ./.env). */
     updateEnv?: (env: Record<string, string>) => Record<string, string>;
+    /** Run job workers and take part in leader election in this process (default true). */
+    workers?: boolean;
+    /** Tests and benchmarks: replace the model client of an employee. */
+    modelOverride?: (employee: Employee) => ModelClient;
+    now?: () => Date;
+    workerPollMs?: number;
+    leaderRetryMs?: number;
   } = {},
 ): Promise<RunningAura> {
   const log = options.log ?? pino({ name: "aura", level: config.LOG_LEVEL });
@@ -81,7 +98,37 @@ export async function startAura(
     });
     const mode = config.hasCredentials ? "app" : "setup";
     if (mode === "app") {
-      await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? composeDispatchers() }));
+      await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? dispatchAll }));
+      const breaker = new CircuitBreaker();
+      const services: Services = {
+        config,
+        pool,
+        audit,
+        log,
+        github: createGitHubAccess({
+          appId: Number(config.APP_ID),
+          privateKey: config.privateKey ?? "",
+          baseUrl: config.githubApiUrl,
+          log,
+        }),
+        policies: loadPolicySet(),
+        breaker,
+        modelFor: createModelRegistry(config, breaker, options.modelOverride),
+        workspace: defaultWorkspaceOptions(config, config.botIdentity),
+        sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED },
+        now: options.now ?? (() => new Date()),
+      };
+      if (options.workers !== false) {
+        const worker = await startWorker({ pool, log, tasks: allTasks(services), pollInterval: options.workerPollMs });
+        cleanups.push(worker.stop);
+        const leadership = startLeaderElection({
+          databaseUrl,
+          log,
+          retryMs: options.leaderRetryMs,
+          duties: [...coreDuties(services), ...allDuties(services)],
+        });
+        cleanups.push(leadership.stop);
+      }
     } else {
       const setupAppFactory = await loadSetupAppFactory();
       await server.loadHandlerFactory(setupAppFactory({
@@ -91,7 +138,9 @@ export async function startAura(
           ...(options.updateEnv ? { updateEnv: options.updateEnv } : {}),
         }));
     }
-    server.addHandler(healthHandler({ pool, sandboxMode: () => "unknown" }));
+    server.addHandler(
+      healthHandler({ pool, sandboxMode: () => sandboxMode({ allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED }) }),
+    );
     await server.start();
     cleanups.push(() => server.stop());
     log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
@@ -102,3 +151,24 @@ export async function startAura(
   }
 }
 
+/** Duties of the leader that belong to no single role. */
+function coreDuties(services: Services): Duty[] {
+  return [
+    {
+      name: "unlock-dead-workers",
+      everyMs: 2_000,
+      run: async () => {
+        const dead = await unlockDeadWorkers(services.pool, 10_000);
+        if (dead.length > 0) services.log.warn({ processes: dead }, "unlocked the jobs of dead worker processes");
+      },
+    },
+    {
+      name: "audit-retention",
+      everyMs: 6 * 3_600_000,
+      run: async () => {
+        const checkpoints = await retireAuditPartitions(services.pool, services.config.AURA_AUDIT_RETENTION_DAYS);
+        if (checkpoints.length > 0) services.log.info({ checkpoints }, "retired audit partitions behind checkpoints");
+      },
+    },
+  ];
+}

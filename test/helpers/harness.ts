@@ -1,0 +1,95 @@
+// End-to-end harness: the whole app in-process (Probot server, job worker, leader) on a fresh database,
+// GitHub behind nock, deliveries signed like GitHub's, and a way to wait until every job has run.
+import { chmodSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import nock from "nock";
+import pino from "pino";
+import { loadConfig, type AppConfig } from "../../src/config/env.js";
+import type { Employee } from "../../src/config/policy-files.js";
+import type { ModelClient } from "../../src/employees/model-client.js";
+import { startAura, type RunningAura } from "../../src/server/start.js";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+import { deliver, testPrivateKey, testSecret } from "./webhooks.js";
+
+export const GITHUB_API = "https://api.github.com";
+
+export type Harness = {
+  db: TestDatabase;
+  aura: RunningAura;
+  config: AppConfig;
+  dataDir: string;
+  deliver: (event: string, payload: unknown, options?: { id?: string }) => Promise<{ status: number; id: string }>;
+  /** Resolves when no job is waiting or running; throws with the job's error if one failed. */
+  waitForIdle: (timeoutMs?: number) => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+export async function startHarness(
+  options: { env?: Record<string, string>; modelOverride?: (employee: Employee) => ModelClient; now?: () => Date } = {},
+): Promise<Harness> {
+  const db = await createTestDatabase();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-harness-"));
+  // The sandbox runs as an unprivileged user that must be able to reach the work trees.
+  chmodSync(dataDir, 0o755);
+  const config = loadConfig({
+    APP_ID: "123",
+    PRIVATE_KEY: testPrivateKey,
+    WEBHOOK_SECRET: testSecret,
+    DATABASE_URL: db.url,
+    AURA_DATA_DIR: dataDir,
+    AURA_ALLOW_LOCAL_CLONE: "true",
+    ...options.env,
+  });
+  const aura = await startAura(config, {
+    log: pino({ level: process.env.AURA_TEST_LOG ?? "silent" }),
+    port: 0,
+    host: "127.0.0.1",
+    workerPollMs: 100,
+    leaderRetryMs: 100,
+    modelOverride: options.modelOverride,
+    now: options.now,
+  });
+  mockInstallationTokens();
+  return {
+    db,
+    aura,
+    config,
+    dataDir,
+    deliver: (event, payload, deliverOptions) => deliver(aura.port, event, payload, deliverOptions),
+    waitForIdle: (timeoutMs = 20_000) => waitForIdle(db, timeoutMs),
+    stop: async () => {
+      await aura.stop();
+      await db.drop();
+    },
+  };
+}
+
+/** Installation access tokens for any installation, as often as asked (never a pending mock). */
+export function mockInstallationTokens(): void {
+  nock(GITHUB_API)
+    .persist()
+    .post(/^\/app\/installations\/\d+\/access_tokens$/)
+    .optionally()
+    .reply(201, {
+      token: "ghs_testinstallationtoken000000000000000",
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      permissions: { contents: "write", issues: "write", pull_requests: "write", statuses: "write", metadata: "read" },
+      repository_selection: "all",
+    });
+}
+
+async function waitForIdle(db: TestDatabase, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.pool.query<{ task_identifier: string; last_error: string | null; attempts: number; locked: boolean }>(
+      `SELECT t.identifier AS task_identifier, j.last_error, j.attempts, j.locked_at IS NOT NULL AS locked
+       FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id`,
+    );
+    const failed = rows.find((row) => row.last_error !== null && !row.locked);
+    if (failed) throw new Error(`job ${failed.task_identifier} failed (attempt ${failed.attempts}): ${failed.last_error}`);
+    if (rows.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms: ${rows.map((r) => r.task_identifier).join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

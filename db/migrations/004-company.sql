@@ -63,7 +63,7 @@ CREATE TABLE routing_decisions (
   id bigserial PRIMARY KEY,
   task_id bigint NOT NULL REFERENCES tasks (id),
   attempt integer NOT NULL,
-  kind text NOT NULL CHECK (kind IN ('router', 'director-override')),
+  kind text NOT NULL CHECK (kind IN ('seeded-draw', 'director-override')),
   seed text NOT NULL,
   winner text,
   decision jsonb NOT NULL,

@@ -1,0 +1,50 @@
+// A comment the app keeps exactly one of per issue, found again by a hidden marker and edited in place:
+// the requirement status comment, the scoreboard. Known comment ids skip the search (fewer API calls).
+import type { InstallationOctokit } from "./octokit.js";
+
+export async function upsertStickyComment(
+  octokit: InstallationOctokit,
+  target: { owner: string; repo: string; issueNumber: number; marker: string; body: string; commentId?: number | null },
+): Promise<{ commentId: number; created: boolean }> {
+  const body = target.body.includes(target.marker) ? target.body : `${target.marker}\n${target.body}`;
+  const { owner, repo } = target;
+  if (target.commentId) {
+    try {
+      await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+        owner,
+        repo,
+        comment_id: target.commentId,
+        body,
+      });
+      return { commentId: target.commentId, created: false };
+    } catch (error) {
+      // Deleted by someone: fall through to search and re-create.
+      if ((error as { status?: number }).status !== 404) throw error;
+    }
+  }
+  const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner,
+    repo,
+    issue_number: target.issueNumber,
+    per_page: 100,
+  });
+  const existing = comments.find(
+    (comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker),
+  );
+  if (existing) {
+    await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+      owner,
+      repo,
+      comment_id: existing.id,
+      body,
+    });
+    return { commentId: existing.id, created: false };
+  }
+  const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner,
+    repo,
+    issue_number: target.issueNumber,
+    body,
+  });
+  return { commentId: Number(data.id), created: true };
+}

@@ -1,0 +1,168 @@
+// Assignment: the only code path that gives a task to an employee. It runs the deterministic router over
+// the registry (lifecycle status, capability, allow-list, budget, circuit breaker, data policy, exclusions),
+// writes the full routing decision, the assignment that references it, the task's transition and the audit
+// event, and enqueues the employee's work, all in the caller's transaction.
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { loadPosteriors, UNIFORM_PRIOR } from "../accountant/posteriors.js";
+import type { Employee } from "../config/policy-files.js";
+import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
+import { loadPriceTable, type PriceTable } from "../employees/prices.js";
+import { isProviderConfigured } from "../employees/providers/index.js";
+import type { Services } from "../services.js";
+import { route, routeOverride, type RoutingCandidate, type RoutingDecision } from "./route.js";
+import { transitionTask } from "./transitions.js";
+import type { TaskState } from "./state-machine.js";
+
+export type RouteOptions = {
+  /** Employees that already failed this task (provider failover). */
+  excluded?: string[];
+  /** A director's `/aura reassign`: recorded as a director-override decision. */
+  override?: { employeeId: string; director: string };
+};
+
+let prices: PriceTable | undefined;
+
+/** Expected cost of the task's estimate on an employee's model (three quarters input, a quarter output). */
+function expectedCost(employee: Employee, estimateTokens: number, at: Date): number {
+  prices ??= loadPriceTable();
+  try {
+    const price = prices.priceFor(employee.model, at, employee.provider);
+    const input = estimateTokens * 0.75;
+    const output = estimateTokens * 0.25;
+    return (input * price.input + output * price.output) / 1_000_000;
+  } catch {
+    // Unknown price: the provider client refuses to run it anyway; an infinite cost keeps it last.
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+type TaskRow = {
+  id: number;
+  task_key: string;
+  task_class: string;
+  state: TaskState;
+  attempt: number;
+  estimate_tokens: number;
+  estimate_usd: string;
+  cost_usd: string;
+  requirement_id: number;
+  installation_id: number;
+  repo: string;
+  private: boolean;
+  issue_number: number;
+  repo_config: unknown;
+  requirement_cost: string;
+};
+
+export async function routeTask(
+  services: Services,
+  client: pg.PoolClient,
+  taskId: number,
+  options: RouteOptions = {},
+): Promise<{ decisionId: number; employeeId: string | null; decision: RoutingDecision }> {
+  const task = (
+    await client.query<TaskRow>(
+      `SELECT t.id, t.task_key, t.task_class, t.state, t.attempt, t.estimate_tokens, t.estimate_usd, t.cost_usd,
+              t.requirement_id, r.installation_id, r.repo, r.private, r.issue_number, r.repo_config,
+              (SELECT coalesce(sum(cost_usd), 0) FROM tasks WHERE requirement_id = r.id) AS requirement_cost
+       FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1 FOR UPDATE OF t`,
+      [taskId],
+    )
+  ).rows[0];
+  if (!task) throw new Error(`task ${taskId} does not exist`);
+  // The repo config the requirement was planned under (stored at intake); defaults when there was none.
+  const config: RepoConfig = task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
+  const attempt = task.attempt + 1;
+  await client.query("UPDATE tasks SET attempt = $2 WHERE id = $1", [taskId, attempt]);
+
+  const registry = services.policies.employees;
+  const statuses = new Map(
+    (
+      await client.query<{ employee_id: string; status: RoutingCandidate["status"] }>(
+        "SELECT employee_id, status FROM employee_states WHERE installation_id = $1",
+        [task.installation_id],
+      )
+    ).rows.map((row) => [row.employee_id, row.status]),
+  );
+  const posteriors = await loadPosteriors(client, task.installation_id, task.task_class);
+  const now = services.now();
+  const configured = registry.employees.filter((employee) => isProviderConfigured(employee.provider, services.config));
+  const notConfigured = registry.employees.filter((employee) => !configured.includes(employee)).map((employee) => employee.id);
+  const candidates: RoutingCandidate[] = configured.map((employee) => {
+    const posterior = posteriors.get(employee.id);
+    return {
+      id: employee.id,
+      provider: employee.provider,
+      status: statuses.get(employee.id) ?? "probation",
+      capabilities: employee.capabilities,
+      local: employee.dataPolicy.local,
+      posterior: posterior ? { alpha: posterior.alpha, beta: posterior.beta } : UNIFORM_PRIOR,
+      outcomes: posterior?.outcomes ?? 0,
+      expectedCostUsd: expectedCost(employee, task.estimate_tokens, now),
+    };
+  });
+  const budgets = effectiveBudgets(services.policies.budgets, config);
+  const remainingBudget = {
+    tokens: budgets.perTask.tokens,
+    usd: Math.max(0, Math.min(budgets.perTask.usd - Number(task.cost_usd), budgets.perRequirement.usd - Number(task.requirement_cost))),
+  };
+  const input = {
+    installationId: task.installation_id,
+    repo: task.repo,
+    issueNumber: task.issue_number,
+    taskId: task.task_key,
+    attempt,
+    policyRevision: services.policies.revision,
+    taskClass: task.task_class as RoutingCandidate["capabilities"][number],
+    estimate: { tokens: task.estimate_tokens, usd: Number(task.estimate_usd) },
+    candidates,
+    allowList: config.employees ?? [],
+    remainingBudget,
+    isCircuitOpen: (id: string) => !services.breaker.isAvailable(id),
+    dataPolicy: { privateRepo: task.private, localModelsOnly: config.dataPolicy.privateRepoLocalModelsOnly },
+    excluded: options.excluded ?? [],
+    taskValueUsd: taskValue(config, task.task_class as RoutingCandidate["capabilities"][number]),
+  };
+  const decision = options.override ? routeOverride(input, options.override) : route(input);
+
+  const inserted = await client.query<{ id: number }>(
+    `INSERT INTO routing_decisions (task_id, attempt, kind, seed, winner, decision) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+    [taskId, attempt, decision.kind, decision.seed, decision.winner, JSON.stringify(decision)],
+  );
+  const decisionId = Number(inserted.rows[0]?.id);
+  const subject = `${task.repo}#${task.issue_number}/${task.task_key}`;
+  await appendEvents(client, [
+    {
+      actor: options.override ? options.override.director : "aura/router",
+      action: "task.routed",
+      subject,
+      payload: { taskId, decisionId, notConfigured, decision },
+    },
+  ]);
+  const by = options.override ? "director" : "system";
+  const actor = options.override?.director ?? "aura/router";
+  if (!decision.winner) {
+    if (task.state !== "needs_director") {
+      await transitionTask(client, taskId, "needs_director", { actor, by, reason: `no eligible employee: ${decision.reason}` });
+    }
+    return { decisionId, employeeId: null, decision };
+  }
+  await client.query("UPDATE assignments SET active = false WHERE task_id = $1 AND active", [taskId]);
+  await client.query("INSERT INTO assignments (task_id, employee_id, routing_decision_id) VALUES ($1, $2, $3)", [
+    taskId,
+    decision.winner,
+    decisionId,
+  ]);
+  await transitionTask(client, taskId, "assigned", {
+    actor,
+    by,
+    reason: options.override ? `reassigned by @${options.override.director}` : `routed to ${decision.winner}`,
+    details: { employeeId: decision.winner, decisionId },
+  });
+  await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [
+    JSON.stringify({ taskId }),
+    `task:${taskId}`,
+  ]);
+  return { decisionId, employeeId: decision.winner, decision };
+}

@@ -184,6 +184,29 @@ describe("verify", () => {
     }
   });
 
+  it.each([
+    [3, "stored hash does not match sha256(prev_hash || canonical)", "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 3"],
+    [31, "previous hash does not link to the event before it", "UPDATE audit.events SET prev_hash = decode(repeat('ab', 32), 'hex') WHERE seq = 31"],
+    [12, "stored hashes are not 32 bytes long", "UPDATE audit.events SET hash = '\\x00' WHERE seq = 12"],
+    [30, "event 30 is missing (next stored event is 31)", "DELETE FROM audit.events WHERE seq = 30"],
+    [31, "event 31 is missing (next stored event is 32)", "DELETE FROM audit.events WHERE seq = 31"],
+    [45, "stored hash does not match sha256(prev_hash || canonical)", "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 45"],
+  ])("checks both halves in parallel and their seam: finds seq %i", async (seq, reason, tamper) => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 60 }, (_, i) => event(i)));
+      const clean = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10 });
+      await withTriggersDisabled(local, tamper);
+
+      const result = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10 });
+
+      expect(clean).toMatchObject({ ok: true, count: 60, headSeq: 60 });
+      expect(result.firstBad).toEqual({ seq, reason });
+    } finally {
+      await local.drop();
+    }
+  });
+
   it("continues from the newest checkpoint after retention drops old partitions", async () => {
     // Write 30 events dated 400 days ago by moving the chain's clock, then put the clock back.
     await fresh.pool.query("CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT clock_timestamp() - interval '400 days' $$");

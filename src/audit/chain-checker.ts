@@ -1,0 +1,198 @@
+// Checks one range of the audit chain from a binary COPY stream: raw bytes, no escaping, no per-row
+// allocation beyond the hash. Each row: seq is the next expected one, prev_hash links to the running hash,
+// hash = sha256(prev_hash || canonical), and the canonical text ends with the row's own seq and ts.
+import { hash as sha256 } from "node:crypto";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+
+export type Anchor = { seq: number; hash: string; location: string };
+export type VerifyProblem = { seq: number; reason: string };
+
+export type RangeResult = {
+  count: number;
+  /** First row's seq and stored prev_hash (hex), to check the junction with the range before. */
+  firstSeq: number | null;
+  firstPrev: string | null;
+  /** Last row's seq and recomputed hash (hex). */
+  lastSeq: number;
+  lastHash: string;
+  anchorsChecked: number;
+  firstBad: VerifyProblem | null;
+};
+
+/** Milliseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
+const PG_EPOCH_MS = 946_684_800_000;
+const COPY_SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+const TS_KEY = Buffer.from(`,"ts":"`, "latin1");
+const SEQ_KEY = Buffer.from(`},"seq":`, "latin1");
+
+/** End offset of the row starting at `offset` (five length-prefixed fields), or -1 if it is incomplete. */
+function rowEnd(data: Buffer, offset: number): number {
+  let at = offset + 2;
+  for (let field = 0; field < 5; field++) {
+    if (at + 4 > data.length) return -1;
+    const length = data.readInt32BE(at);
+    at += 4 + Math.max(length, 0);
+  }
+  return at <= data.length ? at : -1;
+}
+
+class ChainChecker extends Writable {
+  expectedSeq: number;
+  prev: Buffer;
+  count = 0;
+  firstSeq: number | null = null;
+  firstPrev: string | null = null;
+  firstBad: VerifyProblem | null = null;
+  anchorsChecked = 0;
+  #buffer: Buffer = Buffer.alloc(0);
+  #headerDone = false;
+  #scratch = Buffer.alloc(64 * 1024);
+  #tsHi = -1;
+  #tsLo = -1;
+  #iso = Buffer.alloc(24);
+  readonly #anchors: Map<number, Anchor[]>;
+  /** When false, the first row's stored prev_hash starts the range (a later range of a parallel check). */
+  #trustFirstPrev: boolean;
+
+  constructor(afterSeq: number, startHash: Buffer | null, anchors: readonly Anchor[]) {
+    super();
+    this.expectedSeq = afterSeq + 1;
+    this.prev = startHash ?? Buffer.alloc(32);
+    this.#trustFirstPrev = startHash === null;
+    this.#anchors = new Map();
+    for (const anchor of anchors) this.#anchors.set(anchor.seq, [...(this.#anchors.get(anchor.seq) ?? []), anchor]);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.firstBad) return done();
+    const data = this.#buffer.length > 0 ? Buffer.concat([this.#buffer, chunk]) : chunk;
+    let offset = 0;
+    if (!this.#headerDone) {
+      if (data.length < 19) {
+        this.#buffer = data;
+        return done();
+      }
+      if (!data.subarray(0, 11).equals(COPY_SIGNATURE)) return done(new Error("unexpected COPY stream format"));
+      offset = 19 + data.readUInt32BE(15);
+      this.#headerDone = true;
+    }
+    while (offset + 2 <= data.length && !this.firstBad) {
+      if (data.readInt16BE(offset) === -1) {
+        offset = data.length;
+        break;
+      }
+      const end = rowEnd(data, offset);
+      if (end === -1) break;
+      this.#row(data, offset, end);
+      offset = end;
+    }
+    this.#buffer = offset < data.length ? Buffer.from(data.subarray(offset)) : Buffer.alloc(0);
+    done();
+  }
+
+  #fail(seq: number, reason: string): void {
+    this.firstBad ??= { seq, reason };
+  }
+
+  #row(data: Buffer, offset: number, end: number): void {
+    // seq and ts are int64; both stay far below 2^53, so two 32-bit halves are enough.
+    const seq = data.readUInt32BE(offset + 6) * 2 ** 32 + data.readUInt32BE(offset + 10);
+    const prevLength = data.readInt32BE(offset + 26);
+    const prevAt = offset + 30;
+    const hashLength = data.readInt32BE(prevAt + Math.max(prevLength, 0));
+    const hashAt = prevAt + Math.max(prevLength, 0) + 4;
+    const canonicalAt = hashAt + Math.max(hashLength, 0) + 4;
+    if (prevLength !== 32 || hashLength !== 32) {
+      if (seq === this.expectedSeq || this.firstSeq === null) return this.#fail(seq, "stored hashes are not 32 bytes long");
+      return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+    }
+    if (this.firstSeq === null) {
+      this.firstSeq = seq;
+      this.firstPrev = data.toString("hex", prevAt, prevAt + 32);
+      if (this.#trustFirstPrev) {
+        this.prev = Buffer.from(data.subarray(prevAt, prevAt + 32));
+        this.expectedSeq = seq;
+      }
+    }
+    if (seq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+    if (this.prev.compare(data, prevAt, prevAt + 32) !== 0) return this.#fail(seq, "previous hash does not link to the event before it");
+    const length = end - canonicalAt;
+    if (this.#scratch.length < 32 + length) this.#scratch = Buffer.alloc(2 * (32 + length));
+    this.prev.copy(this.#scratch, 0);
+    data.copy(this.#scratch, 32, canonicalAt, end);
+    const hash = sha256("sha256", this.#scratch.subarray(0, 32 + length), "buffer");
+    if (hash.compare(data, hashAt, hashAt + 32) !== 0) return this.#fail(seq, "stored hash does not match sha256(prev_hash || canonical)");
+    if (!this.#tailMatches(data, offset, canonicalAt, end, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
+    const anchors = this.#anchors.get(seq);
+    if (anchors) {
+      const hex = hash.toString("hex");
+      for (const anchor of anchors) {
+        this.anchorsChecked += 1;
+        if (anchor.hash !== hex) this.#fail(seq, `anchor in ${anchor.location} records a different hash`);
+      }
+    }
+    this.prev = hash;
+    this.expectedSeq = seq + 1;
+    this.count += 1;
+  }
+
+  /** The canonical text must end with `},"seq":<seq>,"ts":"<ts as ISO>"}` for this row's seq and ts columns. */
+  #tailMatches(data: Buffer, offset: number, start: number, end: number, seq: number): boolean {
+    const tsHi = data.readInt32BE(offset + 18);
+    const tsLo = data.readUInt32BE(offset + 22);
+    if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
+      this.#tsHi = tsHi;
+      this.#tsLo = tsLo;
+      const micros = tsHi * 2 ** 32 + tsLo;
+      this.#iso.write(new Date(Math.floor(micros / 1000) + PG_EPOCH_MS).toISOString(), "latin1");
+    }
+    const isoAt = end - 26;
+    if (isoAt - TS_KEY.length < start || data[end - 1] !== 0x7d || data[end - 2] !== 0x22) return false;
+    if (data.compare(this.#iso, 0, 24, isoAt, isoAt + 24) !== 0) return false;
+    const tsKeyAt = isoAt - TS_KEY.length;
+    if (data.compare(TS_KEY, 0, TS_KEY.length, tsKeyAt, isoAt) !== 0) return false;
+    let digitsAt = tsKeyAt;
+    let value = 0;
+    let place = 1;
+    while (digitsAt > start && data[digitsAt - 1]! >= 0x30 && data[digitsAt - 1]! <= 0x39) {
+      digitsAt -= 1;
+      value += (data[digitsAt]! - 0x30) * place;
+      place *= 10;
+    }
+    if (value !== seq || digitsAt === tsKeyAt) return false;
+    const seqKeyAt = digitsAt - SEQ_KEY.length;
+    return seqKeyAt >= start && data.compare(SEQ_KEY, 0, SEQ_KEY.length, seqKeyAt, digitsAt) === 0;
+  }
+}
+
+/**
+ * Checks events with afterSeq < seq <= toSeq on `client` (already inside the verifying snapshot).
+ * `startHash` is the hash of event `afterSeq`; null means "trust the first row's prev_hash", for a later
+ * range whose junction the caller checks.
+ */
+export async function checkRange(
+  client: Pick<pg.ClientBase, "query">,
+  range: { afterSeq: number; toSeq: number; startHash: Buffer | null; anchors: readonly Anchor[] },
+): Promise<RangeResult> {
+  const checker = new ChainChecker(range.afterSeq, range.startHash, range.anchors);
+  const copy = (client as pg.ClientBase).query(
+    copyTo(
+      `COPY (SELECT seq, ts, prev_hash, hash, canonical FROM audit.events
+             WHERE seq > ${Math.trunc(range.afterSeq)} AND seq <= ${Math.trunc(range.toSeq)} ORDER BY seq)
+       TO STDOUT (FORMAT binary)`,
+    ),
+  );
+  await pipeline(copy, checker);
+  return {
+    count: checker.count,
+    firstSeq: checker.firstSeq,
+    firstPrev: checker.firstPrev,
+    lastSeq: checker.expectedSeq - 1,
+    lastHash: checker.prev.toString("hex"),
+    anchorsChecked: checker.anchorsChecked,
+    firstBad: checker.firstBad,
+  };
+}

@@ -4,6 +4,9 @@ import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { writeAnchor, readAnchor } from "./audit/anchor.js";
 import { exportAudit } from "./audit/export.js";
+import { collectGitHubAnchors } from "./audit/github-anchors.js";
+import { createGitHubAccess } from "./github/octokit.js";
+import pino from "pino";
 import { verifyAudit } from "./audit/verify.js";
 import { ConfigError, loadConfig, type AppConfig } from "./config/env.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
@@ -13,7 +16,9 @@ import { createPool } from "./db/pool.js";
 const usage = `Usage: aura <command>
 
   migrate                               apply pending database migrations
-  audit verify [--anchor FILE ...]      check the hash chain (and anchor files); exit 1 at the first bad event
+  audit verify [--anchor FILE ...] [--github]
+                                        check the hash chain, anchor files, and the anchors in the app's
+                                        status comments on GitHub; exit 1 at the first bad event
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
 `;
@@ -44,13 +49,33 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   }
   const { values } = parseArgs({
     args: rest,
-    options: { anchor: { type: "string", multiple: true }, since: { type: "string" }, out: { type: "string" } },
+    options: {
+      anchor: { type: "string", multiple: true },
+      github: { type: "boolean" },
+      since: { type: "string" },
+      out: { type: "string" },
+    },
   });
   return withDatabase(config, async (url) => {
     const pool = createPool(url, { max: 2 });
     try {
       if (sub === "verify") {
         const anchors = (values.anchor ?? []).map(readAnchor);
+        if (values.github) {
+          if (!config.hasCredentials) {
+            out.write("--github needs APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) to read the status comments.\n");
+            return 2;
+          }
+          const github = createGitHubAccess({
+            appId: Number(config.APP_ID),
+            privateKey: config.privateKey ?? "",
+            baseUrl: config.githubApiUrl,
+            log: pino({ level: "silent" }),
+          });
+          const collected = await collectGitHubAnchors(pool, github);
+          anchors.push(...collected.anchors);
+          for (const problem of collected.unreadable) out.write(`Could not read anchor ${problem}\n`);
+        }
         const result = await verifyAudit(pool, anchors);
         out.write(
           `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +

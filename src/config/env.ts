@@ -26,7 +26,7 @@ const hints: Record<string, string> = {
   DATABASE_URL: "set DATABASE_URL to a postgres:// URL, or unset it to use the embedded PostgreSQL",
   AURA_DATA_DIR: "set AURA_DATA_DIR to a writable directory (default ./.data)",
   PORT: "set PORT to a whole number from 1 to 65535 (default 3000)",
-  LOG_LEVEL: "set LOG_LEVEL to one of trace, debug, info, warn, error, fatal",
+  LOG_LEVEL: "set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent",
   GHE_HOST: "set GHE_HOST to a host name such as github.example.com, without a protocol",
   GHE_PROTOCOL: "set GHE_PROTOCOL to https or http",
   OPENAI_BASE_URL: "set OPENAI_BASE_URL to an http(s) URL such as https://api.openai.com/v1",
@@ -55,7 +55,7 @@ export const Env = z
     AURA_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOST: optionalText,
-    LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+    LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     GHE_HOST: optionalText.refine((value) => value === undefined || !/[/:]/.test(value), {
       message: "must be a bare host name",
     }),

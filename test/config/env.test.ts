@@ -40,7 +40,7 @@ describe("environment configuration", () => {
     })();
     expect(message).toContain("5 configuration problems");
     expect(message).toContain("PORT is invalid: set PORT to a whole number from 1 to 65535");
-    expect(message).toContain("LOG_LEVEL is invalid: set LOG_LEVEL to one of trace, debug, info, warn, error, fatal");
+    expect(message).toContain("LOG_LEVEL is invalid: set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent");
     expect(message).toContain("DATABASE_URL must start with postgres:// or postgresql://");
     expect(message).toContain("OLLAMA_HOST must be a URL");
     expect(message).toContain("GHE_HOST must be a bare host name");

@@ -83,7 +83,7 @@ describe("the running app", () => {
 
     expect(health.status).toBe(200);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", database: "ok" });
+    expect(await ready.json()).toMatchObject({ status: "ready", database: "ok", sandbox: expect.stringMatching(/^(bwrap|none|unavailable)$/) });
   });
 });
 

@@ -27,22 +27,53 @@ export type VerifyResult = {
 /** Below this many events a second thread costs more than it saves. */
 const PARALLEL_MIN_EVENTS = 50_000;
 
-function runWorker(job: { databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[] }): Promise<RangeResult> {
-  return new Promise((resolve, reject) => {
-    // Under a build (dist/*.js) the worker is plain JavaScript; from source it is loaded through tsx.
-    const compiled = import.meta.url.endsWith(".js");
-    const entry = new URL(compiled ? "./verify-worker.js" : "./verify-worker.ts", import.meta.url);
-    const worker = compiled
-      ? new Worker(entry, { workerData: job })
-      : new Worker(new URL("./verify-worker-bootstrap.mjs", import.meta.url), { workerData: { ...job, entry: entry.href } });
-    worker.once("message", (message: { ok: true; result: RangeResult } | { ok: false; error: string }) =>
-      message.ok ? resolve(message.result) : reject(new Error(message.error)),
-    );
-    worker.once("error", reject);
-    worker.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`audit verification worker exited with code ${code}`));
-    });
+type WorkerJob = { databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[] };
+type WorkerAnswer = { id: number; ok: true; result: RangeResult } | { id: number; ok: false; error: string };
+
+let verifier: { worker: Worker; ready: Promise<void>; pending: Map<number, (answer: WorkerAnswer) => void>; next: number } | undefined;
+
+/** The long-lived verification worker, started on first use and unreferenced while idle. */
+function getVerifier() {
+  if (verifier) return verifier;
+  // Under a build (dist/*.js) the worker is plain JavaScript; from source it is loaded through tsx.
+  const compiled = import.meta.url.endsWith(".js");
+  const entry = new URL(compiled ? "./verify-worker.js" : "./verify-worker.ts", import.meta.url);
+  const worker = compiled
+    ? new Worker(entry)
+    : new Worker(new URL("./verify-worker-bootstrap.mjs", import.meta.url), { workerData: { entry: entry.href } });
+  worker.unref();
+  const pending = new Map<number, (answer: WorkerAnswer) => void>();
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const current = { worker, ready, pending, next: 1 };
+  const fail = (error: Error) => {
+    for (const [id, settle] of pending) settle({ id, ok: false, error: error.message });
+    pending.clear();
+    if (verifier === current) verifier = undefined;
+  };
+  worker.on("message", (message: WorkerAnswer | { ready: true }) => {
+    if ("ready" in message) return markReady();
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+    if (pending.size === 0) worker.unref();
   });
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`audit verification worker exited with code ${code}`)));
+  verifier = current;
+  return current;
+}
+
+async function runWorker(job: WorkerJob): Promise<RangeResult> {
+  const current = getVerifier();
+  await current.ready;
+  const id = current.next++;
+  current.worker.ref();
+  const answer = await new Promise<WorkerAnswer>((resolve) => {
+    current.pending.set(id, resolve);
+    current.worker.postMessage({ id, ...job });
+  });
+  if (!answer.ok) throw new Error(answer.error);
+  return answer.result;
 }
 
 /** Verifies the chain. `externalAnchors` are head hashes recorded outside the database. */

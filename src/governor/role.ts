@@ -1,6 +1,88 @@
 // The jobs and leader duties of the HNSC Governor and the Auditor: verdicts as commit statuses, evidence as reviews.
-import type { Role } from "../services.js";
+// Pull request activity starts `pull.evaluate` (one pending job per PR, so bursts collapse) and, for agent PRs,
+// `pull.audit` for the head SHA; an `aura/hnsc` status event starts the forgery check.
+import type { Task } from "graphile-worker";
+import { z } from "zod";
+import { auditPull, refreshReview } from "../auditor/audit-pull.js";
+import { deferIfHalted } from "../director/halt.js";
+import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
+import { markDeliveryProcessed } from "../queue/inbox.js";
+import type { Role, Services } from "../services.js";
+import { handleStatusEvent } from "./forgery.js";
+import { evaluatePull, STATUS_CONTEXT } from "./gate.js";
+import { isAgentPull } from "./github-pull.js";
+
+const EVALUATED_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
+
+const PullPayload = z.object({
+  changes: z.object({ base: z.unknown().optional() }).optional(),
+  pull_request: z.object({
+    number: z.number().int(),
+    state: z.string(),
+    head: z.object({ sha: z.string(), ref: z.string(), repo: z.object({ full_name: z.string() }).nullable() }),
+    base: z.object({ repo: z.object({ full_name: z.string() }) }),
+  }),
+});
+
+/** Which governor and auditor jobs a delivery starts (ids only; the body stays in the inbox). */
+export function dispatchGovernor(delivery: DeliverySummary): JobSpec[] {
+  const { installationId, repository: repo } = delivery;
+  if (installationId === undefined || repo === undefined) return [];
+  if (delivery.event === "status") {
+    return delivery.payload.context === STATUS_CONTEXT ? [{ task: "pull.forgery", payload: { installationId, repo } }] : [];
+  }
+  if (delivery.event !== "pull_request" || delivery.action === undefined) return [];
+  const parsed = PullPayload.safeParse(delivery.payload);
+  if (!parsed.success) return [];
+  const baseChanged = delivery.action === "edited" && parsed.data.changes?.base !== undefined;
+  if (!EVALUATED_ACTIONS.has(delivery.action) && !baseChanged) return [];
+  const pull = parsed.data.pull_request;
+  if (pull.state !== "open") return [];
+  const jobs: JobSpec[] = [
+    { task: "pull.evaluate", key: `pull:${repo}#${pull.number}`, payload: { installationId, repo, pullNumber: pull.number } },
+  ];
+  if (isAgentPull(pull)) {
+    jobs.push({
+      task: "pull.audit",
+      key: `audit:${repo}#${pull.number}@${pull.head.sha}`,
+      payload: { installationId, repo, pullNumber: pull.number, headSha: pull.head.sha },
+    });
+  }
+  return jobs;
+}
+
+const EvaluateJob = z.object({ installationId: z.number().int(), repo: z.string(), pullNumber: z.number().int(), deliveryId: z.string().optional() });
+const AuditJob = EvaluateJob.extend({ headSha: z.string().regex(/^[0-9a-f]{40}$/) });
+const ForgeryJob = z.object({ installationId: z.number().int(), repo: z.string(), deliveryId: z.string() });
+
+function tasks(services: Services): Record<string, Task> {
+  return {
+    "pull.evaluate": async (raw, helpers) => {
+      const job = EvaluateJob.parse(raw);
+      const key = `pull:${job.repo}#${job.pullNumber}`;
+      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.evaluate", payload: job, jobKey: key })) return;
+      await evaluatePull(services, job, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+      if (job.deliveryId) await markDeliveryProcessed(services.pool, job.deliveryId);
+    },
+    "pull.audit": async (raw, helpers) => {
+      const job = AuditJob.parse(raw);
+      const key = `audit:${job.repo}#${job.pullNumber}@${job.headSha}`;
+      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.audit", payload: job, jobKey: key })) return;
+      await auditPull(services, job);
+    },
+    "pull.forgery": async (raw) => {
+      const job = ForgeryJob.parse(raw);
+      // The forgery check reacts to GitHub's own record of who set the status, read from the stored delivery.
+      const { rows } = await services.pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [job.deliveryId]);
+      if (!rows[0]) return;
+      await handleStatusEvent(services, rows[0].payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+      await markDeliveryProcessed(services.pool, job.deliveryId);
+    },
+  };
+}
 
 export const governorRole: Role = {
   name: "governor",
+  dispatch: dispatchGovernor,
+  tasks,
 };

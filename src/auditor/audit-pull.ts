@@ -1,0 +1,118 @@
+// The Auditor's job for one head SHA of an agent pull request: run the tests itself on that SHA and on the base,
+// compare with what the PR body claims, store the evidence, then have the governor judge the PR again (the
+// `evidence` rule now has its answer) and post ONE review for the SHA with the verdict and inline comments.
+// A retried or redelivered job finds its stored run and review and posts nothing twice.
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import { evaluatePull, type Evaluation } from "../governor/gate.js";
+import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../governor/github-pull.js";
+import type { Services } from "../services.js";
+import { commitSourceFor } from "./checkout.js";
+import { compareEvidence, readEvidenceClaim } from "./claims.js";
+import { finishRun, loadRun, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
+import { findReview, postReview, renderReview, reviewDigest, updateReview } from "./review.js";
+import { runPassed, runTestsAt } from "./run-tests.js";
+
+export type AuditJob = { installationId: number; repo: string; pullNumber: number; headSha: string };
+
+function notRun(problem: string): RunSummary {
+  return { command: null, exitCode: null, timedOut: false, sandbox: null, counts: undefined, logSha256: null, durationMs: 0, problem, logTail: "" };
+}
+
+async function runEvidence(services: Services, at: PullAt, pull: GitHubPull): Promise<AuditReport> {
+  const octokit = services.github.forInstallation(at.installationId);
+  const config = await readRepoConfig(services, octokit, { ...splitRepo(at.repo), ref: pull.base.sha });
+  const claim = readEvidenceClaim(pull.body);
+  const diff = { files: pull.changed_files, additions: pull.additions, deletions: pull.deletions };
+  if (!config.ok) {
+    const head = notRun("`.github/aura.yml` on the base branch is invalid, so the test command is unknown");
+    return { headSha: at.headSha, baseSha: pull.base.sha, head, base: undefined, claim, flags: [], diff };
+  }
+  const source = await commitSourceFor(
+    { options: services.workspace, githubWebUrl: services.config.githubWebUrl, auth: () => octokit.auth({ type: "installation" }) },
+    pull,
+  );
+  const head = await runTestsAt(services, source, at.headSha, config.config);
+  const base = await runTestsAt(services, source, pull.base.sha, config.config);
+  const observed = (run: RunSummary) => ({ exitCode: run.exitCode, timedOut: run.timedOut, counts: run.counts });
+  const flags = compareEvidence({ claim, head: observed(head), base: base.problem ? undefined : observed(base), headSha: at.headSha });
+  return { headSha: at.headSha, baseSha: pull.base.sha, head, base, claim, flags, diff };
+}
+
+/** Posts the one review for the SHA (or finds the one already posted) and returns its URL for the status. */
+async function ensureReview(services: Services, at: PullAt, report: AuditReport, passed: boolean, evaluation: Evaluation): Promise<string | undefined> {
+  if (evaluation.pull.head.sha !== at.headSha) return undefined;
+  const stored = await loadRun(services.pool, at);
+  if (stored?.reviewUrl) return stored.reviewUrl;
+  const octokit = services.github.forInstallation(at.installationId);
+  const body = renderReview(report, evaluation, passed);
+  const existing = await findReview(octokit, { ...at, botLogin: services.config.botLogin });
+  const review = existing ?? (await postReview(octokit, at, body, evaluation.described?.comments ?? []));
+  await recordReview(services.pool, at, { ...review, digest: existing ? "" : reviewDigest(body) });
+  await services.audit.append({
+    actor: "aura/auditor",
+    action: existing ? "auditor.review.found" : "auditor.review.posted",
+    subject: `${at.repo}#${at.pullNumber}`,
+    payload: { headSha: at.headSha, reviewId: review.id, inlineComments: evaluation.described?.comments.length ?? 0 },
+  });
+  return review.url;
+}
+
+/** Edits the review of the evaluated head when the verdict it shows has changed (e.g. after an override). */
+export async function refreshReview(services: Services, evaluation: Evaluation): Promise<void> {
+  if (!evaluation.agent) return;
+  const at = { ...evaluation.ref, headSha: evaluation.pull.head.sha };
+  const run = await loadRun(services.pool, at);
+  if (!run?.reviewId || !run.report || run.state === "pending") return;
+  const body = renderReview(run.report, evaluation, run.state === "passed");
+  const digest = reviewDigest(body);
+  if (digest === run.reviewDigest) return;
+  await updateReview(services.github.forInstallation(at.installationId), at, run.reviewId, body);
+  await recordReview(services.pool, at, { id: run.reviewId, url: run.reviewUrl ?? "", digest });
+}
+
+export async function auditPull(services: Services, job: AuditJob): Promise<void> {
+  const at: PullAt = job;
+  const log = services.log.child({ repo: job.repo, pull: job.pullNumber, headSha: job.headSha });
+  const existing = await loadRun(services.pool, at);
+  if (existing?.reviewId) {
+    log.info("auditor already reviewed this head; nothing to do");
+    return;
+  }
+  const octokit = services.github.forInstallation(job.installationId);
+  const pull = await getPull(octokit, job.repo, job.pullNumber);
+  if (!isAgentPull(pull)) return;
+  if (pull.head.sha !== job.headSha) {
+    log.info({ current: pull.head.sha }, "head moved on; the newer head has its own audit");
+    return;
+  }
+  const stored = await startRun(services.pool, at, pull.base.sha);
+  let report = stored.report;
+  let passed = stored.state === "passed";
+  if (stored.state === "pending" || !report) {
+    report = await runEvidence(services, at, pull);
+    passed = runPassed(report.head);
+    await finishRun(services.pool, at, passed ? "passed" : "failed", report);
+    await services.audit.append({
+      actor: "aura/auditor",
+      action: "auditor.run",
+      subject: `${job.repo}#${job.pullNumber}`,
+      payload: {
+        headSha: job.headSha,
+        baseSha: report.baseSha,
+        passed,
+        exitCode: report.head.exitCode,
+        counts: report.head.counts ?? null,
+        baseCounts: report.base?.counts ?? null,
+        sandbox: report.head.sandbox,
+        logSha256: report.head.logSha256,
+        flags: report.flags,
+      },
+    });
+  }
+  const finished = report;
+  // The evidence has landed: judge the PR again now, and attach the review to that verdict.
+  await evaluatePull(services, { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber }, {
+    beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
+    afterPublish: (evaluation) => refreshReview(services, evaluation),
+  });
+}

@@ -1,0 +1,68 @@
+// The Auditor's own test run on one exact commit: a fresh detached checkout, the repository's setup and test
+// commands (from .github/aura.yml on the base branch, else the npm defaults) in a fresh sandbox. It trusts no
+// one's earlier run; what it could not do is reported as a problem, never as a pass.
+import type { RepoConfig } from "../config/repo-config.js";
+import type { Services } from "../services.js";
+import { defaultRepoCommands, runInSandbox, SandboxStartError, SandboxUnavailableError, type SandboxResult } from "../workspace/index.js";
+import { withDetachedCheckout, type CommitSource } from "./checkout.js";
+import type { RunSummary } from "./evidence-store.js";
+
+const LOG_TAIL_LINES = 30;
+
+function tail(log: string): string {
+  return log.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
+}
+
+function summary(result: SandboxResult, problem?: string): RunSummary {
+  const counts = result.testCounts;
+  return {
+    command: result.command,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    sandbox: result.sandbox,
+    counts: counts ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total, runner: counts.runner } : undefined,
+    logSha256: result.logSha256,
+    durationMs: result.durationMs,
+    problem,
+    logTail: tail(result.log),
+  };
+}
+
+function notRun(command: string | null, problem: string): RunSummary {
+  return { command, exitCode: null, timedOut: false, sandbox: null, counts: undefined, logSha256: null, durationMs: 0, problem, logTail: "" };
+}
+
+/** Setup then tests on `sha`; the summary says what ran, where, and what came out. */
+export async function runTestsAt(
+  services: Pick<Services, "workspace" | "sandbox">,
+  source: CommitSource,
+  sha: string,
+  config: Pick<RepoConfig, "setup" | "test">,
+): Promise<RunSummary> {
+  try {
+    return await withDetachedCheckout(services.workspace, { ...source, sha }, async (tree) => {
+      const defaults = await defaultRepoCommands(tree);
+      const setup = config.setup ?? defaults.setup ?? null;
+      const test = config.test ?? defaults.test ?? null;
+      if (test === null) return notRun(null, "no test command: set `test:` in .github/aura.yml on the base branch");
+      const sandbox = { allowUnsandboxed: services.sandbox.allowUnsandboxed };
+      if (setup !== null) {
+        const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
+        if (prepared.exitCode !== 0 || prepared.timedOut) {
+          return summary(prepared, `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}; the tests did not run`);
+        }
+      }
+      return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));
+    });
+  } catch (error) {
+    if (error instanceof SandboxUnavailableError || error instanceof SandboxStartError) {
+      return notRun(config.test, `the sandbox is unavailable (${error.message}); the tests were not run`);
+    }
+    throw error;
+  }
+}
+
+/** The run passed: tests ran to the end, exited 0, and no summary reported a failure. */
+export function runPassed(run: RunSummary): boolean {
+  return run.problem === undefined && !run.timedOut && run.exitCode === 0 && (run.counts?.failed ?? 0) === 0;
+}

@@ -1,0 +1,119 @@
+// Forgery defence: anyone with write access can set a commit status, so every `status` event for `aura/hnsc`
+// that the app did not create is answered by re-posting the true verdict for that SHA (evaluating again when
+// none is stored), an audit event, and one comment per SHA on the pull request telling the directors.
+import { z } from "zod";
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import type { Services } from "../services.js";
+import { evaluatePull, postStatus, STATUS_CONTEXT, withAdvisoryLock, type GateHooks } from "./gate.js";
+import { pullsForCommit, splitRepo } from "./github-pull.js";
+import { latestVerdictForSha } from "./verdict-store.js";
+
+export const StatusEvent = z.object({
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+  context: z.string(),
+  state: z.string(),
+  description: z.string().nullable().optional(),
+  sender: z.object({ login: z.string() }),
+  creator: z.object({ login: z.string() }).nullable().optional(),
+  repository: z.object({ full_name: z.string() }),
+  installation: z.object({ id: z.number() }),
+});
+export type StatusEvent = z.infer<typeof StatusEvent>;
+
+function forgeryMarker(sha: string): string {
+  return `<!-- aura:forgery sha=${sha} -->`;
+}
+
+/** Who set the status: the creator when the payload names one, else the sender. */
+export function statusAuthor(event: Pick<StatusEvent, "sender" | "creator">): string {
+  return event.creator?.login ?? event.sender.login;
+}
+
+async function notifyDirectors(services: Services, event: StatusEvent, pullNumber: number, author: string): Promise<void> {
+  const repo = event.repository.full_name;
+  const installationId = event.installation.id;
+  const { rows } = await services.pool.query<{ comment_id: string | null }>(
+    `INSERT INTO governor_forgeries (installation_id, repo, head_sha, pull_number) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (installation_id, repo, head_sha) DO UPDATE SET forgeries = governor_forgeries.forgeries + 1
+     RETURNING comment_id`,
+    [installationId, repo, event.sha, pullNumber],
+  );
+  if (rows[0]?.comment_id) return;
+  const octokit = services.github.forInstallation(installationId);
+  const { owner, repo: name } = splitRepo(repo);
+  const marker = forgeryMarker(event.sha);
+  // Look before writing: a comment posted by an attempt that failed before recording it must not be repeated.
+  const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner,
+    repo: name,
+    issue_number: pullNumber,
+    per_page: 100,
+  });
+  let commentId = comments.find((comment) => comment.user?.login === services.config.botLogin && comment.body?.includes(marker))?.id;
+  if (commentId === undefined) {
+    const config = await readRepoConfig(services, octokit, { owner, repo: name });
+    const directors = config.ok && config.config.directors.length > 0 ? `${config.config.directors.map((login) => `@${login}`).join(" ")}: ` : "Directors: ";
+    const body = [
+      marker,
+      `⚠️ ${directors}the \`${STATUS_CONTEXT}\` status on \`${event.sha.slice(0, 7)}\` was set to \`${event.state}\` by @${author}, not by Aura.`,
+      "",
+      "Aura has re-posted its own verdict. Only the Aura app may set this check: in the branch protection rule or ruleset, require `aura/hnsc` with the Aura app as its expected source.",
+    ].join("\n");
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner,
+      repo: name,
+      issue_number: pullNumber,
+      body,
+    });
+    commentId = Number(data.id);
+  }
+  await services.pool.query("UPDATE governor_forgeries SET comment_id = $4 WHERE installation_id = $1 AND repo = $2 AND head_sha = $3", [
+    installationId,
+    repo,
+    event.sha,
+    commentId,
+  ]);
+}
+
+/** Handles one `status` delivery: ignores the app's own statuses and other contexts; corrects anything else. */
+export async function handleStatusEvent(services: Services, payload: unknown, hooks: GateHooks = {}): Promise<"ignored" | "corrected"> {
+  const event = StatusEvent.parse(payload);
+  if (event.context !== STATUS_CONTEXT) return "ignored";
+  const author = statusAuthor(event);
+  if (author === services.config.botLogin) return "ignored";
+  const installationId = event.installation.id;
+  const repo = event.repository.full_name;
+  const octokit = services.github.forInstallation(installationId);
+
+  const stored = await latestVerdictForSha(services.pool, { installationId, repo, headSha: event.sha });
+  let pullNumber: number | undefined = stored?.pullNumber;
+  let restored: string;
+  if (stored) {
+    await postStatus(octokit, repo, event.sha, { state: stored.conclusion, description: stored.description, targetUrl: stored.targetUrl });
+    restored = stored.conclusion;
+  } else {
+    pullNumber = (await pullsForCommit(octokit, repo, event.sha))[0];
+    if (pullNumber === undefined) {
+      // No pull request to judge: the forged status must not stand as a pass.
+      await postStatus(octokit, repo, event.sha, { state: "error", description: `HNSC: ${STATUS_CONTEXT} was set by @${author}, not Aura; no pull request to judge` });
+      restored = "error";
+    } else {
+      const evaluation = await evaluatePull(services, { installationId, repo, pullNumber }, hooks);
+      restored = evaluation.pull.head.sha === event.sha ? evaluation.conclusion : "error";
+      if (evaluation.pull.head.sha !== event.sha) {
+        await postStatus(octokit, repo, event.sha, { state: "error", description: `HNSC: ${STATUS_CONTEXT} was set by @${author}, not Aura; this commit is no longer the head` });
+      }
+    }
+  }
+  await services.audit.append({
+    actor: author,
+    action: "governor.status.forged",
+    subject: `${repo}@${event.sha}`,
+    payload: { forgedState: event.state, forgedDescription: event.description ?? null, restored, pullNumber: pullNumber ?? null },
+  });
+  if (pullNumber !== undefined) {
+    const key = `aura:forgery:${installationId}:${repo}@${event.sha}`;
+    await withAdvisoryLock(services, key, () => notifyDirectors(services, event, pullNumber, author));
+  }
+  return "corrected";
+}

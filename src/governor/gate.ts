@@ -1,0 +1,313 @@
+// The HNSC gate: builds the PullContext from GitHub and the database, evaluates it against the effective pack
+// (default pack + the BASE branch's repo rules), and posts the verdict as commit status `aura/hnsc` on the
+// head SHA: `pending` first, then success, failure or error. Anything that stops evaluation ends in `error`,
+// never a pass. Each verdict is stored and audited. Evaluations of one pull request are serialised by an
+// advisory lock, so an older evaluation can never overwrite a newer one's status.
+import { commitSourceFor, diffFromClone } from "../auditor/checkout.js";
+import { loadEvidence } from "../auditor/evidence-store.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import type { InstallationOctokit } from "../github/octokit.js";
+import { isDirector } from "../github/permissions.js";
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import type { Services } from "../services.js";
+import { describeVerdict, MAX_DESCRIPTION_LENGTH, type VerdictDescription } from "./describe-verdict.js";
+import { effectivePack } from "./effective-pack.js";
+import { evaluate } from "./evaluate.js";
+import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "./github-pull.js";
+import { listOverrides } from "./overrides.js";
+import type { ChangedFile, PullContext } from "./pull-context.js";
+import { findTaskForPull, type FoundTask } from "./task-record.js";
+import type { Conclusion, Verdict } from "./verdict.js";
+import { storeVerdict } from "./verdict-store.js";
+
+export const STATUS_CONTEXT = "aura/hnsc";
+export const NOT_GOVERNED = "not governed by Aura";
+
+export type PullRef = { installationId: number; repo: string; pullNumber: number };
+
+/** What one evaluation found; `verdict` is undefined when the PR is not governed or evaluation could not start. */
+export type Evaluation = {
+  ref: PullRef;
+  pull: GitHubPull;
+  agent: boolean;
+  governed: boolean;
+  conclusion: Conclusion;
+  description: string;
+  verdict: Verdict | undefined;
+  described: VerdictDescription | undefined;
+  ctx: PullContext | undefined;
+  task: FoundTask | undefined;
+  targetUrl: string;
+};
+
+export type GateHooks = {
+  /** Runs after evaluation and before the status is posted; may return the evidence URL for `target_url`. */
+  beforePublish?: (evaluation: Evaluation) => Promise<string | undefined>;
+  /** Runs after the status is posted and stored (e.g. refresh the Auditor's review). */
+  afterPublish?: (evaluation: Evaluation) => Promise<void>;
+};
+
+function clip(text: string): string {
+  return text.length <= MAX_DESCRIPTION_LENGTH ? text : `${text.slice(0, MAX_DESCRIPTION_LENGTH - 1)}…`;
+}
+
+export async function postStatus(
+  octokit: InstallationOctokit,
+  repo: string,
+  sha: string,
+  status: { state: Conclusion; description: string; targetUrl?: string | undefined },
+): Promise<void> {
+  await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+    ...splitRepo(repo),
+    sha,
+    state: status.state,
+    context: STATUS_CONTEXT,
+    description: clip(status.description),
+    ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+  });
+}
+
+/** Holds a session advisory lock for the pull request while `work` runs. */
+export async function withPullLock<T>(services: Pick<Services, "pool">, ref: PullRef, work: () => Promise<T>): Promise<T> {
+  return withAdvisoryLock(services, `aura:pull:${ref.installationId}:${ref.repo}#${ref.pullNumber}`, work);
+}
+
+/** Serialises `work` across all workers and processes by a named Postgres session advisory lock. */
+export async function withAdvisoryLock<T>(services: Pick<Services, "pool">, key: string, work: () => Promise<T>): Promise<T> {
+  const client = await services.pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key]);
+    try {
+      return await work();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** The changed files, completed from a clone when GitHub lists fewer than changed or leaves patches out. */
+async function readFiles(
+  services: Services,
+  octokit: InstallationOctokit,
+  ref: PullRef,
+  pull: GitHubPull,
+): Promise<{ files: ChangedFile[]; diffSource: "api" | "local" }> {
+  const files = await listPullFiles(octokit, ref.repo, ref.pullNumber);
+  const truncated = files.length < pull.changed_files;
+  const missingPatch = files.some((file) => file.patch === undefined && file.additions + file.deletions > 0);
+  if (!truncated && !missingPatch) return { files, diffSource: "api" };
+  try {
+    const source = await commitSourceFor(
+      { options: services.workspace, githubWebUrl: services.config.githubWebUrl, auth: () => octokit.auth({ type: "installation" }) },
+      pull,
+    );
+    const local = await diffFromClone(services.workspace, { ...source, baseSha: pull.base.sha, headSha: pull.head.sha });
+    return { files: local, diffSource: "local" };
+  } catch (error) {
+    // The rules see an incomplete API listing and end in `error`: never a blind pass.
+    services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: (error as Error).message }, "local diff failed; rules will report the gap");
+    return { files, diffSource: "api" };
+  }
+}
+
+/** Logins whose word counts as a director's here: override authors and authors of unrecorded commits. */
+async function findDirectors(
+  services: Services,
+  ref: PullRef,
+  config: RepoConfig,
+  candidates: Iterable<string>,
+): Promise<string[]> {
+  const { owner, repo } = splitRepo(ref.repo);
+  const directors: string[] = [];
+  for (const login of new Set(candidates)) {
+    if (login.endsWith("[bot]")) continue;
+    const check = await isDirector(services, { installationId: ref.installationId, owner, repo, login, config });
+    if (check.director) directors.push(login);
+  }
+  return directors;
+}
+
+async function buildContext(
+  services: Services,
+  octokit: InstallationOctokit,
+  ref: PullRef,
+  pull: GitHubPull,
+  config: RepoConfig,
+  agent: boolean,
+): Promise<{ ctx: PullContext; task: FoundTask | undefined }> {
+  const { files, diffSource } = await readFiles(services, octokit, ref, pull);
+  const commits = await listPullCommits(octokit, ref.repo, ref.pullNumber);
+  const task = agent
+    ? await findTaskForPull(services.pool, { ...ref, headRef: pull.head.ref, body: pull.body })
+    : undefined;
+  const evidence = agent ? await loadEvidence(services.pool, { ...ref, headSha: pull.head.sha }) : undefined;
+  const overrides = await listOverrides(services.pool, ref);
+  const recorded = new Set(task?.record.recordedCommitShas.map((sha) => sha.toLowerCase()) ?? []);
+  const unrecordedAuthors = agent
+    ? commits.filter((commit) => !recorded.has(commit.sha.toLowerCase())).flatMap((commit) => (commit.authorLogin ? [commit.authorLogin] : []))
+    : [];
+  const currentOverrides = overrides.filter((override) => override.headSha === pull.head.sha).map((override) => override.by);
+  const directors = await findDirectors(services, ref, config, [...currentOverrides, ...unrecordedAuthors]);
+  const ctx: PullContext = {
+    pullNumber: ref.pullNumber,
+    headSha: pull.head.sha,
+    baseSha: pull.base.sha,
+    headRef: pull.head.ref,
+    author: pull.user?.login ?? "ghost",
+    isAgentPr: agent,
+    labels: pull.labels.map((label) => label.name),
+    files,
+    totalChangedFiles: pull.changed_files,
+    diffSource,
+    commits,
+    totalCommits: pull.commits,
+    task: task?.record,
+    evidence,
+    directors,
+    overrides,
+  };
+  return { ctx, task };
+}
+
+async function publish(
+  services: Services,
+  octokit: InstallationOctokit,
+  evaluation: Evaluation,
+  hooks: GateHooks,
+  onPosted: () => void,
+): Promise<Evaluation> {
+  const url = (await hooks.beforePublish?.(evaluation)) ?? evaluation.targetUrl;
+  const published = { ...evaluation, targetUrl: url };
+  const { ref, pull } = published;
+  await postStatus(octokit, ref.repo, pull.head.sha, { state: published.conclusion, description: published.description, targetUrl: url });
+  onPosted();
+  await storeVerdict(services.pool, {
+    ...ref,
+    headSha: pull.head.sha,
+    packRevision: published.verdict?.packRevision ?? (published.governed ? "unavailable" : "not-governed"),
+    conclusion: published.conclusion,
+    description: clip(published.description),
+    targetUrl: url,
+    governed: published.governed,
+    rules: published.verdict?.rules ?? [],
+  });
+  await services.audit.append({
+    actor: "aura/governor",
+    action: "governor.verdict",
+    subject: `${ref.repo}#${ref.pullNumber}`,
+    payload: {
+      headSha: pull.head.sha,
+      conclusion: published.conclusion,
+      description: clip(published.description),
+      governed: published.governed,
+      packRevision: published.verdict?.packRevision ?? null,
+      rules: (published.verdict?.rules ?? []).map((rule) => ({ ruleId: rule.ruleId, state: rule.state, ...(rule.override ? { override: rule.override } : {}) })),
+    },
+  });
+  if (published.agent && published.conclusion === "success" && published.ctx?.evidence?.state === "passed" && pull.draft) {
+    await markReadyForReview(services, octokit, published);
+  }
+  await hooks.afterPublish?.(published);
+  return published;
+}
+
+// The guard refuses merge and approve mutations; this one only changes a draft into a normal pull request.
+const READY_MUTATION = `mutation ($id: ID!) {
+  markPullRequestReadyForReview(input: { pullRequestId: $id }) { pullRequest { isDraft } }
+}`;
+
+/** Issue 7 item 16: the app's draft becomes ready for review once its tests pass and the gate is green. */
+async function markReadyForReview(services: Services, octokit: InstallationOctokit, evaluation: Evaluation): Promise<void> {
+  await octokit.graphql(READY_MUTATION, { id: evaluation.pull.node_id });
+  await services.audit.append({
+    actor: "aura/governor",
+    action: "pull.ready-for-review",
+    subject: `${evaluation.ref.repo}#${evaluation.ref.pullNumber}`,
+    payload: { headSha: evaluation.pull.head.sha },
+  });
+}
+
+function failed(base: Omit<Evaluation, "conclusion" | "description" | "verdict" | "described" | "ctx" | "task">, description: string): Evaluation {
+  return { ...base, conclusion: "error", description, verdict: undefined, described: undefined, ctx: undefined, task: undefined };
+}
+
+/**
+ * Evaluates the pull request's current head and posts `aura/hnsc`. Human PRs are `success` "not governed by
+ * Aura" unless the base branch's config sets `governAllPullRequests` (then task-bound rules skip).
+ */
+export async function evaluatePull(services: Services, ref: PullRef, hooks: GateHooks = {}): Promise<Evaluation> {
+  return withPullLock(services, ref, async () => {
+    const octokit = services.github.forInstallation(ref.installationId);
+    const pull = await getPull(octokit, ref.repo, ref.pullNumber);
+    const agent = isAgentPull(pull);
+    const base = { ref, pull, agent, governed: agent, targetUrl: pull.html_url };
+    let pendingPosted = false;
+    let verdictPosted = false;
+    const posted = () => {
+      verdictPosted = true;
+    };
+    const pending = async () => {
+      if (pendingPosted) return;
+      pendingPosted = true;
+      await postStatus(octokit, ref.repo, pull.head.sha, { state: "pending", description: "HNSC is evaluating this commit", targetUrl: pull.html_url });
+    };
+    try {
+      if (agent) await pending();
+      const { owner, repo } = splitRepo(ref.repo);
+      const config = await readRepoConfig(services, octokit, { owner, repo, ref: pull.base.sha });
+      if (!config.ok) {
+        services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: config.message }, "repo config on the base branch is invalid");
+        return await publish(services, octokit, failed(base, "HNSC could not evaluate: .github/aura.yml on the base branch is invalid"), hooks, posted);
+      }
+      const governed = agent || config.config.governAllPullRequests;
+      if (!governed) {
+        return await publish(
+          services,
+          octokit,
+          { ...base, governed: false, conclusion: "success", description: NOT_GOVERNED, verdict: undefined, described: undefined, ctx: undefined, task: undefined },
+          hooks,
+          posted,
+        );
+      }
+      await pending();
+      const pack = effectivePack(config.config);
+      if (!pack.ok) {
+        const what = pack.error.name === "PolicyRelaxationRefused" ? "repo rules relax the policy" : "the policy is invalid";
+        services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: pack.error.message }, "policy pack unusable");
+        return await publish(services, octokit, failed({ ...base, governed }, `HNSC could not evaluate: ${what}`), hooks, posted);
+      }
+      const { ctx, task } = await buildContext(services, octokit, ref, pull, config.config, agent);
+      const verdict = await evaluate(pack.pack, ctx);
+      const described = describeVerdict(verdict);
+      return await publish(
+        services,
+        octokit,
+        {
+          ...base,
+          governed,
+          conclusion: verdict.conclusion,
+          description: described.description,
+          verdict,
+          described,
+          ctx,
+          task,
+          targetUrl: ctx.evidence?.url ?? pull.html_url,
+        },
+        hooks,
+        posted,
+      );
+    } catch (error) {
+      // Fail closed: whatever stopped the evaluation, the commit does not keep a pending or older green status.
+      services.log.error({ repo: ref.repo, pull: ref.pullNumber, err: error }, "evaluation failed");
+      if (verdictPosted) throw error;
+      await postStatus(octokit, ref.repo, pull.head.sha, {
+        state: "error",
+        description: `HNSC could not evaluate: ${(error as Error).name}`,
+        targetUrl: pull.html_url,
+      }).catch(() => undefined);
+      throw error;
+    }
+  });
+}

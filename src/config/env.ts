@@ -36,6 +36,7 @@ const hints: Record<string, string> = {
   AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
+  AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
 
@@ -68,6 +69,7 @@ export const Env = z
     AURA_ALLOW_UNSANDBOXED: boolFlag,
     AURA_ALLOW_LOCAL_CLONE: boolFlag,
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
+    AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     AURA_APP_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]*$/)

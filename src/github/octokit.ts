@@ -2,6 +2,7 @@
 // throttling plugin serialises that installation's writes, with the retry plugin for 5xx, both rate
 // limits honoured (retry-after), and the no-merge guard installed on every client.
 import { createAppAuth } from "@octokit/auth-app";
+import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import { installGuard } from "./guard.js";
@@ -21,8 +22,16 @@ export function createGitHubAccess(options: {
   log: Logger;
   /** Maximum retries after a rate limit (primary or secondary) before the request fails. */
   rateLimitRetries?: number;
+  /**
+   * Pause between two content-creating requests of one installation. GitHub asks for at least a second to
+   * stay clear of secondary rate limits; tests and benchmarks against a fake GitHub may lower it.
+   */
+  writeIntervalMs?: number;
 }): GitHubAccess {
   const clients = new Map<number, InstallationOctokit>();
+  // One write limiter for the app; the throttling plugin keys it by installation (the client `id`), so
+  // each installation's writes are serialised and paced without holding up the others.
+  const write = new Bottleneck.Group({ maxConcurrent: 1, minTime: options.writeIntervalMs ?? 1_000 });
   const retries = options.rateLimitRetries ?? 2;
   const log = options.log.child({ component: "github" });
   return {
@@ -35,6 +44,8 @@ export function createGitHubAccess(options: {
         baseUrl: options.baseUrl,
         log,
         throttle: {
+          id: `installation-${installationId}`,
+          write,
           onRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
             log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub rate limit reached");
             return request.request.retryCount < retries;

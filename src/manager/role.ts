@@ -1,6 +1,44 @@
 // The jobs and leader duties of the Manager: intake, planning, routing, the requirement status comment, the reconciler.
+import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role } from "../services.js";
+import { INSTALLATION_TASK, installationJobKey, runInstallationJob } from "./installation.js";
+import { INTAKE_TASK, intakeJobKey, runIntakeJob } from "./intake.js";
+import { reconcilerDuties } from "./reconciler.js";
+
+/** Issue actions that can start, restart or cancel a requirement; the job decides what each one means. */
+const ISSUE_ACTIONS: ReadonlySet<string> = new Set(["labeled", "unlabeled", "closed", "reopened"]);
+
+function issueNumberOf(payload: Record<string, unknown>): number | undefined {
+  const issue = payload.issue;
+  if (typeof issue !== "object" || issue === null || !("number" in issue)) return undefined;
+  return typeof issue.number === "number" ? issue.number : undefined;
+}
+
+/**
+ * Every `issues.labeled` is enqueued (the label name is only known from the repository's config, which the job
+ * reads): the webhook path stays a few microseconds of work, and the job ignores other labels cheaply.
+ */
+export function dispatchManager(delivery: DeliverySummary): JobSpec[] {
+  const { installationId, repository } = delivery;
+  if (installationId === undefined) return [];
+  if (delivery.event === "issues" && delivery.action !== undefined && ISSUE_ACTIONS.has(delivery.action)) {
+    const issueNumber = issueNumberOf(delivery.payload);
+    if (issueNumber === undefined || repository === undefined) return [];
+    return [{ task: INTAKE_TASK, key: intakeJobKey(repository, issueNumber), payload: { installationId, repo: repository, issueNumber } }];
+  }
+  const installationEvent =
+    (delivery.event === "installation" && (delivery.action === "created" || delivery.action === "deleted")) ||
+    (delivery.event === "installation_repositories" && delivery.action === "added");
+  if (installationEvent) return [{ task: INSTALLATION_TASK, key: installationJobKey(installationId), payload: { installationId } }];
+  return [];
+}
 
 export const managerRole: Role = {
   name: "manager",
+  dispatch: dispatchManager,
+  tasks: (services) => ({
+    [INTAKE_TASK]: (payload, helpers) => runIntakeJob(services, payload, helpers),
+    [INSTALLATION_TASK]: (payload, helpers) => runInstallationJob(services, payload, helpers),
+  }),
+  duties: (services) => reconcilerDuties(services),
 };

@@ -110,6 +110,7 @@ export async function startAura(
           privateKey: config.privateKey ?? "",
           baseUrl: config.githubApiUrl,
           log,
+          writeIntervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
         }),
         policies: loadPolicySet(),
         breaker,

@@ -32,7 +32,7 @@ export function testServices(
     pool: db.pool,
     audit: new AuditLog(db.pool),
     log,
-    github: createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: config.githubApiUrl, log }),
+    github: createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: config.githubApiUrl, log, writeIntervalMs: 0 }),
     policies: loadPolicySet(),
     breaker,
     modelFor: createModelRegistry(config, breaker, options.modelOverride),

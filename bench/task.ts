@@ -1,0 +1,138 @@
+// Task benchmark: one assigned task on a fixture repository of 1,000 files in a local bare remote, with
+// zero-latency recorded model replies and GitHub faked in memory behind nock. It measures the time from the
+// assignment (the router's decision committed) to the draft PR opened, and counts every GitHub API request
+// the work made. Targets: <= 3 s and <= 15 requests. Run: npm run bench:task (tsx bench/task.ts).
+import { generateKeyPairSync } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import nock from "nock";
+import pino from "pino";
+import { AuditLog } from "../src/audit/append.js";
+import { loadConfig } from "../src/config/env.js";
+import { loadPolicySet } from "../src/config/policy-files.js";
+import { createPool } from "../src/db/pool.js";
+import { CircuitBreaker } from "../src/employees/circuit-breaker.js";
+import { runTaskWork } from "../src/employees/work-loop.js";
+import { createGitHubAccess } from "../src/github/octokit.js";
+import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../src/services.js";
+import { probeBwrap } from "../src/workspace/sandbox.js";
+import { createBareRemote } from "../test/workspace/git-fixture.js";
+import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees } from "../test/work/work-fixtures.js";
+import { benchDatabase, machine } from "./database.js";
+
+const FILES = 1_000;
+const RUNS = 5;
+const TARGET_MS = 3_000;
+const TARGET_REQUESTS = 15;
+
+function fixtureFiles(): Record<string, string> {
+  const files: Record<string, string> = { ...BUGGY_PROJECT };
+  for (let i = 0; Object.keys(files).length < FILES; i++) {
+    files[`lib/module-${i % 25}/file-${i}.js`] = `// module ${i}\nexports.value${i} = ${i};\n`;
+  }
+  return files;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const probe = probeBwrap();
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  const db = await benchDatabase();
+  const pool = createPool(db.url, { max: 8 });
+  const temp = mkdtempSync(path.join(os.tmpdir(), "aura-bench-task-"));
+  chmodSync(temp, 0o711);
+  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+  const config = loadConfig({
+    APP_ID: "123",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: "bench",
+    DATABASE_URL: db.url,
+    AURA_DATA_DIR: path.join(temp, "data"),
+    AURA_ALLOW_LOCAL_CLONE: "true",
+    AURA_ALLOW_UNSANDBOXED: probe.ok ? "false" : "true",
+    OPENAI_API_KEY: "sk-bench",
+    LOG_LEVEL: "silent",
+  });
+  const log = pino({ level: "silent" });
+  const breaker = new CircuitBreaker();
+  const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
+  const services: Services = {
+    config,
+    pool,
+    audit: new AuditLog(pool),
+    log,
+    // The app's real GitHub access: throttling, retries and the no-merge guard, as in production.
+    github: createGitHubAccess({ appId: 123, privateKey, baseUrl: config.githubApiUrl, log }),
+    policies: loadPolicySet(),
+    breaker,
+    modelFor: createModelRegistry(config, breaker, script.override),
+    workspace: defaultWorkspaceOptions(config, config.botIdentity),
+    sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED },
+    now: () => new Date(),
+  };
+  const github = fakeGitHub();
+  const remote = createBareRemote(temp, fixtureFiles());
+  const testDb = { url: db.url, pool, drop: async () => undefined };
+
+  const durations: number[] = [];
+  const requestCounts: number[] = [];
+  let breakdown = "";
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      // Octokit's throttling spaces content-creating writes 3 s apart process-wide; independent requirements
+      // are not back to back, so each run starts after that gap (outside the measured time).
+      if (run > 0) await new Promise((resolve) => setTimeout(resolve, 3_100));
+      // A separate installation per run: each is an independent requirement with its own GitHub client.
+      const fixture = await createTaskFixture(testDb, services, { parent: temp, remote, installationId: 1000 + run });
+      const before = github.requests.length;
+      const started = performance.now();
+      const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+      if (outcome.kind !== "pr_open") throw new Error(`run ${run + 1} ended ${JSON.stringify(outcome)}`);
+      const requests = github.requests.slice(before);
+      const opened = requests.find((request) => request.method === "POST" && /\/pulls$/.test(request.path));
+      if (!opened) throw new Error("no pull request was opened");
+      durations.push(opened.at - started);
+      requestCounts.push(requests.length);
+      if (run === 0) {
+        const counts = new Map<string, number>();
+        for (const request of requests) {
+          const key = `${request.method} ${request.path.replace(/\/\d+(?=\/|$)/g, "/{n}").replace(/\/repos\/[^/]+\/[^/]+/, "/repos/{owner}/{repo}")}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        breakdown = [...counts].map(([key, count]) => `      ${count} × ${key}`).join("\n");
+      }
+    }
+  } finally {
+    await pool.end();
+    await db.stop();
+    rmSync(temp, { recursive: true, force: true });
+    nock.cleanAll();
+  }
+
+  const cold = durations[0] ?? Number.NaN;
+  const warm = median(durations.slice(1));
+  const maxRequests = Math.max(...requestCounts);
+  const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+  console.log(
+    [
+      "Task benchmark: assignment → draft pull request",
+      `  machine:            ${machine()}`,
+      `  fixture:            ${FILES} files in a local bare remote; recorded model replies (zero latency); sandbox ${probe.ok ? "bwrap" : "none (bubblewrap unavailable)"}`,
+      `  runs:               ${RUNS}, each a new requirement on its own repository (a cold clone every time), 3.1 s apart`,
+      `  time to PR opened:  first ${cold.toFixed(0)} ms, median of the rest ${warm.toFixed(0)} ms (all: ${durations.map((d) => d.toFixed(0)).join(", ")} ms)`,
+      `  target:             <= ${TARGET_MS} ms → ${verdict(Math.max(cold, warm) <= TARGET_MS)}`,
+      `  GitHub requests:    ${maxRequests} per task, from assignment through the status comment (target <= ${TARGET_REQUESTS} → ${verdict(maxRequests <= TARGET_REQUESTS)})`,
+      breakdown,
+      "  Not counted here: the Manager's intake requests before the assignment (label → plan → route).",
+    ].join("\n"),
+  );
+  if (Math.max(cold, warm) > TARGET_MS || maxRequests > TARGET_REQUESTS) process.exitCode = 1;
+}
+
+await main();

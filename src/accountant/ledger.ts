@@ -1,0 +1,194 @@
+// The Accountant's ledgers in PostgreSQL: one append-only row per finished attempt (outcome ledger) and one
+// per (PR, rule) policy violation (strike ledger), scoped per installation. Reads return the pure types the
+// posterior, HR and scoreboard code work on.
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { OutcomeResult, type TaskOutcome } from "./outcome.js";
+import { StrikeSeverity, type Strike } from "./strikes.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+export type OutcomeEntry = {
+  installationId: number;
+  employeeId: string;
+  taskClass: string;
+  taskId: number;
+  requirementId: number;
+  result: OutcomeResult;
+  /** A merge by someone who is not a director: kept for the record, never scored. */
+  incident?: boolean;
+  revisionRounds: number;
+  costUsd: number;
+  latencyMs: number | null;
+  assignedAt: Date;
+  prOpenedAt: Date | null;
+  closedAt: Date;
+  repo: string;
+  prNumber: number | null;
+  closedBy: string | null;
+  /** Unique per event that ends an attempt (e.g. a PR close): a second write with the same key is ignored. */
+  eventKey: string;
+};
+
+/** The event key of a pull request's close: a redelivered close maps to the same key. */
+export function pullCloseKey(installationId: number, repo: string, pullNumber: number, closedAt: string): string {
+  return `pr:${installationId}:${repo}#${pullNumber}:closed:${closedAt}`;
+}
+
+/**
+ * Appends an outcome and its audit event in the caller's transaction. Returns false when a row with the same
+ * event key exists already (the event was counted before), true when this call recorded it.
+ */
+export async function recordOutcome(client: Queryable, entry: OutcomeEntry): Promise<boolean> {
+  const inserted = await client.query(
+    `INSERT INTO outcome_ledger (installation_id, employee_id, task_class, task_id, requirement_id, result, incident,
+       revision_rounds, cost_usd, latency_ms, assigned_at, pr_opened_at, closed_at, repo, pr_number, closed_by, event_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (event_key) DO NOTHING RETURNING id`,
+    [
+      entry.installationId,
+      entry.employeeId,
+      entry.taskClass,
+      entry.taskId,
+      entry.requirementId,
+      entry.result,
+      entry.incident ?? false,
+      entry.revisionRounds,
+      entry.costUsd,
+      entry.latencyMs,
+      entry.assignedAt,
+      entry.prOpenedAt,
+      entry.closedAt,
+      entry.repo,
+      entry.prNumber,
+      entry.closedBy,
+      entry.eventKey,
+    ],
+  );
+  if (inserted.rowCount === 0) return false;
+  await appendEvents(client, [
+    {
+      actor: "aura/accountant",
+      action: entry.incident ? "ledger.incident_recorded" : "ledger.outcome_recorded",
+      subject: entry.prNumber === null ? `${entry.repo}/task:${entry.taskId}` : `${entry.repo}#${entry.prNumber}`,
+      payload: {
+        ledgerId: Number(inserted.rows[0]?.id),
+        installationId: entry.installationId,
+        employeeId: entry.employeeId,
+        taskClass: entry.taskClass,
+        taskId: entry.taskId,
+        result: entry.result,
+        incident: entry.incident ?? false,
+        revisionRounds: entry.revisionRounds,
+        costUsd: entry.costUsd,
+        latencyMs: entry.latencyMs,
+        closedBy: entry.closedBy,
+        eventKey: entry.eventKey,
+      },
+    },
+  ]);
+  return true;
+}
+
+export type StrikeEntry = {
+  installationId: number;
+  employeeId: string;
+  /** `<repo>#<n>`. */
+  pullRequest: string;
+  ruleId: string;
+  severity: StrikeSeverity;
+  headSha: string | null;
+  taskId: number | null;
+  recordedAt: Date;
+};
+
+/** Appends a strike once per (installation, PR, rule); returns whether this call recorded it. */
+export async function recordStrike(client: Queryable, entry: StrikeEntry): Promise<boolean> {
+  const inserted = await client.query(
+    `INSERT INTO strike_ledger (installation_id, employee_id, pull_request, rule_id, severity, head_sha, task_id, recorded_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (installation_id, pull_request, rule_id) DO NOTHING RETURNING id`,
+    [entry.installationId, entry.employeeId, entry.pullRequest, entry.ruleId, entry.severity, entry.headSha, entry.taskId, entry.recordedAt],
+  );
+  if (inserted.rowCount === 0) return false;
+  await appendEvents(client, [
+    {
+      actor: "aura/accountant",
+      action: "ledger.strike_recorded",
+      subject: entry.pullRequest,
+      payload: { installationId: entry.installationId, employeeId: entry.employeeId, ruleId: entry.ruleId, severity: entry.severity, headSha: entry.headSha },
+    },
+  ]);
+  return true;
+}
+
+type OutcomeRow = {
+  employee_id: string;
+  task_class: string;
+  task_id: string;
+  result: string;
+  revision_rounds: number;
+  cost_usd: string;
+  latency_ms: string | null;
+  assigned_at: Date;
+  pr_opened_at: Date | null;
+  closed_at: Date;
+};
+
+function toOutcome(row: OutcomeRow): TaskOutcome {
+  return {
+    employee: row.employee_id,
+    taskClass: row.task_class,
+    taskId: String(row.task_id),
+    result: OutcomeResult.parse(row.result),
+    revisionRounds: row.revision_rounds,
+    costUsd: Number(row.cost_usd),
+    latencyMs: row.latency_ms === null ? null : Number(row.latency_ms),
+    assignedAt: row.assigned_at,
+    prOpenedAt: row.pr_opened_at,
+    closedAt: row.closed_at,
+  };
+}
+
+/**
+ * The scored outcomes of an installation in ledger order, optionally for one employee or task class.
+ * Governance incidents are left out: they are not a success, and not the employee's failure either.
+ */
+export async function loadOutcomes(
+  client: Queryable,
+  installationId: number,
+  filter: { employeeId?: string; taskClass?: string } = {},
+): Promise<TaskOutcome[]> {
+  const { rows } = await client.query<OutcomeRow>(
+    `SELECT employee_id, task_class, task_id, result, revision_rounds, cost_usd, latency_ms, assigned_at, pr_opened_at, closed_at
+     FROM outcome_ledger
+     WHERE installation_id = $1 AND NOT incident
+       AND ($2::text IS NULL OR employee_id = $2) AND ($3::text IS NULL OR task_class = $3)
+     ORDER BY closed_at, task_id, id`,
+    [installationId, filter.employeeId ?? null, filter.taskClass ?? null],
+  );
+  return rows.map(toOutcome);
+}
+
+export async function loadStrikes(client: Queryable, installationId: number, employeeId?: string): Promise<Strike[]> {
+  const { rows } = await client.query<{ employee_id: string; pull_request: string; rule_id: string; severity: string; recorded_at: Date }>(
+    `SELECT employee_id, pull_request, rule_id, severity, recorded_at FROM strike_ledger
+     WHERE installation_id = $1 AND ($2::text IS NULL OR employee_id = $2) ORDER BY recorded_at, id`,
+    [installationId, employeeId ?? null],
+  );
+  return rows.map((row) => ({
+    employee: row.employee_id,
+    pullRequest: row.pull_request,
+    ruleId: row.rule_id,
+    severity: StrikeSeverity.parse(row.severity),
+    recordedAt: row.recorded_at,
+  }));
+}
+
+/** Governance incidents (merges by non-directors) recorded for an installation. */
+export async function countIncidents(client: Queryable, installationId: number): Promise<number> {
+  const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM outcome_ledger WHERE installation_id = $1 AND incident", [
+    installationId,
+  ]);
+  return Number(rows[0]?.n ?? 0);
+}

@@ -1,0 +1,254 @@
+// Final authority: when an agent's pull request closes, the Accountant records what the Director decided.
+// Merged by a director is a success; merged by anyone else is a governance incident (recorded, reported, not
+// scored); closed unmerged is a rejection. Strikes for the rules the head commit failed are counted once per
+// (PR, rule). Then HR reviews the employee, dependent tasks are released and the status comment updated.
+import type { JobHelpers } from "graphile-worker";
+import type pg from "pg";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import { pullCloseKey, recordOutcome, recordStrike } from "../accountant/ledger.js";
+import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
+import { isDirector } from "../github/permissions.js";
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import { latestVerdictForSha } from "../governor/verdict-store.js";
+import { reviewAndApply } from "../hr/hr-duty.js";
+import { releaseDependents } from "../manager/lifecycle.js";
+import { canTransition, type TaskState } from "../manager/state-machine.js";
+import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import { markDeliveryProcessed } from "../queue/inbox.js";
+import type { Services } from "../services.js";
+import { deferIfHalted } from "./halt.js";
+import { PullClosedDelivery, readDelivery, splitRepo } from "./payloads.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+export type CloseKind = "merged" | "incident" | "rejected";
+
+export type AgentTask = {
+  taskId: number;
+  taskKey: string;
+  requirementId: number;
+  taskClass: string;
+  state: TaskState;
+  revisionRounds: number;
+  costUsd: number;
+  employeeId: string | null;
+  assignedAt: Date | null;
+};
+
+/** The task an agent pull request belongs to: the PR number the work loop recorded, else its `aura/*` branch. */
+export async function findAgentTask(
+  client: Queryable,
+  pull: { installationId: number; repo: string; pullNumber: number; headRef: string },
+): Promise<AgentTask | undefined> {
+  const { rows } = await client.query<{
+    id: string;
+    task_key: string;
+    requirement_id: string;
+    task_class: string;
+    state: TaskState;
+    revision_rounds: number;
+    cost_usd: string;
+    employee_id: string | null;
+    assigned_at: Date | null;
+  }>(
+    `SELECT t.id, t.task_key, t.requirement_id, t.task_class, t.state, t.revision_rounds, t.cost_usd, a.employee_id, a.created_at AS assigned_at
+       FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+       LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+      WHERE r.installation_id = $1 AND r.repo = $2
+        AND (t.pr_number = $3 OR (t.branch = $4 AND $4 LIKE 'aura/%'))
+      ORDER BY (t.pr_number = $3) DESC NULLS LAST, t.id DESC LIMIT 1`,
+    [pull.installationId, pull.repo, pull.pullNumber, pull.headRef],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    taskId: Number(row.id),
+    taskKey: row.task_key,
+    requirementId: Number(row.requirement_id),
+    taskClass: row.task_class,
+    state: row.state,
+    revisionRounds: row.revision_rounds,
+    costUsd: Number(row.cost_usd),
+    employeeId: row.employee_id,
+    assignedAt: row.assigned_at,
+  };
+}
+
+/** The repo config from the default branch; when it is invalid, the defaults (admins and maintainers still direct). */
+export async function directorConfig(services: Services, installationId: number, repoFullName: string): Promise<RepoConfig> {
+  const { owner, repo } = splitRepo(repoFullName);
+  const result = await readRepoConfig(services, services.github.forInstallation(installationId), { owner, repo });
+  return result.ok ? result.config : parseRepoConfig(null);
+}
+
+const FailedRule = z.object({ ruleId: z.string().min(1), severity: z.enum(["minor", "major", "critical"]), state: z.string() });
+
+/** Rules the stored verdict of the head commit failed (overridden rules are not violations); read defensively. */
+async function failedRules(client: Queryable, at: { installationId: number; repo: string; headSha: string }): Promise<z.infer<typeof FailedRule>[]> {
+  const verdict = await latestVerdictForSha(client, at);
+  if (!verdict?.governed || !Array.isArray(verdict.rules)) return [];
+  return verdict.rules.flatMap((rule: unknown) => {
+    const parsed = FailedRule.safeParse(rule);
+    return parsed.success && parsed.data.state === "fail" ? [parsed.data] : [];
+  });
+}
+
+/**
+ * Time the task's model calls took: each settled call in the Employees' spend ledger runs from its reservation
+ * to its settlement. Null when that ledger is absent or has no settled call for the task.
+ */
+async function modelLatencyMs(client: Queryable, taskId: number): Promise<number | null> {
+  const present = await client.query<{ present: boolean }>("SELECT to_regclass('model_spend') IS NOT NULL AS present");
+  if (!present.rows[0]?.present) return null;
+  const { rows } = await client.query<{ total: string | null }>(
+    `SELECT round(sum(extract(epoch FROM settled_at - created_at) * 1000)) AS total
+       FROM model_spend WHERE task_id = $1 AND state = 'settled' AND settled_at IS NOT NULL`,
+    [taskId],
+  );
+  const total = rows[0]?.total;
+  return total === null || total === undefined ? null : Number(total);
+}
+
+/** `in_progress`/`needs_director` → `done` once every task of the current plan is merged (cancelled ones aside). */
+async function finishIfAllMerged(client: Queryable & pg.PoolClient, requirementId: number, actor: string): Promise<boolean> {
+  const { rows } = await client.query<{ state: string; open: string; merged: string }>(
+    `SELECT r.state,
+            count(*) FILTER (WHERE t.state NOT IN ('merged', 'cancelled')) AS open,
+            count(*) FILTER (WHERE t.state = 'merged') AS merged
+       FROM requirements r JOIN tasks t ON t.requirement_id = r.id AND t.plan_revision = r.plan_revision
+      WHERE r.id = $1 GROUP BY r.state`,
+    [requirementId],
+  );
+  const row = rows[0];
+  if (!row || Number(row.open) > 0 || Number(row.merged) === 0) return false;
+  if (row.state !== "in_progress" && row.state !== "needs_director") return false;
+  await transitionRequirement(client, requirementId, "done", { actor, reason: "every task's pull request was merged by a director" });
+  return true;
+}
+
+export type PullClosedResult =
+  | { handled: false; reason: string }
+  | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
+
+export async function handlePullClosed(services: Services, helpers: Pick<JobHelpers, "addJob">, deliveryId: string): Promise<PullClosedResult> {
+  const delivery = await readDelivery(services.pool, deliveryId, PullClosedDelivery);
+  const installationId = delivery.installation.id;
+  const repoFullName = delivery.repository.full_name;
+  const pull = delivery.pull_request;
+  const task = await findAgentTask(services.pool, { installationId, repo: repoFullName, pullNumber: pull.number, headRef: pull.head.ref });
+  if (!task) {
+    await markDeliveryProcessed(services.pool, deliveryId);
+    return { handled: false, reason: "not an agent pull request" };
+  }
+  if (await deferIfHalted(services, helpers, { installationId, task: "pull.closed", payload: { deliveryId }, jobKey: `closed:${deliveryId}` })) {
+    return { handled: false, reason: "installation halted" };
+  }
+  if (!task.employeeId || !task.assignedAt) {
+    services.log.warn({ taskId: task.taskId }, "closed agent pull request has no active assignment; nothing to score");
+    await markDeliveryProcessed(services.pool, deliveryId);
+    return { handled: false, reason: "no active assignment" };
+  }
+  const employeeId = task.employeeId;
+  const assignedAt = task.assignedAt;
+
+  const mergedBy = pull.merged ? (pull.merged_by?.login ?? null) : null;
+  let kind: CloseKind = "rejected";
+  let directorVia: string | null = null;
+  if (pull.merged) {
+    const config = await directorConfig(services, installationId, repoFullName);
+    const check = mergedBy
+      ? await isDirector(services, { installationId, ...splitRepo(repoFullName), login: mergedBy, config })
+      : { director: false, via: null };
+    kind = check.director ? "merged" : "incident";
+    directorVia = check.via;
+  }
+  const closedAt = new Date(pull.closed_at ?? services.now().toISOString());
+  const pullRef = `${repoFullName}#${pull.number}`;
+
+  const outcome = await inTransaction(services.pool, async (client) => {
+    const counted = await recordOutcome(client, {
+      installationId,
+      employeeId,
+      taskClass: task.taskClass,
+      taskId: task.taskId,
+      requirementId: task.requirementId,
+      result: kind === "rejected" ? "rejected" : "merged",
+      incident: kind === "incident",
+      revisionRounds: task.revisionRounds,
+      costUsd: task.costUsd,
+      latencyMs: await modelLatencyMs(client, task.taskId),
+      assignedAt,
+      prOpenedAt: new Date(pull.created_at),
+      closedAt,
+      repo: repoFullName,
+      prNumber: pull.number,
+      closedBy: mergedBy ?? delivery.sender?.login ?? null,
+      eventKey: pullCloseKey(installationId, repoFullName, pull.number, pull.closed_at ?? closedAt.toISOString()),
+    });
+    if (!counted) return { counted, strikes: [] as string[] };
+
+    const strikes: string[] = [];
+    for (const rule of await failedRules(client, { installationId, repo: repoFullName, headSha: pull.head.sha })) {
+      const recorded = await recordStrike(client, {
+        installationId,
+        employeeId,
+        pullRequest: pullRef,
+        ruleId: rule.ruleId,
+        severity: rule.severity,
+        headSha: pull.head.sha,
+        taskId: task.taskId,
+        recordedAt: closedAt,
+      });
+      if (recorded) strikes.push(rule.ruleId);
+    }
+
+    const target: TaskState = kind === "merged" ? "merged" : kind === "incident" ? "needs_director" : "rejected";
+    const reason =
+      kind === "merged"
+        ? `PR #${pull.number} merged by director @${mergedBy}`
+        : kind === "incident"
+          ? `PR #${pull.number} merged by @${mergedBy ?? "unknown"}, who is not a director: governance incident`
+          : `PR #${pull.number} closed without merge`;
+    if (task.state !== target && canTransition("task", task.state, target)) {
+      await transitionTask(client, task.taskId, target, { actor: mergedBy ?? "aura/accountant", reason, details: { pullNumber: pull.number } });
+    } else if (task.state !== target) {
+      services.log.warn({ taskId: task.taskId, from: task.state, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
+    }
+    if (kind === "merged") await finishIfAllMerged(client, task.requirementId, mergedBy ?? "aura/accountant");
+    if (kind === "incident") {
+      await addNotice(client, task.requirementId, {
+        kind: "incident",
+        body: `Governance incident: PR #${pull.number} (\`${task.taskKey}\`) was merged by @${mergedBy ?? "unknown"}, who is not a director of this repository. It is not counted as a success for \`${employeeId}\`. Directors: please review the merge.`,
+        key: `incident:${pullRef}:${pull.closed_at ?? ""}`,
+      });
+      await appendEvents(client, [
+        {
+          actor: mergedBy ?? "unknown",
+          action: "governance.incident",
+          subject: pullRef,
+          payload: { installationId, taskId: task.taskId, employeeId, mergedBy, reason: "merged by a non-director" },
+        },
+      ]);
+    }
+    await appendEvents(client, [
+      {
+        actor: "aura/accountant",
+        action: "pull.closed",
+        subject: pullRef,
+        payload: { installationId, taskId: task.taskId, employeeId, kind, mergedBy, directorVia, strikes },
+      },
+    ]);
+    return { counted, strikes };
+  });
+
+  // Idempotent follow-ups, run again on a retry so a failure after the ledger commit still completes them.
+  if (kind === "merged") {
+    await inTransaction(services.pool, (client) => releaseDependents(services, client, task.requirementId));
+  }
+  await reviewAndApply(services, installationId, employeeId, { requirementIds: [task.requirementId] });
+  await refreshStatusComment(services, task.requirementId);
+  await markDeliveryProcessed(services.pool, deliveryId);
+  return { handled: true, kind, counted: outcome.counted, taskId: task.taskId, employeeId, strikes: outcome.strikes };
+}

@@ -1,0 +1,68 @@
+// The scoreboard of one installation, built from its ledgers and HR states, and `/aura scoreboard`'s comment:
+// posted on the issue the first time, edited in place afterwards.
+import type pg from "pg";
+import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
+import { renderScoreboard, SCOREBOARD_MARKER, type ScoreboardEmployee, type ScoreboardInput } from "../accountant/scoreboard.js";
+import { upsertStickyComment } from "../github/sticky-comment.js";
+import { EmployeeStatus, INITIAL_STATUS } from "../hr/employee-status.js";
+import type { Services } from "../services.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+/** Every registered employee, and any that left the registry but still has ledger rows, with its numbers. */
+export async function buildScoreboardInput(
+  client: Queryable,
+  services: Pick<Services, "policies" | "now">,
+  installationId: number,
+): Promise<ScoreboardInput> {
+  const outcomes = await loadOutcomes(client, installationId);
+  const strikes = await loadStrikes(client, installationId);
+  const states = new Map(
+    (
+      await client.query<{ employee_id: string; status: string }>("SELECT employee_id, status FROM employee_states WHERE installation_id = $1", [
+        installationId,
+      ])
+    ).rows.map((row) => [row.employee_id, EmployeeStatus.parse(row.status)]),
+  );
+  const ids = new Set<string>(services.policies.employees.employees.map((employee) => employee.id));
+  for (const outcome of outcomes) ids.add(outcome.employee);
+  for (const strike of strikes) ids.add(strike.employee);
+  const employees: ScoreboardEmployee[] = [...ids].sort().map((employee) => ({
+    employee,
+    status: states.get(employee) ?? INITIAL_STATUS,
+    outcomes: outcomes.filter((outcome) => outcome.employee === employee),
+    strikes: strikes.filter((strike) => strike.employee === employee),
+  }));
+  const account = (await client.query<{ account: string | null }>("SELECT account FROM installations WHERE id = $1", [installationId])).rows[0]
+    ?.account;
+  return { employees, now: services.now(), scope: account ?? `installation ${installationId}` };
+}
+
+/** Posts or updates the scoreboard comment on an issue; returns its id and whether it was new. */
+export async function upsertScoreboard(
+  services: Services,
+  target: { installationId: number; repo: string; issueNumber: number },
+): Promise<{ commentId: number; created: boolean }> {
+  const input = await buildScoreboardInput(services.pool, services, target.installationId);
+  const known = (
+    await services.pool.query<{ comment_id: string }>(
+      "SELECT comment_id FROM scoreboard_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3",
+      [target.installationId, target.repo, target.issueNumber],
+    )
+  ).rows[0];
+  const [owner = "", repo = ""] = target.repo.split("/");
+  const result = await upsertStickyComment(services.github.forInstallation(target.installationId), {
+    owner,
+    repo,
+    issueNumber: target.issueNumber,
+    marker: SCOREBOARD_MARKER,
+    body: renderScoreboard(input),
+    commentId: known ? Number(known.comment_id) : null,
+  });
+  await services.pool.query(
+    `INSERT INTO scoreboard_comments (installation_id, repo, issue_number, comment_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (installation_id, repo, issue_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, updated_at = now()`,
+    [target.installationId, target.repo, target.issueNumber, result.commentId],
+  );
+  return result;
+}

@@ -1,0 +1,349 @@
+// What each `/aura` verb does once the commenter is known to be a director. Verbs that only touch the
+// database run in the command's transaction (so the command record and its effect commit together); verbs
+// owned by other roles call those roles' functions (approve and override in their own transactions; revise
+// and budget raises in the command's).
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { IllegalEmployeeTransition } from "../hr/employee-status.js";
+import { affectedRequirements, changeEmployeeStatus } from "../hr/hr-duty.js";
+import { routeTask } from "../manager/assign.js";
+import { IllegalTransition, type RequirementState } from "../manager/state-machine.js";
+import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
+import { transitionRequirement, transitionTask } from "../manager/transitions.js";
+import type { Services } from "../services.js";
+import { approveRequirement, overrideRule } from "./collaborators.js";
+import { requestRevision, RevisionNotPossible } from "../employees/revise.js";
+import { BudgetRaiseRefused, raiseBudget } from "../employees/budgets.js";
+import type { Reaction } from "./github-replies.js";
+import { renderHelpText } from "./help-text.js";
+import type { DirectorCommand } from "./parse-command.js";
+import { upsertScoreboard } from "./scoreboard-comment.js";
+
+type Db = pg.PoolClient;
+
+export type CommandContext = {
+  services: Services;
+  installationId: number;
+  /** `owner/name`. */
+  repo: string;
+  issueNumber: number;
+  isPull: boolean;
+  login: string;
+  commentId: number;
+};
+
+export type VerbResult = {
+  outcome: "done" | "refused";
+  reply: string | null;
+  reaction: Reaction | null;
+  details: Record<string, unknown>;
+  /** GitHub writes that must wait for the commit (status comment refreshes). */
+  afterCommit?: () => Promise<void>;
+};
+
+const done = (reply: string | null, details: Record<string, unknown> = {}, reaction: Reaction | null = null): VerbResult => ({
+  outcome: "done",
+  reply,
+  reaction,
+  details,
+});
+const refused = (reply: string, details: Record<string, unknown> = {}): VerbResult => ({ outcome: "refused", reply, reaction: "confused", details });
+
+type RequirementRef = { id: number; state: RequirementState };
+
+/** The requirement this comment is about: the issue's own, or (on a pull request) the one its task belongs to. */
+export async function requirementForComment(client: Db, ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">): Promise<RequirementRef | undefined> {
+  const { rows } = await client.query<{ id: string; state: RequirementState }>(
+    `SELECT r.id, r.state FROM requirements r WHERE r.installation_id = $1 AND r.repo = $2 AND r.issue_number = $3
+     UNION ALL
+     SELECT r.id, r.state FROM requirements r JOIN tasks t ON t.requirement_id = r.id
+      WHERE r.installation_id = $1 AND r.repo = $2 AND t.pr_number = $3
+     LIMIT 1`,
+    [ctx.installationId, ctx.repo, ctx.issueNumber],
+  );
+  const row = rows[0];
+  return row ? { id: Number(row.id), state: row.state } : undefined;
+}
+
+/** The task of an agent pull request (when the comment is on one). */
+export async function taskForPull(client: Db, ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">): Promise<{ id: number; key: string; requirementId: number } | undefined> {
+  const { rows } = await client.query<{ id: string; task_key: string; requirement_id: string }>(
+    `SELECT t.id, t.task_key, t.requirement_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+      WHERE r.installation_id = $1 AND r.repo = $2 AND t.pr_number = $3 ORDER BY t.id DESC LIMIT 1`,
+    [ctx.installationId, ctx.repo, ctx.issueNumber],
+  );
+  const row = rows[0];
+  return row ? { id: Number(row.id), key: row.task_key, requirementId: Number(row.requirement_id) } : undefined;
+}
+
+/** `T2`, `#T2` or a task's numeric id, within one requirement. */
+async function taskByRef(client: Db, requirementId: number, ref: string): Promise<{ id: number; key: string } | undefined> {
+  const key = ref.replace(/^#/, "");
+  const { rows } = await client.query<{ id: string; task_key: string }>(
+    `SELECT id, task_key FROM tasks WHERE requirement_id = $1 AND (lower(task_key) = lower($2) OR id::text = $2)
+     ORDER BY (lower(task_key) = lower($2)) DESC LIMIT 1`,
+    [requirementId, key],
+  );
+  const row = rows[0];
+  return row ? { id: Number(row.id), key: row.task_key } : undefined;
+}
+
+function isRegistered(services: Services, employeeId: string): boolean {
+  return services.policies.employees.employees.some((employee) => employee.id === employeeId);
+}
+
+function registeredList(services: Services): string {
+  return services.policies.employees.employees.map((employee) => `\`${employee.id}\``).join(", ");
+}
+
+/** Announces a director's HR move in the affected requirements' status comments (after commit). */
+async function announceHr(ctx: CommandContext, client: Db, employeeId: string, body: string): Promise<number[]> {
+  const ids = await affectedRequirements(client, ctx.installationId, employeeId);
+  const own = await requirementForComment(client, ctx);
+  if (own && !ids.includes(own.id)) ids.push(own.id);
+  for (const id of ids) await addNotice(client, id, { kind: "hr", body, key: `director:${ctx.commentId}` });
+  return ids;
+}
+
+const refreshAll = (services: Services, requirementIds: readonly number[]) => async () => {
+  for (const id of requirementIds) {
+    await refreshStatusComment(services, id).catch((error: unknown) =>
+      services.log.warn({ requirementId: id, reason: error instanceof Error ? error.message : String(error) }, "status comment refresh failed"),
+    );
+  }
+};
+
+/** A rollback point inside the command's transaction, for verbs whose refusal must leave no trace but the record. */
+async function withSavepoint<T>(client: Db, fn: () => Promise<T>, keep: (result: T) => boolean): Promise<T> {
+  await client.query("SAVEPOINT director_verb");
+  try {
+    const result = await fn();
+    await client.query(keep(result) ? "RELEASE SAVEPOINT director_verb" : "ROLLBACK TO SAVEPOINT director_verb");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK TO SAVEPOINT director_verb");
+    throw error;
+  }
+}
+
+export async function runVerb(ctx: CommandContext, client: Db, command: DirectorCommand): Promise<VerbResult> {
+  const { services } = ctx;
+  switch (command.kind) {
+    case "help":
+      return done(renderHelpText());
+
+    case "scoreboard": {
+      // Runs after commit: the scoreboard is a GitHub write and reads the committed ledger.
+      return {
+        ...done(null, {}, "+1"),
+        afterCommit: async () => void (await upsertScoreboard(services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber })),
+      };
+    }
+
+    case "approve": {
+      const requirement = await requirementForComment(client, ctx);
+      if (!requirement) return refused("There is no Aura requirement on this issue to approve.");
+      const result = await approveRequirement(services, requirement.id, ctx.login);
+      return result.ok ? done(`Plan approved by @${ctx.login}; its tasks are being assigned.`, { requirementId: requirement.id }) : refused(result.message, { requirementId: requirement.id });
+    }
+
+    case "revise": {
+      const task = ctx.isPull ? await taskForPull(client, ctx) : undefined;
+      if (!task) return refused("`/aura revise` works on an agent pull request: write it on the pull request of the task to change.");
+      try {
+        const revision = await withSavepoint(
+          client,
+          () => requestRevision(services, client, { taskId: task.id, instructions: command.instructions, by: ctx.login, sourceKey: `comment:${ctx.commentId}` }),
+          () => true,
+        );
+        return {
+          ...done(`Task \`${task.key}\` goes back to its employee for revision round ${revision.round}.`, { taskId: task.id, ...revision }),
+          afterCommit: refreshAll(services, [task.requirementId]),
+        };
+      } catch (error) {
+        if (error instanceof RevisionNotPossible) return refused(`Cannot revise \`${task.key}\` now: ${error.message}.`, { taskId: task.id });
+        throw error;
+      }
+    }
+
+    case "override": {
+      if (!ctx.isPull) return refused("`/aura override` works on an agent pull request: write it there.");
+      const result = await overrideRule(services, {
+        installationId: ctx.installationId,
+        repo: ctx.repo,
+        pullNumber: ctx.issueNumber,
+        ruleId: command.ruleId,
+        reason: command.reason,
+        director: ctx.login,
+      });
+      return result.ok ? done(result.message, { ruleId: command.ruleId }) : refused(result.message, { ruleId: command.ruleId });
+    }
+
+    case "reassign": {
+      const requirement = await requirementForComment(client, ctx);
+      if (!requirement) return refused("There is no Aura requirement here: write `/aura reassign` on the requirement issue or one of its pull requests.");
+      const task = await taskByRef(client, requirement.id, command.task);
+      if (!task) return refused(`This requirement has no task \`${command.task}\`.`);
+      if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+      try {
+        const routed = await withSavepoint(
+          client,
+          () => routeTask(services, client, task.id, { override: { employeeId: command.employee, director: ctx.login } }),
+          (result) => result.employeeId !== null,
+        );
+        if (routed.employeeId === null) return refused(`Cannot reassign \`${task.key}\`: ${routed.decision.reason}.`, { taskId: task.id });
+        return {
+          ...done(`Task \`${task.key}\` reassigned to \`${routed.employeeId}\` (routing decision ${routed.decisionId}).`, {
+            taskId: task.id,
+            employeeId: routed.employeeId,
+            decisionId: routed.decisionId,
+          }),
+          afterCommit: refreshAll(services, [requirement.id]),
+        };
+      } catch (error) {
+        if (error instanceof IllegalTransition) return refused(`Cannot reassign \`${task.key}\` now: ${error.detail}.`, { taskId: task.id });
+        throw error;
+      }
+    }
+
+    case "suspend":
+    case "reinstate": {
+      if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+      const to = command.kind === "suspend" ? "suspended" : "probation";
+      const reason = command.kind === "suspend" ? command.reason : (command.note ?? `reinstated by @${ctx.login}`);
+      try {
+        const moved = await changeEmployeeStatus(client, { installationId: ctx.installationId, employeeId: command.employee, to, by: "director", actor: ctx.login, reason });
+        const body =
+          command.kind === "suspend"
+            ? `Director @${ctx.login} suspended \`${command.employee}\`: ${reason}. It gets no new work until a director reinstates it.`
+            : `Director @${ctx.login} reinstated \`${command.employee}\`; it is back on probation.`;
+        const ids = await announceHr(ctx, client, command.employee, body);
+        return { ...done(body, { employeeId: command.employee, from: moved.from, to: moved.to }), afterCommit: refreshAll(services, ids) };
+      } catch (error) {
+        if (error instanceof IllegalEmployeeTransition) {
+          return refused(
+            command.kind === "suspend" ? `\`${command.employee}\` is already suspended.` : `\`${command.employee}\` is not suspended (it is ${error.from}); only a suspended employee can be reinstated.`,
+            { employeeId: command.employee },
+          );
+        }
+        throw error;
+      }
+    }
+
+    case "budget": {
+      const requirement = await requirementForComment(client, ctx);
+      if (!requirement) return refused("There is no Aura requirement here whose budget could be raised.");
+      let taskId: number | null = null;
+      if (command.target.kind === "task") {
+        const task = await taskByRef(client, requirement.id, command.target.ref);
+        if (!task) return refused(`This requirement has no task \`${command.target.ref}\`.`);
+        taskId = task.id;
+      }
+      try {
+        const raised = await raiseBudget(client, {
+          installationId: ctx.installationId,
+          scope: taskId === null ? "requirement" : "task",
+          id: taskId ?? requirement.id,
+          amountUsd: command.amountUsd,
+          by: ctx.login,
+          budgets: services.policies.budgets,
+        });
+        const resumed = await resumeBudgetStopped(client, ctx, requirement.id, taskId);
+        const what = taskId === null ? "the requirement" : `task \`${command.target.kind === "task" ? command.target.ref : ""}\``;
+        const capped = raised.capped ? ` (capped by the app's daily limit; $${command.amountUsd.toFixed(2)} was asked)` : "";
+        return {
+          ...done(
+            `Budget of ${what} raised by $${raised.grantedUsd.toFixed(2)}${capped}; its cap is now $${raised.capUsd.toFixed(2)}.${resumed.length > 0 ? ` Work resumes on ${resumed.length} task${resumed.length === 1 ? "" : "s"}.` : ""}`,
+            { requirementId: requirement.id, taskId, ...raised, resumed },
+          ),
+          afterCommit: refreshAll(services, [requirement.id]),
+        };
+      } catch (error) {
+        if (error instanceof BudgetRaiseRefused) return refused(`The budget cannot be raised: ${error.message}.`);
+        throw error;
+      }
+    }
+
+    case "halt":
+      return halt(ctx, client, command.note);
+
+    case "resume":
+      return resume(ctx, client, command.note);
+  }
+}
+
+/**
+ * After a raise, tasks a budget stopped (needs a director, still assigned) go back to work, and a requirement
+ * waiting for a director is in progress again.
+ */
+async function resumeBudgetStopped(client: Db, ctx: CommandContext, requirementId: number, taskId: number | null): Promise<number[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT t.id FROM tasks t JOIN assignments a ON a.task_id = t.id AND a.active
+      WHERE t.requirement_id = $1 AND t.state = 'needs_director' AND ($2::bigint IS NULL OR t.id = $2) ORDER BY t.id`,
+    [requirementId, taskId],
+  );
+  const ids = rows.map((row) => Number(row.id));
+  for (const id of ids) {
+    await transitionTask(client, id, "working", { actor: ctx.login, by: "director", reason: `budget raised by @${ctx.login}` });
+    await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [JSON.stringify({ taskId: id }), `task:${id}`]);
+  }
+  const requirement = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
+  if (ids.length > 0 && requirement?.state === "needs_director") {
+    await transitionRequirement(client, requirementId, "in_progress", { actor: ctx.login, reason: `budget raised by @${ctx.login}` });
+  }
+  return ids;
+}
+
+async function halt(ctx: CommandContext, client: Db, note: string | null): Promise<VerbResult> {
+  await client.query("INSERT INTO installations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", [ctx.installationId]);
+  const row = (
+    await client.query<{ halted_at: Date | null; halted_by: string | null }>("SELECT halted_at, halted_by FROM installations WHERE id = $1 FOR UPDATE", [
+      ctx.installationId,
+    ])
+  ).rows[0];
+  if (row?.halted_at) return done(`Already halted by @${row.halted_by ?? "a director"} since ${row.halted_at.toISOString()}.`, { alreadyHalted: true });
+  await client.query("UPDATE installations SET halted_at = now(), halted_by = $2, halt_reason = $3 WHERE id = $1", [ctx.installationId, ctx.login, note]);
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id FROM requirements WHERE installation_id = $1
+       AND state IN ('received', 'planning', 'planned', 'awaiting_approval', 'in_progress', 'needs_director') ORDER BY id`,
+    [ctx.installationId],
+  );
+  const ids = rows.map((r) => Number(r.id));
+  for (const id of ids) {
+    await transitionRequirement(client, id, "halted", { actor: ctx.login, by: "director", reason: `/aura halt${note ? `: ${note}` : ""}` });
+  }
+  await appendEvents(client, [
+    { actor: ctx.login, action: "installation.halted", subject: `installation:${ctx.installationId}`, payload: { installationId: ctx.installationId, note, requirements: ids } },
+  ]);
+  return {
+    ...done(
+      `Halted by @${ctx.login}: no new model call, test run or GitHub write starts for this installation until a director writes \`/aura resume\`. ${ids.length} requirement${ids.length === 1 ? "" : "s"} paused.`,
+      { requirements: ids },
+    ),
+    afterCommit: refreshAll(ctx.services, ids),
+  };
+}
+
+async function resume(ctx: CommandContext, client: Db, note: string | null): Promise<VerbResult> {
+  const row = (await client.query<{ halted_at: Date | null }>("SELECT halted_at FROM installations WHERE id = $1 FOR UPDATE", [ctx.installationId])).rows[0];
+  if (!row?.halted_at) return done("Nothing to resume: this installation is not halted.", { notHalted: true });
+  await client.query("UPDATE installations SET halted_at = NULL, halted_by = NULL, halt_reason = NULL WHERE id = $1", [ctx.installationId]);
+  const { rows } = await client.query<{ id: string; pre_halt_state: RequirementState | null }>(
+    "SELECT id, pre_halt_state FROM requirements WHERE installation_id = $1 AND state = 'halted' ORDER BY id",
+    [ctx.installationId],
+  );
+  const ids: number[] = [];
+  for (const r of rows) {
+    const id = Number(r.id);
+    // A halted requirement without a recorded state predates the column; it restarts from intake.
+    await transitionRequirement(client, id, r.pre_halt_state ?? "received", { actor: ctx.login, by: "director", reason: `/aura resume${note ? `: ${note}` : ""}` });
+    ids.push(id);
+  }
+  await appendEvents(client, [
+    { actor: ctx.login, action: "installation.resumed", subject: `installation:${ctx.installationId}`, payload: { installationId: ctx.installationId, note, requirements: ids } },
+  ]);
+  return {
+    ...done(`Resumed by @${ctx.login}: work continues from where it stopped. ${ids.length} requirement${ids.length === 1 ? "" : "s"} restored.`, { requirements: ids }),
+    afterCommit: refreshAll(ctx.services, ids),
+  };
+}

@@ -1,0 +1,273 @@
+// Spending caps for model calls: tokens and dollars per task, per requirement, per UTC day per installation
+// (and per repository, which may only lower it). The worst case of a call is reserved before it is made and
+// the real usage settled after, under a per-installation lock, so concurrent tasks cannot overspend together.
+// A director may raise a task's or a requirement's dollar cap, never beyond the app's daily limit.
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { loadBudgets, type Budgets } from "../config/policy-files.js";
+import type { EffectiveBudgets } from "../config/repo-config.js";
+import { MAX_REASKS } from "./structured-output.js";
+import type { Price } from "./prices.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+export type BudgetUnit = "tokens" | "usd";
+export type BudgetScopeName = "task" | "requirement" | "installation-day" | "repository-day";
+
+export type Amount = { tokens: number; usd: number };
+
+/** Whose spend a model call counts against. */
+export type SpendSubject = {
+  installationId: number;
+  repo: string;
+  requirementId: number;
+  taskId: number;
+  employeeId: string;
+  /** The UTC day, YYYY-MM-DD. */
+  day: string;
+};
+
+export type BudgetCaps = Record<BudgetScopeName, Amount>;
+export type BudgetUsage = Record<BudgetScopeName, Amount>;
+
+/** A cap would be exceeded: the work stops and a director decides (raise, reassign or accept the partial work). */
+export class BudgetExhausted extends Error {
+  override name = "BudgetExhausted";
+  constructor(
+    readonly scope: BudgetScopeName,
+    readonly unit: BudgetUnit,
+    readonly used: number,
+    readonly cap: number,
+    readonly needed: number,
+  ) {
+    super(
+      `The ${describeScope(scope)} budget is exhausted: ${formatAmount(unit, used)} of ${formatAmount(unit, cap)} used, ` +
+        `and the next model call may need up to ${formatAmount(unit, needed)}. ` +
+        (scope === "task" || scope === "requirement"
+          ? `A director can raise it with \`/aura budget <usd>\`.`
+          : "It resets at midnight UTC."),
+    );
+  }
+}
+
+export function describeScope(scope: BudgetScopeName): string {
+  return { task: "task", requirement: "requirement", "installation-day": "daily installation", "repository-day": "daily repository" }[scope];
+}
+
+export function formatAmount(unit: BudgetUnit, value: number): string {
+  return unit === "usd" ? `$${value.toFixed(4)}` : `${Math.round(value)} tokens`;
+}
+
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** The worst case of one structured call: the prompt and the full output allowance on every attempt. */
+export function worstCase(input: { promptTokens: number; maxOutputTokens: number; price: Price | undefined }): Amount {
+  const attempts = 1 + MAX_REASKS;
+  // Re-asks resend the conversation plus the previous reply, so the prompt grows by one output each time.
+  let tokens = 0;
+  let usd = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const input_ = input.promptTokens + attempt * input.maxOutputTokens;
+    tokens += input_ + input.maxOutputTokens;
+    if (input.price) usd += (input_ * input.price.input + input.maxOutputTokens * input.price.output) / 1e6;
+  }
+  return { tokens, usd };
+}
+
+async function raisedUsd(db: Queryable, installationId: number, scope: "task" | "requirement", id: number): Promise<number> {
+  const { rows } = await db.query<{ total: string }>(
+    "SELECT coalesce(sum(amount_usd), 0) AS total FROM budget_raises WHERE installation_id = $1 AND scope = $2 AND subject_id = $3",
+    [installationId, scope, id],
+  );
+  return Number(rows[0]?.total ?? 0);
+}
+
+/** Scales a token cap with a raised dollar cap, never above the daily token cap. */
+function raisedCap(base: Amount, extraUsd: number, daily: Amount): Amount {
+  if (extraUsd <= 0) return { ...base };
+  const usd = Math.min(base.usd + extraUsd, daily.usd);
+  const tokens = Math.min(Math.round(base.tokens * (usd / base.usd)), daily.tokens);
+  return { tokens, usd };
+}
+
+/** The caps in force for a task: the effective budgets plus any director raises. */
+export async function capsFor(db: Queryable, budgets: EffectiveBudgets, subject: SpendSubject): Promise<BudgetCaps> {
+  const daily = budgets.perDayPerInstallation;
+  return {
+    task: raisedCap(budgets.perTask, await raisedUsd(db, subject.installationId, "task", subject.taskId), daily),
+    requirement: raisedCap(budgets.perRequirement, await raisedUsd(db, subject.installationId, "requirement", subject.requirementId), daily),
+    "installation-day": { ...daily },
+    "repository-day": { ...budgets.perDayPerRepo },
+  };
+}
+
+/** Settled spend plus the reservations of calls still in flight, per scope. */
+export async function budgetUsage(db: Queryable, subject: SpendSubject): Promise<BudgetUsage> {
+  const { rows } = await db.query<Record<string, string>>(
+    `SELECT
+       coalesce(sum(t) FILTER (WHERE task_id = $1), 0) AS task_tokens,
+       coalesce(sum(u) FILTER (WHERE task_id = $1), 0) AS task_usd,
+       coalesce(sum(t) FILTER (WHERE requirement_id = $2), 0) AS requirement_tokens,
+       coalesce(sum(u) FILTER (WHERE requirement_id = $2), 0) AS requirement_usd,
+       coalesce(sum(t) FILTER (WHERE installation_id = $3 AND day = $5::date), 0) AS installation_tokens,
+       coalesce(sum(u) FILTER (WHERE installation_id = $3 AND day = $5::date), 0) AS installation_usd,
+       coalesce(sum(t) FILTER (WHERE installation_id = $3 AND day = $5::date AND repo = $4), 0) AS repo_tokens,
+       coalesce(sum(u) FILTER (WHERE installation_id = $3 AND day = $5::date AND repo = $4), 0) AS repo_usd
+     FROM (
+       SELECT task_id, requirement_id, installation_id, repo, day,
+              CASE state WHEN 'reserved' THEN reserved_tokens WHEN 'settled' THEN tokens ELSE 0 END AS t,
+              CASE state WHEN 'reserved' THEN reserved_usd WHEN 'settled' THEN usd ELSE 0 END AS u
+       FROM model_spend
+       WHERE task_id = $1 OR requirement_id = $2 OR (installation_id = $3 AND day = $5::date)
+     ) spend`,
+    [subject.taskId, subject.requirementId, subject.installationId, subject.repo, subject.day],
+  );
+  const row = rows[0] ?? {};
+  const amount = (prefix: string): Amount => ({ tokens: Number(row[`${prefix}_tokens`] ?? 0), usd: Number(row[`${prefix}_usd`] ?? 0) });
+  return {
+    task: amount("task"),
+    requirement: amount("requirement"),
+    "installation-day": amount("installation"),
+    "repository-day": amount("repo"),
+  };
+}
+
+const SCOPES: readonly BudgetScopeName[] = ["task", "requirement", "repository-day", "installation-day"];
+
+/** The first scope and unit that `extra` would push over its cap, if any. */
+export function firstExceeded(usage: BudgetUsage, caps: BudgetCaps, extra: Amount): BudgetExhausted | undefined {
+  for (const scope of SCOPES) {
+    for (const unit of ["tokens", "usd"] as const) {
+      if (usage[scope][unit] + extra[unit] > caps[scope][unit] + 1e-9) {
+        return new BudgetExhausted(scope, unit, usage[scope][unit], caps[scope][unit], extra[unit]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Scopes whose usage has reached the warning fraction of a cap (for the 80 % notice). */
+export function scopesAtWarning(usage: BudgetUsage, caps: BudgetCaps, fraction: number): { scope: BudgetScopeName; unit: BudgetUnit; share: number }[] {
+  const out: { scope: BudgetScopeName; unit: BudgetUnit; share: number }[] = [];
+  for (const scope of SCOPES) {
+    for (const unit of ["tokens", "usd"] as const) {
+      const share = usage[scope][unit] / caps[scope][unit];
+      if (share >= fraction) {
+        out.push({ scope, unit, share });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Reserves the worst case of one model call, or throws BudgetExhausted. The per-installation transaction
+ * lock makes check-and-reserve atomic across workers.
+ */
+export async function reserveSpend(
+  pool: pg.Pool,
+  input: { subject: SpendSubject; budgets: EffectiveBudgets; amount: Amount; purpose: string },
+): Promise<{ reservationId: number }> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('aura:budget'), $1::int)", [input.subject.installationId % 2_147_483_647]);
+    const caps = await capsFor(client, input.budgets, input.subject);
+    const usage = await budgetUsage(client, input.subject);
+    const exceeded = firstExceeded(usage, caps, input.amount);
+    if (exceeded) throw exceeded;
+    const { subject } = input;
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO model_spend (installation_id, repo, requirement_id, task_id, employee_id, purpose, reserved_tokens, reserved_usd, day)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::date) RETURNING id`,
+      [subject.installationId, subject.repo, subject.requirementId, subject.taskId, subject.employeeId, input.purpose, Math.ceil(input.amount.tokens), input.amount.usd, subject.day],
+    );
+    await client.query("COMMIT");
+    return { reservationId: Number(rows[0]?.id) };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Replaces a reservation with what the call really used (also after a failed call that was billed). */
+export async function settleSpend(db: Queryable, reservationId: number, actual: Amount): Promise<void> {
+  await db.query(
+    "UPDATE model_spend SET state = 'settled', tokens = $2, usd = $3, settled_at = now() WHERE id = $1 AND state = 'reserved'",
+    [reservationId, Math.max(0, Math.round(actual.tokens)), Math.max(0, actual.usd)],
+  );
+}
+
+/** Frees the reservations of calls that never ran (a cancelled requirement, a crashed worker). */
+export async function releaseReservations(db: Queryable, where: { requirementId?: number; taskId?: number }): Promise<number> {
+  const result = await db.query(
+    `UPDATE model_spend SET state = 'released', settled_at = now()
+     WHERE state = 'reserved' AND (($1::bigint IS NOT NULL AND requirement_id = $1) OR ($2::bigint IS NOT NULL AND task_id = $2))`,
+    [where.requirementId ?? null, where.taskId ?? null],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** Dollars and tokens the work loop has settled for a task (what its row and PR report as cost). */
+export async function taskSpend(db: Queryable, taskId: number): Promise<Amount> {
+  const { rows } = await db.query<{ tokens: string; usd: string }>(
+    "SELECT coalesce(sum(tokens), 0) AS tokens, coalesce(sum(usd), 0) AS usd FROM model_spend WHERE task_id = $1 AND state = 'settled'",
+    [taskId],
+  );
+  return { tokens: Number(rows[0]?.tokens ?? 0), usd: Number(rows[0]?.usd ?? 0) };
+}
+
+export type RaiseResult = {
+  /** Dollars actually added (less than asked when the daily limit caps it). */
+  grantedUsd: number;
+  /** The dollar cap in force after the raise. */
+  capUsd: number;
+  capped: boolean;
+};
+
+/** A raise that cannot be granted at all (the cap is already at the app's daily limit, or nothing was asked). */
+export class BudgetRaiseRefused extends Error {
+  override name = "BudgetRaiseRefused";
+}
+
+/**
+ * `/aura budget`: raises a task's or a requirement's dollar cap by `amountUsd`, capped so the result never
+ * exceeds the app-level daily limit (policies/budgets.yml perDayPerInstallation.usd). Recorded and audited in
+ * the caller's transaction. Moving the task back to work is the caller's (the Director's) decision.
+ */
+export async function raiseBudget(
+  client: Queryable,
+  input: { installationId: number; scope: "task" | "requirement"; id: number; amountUsd: number; by: string; budgets?: Budgets },
+): Promise<RaiseResult> {
+  if (!(input.amountUsd > 0) || !Number.isFinite(input.amountUsd)) throw new BudgetRaiseRefused("the raise must be a positive dollar amount");
+  const budgets = input.budgets ?? loadBudgets();
+  const base = input.scope === "task" ? budgets.perTask.usd : budgets.perRequirement.usd;
+  const limit = budgets.perDayPerInstallation.usd;
+  const current = base + (await raisedUsd(client, input.installationId, input.scope, input.id));
+  const grantedUsd = Math.max(0, Math.min(input.amountUsd, limit - current));
+  if (grantedUsd <= 0) {
+    throw new BudgetRaiseRefused(`the ${input.scope} cap is already $${current.toFixed(2)}, the app's daily limit ($${limit.toFixed(2)}); it cannot go higher`);
+  }
+  await client.query("INSERT INTO budget_raises (installation_id, scope, subject_id, amount_usd, raised_by) VALUES ($1, $2, $3, $4, $5)", [
+    input.installationId,
+    input.scope,
+    input.id,
+    grantedUsd,
+    input.by,
+  ]);
+  const result = { grantedUsd, capUsd: current + grantedUsd, capped: grantedUsd < input.amountUsd };
+  await appendEvents(client, [
+    {
+      actor: input.by,
+      action: "budget.raised",
+      subject: `${input.scope}:${input.id}`,
+      payload: { installationId: input.installationId, scope: input.scope, id: input.id, askedUsd: input.amountUsd, ...result },
+    },
+  ]);
+  return result;
+}

@@ -1,0 +1,198 @@
+// The task's pull request: its body (the task, the requirement link, the employee, and only what the sandbox
+// run showed, plus hidden markers for the Governor and the Auditor) and the one idempotent way to open or
+// update it. A retried job finds the PR it opened before (by the recorded number, else by the head branch),
+// so a task never gets a second PR. Where drafts are unavailable the PR opens as a normal one titled [WIP].
+import type { InstallationOctokit } from "../github/octokit.js";
+import type { SandboxResult } from "../workspace/index.js";
+
+export const taskMarker = (taskId: number) => `<!-- aura:task id=${taskId} -->`;
+
+export type RunEvidence = {
+  setup: SandboxResult | undefined;
+  test: SandboxResult | undefined;
+  /** The commit whose tree the run tested. */
+  headSha: string | undefined;
+  passed: boolean;
+  fixRounds: number;
+};
+
+export type PullOutcome =
+  | { kind: "passed" }
+  | { kind: "tests-failing" }
+  | { kind: "stopped"; reason: string; remaining: string };
+
+export type PullBodyInput = {
+  taskId: number;
+  task: { key: string; title: string; instructions: string; taskClass: string; scope: readonly string[] };
+  issueNumber: number;
+  onlyTask: boolean;
+  employee: { id: string; provider: string; model: string };
+  summary: string | undefined;
+  evidence: RunEvidence | undefined;
+  cost: { usd: number; tokens: number };
+  snapshotId: string;
+  outcome: PullOutcome;
+  revisionRounds: number;
+};
+
+function quote(text: string): string {
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => `> ${line}`)
+    .join("\n");
+}
+
+function runLine(run: SandboxResult): string {
+  const exit = run.timedOut ? `timed out after ${Math.round(run.limits.timeoutMs / 1000)} s` : `exit code ${run.exitCode ?? `signal ${run.signal ?? "?"}`}`;
+  return `\`${run.command.replace(/`/g, "'")}\` (${run.phase}): ${exit}, ${(run.durationMs / 1000).toFixed(1)} s, log sha256 \`${run.logSha256.slice(0, 16)}\``;
+}
+
+function countsLine(run: SandboxResult): string {
+  const counts = run.testCounts;
+  if (!counts) return "The test output had no summary line the app could read, so no counts are claimed.";
+  const unit = counts.unit === "packages" ? "packages" : "tests";
+  return `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.total} ${unit} in total (${counts.runner} summary).`;
+}
+
+/** The machine-readable claim the Auditor compares with its own run (see src/auditor/claims.ts). */
+function evidenceMarker(evidence: RunEvidence): string | undefined {
+  const test = evidence.test;
+  if (!test) return undefined;
+  const counts = test.testCounts;
+  const claim = {
+    exitCode: test.timedOut ? null : test.exitCode,
+    ...(counts && counts.unit === "tests" ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total } : {}),
+    ...(evidence.headSha ? { headSha: evidence.headSha } : {}),
+  };
+  return `<!-- aura:evidence ${JSON.stringify(claim)} -->`;
+}
+
+export function renderPullBody(input: PullBodyInput): string {
+  const lines: string[] = [
+    taskMarker(input.taskId),
+    `${input.onlyTask ? "Closes" : "Part of"} #${input.issueNumber}`,
+    "",
+    `**Task \`${input.task.key}\`** (${input.task.taskClass}): ${input.task.title}`,
+    "",
+    quote(input.task.instructions),
+    "",
+    `Scope: ${input.task.scope.map((glob) => `\`${glob}\``).join(", ")}`,
+    `Employee: \`${input.employee.id}\` (${input.employee.provider} \`${input.employee.model}\`)`,
+  ];
+  if (input.summary) lines.push("", "#### What the employee says it changed", "", quote(input.summary));
+
+  lines.push("", "#### Evidence (the app's own sandbox run)", "");
+  const evidence = input.evidence;
+  const run = evidence?.test ?? evidence?.setup;
+  if (!evidence || !run) {
+    lines.push("No setup or test command ran, so nothing about tests is claimed.");
+  } else {
+    if (run.sandbox === "none") {
+      lines.push(
+        "> [!WARNING]",
+        "> **UNSANDBOXED RUN.** bubblewrap was not available and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran as plain processes on the app's host.",
+        "",
+      );
+    }
+    if (evidence.setup) lines.push(`- Setup: ${runLine(evidence.setup)}`);
+    if (evidence.test) {
+      lines.push(`- Tests: ${runLine(evidence.test)}`, `- Counts: ${countsLine(evidence.test)}`);
+    } else {
+      lines.push("- Tests: no test command is configured (`test` in `.github/aura.yml`) and none was detected, so no tests ran.");
+    }
+    const mode = run.sandbox === "bwrap" ? "bubblewrap (no network for tests, read-only system, scrubbed environment)" : "**none (unsandboxed)**";
+    lines.push(`- Sandbox: ${mode}`);
+    if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
+    lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
+  }
+  lines.push(`- Cost: $${input.cost.usd.toFixed(4)} (${input.cost.tokens} tokens)`);
+  if (input.revisionRounds > 0) lines.push(`- Revision rounds: ${input.revisionRounds}`);
+
+  lines.push("");
+  if (input.outcome.kind === "passed") {
+    lines.push("**Status:** the sandbox run passed. The Governor and the Auditor check this PR next; a director decides.");
+  } else if (input.outcome.kind === "tests-failing") {
+    lines.push("**Status: the tests still fail** after the fix rounds. The work is kept here as a draft; a director decides what happens next.");
+  } else {
+    lines.push(`**Status: work stopped.** ${input.outcome.reason}`, "", `What is left: ${input.outcome.remaining}`);
+  }
+  lines.push("", `<sub>Execution snapshot \`${input.snapshotId}\` (Aura-Snapshot trailer). Aura never merges; a director does.</sub>`);
+  const marker = evidence ? evidenceMarker(evidence) : undefined;
+  if (marker) lines.push(marker);
+  return lines.join("\n");
+}
+
+export type PullTarget = { owner: string; repo: string; branch: string; base: string };
+
+export type PullResult = { number: number; created: boolean; draft: boolean; title: string };
+
+function isDraftUnsupported(error: unknown): boolean {
+  const failure = error as { status?: number; message?: string; response?: { data?: unknown } };
+  if (failure.status !== 422) return false;
+  const text = `${failure.message ?? ""} ${JSON.stringify(failure.response?.data ?? "")}`;
+  return /draft/i.test(text);
+}
+
+type PullSummary = { number: number; draft?: boolean; title: string };
+
+/**
+ * Opens the task's draft PR, or updates the body of the one it already has: the recorded PR number first,
+ * then an open PR from the same head branch, and only then a new PR.
+ */
+export async function openOrUpdatePull(
+  octokit: InstallationOctokit,
+  target: PullTarget,
+  input: { title: string; body: string; knownNumber: number | null },
+): Promise<PullResult> {
+  const { owner, repo } = target;
+  let existing: PullSummary | undefined;
+  if (input.knownNumber !== null) {
+    existing = { number: input.knownNumber, title: input.title };
+  } else {
+    const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+      owner,
+      repo,
+      head: `${owner}:${target.branch}`,
+      state: "open",
+      per_page: 10,
+    });
+    const found = (data as PullSummary[])[0];
+    if (found) existing = found;
+  }
+  if (existing) {
+    const { data } = await octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", {
+      owner,
+      repo,
+      pull_number: existing.number,
+      body: input.body,
+    });
+    const pull = data as PullSummary;
+    return { number: existing.number, created: false, draft: pull.draft ?? false, title: pull.title ?? existing.title };
+  }
+  try {
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
+      owner,
+      repo,
+      title: input.title,
+      head: target.branch,
+      base: target.base,
+      body: input.body,
+      draft: true,
+    });
+    return { number: Number((data as PullSummary).number), created: true, draft: true, title: input.title };
+  } catch (error) {
+    if (!isDraftUnsupported(error)) throw error;
+  }
+  // Drafts are not available (plan or repository type): a normal PR marked work-in-progress in its title.
+  const title = `[WIP] ${input.title}`;
+  const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
+    owner,
+    repo,
+    title,
+    head: target.branch,
+    base: target.base,
+    body: input.body,
+  });
+  return { number: Number((data as PullSummary).number), created: true, draft: false, title };
+}

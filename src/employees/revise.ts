@@ -1,0 +1,81 @@
+// Revisions: a director's `/aura revise <instructions>` or "changes requested" review sends the task back to
+// the same employee, which adds commits to the same branch. The request and the round count (which the
+// Accountant uses: each round lowers the reward of a merge) are recorded with the transition, in the caller's
+// transaction, and the work job is enqueued there too.
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { transitionTask } from "../manager/transitions.js";
+import type { TaskState } from "../manager/state-machine.js";
+import type { Services } from "../services.js";
+
+export type InlineComment = { path: string; line?: number | null; body: string };
+
+export type RevisionInput = {
+  taskId: number;
+  instructions: string;
+  inlineComments?: InlineComment[];
+  /** The director's login. */
+  by: string;
+  /** The command comment id or review id: a redelivered request is recorded once. */
+  sourceKey?: string;
+};
+
+export type RevisionResult = { revisionId: number; round: number; created: boolean };
+
+/** The task cannot be revised in its state (no PR yet, merged, cancelled…). */
+export class RevisionNotPossible extends Error {
+  override name = "RevisionNotPossible";
+}
+
+const REVISABLE: readonly TaskState[] = ["pr_open", "needs_director"];
+
+export async function requestRevision(
+  _services: Pick<Services, "log">,
+  client: pg.PoolClient,
+  input: RevisionInput,
+): Promise<RevisionResult> {
+  if (input.sourceKey) {
+    const seen = await client.query<{ id: string; round: number }>("SELECT id, round FROM revision_requests WHERE source_key = $1", [input.sourceKey]);
+    const row = seen.rows[0];
+    if (row) return { revisionId: Number(row.id), round: row.round, created: false };
+  }
+  const task = (
+    await client.query<{ state: TaskState; revision_rounds: number; pr_number: number | null }>(
+      "SELECT state, revision_rounds, pr_number FROM tasks WHERE id = $1 FOR UPDATE",
+      [input.taskId],
+    )
+  ).rows[0];
+  if (!task) throw new RevisionNotPossible(`task ${input.taskId} does not exist`);
+  if (!REVISABLE.includes(task.state) || task.pr_number === null) {
+    throw new RevisionNotPossible(
+      `task ${input.taskId} is ${task.state}${task.pr_number === null ? " and has no pull request" : ""}; only a task with an open pull request (or one waiting for a director) can be revised`,
+    );
+  }
+  const round = task.revision_rounds + 1;
+  const inserted = await client.query<{ id: string }>(
+    `INSERT INTO revision_requests (task_id, round, instructions, inline_comments, requested_by, source_key)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+    [input.taskId, round, input.instructions, JSON.stringify(input.inlineComments ?? []), input.by, input.sourceKey ?? null],
+  );
+  const revisionId = Number(inserted.rows[0]?.id);
+  await client.query("UPDATE tasks SET revision_rounds = $2 WHERE id = $1", [input.taskId, round]);
+  await transitionTask(client, input.taskId, "working", {
+    actor: input.by,
+    by: "director",
+    reason: `revision round ${round} requested by @${input.by}`,
+    details: { revisionId, round },
+  });
+  await appendEvents(client, [
+    {
+      actor: input.by,
+      action: "task.revision_requested",
+      subject: `task:${input.taskId}`,
+      payload: { taskId: input.taskId, revisionId, round, instructions: input.instructions, inlineComments: input.inlineComments ?? [] },
+    },
+  ]);
+  await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [
+    JSON.stringify({ taskId: input.taskId, revisionId }),
+    `task:${input.taskId}`,
+  ]);
+  return { revisionId, round, created: true };
+}

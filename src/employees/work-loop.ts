@@ -1,0 +1,660 @@
+// The `task.work` job: one assigned task becomes a tested branch and a draft pull request. It prepares the
+// task's work tree (resuming the branch when it exists), gives the employee a bounded context, checks every
+// edit before writing, runs the repository's setup and tests in the sandbox, loops on failures (at most two
+// fix rounds), commits as the bot with the Aura trailers, pushes through the one push function, and opens or
+// updates the one PR of the task. Budgets are reserved before every model call; a provider failure fails the
+// task over to the next employee; paid-for work is never thrown away.
+import type { JobHelpers } from "graphile-worker";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import type { Employee, TaskClass } from "../config/policy-files.js";
+import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
+import { deferIfHalted } from "../director/halt.js";
+import { routeTask } from "../manager/assign.js";
+import type { TaskState } from "../manager/state-machine.js";
+import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import type { Services } from "../services.js";
+import {
+  commitChanges,
+  defaultRepoCommands,
+  git,
+  listFiles,
+  MergeConflictError,
+  prepareTaskWorkspace,
+  pushAuraBranch,
+  removeTaskWorkspace,
+  runInSandbox,
+  safeDeleteFile,
+  safeReadFile,
+  safeWriteFile,
+  SandboxUnavailableError,
+  sandboxMode,
+  taskBranchName,
+  workspaceTarget,
+  type RepoCommands,
+  type SandboxOptions,
+  type SandboxResult,
+  type TaskWorkspace,
+} from "../workspace/index.js";
+import {
+  BudgetExhausted,
+  budgetUsage,
+  capsFor,
+  describeScope,
+  reserveSpend,
+  scopesAtWarning,
+  settleSpend,
+  taskSpend,
+  utcDay,
+  worstCase,
+  type SpendSubject,
+} from "./budgets.js";
+import { applyEdits, EditSet, planEdits, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
+import { ModelCallError, type ChatMessage, type StructuredResult } from "./model-client.js";
+import { loadPriceTable, type Price, type PriceTable } from "./prices.js";
+import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
+import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
+import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
+
+export const TaskWorkPayload = z.object({
+  taskId: z.coerce.number().int().positive(),
+  revisionId: z.coerce.number().int().positive().optional(),
+});
+export type TaskWorkPayload = z.infer<typeof TaskWorkPayload>;
+
+/** Refused edit sets sent back to the employee before the work stops. */
+export const MAX_EDIT_REASKS = 2;
+/** Failing test runs sent back to the employee for a fix. */
+export const MAX_FIX_ROUNDS = 2;
+/** How long a task waits when the repository already has its maximum of open agent PRs. */
+export const PR_LIMIT_RECHECK_MS = 60_000;
+/** Allowance for the EditSet schema and message framing in the worst-case reservation. */
+const SCHEMA_TOKENS = 800;
+
+export type WorkOutcome =
+  | { kind: "pr_open" | "needs_director"; pullNumber: number | null; reason?: string }
+  | { kind: "failed_over"; from: string; to: string | null }
+  | { kind: "waiting" | "deferred" | "skipped"; reason: string };
+
+type TaskRow = {
+  id: string;
+  requirement_id: string;
+  task_key: string;
+  title: string;
+  instructions: string;
+  task_class: TaskClass;
+  scope: string[];
+  acceptance: string[];
+  state: TaskState;
+  attempt: number;
+  branch: string | null;
+  pr_number: number | null;
+  revision_rounds: number;
+  installation_id: string;
+  repo: string;
+  issue_number: number;
+  requirement_title: string;
+  requirement_state: string;
+  repo_config: unknown;
+  default_branch: string | null;
+  task_count: string;
+  employee_id: string | null;
+};
+
+async function loadTask(services: Services, taskId: number): Promise<TaskRow | undefined> {
+  const { rows } = await services.pool.query<TaskRow>(
+    `SELECT t.id, t.requirement_id, t.task_key, t.title, t.instructions, t.task_class, t.scope, t.acceptance, t.state,
+            t.attempt, t.branch, t.pr_number, t.revision_rounds, r.installation_id, r.repo, r.issue_number,
+            r.title AS requirement_title, r.state AS requirement_state, r.repo_config, r.default_branch,
+            (SELECT count(*) FROM tasks o WHERE o.requirement_id = r.id AND o.state <> 'cancelled') AS task_count,
+            a.employee_id
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+     WHERE t.id = $1`,
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
+async function deliveredRepository(services: Services, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
+  const { rows } = await services.pool.query<{ clone_url: string | null; default_branch: string | null }>(
+    `SELECT payload #>> '{repository,clone_url}' AS clone_url, payload #>> '{repository,default_branch}' AS default_branch
+     FROM webhook_deliveries WHERE installation_id = $1 AND repository = $2 ORDER BY received_at DESC LIMIT 1`,
+    [installationId, repo],
+  );
+  const row = rows[0];
+  return { ...(row?.clone_url ? { cloneUrl: row.clone_url } : {}), ...(row?.default_branch ? { defaultBranch: row.default_branch } : {}) };
+}
+
+let prices: PriceTable | undefined;
+
+function priceOf(employee: Employee, at: Date): Price | undefined {
+  prices ??= loadPriceTable();
+  try {
+    return prices.priceFor(employee.model, at, employee.provider);
+  } catch {
+    // The provider client refuses an unpriced model before any call; tokens still bound the reservation.
+    return undefined;
+  }
+}
+
+/** Everything one run of the loop shares. */
+type Run = {
+  services: Services;
+  task: TaskRow;
+  taskId: number;
+  employee: Employee;
+  config: RepoConfig;
+  subject: SpendSubject;
+  budgets: ReturnType<typeof effectiveBudgets>;
+  subjectText: string;
+};
+
+/** One model call under a reservation: reserve the worst case, call, settle the real usage, warn near caps. */
+async function callEmployee(run: Run, messages: ChatMessage[], purpose: string): Promise<StructuredResult<EditSet>> {
+  const { services, employee } = run;
+  const maxOutputTokens = employee.limits.maxTokensPerCall;
+  const amount = worstCase({ promptTokens: messagesTokens(messages) + SCHEMA_TOKENS, maxOutputTokens, price: priceOf(employee, services.now()) });
+  const { reservationId } = await reserveSpend(services.pool, { subject: run.subject, budgets: run.budgets, amount, purpose });
+  try {
+    const result = await services.modelFor(employee).generate({
+      name: "EditSet",
+      schema: EditSet,
+      messages,
+      maxOutputTokens,
+      timeoutMs: employee.limits.timeoutSeconds * 1000,
+    });
+    await settleSpend(services.pool, reservationId, {
+      tokens: result.usage.input + result.usage.cachedInput + result.usage.output,
+      usd: result.costUsd,
+    });
+    return result;
+  } catch (error) {
+    const usage = error instanceof ModelCallError ? error.details.usage : undefined;
+    const usd = error instanceof ModelCallError ? (error.details.costUsd ?? 0) : 0;
+    await settleSpend(services.pool, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
+    throw error;
+  } finally {
+    await warnNearCaps(run);
+  }
+}
+
+async function warnNearCaps(run: Run): Promise<void> {
+  const { services, subject } = run;
+  const caps = await capsFor(services.pool, run.budgets, subject);
+  const usage = await budgetUsage(services.pool, subject);
+  for (const warning of scopesAtWarning(usage, caps, run.budgets.warnAtFraction)) {
+    const key =
+      warning.scope === "task"
+        ? `budget-warning:task:${subject.taskId}`
+        : warning.scope === "requirement"
+          ? "budget-warning:requirement"
+          : `budget-warning:${warning.scope}:${subject.day}`;
+    const percent = Math.min(100, Math.round(warning.share * 100));
+    await addNotice(services.pool, subject.requirementId, {
+      kind: "warning",
+      key,
+      body: `Budget: the ${describeScope(warning.scope)} budget${warning.scope === "task" ? ` of \`${run.task.task_key}\`` : ""} is ${percent} % used (${warning.unit}). Work stops at 100 %; a director can raise it with \`/aura budget\`.`,
+    });
+  }
+}
+
+async function runChecks(services: Services, workspace: TaskWorkspace, commands: RepoCommands): Promise<{ setup?: SandboxResult; test?: SandboxResult; passed: boolean }> {
+  const options: SandboxOptions = { ...services.sandbox };
+  let setup: SandboxResult | undefined;
+  if (commands.setup) {
+    setup = await runInSandbox(options, { command: commands.setup, cwd: workspace.path, phase: "setup" });
+    if (setup.exitCode !== 0 || setup.timedOut) return { setup, passed: false };
+  }
+  if (!commands.test) return { ...(setup ? { setup } : {}), passed: true };
+  const test = await runInSandbox(options, { command: commands.test, cwd: workspace.path, phase: "test" });
+  return { ...(setup ? { setup } : {}), test, passed: test.exitCode === 0 && !test.timedOut };
+}
+
+async function recordCommits(run: Run, shas: { sha: string; kind: "work" | "merge" }[], snapshotId: string): Promise<void> {
+  for (const commit of shas) {
+    await run.services.pool.query(
+      `INSERT INTO task_commits (task_id, sha, kind, employee_id, snapshot_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [run.taskId, commit.sha, commit.kind, run.employee.id, snapshotId],
+    );
+  }
+}
+
+type Saved = { headSha: string | undefined; pushed: boolean };
+
+/**
+ * Commits exactly the planned content of the edited paths (re-written first, so nothing a test run changed in
+ * them slips in), pushes through pushAuraBranch (merging a person's commits, never forcing), and records every
+ * commit the loop made.
+ */
+async function saveWork(
+  run: Run,
+  workspace: TaskWorkspace,
+  token: string,
+  finalWrites: Map<string, string | null>,
+  message: string,
+  snapshotId: string,
+): Promise<Saved> {
+  const { services } = run;
+  const writes: PlannedWrite[] = [...finalWrites].map(([path, content]) => ({ path, content }));
+  if (writes.length > 0) {
+    await restoreWrites(workspace, writes);
+  }
+  const commit = await commitChanges(services.workspace, workspace, {
+    message,
+    trailers: { requirement: `${run.task.repo}#${run.task.issue_number}`, task: `${run.taskId} ${run.task.task_key}`, employee: run.employee.id, snapshot: snapshotId },
+    paths: writes.map((write) => write.path),
+  });
+  if (commit.created) await recordCommits(run, [{ sha: commit.sha, kind: "work" }], snapshotId);
+  if (!commit.created && !workspace.resumed) return { headSha: undefined, pushed: false };
+  const pushed = await pushAuraBranch(services.workspace, workspace, { token });
+  if (pushed.mergedRemoteChanges > 0) {
+    const merges = await git(workspaceTarget(workspace, undefined), ["rev-list", "--merges", `${commit.sha}..HEAD`]);
+    const shas = merges.stdout.split("\n").filter((line) => /^[0-9a-f]{40}$/.test(line));
+    await recordCommits(run, shas.map((sha) => ({ sha, kind: "merge" as const })), snapshotId);
+  }
+  return { headSha: commit.created ? commit.sha : undefined, pushed: true };
+}
+
+async function restoreWrites(workspace: TaskWorkspace, writes: PlannedWrite[]): Promise<void> {
+  for (const write of writes) {
+    if (write.content !== null) await safeWriteFile(workspace.path, write.path, write.content);
+    else if (await fileExists(workspace.path, write.path)) await safeDeleteFile(workspace.path, write.path);
+  }
+}
+
+async function fileExists(root: string, file: string): Promise<boolean> {
+  try {
+    await safeReadFile(root, file, { maxBytes: Number.MAX_SAFE_INTEGER });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function needsDirector(run: Run, reason: string, notice: string): Promise<void> {
+  const { services } = run;
+  await inTransaction(services.pool, async (client) => {
+    const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [run.taskId])).rows[0]?.state;
+    if (state === "assigned") await transitionTask(client, run.taskId, "working", { actor: run.employee.id, reason: "work loop started" });
+    if (state !== "needs_director") await transitionTask(client, run.taskId, "needs_director", { actor: run.employee.id, reason });
+    await escalateRequirement(client, run, reason);
+    await addNotice(client, Number(run.task.requirement_id), { kind: "incident", body: notice, key: `task-stopped:${run.taskId}:${run.task.attempt}:${run.task.revision_rounds}` });
+  });
+}
+
+async function escalateRequirement(client: Parameters<typeof transitionTask>[0], run: Run, reason: string): Promise<void> {
+  const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [run.task.requirement_id])).rows[0];
+  if (requirement?.state === "in_progress") {
+    await transitionRequirement(client, Number(run.task.requirement_id), "needs_director", {
+      actor: "aura/employees",
+      reason: `task ${run.task.task_key}: ${reason}`,
+    });
+  }
+}
+
+async function openAgentPulls(services: Services, task: TaskRow): Promise<number> {
+  const { rows } = await services.pool.query<{ open: string }>(
+    `SELECT count(*) AS open FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND t.id <> $3 AND t.pr_number IS NOT NULL
+       AND t.state IN ('working', 'pr_open', 'needs_director')`,
+    [task.installation_id, task.repo, task.id],
+  );
+  return Number(rows[0]?.open ?? 0);
+}
+
+function repoConfigOf(task: TaskRow): RepoConfig {
+  return task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
+}
+
+/** Runs the `task.work` job. Returns what happened (the job itself ignores it; tests and the bench read it). */
+export async function runTaskWork(services: Services, payload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<WorkOutcome> {
+  const { taskId, revisionId } = TaskWorkPayload.parse(payload);
+  const task = await loadTask(services, taskId);
+  if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
+  const installationId = Number(task.installation_id);
+  const jobKey = `task:${taskId}`;
+  const jobPayload = { taskId, ...(revisionId ? { revisionId } : {}) };
+  if (await deferIfHalted(services, helpers, { installationId, task: "task.work", payload: jobPayload, jobKey })) {
+    return { kind: "deferred", reason: "the installation is halted" };
+  }
+  if (task.state !== "assigned" && task.state !== "working") {
+    return { kind: "skipped", reason: `task ${taskId} is ${task.state}; nothing to do` };
+  }
+  if (!task.employee_id) return { kind: "skipped", reason: `task ${taskId} has no active assignment` };
+  const config = repoConfigOf(task);
+  const registryEmployee = services.policies.employees.employees.find((candidate) => candidate.id === task.employee_id);
+  const day = utcDay(services.now());
+  const run: Run = {
+    services,
+    task,
+    taskId,
+    employee: registryEmployee ?? {
+      id: task.employee_id,
+      provider: "ollama",
+      model: "unknown",
+      capabilities: [task.task_class],
+      limits: { maxTokensPerCall: 1, timeoutSeconds: 1 },
+      dataPolicy: { local: true },
+    },
+    config,
+    budgets: effectiveBudgets(services.policies.budgets, config),
+    subject: {
+      installationId,
+      repo: task.repo,
+      requirementId: Number(task.requirement_id),
+      taskId,
+      employeeId: task.employee_id,
+      day,
+    },
+    subjectText: `${task.repo}#${task.issue_number}/${task.task_key}`,
+  };
+  if (!registryEmployee) {
+    await needsDirector(run, `employee ${task.employee_id} is not in the registry`, `Task \`${task.task_key}\` is assigned to \`${task.employee_id}\`, which is no longer in policies/employees.yml. A director can \`/aura reassign\` it.`);
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "needs_director", pullNumber: task.pr_number, reason: "unknown employee" };
+  }
+
+  // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
+  if (task.pr_number === null && (await openAgentPulls(services, task)) >= config.maxOpenAgentPrs) {
+    await addNotice(services.pool, run.subject.requirementId, {
+      kind: "info",
+      key: `pr-limit:${taskId}`,
+      body: `Task \`${task.task_key}\` waits: ${task.repo} already has ${config.maxOpenAgentPrs} open agent pull requests (\`maxOpenAgentPrs\`). It starts when one closes.`,
+    });
+    await helpers.addJob("task.work", jobPayload, { runAt: new Date(services.now().getTime() + PR_LIMIT_RECHECK_MS), jobKey });
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "waiting", reason: "maxOpenAgentPrs reached" };
+  }
+
+  // Fail closed before paying for anything: without a sandbox nothing the model writes can be tested.
+  const mode = sandboxMode({ ...services.sandbox });
+  if (mode === "unavailable") {
+    const message = new SandboxUnavailableError("bubblewrap does not start on this host").message;
+    await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${message}.`);
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "needs_director", pullNumber: task.pr_number, reason: "sandbox unavailable" };
+  }
+  if (task.state === "assigned") {
+    await inTransaction(services.pool, (client) =>
+      transitionTask(client, taskId, "working", { actor: run.employee.id, reason: "work loop started", details: { employeeId: run.employee.id } }),
+    );
+  }
+
+  const revision = revisionId ? await loadRevision(services, taskId, revisionId) : undefined;
+  const octokit = services.github.forInstallation(installationId);
+  const auth = (await octokit.auth({ type: "installation" })) as { token: string };
+  const delivered = await deliveredRepository(services, installationId, task.repo);
+  const baseRef = task.default_branch ?? delivered.defaultBranch ?? "main";
+  const branch = task.branch ?? taskBranchName(task.issue_number, task.task_key);
+  const workspace = await prepareTaskWorkspace(services.workspace, {
+    repo: { fullName: task.repo, githubWebUrl: services.config.githubWebUrl, cloneUrl: delivered.cloneUrl },
+    branch,
+    baseRef,
+    token: auth.token,
+  });
+  await services.pool.query("UPDATE tasks SET branch = $2, updated_at = now() WHERE id = $1", [taskId, branch]);
+  try {
+    return await workInTree(run, workspace, { token: auth.token, baseRef, revision, mode });
+  } finally {
+    await removeTaskWorkspace(workspace).catch((error: unknown) => services.log.warn({ taskId, reason: String(error) }, "could not remove the work tree"));
+  }
+}
+
+async function loadRevision(services: Services, taskId: number, revisionId: number): Promise<(RevisionBrief & { id: number }) | undefined> {
+  const { rows } = await services.pool.query<{ id: string; round: number; instructions: string; inline_comments: RevisionBrief["inlineComments"]; requested_by: string }>(
+    "SELECT id, round, instructions, inline_comments, requested_by FROM revision_requests WHERE id = $1 AND task_id = $2 AND handled_at IS NULL",
+    [revisionId, taskId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return { id: Number(row.id), round: row.round, instructions: row.instructions, inlineComments: row.inline_comments, requestedBy: row.requested_by };
+}
+
+type Stop = { reason: string; remaining: string };
+
+async function workInTree(
+  run: Run,
+  workspace: TaskWorkspace,
+  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: "bwrap" | "none" },
+): Promise<WorkOutcome> {
+  const { services, task, taskId, employee } = run;
+  const files = await listFiles(workspace);
+  const brief: TaskBrief = {
+    key: task.task_key,
+    title: task.title,
+    instructions: task.instructions,
+    taskClass: task.task_class,
+    scope: task.scope,
+    acceptance: task.acceptance,
+    issueNumber: task.issue_number,
+    requirementTitle: task.requirement_title,
+    repo: task.repo,
+  };
+  const context = await buildTaskContext(workspace.path, files, brief, { revision: input.revision });
+  const snapshot: ExecutionSnapshot = {
+    taskId,
+    attempt: task.attempt,
+    revisionRound: input.revision?.round ?? task.revision_rounds,
+    employee: { id: employee.id, provider: employee.provider, model: employee.model },
+    parameters: {
+      temperature: null,
+      maxOutputTokens: employee.limits.maxTokensPerCall,
+      timeoutMs: employee.limits.timeoutSeconds * 1000,
+      maxEditReasks: MAX_EDIT_REASKS,
+      maxFixRounds: MAX_FIX_ROUNDS,
+    },
+    promptSha256: context.promptSha256,
+    baseSha: workspace.baseSha,
+    startSha: workspace.startSha,
+    branch: workspace.branch,
+    tools: await toolVersions(),
+    sandbox: input.mode,
+    policyRevision: services.policies.revision,
+    createdAt: services.now().toISOString(),
+  };
+  const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
+  const configured: RepoCommands = { setup: run.config.setup ?? undefined, test: run.config.test ?? undefined };
+  const commands = configured.setup || configured.test ? configured : await defaultRepoCommands(workspace.path);
+  const rules: EditRules = { scope: task.scope, protectedPaths: services.policies.protectedPaths.protected, taskClass: task.task_class };
+
+  const messages: ChatMessage[] = [...context.messages];
+  const finalWrites = new Map<string, string | null>();
+  let summary: string | undefined;
+  let evidence: RunEvidence | undefined;
+  let reasks = 0;
+  let fixRounds = 0;
+  let stop: Stop | undefined;
+  let providerFailure: ModelCallError | undefined;
+
+  for (let call = 1; ; call++) {
+    let result: StructuredResult<EditSet>;
+    try {
+      result = await callEmployee(run, messages, fixRounds > 0 ? `fix-round-${fixRounds}` : reasks > 0 ? `edit-reask-${reasks}` : "edits");
+    } catch (error) {
+      if (error instanceof BudgetExhausted) {
+        stop = { reason: error.message, remaining: remainingWork(evidence, finalWrites.size > 0) };
+        break;
+      }
+      if (error instanceof ModelCallError && error.isProviderFailure) {
+        providerFailure = error;
+        break;
+      }
+      if (error instanceof ModelCallError) {
+        stop = { reason: `The employee gave no valid EditSet: ${error.message.split("\n")[0]}`, remaining: remainingWork(evidence, finalWrites.size > 0) };
+        break;
+      }
+      throw error;
+    }
+    messages.push({ role: "assistant", content: JSON.stringify(result.value) });
+    const plan = await planEdits(workspace.path, result.value, rules);
+    if (!plan.ok) {
+      await appendEvents(services.pool, [
+        { actor: employee.id, action: "task.edits_refused", subject: run.subjectText, payload: { taskId, call, refusals: plan.refusals } },
+      ]);
+      if (reasks >= MAX_EDIT_REASKS) {
+        stop = {
+          reason: `The employee's edits were refused ${reasks + 1} times: ${plan.refusals.map((r) => `${r.path}: ${r.reason}`).join("; ")}`,
+          remaining: remainingWork(evidence, finalWrites.size > 0),
+        };
+        break;
+      }
+      reasks++;
+      messages.push({ role: "user", content: refusalMessage(plan.refusals) });
+      continue;
+    }
+    summary = result.value.summary;
+    await applyEdits(workspace.path, plan.writes);
+    for (const write of plan.writes) finalWrites.set(write.path, write.content);
+    try {
+      const checks = await runChecks(services, workspace, commands);
+      evidence = { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds };
+    } catch (error) {
+      if (!(error instanceof SandboxUnavailableError)) throw error;
+      stop = { reason: error.message, remaining: "Run the tests: the sandbox stopped working during the task." };
+      break;
+    }
+    if (evidence.passed || fixRounds >= MAX_FIX_ROUNDS) break;
+    fixRounds++;
+    const failing = evidence.test ?? evidence.setup;
+    if (failing) messages.push({ role: "user", content: failureMessage(failing, fixRounds, MAX_FIX_ROUNDS) });
+  }
+
+  const title = task.title;
+  const commitMessage = `${title}\n\n${summary ?? (stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`;
+  let saved: Saved;
+  try {
+    saved = await saveWork(run, workspace, input.token, finalWrites, commitMessage, snapshotId);
+  } catch (error) {
+    if (!(error instanceof MergeConflictError)) throw error;
+    await needsDirector(run, "merge conflict on push", `Task \`${task.task_key}\`: ${error.message}. A director can resolve the conflict on \`${workspace.branch}\`.`);
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "needs_director", pullNumber: task.pr_number, reason: "merge conflict" };
+  }
+  if (evidence && saved.headSha) evidence.headSha = saved.headSha;
+
+  if (providerFailure) return failOver(run, providerFailure);
+
+  if (!saved.pushed && task.pr_number === null) {
+    const reason = stop?.reason ?? "the employee made no change";
+    await needsDirector(run, reason, `Task \`${task.task_key}\` stopped before any change was made: ${reason}`);
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "needs_director", pullNumber: null, reason };
+  }
+
+  const cost = await taskSpend(services.pool, taskId);
+  const outcome: PullOutcome = stop
+    ? { kind: "stopped", reason: stop.reason, remaining: stop.remaining }
+    : evidence === undefined || evidence.passed
+      ? { kind: "passed" }
+      : { kind: "tests-failing" };
+  const body = renderPullBody({
+    taskId,
+    task: { key: task.task_key, title: task.title, instructions: task.instructions, taskClass: task.task_class, scope: task.scope },
+    issueNumber: task.issue_number,
+    onlyTask: Number(task.task_count) === 1,
+    employee: { id: employee.id, provider: employee.provider, model: employee.model },
+    summary,
+    evidence,
+    cost,
+    snapshotId,
+    outcome,
+    revisionRounds: task.revision_rounds,
+  });
+  const [owner, repoName] = task.repo.split("/") as [string, string];
+  const pull = await openOrUpdatePull(services.github.forInstallation(run.subject.installationId), { owner, repo: repoName, branch: workspace.branch, base: input.baseRef }, {
+    title,
+    body,
+    knownNumber: task.pr_number,
+  });
+
+  const next: TaskState = outcome.kind === "passed" ? "pr_open" : "needs_director";
+  const reason =
+    outcome.kind === "passed"
+      ? `draft PR #${pull.number} ${pull.created ? "opened" : "updated"}; sandbox run passed`
+      : outcome.kind === "tests-failing"
+        ? `tests still fail after ${MAX_FIX_ROUNDS} fix rounds; draft PR #${pull.number} keeps the work`
+        : `work stopped: ${outcome.reason}`;
+  await inTransaction(services.pool, async (client) => {
+    await client.query("UPDATE tasks SET pr_number = $2, cost_usd = $3, branch = $4, updated_at = now() WHERE id = $1", [
+      taskId,
+      pull.number,
+      cost.usd,
+      workspace.branch,
+    ]);
+    // The requirement may have been cancelled (or the task reassigned) while the employee worked: the PR is
+    // recorded, but the task's state is no longer this run's to change.
+    const current = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
+    if (current === "working") {
+      await transitionTask(client, taskId, next, { actor: employee.id, reason, details: { pullNumber: pull.number, snapshotId } });
+    }
+    if (input.revision) await client.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [input.revision.id]);
+    await appendEvents(client, [
+      {
+        actor: employee.id,
+        action: pull.created ? "task.pr_opened" : "task.pr_updated",
+        subject: run.subjectText,
+        payload: {
+          taskId,
+          pullNumber: pull.number,
+          draft: pull.draft,
+          branch: workspace.branch,
+          headSha: evidence?.headSha ?? null,
+          testsPassed: evidence?.passed ?? null,
+          exitCode: evidence?.test?.exitCode ?? null,
+          counts: evidence?.test?.testCounts ?? null,
+          sandbox: evidence?.test?.sandbox ?? evidence?.setup?.sandbox ?? null,
+          costUsd: cost.usd,
+          snapshotId,
+        },
+      },
+    ]);
+    if (next === "needs_director" && current === "working") {
+      await escalateRequirement(client, run, reason);
+      await addNotice(client, run.subject.requirementId, {
+        kind: "incident",
+        key: `task-stopped:${taskId}:${task.attempt}:${task.revision_rounds}`,
+        body:
+          outcome.kind === "stopped"
+            ? `Task \`${task.task_key}\` stopped: ${outcome.reason} Done so far: draft PR #${pull.number}. What is left: ${outcome.remaining}`
+            : `Task \`${task.task_key}\`: the tests still fail after ${MAX_FIX_ROUNDS} fix rounds. The work is kept in draft PR #${pull.number}; a director can \`/aura revise\`, \`/aura reassign\` or close it.`,
+      });
+    }
+  });
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: next, pullNumber: pull.number, ...(outcome.kind !== "passed" ? { reason } : {}) };
+}
+
+function remainingWork(evidence: RunEvidence | undefined, edited: boolean): string {
+  if (!edited) return "All of the task: no edit was applied.";
+  if (!evidence) return "Running the tests on the edits and fixing any failures.";
+  return evidence.passed ? "Nothing from the test run; review the work." : "Making the failing tests pass.";
+}
+
+/** The employee's provider failed: record it and route the task to the next eligible employee. */
+async function failOver(run: Run, failure: ModelCallError): Promise<WorkOutcome> {
+  const { services, taskId, employee } = run;
+  const routed = await inTransaction(services.pool, async (client) => {
+    await client.query("INSERT INTO task_provider_failures (task_id, employee_id, kind, message) VALUES ($1, $2, $3, $4)", [
+      taskId,
+      employee.id,
+      failure.kind,
+      failure.message.slice(0, 2000),
+    ]);
+    const excluded = (
+      await client.query<{ employee_id: string }>("SELECT DISTINCT employee_id FROM task_provider_failures WHERE task_id = $1", [taskId])
+    ).rows.map((row) => row.employee_id);
+    const result = await routeTask(services, client, taskId, { excluded });
+    await addNotice(client, run.subject.requirementId, {
+      kind: "info",
+      key: `failover:${taskId}:${employee.id}`,
+      body: `Task \`${run.task.task_key}\`: ${employee.id}'s provider failed (${failure.kind}); ${result.employeeId ? `handed to \`${result.employeeId}\`` : "no other employee is eligible, so a director decides"}.`,
+    });
+    if (!result.employeeId) await escalateRequirement(client, run, "no eligible employee after a provider failure");
+    return result;
+  });
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: "failed_over", from: employee.id, to: routed.employeeId };
+}

@@ -1,0 +1,152 @@
+// HR in the running app: reviews an employee of an installation from its ledgers, applies promote, demote or
+// suspend to employee_states, audits it and announces it in the affected requirements' status comments. It
+// runs on the leader every few minutes and right after each ledger write. Directors suspend and reinstate here too.
+import type pg from "pg";
+import { appendEvents } from "../audit/append.js";
+import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
+import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
+import { inTransaction } from "../manager/transitions.js";
+import type { Duty } from "../queue/leader.js";
+import type { Services } from "../services.js";
+import { EmployeeStatus, INITIAL_STATUS, transition, type TransitionActor } from "./employee-status.js";
+import { reviewEmployee, type HrDecision } from "./review-employee.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+export const HR_REVIEW_EVERY_MS = 5 * 60_000;
+
+export type EmployeeState = { status: EmployeeStatus; reinstatedAt: Date | null; reason: string | null };
+
+/** Locks (creating on first use) the employee's row for this installation and returns its state. */
+export async function lockEmployeeState(client: Queryable, installationId: number, employeeId: string): Promise<EmployeeState> {
+  await client.query(
+    `INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    [installationId, employeeId, INITIAL_STATUS],
+  );
+  const row = (
+    await client.query<{ status: string; reinstated_at: Date | null; reason: string | null }>(
+      "SELECT status, reinstated_at, reason FROM employee_states WHERE installation_id = $1 AND employee_id = $2 FOR UPDATE",
+      [installationId, employeeId],
+    )
+  ).rows[0];
+  return { status: EmployeeStatus.parse(row?.status ?? INITIAL_STATUS), reinstatedAt: row?.reinstated_at ?? null, reason: row?.reason ?? null };
+}
+
+export type StatusChange = {
+  installationId: number;
+  employeeId: string;
+  to: EmployeeStatus;
+  by: TransitionActor;
+  /** A director's login, or `aura/hr`. */
+  actor: string;
+  reason: string;
+  details?: Record<string, unknown>;
+};
+
+/**
+ * Moves an employee (checked against the lifecycle: only a director reinstates), records it and audits it in
+ * the caller's transaction. Returns the previous status; throws IllegalEmployeeTransition when not allowed.
+ */
+export async function changeEmployeeStatus(client: Queryable, change: StatusChange): Promise<{ from: EmployeeStatus; to: EmployeeStatus }> {
+  const current = await lockEmployeeState(client, change.installationId, change.employeeId);
+  const to = transition(current.status, change.to, change.by);
+  const reinstated = current.status === "suspended" && to === "probation";
+  await client.query(
+    `UPDATE employee_states SET status = $3, reason = $4, changed_at = now(), changed_by = $5,
+       reinstated_at = CASE WHEN $6 THEN now() ELSE reinstated_at END
+     WHERE installation_id = $1 AND employee_id = $2`,
+    [change.installationId, change.employeeId, to, change.reason, change.actor, reinstated],
+  );
+  await appendEvents(client, [
+    {
+      actor: change.actor,
+      action: `employee.${reinstated ? "reinstated" : to === "suspended" ? "suspended" : to === "active" ? "promoted" : "demoted"}`,
+      subject: `installation:${change.installationId}/employee:${change.employeeId}`,
+      payload: { installationId: change.installationId, employeeId: change.employeeId, from: current.status, to, by: change.by, reason: change.reason, ...change.details },
+    },
+  ]);
+  return { from: current.status, to };
+}
+
+/** Requirements of the installation where the employee holds an unfinished task: the ones an HR move affects. */
+export async function affectedRequirements(client: Queryable, installationId: number, employeeId: string): Promise<number[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT DISTINCT r.id FROM requirements r JOIN tasks t ON t.requirement_id = r.id
+       JOIN assignments a ON a.task_id = t.id AND a.active
+     WHERE r.installation_id = $1 AND a.employee_id = $2 AND t.state NOT IN ('merged', 'cancelled', 'rejected', 'failed')`,
+    [installationId, employeeId],
+  );
+  return rows.map((row) => Number(row.id));
+}
+
+const VERB = { promote: "promoted to active", demote: "put back on probation", suspend: "suspended" } as const;
+
+export type HrOutcome = { decision: HrDecision; announcedTo: number[] };
+
+/**
+ * Reviews one employee of one installation in a transaction and applies the decision. `requirementIds` are
+ * announced to besides the employee's unfinished requirements (the one whose ledger write triggered the
+ * review). Status comments are refreshed after commit; a GitHub failure there is logged, not fatal.
+ */
+export async function reviewAndApply(
+  services: Services,
+  installationId: number,
+  employeeId: string,
+  options: { requirementIds?: number[] } = {},
+): Promise<HrOutcome> {
+  const result = await inTransaction(services.pool, async (client) => {
+    const state = await lockEmployeeState(client, installationId, employeeId);
+    const decision = reviewEmployee({
+      status: state.status,
+      outcomes: await loadOutcomes(client, installationId, { employeeId }),
+      strikes: await loadStrikes(client, installationId, employeeId),
+      now: services.now(),
+      reinstatedAt: state.reinstatedAt,
+    });
+    if (decision.action === "none") return { decision, announcedTo: [] };
+    await changeEmployeeStatus(client, {
+      installationId,
+      employeeId,
+      to: decision.to,
+      by: "hr",
+      actor: "aura/hr",
+      reason: decision.reason,
+      details: { decision: decision.action, numbers: decision.numbers, ...(decision.action === "suspend" ? { trigger: decision.trigger } : {}) },
+    });
+    const announcedTo = [...new Set([...(options.requirementIds ?? []), ...(await affectedRequirements(client, installationId, employeeId))])];
+    const stamp = services.now().toISOString();
+    for (const requirementId of announcedTo) {
+      await addNotice(client, requirementId, {
+        kind: "hr",
+        body: `HR: \`${employeeId}\` was ${VERB[decision.action]}. ${decision.reason}${decision.action === "suspend" ? " Only a director can bring it back with `/aura reinstate " + employeeId + "`." : ""}`,
+        key: `hr:${employeeId}:${decision.action}:${stamp}`,
+      });
+    }
+    return { decision, announcedTo };
+  });
+  for (const requirementId of result.announcedTo) {
+    await refreshStatusComment(services, requirementId).catch((error: unknown) =>
+      services.log.warn({ requirementId, reason: error instanceof Error ? error.message : String(error) }, "status comment refresh after HR move failed"),
+    );
+  }
+  return result;
+}
+
+/** Every (installation, employee) with something in its ledgers, reviewed once. */
+export async function runHrReviews(services: Services): Promise<HrOutcome[]> {
+  const { rows } = await services.pool.query<{ installation_id: string; employee_id: string }>(
+    `SELECT installation_id, employee_id FROM outcome_ledger UNION SELECT installation_id, employee_id FROM strike_ledger
+     ORDER BY 1, 2`,
+  );
+  const outcomes: HrOutcome[] = [];
+  for (const row of rows) {
+    outcomes.push(await reviewAndApply(services, Number(row.installation_id), row.employee_id));
+  }
+  const moved = outcomes.filter((outcome) => outcome.decision.action !== "none");
+  if (moved.length > 0) services.log.info({ moves: moved.map((m) => m.decision.action) }, "HR review moved employees");
+  return outcomes;
+}
+
+export function hrDuties(services: Services): Duty[] {
+  return [{ name: "hr-review", everyMs: HR_REVIEW_EVERY_MS, run: async () => void (await runHrReviews(services)) }];
+}

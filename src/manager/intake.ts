@@ -1,0 +1,606 @@
+// The requirement intake job, one per issue (job key `requirement:<repo>#<n>`). It applies every unprocessed
+// `issues` delivery of that issue in arrival order (labelled, unlabelled, closed, reopened), so a job collapsed by
+// its key loses nothing; then, if the requirement is waiting for a plan, it plans it; then it refreshes the
+// status comment. Jobs for the same issue never overlap (an advisory lock), and every step is idempotent: a
+// redelivery, a second label, a retry or a restart never produces a second plan, task or comment.
+import { createHash } from "node:crypto";
+import type { JobHelpers } from "graphile-worker";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import { parseRepoConfig, RepoConfig, effectiveBudgets } from "../config/repo-config.js";
+import { deferIfHalted } from "../director/halt.js";
+import type { InstallationOctokit } from "../github/octokit.js";
+import { atLeast, getPermission, type Permission } from "../github/permissions.js";
+import { readRepoConfig, type RepoConfigResult } from "../github/repo-config-reader.js";
+import { upsertStickyComment } from "../github/sticky-comment.js";
+import type { Services } from "../services.js";
+import {
+  CONFIG_ERROR_MARKER,
+  REFUSAL_MARKER,
+  configErrorComment,
+  crashExplanation,
+  invalidOutputExplanation,
+  noManagerExplanation,
+  planRefusedExplanation,
+  providersFailedExplanation,
+  refusalComment,
+} from "./intake-messages.js";
+import { cancelRequirement, releaseDependents } from "./lifecycle.js";
+import { buildPlanningMessages, type ProtectedGlob, type TaskPlan } from "./plan.js";
+import { draftPlan, type DraftOutcome } from "./planner.js";
+import { readRepoView } from "./repo-view.js";
+import { canTransition, type RequirementState, type TaskState } from "./state-machine.js";
+import { refreshStatusComment } from "./status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
+
+export const INTAKE_TASK = "requirement.intake";
+
+export const intakeJobKey = (repo: string, issueNumber: number) => `requirement:${repo}#${issueNumber}`;
+
+/** The prompt budget for planning, in estimated tokens (fits the smallest manager model's context). */
+export const PLANNING_PROMPT_TOKENS = 16_000;
+
+/** How long a job waits before trying again when another job holds its issue. */
+const BUSY_RETRY_MS = 2_000;
+
+const DEFAULT_LABEL = RepoConfig.parse({}).requirementLabel;
+
+export const IntakePayload = z.object({
+  installationId: z.number().int().positive(),
+  repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/),
+  issueNumber: z.number().int().positive(),
+  deliveryId: z.string().optional(),
+});
+export type IntakePayload = z.infer<typeof IntakePayload>;
+
+/** The fields of an `issues` delivery the intake relies on; the rest is kept but unused. */
+export const IssuesDelivery = z.looseObject({
+  action: z.string(),
+  issue: z.looseObject({
+    number: z.number().int(),
+    title: z.string(),
+    body: z.string().nullable().optional(),
+    state: z.string(),
+    labels: z.array(z.looseObject({ name: z.string() })).optional(),
+  }),
+  label: z.looseObject({ name: z.string() }).optional(),
+  sender: z.looseObject({ login: z.string(), type: z.string().optional() }),
+  repository: z.looseObject({
+    id: z.number().int(),
+    full_name: z.string(),
+    private: z.boolean(),
+    default_branch: z.string(),
+  }),
+});
+export type IssuesDelivery = z.infer<typeof IssuesDelivery>;
+
+type Delivery = { deliveryId: string; body: IssuesDelivery };
+
+type RequirementRow = {
+  id: number;
+  state: RequirementState;
+  requirement_label: string | null;
+  default_branch: string | null;
+  repo_config: unknown;
+  title: string;
+};
+
+/** Every manager model failed for provider reasons; the job is retried later (not a quality failure). */
+export class ManagerModelsUnavailable extends Error {
+  override name = "ManagerModelsUnavailable";
+}
+
+/** Lets only one job work on an issue at a time; released when the job ends or its connection drops. */
+async function tryIssueLock(pool: pg.Pool, key: string): Promise<{ release: () => Promise<void> } | null> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('aura:intake'), hashtext($1)) AS locked", [key]);
+    if (!rows[0]?.locked) {
+      client.release();
+      return null;
+    }
+  } catch (error) {
+    client.release();
+    throw error;
+  }
+  return {
+    release: async () => {
+      try {
+        await client.query("SELECT pg_advisory_unlock(hashtext('aura:intake'), hashtext($1))", [key]);
+        client.release();
+      } catch (error) {
+        client.release(error instanceof Error ? error : true);
+      }
+    },
+  };
+}
+
+async function markProcessed(db: Pick<pg.PoolClient, "query">, deliveryId: string, note?: string): Promise<void> {
+  await db.query("UPDATE webhook_deliveries SET processed_at = now(), error = $2 WHERE delivery_id = $1", [deliveryId, note ?? null]);
+}
+
+function isBot(sender: IssuesDelivery["sender"]): boolean {
+  return sender.type === "Bot" || sender.login.endsWith("[bot]");
+}
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** Runs the `requirement.intake` job. */
+export async function runIntakeJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob" | "job">): Promise<void> {
+  const payload = IntakePayload.parse(rawPayload);
+  const jobKey = intakeJobKey(payload.repo, payload.issueNumber);
+  const intake = new Intake(services, payload);
+  if (await intake.installationRemoved()) {
+    await intake.dropDeliveries("the installation was removed");
+    return;
+  }
+  if (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: INTAKE_TASK, payload, jobKey })) return;
+  const lock = await tryIssueLock(services.pool, jobKey);
+  if (!lock) {
+    await helpers.addJob(INTAKE_TASK, payload, { jobKey, runAt: new Date(Date.now() + BUSY_RETRY_MS) });
+    return;
+  }
+  try {
+    await intake.recordInstallation();
+    await intake.applyDeliveries();
+    await intake.planIfWaiting(helpers.job.attempts >= helpers.job.max_attempts);
+    await intake.refreshStatus();
+  } catch (error) {
+    // On the last attempt a requirement must not stay in `planning` forever: a director is told instead.
+    if (helpers.job.attempts >= helpers.job.max_attempts && (await intake.giveUp(error, helpers.job.attempts))) return;
+    throw error;
+  } finally {
+    await lock.release();
+  }
+}
+
+class Intake {
+  private readonly owner: string;
+  private readonly name: string;
+  private readonly subject: string;
+  private readonly log: Logger;
+  private configResult: RepoConfigResult | undefined;
+  /** Whether the status comment shows the latest state (false until refreshed in this job). */
+  private statusFresh = false;
+
+  constructor(
+    private readonly services: Services,
+    private readonly job: IntakePayload,
+  ) {
+    const [owner = "", name = ""] = job.repo.split("/");
+    this.owner = owner;
+    this.name = name;
+    this.subject = `${job.repo}#${job.issueNumber}`;
+    this.log = services.log.child({ task: INTAKE_TASK, repo: job.repo, issue: job.issueNumber });
+  }
+
+  private get octokit(): InstallationOctokit {
+    return this.services.github.forInstallation(this.job.installationId);
+  }
+
+  async installationRemoved(): Promise<boolean> {
+    const { rows } = await this.services.pool.query<{ removed: boolean }>("SELECT removed_at IS NOT NULL AS removed FROM installations WHERE id = $1", [
+      this.job.installationId,
+    ]);
+    return rows[0]?.removed ?? false;
+  }
+
+  async recordInstallation(): Promise<void> {
+    await this.services.pool.query("INSERT INTO installations (id, account) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [
+      this.job.installationId,
+      this.owner,
+    ]);
+  }
+
+  private async deliveries(): Promise<Delivery[]> {
+    const { rows } = await this.services.pool.query<{ delivery_id: string; payload: unknown }>(
+      `SELECT delivery_id, payload FROM webhook_deliveries
+       WHERE processed_at IS NULL AND event = 'issues' AND installation_id = $1 AND repository = $2 AND payload #>> '{issue,number}' = $3
+       ORDER BY received_at, delivery_id`,
+      [this.job.installationId, this.job.repo, String(this.job.issueNumber)],
+    );
+    const deliveries: Delivery[] = [];
+    for (const row of rows) {
+      const parsed = IssuesDelivery.safeParse(row.payload);
+      if (parsed.success) deliveries.push({ deliveryId: row.delivery_id, body: parsed.data });
+      else await markProcessed(this.services.pool, row.delivery_id, `not an issues payload the Manager understands: ${parsed.error.message.slice(0, 300)}`);
+    }
+    return deliveries;
+  }
+
+  async dropDeliveries(reason: string): Promise<void> {
+    for (const delivery of await this.deliveries()) await markProcessed(this.services.pool, delivery.deliveryId, reason);
+  }
+
+  private async requirement(db: Pick<pg.PoolClient, "query"> = this.services.pool, lock = false): Promise<RequirementRow | undefined> {
+    const { rows } = await db.query<RequirementRow>(
+      `SELECT id, state, requirement_label, default_branch, repo_config, title FROM requirements
+       WHERE installation_id = $1 AND repo = $2 AND issue_number = $3${lock ? " FOR UPDATE" : ""}`,
+      [this.job.installationId, this.job.repo, this.job.issueNumber],
+    );
+    return rows[0];
+  }
+
+  /** The repository config on the default branch, read at most once per job. */
+  private async config(): Promise<RepoConfigResult> {
+    this.configResult ??= await readRepoConfig(this.services, this.octokit, { owner: this.owner, repo: this.name });
+    return this.configResult;
+  }
+
+  async applyDeliveries(): Promise<void> {
+    for (const delivery of await this.deliveries()) {
+      switch (delivery.body.action) {
+        case "labeled":
+          await this.onLabeled(delivery);
+          break;
+        case "unlabeled":
+          await this.onUnlabeled(delivery);
+          break;
+        case "closed":
+          await this.onCancel(delivery, `the issue was closed by @${delivery.body.sender.login}`);
+          break;
+        case "reopened":
+          await this.onReopened(delivery);
+          break;
+        default:
+          await markProcessed(this.services.pool, delivery.deliveryId);
+      }
+    }
+  }
+
+  private async onLabeled(delivery: Delivery): Promise<void> {
+    const { body } = delivery;
+    if (body.issue.state !== "open") return markProcessed(this.services.pool, delivery.deliveryId, "label added to a closed issue");
+    const config = await this.config();
+    if (!config.ok) return this.reportInvalidConfig(delivery, config.message, body.label?.name ?? "");
+    if (body.label?.name !== config.config.requirementLabel) return markProcessed(this.services.pool, delivery.deliveryId);
+    await this.start(delivery, config.config, "labelled");
+  }
+
+  private async onReopened(delivery: Delivery): Promise<void> {
+    const labels = (delivery.body.issue.labels ?? []).map((label) => label.name);
+    const config = await this.config();
+    if (!config.ok) {
+      const existing = await this.requirement();
+      const label = existing?.requirement_label ?? DEFAULT_LABEL;
+      if (labels.includes(label)) return this.reportInvalidConfig(delivery, config.message, label);
+      return markProcessed(this.services.pool, delivery.deliveryId);
+    }
+    if (!labels.includes(config.config.requirementLabel)) return markProcessed(this.services.pool, delivery.deliveryId);
+    await this.start(delivery, config.config, "reopened");
+  }
+
+  private async onUnlabeled(delivery: Delivery): Promise<void> {
+    const existing = await this.requirement();
+    const label = delivery.body.label?.name;
+    if (!existing || label === undefined || label !== existing.requirement_label) return markProcessed(this.services.pool, delivery.deliveryId);
+    await this.onCancel(delivery, `the \`${label}\` label was removed by @${delivery.body.sender.login}`);
+  }
+
+  private async onCancel(delivery: Delivery, reason: string): Promise<void> {
+    const existing = await this.requirement();
+    if (!existing) return markProcessed(this.services.pool, delivery.deliveryId);
+    await inTransaction(this.services.pool, async (client) => {
+      await cancelRequirement(client, existing.id, { actor: delivery.body.sender.login, reason, noticeKey: `cancelled:${delivery.deliveryId}` });
+      await markProcessed(client, delivery.deliveryId);
+    });
+    this.statusFresh = false;
+  }
+
+  /** A labelled or reopened issue: check who did it, then create the requirement (or receive it again). */
+  private async start(delivery: Delivery, config: RepoConfig, how: "labelled" | "reopened"): Promise<void> {
+    const { body } = delivery;
+    const existing = await this.requirement();
+    // Labelled twice, or redelivered: the requirement is already under way.
+    if (existing && existing.state !== "cancelled") return markProcessed(this.services.pool, delivery.deliveryId, "requirement already exists");
+
+    const sender = body.sender.login;
+    let permission: Permission | null = null;
+    if (!isBot(body.sender)) permission = await getPermission(this.octokit, { owner: this.owner, repo: this.name, username: sender });
+    if (permission === null || !atLeast(permission, "triage")) return this.refuse(delivery, config.requirementLabel, permission);
+
+    await inTransaction(this.services.pool, async (client) => {
+      const values = [body.issue.title, sender, body.repository.default_branch, JSON.stringify(config), config.requirementLabel, body.repository.private, body.repository.id];
+      const inserted = await client.query<{ id: number }>(
+        `INSERT INTO requirements (installation_id, repo, issue_number, title, labeled_by, default_branch, repo_config, requirement_label, private, repo_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (installation_id, repo, issue_number) DO NOTHING RETURNING id`,
+        [this.job.installationId, this.job.repo, this.job.issueNumber, ...values],
+      );
+      const id = inserted.rows[0]?.id;
+      if (id !== undefined) {
+        await appendEvents(client, [
+          {
+            actor: sender,
+            action: "requirement.received",
+            subject: this.subject,
+            payload: { requirementId: id, how, permission, label: config.requirementLabel, deliveryId: delivery.deliveryId },
+          },
+        ]);
+      } else {
+        const row = await this.requirement(client, true);
+        if (row?.state === "cancelled") {
+          await client.query(
+            `UPDATE requirements SET title = $2, labeled_by = $3, default_branch = $4, repo_config = $5, requirement_label = $6, private = $7, repo_id = $8,
+               plan_problems = NULL WHERE id = $1`,
+            [row.id, ...values],
+          );
+          await transitionRequirement(client, row.id, "received", {
+            actor: sender,
+            reason: how === "labelled" ? `labelled again by @${sender}` : `issue reopened by @${sender}`,
+            details: { permission, deliveryId: delivery.deliveryId },
+          });
+        }
+      }
+      await markProcessed(client, delivery.deliveryId);
+    });
+    this.statusFresh = false;
+  }
+
+  /** One polite comment per issue, ever; an audit event for every refused attempt. */
+  private async refuse(delivery: Delivery, label: string, permission: Permission | null): Promise<void> {
+    const { sender } = delivery.body;
+    const bot = isBot(sender);
+    const already = await this.services.pool.query(
+      "SELECT 1 FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'refusal'",
+      [this.job.installationId, this.job.repo, this.job.issueNumber],
+    );
+    let commentId: number | null = null;
+    let body = "";
+    if (already.rowCount === 0) {
+      body = refusalComment({ login: sender.login, label, isBot: bot, permission });
+      // A crash after posting finds the comment again by its marker instead of posting a second one.
+      ({ commentId } = await upsertStickyComment(this.octokit, {
+        owner: this.owner,
+        repo: this.name,
+        issueNumber: this.job.issueNumber,
+        marker: REFUSAL_MARKER,
+        body,
+      }));
+    }
+    await inTransaction(this.services.pool, async (client) => {
+      if (commentId !== null) {
+        await client.query(
+          `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'refusal', $4, $5)
+           ON CONFLICT DO NOTHING`,
+          [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
+        );
+      }
+      await appendEvents(client, [
+        {
+          actor: sender.login,
+          action: "requirement.refused",
+          subject: this.subject,
+          payload: {
+            reason: bot ? "bot" : "permission",
+            permission,
+            required: "triage",
+            label,
+            commented: commentId !== null,
+            deliveryId: delivery.deliveryId,
+          },
+        },
+      ]);
+      await markProcessed(client, delivery.deliveryId, bot ? "refused: bot sender" : `refused: permission ${permission ?? "none"}`);
+    });
+  }
+
+  /**
+   * An invalid `.github/aura.yml`: the label that was added cannot be checked against the configured one, so the
+   * comment goes only where the label is plausibly the requirement label, and never twice with the same text.
+   */
+  private async reportInvalidConfig(delivery: Delivery, message: string, label: string): Promise<void> {
+    const known = await this.services.pool.query<{ requirement_label: string }>(
+      "SELECT DISTINCT requirement_label FROM requirements WHERE installation_id = $1 AND repo = $2 AND requirement_label IS NOT NULL",
+      [this.job.installationId, this.job.repo],
+    );
+    const plausible = label === DEFAULT_LABEL || /aura/i.test(label) || known.rows.some((row) => row.requirement_label === label);
+    if (!plausible) return markProcessed(this.services.pool, delivery.deliveryId, "repository config invalid; label not recognisable");
+    const body = configErrorComment({ message, branch: delivery.body.repository.default_branch, label });
+    const previous = (
+      await this.services.pool.query<{ comment_id: number; body_hash: string }>(
+        "SELECT comment_id, body_hash FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'config-error'",
+        [this.job.installationId, this.job.repo, this.job.issueNumber],
+      )
+    ).rows[0];
+    let commentId = previous?.comment_id ?? null;
+    if (previous?.body_hash !== sha(body)) {
+      ({ commentId } = await upsertStickyComment(this.octokit, {
+        owner: this.owner,
+        repo: this.name,
+        issueNumber: this.job.issueNumber,
+        marker: CONFIG_ERROR_MARKER,
+        body,
+        commentId,
+      }));
+    }
+    await inTransaction(this.services.pool, async (client) => {
+      await client.query(
+        `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'config-error', $4, $5)
+         ON CONFLICT (installation_id, repo, issue_number, kind) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_hash = EXCLUDED.body_hash, updated_at = now()`,
+        [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
+      );
+      await appendEvents(client, [
+        { actor: delivery.body.sender.login, action: "repo_config.invalid", subject: this.subject, payload: { message, label, deliveryId: delivery.deliveryId } },
+      ]);
+      await markProcessed(client, delivery.deliveryId, "repository config invalid");
+    });
+  }
+
+  /** The issue text the planner reads: the newest delivery's copy (the text at the time it was labelled). */
+  private async issueText(): Promise<{ title: string; body: string }> {
+    const { rows } = await this.services.pool.query<{ payload: unknown }>(
+      `SELECT payload FROM webhook_deliveries
+       WHERE event = 'issues' AND installation_id = $1 AND repository = $2 AND payload #>> '{issue,number}' = $3
+       ORDER BY received_at DESC LIMIT 1`,
+      [this.job.installationId, this.job.repo, String(this.job.issueNumber)],
+    );
+    const parsed = IssuesDelivery.safeParse(rows[0]?.payload);
+    if (parsed.success) return { title: parsed.data.issue.title, body: parsed.data.issue.body ?? "" };
+    const { data } = await this.octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
+      owner: this.owner,
+      repo: this.name,
+      issue_number: this.job.issueNumber,
+    });
+    return { title: data.title, body: data.body ?? "" };
+  }
+
+  /** Plans a requirement that is `received` (or still `planning` after a crash). */
+  async planIfWaiting(finalAttempt: boolean): Promise<void> {
+    const requirement = await this.requirement();
+    if (!requirement || (requirement.state !== "received" && requirement.state !== "planning")) return;
+    if (requirement.state === "received") {
+      await inTransaction(this.services.pool, (client) =>
+        transitionRequirement(client, requirement.id, "planning", { actor: "aura/manager", reason: "planning started" }),
+      );
+      await this.refreshStatus(true);
+    }
+
+    const config = requirement.repo_config ? RepoConfig.parse(requirement.repo_config) : parseRepoConfig(null);
+    const branch = requirement.default_branch ?? (await this.defaultBranch());
+    const view = await readRepoView(this.octokit, { owner: this.owner, repo: this.name, ref: branch });
+    const issue = await this.issueText();
+    const budgets = effectiveBudgets(this.services.policies.budgets, config);
+    const protectedGlobs: ProtectedGlob[] = this.services.policies.protectedPaths.protected.map((entry) => ({
+      glob: entry.glob,
+      reason: entry.reason,
+      allowTaskClasses: entry.allowTaskClasses,
+    }));
+    const budget = { perTask: budgets.perTask, perRequirement: budgets.perRequirement };
+    const prompt = buildPlanningMessages({
+      issueTitle: issue.title,
+      issueBody: issue.body,
+      fileTree: view.fileTree,
+      readme: view.readme,
+      manifests: view.manifests,
+      tokenBudget: PLANNING_PROMPT_TOKENS,
+      protectedGlobs,
+      maxTasks: config.maxTasks,
+      budget,
+    });
+    const outcome = await draftPlan(this.services, {
+      messages: prompt.messages,
+      limits: {
+        maxTasks: config.maxTasks,
+        protectedGlobs,
+        budget,
+        // An incomplete or empty tree cannot show that a file does not exist.
+        ...(view.treeTruncated || view.fileTree.length === 0 ? {} : { repoFiles: view.fileTree }),
+      },
+    });
+    const planning = { record: outcome.record, prompt: { estimatedTokens: prompt.estimatedTokens, truncated: prompt.truncated } };
+
+    if (outcome.kind === "providers-failed" && !finalAttempt) {
+      await appendEvents(this.services.pool, [
+        { actor: "aura/manager", action: "plan.deferred", subject: this.subject, payload: { requirementId: requirement.id, reason: outcome.reason, ...planning } },
+      ]);
+      throw new ManagerModelsUnavailable(`${outcome.reason}; planning will be retried`);
+    }
+    await inTransaction(this.services.pool, async (client) => {
+      const current = await this.requirement(client, true);
+      if (current?.state !== "planning") {
+        // Cancelled (or taken over by a director) while the model was thinking: the draft is dropped.
+        await appendEvents(client, [
+          { actor: "aura/manager", action: "plan.discarded", subject: this.subject, payload: { requirementId: requirement.id, state: current?.state ?? null, outcome: outcome.kind } },
+        ]);
+        return;
+      }
+      await appendEvents(client, [
+        { actor: "aura/manager", action: "plan.drafted", subject: this.subject, payload: { requirementId: requirement.id, outcome: outcome.kind, ...planning } },
+      ]);
+      await this.settle(client, requirement.id, config, outcome);
+    });
+    this.statusFresh = false;
+  }
+
+  private async settle(client: pg.PoolClient, requirementId: number, config: RepoConfig, outcome: DraftOutcome): Promise<void> {
+    const needsDirector = async (to: "needs_director" | "failed", explanation: string, reason: string) => {
+      await client.query("UPDATE requirements SET plan_problems = $2 WHERE id = $1", [requirementId, JSON.stringify(explanation)]);
+      await transitionRequirement(client, requirementId, to, { actor: "aura/manager", reason });
+    };
+    switch (outcome.kind) {
+      case "planned":
+        return this.storePlan(client, requirementId, config, outcome.plan, outcome.employeeId);
+      case "refused":
+        return needsDirector("needs_director", planRefusedExplanation(outcome.problems, outcome.employeeId), `the rules refused the plan ${outcome.record.calls.length} times`);
+      case "invalid-output":
+        return needsDirector("needs_director", invalidOutputExplanation(outcome.employeeId, outcome.reason), "the manager model gave no valid plan after re-asks");
+      case "providers-failed":
+        return needsDirector("needs_director", providersFailedExplanation(outcome.reason), "no manager model could be reached");
+      case "no-manager":
+        return needsDirector("failed", noManagerExplanation(outcome.reason), "no manager model is configured");
+    }
+  }
+
+  private async storePlan(client: pg.PoolClient, requirementId: number, config: RepoConfig, plan: TaskPlan, employeeId: string): Promise<void> {
+    const { rows } = await client.query<{ plan_revision: number }>(
+      "UPDATE requirements SET plan = $2, plan_problems = NULL, plan_revision = plan_revision + 1 WHERE id = $1 RETURNING plan_revision",
+      [requirementId, JSON.stringify({ ...plan, plannedBy: employeeId })],
+    );
+    const revision = rows[0]?.plan_revision ?? 1;
+    // Tasks of an earlier plan that are still open give way to the new plan.
+    const earlier = await client.query<{ id: number; state: TaskState }>(
+      "SELECT id, state FROM tasks WHERE requirement_id = $1 AND plan_revision < $2 ORDER BY id FOR UPDATE",
+      [requirementId, revision],
+    );
+    for (const task of earlier.rows) {
+      if (canTransition("task", task.state, "cancelled")) {
+        await transitionTask(client, task.id, "cancelled", { actor: "aura/manager", reason: "superseded by a new plan" });
+      }
+    }
+    for (const task of plan.tasks) {
+      await client.query(
+        `INSERT INTO tasks (requirement_id, plan_revision, task_key, title, instructions, task_class, scope, acceptance, depends_on, estimate_tokens, estimate_usd)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+        [requirementId, revision, task.id, task.title, task.instructions, task.taskClass, task.scope, task.acceptance, task.dependsOn, task.estimate.tokens, task.estimate.usd],
+      );
+    }
+    await transitionRequirement(client, requirementId, "planned", {
+      actor: "aura/manager",
+      reason: `a plan of ${plan.tasks.length} task${plan.tasks.length === 1 ? "" : "s"} by ${employeeId} passed the rules`,
+      details: { planRevision: revision, tasks: plan.tasks.map((task) => task.id) },
+    });
+    if (config.planApproval) {
+      await transitionRequirement(client, requirementId, "awaiting_approval", { actor: "aura/manager", reason: "planApproval is on: waiting for /aura approve" });
+      return;
+    }
+    await transitionRequirement(client, requirementId, "in_progress", { actor: "aura/manager", reason: "tasks released to routing" });
+    await releaseDependents(this.services, client, requirementId);
+  }
+
+  private async defaultBranch(): Promise<string> {
+    const { data } = await this.octokit.request("GET /repos/{owner}/{repo}", { owner: this.owner, repo: this.name });
+    return data.default_branch;
+  }
+
+  /** Re-renders the status comment unless this job already showed the latest state. */
+  async refreshStatus(force = false): Promise<void> {
+    if (this.statusFresh && !force) return;
+    const requirement = await this.requirement();
+    if (!requirement) return;
+    await refreshStatusComment(this.services, requirement.id);
+    this.statusFresh = true;
+  }
+
+  /** Last attempt failed: move a requirement stuck in planning to a director. True when it did. */
+  async giveUp(error: unknown, attempts: number): Promise<boolean> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.log.error({ reason: message }, "planning failed on its last attempt");
+    const moved = await inTransaction(this.services.pool, async (client) => {
+      const requirement = await this.requirement(client, true);
+      if (!requirement) return false;
+      if (requirement.state === "received") {
+        await transitionRequirement(client, requirement.id, "planning", { actor: "aura/manager", reason: "planning started" });
+      } else if (requirement.state !== "planning") {
+        return false;
+      }
+      await client.query("UPDATE requirements SET plan_problems = $2 WHERE id = $1", [requirement.id, JSON.stringify(crashExplanation(attempts, message))]);
+      await transitionRequirement(client, requirement.id, "needs_director", { actor: "aura/manager", reason: `planning failed ${attempts} times: ${message.slice(0, 300)}` });
+      return true;
+    });
+    if (moved) await this.refreshStatus(true).catch((refreshError: unknown) => this.log.warn({ reason: String(refreshError) }, "status comment refresh failed"));
+    return moved;
+  }
+}

@@ -1,0 +1,129 @@
+// Drafting a plan: the manager employees of policies/employees.yml are asked in order of preference for a
+// TaskPlan (the provider re-asks on malformed replies), and the rules, not the model, decide whether it stands:
+// a refused plan goes back with the problems at most twice. A provider outage moves on to the next manager.
+import type { Employee } from "../config/policy-files.js";
+import { ModelCallError, type ChatMessage } from "../employees/model-client.js";
+import { isProviderConfigured } from "../employees/providers/index.js";
+import type { Services } from "../services.js";
+import { TaskPlan } from "./plan.js";
+import { planProblemsFeedback, validatePlan, type PlanLimits, type PlanProblem } from "./validate-plan.js";
+
+/** Times a plan the rules refused is sent back to the model with the problems. */
+export const MAX_RULE_REASKS = 2;
+
+/** Output tokens allowed for one planning reply (a plan of at most 20 tasks fits easily). */
+const MAX_PLAN_OUTPUT_TOKENS = 8_192;
+
+/** One call to a manager model, for the audit record. */
+export type PlanningCall = {
+  employeeId: string;
+  provider: string;
+  model: string;
+  outcome: "valid" | "refused-by-rules" | "provider-failure" | "invalid-output";
+  /** Re-asks the provider made because a reply did not fit the TaskPlan schema. */
+  schemaReasks: string[];
+  problems?: PlanProblem[];
+  error?: string;
+  costUsd: number;
+  durationMs?: number;
+};
+
+export type PlanningRecord = { calls: PlanningCall[]; skipped: { employeeId: string; reason: string }[]; costUsd: number };
+
+export type DraftOutcome =
+  | { kind: "planned"; plan: TaskPlan; employeeId: string; record: PlanningRecord }
+  | { kind: "refused"; problems: PlanProblem[]; employeeId: string; record: PlanningRecord }
+  | { kind: "invalid-output"; reason: string; employeeId: string; record: PlanningRecord }
+  | { kind: "providers-failed"; reason: string; record: PlanningRecord }
+  | { kind: "no-manager"; reason: string; record: PlanningRecord };
+
+function managerEmployees(services: Services): Employee[] {
+  const byId = new Map(services.policies.employees.employees.map((employee) => [employee.id, employee]));
+  return services.policies.employees.manager.flatMap((id) => {
+    const employee = byId.get(id);
+    return employee ? [employee] : [];
+  });
+}
+
+/**
+ * Asks the manager employees in order until one returns a plan the rules accept, refuses one three times, or
+ * replies with something that is not a TaskPlan after the provider's re-asks. Errors other than ModelCallError
+ * (a bug, a crash) propagate so the job is retried.
+ */
+export async function draftPlan(services: Services, input: { messages: ChatMessage[]; limits: PlanLimits }): Promise<DraftOutcome> {
+  const record: PlanningRecord = { calls: [], skipped: [], costUsd: 0 };
+  const providerFailures: string[] = [];
+  for (const employee of managerEmployees(services)) {
+    if (!isProviderConfigured(employee.provider, services.config)) {
+      record.skipped.push({ employeeId: employee.id, reason: `${employee.provider} is not configured` });
+      continue;
+    }
+    if (!services.breaker.isAvailable(employee.id)) {
+      record.skipped.push({ employeeId: employee.id, reason: "circuit breaker open" });
+      continue;
+    }
+    let client;
+    try {
+      client = services.modelFor(employee);
+    } catch (error) {
+      record.skipped.push({ employeeId: employee.id, reason: error instanceof Error ? error.message : String(error) });
+      continue;
+    }
+    let messages = input.messages;
+    for (let round = 0; round <= MAX_RULE_REASKS; round++) {
+      let reply;
+      try {
+        reply = await client.generate({
+          name: "TaskPlan",
+          schema: TaskPlan,
+          messages,
+          timeoutMs: employee.limits.timeoutSeconds * 1000,
+          maxOutputTokens: Math.min(employee.limits.maxTokensPerCall, MAX_PLAN_OUTPUT_TOKENS),
+          temperature: 0,
+        });
+      } catch (error) {
+        if (!(error instanceof ModelCallError)) throw error;
+        const cost = error.details.costUsd ?? 0;
+        record.costUsd += cost;
+        const call: PlanningCall = {
+          employeeId: employee.id,
+          provider: employee.provider,
+          model: employee.model,
+          outcome: error.isProviderFailure ? "provider-failure" : "invalid-output",
+          schemaReasks: error.details.reasks ?? [],
+          error: `${error.kind}: ${error.message}`,
+          costUsd: cost,
+        };
+        record.calls.push(call);
+        if (error.isProviderFailure) {
+          providerFailures.push(`${employee.id} (${error.kind}: ${error.message})`);
+          break;
+        }
+        return { kind: "invalid-output", reason: error.message, employeeId: employee.id, record };
+      }
+      record.costUsd += reply.costUsd;
+      const verdict = validatePlan(reply.value, input.limits);
+      record.calls.push({
+        employeeId: employee.id,
+        provider: reply.provider,
+        model: reply.model,
+        outcome: verdict.ok ? "valid" : "refused-by-rules",
+        schemaReasks: reply.reasks,
+        ...(verdict.ok ? {} : { problems: verdict.problems }),
+        costUsd: reply.costUsd,
+        durationMs: reply.durationMs,
+      });
+      if (verdict.ok) return { kind: "planned", plan: reply.value, employeeId: employee.id, record };
+      if (round === MAX_RULE_REASKS) return { kind: "refused", problems: verdict.problems, employeeId: employee.id, record };
+      messages = [...messages, { role: "assistant", content: JSON.stringify(reply.value) }, planProblemsFeedback(verdict.problems)];
+    }
+  }
+  if (providerFailures.length > 0) {
+    return { kind: "providers-failed", reason: `every manager model failed: ${providerFailures.join("; ")}`, record };
+  }
+  return {
+    kind: "no-manager",
+    reason: `no manager model is available (${record.skipped.map((s) => `${s.employeeId}: ${s.reason}`).join("; ") || "the manager list is empty"})`,
+    record,
+  };
+}

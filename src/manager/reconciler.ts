@@ -1,0 +1,187 @@
+// The leader's repair duty for the Manager: tasks that stopped making progress are retried once and then go
+// to a director; requirements whose intake job was lost are enqueued again; deliveries that were recorded but
+// never processed (and have no job) are dispatched again, once. Webhooks are never redelivered by GitHub after a
+// failure, so this is what makes "record, then work" safe.
+import type pg from "pg";
+import type { Services } from "../services.js";
+import type { Dispatcher } from "../queue/dispatch.js";
+import type { Duty } from "../queue/leader.js";
+import { routeTask } from "./assign.js";
+import { INTAKE_TASK, intakeJobKey } from "./intake.js";
+import type { TaskState } from "./state-machine.js";
+import { addNotice, refreshStatusComment } from "./status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
+
+export type ReconcilerOptions = {
+  /** A task in `assigned` or `working` with no state change for this long is stuck (default 30 minutes). */
+  stuckTaskMs: number;
+  /** A `received`/`planning` requirement without a job for this long has lost its job (default 1 minute). */
+  lostIntakeMs: number;
+  /** A delivery unprocessed and without a job for this long was missed (default 1 minute). */
+  missedDeliveryMs: number;
+  /** How many of each kind one pass repairs. */
+  batch: number;
+};
+
+export const DEFAULT_RECONCILER_OPTIONS: ReconcilerOptions = {
+  stuckTaskMs: 30 * 60_000,
+  lostIntakeMs: 60_000,
+  missedDeliveryMs: 60_000,
+  batch: 50,
+};
+
+export type StuckTaskAction = { taskId: number; action: "retried" | "needs_director" };
+
+/** Retries each stuck task once (a new routing decision), then hands it to a director. */
+export async function reconcileStuckTasks(services: Services, options: Pick<ReconcilerOptions, "stuckTaskMs" | "batch">): Promise<StuckTaskAction[]> {
+  const { rows } = await services.pool.query<{ id: number; requirement_id: number }>(
+    `SELECT t.id, t.requirement_id FROM tasks t
+       JOIN requirements r ON r.id = t.requirement_id
+       LEFT JOIN installations i ON i.id = r.installation_id
+     WHERE t.state IN ('assigned', 'working') AND t.updated_at < now() - make_interval(secs => $1)
+       AND i.halted_at IS NULL AND i.removed_at IS NULL
+     ORDER BY t.updated_at LIMIT $2`,
+    [options.stuckTaskMs / 1000, options.batch],
+  );
+  const actions: StuckTaskAction[] = [];
+  for (const row of rows) {
+    const action = await inTransaction(services.pool, async (client) => {
+      const task = (
+        await client.query<{ state: TaskState; stuck_retries: number; task_key: string; stale: boolean }>(
+          `SELECT state, stuck_retries, task_key, updated_at < now() - make_interval(secs => $2) AS stale FROM tasks WHERE id = $1 FOR UPDATE`,
+          [row.id, options.stuckTaskMs / 1000],
+        )
+      ).rows[0];
+      if (!task || !task.stale || (task.state !== "assigned" && task.state !== "working")) return null;
+      const minutes = Math.round(options.stuckTaskMs / 60_000);
+      if (task.stuck_retries === 0) {
+        await client.query("UPDATE tasks SET stuck_retries = stuck_retries + 1 WHERE id = $1", [row.id]);
+        if (task.state === "working") {
+          await transitionTask(client, row.id, "queued", { actor: "aura/reconciler", reason: `no progress for ${minutes} minutes; retrying once` });
+        }
+        await routeTask(services, client, row.id);
+        return "retried" as const;
+      }
+      await transitionTask(client, row.id, "needs_director", { actor: "aura/reconciler", reason: `no progress for ${minutes} minutes after a retry` });
+      await addNotice(client, row.requirement_id, {
+        kind: "warning",
+        key: `stuck:${row.id}`,
+        body: `Task \`${task.task_key}\` made no progress for ${minutes} minutes, even after a retry. A director can \`/aura reassign ${task.task_key} <employee>\` or close the issue.`,
+      });
+      await moveRequirementToDirector(client, row.requirement_id, `task ${task.task_key} is stuck`);
+      return "needs_director" as const;
+    });
+    if (action) {
+      actions.push({ taskId: row.id, action });
+      await refreshStatusComment(services, row.requirement_id).catch((error: unknown) =>
+        services.log.warn({ requirementId: row.requirement_id, reason: String(error) }, "status comment refresh failed"),
+      );
+    }
+  }
+  return actions;
+}
+
+async function moveRequirementToDirector(client: pg.PoolClient, requirementId: number, reason: string): Promise<void> {
+  const { rows } = await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId]);
+  if (rows[0]?.state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/reconciler", reason });
+}
+
+/** Enqueues intake again for requirements waiting for a plan whose job is gone. Returns their ids. */
+export async function reconcileLostIntake(services: Services, options: Pick<ReconcilerOptions, "lostIntakeMs" | "batch">): Promise<number[]> {
+  return inTransaction(services.pool, async (client) => {
+    const { rows } = await client.query<{ id: number; installation_id: number; repo: string; issue_number: number }>(
+      `SELECT r.id, r.installation_id, r.repo, r.issue_number FROM requirements r
+         LEFT JOIN installations i ON i.id = r.installation_id
+       WHERE r.state IN ('received', 'planning') AND r.updated_at < now() - make_interval(secs => $1)
+         AND i.removed_at IS NULL
+         AND NOT EXISTS (
+           SELECT 1 FROM graphile_worker._private_jobs j
+           WHERE j.key = 'requirement:' || r.repo || '#' || r.issue_number
+              OR (j.payload->>'repo' = r.repo AND j.payload->>'issueNumber' = r.issue_number::text))
+       ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`,
+      [options.lostIntakeMs / 1000, options.batch],
+    );
+    for (const row of rows) {
+      await client.query("SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)", [
+        INTAKE_TASK,
+        JSON.stringify({ installationId: row.installation_id, repo: row.repo, issueNumber: row.issue_number }),
+        intakeJobKey(row.repo, row.issue_number),
+      ]);
+    }
+    if (rows.length > 0) services.log.warn({ requirements: rows.map((row) => row.id) }, "re-enqueued intake for requirements whose job was lost");
+    return rows.map((row) => row.id);
+  });
+}
+
+/**
+ * Dispatches again, at most once each, deliveries that were recorded but never processed and have no job
+ * (a job lost, or a role that dispatched nothing). A delivery that still dispatches nothing is marked processed.
+ */
+export async function reconcileMissedDeliveries(
+  services: Services,
+  dispatch: Dispatcher,
+  options: Pick<ReconcilerOptions, "missedDeliveryMs" | "batch">,
+): Promise<{ redispatched: string[]; settled: string[] }> {
+  return inTransaction(services.pool, async (client) => {
+    const { rows } = await client.query<{
+      delivery_id: string;
+      event: string;
+      action: string | null;
+      installation_id: number | null;
+      repository: string | null;
+      payload: Record<string, unknown>;
+    }>(
+      `SELECT d.delivery_id, d.event, d.action, d.installation_id, d.repository, d.payload FROM webhook_deliveries d
+       WHERE d.processed_at IS NULL AND d.received_at < now() - make_interval(secs => $1)
+         AND NOT EXISTS (SELECT 1 FROM delivery_redispatches x WHERE x.delivery_id = d.delivery_id)
+         AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs j WHERE j.payload->>'deliveryId' = d.delivery_id)
+       ORDER BY d.received_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
+      [options.missedDeliveryMs / 1000, options.batch],
+    );
+    const redispatched: string[] = [];
+    const settled: string[] = [];
+    for (const row of rows) {
+      const jobs = dispatch({
+        deliveryId: row.delivery_id,
+        event: row.event,
+        action: row.action ?? undefined,
+        installationId: row.installation_id ?? undefined,
+        repository: row.repository ?? undefined,
+        payload: row.payload,
+      });
+      if (jobs.length === 0) {
+        await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = $1", [row.delivery_id]);
+        settled.push(row.delivery_id);
+        continue;
+      }
+      for (const job of jobs) {
+        await client.query("SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)", [
+          job.task,
+          JSON.stringify({ ...job.payload, deliveryId: row.delivery_id }),
+          job.key ?? null,
+        ]);
+      }
+      await client.query("INSERT INTO delivery_redispatches (delivery_id, jobs) VALUES ($1, $2)", [row.delivery_id, jobs.length]);
+      redispatched.push(row.delivery_id);
+    }
+    if (redispatched.length > 0) services.log.warn({ deliveries: redispatched }, "re-dispatched deliveries that were never processed");
+    return { redispatched, settled };
+  });
+}
+
+/** The Manager's leader duties. The dispatcher is loaded lazily: the role registry imports this module. */
+export function reconcilerDuties(services: Services, overrides: Partial<ReconcilerOptions> = {}): Duty[] {
+  const options = { ...DEFAULT_RECONCILER_OPTIONS, ...overrides };
+  return [
+    { name: "manager-stuck-tasks", everyMs: 60_000, run: async () => void (await reconcileStuckTasks(services, options)) },
+    { name: "manager-lost-intake", everyMs: 30_000, run: async () => void (await reconcileLostIntake(services, options)) },
+    {
+      name: "manager-missed-deliveries",
+      everyMs: 30_000,
+      run: async () => {
+        const { dispatchAll } = await import("../roles.js");
+        await reconcileMissedDeliveries(services, dispatchAll, options);
+      },
+    },
+  ];
+}

@@ -1,0 +1,184 @@
+// Budgets (reserve, stop at the cap keeping the partial branch, raises capped at the daily limit), provider
+// failover through the real SDKs behind nock, the open-PR limit, and the [WIP] fallback where drafts are unavailable.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Employee } from "../../src/config/policy-files.js";
+import { BudgetRaiseRefused, raiseBudget } from "../../src/employees/budgets.js";
+import type { ModelClient } from "../../src/employees/model-client.js";
+import { openOrUpdatePull } from "../../src/employees/pull-request.js";
+import { requestRevision, RevisionNotPossible } from "../../src/employees/revise.js";
+import { runTaskWork } from "../../src/employees/work-loop.js";
+import { inTransaction } from "../../src/manager/transitions.js";
+import { probeBwrap } from "../../src/workspace/sandbox.js";
+import { geminiReply, loadFixture, openAIReply } from "../employees/provider-fixtures.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { insertRequirement, testServices } from "../helpers/services.js";
+import { makeTempDir, sh } from "../workspace/git-fixture.js";
+import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, unthrottledGitHub, replace, scriptedEmployees } from "./work-fixtures.js";
+
+const probe = probeBwrap();
+let db: TestDatabase;
+let temp: ReturnType<typeof makeTempDir>;
+let counter = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  temp = makeTempDir("aura-budget-");
+});
+
+afterAll(async () => {
+  await db.drop();
+  temp.cleanup();
+});
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+function setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string> } = {}) {
+  const dir = path.join(temp.dir, `case-${counter++}`);
+  mkdirSync(dir, { mode: 0o711 });
+  const services = testServices(db, {
+    ...(options.override ? { modelOverride: options.override } : {}),
+    env: { AURA_DATA_DIR: path.join(dir, "data"), ...options.env },
+  });
+  return { services: { ...services, github: unthrottledGitHub() }, dir };
+}
+
+describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? "" : " (skipped: no bubblewrap)"}`, () => {
+  it("stops at the task's cap, keeps the partial branch in a draft PR and says what is left", async () => {
+    const wrong = replace("src/math.js", "exports.add = (a, b) => a - b;", "exports.add = (a, b) => a * b;");
+    const script = scriptedEmployees([edits("Try *.", wrong), edits("Use +.", FIX_ADD)], { input: 124_000, cachedInput: 0, output: 1_000 });
+    const { services, dir } = setup({ override: script.override });
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, {
+      parent: dir,
+      config: { employees: ["gpt-4.1-mini"], budgets: { perTask: { tokens: 150_000 } } },
+    });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "needs_director" });
+    expect(script.calls).toHaveLength(1);
+    expect(sh(fixture.remote.bare, "show", `aura/${fixture.issueNumber}-fix-add:src/math.js`)).toContain("a * b");
+    const pull = github.pulls.get(100);
+    expect(pull?.draft).toBe(true);
+    expect(pull?.body).toContain("work stopped");
+    expect(pull?.body).toContain("The task budget is exhausted");
+    expect(pull?.body).toContain("Making the failing tests pass.");
+    const notices = (await db.pool.query("SELECT kind, body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [fixture.requirementId])).rows;
+    expect(notices.map((n) => n.kind)).toEqual(["warning", "incident"]);
+    expect(notices[0]?.body).toContain("83 % used");
+    const spend = (await db.pool.query("SELECT state, tokens FROM model_spend WHERE task_id = $1", [fixture.taskId])).rows;
+    expect(spend.map((row) => [row.state, Number(row.tokens)])).toEqual([["settled", 125_000]]);
+    const task = (await db.pool.query("SELECT state, cost_usd FROM tasks WHERE id = $1", [fixture.taskId])).rows[0];
+    expect(task.state).toBe("needs_director");
+    expect(Number(task.cost_usd)).toBeGreaterThan(0);
+  });
+
+  it("fails over to the next employee when the first one's provider answers 500, through the real SDKs", async () => {
+    const reply = JSON.stringify(edits("Use +.", FIX_ADD));
+    let modelCalls = 0;
+    const firstFails = (ok: () => Record<string, unknown>, failure: Record<string, unknown>) => (): [number, string, Record<string, string>] => {
+      modelCalls++;
+      return modelCalls === 1 ? [500, JSON.stringify(failure), { "content-type": "application/json" }] : [200, JSON.stringify(ok()), { "content-type": "application/json" }];
+    };
+    nock("https://openai.test").persist().post("/v1/chat/completions").optionally().reply(firstFails(() => openAIReply(reply), loadFixture("openai-error-500.json")));
+    nock("https://gemini.test")
+      .persist()
+      .post("/v1beta/models/gemini-2.5-flash:generateContent")
+      .optionally()
+      .reply(firstFails(() => geminiReply(reply), loadFixture("gemini-error-500.json")));
+    const { services, dir } = setup({ env: { OPENAI_BASE_URL: "https://openai.test/v1", GEMINI_BASE_URL: "https://gemini.test" } });
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir, config: { employees: ["gpt-4.1-mini", "gemini-2.5-flash"] } });
+
+    const first = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const second = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    const other = fixture.employeeId === "gpt-4.1-mini" ? "gemini-2.5-flash" : "gpt-4.1-mini";
+    expect(first).toEqual({ kind: "failed_over", from: fixture.employeeId, to: other });
+    expect(second).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    expect(github.pulls.get(100)?.body).toContain(`Employee: \`${other}\``);
+    const failures = (await db.pool.query("SELECT employee_id, kind FROM task_provider_failures WHERE task_id = $1", [fixture.taskId])).rows;
+    expect(failures).toEqual([{ employee_id: fixture.employeeId, kind: "server" }]);
+    const message = sh(fixture.remote.bare, "log", "-1", "--format=%B", `aura/${fixture.issueNumber}-fix-add`);
+    expect(message).toContain(`Aura-Employee: ${other}`);
+  });
+});
+
+describe("rate-aware and draft-aware pull requests", () => {
+  it("waits, and says so, while the repository has its maximum of open agent PRs", async () => {
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
+    const { services, dir } = setup({ override: script.override });
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir, extraTasks: 1, config: { maxOpenAgentPrs: 1 } });
+    await db.pool.query("UPDATE tasks SET state = 'pr_open', pr_number = 5 WHERE requirement_id = $1 AND id <> $2", [fixture.requirementId, fixture.taskId]);
+    const recorder = recordingHelpers();
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recorder.helpers);
+
+    expect(outcome).toMatchObject({ kind: "waiting" });
+    expect(script.calls).toHaveLength(0);
+    expect(recorder.added).toHaveLength(1);
+    expect(recorder.added[0]).toMatchObject({ task: "task.work", jobKey: `task:${fixture.taskId}` });
+    expect([...github.comments.values()][0]?.body).toContain("already has 1 open agent pull requests");
+    const state = (await db.pool.query("SELECT state FROM tasks WHERE id = $1", [fixture.taskId])).rows[0].state;
+    expect(state).toBe("assigned");
+  });
+
+  it("opens a normal PR titled [WIP] where drafts are not available", async () => {
+    const { services } = setup();
+    const github = fakeGitHub({ draftUnsupported: true });
+
+    const pull = await openOrUpdatePull(services.github.forInstallation(1), { owner: "octo-org", repo: "free", branch: "aura/1-x", base: "main" }, {
+      title: "Fix add()",
+      body: "body",
+      knownNumber: null,
+    });
+
+    expect(pull).toMatchObject({ created: true, draft: false, title: "[WIP] Fix add()" });
+    expect(github.pulls.get(pull.number)).toMatchObject({ title: "[WIP] Fix add()", draft: false, head: "aura/1-x" });
+  });
+});
+
+describe("raiseBudget", () => {
+  it("raises a task's dollar cap but never beyond the app's daily limit", async () => {
+    const { services } = setup();
+    const budgets = services.policies.budgets;
+
+    const first = await inTransaction(db.pool, (client) => raiseBudget(client, { installationId: 77, scope: "task", id: 1, amountUsd: 1_000, by: "dana", budgets }));
+    const second = inTransaction(db.pool, (client) => raiseBudget(client, { installationId: 77, scope: "task", id: 1, amountUsd: 5, by: "dana", budgets }));
+
+    expect(first).toEqual({ grantedUsd: budgets.perDayPerInstallation.usd - budgets.perTask.usd, capUsd: budgets.perDayPerInstallation.usd, capped: true });
+    await expect(second).rejects.toBeInstanceOf(BudgetRaiseRefused);
+    const audit = await db.pool.query("SELECT actor FROM audit.events WHERE action = 'budget.raised'");
+    expect(audit.rows).toEqual([{ actor: "dana" }]);
+  });
+});
+
+describe("requestRevision", () => {
+  it("records a round once per source, moves the task back to work and enqueues it; a task without a PR cannot be revised", async () => {
+    const { services } = setup();
+    const { taskIds } = await insertRequirement(db, { issueNumber: 900, repo: "octo-org/revise", tasks: [{ key: "a" }, { key: "b" }] });
+    await db.pool.query("UPDATE tasks SET state = 'pr_open', pr_number = 12 WHERE id = $1", [taskIds["a"]]);
+    const ask = () =>
+      inTransaction(db.pool, (client) =>
+        requestRevision(services, client, { taskId: taskIds["a"] as number, instructions: "Rename x.", by: "dana", sourceKey: "review:55" }),
+      );
+
+    const first = await ask();
+    const again = await ask();
+    const noPull = inTransaction(db.pool, (client) => requestRevision(services, client, { taskId: taskIds["b"] as number, instructions: "x", by: "dana" }));
+
+    expect(first).toMatchObject({ round: 1, created: true });
+    expect(again).toEqual({ revisionId: first.revisionId, round: 1, created: false });
+    await expect(noPull).rejects.toBeInstanceOf(RevisionNotPossible);
+    const task = (await db.pool.query("SELECT state, revision_rounds FROM tasks WHERE id = $1", [taskIds["a"]])).rows[0];
+    expect(task).toEqual({ state: "working", revision_rounds: 1 });
+    const job = await db.pool.query("SELECT payload FROM graphile_worker._private_jobs WHERE key = $1", [`task:${taskIds["a"]}`]);
+    expect(job.rows[0].payload).toEqual({ taskId: taskIds["a"], revisionId: first.revisionId });
+  });
+});

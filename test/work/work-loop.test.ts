@@ -1,0 +1,251 @@
+// The task.work job end to end: a real git remote (a local bare repository), the real bubblewrap sandbox,
+// GitHub behind nock, and scripted employees.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requestRevision } from "../../src/employees/revise.js";
+import { runTaskWork } from "../../src/employees/work-loop.js";
+import type { Employee } from "../../src/config/policy-files.js";
+import type { ModelClient } from "../../src/employees/model-client.js";
+import { inTransaction } from "../../src/manager/transitions.js";
+import { probeBwrap } from "../../src/workspace/sandbox.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { testServices } from "../helpers/services.js";
+import { makeTempDir, sh } from "../workspace/git-fixture.js";
+import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, unthrottledGitHub, replace, scriptedEmployees, write, type TaskFixture } from "./work-fixtures.js";
+
+const probe = probeBwrap();
+let db: TestDatabase;
+let temp: ReturnType<typeof makeTempDir>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  temp = makeTempDir("aura-work-");
+});
+
+afterAll(async () => {
+  await db.drop();
+  temp.cleanup();
+});
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+let counter = 0;
+function setup(override: (employee: Employee) => ModelClient) {
+  const dir = path.join(temp.dir, `case-${counter++}`);
+  mkdirSync(dir, { mode: 0o711 });
+  const services = testServices(db, { modelOverride: override, env: { AURA_DATA_DIR: path.join(dir, "data") } });
+  return { services: { ...services, github: unthrottledGitHub() }, dir };
+}
+
+async function taskRow(taskId: number) {
+  return (await db.pool.query("SELECT state, pr_number, branch, cost_usd, revision_rounds FROM tasks WHERE id = $1", [taskId])).rows[0];
+}
+
+function branchOf(fixture: TaskFixture): string {
+  return `aura/${fixture.issueNumber}-fix-add`;
+}
+
+describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.ok ? "" : probe.error})`}`, () => {
+  it("turns an assignment into a commit of exactly the model's edits and a draft PR carrying the real test counts", async () => {
+    const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const mainBefore = fixture.remote.refs()["refs/heads/main"];
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open" });
+    const branch = branchOf(fixture);
+    const refs = fixture.remote.refs();
+    expect(Object.keys(refs).sort()).toEqual([`refs/heads/${branch}`, "refs/heads/main"]);
+    expect(refs["refs/heads/main"]).toBe(mainBefore);
+    expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branch).trim()).toBe("src/math.js");
+    expect(sh(fixture.remote.bare, "show", `${branch}:src/math.js`)).toBe(BUGGY_PROJECT["src/math.js"]?.replace("a - b", "a + b"));
+    const message = sh(fixture.remote.bare, "log", "-1", "--format=%an <%ae>%n%B", branch);
+    expect(message).toContain(services.config.botIdentity.name);
+    expect(message).toMatch(/Aura-Task: \d+ fix-add/);
+    const snapshotId = /Aura-Snapshot: ([0-9a-f]{16})/.exec(message)?.[1];
+    const snapshot = await db.pool.query("SELECT snapshot FROM execution_snapshots WHERE id = $1", [snapshotId]);
+    expect(snapshot.rows[0].snapshot).toMatchObject({ employee: { id: fixture.employeeId }, sandbox: "bwrap", tools: { node: process.version } });
+    const tip = refs[`refs/heads/${branch}`];
+    const recorded = await db.pool.query("SELECT sha, kind FROM task_commits WHERE task_id = $1", [fixture.taskId]);
+    expect(recorded.rows).toEqual([{ sha: tip, kind: "work" }]);
+    const created = github.requests.filter((r) => r.method === "POST" && /\/pulls$/.test(r.path));
+    expect(created).toHaveLength(1);
+    expect(created[0]?.body).toMatchObject({ draft: true, head: branch, base: "main", title: "Fix add()" });
+    const body = String(created[0]?.body?.body);
+    expect(body).toContain(`<!-- aura:task id=${fixture.taskId} -->`);
+    expect(body).toContain(`Closes #${fixture.issueNumber}`);
+    expect(body).toContain("2 passed, 0 failed, 0 skipped");
+    expect(body).toContain("exit code 0");
+    expect(body).toContain(`"headSha":"${tip}"`);
+    expect(await taskRow(fixture.taskId)).toMatchObject({ state: "pr_open", pr_number: 100, branch });
+  });
+
+  it("sends failing test output back to the employee and opens the PR once the fix round passes", async () => {
+    const wrong = replace("src/math.js", "exports.add = (a, b) => a - b;", "exports.add = (a, b) => a * b;");
+    const right = replace("src/math.js", "exports.add = (a, b) => a * b;", "exports.add = (a, b) => a + b;");
+    const script = scriptedEmployees([edits("Try *.", wrong), edits("Use +.", right)]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open" });
+    expect(script.calls).toHaveLength(2);
+    const feedback = script.calls[1]?.messages.at(-1)?.content ?? "";
+    expect(feedback).toContain("Fix round 1 of 2");
+    expect(feedback).toMatch(/not ok|fail/i);
+    expect(sh(fixture.remote.bare, "show", `${branchOf(fixture)}:src/math.js`)).toContain("a + b");
+    const body = String(github.pulls.get(100)?.body);
+    expect(body).toContain("Fix rounds used: 1");
+    expect(body).toContain("2 passed, 0 failed");
+  });
+
+  it("refuses an edit outside the task's scope before writing anything and re-asks with the reason", async () => {
+    const script = scriptedEmployees([edits("Also tweak the README.", FIX_ADD, write("README.md", "# hacked\n")), edits("Only the fix.", FIX_ADD)]);
+    const { services, dir } = setup(script.override);
+    fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open" });
+    expect(script.calls[1]?.messages.at(-1)?.content).toContain("README.md is outside the task's scope");
+    expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branchOf(fixture)).trim()).toBe("src/math.js");
+    const refused = await db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.edits_refused' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
+    expect(refused.rowCount).toBe(1);
+  });
+
+  it("keeps failing work as a draft PR with the failing evidence and hands the task to a director; the sandbox has no network", async () => {
+    const server = (await import("node:net")).createServer((socket) => {
+      connections++;
+      socket.end();
+    });
+    let connections = 0;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const netTest = `const test = require('node:test');\nconst net = require('node:net');\ntest('reaches the host', (t, done) => { net.connect(${port}, '127.0.0.1').on('connect', () => done()).on('error', (e) => done(e)); });\n`;
+    const script = scriptedEmployees([edits("Add a network test.", FIX_ADD, write("test/net.test.js", netTest)), edits("Try again.", write("test/net.test.js", netTest))]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    server.close();
+
+    expect(outcome).toMatchObject({ kind: "needs_director" });
+    expect(connections).toBe(0);
+    expect(script.calls).toHaveLength(3);
+    const pull = github.pulls.get(100);
+    expect(pull?.draft).toBe(true);
+    expect(pull?.body).toContain("2 passed, 1 failed");
+    expect(pull?.body).toContain("the tests still fail");
+    expect(sh(fixture.remote.bare, "ls-tree", "--name-only", "-r", branchOf(fixture))).toContain("test/net.test.js");
+    expect(await taskRow(fixture.taskId)).toMatchObject({ state: "needs_director", pr_number: 100 });
+    const requirement = await db.pool.query("SELECT state FROM requirements WHERE id = $1", [fixture.requirementId]);
+    expect(requirement.rows[0].state).toBe("needs_director");
+  });
+
+  it("runs the tests with no token or key in the sandbox's environment", async () => {
+    process.env.GITHUB_TOKEN = "ghs_hostsecrettoken";
+    process.env.OPENAI_API_KEY = "sk-hostsecretkey";
+    const envTest = [
+      "const test = require('node:test');",
+      "const assert = require('node:assert');",
+      "test('no secrets', () => {",
+      "  const text = JSON.stringify(process.env);",
+      "  for (const needle of ['ghs_', 'sk-', 'TOKEN', 'KEY', 'SECRET', 'PRIVATE']) assert.ok(!text.includes(needle), needle);",
+      "});",
+      "",
+    ].join("\n");
+    const script = scriptedEmployees([edits("Fix and check the environment.", FIX_ADD, write("test/env.test.js", envTest))]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    delete process.env.GITHUB_TOKEN;
+    delete process.env.OPENAI_API_KEY;
+
+    expect(outcome).toMatchObject({ kind: "pr_open" });
+    expect(github.pulls.get(100)?.body).toContain("3 passed, 0 failed");
+  });
+
+  it("a retried job finds the PR it opened and updates it instead of opening a second one", async () => {
+    const fixed = BUGGY_PROJECT["src/math.js"]?.replace("a - b", "a + b") ?? "";
+    const script = scriptedEmployees([edits("Use +.", write("src/math.js", fixed))]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+    await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    // As if the worker died after GitHub created the PR but before the task row recorded it.
+    await db.pool.query("UPDATE tasks SET state = 'working', pr_number = NULL WHERE id = $1", [fixture.taskId]);
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    expect(github.count("POST", /\/pulls$/)).toBe(1);
+    expect(github.count("PATCH", /\/pulls\/100$/)).toBe(1);
+    expect(github.pulls.size).toBe(1);
+  });
+
+  it("a revision adds commits to the same branch and keeps a person's commit", async () => {
+    const script = scriptedEmployees([
+      edits("Use +.", FIX_ADD),
+      edits("Triple too.", write("src/triple.js", "exports.triple = (a) => a * 3;\n")),
+    ]);
+    const { services, dir } = setup(script.override);
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+    await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const branch = branchOf(fixture);
+    const clone = fixture.remote.personClone("pat");
+    sh(clone, "checkout", "--quiet", branch);
+    writeFileSync(path.join(clone, "src", "notes.js"), "// a person's note\n");
+    sh(clone, "add", "--all");
+    sh(clone, "commit", "--quiet", "-m", "A person's commit");
+    sh(clone, "push", "--quiet", "origin", branch);
+    const personSha = sh(clone, "rev-parse", "HEAD").trim();
+
+    const revision = await inTransaction(db.pool, (client) =>
+      requestRevision(services, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: "comment:1" }),
+    );
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId, revisionId: revision.revisionId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    const tip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
+    expect(sh(fixture.remote.bare, "merge-base", "--is-ancestor", personSha, tip)).toBe("");
+    expect(sh(fixture.remote.bare, "show", `${tip}:src/triple.js`)).toContain("a * 3");
+    expect(script.calls[1]?.messages.map((m) => m.content).join("\n")).toContain("Add triple().");
+    expect(await taskRow(fixture.taskId)).toMatchObject({ state: "pr_open", revision_rounds: 1 });
+    expect(github.count("POST", /\/pulls$/)).toBe(1);
+    const recorded = (await db.pool.query("SELECT sha FROM task_commits WHERE task_id = $1", [fixture.taskId])).rows.map((r) => r.sha);
+    expect(recorded).toContain(tip);
+    expect(recorded).not.toContain(personSha);
+  });
+});
+
+describe("fail closed", () => {
+  it("without a working sandbox the task goes to a director before any model call", async () => {
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
+    const { services, dir } = setup(script.override);
+    const noSandbox = { ...services, sandbox: { allowUnsandboxed: false, bwrapPath: "/nonexistent/bwrap" } };
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(noSandbox, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
+    expect(script.calls).toHaveLength(0);
+    expect(github.count("POST", /\/pulls$/)).toBe(0);
+    expect([...github.comments.values()][0]?.body).toContain("AURA_ALLOW_UNSANDBOXED");
+  });
+
+});

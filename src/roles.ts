@@ -12,8 +12,25 @@ export const roles: Role[] = [managerRole, employeesRole, governorRole, director
 
 export const dispatchAll = composeDispatchers(...roles.flatMap((role) => (role.dispatch ? [role.dispatch] : [])));
 
-export function allTasks(services: Services): TaskList {
-  return Object.assign({}, ...roles.map((role) => role.tasks?.(services) ?? {})) as TaskList;
+/**
+ * Every role's job handlers. A job whose payload names the delivery it came from marks that delivery
+ * processed when it succeeds, so the reconciler does not dispatch it again. `only` restricts the handlers
+ * (tests that exercise one role).
+ */
+export function allTasks(services: Services, only?: readonly string[]): TaskList {
+  const tasks = Object.assign({}, ...roles.map((role) => role.tasks?.(services) ?? {})) as TaskList;
+  const wrapped: TaskList = {};
+  for (const [name, task] of Object.entries(tasks)) {
+    if (only && !only.includes(name)) continue;
+    wrapped[name] = async (payload, helpers) => {
+      await task(payload, helpers);
+      const deliveryId = (payload as { deliveryId?: unknown } | null)?.deliveryId;
+      if (typeof deliveryId === "string") {
+        await services.pool.query("UPDATE webhook_deliveries SET processed_at = coalesce(processed_at, now()) WHERE delivery_id = $1", [deliveryId]);
+      }
+    };
+  }
+  return wrapped;
 }
 
 export function allDuties(services: Services): Duty[] {

@@ -13,7 +13,7 @@ import type { GitHubAccess } from "./github/octokit.js";
 import type { Dispatcher } from "./queue/dispatch.js";
 import type { Duty } from "./queue/leader.js";
 import type { TaskList } from "./queue/worker.js";
-import type { WorkspaceOptions } from "./workspace/index.js";
+import type { SandboxOptions, WorkspaceOptions } from "./workspace/index.js";
 
 export type Services = {
   config: AppConfig;
@@ -26,7 +26,7 @@ export type Services = {
   modelFor: (employee: Employee) => ModelClient;
   breaker: CircuitBreaker;
   workspace: WorkspaceOptions;
-  sandbox: { allowUnsandboxed: boolean };
+  sandbox: SandboxOptions;
   now: () => Date;
 };
 

@@ -138,8 +138,9 @@ export async function refreshStatusComment(services: Services, requirementId: nu
     await services.pool.query<Row>(
       `SELECT t.task_key, t.title, t.task_class, t.state, t.estimate_tokens, t.estimate_usd, t.cost_usd, t.pr_number,
               t.revision_rounds, t.depends_on, a.employee_id
-       FROM tasks t LEFT JOIN assignments a ON a.task_id = t.id AND a.active
-       WHERE t.requirement_id = $1 ORDER BY t.id`,
+       FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+       LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+       WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision ORDER BY t.id`,
       [requirementId],
     )
   ).rows;

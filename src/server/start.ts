@@ -54,6 +54,8 @@ export async function startAura(
     modelOverride?: (employee: Employee) => ModelClient;
     now?: () => Date;
     workerPollMs?: number;
+    /** Run only these job types (tests of one role); every other job stays queued. */
+    onlyTasks?: readonly string[];
     leaderRetryMs?: number;
   } = {},
 ): Promise<RunningAura> {
@@ -120,7 +122,7 @@ export async function startAura(
         now: options.now ?? (() => new Date()),
       };
       if (options.workers !== false) {
-        const worker = await startWorker({ pool, log, tasks: allTasks(services), pollInterval: options.workerPollMs });
+        const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
         cleanups.push(worker.stop);
         const leadership = startLeaderElection({
           databaseUrl,

@@ -26,7 +26,13 @@ export type Harness = {
 };
 
 export async function startHarness(
-  options: { env?: Record<string, string>; modelOverride?: (employee: Employee) => ModelClient; now?: () => Date } = {},
+  options: {
+    env?: Record<string, string>;
+    modelOverride?: (employee: Employee) => ModelClient;
+    now?: () => Date;
+    /** Run only these job types; the others stay queued and `waitForIdle` ignores them. */
+    onlyTasks?: readonly string[];
+  } = {},
 ): Promise<Harness> {
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-harness-"));
@@ -51,6 +57,7 @@ export async function startHarness(
     leaderRetryMs: 100,
     modelOverride: options.modelOverride,
     now: options.now,
+    onlyTasks: options.onlyTasks,
   });
   mockInstallationTokens();
   return {
@@ -59,7 +66,7 @@ export async function startHarness(
     config,
     dataDir,
     deliver: (event, payload, deliverOptions) => deliver(aura.port, event, payload, deliverOptions),
-    waitForIdle: (timeoutMs = 20_000) => waitForIdle(db, timeoutMs),
+    waitForIdle: (timeoutMs = 20_000) => waitForIdle(db, timeoutMs, options.onlyTasks),
     stop: async () => {
       await aura.stop();
       await db.drop();
@@ -81,17 +88,18 @@ export function mockInstallationTokens(): void {
     });
 }
 
-async function waitForIdle(db: TestDatabase, timeoutMs: number): Promise<void> {
+async function waitForIdle(db: TestDatabase, timeoutMs: number, onlyTasks?: readonly string[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.pool.query<{ task_identifier: string; last_error: string | null; attempts: number; locked: boolean }>(
       `SELECT t.identifier AS task_identifier, j.last_error, j.attempts, j.locked_at IS NOT NULL AS locked
        FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id`,
     );
-    const failed = rows.find((row) => row.last_error !== null && !row.locked);
+    const relevant = onlyTasks ? rows.filter((row) => onlyTasks.includes(row.task_identifier)) : rows;
+    const failed = relevant.find((row) => row.last_error !== null && !row.locked);
     if (failed) throw new Error(`job ${failed.task_identifier} failed (attempt ${failed.attempts}): ${failed.last_error}`);
-    if (rows.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms: ${rows.map((r) => r.task_identifier).join(", ")}`);
+    if (relevant.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms: ${relevant.map((r) => r.task_identifier).join(", ")}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -3,6 +3,7 @@
 // timeout and turns every failure into one classified ModelCallError carrying attempts, re-asks and spend.
 import { z } from "zod";
 import { fromStrictJson } from "./json-schema.js";
+import { costUsd as costAtPrice, type PriceTable } from "./prices.js";
 import {
   ModelCallError,
   type ChatMessage,
@@ -222,4 +223,35 @@ async function callWithTimeout(
     clearTimeout(timer);
     callerSignal?.removeEventListener("abort", onCallerAbort);
   }
+}
+
+/** What every provider client has: its name and model, the price table, and its defaults. */
+export type PricedClient = {
+  provider: ProviderName;
+  model: string;
+  options: { prices: PriceTable; defaultTimeoutMs?: number; now?: () => Date };
+};
+
+/**
+ * The shared body of every provider's `generate`: price the model at the current date and run the
+ * structured loop with the provider's own call and error classification.
+ */
+export function generatePriced<S extends z.ZodType>(
+  client: PricedClient,
+  request: StructuredRequest<S>,
+  classify: (error: unknown) => FailureClassification,
+  call: ProviderTurn,
+): Promise<StructuredResult<z.infer<S>>> {
+  const now = client.options.now ?? (() => new Date());
+  const price = client.options.prices.priceFor(client.model, now(), client.provider);
+  return generateStructured({
+    provider: client.provider,
+    model: client.model,
+    request,
+    cost: (usage) => costAtPrice(usage, price),
+    classify,
+    clock: () => now().getTime(),
+    ...(client.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: client.options.defaultTimeoutMs } : {}),
+    call,
+  });
 }

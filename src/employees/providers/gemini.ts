@@ -11,8 +11,8 @@ import {
 import { z } from "zod";
 import { toGeminiSchema, type GeminiSchema } from "../json-schema.js";
 import type { ChatMessage, ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
-import { costUsd, type PriceTable } from "../prices.js";
-import { generateStructured, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import type { PriceTable } from "../prices.js";
+import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseProtoDuration } from "./classify.js";
 
 export type GeminiClientOptions = {
@@ -118,53 +118,42 @@ export class GeminiModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const responseSchema = sdkSchema(toGeminiSchema(request.schema));
-    const now = this.options.now ?? (() => new Date());
-    const price = this.options.prices.priceFor(this.model, now(), this.provider);
-    return generateStructured({
-      provider: this.provider,
-      model: this.model,
-      request,
-      cost: (usage) => costUsd(usage, price),
-      classify: classifyGeminiError,
-      clock: () => now().getTime(),
-      ...(this.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: this.options.defaultTimeoutMs } : {}),
-      call: async ({ messages, signal }): Promise<ProviderReply> => {
-        const result = await this.generative.generateContent(
-          {
-            ...geminiContents(messages),
-            generationConfig: {
-              responseMimeType: "application/json",
-              responseSchema,
-              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-              ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
-            },
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyGeminiError, async ({ messages, signal }): Promise<ProviderReply> => {
+      const result = await this.generative.generateContent(
+        {
+          ...geminiContents(messages),
+          generationConfig: {
+            responseMimeType: "application/json",
+            responseSchema,
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
           },
-          { signal },
-        );
-        const parsed = GenerateContentReply.safeParse(result.response);
-        if (!parsed.success) {
-          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
-        }
-        const candidate = parsed.data.candidates?.[0];
-        const text = (candidate?.content?.parts ?? [])
-          .filter((part) => part.thought !== true)
-          .map((part) => part.text ?? "")
-          .join("");
-        const blocked = parsed.data.promptFeedback?.blockReason;
-        const finishReason = candidate?.finishReason;
-        // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
-        const refusal = blocked
-          ? `prompt blocked (${blocked})`
-          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
-            ? `no answer (finish reason ${finishReason})`
-            : undefined;
-        return {
-          text,
-          usage: geminiUsage(parsed.data.usageMetadata),
-          ...(refusal ? { refusal } : {}),
-          ...(finishReason ? { finishReason } : {}),
-        };
-      },
+        },
+        { signal },
+      );
+      const parsed = GenerateContentReply.safeParse(result.response);
+      if (!parsed.success) {
+        throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
+      }
+      const candidate = parsed.data.candidates?.[0];
+      const text = (candidate?.content?.parts ?? [])
+        .filter((part) => part.thought !== true)
+        .map((part) => part.text ?? "")
+        .join("");
+      const blocked = parsed.data.promptFeedback?.blockReason;
+      const finishReason = candidate?.finishReason;
+      // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
+      const refusal = blocked
+        ? `prompt blocked (${blocked})`
+        : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
+          ? `no answer (finish reason ${finishReason})`
+          : undefined;
+      return {
+        text,
+        usage: geminiUsage(parsed.data.usageMetadata),
+        ...(refusal ? { refusal } : {}),
+        ...(finishReason ? { finishReason } : {}),
+      };
     });
   }
 }

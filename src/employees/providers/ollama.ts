@@ -4,8 +4,8 @@ import { Ollama } from "ollama";
 import { z } from "zod";
 import { toStrictJsonSchema } from "../json-schema.js";
 import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
-import { costUsd, type PriceTable } from "../prices.js";
-import { generateStructured, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import type { PriceTable } from "../prices.js";
+import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
 
 export const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
@@ -75,55 +75,44 @@ export class OllamaModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const format = toStrictJsonSchema(request.schema);
-    const now = this.options.now ?? (() => new Date());
-    const price = this.options.prices.priceFor(this.model, now(), this.provider);
-    return generateStructured({
-      provider: this.provider,
-      model: this.model,
-      request,
-      cost: (usage) => costUsd(usage, price),
-      classify: classifyOllamaError,
-      clock: () => now().getTime(),
-      ...(this.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: this.options.defaultTimeoutMs } : {}),
-      call: async ({ messages, signal }): Promise<ProviderReply> => {
-        let retryAfterMs: number | undefined;
-        // The SDK passes no signal on non-streaming calls, so the deadline is wired in through fetch.
-        const client = new Ollama({
-          host: this.options.host ?? DEFAULT_OLLAMA_HOST,
-          fetch: async (input, init) => {
-            const response = await fetch(input, { ...init, signal });
-            if (response.status === 429) retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-            return response;
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOllamaError, async ({ messages, signal }): Promise<ProviderReply> => {
+      let retryAfterMs: number | undefined;
+      // The SDK passes no signal on non-streaming calls, so the deadline is wired in through fetch.
+      const client = new Ollama({
+        host: this.options.host ?? DEFAULT_OLLAMA_HOST,
+        fetch: async (input, init) => {
+          const response = await fetch(input, { ...init, signal });
+          if (response.status === 429) retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+          return response;
+        },
+      });
+      let reply: unknown;
+      try {
+        reply = await client.chat({
+          model: this.model,
+          messages,
+          format,
+          stream: false,
+          options: {
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(request.maxOutputTokens !== undefined ? { num_predict: request.maxOutputTokens } : {}),
           },
         });
-        let reply: unknown;
-        try {
-          reply = await client.chat({
-            model: this.model,
-            messages,
-            format,
-            stream: false,
-            options: {
-              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-              ...(request.maxOutputTokens !== undefined ? { num_predict: request.maxOutputTokens } : {}),
-            },
-          });
-        } catch (error) {
-          throw new RetryAfterSeen(error, retryAfterMs);
-        }
-        const parsed = ChatReply.safeParse(reply);
-        if (!parsed.success) {
-          throw new RetryAfterSeen(
-            { name: "ResponseError", status_code: 502, error: `unexpected /api/chat shape: ${errorMessage(parsed.error)}` },
-            undefined,
-          );
-        }
-        return {
-          text: parsed.data.message.content,
-          usage: ollamaUsage(parsed.data),
-          ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
-        };
-      },
+      } catch (error) {
+        throw new RetryAfterSeen(error, retryAfterMs);
+      }
+      const parsed = ChatReply.safeParse(reply);
+      if (!parsed.success) {
+        throw new RetryAfterSeen(
+          { name: "ResponseError", status_code: 502, error: `unexpected /api/chat shape: ${errorMessage(parsed.error)}` },
+          undefined,
+        );
+      }
+      return {
+        text: parsed.data.message.content,
+        usage: ollamaUsage(parsed.data),
+        ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
+      };
     });
   }
 }

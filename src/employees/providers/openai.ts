@@ -4,8 +4,8 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import { z } from "zod";
 import { toStrictJsonSchema } from "../json-schema.js";
 import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
-import { costUsd, type PriceTable } from "../prices.js";
-import { generateStructured, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import type { PriceTable } from "../prices.js";
+import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
 
 export type OpenAIClientOptions = {
@@ -85,42 +85,31 @@ export class OpenAIModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const schema = toStrictJsonSchema(request.schema);
-    const now = this.options.now ?? (() => new Date());
-    const price = this.options.prices.priceFor(this.model, now(), this.provider);
-    return generateStructured({
-      provider: this.provider,
-      model: this.model,
-      request,
-      cost: (usage) => costUsd(usage, price),
-      classify: classifyOpenAIError,
-      clock: () => now().getTime(),
-      ...(this.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: this.options.defaultTimeoutMs } : {}),
-      call: async ({ messages, signal }): Promise<ProviderReply> => {
-        const completion: unknown = await this.client.chat.completions.create(
-          {
-            model: this.model,
-            messages,
-            response_format: {
-              type: "json_schema",
-              json_schema: { name: schemaName(request.name), strict: true, schema },
-            },
-            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-            ...(request.maxOutputTokens !== undefined ? { max_completion_tokens: request.maxOutputTokens } : {}),
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOpenAIError, async ({ messages, signal }): Promise<ProviderReply> => {
+      const completion: unknown = await this.client.chat.completions.create(
+        {
+          model: this.model,
+          messages,
+          response_format: {
+            type: "json_schema",
+            json_schema: { name: schemaName(request.name), strict: true, schema },
           },
-          { signal, maxRetries: 0 },
-        );
-        const parsed = ChatCompletionReply.safeParse(completion);
-        if (!parsed.success) {
-          throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
-        }
-        const choice = parsed.data.choices[0];
-        return {
-          text: choice?.message.content ?? "",
-          usage: openAIUsage(parsed.data.usage),
-          ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
-          ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
-        };
-      },
+          ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+          ...(request.maxOutputTokens !== undefined ? { max_completion_tokens: request.maxOutputTokens } : {}),
+        },
+        { signal, maxRetries: 0 },
+      );
+      const parsed = ChatCompletionReply.safeParse(completion);
+      if (!parsed.success) {
+        throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
+      }
+      const choice = parsed.data.choices[0];
+      return {
+        text: choice?.message.content ?? "",
+        usage: openAIUsage(parsed.data.usage),
+        ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
+        ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+      };
     });
   }
 }

@@ -47,22 +47,22 @@ export const COMMAND_REFERENCE = {
   reassign: {
     usage: "/aura reassign <task> <employee> [note]",
     description: "Move a task to another employee (the router records it as a director decision).",
-    example: "/aura reassign T2 gemini-2.5-pro",
+    example: "/aura reassign fix-login gemini-2.5-flash",
   },
   suspend: {
     usage: "/aura suspend <employee> <reason>",
     description: "Stop routing any work to an employee until a director reinstates it.",
-    example: "/aura suspend ollama-qwen Keeps editing files outside its task.",
+    example: "/aura suspend qwen2.5-coder-7b Keeps editing files outside its task.",
   },
   reinstate: {
     usage: "/aura reinstate <employee> [note]",
     description: "Bring a suspended employee back, on probation.",
-    example: "/aura reinstate ollama-qwen",
+    example: "/aura reinstate qwen2.5-coder-7b",
   },
   budget: {
     usage: "/aura budget <task|requirement> +<amount> [note]",
     description: "Raise the spending limit of one task, or of the whole requirement on this issue, by an amount in US dollars (capped by the app's daily limit).",
-    example: "/aura budget T3 +2.50",
+    example: "/aura budget fix-login +2.50",
   },
   halt: {
     usage: "/aura halt [note]",

@@ -20,40 +20,49 @@ export async function recordDelivery(
   delivery: DeliverySummary,
   dispatch: Dispatcher,
 ): Promise<RecordResult> {
+  const jobs = dispatch(delivery);
+  // The common case, a new delivery, is one statement: one round trip and one commit for the inbox row and
+  // all its jobs together.
+  const first = await pool.query<{ fresh: boolean; processed_at: Date | null; added: number }>(
+    `WITH ins AS (
+       INSERT INTO webhook_deliveries (delivery_id, event, action, installation_id, repository, payload)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (delivery_id) DO UPDATE SET duplicates = webhook_deliveries.duplicates + 1
+       RETURNING (xmax = 0) AS fresh, processed_at
+     ), added AS (
+       SELECT graphile_worker.add_job(j.task, j.payload::json, job_key => j.key, max_attempts => 5)
+       FROM ins, unnest($7::text[], $8::text[], $9::text[]) AS j(task, payload, key)
+       WHERE ins.fresh
+     )
+     SELECT ins.fresh, ins.processed_at, (SELECT count(*)::int FROM added) AS added FROM ins`,
+    [
+      delivery.deliveryId,
+      delivery.event,
+      delivery.action ?? null,
+      delivery.installationId ?? null,
+      delivery.repository ?? null,
+      delivery.payload,
+      jobs.map((job) => job.task),
+      jobs.map((job) => JSON.stringify({ ...job.payload, deliveryId: delivery.deliveryId })),
+      jobs.map((job) => job.key ?? null),
+    ],
+  );
+  const row = first.rows[0] as { fresh: boolean; processed_at: Date | null; added: number };
+  if (row.fresh) return { duplicate: false, jobs, requeued: false };
+  if (row.processed_at !== null || jobs.length === 0) return { duplicate: true, jobs, requeued: false };
+
+  // A redelivery of something never processed: enqueue again only if none of its jobs is waiting.
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    const inserted = await client.query(
-      `INSERT INTO webhook_deliveries (delivery_id, event, action, installation_id, repository, payload)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (delivery_id) DO UPDATE SET duplicates = webhook_deliveries.duplicates + 1
-       RETURNING (xmax = 0) AS fresh, processed_at`,
-      [
-        delivery.deliveryId,
-        delivery.event,
-        delivery.action ?? null,
-        delivery.installationId ?? null,
-        delivery.repository ?? null,
-        delivery.payload,
-      ],
-    );
-    const row = inserted.rows[0] as { fresh: boolean; processed_at: Date | null };
-    const jobs = dispatch(delivery);
-    let requeued = false;
-    if (row.fresh) {
-      await enqueue(client, jobs, delivery.deliveryId);
-    } else if (row.processed_at === null && jobs.length > 0) {
-      const waiting = await client.query(
-        "SELECT 1 FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1 LIMIT 1",
-        [delivery.deliveryId],
-      );
-      if (waiting.rowCount === 0) {
-        await enqueue(client, jobs, delivery.deliveryId);
-        requeued = true;
-      }
-    }
+    await client.query("SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 FOR UPDATE", [delivery.deliveryId]);
+    const waiting = await client.query("SELECT 1 FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1 LIMIT 1", [
+      delivery.deliveryId,
+    ]);
+    const requeued = waiting.rowCount === 0;
+    if (requeued) await enqueue(client, jobs, delivery.deliveryId);
     await client.query("COMMIT");
-    return { duplicate: !row.fresh, jobs, requeued };
+    return { duplicate: true, jobs, requeued };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;

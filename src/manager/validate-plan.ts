@@ -251,8 +251,12 @@ function patternIncluded(inner: readonly CharToken[], outer: readonly CharToken[
   return true;
 }
 
-/** Whether two segment patterns match a common (non-empty) segment. */
-function patternsIntersect(a: CharToken[], b: CharToken[]): boolean {
+/**
+ * Whether two sequences with wildcards can produce a common sequence: a wildcard item either matches
+ * nothing more, or swallows the next item the other side produces and stays. Used for characters within a
+ * segment (`*`) and for segments within a path (`**`).
+ */
+function sequencesIntersect<T>(a: T[], b: T[], isWildcard: (item: T) => boolean, itemsIntersect: (x: T, y: T) => boolean): boolean {
   const memo = new Map<number, boolean>();
   const visit = (i: number, j: number): boolean => {
     const key = i * (b.length + 1) + j;
@@ -262,37 +266,26 @@ function patternsIntersect(a: CharToken[], b: CharToken[]): boolean {
     const x = a[i];
     const y = b[j];
     let result: boolean;
-    if (!x && !y) result = true;
-    else if (x?.kind === "star") result = visit(i + 1, j) || (y !== undefined && visit(i, j + 1));
-    else if (y?.kind === "star") result = visit(i, j + 1) || (x !== undefined && visit(i + 1, j));
-    else if (!x || !y) result = false;
-    else result = charsIntersect(x, y) && visit(i + 1, j + 1);
+    if (x === undefined && y === undefined) result = true;
+    else if (x !== undefined && isWildcard(x)) result = visit(i + 1, j) || (y !== undefined && visit(i, j + 1));
+    else if (y !== undefined && isWildcard(y)) result = visit(i, j + 1) || (x !== undefined && visit(i + 1, j));
+    else if (x === undefined || y === undefined) result = false;
+    else result = itemsIntersect(x, y) && visit(i + 1, j + 1);
     memo.set(key, result);
     return result;
   };
   return visit(0, 0);
 }
 
+/** Whether two segment patterns match a common (non-empty) segment. */
+function patternsIntersect(a: CharToken[], b: CharToken[]): boolean {
+  return sequencesIntersect(a, b, (token) => token.kind === "star", charsIntersect);
+}
+
 function segmentListsIntersect(a: Segment[], b: Segment[]): boolean {
-  const memo = new Map<number, boolean>();
-  const visit = (i: number, j: number): boolean => {
-    const key = i * (b.length + 1) + j;
-    const cached = memo.get(key);
-    if (cached !== undefined) return cached;
-    memo.set(key, false);
-    const x = a[i];
-    const y = b[j];
-    let result: boolean;
-    if (!x && !y) result = true;
-    // `**` either matches nothing more, or swallows the next segment the other side produces and stays.
-    else if (x?.kind === "globstar") result = visit(i + 1, j) || (y !== undefined && visit(i, j + 1));
-    else if (y?.kind === "globstar") result = visit(i, j + 1) || (x !== undefined && visit(i + 1, j));
-    else if (!x || !y) result = false;
-    else result = patternsIntersect(x.tokens, y.tokens) && visit(i + 1, j + 1);
-    memo.set(key, result);
-    return result;
-  };
-  return visit(0, 0);
+  // Only pattern segments reach itemsIntersect: globstars are the wildcards.
+  const tokens = (segment: Segment) => (segment.kind === "pattern" ? segment.tokens : []);
+  return sequencesIntersect(a, b, (segment) => segment.kind === "globstar", (x, y) => patternsIntersect(tokens(x), tokens(y)));
 }
 
 /** True when some repository path matches both globs (wildcards match dot-files). Throws GlobSyntaxError. */

@@ -10,7 +10,7 @@ import { commitSourceFor } from "./checkout.js";
 import { compareEvidence, readEvidenceClaim } from "./claims.js";
 import { finishRun, loadRun, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
 import { findReview, postReview, renderReview, reviewDigest, updateReview } from "./review.js";
-import { runPassed, runTestsAt } from "./run-tests.js";
+import { fewerTestsThanBase, runPassed, runTestsAt } from "./run-tests.js";
 
 export type AuditJob = { installationId: number; repo: string; pullNumber: number; headSha: string };
 
@@ -90,7 +90,7 @@ export async function auditPull(services: Services, job: AuditJob): Promise<void
   let passed = stored.state === "passed";
   if (stored.state === "pending" || !report) {
     report = await runEvidence(services, at, pull);
-    passed = runPassed(report.head);
+    passed = runPassed(report.head) && !fewerTestsThanBase(report.head, report.base);
     await finishRun(services.pool, at, passed ? "passed" : "failed", report);
     await services.audit.append({
       actor: "aura/auditor",

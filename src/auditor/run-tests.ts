@@ -45,11 +45,12 @@ export async function runTestsAt(
       const setup = config.setup ?? defaults.setup ?? null;
       const test = config.test ?? defaults.test ?? null;
       if (test === null) return notRun(null, "no test command: set `test:` in .github/aura.yml on the base branch");
-      const sandbox = { allowUnsandboxed: services.sandbox.allowUnsandboxed };
+      const sandbox = { ...services.sandbox };
       if (setup !== null) {
         const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
         if (prepared.exitCode !== 0 || prepared.timedOut) {
-          return summary(prepared, `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}; the tests did not run`);
+          const offline = sandbox.allowSetupNetwork ? "" : " (setup runs without network; set AURA_SETUP_NETWORK=true to let dependency installs reach the registry)";
+          return summary(prepared, `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`);
         }
       }
       return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));
@@ -65,4 +66,13 @@ export async function runTestsAt(
 /** The run passed: tests ran to the end, exited 0, and no summary reported a failure. */
 export function runPassed(run: RunSummary): boolean {
   return run.problem === undefined && !run.timedOut && run.exitCode === 0 && (run.counts?.failed ?? 0) === 0;
+}
+
+/**
+ * The head runs or passes fewer tests than its base commit: deleted or disabled tests are not a pass,
+ * whatever the exit code says (issue 7 item 14). Unknown counts on either side decide nothing.
+ */
+export function fewerTestsThanBase(head: RunSummary, base: RunSummary | undefined | null): boolean {
+  if (!base?.counts || !head.counts) return false;
+  return head.counts.total < base.counts.total || head.counts.passed < base.counts.passed;
 }

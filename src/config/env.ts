@@ -34,6 +34,7 @@ const hints: Record<string, string> = {
   OLLAMA_HOST: "set OLLAMA_HOST to an http(s) URL such as http://127.0.0.1:11434",
   AURA_ALLOW_UNSANDBOXED: "set AURA_ALLOW_UNSANDBOXED to true or false",
   AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
+  AURA_SETUP_NETWORK: "set AURA_SETUP_NETWORK to true or false",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
   AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
@@ -68,6 +69,7 @@ export const Env = z
     OLLAMA_HOST: url("must be a URL").transform((value) => value ?? "http://127.0.0.1:11434"),
     AURA_ALLOW_UNSANDBOXED: boolFlag,
     AURA_ALLOW_LOCAL_CLONE: boolFlag,
+    AURA_SETUP_NETWORK: boolFlag,
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
     AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     AURA_APP_SLUG: z

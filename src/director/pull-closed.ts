@@ -128,6 +128,26 @@ async function finishIfAllMerged(client: Queryable & pg.PoolClient, requirementI
   return true;
 }
 
+/**
+ * `in_progress` → `failed` once no task of the current plan is left open and at least one was rejected or
+ * failed: nobody is working on the requirement any more, so it must not keep saying it is in progress. A
+ * director's `/aura reassign` or `/aura revise` brings it back.
+ */
+async function failIfNothingLeft(client: Queryable & pg.PoolClient, requirementId: number, actor: string): Promise<boolean> {
+  const { rows } = await client.query<{ state: string; open: string; lost: string }>(
+    `SELECT r.state,
+            count(*) FILTER (WHERE t.state NOT IN ('merged', 'cancelled', 'rejected', 'failed')) AS open,
+            count(*) FILTER (WHERE t.state IN ('rejected', 'failed')) AS lost
+       FROM requirements r JOIN tasks t ON t.requirement_id = r.id AND t.plan_revision = r.plan_revision
+      WHERE r.id = $1 GROUP BY r.state`,
+    [requirementId],
+  );
+  const row = rows[0];
+  if (!row || row.state !== "in_progress" || Number(row.open) > 0 || Number(row.lost) === 0) return false;
+  await transitionRequirement(client, requirementId, "failed", { actor, reason: "every remaining task was rejected or failed" });
+  return true;
+}
+
 export type PullClosedResult =
   | { handled: false; reason: string }
   | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
@@ -217,6 +237,7 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
       services.log.warn({ taskId: task.taskId, from: task.state, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
     }
     if (kind === "merged") await finishIfAllMerged(client, task.requirementId, mergedBy ?? "aura/accountant");
+    if (kind === "rejected") await failIfNothingLeft(client, task.requirementId, delivery.sender?.login ?? "aura/accountant");
     if (kind === "incident") {
       await addNotice(client, task.requirementId, {
         kind: "incident",

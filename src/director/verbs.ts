@@ -192,6 +192,10 @@ export async function runVerb(ctx: CommandContext, client: Db, command: Director
           (result) => result.employeeId !== null,
         );
         if (routed.employeeId === null) return refused(`Cannot reassign \`${task.key}\`: ${routed.decision.reason}.`, { taskId: task.id });
+        // A requirement that failed because its tasks were rejected is worked on again.
+        if (requirement.state === "failed") {
+          await transitionRequirement(client, requirement.id, "in_progress", { actor: ctx.login, reason: `task \`${task.key}\` reassigned` });
+        }
         return {
           ...done(`Task \`${task.key}\` reassigned to \`${routed.employeeId}\` (routing decision ${routed.decisionId}).`, {
             taskId: task.id,

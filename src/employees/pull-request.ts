@@ -95,7 +95,12 @@ export function renderPullBody(input: PullBodyInput): string {
         "",
       );
     }
-    if (evidence.setup) lines.push(`- Setup: ${runLine(evidence.setup)}`);
+    if (evidence.setup) {
+      lines.push(`- Setup: ${runLine(evidence.setup)}`);
+      if ((evidence.setup.exitCode !== 0 || evidence.setup.timedOut) && !evidence.setup.network) {
+        lines.push("  Setup ran without network; if it needs the package registry, the operator can set `AURA_SETUP_NETWORK=true`.");
+      }
+    }
     if (evidence.test) {
       lines.push(`- Tests: ${runLine(evidence.test)}`, `- Counts: ${countsLine(evidence.test)}`);
     } else {

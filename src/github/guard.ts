@@ -20,7 +20,8 @@ export function resetGuardRefusals(): void {
 type RequestOptions = { method?: string; url?: string; [key: string]: unknown };
 
 const AURA_REF = /^(refs\/)?heads\/aura\//;
-const GRAPHQL_FORBIDDEN = /\b(mergePullRequest|enablePullRequestAutoMerge|approve|mergeBranch|updateRef|updateRefs|createRef|deleteRef|addPullRequestReview|submitPullRequestReview)\b/;
+const GRAPHQL_FORBIDDEN =
+  /\b(mergePullRequest|enablePullRequestAutoMerge|approve|mergeBranch|updateRef|updateRefs|createRef|deleteRef|addPullRequestReview|submitPullRequestReview|createCommitOnBranch|updatePullRequestBranch)\b/;
 
 /** Why a request is forbidden, or undefined when it may go out. */
 export function forbiddenReason(options: RequestOptions): string | undefined {
@@ -31,6 +32,12 @@ export function forbiddenReason(options: RequestOptions): string | undefined {
   if (/\/pulls\/\{?\w+\}?\/reviews/.test(url) && ["POST", "PUT"].includes(method)) {
     const event = String(options.event ?? "").toUpperCase();
     if (event !== "" && event !== "COMMENT") return `submitting a review with event ${event}`;
+  }
+  if (method === "POST" && url.endsWith("/merge-upstream")) return "syncing a branch with its upstream";
+  if (method === "PUT" && /\/pulls\/\{?\w+\}?\/update-branch$/.test(url)) return "updating a pull request's branch";
+  if (/\/contents\//.test(url) && ["PUT", "DELETE"].includes(method)) {
+    const branch = String(options.branch ?? "");
+    if (!/^(refs\/)?(heads\/)?aura\//.test(branch)) return `committing through the contents API to ${branch || "the default branch"}`;
   }
   if (/\/git\/refs/.test(url) && ["POST", "PATCH", "DELETE"].includes(method)) {
     const ref = String(options.ref ?? decodeURIComponent(url.split("/git/refs/")[1] ?? ""));

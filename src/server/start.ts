@@ -118,7 +118,7 @@ export async function startAura(
         breaker,
         modelFor: createModelRegistry(config, breaker, options.modelOverride),
         workspace: defaultWorkspaceOptions(config, config.botIdentity),
-        sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED },
+        sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED, allowSetupNetwork: config.AURA_SETUP_NETWORK },
         now: options.now ?? (() => new Date()),
       };
       if (options.workers !== false) {

@@ -21,6 +21,11 @@ describe("the no-merge guard", () => {
     [{ method: "POST", url: "/repos/{owner}/{repo}/git/refs", ref: "refs/heads/release" }, "moving ref refs/heads/release"],
     [{ method: "POST", url: "/graphql", query: "mutation { enablePullRequestAutoMerge(input: {}) { clientMutationId } }" }, "GraphQL mutation enablePullRequestAutoMerge"],
     [{ method: "POST", url: "/graphql", query: "mutation($id: ID!) { mergePullRequest(input: {pullRequestId: $id}) { clientMutationId } }" }, "GraphQL mutation mergePullRequest"],
+    [{ method: "POST", url: "/graphql", query: "mutation { createCommitOnBranch(input: {}) { commit { oid } } }" }, "GraphQL mutation createCommitOnBranch"],
+    [{ method: "POST", url: "/repos/{owner}/{repo}/merge-upstream", branch: "main" }, "syncing a branch with its upstream"],
+    [{ method: "PUT", url: "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch" }, "updating a pull request's branch"],
+    [{ method: "PUT", url: "/repos/{owner}/{repo}/contents/{path}", branch: "main" }, "committing through the contents API to main"],
+    [{ method: "DELETE", url: "/repos/{owner}/{repo}/contents/{path}" }, "committing through the contents API to the default branch"],
   ])("refuses %j", (request, reason) => {
     expect(forbiddenReason(request)).toBe(reason);
   });
@@ -30,6 +35,7 @@ describe("the no-merge guard", () => {
     { method: "POST", url: "/repos/{owner}/{repo}/pulls" },
     { method: "POST", url: "/repos/{owner}/{repo}/statuses/{sha}" },
     { method: "PATCH", url: "/repos/{owner}/{repo}/git/refs/{ref}", ref: "heads/aura/12-fix-login" },
+    { method: "GET", url: "/repos/{owner}/{repo}/contents/{path}" },
     { method: "POST", url: "/graphql", query: "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { clientMutationId } }" },
   ])("lets %j through", (request) => {
     expect(forbiddenReason(request)).toBeUndefined();

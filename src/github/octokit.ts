@@ -27,6 +27,8 @@ export function createGitHubAccess(options: {
    * stay clear of secondary rate limits; tests and benchmarks against a fake GitHub may lower it.
    */
   writeIntervalMs?: number;
+  /** Unit of the wait before a retry (Retry-After seconds, or the retry plugin's backoff); tests shorten it. */
+  retryUnitMs?: number;
 }): GitHubAccess {
   const clients = new Map<number, InstallationOctokit>();
   // One write limiter for the app; the throttling plugin keys it by installation (the client `id`), so
@@ -43,9 +45,11 @@ export function createGitHubAccess(options: {
         auth: { appId: options.appId, privateKey: options.privateKey, installationId },
         baseUrl: options.baseUrl,
         log,
+        retry: { retryAfterBaseValue: options.retryUnitMs ?? 1_000 },
         throttle: {
           id: `installation-${installationId}`,
           write,
+          retryAfterBaseValue: options.retryUnitMs ?? 1_000,
           onRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
             log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub rate limit reached");
             return request.request.retryCount < retries;

@@ -11,6 +11,8 @@ export type InstallationOctokit = InstanceType<typeof ProbotOctokit>;
 
 export type GitHubAccess = {
   forInstallation: (installationId: number) => InstallationOctokit;
+  /** The app itself (JWT): app-level endpoints such as its webhook deliveries. */
+  forApp?: () => InstallationOctokit;
   /** The app's own login (`<slug>[bot]`), to ignore its own comments and recognise its own statuses. */
   appLogin?: string;
 };
@@ -36,33 +38,33 @@ export function createGitHubAccess(options: {
   const write = new Bottleneck.Group({ maxConcurrent: 1, minTime: options.writeIntervalMs ?? 1_000 });
   const retries = options.rateLimitRetries ?? 2;
   const log = options.log.child({ component: "github" });
-  return {
-    forInstallation(installationId) {
-      const cached = clients.get(installationId);
-      if (cached) return cached;
-      const octokit = new ProbotOctokit({
-        authStrategy: createAppAuth,
-        auth: { appId: options.appId, privateKey: options.privateKey, installationId },
-        baseUrl: options.baseUrl,
-        log,
-        retry: { retryAfterBaseValue: options.retryUnitMs ?? 1_000 },
-        throttle: {
-          id: `installation-${installationId}`,
-          write,
-          retryAfterBaseValue: options.retryUnitMs ?? 1_000,
-          onRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
-            log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub rate limit reached");
-            return request.request.retryCount < retries;
-          },
-          onSecondaryRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
-            log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub secondary rate limit reached");
-            return request.request.retryCount < retries;
-          },
+  // Installation 0 stands for the app itself (JWT authentication, app-level endpoints).
+  const client = (installationId: number): InstallationOctokit => {
+    const cached = clients.get(installationId);
+    if (cached) return cached;
+    const octokit = new ProbotOctokit({
+      authStrategy: createAppAuth,
+      auth: { appId: options.appId, privateKey: options.privateKey, ...(installationId > 0 ? { installationId } : {}) },
+      baseUrl: options.baseUrl,
+      log,
+      retry: { retryAfterBaseValue: options.retryUnitMs ?? 1_000 },
+      throttle: {
+        id: `installation-${installationId}`,
+        write,
+        retryAfterBaseValue: options.retryUnitMs ?? 1_000,
+        onRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
+          log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub rate limit reached");
+          return request.request.retryCount < retries;
         },
-      });
-      installGuard(octokit);
-      clients.set(installationId, octokit);
-      return octokit;
-    },
+        onSecondaryRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
+          log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub secondary rate limit reached");
+          return request.request.retryCount < retries;
+        },
+      },
+    });
+    installGuard(octokit);
+    clients.set(installationId, octokit);
+    return octokit;
   };
+  return { forInstallation: client, forApp: () => client(0) };
 }

@@ -2,6 +2,7 @@
 // to a director; requirements whose intake job was lost are enqueued again; deliveries that were recorded but
 // never processed (and have no job) are dispatched again, once. Webhooks are never redelivered by GitHub after a
 // failure, so this is what makes "record, then work" safe.
+import { redeliverFailedDeliveries } from "../github/redeliver.js";
 import type pg from "pg";
 import type { Services } from "../services.js";
 import type { Dispatcher } from "../queue/dispatch.js";
@@ -175,6 +176,18 @@ export function reconcilerDuties(services: Services, overrides: Partial<Reconcil
   return [
     { name: "manager-stuck-tasks", everyMs: 60_000, run: async () => void (await reconcileStuckTasks(services, options)) },
     { name: "manager-lost-intake", everyMs: 30_000, run: async () => void (await reconcileLostIntake(services, options)) },
+    {
+      // Deliveries GitHub failed to hand over are never retried by GitHub; ask it to redeliver them.
+      name: "manager-failed-deliveries",
+      everyMs: 5 * 60_000,
+      // Give GitHub's own first attempts (and a restarting app's webhook proxy) time to land.
+      firstRunAfterMs: 2 * 60_000,
+      run: async () => {
+        if (!services.github.forApp) return;
+        const { redelivered } = await redeliverFailedDeliveries(services.pool, services.github.forApp());
+        if (redelivered.length > 0) services.log.warn({ redelivered }, "asked GitHub to redeliver failed webhook deliveries");
+      },
+    },
     {
       name: "manager-missed-deliveries",
       everyMs: 30_000,

@@ -6,7 +6,13 @@ import type { Logger } from "pino";
 
 const LEADER_LOCK = 7_261_002;
 
-export type Duty = { name: string; everyMs: number; run: () => Promise<void> };
+export type Duty = {
+  name: string;
+  everyMs: number;
+  run: () => Promise<void>;
+  /** First run this long after taking the lead (default: at once). */
+  firstRunAfterMs?: number;
+};
 
 export type Leadership = { isLeader: () => boolean; stop: () => Promise<void> };
 
@@ -33,7 +39,7 @@ export function startLeaderElection(options: {
   const lose = () => {
     if (leader) options.log.warn("leadership lost");
     leader = false;
-    for (const timer of timers.splice(0)) clearInterval(timer);
+    for (const timer of timers.splice(0)) clearTimeout(timer);
     client?.end().catch(() => undefined);
     client = undefined;
     schedule();
@@ -48,10 +54,18 @@ export function startLeaderElection(options: {
       leader = true;
       options.log.info({ duties: options.duties.map((d) => d.name) }, "this process is the leader");
       for (const duty of options.duties) {
-        void runDuty(duty);
-        const timer = setInterval(() => void runDuty(duty), duty.everyMs);
-        timer.unref();
-        timers.push(timer);
+        const schedule = () => {
+          void runDuty(duty);
+          const timer = setInterval(() => void runDuty(duty), duty.everyMs);
+          timer.unref();
+          timers.push(timer);
+        };
+        if (duty.firstRunAfterMs === undefined) schedule();
+        else {
+          const first = setTimeout(schedule, duty.firstRunAfterMs);
+          first.unref();
+          timers.push(first);
+        }
       }
     } catch (error) {
       options.log.warn({ reason: error instanceof Error ? error.message : String(error) }, "leader election failed; retrying");
@@ -82,7 +96,7 @@ export function startLeaderElection(options: {
     stop: async () => {
       stopped = true;
       clearTimeout(attempt);
-      for (const timer of timers.splice(0)) clearInterval(timer);
+      for (const timer of timers.splice(0)) clearTimeout(timer);
       leader = false;
       const c = client;
       client = undefined;

@@ -324,11 +324,21 @@ table("assignment", [
     summary: /1 assignment problem$/,
   },
   {
-    name: "a director's commit passes as human-assisted",
+    name: "a director's signed commit passes as human-assisted",
     files: fixtureFiles("clean"),
-    context: { commits: [commit(RECORDED_SHA, "aura-orchestra[bot]"), commit("d1d0000000000000000000000000000000000003", "Octo-Director")], totalCommits: 2 },
+    context: {
+      commits: [commit(RECORDED_SHA, "aura-orchestra[bot]"), commit("d1d0000000000000000000000000000000000003", "Octo-Director", { verified: true })],
+      totalCommits: 2,
+    },
     state: "pass",
     summary: /1 human-assisted commit/,
+  },
+  {
+    // The author login comes from the commit's e-mail, which anyone can write: unsigned, it proves nothing.
+    name: "an unsigned commit that claims a director as author fails",
+    files: fixtureFiles("clean"),
+    context: { commits: [commit(RECORDED_SHA, "aura-orchestra[bot]"), commit("d1d0000000000000000000000000000000000005", "Octo-Director")], totalCommits: 2 },
+    state: "fail",
   },
   {
     name: "another person's commit on the agent branch fails",

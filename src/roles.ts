@@ -5,6 +5,7 @@ import { governorRole } from "./governor/role.js";
 import { managerRole } from "./manager/role.js";
 import type { Role, Services } from "./services.js";
 import { composeDispatchers } from "./queue/dispatch.js";
+import { markDeliveryProcessed } from "./queue/inbox.js";
 import type { Duty } from "./queue/leader.js";
 import type { TaskList } from "./queue/worker.js";
 
@@ -25,9 +26,7 @@ export function allTasks(services: Services, only?: readonly string[]): TaskList
     wrapped[name] = async (payload, helpers) => {
       await task(payload, helpers);
       const deliveryId = (payload as { deliveryId?: unknown } | null)?.deliveryId;
-      if (typeof deliveryId === "string") {
-        await services.pool.query("UPDATE webhook_deliveries SET processed_at = coalesce(processed_at, now()) WHERE delivery_id = $1", [deliveryId]);
-      }
+      if (typeof deliveryId === "string") await markDeliveryProcessed(services.pool, deliveryId);
     };
   }
   return wrapped;

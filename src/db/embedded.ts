@@ -124,7 +124,8 @@ function removeStalePidFile(clusterDir: string): void {
   rmSync(pidFile, { force: true });
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,7 +6,6 @@ import { z } from "zod";
 import { auditPull, refreshReview } from "../auditor/audit-pull.js";
 import { deferIfHalted } from "../director/halt.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
-import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Role, Services } from "../services.js";
 import { handleStatusEvent } from "./forgery.js";
 import { evaluatePull, STATUS_CONTEXT } from "./gate.js";
@@ -62,7 +61,6 @@ function tasks(services: Services): Record<string, Task> {
       const key = `pull:${job.repo}#${job.pullNumber}`;
       if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.evaluate", payload: job, jobKey: key })) return;
       await evaluatePull(services, job, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
-      if (job.deliveryId) await markDeliveryProcessed(services.pool, job.deliveryId);
     },
     "pull.audit": async (raw, helpers) => {
       const job = AuditJob.parse(raw);
@@ -76,7 +74,6 @@ function tasks(services: Services): Record<string, Task> {
       const { rows } = await services.pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [job.deliveryId]);
       if (!rows[0]) return;
       await handleStatusEvent(services, rows[0].payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
-      await markDeliveryProcessed(services.pool, job.deliveryId);
     },
   };
 }

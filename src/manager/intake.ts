@@ -3,6 +3,7 @@
 // its key loses nothing; then, if the requirement is waiting for a plan, it plans it; then it refreshes the
 // status comment. Jobs for the same issue never overlap (an advisory lock), and every step is idempotent: a
 // redelivery, a second label, a retry or a restart never produces a second plan, task or comment.
+import { markDeliveryProcessed } from "../queue/inbox.js";
 import { createHash } from "node:crypto";
 import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
@@ -117,9 +118,6 @@ async function tryIssueLock(pool: pg.Pool, key: string): Promise<{ release: () =
   };
 }
 
-async function markProcessed(db: Pick<pg.PoolClient, "query">, deliveryId: string, note?: string): Promise<void> {
-  await db.query("UPDATE webhook_deliveries SET processed_at = now(), error = $2 WHERE delivery_id = $1", [deliveryId, note ?? null]);
-}
 
 function isBot(sender: IssuesDelivery["sender"]): boolean {
   return sender.type === "Bot" || sender.login.endsWith("[bot]");
@@ -205,13 +203,13 @@ class Intake {
     for (const row of rows) {
       const parsed = IssuesDelivery.safeParse(row.payload);
       if (parsed.success) deliveries.push({ deliveryId: row.delivery_id, body: parsed.data });
-      else await markProcessed(this.services.pool, row.delivery_id, `not an issues payload the Manager understands: ${parsed.error.message.slice(0, 300)}`);
+      else await markDeliveryProcessed(this.services.pool, row.delivery_id, `not an issues payload the Manager understands: ${parsed.error.message.slice(0, 300)}`);
     }
     return deliveries;
   }
 
   async dropDeliveries(reason: string): Promise<void> {
-    for (const delivery of await this.deliveries()) await markProcessed(this.services.pool, delivery.deliveryId, reason);
+    for (const delivery of await this.deliveries()) await markDeliveryProcessed(this.services.pool, delivery.deliveryId, reason);
   }
 
   private async requirement(db: Pick<pg.PoolClient, "query"> = this.services.pool, lock = false): Promise<RequirementRow | undefined> {
@@ -245,17 +243,17 @@ class Intake {
           await this.onReopened(delivery);
           break;
         default:
-          await markProcessed(this.services.pool, delivery.deliveryId);
+          await markDeliveryProcessed(this.services.pool, delivery.deliveryId);
       }
     }
   }
 
   private async onLabeled(delivery: Delivery): Promise<void> {
     const { body } = delivery;
-    if (body.issue.state !== "open") return markProcessed(this.services.pool, delivery.deliveryId, "label added to a closed issue");
+    if (body.issue.state !== "open") return markDeliveryProcessed(this.services.pool, delivery.deliveryId, "label added to a closed issue");
     const config = await this.config();
     if (!config.ok) return this.reportInvalidConfig(delivery, config.message, body.label?.name ?? "");
-    if (body.label?.name !== config.config.requirementLabel) return markProcessed(this.services.pool, delivery.deliveryId);
+    if (body.label?.name !== config.config.requirementLabel) return markDeliveryProcessed(this.services.pool, delivery.deliveryId);
     await this.start(delivery, config.config, "labelled");
   }
 
@@ -266,25 +264,25 @@ class Intake {
       const existing = await this.requirement();
       const label = existing?.requirement_label ?? DEFAULT_LABEL;
       if (labels.includes(label)) return this.reportInvalidConfig(delivery, config.message, label);
-      return markProcessed(this.services.pool, delivery.deliveryId);
+      return markDeliveryProcessed(this.services.pool, delivery.deliveryId);
     }
-    if (!labels.includes(config.config.requirementLabel)) return markProcessed(this.services.pool, delivery.deliveryId);
+    if (!labels.includes(config.config.requirementLabel)) return markDeliveryProcessed(this.services.pool, delivery.deliveryId);
     await this.start(delivery, config.config, "reopened");
   }
 
   private async onUnlabeled(delivery: Delivery): Promise<void> {
     const existing = await this.requirement();
     const label = delivery.body.label?.name;
-    if (!existing || label === undefined || label !== existing.requirement_label) return markProcessed(this.services.pool, delivery.deliveryId);
+    if (!existing || label === undefined || label !== existing.requirement_label) return markDeliveryProcessed(this.services.pool, delivery.deliveryId);
     await this.onCancel(delivery, `the \`${label}\` label was removed by @${delivery.body.sender.login}`);
   }
 
   private async onCancel(delivery: Delivery, reason: string): Promise<void> {
     const existing = await this.requirement();
-    if (!existing) return markProcessed(this.services.pool, delivery.deliveryId);
+    if (!existing) return markDeliveryProcessed(this.services.pool, delivery.deliveryId);
     await inTransaction(this.services.pool, async (client) => {
       await cancelRequirement(client, existing.id, { actor: delivery.body.sender.login, reason, noticeKey: `cancelled:${delivery.deliveryId}` });
-      await markProcessed(client, delivery.deliveryId);
+      await markDeliveryProcessed(client, delivery.deliveryId);
     });
     this.statusFresh = false;
   }
@@ -294,7 +292,7 @@ class Intake {
     const { body } = delivery;
     const existing = await this.requirement();
     // Labelled twice, or redelivered: the requirement is already under way.
-    if (existing && existing.state !== "cancelled") return markProcessed(this.services.pool, delivery.deliveryId, "requirement already exists");
+    if (existing && existing.state !== "cancelled") return markDeliveryProcessed(this.services.pool, delivery.deliveryId, "requirement already exists");
 
     const sender = body.sender.login;
     let permission: Permission | null = null;
@@ -334,7 +332,7 @@ class Intake {
           });
         }
       }
-      await markProcessed(client, delivery.deliveryId);
+      await markDeliveryProcessed(client, delivery.deliveryId);
     });
     this.statusFresh = false;
   }
@@ -383,7 +381,7 @@ class Intake {
           },
         },
       ]);
-      await markProcessed(client, delivery.deliveryId, bot ? "refused: bot sender" : `refused: permission ${permission ?? "none"}`);
+      await markDeliveryProcessed(client, delivery.deliveryId, bot ? "refused: bot sender" : `refused: permission ${permission ?? "none"}`);
     });
   }
 
@@ -397,7 +395,7 @@ class Intake {
       [this.job.installationId, this.job.repo],
     );
     const plausible = label === DEFAULT_LABEL || /aura/i.test(label) || known.rows.some((row) => row.requirement_label === label);
-    if (!plausible) return markProcessed(this.services.pool, delivery.deliveryId, "repository config invalid; label not recognisable");
+    if (!plausible) return markDeliveryProcessed(this.services.pool, delivery.deliveryId, "repository config invalid; label not recognisable");
     const body = configErrorComment({ message, branch: delivery.body.repository.default_branch, label });
     const previous = (
       await this.services.pool.query<{ comment_id: number; body_hash: string }>(
@@ -425,7 +423,7 @@ class Intake {
       await appendEvents(client, [
         { actor: delivery.body.sender.login, action: "repo_config.invalid", subject: this.subject, payload: { message, label, deliveryId: delivery.deliveryId } },
       ]);
-      await markProcessed(client, delivery.deliveryId, "repository config invalid");
+      await markDeliveryProcessed(client, delivery.deliveryId, "repository config invalid");
     });
   }
 

@@ -71,10 +71,13 @@ export async function recordDelivery(
   }
 }
 
-/** Marks a delivery's work as done (called by the job that handled it). */
-export async function markDeliveryProcessed(pool: pg.Pool, deliveryId: string, error?: string): Promise<void> {
-  await pool.query("UPDATE webhook_deliveries SET processed_at = now(), error = $2 WHERE delivery_id = $1", [
-    deliveryId,
-    error ?? null,
-  ]);
+/**
+ * Marks a delivery's work as done. The first mark wins: a later, generic mark (every job that names its
+ * delivery gets one when it succeeds) keeps an earlier job's time and note.
+ */
+export async function markDeliveryProcessed(pool: Pick<pg.Pool, "query">, deliveryId: string, note?: string): Promise<void> {
+  await pool.query(
+    "UPDATE webhook_deliveries SET processed_at = coalesce(processed_at, now()), error = coalesce(error, $2) WHERE delivery_id = $1",
+    [deliveryId, note ?? null],
+  );
 }

@@ -3,16 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, chmodSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { getFreePort } from "../../src/db/embedded.js";
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { getFreePort, isAlive } from "../../src/db/embedded.js";
 
 async function waitForReady(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,13 +2,11 @@
 // issue comments, installation tokens; every request recorded), scripted employees, and a task that is routed
 // through the real router against a local bare repository.
 import { randomUUID } from "node:crypto";
-import { createAppAuth } from "@octokit/auth-app";
 import nock from "nock";
-import { ProbotOctokit } from "probot";
+import pino from "pino";
 import type { z } from "zod";
 import type { Employee } from "../../src/config/policy-files.js";
-import { installGuard } from "../../src/github/guard.js";
-import type { GitHubAccess, InstallationOctokit } from "../../src/github/octokit.js";
+import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
 import type { RepoConfigInput } from "../../src/config/repo-config.js";
 import type { EditSet } from "../../src/employees/edits.js";
 import { ModelCallError, type ChatMessage, type ModelClient, type StructuredRequest, type StructuredResult, type Usage } from "../../src/employees/model-client.js";
@@ -235,25 +233,7 @@ export function recordingHelpers() {
   };
 }
 
-/**
- * GitHub access like the app's (app auth, the no-merge guard) but without the throttling plugin's pauses
- * between content-creating writes (3 s each), which would only make these tests slow.
- */
+/** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */
 export function unthrottledGitHub(): GitHubAccess {
-  const clients = new Map<number, InstallationOctokit>();
-  return {
-    forInstallation(installationId) {
-      const cached = clients.get(installationId);
-      if (cached) return cached;
-      const octokit = new ProbotOctokit({
-        authStrategy: createAppAuth,
-        auth: { appId: 123, privateKey: testPrivateKey, installationId },
-        throttle: { enabled: false },
-        retry: { enabled: false },
-      });
-      installGuard(octokit);
-      clients.set(installationId, octokit);
-      return octokit;
-    },
-  };
+  return createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }), writeIntervalMs: 0, retryUnitMs: 1 });
 }

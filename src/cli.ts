@@ -16,9 +16,11 @@ import { createPool } from "./db/pool.js";
 const usage = `Usage: aura <command>
 
   migrate                               apply pending database migrations
-  audit verify [--anchor FILE ...] [--github]
+  audit verify [--anchor FILE ...] [--github] [--independent]
                                         check the hash chain, anchor files, and the anchors in the app's
-                                        status comments on GitHub; exit 1 at the first bad event
+                                        status comments on GitHub; exit 1 at the first bad event.
+                                        --independent recomputes every hash here instead of in the
+                                        database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
 `;
@@ -52,6 +54,7 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
     options: {
       anchor: { type: "string", multiple: true },
       github: { type: "boolean" },
+      independent: { type: "boolean" },
       since: { type: "string" },
       out: { type: "string" },
     },
@@ -76,10 +79,12 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
           anchors.push(...collected.anchors);
           for (const problem of collected.unreadable) out.write(`Could not read anchor ${problem}\n`);
         }
-        const result = await verifyAudit(pool, anchors);
+        const hashedBy = values.independent ? "verifier" : "database";
+        const result = await verifyAudit(pool, anchors, { hashedBy });
         out.write(
           `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +
-            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked.\n`,
+            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked; ` +
+            `hashes recomputed by ${hashedBy === "verifier" ? "this verifier" : "the database server"}.\n`,
         );
         if (!result.ok && result.firstBad) {
           out.write(`FAILED at seq ${result.firstBad.seq}: ${result.firstBad.reason}\n`);

@@ -3,9 +3,9 @@
 // (unreferenced, so it never keeps the process alive) to save its start-up time.
 import { parentPort } from "node:worker_threads";
 import pg from "pg";
-import { checkRange, type Anchor } from "./chain-checker.js";
+import { checkRange, type Anchor, type HashedBy } from "./chain-checker.js";
 
-type Job = { id: number; databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[] };
+type Job = { id: number; databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[]; hashedBy: HashedBy };
 
 async function run(job: Job) {
   const client = new pg.Client({ connectionString: job.databaseUrl });
@@ -14,7 +14,7 @@ async function run(job: Job) {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(`SET TRANSACTION SNAPSHOT '${job.snapshot.replace(/'/g, "")}'`);
     await client.query("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)");
-    const result = await checkRange(client, { afterSeq: job.afterSeq, toSeq: job.toSeq, startHash: null, anchors: job.anchors });
+    const result = await checkRange(client, { afterSeq: job.afterSeq, toSeq: job.toSeq, startHash: null, anchors: job.anchors, hashedBy: job.hashedBy });
     await client.query("COMMIT");
     return { id: job.id, ok: true, result };
   } catch (error) {

@@ -7,9 +7,9 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 import type pg from "pg";
 import { GENESIS_HASH } from "./canonical.js";
-import { checkRange, type Anchor, type RangeResult, type VerifyProblem } from "./chain-checker.js";
+import { checkRange, type Anchor, type HashedBy, type RangeResult, type VerifyProblem } from "./chain-checker.js";
 
-export type { Anchor, VerifyProblem };
+export type { Anchor, HashedBy, VerifyProblem };
 
 export type VerifyResult = {
   ok: boolean;
@@ -27,7 +27,7 @@ export type VerifyResult = {
 /** Below this many events a second thread costs more than it saves. */
 const PARALLEL_MIN_EVENTS = 50_000;
 
-type WorkerJob = { databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[] };
+type WorkerJob = { databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[]; hashedBy: HashedBy };
 type WorkerAnswer = { id: number; ok: true; result: RangeResult } | { id: number; ok: false; error: string };
 
 let verifier: { worker: Worker; ready: Promise<void>; pending: Map<number, (answer: WorkerAnswer) => void>; next: number } | undefined;
@@ -80,7 +80,7 @@ async function runWorker(job: WorkerJob): Promise<RangeResult> {
 export async function verifyAudit(
   pool: pg.Pool,
   externalAnchors: Anchor[] = [],
-  options: { parallel?: boolean; parallelMinEvents?: number } = {},
+  options: { parallel?: boolean; parallelMinEvents?: number; hashedBy?: HashedBy } = {},
 ): Promise<VerifyResult> {
   const client = await pool.connect();
   try {
@@ -106,6 +106,7 @@ export async function verifyAudit(
     const lastSeq = Math.max(headSeq, maxSeq);
 
     const parallel = (options.parallel ?? os.availableParallelism() > 1) && lastSeq - startSeq >= (options.parallelMinEvents ?? PARALLEL_MIN_EVENTS);
+    const hashedBy = options.hashedBy ?? "database";
     let ranges: RangeResult[];
     if (parallel) {
       const databaseUrl = (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
@@ -113,11 +114,11 @@ export async function verifyAudit(
       const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]?.id ?? "";
       const middle = startSeq + Math.floor((lastSeq - startSeq) / 2);
       ranges = await Promise.all([
-        checkRange(client, { afterSeq: startSeq, toSeq: middle, startHash, anchors }),
-        runWorker({ databaseUrl, snapshot, afterSeq: middle, toSeq: lastSeq, anchors: anchors.filter((a) => a.seq > middle) }),
+        checkRange(client, { afterSeq: startSeq, toSeq: middle, startHash, anchors, hashedBy }),
+        runWorker({ databaseUrl, snapshot, afterSeq: middle, toSeq: lastSeq, anchors: anchors.filter((a) => a.seq > middle), hashedBy }),
       ]);
     } else {
-      ranges = [await checkRange(client, { afterSeq: startSeq, toSeq: lastSeq, startHash, anchors })];
+      ranges = [await checkRange(client, { afterSeq: startSeq, toSeq: lastSeq, startHash, anchors, hashedBy })];
     }
     await client.query("COMMIT");
     return combine(ranges, { startSeq, startHash, headSeq, headHash: head?.hash.toString("hex") ?? "", anchors });

@@ -114,9 +114,14 @@ describe("anchors outside the database", () => {
     }
 
     const result = await cli(["audit", "verify"]);
+    const independent = await cli(["audit", "verify", "--independent"]);
 
     expect(result.code).toBe(1);
     expect(result.output).toContain("FAILED at seq 3: stored hash does not match sha256(prev_hash || canonical)");
+    expect(result.output).toContain("hashes recomputed by the database server");
+    expect(independent.code).toBe(1);
+    expect(independent.output).toContain("FAILED at seq 3: stored hash does not match sha256(prev_hash || canonical)");
+    expect(independent.output).toContain("hashes recomputed by this verifier");
   });
 
   it("exports JSON lines", async () => {

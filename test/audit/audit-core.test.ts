@@ -110,23 +110,14 @@ describe("Audit Core", () => {
   });
 });
 
-describe("verify", () => {
-  let fresh: TestDatabase;
-
-  beforeAll(async () => {
-    fresh = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await fresh.drop();
-  });
-
+describe.each(["database", "verifier"] as const)("verify, hashes recomputed by the %s", (hashedBy) => {
   it("names the first altered event when the canonical text was changed with triggers disabled", async () => {
     const local = await createTestDatabase();
     try {
       await appendEvents(local.pool, Array.from({ length: 20 }, (_, i) => event(i)));
       await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#7', 'item#8') WHERE seq = 8");
 
-      const result = await verifyAudit(local.pool);
+      const result = await verifyAudit(local.pool, [], { hashedBy });
 
       expect(result.ok).toBe(false);
       expect(result.firstBad).toEqual({ seq: 8, reason: "stored hash does not match sha256(prev_hash || canonical)" });
@@ -141,7 +132,7 @@ describe("verify", () => {
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
       await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 second' WHERE seq = 4");
 
-      const result = await verifyAudit(local.pool);
+      const result = await verifyAudit(local.pool, [], { hashedBy });
 
       expect(result.firstBad).toEqual({ seq: 4, reason: "stored columns differ from the canonical text" });
     } finally {
@@ -176,7 +167,7 @@ describe("verify", () => {
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
       await withTriggersDisabled(local, `DELETE FROM audit.events WHERE seq = ${seq}`);
 
-      const result = await verifyAudit(local.pool);
+      const result = await verifyAudit(local.pool, [], { hashedBy });
 
       expect(result.firstBad).toEqual({ seq, reason });
     } finally {
@@ -195,16 +186,43 @@ describe("verify", () => {
     const local = await createTestDatabase();
     try {
       await appendEvents(local.pool, Array.from({ length: 60 }, (_, i) => event(i)));
-      const clean = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10 });
+      const clean = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10, hashedBy });
       await withTriggersDisabled(local, tamper);
 
-      const result = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10 });
+      const result = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10, hashedBy });
 
       expect(clean).toMatchObject({ ok: true, count: 60, headSeq: 60 });
       expect(result.firstBad).toEqual({ seq, reason });
     } finally {
       await local.drop();
     }
+  });
+
+
+  it("names the exact event in a later block of a long chain, with the blocks before it intact", async () => {
+    const local = await createTestDatabase();
+    try {
+      for (let b = 0; b < 5; b++) await appendEvents(local.pool, Array.from({ length: 1000 }, (_, i) => event(b * 1000 + i)));
+      await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq IN (2718, 4001)");
+
+      const result = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
+
+      expect(result.firstBad).toEqual({ seq: 2718, reason: "stored hash does not match sha256(prev_hash || canonical)" });
+      expect(result.count).toBe(2717);
+    } finally {
+      await local.drop();
+    }
+  });
+});
+
+describe("verify", () => {
+  let fresh: TestDatabase;
+
+  beforeAll(async () => {
+    fresh = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await fresh.drop();
   });
 
   it("continues from the newest checkpoint after retention drops old partitions", async () => {

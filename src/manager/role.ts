@@ -3,6 +3,7 @@ import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role } from "../services.js";
 import { INSTALLATION_TASK, installationJobKey, runInstallationJob } from "./installation.js";
 import { INTAKE_TASK, intakeJobKey, runIntakeJob } from "./intake.js";
+import { LABEL_SYNC_TASK, labelSyncJobKey, runLabelSyncJob } from "./label-sync.js";
 import { reconcilerDuties } from "./reconciler.js";
 
 /** Issue actions that can start, restart or cancel a requirement; the job decides what each one means. */
@@ -30,6 +31,10 @@ export function dispatchManager(delivery: DeliverySummary): JobSpec[] {
     (delivery.event === "installation" && (delivery.action === "created" || delivery.action === "deleted")) ||
     (delivery.event === "installation_repositories" && delivery.action === "added");
   if (installationEvent) return [{ task: INSTALLATION_TASK, key: installationJobKey(installationId), payload: { installationId } }];
+  // A deleted or renamed label may be the requirement label, which the job puts back.
+  if (delivery.event === "label" && (delivery.action === "deleted" || delivery.action === "edited") && repository !== undefined) {
+    return [{ task: LABEL_SYNC_TASK, key: labelSyncJobKey(repository), payload: { installationId, repo: repository } }];
+  }
   return [];
 }
 
@@ -39,6 +44,7 @@ export const managerRole: Role = {
   tasks: (services) => ({
     [INTAKE_TASK]: (payload, helpers) => runIntakeJob(services, payload, helpers),
     [INSTALLATION_TASK]: (payload, helpers) => runInstallationJob(services, payload, helpers),
+    [LABEL_SYNC_TASK]: (payload, helpers) => runLabelSyncJob(services, payload, helpers),
   }),
   duties: (services) => reconcilerDuties(services),
 };

@@ -1,5 +1,6 @@
 // Installing the app creates the requirement label in each repository (an existing label is fine) and records
 // the installation; uninstalling marks it removed, stops its queued jobs, and later deliveries start nothing.
+// A deleted or renamed requirement label is created again.
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GITHUB_API, startHarness, type Harness } from "../helpers/harness.js";
@@ -25,6 +26,54 @@ function installationPayload(action: "created" | "deleted", repositories: string
     repositories: repositories.map((full_name, index) => ({ id: 500 + index, full_name, name: full_name.split("/")[1], private: false })),
   };
 }
+
+function labelPayload(action: "deleted" | "edited", repo: string, name: string, from?: string): Record<string, unknown> {
+  const base = examplePayload("label", action);
+  return {
+    ...base,
+    label: { ...(base.label as object), name },
+    changes: from === undefined ? {} : { name: { from } },
+    repository: { ...(base.repository as object), full_name: repo, name: repo.split("/")[1], owner: { login: repo.split("/")[0] } },
+    installation: { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" },
+    sender: { ...(base.sender as object), login: "someone" },
+  };
+}
+
+describe("label events", () => {
+  it("creates the requirement label again when someone deletes it, and records who did", async () => {
+    mockRepository("acme/labels");
+    const created: string[] = [];
+    nock(GITHUB_API)
+      .post("/repos/acme/labels/labels", (body: { name: string }) => Boolean(created.push(body.name)))
+      .reply(201, { id: 2, name: "aura:requirement" });
+
+    await harness.deliver("label", labelPayload("deleted", "acme/labels", "aura:requirement"));
+    await waitForManager(harness.db);
+
+    expect(created).toEqual(["aura:requirement"]);
+    const audit = await harness.db.pool.query<{ payload: { label: string; removedBy: string } }>(
+      "SELECT payload FROM audit.events WHERE action = 'requirement_label.recreated' AND subject = 'acme/labels'",
+    );
+    expect(audit.rows.map((row) => [row.payload.label, row.payload.removedBy])).toEqual([["aura:requirement", "someone"]]);
+  });
+
+  it("creates it again after a rename, and leaves other labels alone", async () => {
+    mockRepository("acme/renamed", { config: "requirementLabel: build-me\n" });
+    const created: string[] = [];
+    nock(GITHUB_API)
+      .post("/repos/acme/renamed/labels", (body: { name: string }) => Boolean(created.push(body.name)))
+      .reply(201, { id: 3, name: "build-me" });
+
+    await harness.deliver("label", labelPayload("deleted", "acme/renamed", "bug"));
+    await waitForManager(harness.db);
+    await harness.deliver("label", labelPayload("edited", "acme/renamed", "build-later", "Build-Me"));
+    await waitForManager(harness.db);
+
+    expect(created).toEqual(["build-me"]);
+    const pending = await harness.db.pool.query("SELECT 1 FROM webhook_deliveries WHERE event = 'label' AND processed_at IS NULL");
+    expect(pending.rowCount).toBe(0);
+  });
+});
 
 describe("installation events", () => {
   it("creates the requirement label in each repository, accepting one that already exists", async () => {

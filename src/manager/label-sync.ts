@@ -1,0 +1,74 @@
+// The `label.sync` job: when someone deletes or renames the repository's requirement label, the app creates it
+// again (people could not start a requirement without it) and records who removed it. Other labels cost one
+// read of the repository config and no write. Like the installation job, it handles every unprocessed `label`
+// delivery of the repository at once, so collapsed jobs lose nothing.
+import type { JobHelpers } from "graphile-worker";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import { RepoConfig } from "../config/repo-config.js";
+import { deferIfHalted } from "../director/halt.js";
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import type { Services } from "../services.js";
+import { ensureRequirementLabel } from "./installation.js";
+import { inTransaction } from "./transitions.js";
+
+export const LABEL_SYNC_TASK = "label.sync";
+
+export const labelSyncJobKey = (repo: string) => `label:${repo}`;
+
+const LabelSyncPayload = z.object({ installationId: z.number().int().positive(), repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/) });
+
+const LabelDelivery = z.looseObject({
+  action: z.string(),
+  label: z.looseObject({ name: z.string() }),
+  changes: z.looseObject({ name: z.looseObject({ from: z.string() }).optional() }).optional(),
+  sender: z.looseObject({ login: z.string() }).optional(),
+});
+
+/** The label name a delivery took away from the repository: the deleted name, or the old name of a rename. */
+function removedName(delivery: z.infer<typeof LabelDelivery>): string | undefined {
+  if (delivery.action === "deleted") return delivery.label.name;
+  if (delivery.action === "edited") return delivery.changes?.name?.from;
+  return undefined;
+}
+
+export async function runLabelSyncJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<void> {
+  const payload = LabelSyncPayload.parse(rawPayload);
+  const { rows } = await services.pool.query<{ delivery_id: string; payload: unknown }>(
+    `SELECT delivery_id, payload FROM webhook_deliveries
+     WHERE processed_at IS NULL AND installation_id = $1 AND repository = $2 AND event = 'label'
+     ORDER BY received_at, delivery_id`,
+    [payload.installationId, payload.repo],
+  );
+  const removals = rows.flatMap((row) => {
+    const parsed = LabelDelivery.safeParse(row.payload);
+    const name = parsed.success ? removedName(parsed.data) : undefined;
+    return name === undefined ? [] : [{ deliveryId: row.delivery_id, name, by: parsed.data?.sender?.login ?? "unknown" }];
+  });
+  if (removals.length > 0) {
+    if (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: LABEL_SYNC_TASK, payload, jobKey: labelSyncJobKey(payload.repo) })) return;
+    const [owner = "", repo = ""] = payload.repo.split("/");
+    const config = await readRepoConfig(services, services.github.forInstallation(payload.installationId), { owner, repo });
+    const label = config.ok ? config.config.requirementLabel : RepoConfig.parse({}).requirementLabel;
+    // GitHub compares label names without regard to case.
+    const removal = removals.find((candidate) => candidate.name.toLowerCase() === label.toLowerCase());
+    if (removal) {
+      const result = await ensureRequirementLabel(services, payload.installationId, payload.repo);
+      if (result.created) {
+        await appendEvents(services.pool, [
+          {
+            actor: "aura",
+            action: "requirement_label.recreated",
+            subject: payload.repo,
+            payload: { label: result.label, removedBy: removal.by, deliveryId: removal.deliveryId },
+          },
+        ]);
+      }
+    }
+  }
+  await inTransaction(services.pool, async (client) => {
+    await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = ANY($1::text[]) AND processed_at IS NULL", [
+      rows.map((row) => row.delivery_id),
+    ]);
+  });
+}

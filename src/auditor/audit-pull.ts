@@ -1,11 +1,13 @@
 // The Auditor's job for one head SHA of an agent pull request: run the tests itself on that SHA and on the base,
 // compare with what the PR body claims, store the evidence, then have the governor judge the PR again (the
 // `evidence` rule now has its answer) and post ONE review for the SHA with the verdict and inline comments.
-// A retried or redelivered job finds its stored run and review and posts nothing twice.
+// A retried or redelivered job finds its stored run and review and posts nothing twice. Then, when configured,
+// another employee adds the advisory LLM review (advisory-review.ts), which never gates.
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { evaluatePull, type Evaluation } from "../governor/gate.js";
 import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../governor/github-pull.js";
 import type { Services } from "../services.js";
+import { runAdvisoryReview } from "./advisory-review.js";
 import { commitSourceFor } from "./checkout.js";
 import { compareEvidence, readEvidenceClaim } from "./claims.js";
 import { finishRun, loadRun, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
@@ -75,7 +77,8 @@ export async function auditPull(services: Services, job: AuditJob): Promise<void
   const log = services.log.child({ repo: job.repo, pull: job.pullNumber, headSha: job.headSha });
   const existing = await loadRun(services.pool, at);
   if (existing?.reviewId) {
-    log.info("auditor already reviewed this head; nothing to do");
+    log.info("auditor already reviewed this head; only the advisory review may be outstanding");
+    await advisoryReview(services, job, undefined);
     return;
   }
   const octokit = services.github.forInstallation(job.installationId);
@@ -111,8 +114,26 @@ export async function auditPull(services: Services, job: AuditJob): Promise<void
   }
   const finished = report;
   // The evidence has landed: judge the PR again now, and attach the review to that verdict.
-  await evaluatePull(services, { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber }, {
+  const evaluation = await evaluatePull(services, { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber }, {
     beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
     afterPublish: (evaluation) => refreshReview(services, evaluation),
   });
+  await advisoryReview(services, job, evaluation);
+}
+
+/** The advisory LLM review after the evidence review; whatever goes wrong in it, the audit job still succeeds. */
+async function advisoryReview(services: Services, at: PullAt, evaluation: Evaluation | undefined): Promise<void> {
+  try {
+    await runAdvisoryReview(services, at, evaluation);
+  } catch (error) {
+    services.log.warn({ repo: at.repo, pull: at.pullNumber, headSha: at.headSha, err: error }, "advisory review could not run; it never gates");
+    await services.audit
+      .append({
+        actor: "aura/auditor",
+        action: "auditor.advisory.error",
+        subject: `${at.repo}#${at.pullNumber}`,
+        payload: { headSha: at.headSha, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) },
+      })
+      .catch(() => undefined);
+  }
 }

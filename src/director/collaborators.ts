@@ -1,6 +1,8 @@
 // The verbs other roles carry out for a director: approving a plan (Manager), accepting a failing rule on the
-// current head (Governor). Each call is adapted to one answer shape, `{ ok, message }`, the message being what the director is told.
+// current head (Governor), approving the repository's relaxing `rules:` (Governor). Each call is adapted to one
+// answer shape, `{ ok, message }`, the message being what the director is told.
 import { applyOverride } from "../governor/overrides.js";
+import { approveRepoRules, REPO_RULES_OVERRIDE } from "../governor/repo-rules-approval.js";
 import { approvePlan, PlanNotAwaitingApproval } from "../manager/lifecycle.js";
 import type { Services } from "../services.js";
 
@@ -17,10 +19,24 @@ export async function approveRequirement(services: Services, requirementId: numb
   }
 }
 
+/**
+ * `/aura override <rule-id> <reason>` on a pull request; `/aura override repo-rules <reason>` (on any issue or pull
+ * request, `pullNumber` being its number) approves the exact `rules:` now on the default branch instead.
+ */
 export async function overrideRule(
   services: Services,
   request: { installationId: number; repo: string; pullNumber: number; ruleId: string; reason: string; director: string },
 ): Promise<VerbAnswer> {
+  if (request.ruleId === REPO_RULES_OVERRIDE) {
+    const approved = await approveRepoRules(services, {
+      installationId: request.installationId,
+      repo: request.repo,
+      issueNumber: request.pullNumber,
+      reason: request.reason,
+      by: request.director,
+    });
+    return { ok: approved.ok, message: approved.message };
+  }
   const result = await applyOverride(services, {
     installationId: request.installationId,
     repo: request.repo,
@@ -37,3 +53,4 @@ export async function overrideRule(
       : `Rule \`${result.ruleId}\` was already overridden on ${result.headSha.slice(0, 7)}.`,
   };
 }
+

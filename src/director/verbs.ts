@@ -167,7 +167,8 @@ export async function runVerb(ctx: CommandContext, client: Db, command: Director
     }
 
     case "override": {
-      if (!ctx.isPull) return refused("`/aura override` works on an agent pull request: write it there.");
+      // `repo-rules` approves the repository's relaxing `rules:`, so it is accepted on any issue as well.
+      if (!ctx.isPull && command.ruleId !== "repo-rules") return refused("`/aura override` works on an agent pull request: write it there.");
       const result = await overrideRule(services, {
         installationId: ctx.installationId,
         repo: ctx.repo,

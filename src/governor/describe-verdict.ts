@@ -60,7 +60,9 @@ function statusDescription(verdict: Verdict): string {
       return nameRules("HNSC waiting for: ", inState("pending"), MAX_DESCRIPTION_LENGTH);
     case "success": {
       const passed = inState("pass").length;
-      return truncate(`HNSC passed: ${passed} of ${verdict.rules.length} rules${note}`, MAX_DESCRIPTION_LENGTH);
+      const approvers = [...new Set((verdict.approvedRelaxations ?? []).map((relaxation) => `@${relaxation.by}`))];
+      const relaxed = approvers.length > 0 ? ` (repo rules relaxed, approved by ${approvers.join(", ")})` : "";
+      return truncate(`HNSC passed: ${passed} of ${verdict.rules.length} rules${note}${relaxed}`, MAX_DESCRIPTION_LENGTH);
     }
   }
 }
@@ -118,10 +120,14 @@ export function describeVerdict(verdict: Verdict): VerdictDescription {
     if (rest.length > MAX_LISTED_FINDINGS) lines.push(`- … and ${rest.length - MAX_LISTED_FINDINGS} more findings`);
   }
   const overrides = verdict.rules.filter((rule) => rule.override);
-  if (overrides.length > 0) {
+  const relaxations = verdict.approvedRelaxations ?? [];
+  if (overrides.length > 0 || relaxations.length > 0) {
     lines.push("", "#### Director overrides", "");
     for (const rule of overrides) {
       lines.push(`- \`${rule.ruleId}\` (was ${rule.override?.originalState}): overridden by @${rule.override?.by}: ${rule.override?.reason}`);
+    }
+    for (const relaxation of relaxations) {
+      lines.push(`- repo rules relax \`${relaxation.ruleId}\` (${relaxation.change}): approved by @${relaxation.by}: ${relaxation.reason}`);
     }
   }
 

@@ -16,6 +16,8 @@ import { evaluate } from "./evaluate.js";
 import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "./github-pull.js";
 import { listOverrides } from "./overrides.js";
 import type { ChangedFile, PullContext } from "./pull-context.js";
+import { PolicyRelaxationRefused, withApprovedRelaxations } from "./repo-rules.js";
+import { findRepoRulesApproval, REPO_RULES_COMMAND, repoRulesHash } from "./repo-rules-approval.js";
 import { findTaskForPull, type FoundTask } from "./task-record.js";
 import type { Conclusion, Verdict } from "./verdict.js";
 import { storeVerdict } from "./verdict-store.js";
@@ -206,8 +208,9 @@ async function publish(
       rules: (published.verdict?.rules ?? []).map((rule) => ({ ruleId: rule.ruleId, state: rule.state, ...(rule.override ? { override: rule.override } : {}) })),
     },
   });
-  if (published.agent && published.conclusion === "success" && published.ctx?.evidence?.state === "passed" && pull.draft) {
-    await markReadyForReview(services, octokit, published);
+  if (published.agent && published.conclusion === "success" && published.ctx?.evidence?.state === "passed") {
+    if (pull.draft) await markReadyForReview(services, octokit, published);
+    else if (pull.title.startsWith(WIP_PREFIX)) await dropWipPrefix(services, octokit, published);
   }
   await hooks.afterPublish?.(published);
   return published;
@@ -229,8 +232,49 @@ async function markReadyForReview(services: Services, octokit: InstallationOctok
   });
 }
 
-function failed(base: Omit<Evaluation, "conclusion" | "description" | "verdict" | "described" | "ctx" | "task">, description: string): Evaluation {
+type EvaluationBase = Omit<Evaluation, "conclusion" | "description" | "verdict" | "described" | "ctx" | "task">;
+
+/** What the Employees put before the title of a PR opened where drafts are unavailable. */
+export const WIP_PREFIX = "[WIP] ";
+
+/**
+ * The non-draft counterpart of markReadyForReview: the `[WIP] ` prefix goes once the PR is ready. GitHub then
+ * reports the new title, so a later evaluation finds no prefix and changes nothing.
+ */
+async function dropWipPrefix(services: Services, octokit: InstallationOctokit, evaluation: Evaluation): Promise<void> {
+  const { ref, pull } = evaluation;
+  const title = pull.title.slice(WIP_PREFIX.length).trim() || pull.title;
+  await octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...splitRepo(ref.repo), pull_number: ref.pullNumber, title });
+  await services.audit.append({
+    actor: "aura/governor",
+    action: "pull.ready-for-review",
+    subject: `${ref.repo}#${ref.pullNumber}`,
+    payload: { headSha: pull.head.sha, via: "title", from: pull.title, to: title },
+  });
+}
+
+function failed(base: EvaluationBase, description: string): Evaluation {
   return { ...base, conclusion: "error", description, verdict: undefined, described: undefined, ctx: undefined, task: undefined };
+}
+
+/** Under 140 characters, and it tells the director exactly what to write. */
+export const RELAXATION_DESCRIPTION = `HNSC could not evaluate: repo rules relax the policy; a director writes ${REPO_RULES_COMMAND}`;
+
+/** `error` for unapproved relaxations; the review lists each one and the command that approves them. */
+function relaxationRefused(base: EvaluationBase, error: PolicyRelaxationRefused): Evaluation {
+  const summary = [
+    "### Aura HNSC verdict: error",
+    "",
+    "The `rules:` in `.github/aura.yml` on the base branch relax Aura's policy, which needs a director's approval:",
+    "",
+    ...error.relaxations.map((relaxation) => `- \`${relaxation.ruleId}\`: ${relaxation.change}`),
+    "",
+    `To approve these exact rules, a director writes \`${REPO_RULES_COMMAND}\` on any issue or pull request of this repository. A later change to the rules needs a new approval. Otherwise undo the relaxations.`,
+  ].join("\n");
+  return {
+    ...failed(base, RELAXATION_DESCRIPTION),
+    described: { state: "error", description: RELAXATION_DESCRIPTION, summary, comments: [] },
+  };
 }
 
 /**
@@ -272,14 +316,18 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
         );
       }
       await pending();
-      const pack = effectivePack(config.config);
+      const rulesHash = config.config.rules.length > 0 ? repoRulesHash(config.config.rules) : undefined;
+      const approval = rulesHash ? await findRepoRulesApproval(services.pool, { installationId: ref.installationId, repo: ref.repo, rulesHash }) : undefined;
+      const pack = effectivePack(config.config, { protectedPaths: services.policies.protectedPaths, approval });
       if (!pack.ok) {
-        const what = pack.error.name === "PolicyRelaxationRefused" ? "repo rules relax the policy" : "the policy is invalid";
         services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: pack.error.message }, "policy pack unusable");
-        return await publish(services, octokit, failed({ ...base, governed }, `HNSC could not evaluate: ${what}`), hooks, posted);
+        if (pack.error instanceof PolicyRelaxationRefused) {
+          return await publish(services, octokit, relaxationRefused({ ...base, governed }, pack.error), hooks, posted);
+        }
+        return await publish(services, octokit, failed({ ...base, governed }, "HNSC could not evaluate: the policy is invalid"), hooks, posted);
       }
       const { ctx, task } = await buildContext(services, octokit, ref, pull, config.config, agent);
-      const verdict = await evaluate(pack.pack, ctx);
+      const verdict = withApprovedRelaxations(await evaluate(pack.pack, ctx), pack.relaxations, pack.approvedBy);
       const described = describeVerdict(verdict);
       return await publish(
         services,

@@ -13,6 +13,8 @@ export const GitHubPull = z.object({
   state: z.string(),
   draft: z.boolean().optional().default(false),
   html_url: z.string(),
+  // Always present in GitHub's response; the default only keeps hand-written fixtures without one readable.
+  title: z.string().default(""),
   body: z.string().nullable().default(null),
   user: z.object({ login: z.string() }).nullable(),
   head: z.object({ sha: z.string(), ref: z.string(), repo: RepoRef }),

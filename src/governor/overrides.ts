@@ -11,6 +11,7 @@ import type { Services } from "../services.js";
 import type pg from "pg";
 import { effectivePack } from "./effective-pack.js";
 import { getPull, splitRepo } from "./github-pull.js";
+import { findRepoRulesApproval, repoRulesHash } from "./repo-rules-approval.js";
 import type { RuleOverride } from "./pull-context.js";
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
@@ -93,7 +94,9 @@ export async function applyOverride(
   if (!check.director) {
     return refuseOverride(services, request, "not-director", `@${request.by} is not a director of ${request.repo} (permission: ${check.permission}); only directors may override a rule.`);
   }
-  const pack = effectivePack(config.config);
+  const rules = config.config.rules;
+  const approval = rules.length > 0 ? await findRepoRulesApproval(services.pool, { ...request, rulesHash: repoRulesHash(rules) }) : undefined;
+  const pack = effectivePack(config.config, { protectedPaths: services.policies.protectedPaths, approval });
   if (!pack.ok) {
     return refuseOverride(services, request, "invalid-config", `The policy for this pull request cannot be loaded: ${pack.error.message}`);
   }

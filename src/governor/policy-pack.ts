@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { parseDocument } from "yaml";
 import { z } from "zod";
+import { loadProtectedPaths, type ProtectedPaths } from "../config/policy-files.js";
 
 // The package is CommonJS whose typings claim an ES default export; require gives the function itself.
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
@@ -45,7 +46,14 @@ export type Limits = z.infer<typeof Limits>;
 
 export const ProtectedPathsParams = z.strictObject({
   paths: z
-    .array(z.strictObject({ glob: Glob, exceptTaskClasses: z.array(TaskClass).default([]) }))
+    .array(
+      z.strictObject({
+        glob: Glob,
+        exceptTaskClasses: z.array(TaskClass).default([]),
+        /** Why the path is protected; shown with each finding. */
+        reason: z.string().min(1).optional(),
+      }),
+    )
     .min(1),
   /** A change to `scripts.test` (or pre/post-test) in any package.json: test-runner configuration. */
   testScript: z.strictObject({ exceptTaskClasses: z.array(TaskClass).default([]) }).optional(),
@@ -185,8 +193,39 @@ export function toPolicyIssues(
   });
 }
 
-/** Parses and validates policy-pack YAML; throws PolicyParseError naming every bad rule and field. */
-export function loadPolicyPack(text: string, source = "policy pack"): PolicyPack {
+/** The shared protected-path list (policies/protected-paths.yml) as the governor's `paths` entries. */
+export function protectedPathEntries(list: ProtectedPaths): { glob: string; exceptTaskClasses: string[]; reason: string }[] {
+  return list.protected.map((entry) => ({ glob: entry.glob, exceptTaskClasses: [...entry.allowTaskClasses], reason: entry.reason }));
+}
+
+/**
+ * A `protected-paths` rule of the app's pack that lists no `paths` takes them from policies/protected-paths.yml,
+ * so the Manager's plan rules and the governor refuse the same paths from one list (issue 7).
+ */
+function withSharedProtectedPaths(raw: unknown, protectedPaths: () => ProtectedPaths): unknown {
+  if (typeof raw !== "object" || raw === null || !Array.isArray((raw as { rules?: unknown }).rules)) return raw;
+  const pack = raw as { rules: unknown[] };
+  let shared: ReturnType<typeof protectedPathEntries> | undefined;
+  const rules = pack.rules.map((rule) => {
+    if (typeof rule !== "object" || rule === null || (rule as { kind?: unknown }).kind !== "protected-paths") return rule;
+    const params = (rule as { params?: unknown }).params;
+    if (typeof params !== "object" || params === null || Array.isArray(params) || "paths" in params) return rule;
+    shared ??= protectedPathEntries(protectedPaths());
+    return { ...rule, params: { ...params, paths: shared } };
+  });
+  return { ...pack, rules };
+}
+
+export type PolicyPackSources = {
+  /** The shared list; read from the app's policies/ directory when omitted and a rule needs it. */
+  protectedPaths?: ProtectedPaths;
+};
+
+/**
+ * Parses and validates policy-pack YAML; throws PolicyParseError naming every bad rule and field. A
+ * `protected-paths` rule without `paths` gets the shared list (PolicyFileError when that file is invalid).
+ */
+export function loadPolicyPack(text: string, source = "policy pack", sources: PolicyPackSources = {}): PolicyPack {
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (document.errors.length > 0) {
     throw new PolicyParseError(
@@ -194,7 +233,7 @@ export function loadPolicyPack(text: string, source = "policy pack"): PolicyPack
       document.errors.map((error) => ({ ruleId: undefined, field: "(yaml)", message: error.message })),
     );
   }
-  const raw: unknown = document.toJS();
+  const raw: unknown = withSharedProtectedPaths(document.toJS(), () => sources.protectedPaths ?? loadProtectedPaths());
   const parsed = PolicyPack.safeParse(raw);
   if (!parsed.success) throw new PolicyParseError(source, toPolicyIssues(parsed.error, raw));
   return parsed.data;

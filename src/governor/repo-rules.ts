@@ -1,6 +1,8 @@
 // A repository's `rules:` section of .github/aura.yml: it may add rules or tighten the pack's (lower limits, more
-// protected paths, higher severity). Any relaxation is refused unless a director override accompanies it.
+// protected paths, higher severity). Any relaxation is refused unless a director override accompanies it
+// (`/aura override repo-rules <reason>`, see repo-rules-approval.ts), and a verdict that relies on one says so.
 import { z } from "zod";
+import type { Verdict } from "./verdict.js";
 import {
   PolicyPack,
   PolicyParseError,
@@ -49,7 +51,7 @@ export class PolicyRelaxationRefused extends Error {
     super(
       `.github/aura.yml may only add or tighten rules; these relax the policy: ${relaxations
         .map((r) => `${r.ruleId}: ${r.change}`)
-        .join("; ")}. Undo them, or have a director approve them with an override.`,
+        .join("; ")}. Undo them, or have a director approve these exact rules by writing \`/aura override repo-rules <reason>\` on any issue or pull request of the repository (a later change to the rules needs a new approval).`,
     );
     this.relaxations = relaxations;
   }
@@ -58,6 +60,9 @@ export class PolicyRelaxationRefused extends Error {
 export type MergeResult =
   | { ok: true; pack: PolicyPack; relaxations: Relaxation[]; approvedBy: DirectorOverride | undefined }
   | { ok: false; error: PolicyRelaxationRefused | PolicyParseError };
+
+/** The id `/aura override repo-rules` names; no rule may take it, so the command is never ambiguous. */
+const RESERVED_RULE_ID = "repo-rules";
 
 const SEVERITY_RANK = { minor: 0, major: 1, critical: 2 } as const;
 
@@ -189,6 +194,10 @@ export function mergeRepoRules(
       return;
     }
     seen.add(entry.id);
+    if (entry.id === RESERVED_RULE_ID) {
+      issues.push({ ruleId: entry.id, field: `${field}.id`, message: `"${RESERVED_RULE_ID}" is reserved for \`/aura override repo-rules\`; choose another id` });
+      return;
+    }
     const at = rules.findIndex((rule) => rule.id === entry.id);
     const base = at >= 0 ? rules[at] : undefined;
     if (base && entry.kind !== undefined && entry.kind !== base.kind) {
@@ -224,4 +233,25 @@ export function mergeRepoRules(
   if (!merged.success) return { ok: false, error: new PolicyParseError(source, toPolicyIssues(merged.error, { rules })) };
   if (relaxations.length > 0 && !directorOverride) return { ok: false, error: new PolicyRelaxationRefused(relaxations) };
   return { ok: true, pack: merged.data, relaxations, approvedBy: relaxations.length > 0 ? directorOverride : undefined };
+}
+
+/** The line a verdict shows for each relaxation a director approved: overrides are never silent. */
+export function describeApprovedRelaxation(relaxation: Relaxation, approval: DirectorOverride): string {
+  return `repo rules relax ${relaxation.ruleId} (${relaxation.change}): approved by @${approval.by}: ${approval.reason}`;
+}
+
+/**
+ * Marks a verdict judged under approved relaxations: each relaxed rule's row gets a note, and the verdict lists
+ * them (the review shows them with the director overrides).
+ */
+export function withApprovedRelaxations(verdict: Verdict, relaxations: readonly Relaxation[], approval: DirectorOverride | undefined): Verdict {
+  if (!approval || relaxations.length === 0) return verdict;
+  return {
+    ...verdict,
+    rules: verdict.rules.map((rule) => {
+      const mine = relaxations.filter((relaxation) => relaxation.ruleId === rule.ruleId);
+      return mine.length === 0 ? rule : { ...rule, notes: [...rule.notes, ...mine.map((relaxation) => describeApprovedRelaxation(relaxation, approval))] };
+    }),
+    approvedRelaxations: relaxations.map((relaxation) => ({ ...relaxation, by: approval.by, reason: approval.reason })),
+  };
 }

@@ -23,11 +23,14 @@ async function recordedShas(db: Queryable, taskId: number): Promise<string[]> {
   return rows.map((row) => row.sha);
 }
 
-/** Settled model spend of the task (Employees' `model_spend`), or the task row's own figure without it. */
+/**
+ * Settled model spend of the task's own work (Employees' `model_spend`; the advisory reviewer's calls count
+ * against the requirement's budget but are not the author's cost), or the task row's own figure without it.
+ */
 async function taskCost(db: Queryable, taskId: number, recorded: number): Promise<number> {
   const exists = await db.query<{ present: boolean }>("SELECT to_regclass('model_spend') IS NOT NULL AS present");
   if (!exists.rows[0]?.present) return recorded;
-  const { rows } = await db.query<{ usd: string | null }>("SELECT sum(usd) AS usd FROM model_spend WHERE task_id = $1 AND state = 'settled'", [taskId]);
+  const { rows } = await db.query<{ usd: string | null }>("SELECT sum(usd) AS usd FROM model_spend WHERE task_id = $1 AND state = 'settled' AND purpose <> 'advisory-review'", [taskId]);
   return Math.max(recorded, Number(rows[0]?.usd ?? 0));
 }
 

@@ -39,6 +39,8 @@ export interface Verdict {
   /** policyPackRevision() of the effective pack that produced this verdict. */
   packRevision: string;
   rules: RuleResult[];
+  /** Relaxations of the pack by the repository's rules that a director approved (`/aura override repo-rules`). */
+  approvedRelaxations?: { ruleId: string; change: string; by: string; reason: string }[] | undefined;
 }
 
 /** failure if any rule failed; else error if any errored; else pending if any is pending; else success. */

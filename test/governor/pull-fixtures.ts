@@ -1,5 +1,6 @@
 // Builds PullContexts for governor tests from the real git diffs in test/fixtures/diffs and the default pack.
 import { readFileSync } from "node:fs";
+import { loadProtectedPaths } from "../../src/config/policy-files.js";
 import { changedFilesFromUnifiedDiff } from "../../src/governor/local-diff.js";
 import { loadPolicyPack, type PolicyPack } from "../../src/governor/policy-pack.js";
 import type { ChangedFile, PullCommit, PullContext, TaskRecord } from "../../src/governor/pull-context.js";
@@ -16,8 +17,9 @@ export function defaultPackText(): string {
   return readFileSync(new URL("policies/policy-pack.yml", root), "utf8");
 }
 
+/** The app's pack as the governor loads it: its protected-paths rule filled from policies/protected-paths.yml. */
 export function defaultPack(): PolicyPack {
-  return loadPolicyPack(defaultPackText());
+  return loadPolicyPack(defaultPackText(), "policies/policy-pack.yml", { protectedPaths: loadProtectedPaths() });
 }
 
 /** The changed files of one fixture, in the shape GitHub's REST API returns them. */

@@ -12,7 +12,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
   const taskClass = input.taskClass;
   const entries = rule.params.paths
     .filter((entry) => taskClass === undefined || !entry.exceptTaskClasses.includes(taskClass))
-    .map((entry) => ({ glob: entry.glob, match: globMatcher([entry.glob]) }));
+    .map((entry) => ({ glob: entry.glob, reason: entry.reason, match: globMatcher([entry.glob]) }));
   const testScript = rule.params.testScript;
   const checkTestScript =
     testScript !== undefined && (taskClass === undefined || !testScript.exceptTaskClasses.includes(taskClass));
@@ -27,7 +27,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
         ruleId: rule.id,
         path: file.filename,
         ...input.locate(file),
-        message: `\`${file.filename}\` is protected (\`${hit.glob}\`): ${rule.message}`,
+        message: `\`${file.filename}\` is protected (\`${hit.glob}\`${hit.reason ? `: ${hit.reason}` : ""}): ${rule.message}`,
       });
       continue;
     }

@@ -1,0 +1,152 @@
+// A director's approval of a repository's relaxing `rules:` (`/aura override repo-rules <reason>`, on any issue or
+// pull request of the repository). The approval is bound to the sha256 of the canonical rules section on the
+// default branch, so the gate applies it only while the rules are exactly what the director read; any change
+// lapses it. Approvals are audited, and every verdict that relies on one says who approved what and why.
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import type pg from "pg";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import { readRepoConfig } from "../github/repo-config-reader.js";
+import { inTransaction } from "../manager/transitions.js";
+import type { Services } from "../services.js";
+import { effectivePack } from "./effective-pack.js";
+import { splitRepo } from "./github-pull.js";
+import { enqueueEvaluation } from "./overrides.js";
+import type { DirectorOverride, Relaxation } from "./repo-rules.js";
+
+// The package is CommonJS whose typings claim an ES default export; require gives the function itself.
+const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+
+/** The pseudo rule id a director names to approve the repository's relaxing rules. */
+export const REPO_RULES_OVERRIDE = "repo-rules";
+
+/** The exact command a director writes to approve the current rules; quoted in every refusal. */
+export const REPO_RULES_COMMAND = `/aura override ${REPO_RULES_OVERRIDE} <reason>`;
+
+/** sha256 (hex) of the RFC 8785 canonical JSON of a `rules:` section: equal content, equal hash. */
+export function repoRulesHash(rules: readonly unknown[]): string {
+  const text = canonicalize(rules);
+  if (text === undefined) throw new TypeError("the repository's rules cannot be canonicalised");
+  return createHash("sha256").update(text).digest("hex");
+}
+
+export type RepoRulesApproval = DirectorOverride & { rulesHash: string; approvedAt: Date };
+
+/** The approval of exactly these rules, if a director gave one. */
+export async function findRepoRulesApproval(
+  db: Queryable,
+  at: { installationId: number; repo: string; rulesHash: string },
+): Promise<RepoRulesApproval | undefined> {
+  const { rows } = await db.query<{ director: string; reason: string; created_at: Date }>(
+    `SELECT director, reason, created_at FROM repo_rules_approvals
+      WHERE installation_id = $1 AND repo = $2 AND rules_hash = $3`,
+    [at.installationId, at.repo, at.rulesHash],
+  );
+  const row = rows[0];
+  return row ? { by: row.director, reason: row.reason, rulesHash: at.rulesHash, approvedAt: row.created_at } : undefined;
+}
+
+export type RepoRulesApprovalRequest = {
+  installationId: number;
+  /** `owner/name`. */
+  repo: string;
+  reason: string;
+  /** The director's login (the command path has already checked it). */
+  by: string;
+  /** The issue or pull request the command was written on. */
+  issueNumber: number;
+};
+
+export type RepoRulesApprovalResult =
+  | { ok: true; created: boolean; rulesHash: string; relaxations: Relaxation[]; reevaluated: number; message: string }
+  | { ok: false; message: string };
+
+const OpenPull = z.object({ number: z.number().int() });
+
+/** Open pull requests of the repository the governor has judged, so the approval takes effect on them now. */
+async function governedOpenPulls(services: Pick<Services, "github" | "pool">, request: RepoRulesApprovalRequest): Promise<number[]> {
+  const octokit = services.github.forInstallation(request.installationId);
+  const items = await octokit.paginate("GET /repos/{owner}/{repo}/pulls", { ...splitRepo(request.repo), state: "open", per_page: 100 });
+  const open = z.array(OpenPull).parse(items).map((pull) => pull.number);
+  if (open.length === 0) return [];
+  const { rows } = await services.pool.query<{ pull_number: number }>(
+    `SELECT DISTINCT pull_number FROM governor_verdicts
+      WHERE installation_id = $1 AND repo = $2 AND governed AND pull_number = ANY($3::int[]) ORDER BY pull_number`,
+    [request.installationId, request.repo, open],
+  );
+  return rows.map((row) => row.pull_number);
+}
+
+/**
+ * Records a director's approval of the `rules:` now on the default branch, audits it, and re-judges the open
+ * governed pull requests. Refuses (ok: false) when the config is invalid or its rules relax nothing.
+ */
+export async function approveRepoRules(
+  services: Pick<Services, "github" | "policies" | "pool">,
+  request: RepoRulesApprovalRequest,
+): Promise<RepoRulesApprovalResult> {
+  const reason = request.reason.trim();
+  if (reason === "") return { ok: false, message: `An approval needs a reason: \`${REPO_RULES_COMMAND}\`.` };
+  const octokit = services.github.forInstallation(request.installationId);
+  const config = await readRepoConfig(services, octokit, splitRepo(request.repo));
+  if (!config.ok) return { ok: false, message: `The default branch's .github/aura.yml is invalid, so there is nothing to approve: ${config.message}` };
+  const rules = config.config.rules;
+  const rulesHash = repoRulesHash(rules);
+  // Merging with the approval in hand lists what it would allow, or says why the rules are unusable anyway.
+  const merged = effectivePack(config.config, {
+    protectedPaths: services.policies.protectedPaths,
+    approval: { by: request.by, reason },
+  });
+  if (!merged.ok) return { ok: false, message: `The rules in .github/aura.yml cannot be used even with an approval: ${merged.error.message}` };
+  if (merged.relaxations.length === 0) {
+    return { ok: false, message: "The `rules:` in .github/aura.yml on the default branch relax nothing, so no approval is needed." };
+  }
+  const listed = merged.relaxations.map((relaxation) => `\`${relaxation.ruleId}\`: ${relaxation.change}`);
+  const created = await inTransaction(services.pool, async (client) => {
+    const inserted = await client.query(
+      `INSERT INTO repo_rules_approvals (installation_id, repo, rules_hash, relaxations, director, reason, issue_number)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (installation_id, repo, rules_hash) DO NOTHING`,
+      [request.installationId, request.repo, rulesHash, JSON.stringify(merged.relaxations), request.by, reason, request.issueNumber],
+    );
+    if (inserted.rowCount !== 1) return false;
+    await appendEvents(client, [
+      {
+        actor: request.by,
+        action: "governor.repo-rules.approved",
+        subject: request.repo,
+        payload: { rulesHash, reason, relaxations: merged.relaxations, issueNumber: request.issueNumber },
+      },
+    ]);
+    return true;
+  });
+  if (!created) {
+    const existing = await findRepoRulesApproval(services.pool, { installationId: request.installationId, repo: request.repo, rulesHash });
+    return {
+      ok: true,
+      created: false,
+      rulesHash,
+      relaxations: merged.relaxations,
+      reevaluated: 0,
+      message: `These repo rules were already approved by @${existing?.by ?? "a director"}: ${existing?.reason ?? ""}`.trim(),
+    };
+  }
+  const pulls = await governedOpenPulls(services, request);
+  for (const pullNumber of pulls) await enqueueEvaluation(services.pool, { installationId: request.installationId, repo: request.repo, pullNumber });
+  return {
+    ok: true,
+    created: true,
+    rulesHash,
+    relaxations: merged.relaxations,
+    reevaluated: pulls.length,
+    message: [
+      `Repo rules approved by @${request.by}: ${reason}. They relax ${listed.join("; ")}.`,
+      `The approval holds for these exact rules (\`${rulesHash.slice(0, 12)}\`); any change to \`rules:\` needs a new \`${REPO_RULES_COMMAND}\`.`,
+      pulls.length > 0 ? `Re-evaluating ${pulls.length} open pull request${pulls.length === 1 ? "" : "s"}.` : "",
+    ]
+      .filter((line) => line !== "")
+      .join(" "),
+  };
+}

@@ -1,0 +1,165 @@
+// The advisory LLM review (issue 5 item 6) end to end: after the Auditor's evidence review, the configured
+// `auditor.reviewer` (another employee than the author) reads the diff through the real Gemini SDK (HTTP faked by
+// nock) and one separate COMMENT review marked "Advisory — does not gate" is posted per head SHA, charged to the
+// requirement's budget. A reviewer who is the author, or a model that only returns garbage, posts nothing and
+// never fails the audit job or changes `aura/hnsc`.
+import nock from "nock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { clearPermissionCache } from "../../src/github/permissions.js";
+import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
+import { geminiReply } from "../employees/provider-fixtures.js";
+import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
+import {
+  apiFiles,
+  BASE_FILES,
+  claimBody,
+  commitObject,
+  mainSha,
+  mockPullReads,
+  mockRepoConfig,
+  mockWrites,
+  pullDelivery,
+  pullObject,
+  pushBranch,
+  seedTask,
+  type GitHubRecorder,
+} from "./gate-fixture.js";
+
+const GEMINI = "https://gemini.gateway.test";
+const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
+const ADVISORY = "Advisory — does not gate";
+
+let harness: Harness;
+let temp: ReturnType<typeof makeTempDir>;
+let remote: BareRemote;
+let github: GitHubRecorder;
+
+beforeAll(async () => {
+  harness = await startHarness({ env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } });
+  temp = makeTempDir("aura-advisory-");
+  remote = createBareRemote(temp.dir, BASE_FILES);
+}, 60_000);
+
+afterAll(async () => {
+  await harness.stop();
+  temp.cleanup();
+});
+
+beforeEach(() => {
+  nock.cleanAll();
+  mockInstallationTokens();
+  clearPermissionCache();
+  github = mockWrites();
+});
+
+/** An agent PR by `gpt-4.1-mini` (the seeded assignment) whose tests pass. */
+async function agentPull(number: number, reviewer: string) {
+  mockRepoConfig(`test: sh test.sh\nauditor:\n  reviewer: ${reviewer}\n`);
+  const branch = `aura/${number}-advisory`;
+  const headSha = pushBranch(remote, temp.dir, branch, { "src/app.js": `export const answer = ${number};\n` });
+  const baseSha = mainSha(remote);
+  const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  const changed = apiFiles(remote, baseSha, headSha);
+  const pull = pullObject({
+    number,
+    headSha,
+    headRef: branch,
+    baseSha,
+    cloneUrl: remote.url,
+    body: claimBody({ exitCode: 0, passed: 3, failed: 0, total: 3 }, taskId),
+    changedFiles: changed.length,
+  });
+  mockPullReads(pull, changed, [commitObject(headSha)]);
+  return { headSha, pull, taskId };
+}
+
+/** Scripted Gemini replies; records the prompt text of each call. */
+function geminiReplies(texts: string[]): { prompts: string[] } {
+  const prompts: string[] = [];
+  const scope = nock(GEMINI).matchHeader("x-goog-api-key", "gm-test");
+  for (const text of texts) {
+    scope
+      .post(GEMINI_PATH, (body: { contents: { parts: { text: string }[] }[] }) => {
+        prompts.push(body.contents.flatMap((content) => content.parts.map((part) => part.text)).join("\n"));
+        return true;
+      })
+      .reply(200, geminiReply(text));
+  }
+  return { prompts };
+}
+
+async function auditEvents(action: string, sha: string): Promise<Record<string, unknown>[]> {
+  const { rows } = await harness.db.pool.query<{ payload: Record<string, unknown> }>(
+    "SELECT payload FROM audit.events WHERE action = $1 AND payload->>'headSha' = $2 ORDER BY seq",
+    [action, sha],
+  );
+  return rows.map((row) => row.payload);
+}
+
+const reviewsOf = (sha: string) => github.reviews.filter((review) => review.commit_id === sha);
+
+describe("an advisory reviewer other than the author", () => {
+  it("posts one separate COMMENT review marked advisory per head SHA, charged to the budget, never gating", async () => {
+    const { headSha, pull } = await agentPull(31, "gemini-2.5-flash");
+    const findings = {
+      summary: "The change updates the constant; no tests cover the new value.",
+      findings: [{ path: "src/app.js", line: 1, severity: "minor", message: "Add a test that pins the new answer." }],
+    };
+    const gemini = geminiReplies([JSON.stringify(findings)]);
+
+    await harness.deliver("pull_request", pullDelivery("opened", pull));
+    await harness.waitForIdle(90_000);
+    await harness.deliver("pull_request", pullDelivery("synchronize", pull));
+    await harness.waitForIdle(90_000);
+
+    const reviews = reviewsOf(headSha);
+    const advisory = reviews.filter((review) => review.body.includes(ADVISORY));
+    expect(reviews).toHaveLength(2);
+    expect(advisory).toHaveLength(1);
+    expect(advisory[0]?.event).toBe("COMMENT");
+    expect(advisory[0]?.body).toContain("`src/app.js:1` | Add a test that pins the new answer.");
+    expect(advisory[0]?.body).toContain("`gpt-4.1-mini`");
+    expect(gemini.prompts).toHaveLength(1);
+    expect(gemini.prompts[0]).toContain("+export const answer = 31;");
+    expect(github.statuses.filter((status) => status.sha === headSha).at(-1)).toMatchObject({ state: "success", description: "HNSC passed: 8 of 8 rules" });
+    const spend = await harness.db.pool.query<{ employee_id: string; state: string; usd: number }>(
+      "SELECT employee_id, state, usd::float8 AS usd FROM model_spend WHERE purpose = 'advisory-review'",
+    );
+    expect(spend.rows).toEqual([{ employee_id: "gemini-2.5-flash", state: "settled", usd: expect.any(Number) as number }]);
+    expect(spend.rows[0]?.usd).toBeGreaterThan(0);
+    expect(await auditEvents("auditor.advisory.posted", headSha)).toHaveLength(1);
+    expect(await auditEvents("auditor.advisory.failed", headSha)).toEqual([]);
+    expect(await auditEvents("auditor.advisory.error", headSha)).toEqual([]);
+  }, 180_000);
+});
+
+describe("an advisory review that cannot be given", () => {
+  it("is skipped when the reviewer is the PR's author: no model call, no review, an audit event", async () => {
+    const { headSha, pull } = await agentPull(32, "gpt-4.1-mini");
+
+    await harness.deliver("pull_request", pullDelivery("opened", pull));
+    await harness.waitForIdle(90_000);
+
+    expect(reviewsOf(headSha)).toHaveLength(1);
+    expect(reviewsOf(headSha)[0]?.body).not.toContain(ADVISORY);
+    const skipped = await auditEvents("auditor.advisory.skipped", headSha);
+    expect(skipped).toHaveLength(1);
+    expect(String(skipped[0]?.detail)).toContain("is the author of this pull request");
+  }, 120_000);
+
+  it("posts nothing when the model returns garbage after the re-asks, and the audit job and the gate are unaffected", async () => {
+    const { headSha, pull } = await agentPull(33, "gemini-2.5-flash");
+    const gemini = geminiReplies(["I think it looks fine!", "{\"summary\": 3}", "still not the schema"]);
+
+    await harness.deliver("pull_request", pullDelivery("opened", pull));
+    await harness.waitForIdle(90_000);
+
+    expect(gemini.prompts).toHaveLength(3);
+    expect(reviewsOf(headSha)).toHaveLength(1);
+    expect(reviewsOf(headSha)[0]?.body).not.toContain(ADVISORY);
+    expect(github.statuses.filter((status) => status.sha === headSha).at(-1)?.state).toBe("success");
+    const failed = await auditEvents("auditor.advisory.failed", headSha);
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]?.detail)).toContain("invalid_output");
+  }, 120_000);
+});

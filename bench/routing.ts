@@ -1,12 +1,14 @@
 // Routing simulation (`npm run bench:routing`): three simulated employees — strong and costly, medium and
 // cheap, weak and free — over 300 tasks and 50 seeds, through the REAL router (src/manager/route.ts) with
-// posteriors folded from the simulated outcomes by the Accountant and statuses moved by the real HR review.
+// posteriors folded from the simulated outcomes by the Accountant and statuses moved by the real HR review,
+// run right after each outcome as handlePullClosed does. The probation cap counts what routeTask gives it:
+// outcomes since the employee's current probation began (src/hr/probation.ts).
 // Reports the share of the last 100 tasks routed to the best-value employee, the regret in dollars, and how
 // many tasks the router needs to move away from an employee whose quality drops halfway.
 import type { TaskOutcome } from "../src/accountant/outcome.js";
 import { FORGETTING } from "../src/accountant/posterior.js";
-import { posteriorsFromOutcomes } from "../src/accountant/posteriors.js";
-import type { EmployeeStatus } from "../src/hr/employee-status.js";
+import { posteriorsFromOutcomes, probationOutcomeCounts } from "../src/accountant/posteriors.js";
+import { probationSince, type EmployeeStatus } from "../src/hr/employee-status.js";
 import { reviewEmployee } from "../src/hr/review-employee.js";
 import { route, type RoutingCandidate } from "../src/manager/route.js";
 import { seededRandom } from "../src/manager/seeded-random.js";
@@ -39,7 +41,10 @@ type Run = { choices: string[]; regretUsd: number; lastShareBest: number; detect
 
 function simulate(seed: number, drop: boolean, gamma: number = FORGETTING): Run {
   const qualityAt = (employee: SimEmployee, t: number) => (drop && employee.id === "medium-cheap" && t >= DROP_AT ? DROPPED_QUALITY : employee.quality);
-  const statuses = new Map<string, EmployeeStatus>(EMPLOYEES.map((employee) => [employee.id, "probation"]));
+  // The employee_states rows: status, and who last changed it when (what the probation start is read from).
+  type State = { status: EmployeeStatus; changedBy: string | null; changedAt: Date };
+  const states = new Map<string, State>(EMPLOYEES.map((employee) => [employee.id, { status: "probation", changedBy: null, changedAt: new Date(0) }]));
+  const stateOf = (id: string): State => states.get(id) ?? { status: "probation", changedBy: null, changedAt: new Date(0) };
   const outcomes: TaskOutcome[] = [];
   const choices: string[] = [];
   const start = Date.UTC(2025, 0, 1);
@@ -47,14 +52,17 @@ function simulate(seed: number, drop: boolean, gamma: number = FORGETTING): Run 
   const outcomeRandom = seededRandom(`bench-outcomes:${seed}:${drop}`);
   for (let t = 0; t < TASKS; t++) {
     const posteriors = posteriorsFromOutcomes(outcomes, gamma);
+    // As routeTask does (loadProbationOutcomes): outcomes since each employee's current probation began.
+    const onProbation = probationOutcomeCounts(outcomes, new Map(EMPLOYEES.map((employee) => [employee.id, probationSince(stateOf(employee.id))])));
     const candidates: RoutingCandidate[] = EMPLOYEES.map((employee) => ({
       id: employee.id,
       provider: employee.provider,
-      status: statuses.get(employee.id) ?? "probation",
+      status: stateOf(employee.id).status,
       capabilities: [TASK_CLASS],
       local: employee.provider === "ollama",
       posterior: posteriors.get(employee.id) ?? { alpha: 1, beta: 1 },
       outcomes: posteriors.get(employee.id)?.outcomes ?? 0,
+      probationOutcomes: onProbation.get(employee.id) ?? 0,
       expectedCostUsd: employee.costUsd,
     }));
     const decision = route({
@@ -98,10 +106,12 @@ function simulate(seed: number, drop: boolean, gamma: number = FORGETTING): Run 
       prOpenedAt: at,
       closedAt: at,
     });
-    // HR reviews the employee after each ledger write, as the app does.
+    // HR reviews the employee right after each ledger write, as handlePullClosed does (reviewAndApply); the
+    // status change lands a moment after the outcome's close, as employee_states.changed_at does.
     const own = outcomes.filter((outcome) => outcome.employee === chosen.id);
-    const review = reviewEmployee({ status: statuses.get(chosen.id) ?? "probation", outcomes: own, strikes: [], now: at });
-    if (review.action !== "none") statuses.set(chosen.id, review.to);
+    const state = stateOf(chosen.id);
+    const review = reviewEmployee({ status: state.status, outcomes: own, strikes: [], now: at, probationSince: probationSince(state) });
+    if (review.action !== "none") states.set(chosen.id, { status: review.to, changedBy: "aura/hr", changedAt: new Date(at.getTime() + 1000) });
   }
   const bestId = (t: number) =>
     [...EMPLOYEES].sort((x, y) => expectedValue(qualityAt(y, t), y.costUsd) - expectedValue(qualityAt(x, t), x.costUsd))[0]?.id;
@@ -117,7 +127,7 @@ function simulate(seed: number, drop: boolean, gamma: number = FORGETTING): Run 
       }
     }
   }
-  return { choices, regretUsd, lastShareBest, detection, finalStatus: Object.fromEntries(statuses) };
+  return { choices, regretUsd, lastShareBest, detection, finalStatus: Object.fromEntries([...states].map(([id, state]) => [id, state.status])) };
 }
 
 function quantile(values: readonly number[], q: number): number {
@@ -154,7 +164,7 @@ function main(): void {
   const detectionMedian = detected.length > 0 ? quantile(detected, 0.5) : NaN;
   const detectionOk = detected.length === SEEDS && detectionMedian <= TARGET_DETECTION;
   const lines = [
-    "Routing simulation — real router (seeded Beta draws, value = q × task value − cost), Accountant posteriors (γ 0.99), HR review after each outcome",
+    "Routing simulation — real router (seeded Beta draws, value = q × task value − cost), Accountant posteriors (γ 0.99), HR review after each outcome (probation cap counts outcomes since the current probation began)",
     `  ${TASKS} tasks × ${SEEDS} seeds, task value $${TASK_VALUE_USD}; employees (quality, cost per task, expected value):`,
     ...EMPLOYEES.map((e) => `    ${e.id.padEnd(14)} q=${e.quality.toFixed(2)}  $${e.costUsd.toFixed(2)}  EV $${expectedValue(e.quality, e.costUsd).toFixed(2)}`),
     "",
@@ -165,8 +175,8 @@ function main(): void {
     `  final HR status of weak-free: ${statusCounts(stationary, "weak-free")}; medium-cheap: ${statusCounts(stationary, "medium-cheap")}`,
     "",
     `Quality drop: medium-cheap falls to q=${DROPPED_QUALITY} at task ${DROP_AT} (best value becomes strong-costly)`,
-    `  tasks until the router moved away (≤ ${pct(AWAY_SHARE)} of a ${AWAY_WINDOW}-task window): median ${detectionMedian}, p90 ${detected.length > 0 ? quantile(detected, 0.9) : NaN}, max ${detected.length > 0 ? Math.max(...detected) : NaN}; detected in ${detected.length}/${SEEDS} seeds   target ≤ ${TARGET_DETECTION}: ${detectionOk ? "MET" : "NOT MET"}`,
-    `  share of the last ${LAST} tasks to the (new) best-value employee: mean ${pct(mean(driftShares))}`,
+    `  tasks until the router moved away (≤ ${pct(AWAY_SHARE)} of a ${AWAY_WINDOW}-task window): median ${detectionMedian}, p10 ${quantile(detected, 0.1)}, p25 ${quantile(detected, 0.25)}, p75 ${quantile(detected, 0.75)}, p90 ${quantile(detected, 0.9)}, max ${detected.length > 0 ? Math.max(...detected) : NaN}; detected in ${detected.length}/${SEEDS} seeds   target ≤ ${TARGET_DETECTION}: ${detectionOk ? "MET" : "NOT MET"}`,
+    `  share of the last ${LAST} tasks to the (new) best-value employee: mean ${pct(mean(driftShares))}; regret over ${TASKS} tasks: mean $${mean(drift.map((run) => run.regretUsd)).toFixed(2)}`,
     `  final HR status of medium-cheap after the drop: ${statusCounts(drift, "medium-cheap")}`,
     "",
     `Sensitivity to the forgetting factor (the app uses γ ${FORGETTING}; same seeds):`,

@@ -31,6 +31,11 @@ export function formatScore(score: { mean: number } & CredibleInterval, options:
   return `${score.mean.toFixed(2)} [${lower}–${score.upper.toFixed(2)}]`;
 }
 
+/** `1 task`, `2 tasks`, `0 tasks`: a count with its noun in the right number. */
+export function formatCount(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
 export function formatDuration(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return NOT_AVAILABLE;
   const seconds = ms / 1000;

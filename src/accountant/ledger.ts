@@ -151,8 +151,23 @@ function toOutcome(row: OutcomeRow): TaskOutcome {
 }
 
 /**
+ * SQL condition: ledger row `l` is the standing outcome of its pull request. A PR's outcome is its latest
+ * close, and it has none while the PR is open again: a row counts unless a later close of the same PR was
+ * recorded, or the PR was reopened after it (a reopen in the same second as the close counts as after it
+ * when it was recorded later). The rows stay in the append-only ledger; they just stop counting.
+ */
+export const STANDING_OUTCOME = `(l.pr_number IS NULL OR (
+      NOT EXISTS (SELECT 1 FROM outcome_ledger n
+                   WHERE n.installation_id = l.installation_id AND n.repo = l.repo AND n.pr_number = l.pr_number
+                     AND (n.closed_at, n.id) > (l.closed_at, l.id))
+  AND NOT EXISTS (SELECT 1 FROM pull_reopens p
+                   WHERE p.installation_id = l.installation_id AND p.repo = l.repo AND p.pr_number = l.pr_number
+                     AND (p.reopened_at > l.closed_at OR (p.reopened_at = l.closed_at AND p.recorded_at > l.recorded_at)))))`;
+
+/**
  * The scored outcomes of an installation in ledger order, optionally for one employee or task class.
- * Governance incidents are left out: they are not a success, and not the employee's failure either.
+ * Governance incidents are left out: they are not a success, and not the employee's failure either. So are
+ * closes that no longer stand (STANDING_OUTCOME): a rejected PR that was reopened and merged counts once, as merged.
  */
 export async function loadOutcomes(
   client: Queryable,
@@ -160,14 +175,72 @@ export async function loadOutcomes(
   filter: { employeeId?: string; taskClass?: string } = {},
 ): Promise<TaskOutcome[]> {
   const { rows } = await client.query<OutcomeRow>(
-    `SELECT employee_id, task_class, task_id, result, revision_rounds, cost_usd, latency_ms, assigned_at, pr_opened_at, closed_at
-     FROM outcome_ledger
-     WHERE installation_id = $1 AND NOT incident
-       AND ($2::text IS NULL OR employee_id = $2) AND ($3::text IS NULL OR task_class = $3)
-     ORDER BY closed_at, task_id, id`,
+    `SELECT l.employee_id, l.task_class, l.task_id, l.result, l.revision_rounds, l.cost_usd, l.latency_ms, l.assigned_at, l.pr_opened_at, l.closed_at
+     FROM outcome_ledger l
+     WHERE l.installation_id = $1 AND NOT l.incident
+       AND ($2::text IS NULL OR l.employee_id = $2) AND ($3::text IS NULL OR l.task_class = $3)
+       AND ${STANDING_OUTCOME}
+     ORDER BY l.closed_at, l.task_id, l.id`,
     [installationId, filter.employeeId ?? null, filter.taskClass ?? null],
   );
   return rows.map(toOutcome);
+}
+
+export type ReopenEntry = {
+  installationId: number;
+  repo: string;
+  prNumber: number;
+  taskId: number | null;
+  /** GitHub's time of the reopen. */
+  reopenedAt: Date;
+  reopenedBy: string | null;
+  deliveryId: string;
+};
+
+/**
+ * Records a pull request's reopen once (per PR and reopen time, whatever the delivery) and audits which ledger
+ * rows stop counting. Returns the ids of those rows, or null when this reopen was recorded before.
+ */
+export async function recordReopen(client: Queryable, entry: ReopenEntry): Promise<{ superseded: number[] } | null> {
+  const inserted = await client.query<{ id: string }>(
+    `INSERT INTO pull_reopens (installation_id, repo, pr_number, task_id, reopened_at, reopened_by, delivery_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (installation_id, repo, pr_number, reopened_at) DO NOTHING RETURNING id`,
+    [entry.installationId, entry.repo, entry.prNumber, entry.taskId, entry.reopenedAt, entry.reopenedBy, entry.deliveryId],
+  );
+  if (inserted.rowCount === 0) return null;
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT l.id FROM outcome_ledger l
+      WHERE l.installation_id = $1 AND l.repo = $2 AND l.pr_number = $3 AND l.closed_at <= $4 ORDER BY l.id`,
+    [entry.installationId, entry.repo, entry.prNumber, entry.reopenedAt],
+  );
+  const superseded = rows.map((row) => Number(row.id));
+  await appendEvents(client, [
+    {
+      actor: "aura/accountant",
+      action: "ledger.outcomes_superseded",
+      subject: `${entry.repo}#${entry.prNumber}`,
+      payload: { installationId: entry.installationId, taskId: entry.taskId, reopenedAt: entry.reopenedAt.toISOString(), reopenedBy: entry.reopenedBy, superseded },
+    },
+  ]);
+  return { superseded };
+}
+
+/** Whether a close of the pull request later than `at` is recorded (a reopen delivered after the next close is stale). */
+export async function closedAfter(client: Queryable, pull: { installationId: number; repo: string; prNumber: number; at: Date }): Promise<boolean> {
+  const { rows } = await client.query(
+    "SELECT 1 FROM outcome_ledger WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND closed_at > $4 LIMIT 1",
+    [pull.installationId, pull.repo, pull.prNumber, pull.at],
+  );
+  return rows.length > 0;
+}
+
+/** Whether the pull request was reopened after this close (a close delivered late must not end the task again). */
+export async function reopenedAfter(client: Queryable, pull: { installationId: number; repo: string; prNumber: number; closedAt: Date }): Promise<boolean> {
+  const { rows } = await client.query(
+    "SELECT 1 FROM pull_reopens WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND reopened_at > $4 LIMIT 1",
+    [pull.installationId, pull.repo, pull.prNumber, pull.closedAt],
+  );
+  return rows.length > 0;
 }
 
 export async function loadStrikes(client: Queryable, installationId: number, employeeId?: string): Promise<Strike[]> {

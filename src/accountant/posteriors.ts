@@ -3,7 +3,7 @@
 // outcomes yet: uniform prior, n = 0.
 import type pg from "pg";
 import { loadOutcomes } from "./ledger.js";
-import { qualityRewards, type TaskOutcome } from "./outcome.js";
+import { qualityRewards, reward, type TaskOutcome } from "./outcome.js";
 import { foldPosterior, FORGETTING } from "./posterior.js";
 
 export { UNIFORM_PRIOR } from "./posterior.js";
@@ -27,6 +27,25 @@ export function posteriorsFromOutcomes(outcomes: readonly TaskOutcome[], gamma: 
     posteriors.set(employee, { alpha, beta, outcomes: rewards.length });
   }
   return posteriors;
+}
+
+/**
+ * The raw count of quality outcomes each employee has closed since its current probation began, for the
+ * router's probation cap. `probationSince` maps an employee to that moment; an employee missing from it (or
+ * mapped to null) has been on probation since it started, so all its outcomes count.
+ */
+export function probationOutcomeCounts(
+  outcomes: readonly TaskOutcome[],
+  probationSince: ReadonlyMap<string, Date | null>,
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const outcome of outcomes) {
+    const since = probationSince.get(outcome.employee) ?? null;
+    if (since !== null && outcome.closedAt <= since) continue;
+    if (reward(outcome) === null) continue;
+    counts.set(outcome.employee, (counts.get(outcome.employee) ?? 0) + 1);
+  }
+  return counts;
 }
 
 export async function loadPosteriors(

@@ -2,7 +2,7 @@
 // strikes and cost, and a per-task-class breakdown. A hidden marker lets the app find and update its comment.
 import type { EmployeeStatus } from "../hr/employee-status.js";
 import { HR_THRESHOLDS } from "../hr/review-employee.js";
-import { formatDuration, formatNumber, formatRate, formatScore, formatUsd } from "./format.js";
+import { formatCount, formatDuration, formatNumber, formatRate, formatScore, formatUsd } from "./format.js";
 import type { TaskOutcome } from "./outcome.js";
 import { FORGETTING } from "./posterior.js";
 import { employeeStats, type EmployeeStats, type OutcomeStats } from "./stats.js";
@@ -63,7 +63,7 @@ export function renderScoreboard(input: ScoreboardInput): string {
   const tasks = rows.reduce((total, row) => total + row.stats.tasks, 0);
   const spend = rows.reduce((total, row) => total + row.stats.totalCostUsd, 0);
   lines.push(
-    `${rows.length} employees, ${tasks} tasks, ${formatUsd(spend)} spent. Ranked by the lower bound of the quality score. _Updated ${timestamp(input.now)}._`,
+    `${formatCount(rows.length, "employee")}, ${formatCount(tasks, "task")}, ${formatUsd(spend)} spent. Ranked by the lower bound of the quality score. _Updated ${timestamp(input.now)}._`,
     "",
     "| # | Employee | Status | Tasks | Merged | Rejected | Merge rate (n) | Score | Strikes (30 d) | Revisions / PR | Total cost | Cost / merged PR | Median time to PR |",
     "|--:|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|--:|",
@@ -134,7 +134,7 @@ function legend(): string[] {
     "- **Merge rate (n)**: merged ÷ n, where n counts merged, rejected and failed tasks; provider errors (outages, rate limits, timeouts) are not held against an employee. Brackets hold its 10 %–90 % bounds (exact binomial), which narrow as n grows.",
     `- **Score**: the quality estimate the router draws from, with its 10 %–90 % bounds (ranking uses the bold lower bound). A merge earns 1.0 minus 0.15 per revision round (at least 0.5); a rejection or failure earns 0; each newer outcome lowers an older one's weight by ${Math.round((1 - FORGETTING) * 100)} %.`,
     `- **Strikes**: policy-violation points in the last ${STRIKE_WINDOW_DAYS} days (minor ${STRIKE_POINTS.minor}, major ${STRIKE_POINTS.major}); ${HR_THRESHOLDS.suspendStrikePoints} points or any critical violation suspend. Merges never offset strikes.`,
-    `- **HR**: after ${HR_THRESHOLDS.minOutcomes} outcomes, probation becomes active at a lower bound ≥ ${HR_THRESHOLDS.promoteLowerBound}; active goes back to probation when the upper bound over the last ${HR_THRESHOLDS.recentOutcomes} falls below ${HR_THRESHOLDS.demoteUpperBound}; below ${HR_THRESHOLDS.suspendUpperBound.toFixed(2)} an employee is suspended. Only a director reinstates a suspended employee.`,
+    `- **HR**: after ${HR_THRESHOLDS.minOutcomes} outcomes on probation, an employee becomes active when their lower bound is ≥ ${HR_THRESHOLDS.promoteLowerBound}; active goes back to probation (and a capped share of the work until ${HR_THRESHOLDS.minOutcomes} new outcomes) when the upper bound over the last ${HR_THRESHOLDS.recentOutcomes} falls below ${HR_THRESHOLDS.demoteUpperBound}; below ${HR_THRESHOLDS.suspendUpperBound.toFixed(2)} an employee is suspended. Only a director reinstates a suspended employee.`,
   ];
 }
 

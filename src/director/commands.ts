@@ -1,12 +1,15 @@
 // The `director.command` job: reads the comment from the inbox, parses the `/aura` command, checks that the
-// commenter is a director of that repository, runs the verb, and acknowledges it. Each command comment is
-// recorded once (by installation and comment id), so a retried job neither acts nor replies twice.
+// commenter is a director of that repository (for `resume` and `reinstate`, which widen work across the
+// installation, of every repository with Aura work: see authority.ts), runs the verb, and acknowledges it.
+// Each command comment is recorded once (by installation and comment id), so a retried job neither acts nor
+// replies twice.
 import { appendEvents } from "../audit/append.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
 import { inTransaction } from "../manager/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
+import { isWideningVerb, reposWithoutDirectorship, wideningRefusal } from "./authority.js";
 import { postReply, react, REACTIONS, type Reaction } from "./github-replies.js";
 import { renderHelpText } from "./help-text.js";
 import { parseCommentCommand, type ParsedCommand } from "./parse-command.js";
@@ -61,6 +64,11 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
 
   const config = needsDirector(command) ? await directorConfig(services, installationId, repoFullName) : null;
   const authority = config ? await checkAuthority(services, ctx, config) : { director: false, permission: "none", via: null };
+  // Releases across the installation also need a director of every other repository with Aura work.
+  const notDirectorOf =
+    authority.director && isWideningVerb(command.kind)
+      ? await reposWithoutDirectorship(services, { installationId, login: ctx.login, checkedRepo: repoFullName })
+      : [];
 
   const recorded = await inTransaction(services.pool, async (client): Promise<Recorded | null> => {
     const claimed = await client.query(
@@ -88,6 +96,12 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
         result.reply = NOT_DIRECTOR(ctx.login);
       }
       details = { permission: authority.permission };
+    } else if (notDirectorOf.length > 0 && isWideningVerb(command.kind)) {
+      result = { outcome: "refused", reply: null, reaction: "-1" };
+      if (await claimRefusalReply(client, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber, login: ctx.login, now: services.now() })) {
+        result.reply = wideningRefusal(ctx.login, command.kind, notDirectorOf);
+      }
+      details = { scope: "installation", notDirectorOf };
     } else if (command.kind === "invalid") {
       result = { outcome: "invalid", reply: command.reason, reaction: "confused" };
     } else {
@@ -105,7 +119,7 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
     await appendEvents(client, [
       {
         actor: ctx.login,
-        action: result.outcome === "not_director" ? "director.command_refused" : `director.${verbOf(command)}`,
+        action: result.outcome === "not_director" || notDirectorOf.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
         subject: `${repoFullName}#${ctx.issueNumber}`,
         payload: { installationId, commentId: ctx.commentId, deliveryId, verb: verbOf(command), outcome: result.outcome, via: authority.via, ...details },
       },

@@ -51,12 +51,12 @@ export const COMMAND_REFERENCE = {
   },
   suspend: {
     usage: "/aura suspend <employee> <reason>",
-    description: "Stop routing any work to an employee until a director reinstates it.",
+    description: "Stop routing any work to an employee, in every repository of this installation, until a director reinstates it.",
     example: "/aura suspend qwen2.5-coder-7b Keeps editing files outside its task.",
   },
   reinstate: {
     usage: "/aura reinstate <employee> [note]",
-    description: "Bring a suspended employee back, on probation.",
+    description: "Bring a suspended employee back, on probation, in every repository of this installation (needs a director of every repository with Aura work).",
     example: "/aura reinstate qwen2.5-coder-7b",
   },
   budget: {
@@ -66,12 +66,12 @@ export const COMMAND_REFERENCE = {
   },
   halt: {
     usage: "/aura halt [note]",
-    description: "Stop all work for this installation: no new model call, test run or GitHub write starts until resumed.",
+    description: "Stop all work for this installation, in every repository: no new model call, test run or GitHub write starts until resumed.",
     example: "/aura halt Investigating a bad merge.",
   },
   resume: {
     usage: "/aura resume [note]",
-    description: "Lift a halt; interrupted work continues from where it stopped.",
+    description: "Lift a halt; interrupted work continues from where it stopped (needs a director of every repository with Aura work).",
     example: "/aura resume",
   },
   scoreboard: {
@@ -80,6 +80,16 @@ export const COMMAND_REFERENCE = {
     example: "/aura scoreboard",
   },
 } as const satisfies Record<DirectorVerb, CommandReference>;
+
+/** Second forms of a verb, listed in the help right after the verb's own line. */
+export const COMMAND_VARIANTS = [
+  {
+    verb: "override",
+    usage: "/aura override repo-rules <reason>",
+    description: "Accept the relaxations in this repository's `.github/aura.yml` rules (lapses when those rules change).",
+    example: "/aura override repo-rules Our docs-only repository does not need the test gate.",
+  },
+] as const satisfies ReadonlyArray<CommandReference & { verb: DirectorVerb }>;
 
 /** Hidden marker so the app can recognise its own help replies. */
 export const HELP_MARKER = "<!-- aura:help -->";
@@ -97,10 +107,12 @@ export function renderHelpText(options: { unknownVerb?: string } = {}): string {
   }
   lines.push("| Command | What it does | Example |", "|---|---|---|");
   for (const verb of DIRECTOR_VERBS) {
-    const ref: CommandReference = COMMAND_REFERENCE[verb];
-    lines.push(`| \`${escapeCell(ref.usage)}\` | ${escapeCell(ref.description)} | \`${escapeCell(ref.example)}\` |`);
+    const refs: CommandReference[] = [COMMAND_REFERENCE[verb], ...COMMAND_VARIANTS.filter((variant) => variant.verb === verb)];
+    for (const ref of refs) lines.push(`| \`${escapeCell(ref.usage)}\` | ${escapeCell(ref.description)} | \`${escapeCell(ref.example)}\` |`);
   }
   lines.push(
+    "",
+    "`halt`, `resume`, `suspend` and `reinstate` act on every repository of this installation. Stopping is always safe, so a director of any one of its repositories may `halt` or `suspend`; `resume` and `reinstate` widen work again, so they need a director of every repository that has Aura work in progress, and the refusal names the repositories where you are not one.",
     "",
     "The command must start a line of its own; quoted lines (`>`) and code blocks are ignored, and so are edits to a comment: write a new comment instead. `<…>` is required, `[…]` is optional. Free text (instructions, reasons, notes) runs to the end of the comment.",
   );

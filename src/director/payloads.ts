@@ -33,6 +33,21 @@ export const PullClosedDelivery = z.object({
 });
 export type PullClosedDelivery = z.infer<typeof PullClosedDelivery>;
 
+export const PullReopenedDelivery = z.object({
+  action: z.literal("reopened"),
+  installation: Installation,
+  repository: Repository,
+  pull_request: z.object({
+    number: z.number().int(),
+    state: z.string(),
+    /** On a reopen, GitHub's time of the reopen. */
+    updated_at: z.string(),
+    head: z.object({ ref: z.string(), sha: z.string() }),
+  }),
+  sender: User.optional(),
+});
+export type PullReopenedDelivery = z.infer<typeof PullReopenedDelivery>;
+
 export const ReviewSubmittedDelivery = z.object({
   action: z.literal("submitted"),
   installation: Installation,

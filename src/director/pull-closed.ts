@@ -6,7 +6,7 @@ import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
-import { pullCloseKey, recordOutcome, recordStrike } from "../accountant/ledger.js";
+import { pullCloseKey, recordOutcome, recordStrike, reopenedAfter } from "../accountant/ledger.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -208,6 +208,18 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
       eventKey: pullCloseKey(installationId, repoFullName, pull.number, pull.closed_at ?? closedAt.toISOString()),
     });
     if (!counted) return { counted, strikes: [] as string[] };
+    // A close delivered after the PR's reopen: the row is kept but does not stand, and the task stays open.
+    if (await reopenedAfter(client, { installationId, repo: repoFullName, prNumber: pull.number, closedAt })) {
+      await appendEvents(client, [
+        {
+          actor: "aura/accountant",
+          action: "pull.closed",
+          subject: pullRef,
+          payload: { installationId, taskId: task.taskId, employeeId, kind, mergedBy, directorVia, strikes: [], supersededByReopen: true },
+        },
+      ]);
+      return { counted, strikes: [] as string[] };
+    }
 
     const strikes: string[] = [];
     for (const rule of await failedRules(client, { installationId, repo: repoFullName, headSha: pull.head.sha })) {

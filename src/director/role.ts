@@ -1,6 +1,7 @@
 // The jobs and leader duties of the Director's commands, the Accountant's ledger, HR reviews and scoreboards.
-// Comments become `director.command`, closed pull requests `pull.closed`, and a "changes requested" review on
-// an agent pull request `director.review` (a revision round, when the reviewer is a director).
+// Comments become `director.command`, closed pull requests `pull.closed`, reopened ones `pull.reopened`, and a
+// "changes requested" review on an agent pull request `director.review` (a revision round, when the reviewer
+// is a director).
 import { hrDuties } from "../hr/hr-duty.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role, Services } from "../services.js";
@@ -8,6 +9,7 @@ import type { TaskList } from "../queue/worker.js";
 import { handleDirectorCommand } from "./commands.js";
 import { DeliveryUnusable, JobPayload } from "./payloads.js";
 import { handlePullClosed } from "./pull-closed.js";
+import { handlePullReopened } from "./pull-reopened.js";
 import { handleChangesRequested } from "./review-revision.js";
 
 type Loose = Record<string, unknown>;
@@ -33,6 +35,9 @@ export function dispatchDirector(delivery: DeliverySummary): JobSpec[] {
   }
   if (event === "pull_request" && action === "closed") {
     return [{ task: "pull.closed", payload: {} }];
+  }
+  if (event === "pull_request" && action === "reopened") {
+    return [{ task: "pull.reopened", payload: {} }];
   }
   if (event === "pull_request_review" && action === "submitted" && at(payload, "review", "state") === "changes_requested") {
     if (at(payload, "review", "user", "type") === "Bot") return [];
@@ -60,6 +65,7 @@ export const directorRole: Role = {
   tasks: (services) => ({
     "director.command": job(services, "director.command", (deliveryId) => handleDirectorCommand(services, deliveryId)),
     "pull.closed": job(services, "pull.closed", (deliveryId, helpers) => handlePullClosed(services, helpers, deliveryId)),
+    "pull.reopened": job(services, "pull.reopened", (deliveryId, helpers) => handlePullReopened(services, helpers, deliveryId)),
     "director.review": job(services, "director.review", (deliveryId, helpers) => handleChangesRequested(services, helpers, deliveryId)),
   }),
   duties: (services) => hrDuties(services),

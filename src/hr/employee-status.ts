@@ -45,3 +45,12 @@ export function transition(from: EmployeeStatus, to: EmployeeStatus, by: Transit
 
 /** New employees start here. */
 export const INITIAL_STATUS: EmployeeStatus = "probation";
+
+/**
+ * When the employee's current probation began: the last status change when it is on probation because HR put
+ * it back or a director reinstated it; null while it has been on probation since it started (its state row,
+ * if any, was never changed) or when it is not on probation at all.
+ */
+export function probationSince(state: { status: EmployeeStatus; changedBy: string | null; changedAt: Date }): Date | null {
+  return state.status === "probation" && state.changedBy !== null ? state.changedAt : null;
+}

@@ -8,14 +8,21 @@ import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction } from "../manager/transitions.js";
 import type { Duty } from "../queue/leader.js";
 import type { Services } from "../services.js";
-import { EmployeeStatus, INITIAL_STATUS, transition, type TransitionActor } from "./employee-status.js";
+import { EmployeeStatus, INITIAL_STATUS, probationSince, transition, type TransitionActor } from "./employee-status.js";
 import { reviewEmployee, type HrDecision } from "./review-employee.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
 export const HR_REVIEW_EVERY_MS = 5 * 60_000;
 
-export type EmployeeState = { status: EmployeeStatus; reinstatedAt: Date | null; reason: string | null };
+export type EmployeeState = {
+  status: EmployeeStatus;
+  reinstatedAt: Date | null;
+  reason: string | null;
+  /** Who last changed the status (a director's login or `aura/hr`); null while it was never changed. */
+  changedBy: string | null;
+  changedAt: Date;
+};
 
 /** Locks (creating on first use) the employee's row for this installation and returns its state. */
 export async function lockEmployeeState(client: Queryable, installationId: number, employeeId: string): Promise<EmployeeState> {
@@ -24,12 +31,18 @@ export async function lockEmployeeState(client: Queryable, installationId: numbe
     [installationId, employeeId, INITIAL_STATUS],
   );
   const row = (
-    await client.query<{ status: string; reinstated_at: Date | null; reason: string | null }>(
-      "SELECT status, reinstated_at, reason FROM employee_states WHERE installation_id = $1 AND employee_id = $2 FOR UPDATE",
+    await client.query<{ status: string; reinstated_at: Date | null; reason: string | null; changed_by: string | null; changed_at: Date }>(
+      "SELECT status, reinstated_at, reason, changed_by, changed_at FROM employee_states WHERE installation_id = $1 AND employee_id = $2 FOR UPDATE",
       [installationId, employeeId],
     )
   ).rows[0];
-  return { status: EmployeeStatus.parse(row?.status ?? INITIAL_STATUS), reinstatedAt: row?.reinstated_at ?? null, reason: row?.reason ?? null };
+  return {
+    status: EmployeeStatus.parse(row?.status ?? INITIAL_STATUS),
+    reinstatedAt: row?.reinstated_at ?? null,
+    reason: row?.reason ?? null,
+    changedBy: row?.changed_by ?? null,
+    changedAt: row?.changed_at ?? new Date(0),
+  };
 }
 
 export type StatusChange = {
@@ -102,6 +115,7 @@ export async function reviewAndApply(
       strikes: await loadStrikes(client, installationId, employeeId),
       now: services.now(),
       reinstatedAt: state.reinstatedAt,
+      probationSince: probationSince(state),
     });
     if (decision.action === "none") return { decision, announcedTo: [] };
     await changeEmployeeStatus(client, {

@@ -32,13 +32,24 @@ export type HrReviewInput = {
    * evidence would suspend the employee again at the next review.
    */
   reinstatedAt?: Date | null;
+  /**
+   * When the employee's current probation began (HR put it back on probation, or a director reinstated it);
+   * null or omitted when it has been on probation since it started. Promotion judges only outcomes closed
+   * after it: the older ones earned the status the employee just lost, and counting them would promote it
+   * straight back at the next review.
+   */
+  probationSince?: Date | null;
 };
 
 export type HrNumbers = {
   /** Raw count of quality outcomes considered (provider errors excluded). */
   n: number;
-  /** Lower 10 % bound of the posterior over all considered outcomes (promotion). */
+  /** Lower 10 % bound of the posterior over all considered outcomes. */
   lowerBound: number;
+  /** Raw count of quality outcomes since the current probation began (all of them when it never left probation). */
+  probationN: number;
+  /** Lower 10 % bound over those outcomes (promotion). */
+  probationLowerBound: number;
   /** How many outcomes the recent window holds (at most 20). */
   recentN: number;
   /** Upper 90 % bound of the posterior over the recent window (demotion and suspension). */
@@ -92,12 +103,14 @@ export function reviewEmployee(input: HrReviewInput): HrDecision {
       numbers,
     );
   }
-  if (status === "probation" && enough && numbers.lowerBound >= t.promoteLowerBound) {
+  if (status === "probation" && numbers.probationN >= t.minOutcomes && numbers.probationLowerBound >= t.promoteLowerBound) {
     return {
       action: "promote",
       from: "probation",
       to: "active",
-      reason: `Lower 10 % bound ${fixed(numbers.lowerBound)} over ${numbers.n} outcomes reaches ${fixed(t.promoteLowerBound)}.`,
+      reason: `Lower 10 % bound ${fixed(numbers.probationLowerBound)} over ${numbers.probationN} outcomes${
+        numbers.probationN === numbers.n ? "" : " since probation began"
+      } reaches ${fixed(t.promoteLowerBound)}.`,
       numbers,
     };
   }
@@ -123,9 +136,13 @@ export function hrNumbers(input: HrReviewInput): HrNumbers {
   const strikes = since === null ? input.strikes : input.strikes.filter((strike) => strike.recordedAt > since);
   const rewards = qualityRewards(outcomes);
   const recent = rewards.slice(-HR_THRESHOLDS.recentOutcomes);
+  const probationSince = input.probationSince ?? null;
+  const probationRewards = probationSince === null ? rewards : qualityRewards(outcomes.filter((outcome) => outcome.closedAt > probationSince));
   return {
     n: rewards.length,
     lowerBound: credibleInterval(foldPosterior(rewards)).lower,
+    probationN: probationRewards.length,
+    probationLowerBound: credibleInterval(foldPosterior(probationRewards)).lower,
     recentN: recent.length,
     recentUpperBound: credibleInterval(foldPosterior(recent)).upper,
     strikePoints: strikePoints(strikes, input.now, HR_THRESHOLDS.strikeWindowDays),

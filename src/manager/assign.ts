@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { loadPosteriors, UNIFORM_PRIOR } from "../accountant/posteriors.js";
+import { loadProbationOutcomes } from "../hr/probation.js";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
 import { loadPriceTable, type PriceTable } from "../employees/prices.js";
@@ -86,6 +87,8 @@ export async function routeTask(
     ).rows.map((row) => [row.employee_id, row.status]),
   );
   const posteriors = await loadPosteriors(client, task.installation_id, task.task_class);
+  // Probation is a trial of fresh outcomes: the cap counts only those since the current probation began.
+  const onProbation = await loadProbationOutcomes(client, task.installation_id, task.task_class);
   const now = services.now();
   const configured = registry.employees.filter((employee) => isProviderConfigured(employee.provider, services.config));
   const notConfigured = registry.employees.filter((employee) => !configured.includes(employee)).map((employee) => employee.id);
@@ -99,6 +102,7 @@ export async function routeTask(
       local: employee.dataPolicy.local,
       posterior: posterior ? { alpha: posterior.alpha, beta: posterior.beta } : UNIFORM_PRIOR,
       outcomes: posterior?.outcomes ?? 0,
+      probationOutcomes: onProbation.get(employee.id) ?? 0,
       expectedCostUsd: expectedCost(employee, task.estimate_tokens, now),
     };
   });

@@ -10,7 +10,7 @@ import type { EmployeeStatus } from "./state-machine.js";
 export const ELIGIBILITY_FILTERS = ["status", "capability", "allow-list", "budget", "circuit-breaker", "data-policy", "excluded"] as const;
 export type EligibilityFilter = (typeof ELIGIBILITY_FILTERS)[number];
 
-/** Probation employees with fewer outcomes than this get at most PROBATION_SHARE of a task class. */
+/** Probation employees with fewer outcomes (on this probation) than this get at most PROBATION_SHARE of a task class. */
 export const PROBATION_MIN_OUTCOMES = 10;
 export const PROBATION_SHARE = 0.1;
 
@@ -26,8 +26,14 @@ export type RoutingCandidate = {
   local: boolean;
   /** Beta posterior of merge quality for this task class (the Accountant's); uniform when unknown. */
   posterior?: Posterior;
-  /** Raw count of scored outcomes (not the discounted weight), for the probation cap. */
+  /** Raw count of scored outcomes in this task class (not the discounted weight). */
   outcomes: number;
+  /**
+   * Raw count of scored outcomes in this task class since the employee's current probation began: all of them
+   * for an employee that has never left probation, only the newer ones after HR put it back on probation or a
+   * director reinstated it. The probation cap counts these; omitted, it counts `outcomes`.
+   */
+  probationOutcomes?: number;
   /** Expected dollar cost of this task for this employee: the task's token estimate at its price. */
   expectedCostUsd: number;
 };
@@ -55,6 +61,8 @@ export type CandidateRecord = {
   provider: Provider;
   status: EmployeeStatus;
   outcomes: number;
+  /** Outcomes since the current probation began (what the probation cap counts). */
+  probationOutcomes: number;
   eligible: boolean;
   /** The first filter the candidate failed, or null when eligible. */
   failedFilter: EligibilityFilter | null;
@@ -145,6 +153,7 @@ function evaluate(input: RouteInput): Evaluation {
       provider: candidate.provider,
       status: candidate.status,
       outcomes: candidate.outcomes,
+      probationOutcomes: candidate.probationOutcomes ?? candidate.outcomes,
       eligible: failed === null,
       failedFilter: failed?.filter ?? null,
       reason: failed?.reason ?? "eligible",
@@ -157,7 +166,9 @@ function evaluate(input: RouteInput): Evaluation {
   });
 
   const eligible = records.filter((record) => record.eligible);
-  const isNewcomer = (record: CandidateRecord) => record.status === "probation" && record.outcomes < PROBATION_MIN_OUTCOMES;
+  // Probation is a trial of PROBATION_MIN_OUTCOMES fresh outcomes, for a new employee and equally for one HR
+  // put back on probation: its older outcomes earned it the status it just lost, so they do not lift the cap.
+  const isNewcomer = (record: CandidateRecord) => record.status === "probation" && record.probationOutcomes < PROBATION_MIN_OUTCOMES;
   const newcomers = eligible.filter(isNewcomer);
   const activeExists = eligible.some((record) => record.status === "active");
 
@@ -182,7 +193,7 @@ function evaluate(input: RouteInput): Evaluation {
         record.reason =
           lane === "probation"
             ? `eligible, but this draw is the probation lane (u=${u.toFixed(4)} < ${PROBATION_SHARE})`
-            : `eligible, but capped: on probation with ${record.outcomes} of ${PROBATION_MIN_OUTCOMES} outcomes (u=${u.toFixed(4)} ≥ ${PROBATION_SHARE})`;
+            : `eligible, but capped: on probation with ${record.probationOutcomes} of ${PROBATION_MIN_OUTCOMES} outcomes (u=${u.toFixed(4)} ≥ ${PROBATION_SHARE})`;
       }
     }
   }

@@ -83,7 +83,7 @@ export const TASK_TRANSITIONS = [
   { from: "needs_director", to: "assigned", on: "/aura reassign", by: "director" },
   { from: "needs_director", to: "queued", on: "director asks for a retry", by: "director" },
   { from: "needs_director", to: "cancelled", on: "requirement cancelled", by: "system" },
-  { from: "rejected", to: "pr_open", on: "PR reopened", by: "system" },
+  { from: "rejected", to: "pr_open", on: "PR reopened (the rejection stops counting; the Governor evaluates the PR again)", by: "system" },
   { from: "rejected", to: "assigned", on: "/aura reassign", by: "director" },
   { from: "failed", to: "queued", on: "director asks for a retry", by: "director" },
   { from: "failed", to: "assigned", on: "/aura reassign", by: "director" },
@@ -93,8 +93,8 @@ export const TASK_TRANSITIONS = [
 ] as const satisfies readonly Transition<TaskState>[];
 
 export const EMPLOYEE_TRANSITIONS = [
-  { from: "probation", to: "active", on: "HR: n ≥ 10 and lower 10 % bound ≥ 0.55", by: "system" },
-  { from: "active", to: "probation", on: "HR: n ≥ 10 and upper 90 % bound < 0.45 over the last 20", by: "system" },
+  { from: "probation", to: "active", on: "HR: n ≥ 10 outcomes since probation began and their lower 10 % bound ≥ 0.55", by: "system" },
+  { from: "active", to: "probation", on: "HR: n ≥ 10 and upper 90 % bound < 0.45 over the last 20 (capped at 10 % again until 10 new outcomes)", by: "system" },
   { from: "probation", to: "suspended", on: "critical violation, ≥ 3 strike points in 30 days, upper bound < 0.30, or /aura suspend", by: "system" },
   { from: "active", to: "suspended", on: "critical violation, ≥ 3 strike points in 30 days, upper bound < 0.30, or /aura suspend", by: "system" },
   { from: "suspended", to: "probation", on: "/aura reinstate", by: "director" },

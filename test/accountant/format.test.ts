@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatRate, formatScore, formatUsd } from "../../src/accountant/format.js";
+import { formatCount, formatDuration, formatRate, formatScore, formatUsd } from "../../src/accountant/format.js";
 
 describe("formatUsd", () => {
   it.each([
@@ -37,5 +37,17 @@ describe("formatDuration", () => {
     [null, "n/a"],
   ])("%s ms → %s", (ms, expected) => {
     expect(formatDuration(ms)).toBe(expected);
+  });
+});
+
+describe("formatCount", () => {
+  it("uses the singular for one and the plural otherwise", () => {
+    expect([formatCount(0, "task"), formatCount(1, "task"), formatCount(2, "task"), formatCount(1, "repository", "repositories"), formatCount(3, "repository", "repositories")]).toEqual([
+      "0 tasks",
+      "1 task",
+      "2 tasks",
+      "1 repository",
+      "3 repositories",
+    ]);
   });
 });

@@ -132,6 +132,12 @@ describe("renderScoreboard", () => {
     expect(markdown).toMatch(/provider errors .* are not held against an employee/);
   });
 
+  it("puts counts of one in the singular", () => {
+    const single = renderScoreboard({ employees: [{ employee: "solo", status: "probation", outcomes: tasks("solo", [{ result: "merged" }]), strikes: [] }], now });
+
+    expect(single).toContain("1 employee, 1 task, ");
+  });
+
   it("renders an empty board without a table", () => {
     const empty = renderScoreboard({ employees: [], now });
 

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordOutcome } from "../../src/accountant/ledger.js";
+import { reviewAndApply } from "../../src/hr/hr-duty.js";
 import { routeTask } from "../../src/manager/assign.js";
 import { inTransaction } from "../../src/manager/transitions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -82,5 +84,33 @@ describe("routeTask", () => {
     }
 
     expect(winners[0]).toBe(winners[1]);
+  });
+
+  it("caps an employee HR put back on probation although its old outcomes number more than ten", async () => {
+    const services = testServices(db);
+    const installationId = 40;
+    const [slumping, steady] = services.policies.employees.employees.map((e) => e.id);
+    const history = await insertRequirement(db, { issueNumber: 50, installationId, tasks: [{ key: "old", taskClass: "bugfix" }] });
+    const results = [...Array.from({ length: 40 }, () => "merged" as const), ...Array.from({ length: 16 }, () => "rejected" as const)];
+    for (const [i, result] of results.entries()) {
+      const closedAt = new Date(Date.now() - (120 - i) * 60_000);
+      await recordOutcome(db.pool, {
+        installationId, employeeId: slumping as string, taskClass: "bugfix", taskId: history.taskIds["old"] as number, requirementId: history.requirementId,
+        result, revisionRounds: 0, costUsd: 0.1, latencyMs: null, assignedAt: closedAt, prOpenedAt: closedAt, closedAt,
+        repo: "octo-org/widgets", prNumber: null, closedBy: null, eventKey: `cap-test:${i}`,
+      });
+    }
+    await db.pool.query("INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, 'active'), ($1, $3, 'active')", [
+      installationId, slumping, steady,
+    ]);
+    const demotion = await reviewAndApply(services, installationId, slumping as string);
+    const { taskIds } = await insertRequirement(db, { issueNumber: 51, installationId, tasks: [{ key: "next", taskClass: "bugfix" }] });
+
+    const result = await inTransaction(db.pool, (client) => routeTask(services, client, taskIds["next"] as number));
+
+    expect(demotion.decision).toMatchObject({ action: "demote", to: "probation" });
+    const record = result.decision.candidates.find((c) => c.employeeId === slumping);
+    expect(record).toMatchObject({ status: "probation", outcomes: 56, probationOutcomes: 0 });
+    expect(result.decision.probationCap.applies).toBe(true);
   });
 });

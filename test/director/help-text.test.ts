@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COMMAND_REFERENCE, DIRECTOR_VERBS, HELP_MARKER, renderHelpText } from "../../src/director/help-text.js";
+import { COMMAND_REFERENCE, COMMAND_VARIANTS, DIRECTOR_VERBS, HELP_MARKER, renderHelpText } from "../../src/director/help-text.js";
 import { parseCommand } from "../../src/director/parse-command.js";
 
 describe("renderHelpText", () => {
@@ -8,7 +8,7 @@ describe("renderHelpText", () => {
   it("lists every verb with its usage, a description and an example", () => {
     const rows = help.split("\n").filter((line) => line.startsWith("| `/aura"));
 
-    expect(rows).toHaveLength(DIRECTOR_VERBS.length);
+    expect(rows).toHaveLength(DIRECTOR_VERBS.length + COMMAND_VARIANTS.length);
     for (const verb of DIRECTOR_VERBS) {
       const row = rows.find((line) => line.startsWith(`| \`/aura ${verb}`));
       expect(row, verb).toBeDefined();
@@ -27,6 +27,24 @@ describe("renderHelpText", () => {
 
     expect(reply.startsWith(HELP_MARKER)).toBe(true);
     expect(reply).toContain("I don't know the command `merge`");
+  });
+
+  it("lists the repo-rules override right after the rule override", () => {
+    const rows = help.split("\n").filter((line) => line.startsWith("| `/aura"));
+    const at = rows.findIndex((line) => line.startsWith("| `/aura override <rule-id>"));
+
+    expect(rows[at + 1]).toContain("`/aura override repo-rules <reason>` | Accept the relaxations in this repository's `.github/aura.yml` rules (lapses when those rules change).");
+  });
+
+  it("says which installation-wide commands need a director of every repository", () => {
+    expect(help).toContain("a director of any one of its repositories may `halt` or `suspend`");
+    expect(help).toContain("`resume` and `reinstate` widen work again, so they need a director of every repository that has Aura work");
+  });
+
+  it("gives examples of the variants that the parser accepts as their verb", () => {
+    expect(COMMAND_VARIANTS.map((variant) => parseCommand(variant.example))).toEqual(
+      COMMAND_VARIANTS.map((variant) => expect.objectContaining({ kind: variant.verb, ruleId: "repo-rules" })),
+    );
   });
 
   it("gives examples that the parser accepts as the verb they illustrate", () => {

@@ -214,3 +214,33 @@ describe("determinism", () => {
     expect(backward).toEqual(forward);
   });
 });
+
+describe("promotion after HR put an employee back on probation", () => {
+  const slump = outcomesWithRewards([...repeat(85, 1), ...repeat(15, 0)]);
+  const demotedAt = slump.at(-1)?.closedAt ?? T0;
+
+  it("does not promote it straight back on the history that earned the status it lost", () => {
+    const decision = review({ status: "probation", outcomes: slump, probationSince: demotedAt });
+
+    expect(decision.numbers.lowerBound).toBeGreaterThan(0.55);
+    expect(decision.numbers.probationN).toBe(0);
+    expect(decision).toMatchObject({ action: "none", status: "probation" });
+  });
+
+  it("promotes it again after ten good outcomes since the demotion", () => {
+    const after = outcomesWithRewards([...repeat(85, 1), ...repeat(15, 0), ...repeat(10, 1)]);
+
+    const decision = review({ status: "probation", outcomes: after, probationSince: demotedAt });
+
+    expect(decision.numbers.probationN).toBe(10);
+    expect(decision).toMatchObject({ action: "promote", to: "active" });
+    expect(decision.reason).toContain("over 10 outcomes since probation began");
+  });
+
+  it("judges a newcomer that never left probation on all its outcomes", () => {
+    const decision = review({ status: "probation", outcomes: outcomesWithRewards(repeat(10, 1)), probationSince: null });
+
+    expect(decision.numbers).toMatchObject({ n: 10, probationN: 10 });
+    expect(decision.action).toBe("promote");
+  });
+});

@@ -1,0 +1,53 @@
+// Authority that matches scope. `halt`, `resume`, `suspend` and `reinstate` act on the whole installation.
+// Stopping is always safe, so a director of any one repository may halt or suspend; releasing widens work
+// in every repository, so `resume` and `reinstate` need a director of each repository that has Aura work.
+import type pg from "pg";
+import { isDirector } from "../github/permissions.js";
+import type { Services } from "../services.js";
+import { formatCount } from "../accountant/format.js";
+import { splitRepo } from "./payloads.js";
+import { directorConfig } from "./pull-closed.js";
+
+/** Verbs that release work across the installation. (`budget` raises one task or requirement, in one repository.) */
+export const WIDENING_VERBS = ["resume", "reinstate"] as const;
+export type WideningVerb = (typeof WIDENING_VERBS)[number];
+
+export function isWideningVerb(verb: string): verb is WideningVerb {
+  return (WIDENING_VERBS as readonly string[]).includes(verb);
+}
+
+/** Requirement states with no Aura work left in them. */
+const FINISHED = ["done", "failed", "cancelled"] as const;
+
+/** Repositories of the installation with a requirement that is not finished (halted ones included), sorted. */
+export async function reposWithAuraWork(client: Pick<pg.PoolClient, "query">, installationId: number): Promise<string[]> {
+  const { rows } = await client.query<{ repo: string }>(
+    "SELECT DISTINCT repo FROM requirements WHERE installation_id = $1 AND state <> ALL($2::text[]) ORDER BY repo",
+    [installationId, FINISHED],
+  );
+  return rows.map((row) => row.repo);
+}
+
+/**
+ * The repositories with Aura work where `login` is not a director (each repository's own `.github/aura.yml`
+ * and collaborator permission; permissions are cached briefly by getPermission). `checkedRepo` is where the
+ * command was written: its authority was checked already.
+ */
+export async function reposWithoutDirectorship(
+  services: Services,
+  target: { installationId: number; login: string; checkedRepo: string },
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (const repo of await reposWithAuraWork(services.pool, target.installationId)) {
+    if (repo.toLowerCase() === target.checkedRepo.toLowerCase()) continue;
+    const config = await directorConfig(services, target.installationId, repo);
+    const check = await isDirector(services, { installationId: target.installationId, ...splitRepo(repo), login: target.login, config });
+    if (!check.director) missing.push(repo);
+  }
+  return missing;
+}
+
+export function wideningRefusal(login: string, verb: WideningVerb, repos: readonly string[]): string {
+  const what = verb === "resume" ? "lifts the halt in every repository of this installation" : "lets the employee work in every repository of this installation";
+  return `@${login}, \`/aura ${verb}\` ${what}, so it needs a director of each repository with Aura work. You are not a director of ${formatCount(repos.length, "repository", "repositories")}: ${repos.map((repo) => `\`${repo}\``).join(", ")}. Nothing was changed; a director of all of them can run it.`;
+}

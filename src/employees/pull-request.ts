@@ -141,63 +141,76 @@ function isDraftUnsupported(error: unknown): boolean {
 
 type PullSummary = { number: number; draft?: boolean; title: string };
 
+/** GitHub's answer to a second PR from the same head: 422 "A pull request already exists for owner:branch". */
+function isAlreadyOpen(error: unknown): boolean {
+  const failure = error as { status?: number; message?: string; response?: { data?: unknown } };
+  if (failure.status !== 422) return false;
+  return /already exists/i.test(`${failure.message ?? ""} ${JSON.stringify(failure.response?.data ?? "")}`);
+}
+
+async function findOpenPull(octokit: InstallationOctokit, target: PullTarget): Promise<PullSummary | undefined> {
+  const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+    owner: target.owner,
+    repo: target.repo,
+    head: `${target.owner}:${target.branch}`,
+    state: "open",
+    per_page: 10,
+  });
+  return (data as PullSummary[])[0];
+}
+
+async function updatePull(octokit: InstallationOctokit, target: PullTarget, existing: PullSummary, body: string): Promise<PullResult> {
+  const { data } = await octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", {
+    owner: target.owner,
+    repo: target.repo,
+    pull_number: existing.number,
+    body,
+  });
+  const pull = data as PullSummary;
+  return { number: existing.number, created: false, draft: pull.draft ?? false, title: pull.title ?? existing.title };
+}
+
+async function createPull(octokit: InstallationOctokit, target: PullTarget, input: { title: string; body: string; draft: boolean }): Promise<PullResult> {
+  const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
+    owner: target.owner,
+    repo: target.repo,
+    title: input.title,
+    head: target.branch,
+    base: target.base,
+    body: input.body,
+    ...(input.draft ? { draft: true } : {}),
+  });
+  return { number: Number((data as PullSummary).number), created: true, draft: input.draft, title: input.title };
+}
+
 /**
  * Opens the task's draft PR, or updates the body of the one it already has: the recorded PR number first,
- * then an open PR from the same head branch, and only then a new PR.
+ * then an open PR from the same head branch, and only then a new PR. `branchIsNew` (the head branch did not
+ * exist on the remote before this run pushed it, so no PR can have it as head) skips the lookup; should GitHub
+ * still answer that a PR for the head exists, that PR is found and updated.
  */
 export async function openOrUpdatePull(
   octokit: InstallationOctokit,
   target: PullTarget,
-  input: { title: string; body: string; knownNumber: number | null },
+  input: { title: string; body: string; knownNumber: number | null; branchIsNew?: boolean },
 ): Promise<PullResult> {
-  const { owner, repo } = target;
-  let existing: PullSummary | undefined;
-  if (input.knownNumber !== null) {
-    existing = { number: input.knownNumber, title: input.title };
-  } else {
-    const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
-      owner,
-      repo,
-      head: `${owner}:${target.branch}`,
-      state: "open",
-      per_page: 10,
-    });
-    const found = (data as PullSummary[])[0];
-    if (found) existing = found;
-  }
-  if (existing) {
-    const { data } = await octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", {
-      owner,
-      repo,
-      pull_number: existing.number,
-      body: input.body,
-    });
-    const pull = data as PullSummary;
-    return { number: existing.number, created: false, draft: pull.draft ?? false, title: pull.title ?? existing.title };
-  }
+  const known = input.knownNumber !== null ? { number: input.knownNumber, title: input.title } : undefined;
+  const existing = known ?? (input.branchIsNew ? undefined : await findOpenPull(octokit, target));
+  if (existing) return updatePull(octokit, target, existing, input.body);
+  const fallBack = async (error: unknown): Promise<PullResult> => {
+    const found = isAlreadyOpen(error) ? await findOpenPull(octokit, target) : undefined;
+    if (!found) throw error;
+    return updatePull(octokit, target, found, input.body);
+  };
   try {
-    const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
-      owner,
-      repo,
-      title: input.title,
-      head: target.branch,
-      base: target.base,
-      body: input.body,
-      draft: true,
-    });
-    return { number: Number((data as PullSummary).number), created: true, draft: true, title: input.title };
+    return await createPull(octokit, target, { title: input.title, body: input.body, draft: true });
   } catch (error) {
-    if (!isDraftUnsupported(error)) throw error;
+    if (!isDraftUnsupported(error) || isAlreadyOpen(error)) return fallBack(error);
   }
   // Drafts are not available (plan or repository type): a normal PR marked work-in-progress in its title.
-  const title = `[WIP] ${input.title}`;
-  const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
-    owner,
-    repo,
-    title,
-    head: target.branch,
-    base: target.base,
-    body: input.body,
-  });
-  return { number: Number((data as PullSummary).number), created: true, draft: false, title };
+  try {
+    return await createPull(octokit, target, { title: `[WIP] ${input.title}`, body: input.body, draft: false });
+  } catch (error) {
+    return fallBack(error);
+  }
 }

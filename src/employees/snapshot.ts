@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
+import type { sandboxMode } from "../workspace/index.js";
 
 const execFileAsync = promisify(execFile);
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
@@ -25,7 +26,8 @@ export type ExecutionSnapshot = {
   startSha: string;
   branch: string;
   tools: ToolVersions;
-  sandbox: "bwrap" | "none" | "unavailable";
+  /** The sandbox mode the attempt ran under (as `sandboxMode` reports it). */
+  sandbox: ReturnType<typeof sandboxMode>;
   policyRevision: string;
   createdAt: string;
 };

@@ -56,6 +56,7 @@ import { loadPriceTable, type Price, type PriceTable } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
+import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
 
 export const TaskWorkPayload = z.object({
   taskId: z.coerce.number().int().positive(),
@@ -118,7 +119,7 @@ async function loadTask(services: Services, taskId: number): Promise<TaskRow | u
 }
 
 /** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
-async function deliveredRepository(services: Services, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
+export async function deliveredRepository(services: Services, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
   const { rows } = await services.pool.query<{ clone_url: string | null; default_branch: string | null }>(
     `SELECT payload #>> '{repository,clone_url}' AS clone_url, payload #>> '{repository,default_branch}' AS default_branch
      FROM webhook_deliveries WHERE installation_id = $1 AND repository = $2 ORDER BY received_at DESC LIMIT 1`,
@@ -377,6 +378,24 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: task.pr_number, reason: "sandbox unavailable" };
   }
+  // The base sync may be rebuilding this task's tree right now: try again shortly rather than tear it down.
+  const treeLock = await tryTaskTreeLock(services.pool, taskId);
+  if (!treeLock) {
+    await helpers.addJob("task.work", jobPayload, { runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS), jobKey });
+    return { kind: "waiting", reason: "another job is working in the task's tree" };
+  }
+  try {
+    return await prepareAndWork(run, { revisionId, mode });
+  } finally {
+    await treeLock.release();
+  }
+}
+
+/** Moves the task to working, builds its tree from the remote branch (or the base), works, removes the tree. */
+async function prepareAndWork(run: Run, input: { revisionId: number | undefined; mode: RunMode }): Promise<WorkOutcome> {
+  const { services, task, taskId } = run;
+  const { revisionId, mode } = input;
+  const installationId = run.subject.installationId;
   if (task.state === "assigned") {
     await inTransaction(services.pool, (client) =>
       transitionTask(client, taskId, "working", { actor: run.employee.id, reason: "work loop started", details: { employeeId: run.employee.id } }),
@@ -395,7 +414,8 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
     baseRef,
     token: auth.token,
   });
-  await services.pool.query("UPDATE tasks SET branch = $2, updated_at = now() WHERE id = $1", [taskId, branch]);
+  // A new run supersedes a base conflict the sync reported; whether the base still conflicts is the next sync's to find.
+  await services.pool.query("UPDATE tasks SET branch = $2, base_conflict_sha = NULL, updated_at = now() WHERE id = $1", [taskId, branch]);
   try {
     return await workInTree(run, workspace, { token: auth.token, baseRef, revision, mode });
   } finally {
@@ -415,10 +435,13 @@ async function loadRevision(services: Services, taskId: number, revisionId: numb
 
 type Stop = { reason: string; remaining: string };
 
+/** How setup and tests run when they can run at all. */
+type RunMode = Exclude<ReturnType<typeof sandboxMode>, "unavailable">;
+
 async function workInTree(
   run: Run,
   workspace: TaskWorkspace,
-  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: "bwrap" | "none" },
+  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: RunMode },
 ): Promise<WorkOutcome> {
   const { services, task, taskId, employee } = run;
   const files = await listFiles(workspace);
@@ -568,6 +591,8 @@ async function workInTree(
     title,
     body,
     knownNumber: task.pr_number,
+    // A branch this run created cannot be the head of a PR yet: no lookup needed.
+    branchIsNew: !workspace.resumed,
   });
 
   const next: TaskState = outcome.kind === "passed" ? "pr_open" : "needs_director";

@@ -316,11 +316,20 @@ async function conflictedFiles(target: GitTarget): Promise<string[]> {
 }
 
 /** Merges `rev` into the work tree's branch with a merge commit; aborts and throws on conflicts. */
-async function mergeInto(options: WorkspaceOptions, workspace: TaskWorkspace, rev: string, label: string, token: string | undefined): Promise<void> {
+async function mergeInto(
+  options: WorkspaceOptions,
+  workspace: TaskWorkspace,
+  rev: string,
+  label: string,
+  token: string | undefined,
+  trailers?: CommitTrailers,
+): Promise<void> {
   const target = workspaceTarget(workspace, token, options.identity);
+  const subject = `Merge ${label} into ${workspace.branch}`;
+  const message = trailers ? commitMessage(subject, trailers) : subject;
   const result = await git(
     target,
-    ["merge", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", `Merge ${label} into ${workspace.branch}`, rev],
+    ["merge", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-m", message, rev],
     { okExitCodes: [1] },
   );
   if (result.exitCode === 0) return;
@@ -380,13 +389,15 @@ export async function pushAuraBranch(
 
 /**
  * Brings the base branch's new commits into the task branch with a merge commit (issue 7 item 12), so a
- * branch that conflicts with a moved base is repaired without a force-push. Push afterwards with
- * pushAuraBranch. Throws MergeConflictError when the merge conflicts.
+ * branch that conflicts with a moved base is repaired without a force-push. A branch that already contains the
+ * base is left as it is (merged=false). The merge commit is the bot's, with the Aura trailers when given. Push
+ * afterwards with pushAuraBranch. Throws MergeConflictError when the merge conflicts (the merge is aborted,
+ * the branch unchanged).
  */
 export async function mergeBase(
   options: WorkspaceOptions,
   workspace: TaskWorkspace,
-  input: { baseRef?: string; token?: string | undefined } = {},
+  input: { baseRef?: string; token?: string | undefined; trailers?: CommitTrailers } = {},
 ): Promise<MergeBaseResult> {
   const baseRef = input.baseRef ?? workspace.baseRef;
   assertBaseRef(baseRef);
@@ -398,6 +409,6 @@ export async function mergeBase(
   if (baseSha === undefined) throw new GitCommandError("fetch", `base branch ${baseRef} not found on the remote`);
   const contained = await git(target, ["merge-base", "--is-ancestor", baseSha, "HEAD"], { okExitCodes: [1] });
   if (contained.exitCode === 0) return { merged: false, sha: await headSha(workspace), baseSha };
-  await mergeInto(options, workspace, baseSha, baseRef, input.token);
+  await mergeInto(options, workspace, baseSha, baseRef, input.token, input.trailers);
   return { merged: true, sha: await headSha(workspace), baseSha };
 }

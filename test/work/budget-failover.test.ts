@@ -142,6 +142,27 @@ describe("rate-aware and draft-aware pull requests", () => {
     expect(pull).toMatchObject({ created: true, draft: false, title: "[WIP] Fix add()" });
     expect(github.pulls.get(pull.number)).toMatchObject({ title: "[WIP] Fix add()", draft: false, head: "aura/1-x" });
   });
+
+  it("updates the PR GitHub says already exists for a branch thought new, instead of failing or opening a second", async () => {
+    const { services } = setup();
+    const github = fakeGitHub();
+    const octokit = services.github.forInstallation(1);
+    const target = { owner: "octo-org", repo: "free", branch: "aura/2-y", base: "main" };
+    const first = await openOrUpdatePull(octokit, target, { title: "Fix add()", body: "first", knownNumber: null, branchIsNew: true });
+
+    const second = await openOrUpdatePull(octokit, target, { title: "Fix add()", body: "second", knownNumber: null, branchIsNew: true });
+
+    expect(second).toMatchObject({ number: first.number, created: false });
+    expect(github.pulls.size).toBe(1);
+    expect(github.pulls.get(first.number)?.body).toBe("second");
+    // A new branch skips the lookup: the first call was one request, the second found the PR after the 422.
+    expect(github.requests.filter((r) => r.path.startsWith("/repos/")).map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /repos/octo-org/free/pulls",
+      "POST /repos/octo-org/free/pulls",
+      "GET /repos/octo-org/free/pulls",
+      `PATCH /repos/octo-org/free/pulls/${first.number}`,
+    ]);
+  });
 });
 
 describe("raiseBudget", () => {

@@ -56,6 +56,9 @@ export function fakeGitHub(options: { draftUnsupported?: boolean; origin?: strin
       if (options.draftUnsupported && body?.draft === true) {
         return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", code: "custom", message: "Draft pull requests are not supported in this repository." }] }];
       }
+      if ([...pulls.values()].some((pull) => pull.state === "open" && pull.head === String(body?.head))) {
+        return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for octo-org:${String(body?.head)}.` }] }];
+      }
       const pull: Pull = {
         number: nextPull++,
         head: String(body?.head),

@@ -1,0 +1,296 @@
+// Keeping agent branches mergeable when their base moves (issue 7 item 12). A `push` to a repository's default
+// branch starts `base.moved`, which enqueues one `task.sync-base` per open agent PR on that base. Each sync
+// rebuilds the task's tree from its remote branch and asks local git whether the branch still contains the base:
+// if it does, nothing happens; if the base merges in cleanly, the bot commits a merge from the base (never a
+// rebase, never a force-push) and pushes it through the one push function; if it conflicts, the merge is aborted,
+// the branch stays as it was, and the task goes to a director with the conflicting files named.
+import type { JobHelpers } from "graphile-worker";
+import { z } from "zod";
+import { appendEvents } from "../audit/append.js";
+import { deferIfHalted } from "../director/halt.js";
+import type { TaskState } from "../manager/state-machine.js";
+import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
+import type { Services } from "../services.js";
+import {
+  git,
+  mergeBase,
+  MergeConflictError,
+  prepareTaskWorkspace,
+  pushAuraBranch,
+  removeTaskWorkspace,
+  resolveCloneSource,
+  workspaceTarget,
+  type MergeBaseResult,
+  type PushResult,
+  type TaskWorkspace,
+} from "../workspace/index.js";
+import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
+import { deliveredRepository } from "./work-loop.js";
+
+export const BASE_MOVED_TASK = "base.moved";
+export const SYNC_BASE_TASK = "task.sync-base";
+export const syncBaseJobKey = (taskId: number) => `sync:${taskId}`;
+
+/** Task states whose open PR is kept mergeable; a task being worked on merges the base when it pushes. */
+const SYNCED_STATES: readonly TaskState[] = ["pr_open", "needs_director"];
+
+export const BaseMovedPayload = z.object({
+  installationId: z.number().int().positive(),
+  repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/),
+  branch: z.string().min(1),
+});
+export type BaseMovedPayload = z.infer<typeof BaseMovedPayload>;
+
+export const SyncBasePayload = z.object({ taskId: z.coerce.number().int().positive() });
+export type SyncBasePayload = z.infer<typeof SyncBasePayload>;
+
+const PushDelivery = z.looseObject({
+  ref: z.string(),
+  deleted: z.boolean().optional(),
+  repository: z.looseObject({ default_branch: z.string() }),
+});
+
+/**
+ * A push that moves a repository's default branch starts `base.moved` (the tasks it concerns are only known
+ * from the database, which the job reads). Pushes to other branches, the app's own `aura/*` pushes included,
+ * and branch deletions start nothing.
+ */
+export function dispatchEmployees(delivery: DeliverySummary): JobSpec[] {
+  const { installationId, repository } = delivery;
+  if (delivery.event !== "push" || installationId === undefined || repository === undefined) return [];
+  const push = PushDelivery.safeParse(delivery.payload);
+  if (!push.success || push.data.deleted === true) return [];
+  const branch = push.data.repository.default_branch;
+  if (push.data.ref !== `refs/heads/${branch}`) return [];
+  return [{ task: BASE_MOVED_TASK, payload: { installationId, repo: repository, branch } }];
+}
+
+/**
+ * Runs `base.moved`: one `task.sync-base` per task of the repository with an open agent PR on the moved base,
+ * all enqueued in one statement (so in one transaction); a sync already waiting for a task is replaced, not
+ * doubled. Returns the task ids.
+ */
+export async function runBaseMoved(services: Services, rawPayload: unknown): Promise<number[]> {
+  const { installationId, repo, branch } = BaseMovedPayload.parse(rawPayload);
+  const { rows } = await services.pool.query<{ task_id: string }>(
+    `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
+       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($5::text[])
+     ORDER BY t.id`,
+    [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
+  );
+  return rows.map((row) => Number(row.task_id));
+}
+
+export type SyncOutcome =
+  | { kind: "merged"; sha: string; baseSha: string }
+  | { kind: "up-to-date"; sha: string; baseSha: string }
+  | { kind: "conflict"; files: string[]; baseSha: string }
+  | { kind: "skipped" | "deferred" | "busy"; reason: string };
+
+type SyncTaskRow = {
+  id: string;
+  requirement_id: string;
+  task_key: string;
+  state: TaskState;
+  branch: string | null;
+  pr_number: number | null;
+  installation_id: string;
+  repo: string;
+  issue_number: number;
+  default_branch: string | null;
+  employee_id: string | null;
+  snapshot_id: string | null;
+  base_conflict_sha: string | null;
+};
+
+async function loadSyncTask(services: Services, taskId: number): Promise<SyncTaskRow | undefined> {
+  const { rows } = await services.pool.query<SyncTaskRow>(
+    `SELECT t.id, t.requirement_id, t.task_key, t.state, t.branch, t.pr_number, t.base_conflict_sha, r.installation_id, r.repo,
+            r.issue_number, r.default_branch, a.employee_id,
+            (SELECT s.id FROM execution_snapshots s WHERE s.task_id = t.id ORDER BY s.created_at DESC, s.id LIMIT 1) AS snapshot_id
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+     WHERE t.id = $1`,
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** Runs `task.sync-base` for one task. Returns what happened (the job ignores it; tests read it). */
+export async function runSyncBase(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<SyncOutcome> {
+  const { taskId } = SyncBasePayload.parse(rawPayload);
+  const task = await loadSyncTask(services, taskId);
+  if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
+  const installationId = Number(task.installation_id);
+  const jobKey = syncBaseJobKey(taskId);
+  if (await deferIfHalted(services, helpers, { installationId, task: SYNC_BASE_TASK, payload: { taskId }, jobKey })) {
+    return { kind: "deferred", reason: "the installation is halted" };
+  }
+  if (!SYNCED_STATES.includes(task.state)) return { kind: "skipped", reason: `task ${taskId} is ${task.state}` };
+  if (task.branch === null || task.pr_number === null) return { kind: "skipped", reason: `task ${taskId} has no pull request` };
+  if (task.employee_id === null || task.snapshot_id === null) return { kind: "skipped", reason: `task ${taskId} has no assigned work to trail` };
+
+  const lock = await tryTaskTreeLock(services.pool, taskId);
+  if (!lock) {
+    await helpers.addJob(SYNC_BASE_TASK, { taskId }, { jobKey, runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS) });
+    return { kind: "busy", reason: "another job is working in the task's tree" };
+  }
+  try {
+    return await syncUnderLock(services, { ...task, branch: task.branch, employee_id: task.employee_id, snapshot_id: task.snapshot_id });
+  } finally {
+    await lock.release();
+  }
+}
+
+type LockedTask = SyncTaskRow & { branch: string; employee_id: string; snapshot_id: string };
+
+async function syncUnderLock(services: Services, task: LockedTask): Promise<SyncOutcome> {
+  const taskId = Number(task.id);
+  const installationId = Number(task.installation_id);
+  const delivered = await deliveredRepository(services, installationId, task.repo);
+  const baseRef = task.default_branch ?? delivered.defaultBranch ?? "main";
+  const repo = { fullName: task.repo, githubWebUrl: services.config.githubWebUrl, cloneUrl: delivered.cloneUrl };
+  // Only a GitHub remote needs the installation token; a local source (tests, development) costs no request.
+  const source = resolveCloneSource({ ...repo, allowLocalClone: services.workspace.allowLocalClone });
+  const token =
+    source.kind === "remote"
+      ? ((await services.github.forInstallation(installationId).auth({ type: "installation" })) as { token: string }).token
+      : undefined;
+  const workspace = await prepareTaskWorkspace(services.workspace, { repo, branch: task.branch, baseRef, token });
+  try {
+    if (!workspace.resumed) return { kind: "skipped", reason: `branch ${task.branch} is no longer on the remote` };
+    return await mergeAndPush(services, task, workspace, token);
+  } finally {
+    await removeTaskWorkspace(workspace).catch((error: unknown) => services.log.warn({ taskId, reason: String(error) }, "could not remove the work tree"));
+  }
+}
+
+async function recordMerges(services: Services, task: LockedTask, shas: string[]): Promise<void> {
+  for (const sha of shas) {
+    await services.pool.query(
+      `INSERT INTO task_commits (task_id, sha, kind, employee_id, snapshot_id) VALUES ($1, $2, 'merge', $3, $4) ON CONFLICT DO NOTHING`,
+      [task.id, sha, task.employee_id, task.snapshot_id],
+    );
+  }
+}
+
+async function mergeAndPush(services: Services, task: LockedTask, workspace: TaskWorkspace, token: string | undefined): Promise<SyncOutcome> {
+  const taskId = Number(task.id);
+  const subject = `${task.repo}#${task.issue_number}/${task.task_key}`;
+  let merged: MergeBaseResult;
+  try {
+    merged = await mergeBase(services.workspace, workspace, {
+      token,
+      trailers: { requirement: `${task.repo}#${task.issue_number}`, task: `${taskId} ${task.task_key}`, employee: task.employee_id, snapshot: task.snapshot_id },
+    });
+  } catch (error) {
+    if (!(error instanceof MergeConflictError)) throw error;
+    return reportConflict(services, task, workspace, error);
+  }
+  if (!merged.merged) {
+    await resolveConflict(services, task, workspace, merged.baseSha);
+    return { kind: "up-to-date", sha: merged.sha, baseSha: merged.baseSha };
+  }
+
+  // Recorded before the push: the Governor may judge the new head as soon as GitHub sees it.
+  await recordMerges(services, task, [merged.sha]);
+  let pushed: PushResult;
+  try {
+    pushed = await pushAuraBranch(services.workspace, workspace, { token });
+  } catch (error) {
+    if (!(error instanceof MergeConflictError)) throw error;
+    return reportConflict(services, task, workspace, error);
+  }
+  if (pushed.mergedRemoteChanges > 0) {
+    // A person pushed to the branch meanwhile: their commits were merged in too, by merges recorded like this one.
+    const merges = await git(workspaceTarget(workspace, undefined), ["rev-list", "--merges", `${merged.sha}..HEAD`]);
+    await recordMerges(services, task, merges.stdout.split("\n").filter((line) => /^[0-9a-f]{40}$/.test(line)));
+  }
+  await appendEvents(services.pool, [
+    {
+      actor: "aura/employees",
+      action: "task.base_merged",
+      subject,
+      payload: { taskId, pullNumber: task.pr_number, branch: workspace.branch, baseRef: workspace.baseRef, baseSha: merged.baseSha, mergeSha: merged.sha, headSha: pushed.sha },
+    },
+  ]);
+  await resolveConflict(services, task, workspace, merged.baseSha);
+  return { kind: "merged", sha: pushed.sha, baseSha: merged.baseSha };
+}
+
+/**
+ * The branch merges with the base again (someone resolved the conflict on it, or the base changed back): a task
+ * the sync had handed to a director for that conflict returns to pr_open, and its requirement to in_progress
+ * when no other task still needs a director.
+ */
+async function resolveConflict(services: Services, task: LockedTask, workspace: TaskWorkspace, baseSha: string): Promise<void> {
+  if (task.base_conflict_sha === null) return;
+  const taskId = Number(task.id);
+  const requirementId = Number(task.requirement_id);
+  const resolved = await inTransaction(services.pool, async (client) => {
+    const row = (
+      await client.query<{ state: TaskState; base_conflict_sha: string | null }>("SELECT state, base_conflict_sha FROM tasks WHERE id = $1 FOR UPDATE", [taskId])
+    ).rows[0];
+    if (row?.base_conflict_sha === null || row?.base_conflict_sha === undefined) return false;
+    await client.query("UPDATE tasks SET base_conflict_sha = NULL WHERE id = $1", [taskId]);
+    if (row.state !== "needs_director") return false;
+    await transitionTask(client, taskId, "pr_open", { actor: "aura/employees", reason: `its branch merges with ${workspace.baseRef} again`, details: { baseSha } });
+    const waiting = await client.query(
+      `SELECT 1 FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+       WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision AND t.state = 'needs_director' LIMIT 1`,
+      [requirementId],
+    );
+    const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
+    if (requirement?.state === "needs_director" && waiting.rowCount === 0) {
+      await transitionRequirement(client, requirementId, "in_progress", { actor: "aura/employees", reason: `task ${task.task_key}: the conflict with ${workspace.baseRef} is resolved` });
+    }
+    await addNotice(client, requirementId, {
+      kind: "info",
+      key: `base-resolved:${taskId}:${baseSha}`,
+      body: `Task \`${task.task_key}\`: \`${workspace.branch}\` merges with \`${workspace.baseRef}\` (${baseSha.slice(0, 7)}) again; PR #${task.pr_number} is back in review.`,
+    });
+    return true;
+  });
+  if (resolved) await refreshStatusComment(services, requirementId);
+}
+
+/** The base conflicts with the branch: the branch stays as it was and a director decides, told which files. */
+async function reportConflict(services: Services, task: LockedTask, workspace: TaskWorkspace, conflict: MergeConflictError): Promise<SyncOutcome> {
+  const taskId = Number(task.id);
+  const requirementId = Number(task.requirement_id);
+  const baseSha = workspace.baseSha;
+  const files = conflict.conflictedFiles;
+  const key = `base-conflict:${taskId}:${baseSha}`;
+  const changed = await inTransaction(services.pool, async (client) => {
+    const seen = await client.query("SELECT 1 FROM requirement_notices WHERE requirement_id = $1 AND key = $2", [requirementId, key]);
+    const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
+    const reason = `its branch conflicts with ${workspace.baseRef} (${files.join(", ") || "conflicting changes"})`;
+    let moved = false;
+    if (state === "pr_open") {
+      await transitionTask(client, taskId, "needs_director", { actor: "aura/employees", reason: `merge conflict with the moved base: ${reason}`, details: { baseSha, files } });
+      await client.query("UPDATE tasks SET base_conflict_sha = $2 WHERE id = $1", [taskId, baseSha]);
+      moved = true;
+      const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
+      if (requirement?.state === "in_progress") {
+        await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/employees", reason: `task ${task.task_key}: ${reason}` });
+      }
+    }
+    if ((seen.rowCount ?? 0) > 0 && !moved) return false;
+    const list = files.length > 0 ? files.map((file) => `\`${file}\``).join(", ") : "files git could not name";
+    await addNotice(client, requirementId, {
+      kind: "incident",
+      key,
+      body: `Task \`${task.task_key}\`: \`${workspace.baseRef}\` moved to ${baseSha.slice(0, 7)} and no longer merges into \`${workspace.branch}\` (PR #${task.pr_number}); conflicts in ${list}. The branch was left as it was. A director can resolve the conflict on the branch, \`/aura revise\` or \`/aura reassign\` the task.`,
+    });
+    await appendEvents(client, [
+      { actor: "aura/employees", action: "task.base_conflict", subject: `${task.repo}#${task.issue_number}/${task.task_key}`, payload: { taskId, pullNumber: task.pr_number, baseRef: workspace.baseRef, baseSha, files } },
+    ]);
+    return true;
+  });
+  if (changed) await refreshStatusComment(services, requirementId);
+  return { kind: "conflict", files, baseSha };
+}

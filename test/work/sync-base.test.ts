@@ -1,0 +1,266 @@
+// Issue 7 item 12: when the base of open agent PRs moves, a `push` delivery starts a sync per task that merges
+// the base into the agent branch (a merge commit by the bot, pushed through the one push function) or, on a
+// conflict, leaves the branch alone and hands the task to a director naming the files. Through the running app
+// (delivery → dispatch → `base.moved` → `task.sync-base`), with a real local bare repository as the remote.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import nock from "nock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { dispatchEmployees, runSyncBase } from "../../src/employees/sync-base.js";
+import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
+import { runTaskWork } from "../../src/employees/work-loop.js";
+import type { Services } from "../../src/services.js";
+import { startHarness, type Harness } from "../helpers/harness.js";
+import { testServices } from "../helpers/services.js";
+import { examplePayload } from "../helpers/webhooks.js";
+import { makeTempDir, sh } from "../workspace/git-fixture.js";
+import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees, type TaskFixture } from "./work-fixtures.js";
+
+const SYNC_JOBS = ["base.moved", "task.sync-base"];
+const SNAPSHOT = "0123456789abcdef";
+
+let harness: Harness;
+let services: Services;
+let temp: ReturnType<typeof makeTempDir>;
+let counter = 0;
+
+beforeAll(async () => {
+  harness = await startHarness({ onlyTasks: SYNC_JOBS });
+  services = testServices(harness.db);
+  temp = makeTempDir("aura-sync-base-");
+}, 60_000);
+
+afterAll(async () => {
+  await harness?.stop();
+  temp?.cleanup();
+});
+
+beforeEach(() => {
+  nock.cleanAll();
+});
+
+type OpenPull = TaskFixture & { branch: string; agentSha: string; personSha: string; installationId: number };
+
+/**
+ * A task whose draft PR is open: its `aura/` branch on the remote holds the agent's fix and then a commit a
+ * person added to help; the work loop's snapshot is recorded.
+ */
+async function openAgentPull(): Promise<OpenPull> {
+  const parent = path.join(temp.dir, `case-${counter}`);
+  mkdirSync(parent, { mode: 0o711 });
+  const installationId = 8100 + counter++;
+  const fixture = await createTaskFixture(harness.db, services, { parent, installationId });
+  const branch = `aura/${fixture.issueNumber}-fix-add`;
+  const clone = fixture.remote.personClone("agent");
+  sh(clone, "checkout", "--quiet", "-b", branch);
+  writeFileSync(path.join(clone, "src", "math.js"), "exports.add = (a, b) => a + b;\n\nexports.double = (a) => a * 2;\n");
+  sh(clone, "commit", "--quiet", "-am", "Fix add()");
+  const agentSha = sh(clone, "rev-parse", "HEAD").trim();
+  writeFileSync(path.join(clone, "src", "notes.js"), "// a person's note\n");
+  sh(clone, "add", "--all");
+  sh(clone, "commit", "--quiet", "-m", "A person's commit");
+  const personSha = sh(clone, "rev-parse", "HEAD").trim();
+  sh(clone, "push", "--quiet", "origin", branch);
+  await harness.db.pool.query(
+    "INSERT INTO execution_snapshots (id, task_id, attempt, employee_id, snapshot) VALUES ($1, $2, 1, $3, '{}')",
+    [`${SNAPSHOT.slice(0, 12)}${String(fixture.taskId).padStart(4, "0")}`, fixture.taskId, fixture.employeeId],
+  );
+  await harness.db.pool.query("UPDATE tasks SET state = 'pr_open', branch = $2, pr_number = 100 WHERE id = $1", [fixture.taskId, branch]);
+  return { ...fixture, branch, agentSha, personSha, installationId };
+}
+
+/** A person moves `main` by committing `files` to it; returns the new tip. */
+function moveMain(pull: OpenPull, name: string, files: Record<string, string>): string {
+  const clone = pull.remote.personClone(name);
+  for (const [file, content] of Object.entries(files)) writeFileSync(path.join(clone, file), content);
+  sh(clone, "add", "--all");
+  sh(clone, "commit", "--quiet", "-m", `Main moves (${name})`);
+  sh(clone, "push", "--quiet", "origin", "main");
+  return sh(clone, "rev-parse", "HEAD").trim();
+}
+
+function pushPayload(pull: OpenPull, after: string, ref = "refs/heads/main"): Record<string, unknown> {
+  const payload = examplePayload("push");
+  const [owner, name] = pull.repo.split("/");
+  return {
+    ...payload,
+    ref,
+    after,
+    created: false,
+    deleted: false,
+    forced: false,
+    repository: { ...(payload.repository as object), name, full_name: pull.repo, owner: { login: owner }, default_branch: "main", master_branch: "main", clone_url: pull.remote.url },
+    installation: { id: pull.installationId },
+  };
+}
+
+async function deliverPush(pull: OpenPull, after: string, id?: string): Promise<string> {
+  const delivered = await harness.deliver("push", pushPayload(pull, after), id ? { id } : {});
+  expect(delivered.status).toBe(200);
+  await harness.waitForIdle();
+  return delivered.id;
+}
+
+async function taskState(taskId: number): Promise<string> {
+  return (await harness.db.pool.query<{ state: string }>("SELECT state FROM tasks WHERE id = $1", [taskId])).rows[0]?.state ?? "";
+}
+
+function parents(pull: OpenPull, sha: string): string[] {
+  return sh(pull.remote.bare, "log", "-1", "--format=%P", sha).trim().split(" ");
+}
+
+describe("which pushes start a base sync", () => {
+  const delivery = (payload: Record<string, unknown>) => ({
+    deliveryId: "d-1",
+    event: "push",
+    action: undefined,
+    installationId: 5,
+    repository: "octo-org/widgets",
+    payload,
+  });
+
+  it("a push to the default branch starts base.moved for the repository; the app's own and deleting pushes do not", () => {
+    const repository = { full_name: "octo-org/widgets", default_branch: "main" };
+
+    const main = dispatchEmployees(delivery({ ref: "refs/heads/main", repository }));
+    const aura = dispatchEmployees(delivery({ ref: "refs/heads/aura/7-fix", repository }));
+    const deleted = dispatchEmployees(delivery({ ref: "refs/heads/main", deleted: true, repository }));
+
+    expect(main).toEqual([{ task: "base.moved", payload: { installationId: 5, repo: "octo-org/widgets", branch: "main" } }]);
+    expect(aura).toEqual([]);
+    expect(deleted).toEqual([]);
+  });
+});
+
+describe("a moved base", () => {
+  it("merges into the agent branch with a bot merge commit, keeping every commit and moving no other ref", async () => {
+    const pull = await openAgentPull();
+    const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+    const refsBefore = pull.remote.refs();
+
+    await deliverPush(pull, mainTip);
+
+    const refs = pull.remote.refs();
+    const tip = refs[`refs/heads/${pull.branch}`] as string;
+    expect(parents(pull, tip)).toEqual([pull.personSha, mainTip]);
+    expect(sh(pull.remote.bare, "merge-base", "--is-ancestor", pull.agentSha, tip)).toBe("");
+    expect(sh(pull.remote.bare, "show", `${tip}:src/notes.js`)).toBe("// a person's note\n");
+    expect(sh(pull.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
+    const [author, message] = sh(pull.remote.bare, "log", "-1", "--format=%an <%ae>%x00%B", tip).split("\0");
+    expect(author).toBe(`${harness.config.botIdentity.name} <${harness.config.botIdentity.email}>`);
+    expect(message).toContain(`Merge main into ${pull.branch}`);
+    expect(message).toContain(`Aura-Task: ${pull.taskId} fix-add`);
+    expect(message).toContain(`Aura-Employee: ${pull.employeeId}`);
+    expect(message).toMatch(/Aura-Snapshot: [0-9a-f]{16}/);
+    // Only the agent branch moved.
+    expect(Object.keys(refs).sort()).toEqual(Object.keys(refsBefore).sort());
+    expect(Object.entries(refs).filter(([ref, sha]) => ref !== `refs/heads/${pull.branch}` && sha !== refsBefore[ref])).toEqual([]);
+    // The Governor's assignment rule will find the merge recorded for the task.
+    const recorded = await harness.db.pool.query("SELECT kind FROM task_commits WHERE task_id = $1 AND sha = $2", [pull.taskId, tip]);
+    expect(recorded.rows).toEqual([{ kind: "merge" }]);
+    expect(await taskState(pull.taskId)).toBe("pr_open");
+  });
+
+  it("a redelivered push, or a second delivery of the same push, makes no second merge commit", async () => {
+    const pull = await openAgentPull();
+    const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+    const id = await deliverPush(pull, mainTip);
+    const merged = pull.remote.refs()[`refs/heads/${pull.branch}`];
+
+    await deliverPush(pull, mainTip, id);
+    await deliverPush(pull, mainTip);
+
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(merged);
+    expect(sh(pull.remote.bare, "rev-list", "--merges", "--count", `main..${pull.branch}`).trim()).toBe("1");
+    const events = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    expect(events.rows[0].n).toBe(1);
+  });
+
+  it("on a conflict leaves the branch as it was, hands the task to a director and names the file in the status comment", async () => {
+    const pull = await openAgentPull();
+    const github = fakeGitHub();
+    const mainTip = moveMain(pull, "mona", { "src/math.js": "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n" });
+
+    await deliverPush(pull, mainTip);
+    const commentWrites = github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length;
+    await deliverPush(pull, mainTip);
+
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+    expect(await taskState(pull.taskId)).toBe("needs_director");
+    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    expect(requirement.rows[0].state).toBe("needs_director");
+    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
+    expect(notices.rows).toHaveLength(1);
+    expect(notices.rows[0]?.body).toContain("`src/math.js`");
+    const status = [...github.comments.values()];
+    expect(status).toHaveLength(1);
+    expect(status[0]?.body).toContain("`src/math.js`");
+    // The redelivery found nothing new to say: no second notice, no status comment write.
+    expect(github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length).toBe(commentWrites);
+  });
+
+  it("returns the task to review when a later push to the base merges cleanly again", async () => {
+    const pull = await openAgentPull();
+    fakeGitHub();
+    const original = sh(pull.remote.bare, "show", "main:src/math.js");
+    await deliverPush(pull, moveMain(pull, "mona", { "src/math.js": "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n" }));
+    expect(await taskState(pull.taskId)).toBe("needs_director");
+
+    const reverted = moveMain(pull, "rita", { "src/math.js": original });
+    await deliverPush(pull, reverted);
+
+    const tip = pull.remote.refs()[`refs/heads/${pull.branch}`] as string;
+    expect(parents(pull, tip)).toEqual([pull.personSha, reverted]);
+    expect(sh(pull.remote.bare, "show", `${tip}:src/math.js`)).toContain("a + b");
+    expect(await taskState(pull.taskId)).toBe("pr_open");
+    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    expect(requirement.rows[0].state).toBe("in_progress");
+  });
+
+  it("a branch that already contains the base is left alone", async () => {
+    const pull = await openAgentPull();
+
+    await deliverPush(pull, pull.remote.refs()["refs/heads/main"] as string);
+
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+    expect(await taskState(pull.taskId)).toBe("pr_open");
+  });
+
+  it("waits while the installation is halted", async () => {
+    const pull = await openAgentPull();
+    moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+    await harness.db.pool.query("UPDATE installations SET halted_at = now() WHERE id = $1", [pull.installationId]);
+    const recorder = recordingHelpers();
+
+    const outcome = await runSyncBase({ ...services, workspace: { ...services.workspace, root: path.join(harness.dataDir, "workspaces") } }, { taskId: pull.taskId }, recorder.helpers);
+
+    expect(outcome).toMatchObject({ kind: "deferred" });
+    expect(recorder.added).toMatchObject([{ task: "task.sync-base", jobKey: `sync:${pull.taskId}` }]);
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+  });
+});
+
+describe("one job at a time in a task's tree", () => {
+  it("a sync and the work loop each wait for the other instead of rebuilding the tree under it", async () => {
+    const pull = await openAgentPull();
+    moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
+    const worker = testServices(harness.db, { modelOverride: script.override });
+    const lock = await tryTaskTreeLock(harness.db.pool, pull.taskId);
+    const syncHelpers = recordingHelpers();
+    const workHelpers = recordingHelpers();
+
+    const sync = await runSyncBase(services, { taskId: pull.taskId }, syncHelpers.helpers);
+    await harness.db.pool.query("UPDATE tasks SET state = 'working' WHERE id = $1", [pull.taskId]);
+    const work = await runTaskWork({ ...worker, sandbox: { allowUnsandboxed: true } }, { taskId: pull.taskId }, workHelpers.helpers);
+    await lock?.release();
+
+    expect(lock).not.toBeNull();
+    expect(sync).toMatchObject({ kind: "busy" });
+    expect(syncHelpers.added).toMatchObject([{ task: "task.sync-base", jobKey: `sync:${pull.taskId}` }]);
+    expect(work).toMatchObject({ kind: "waiting" });
+    expect(workHelpers.added).toMatchObject([{ task: "task.work", jobKey: `task:${pull.taskId}` }]);
+    expect(script.calls).toHaveLength(0);
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+  });
+});

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { parseRegistryHosts } from "../workspace/registry-proxy.js";
 
 const optionalText = z
   .string()
@@ -35,6 +36,9 @@ const hints: Record<string, string> = {
   AURA_ALLOW_UNSANDBOXED: "set AURA_ALLOW_UNSANDBOXED to true or false",
   AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
   AURA_SETUP_NETWORK: "set AURA_SETUP_NETWORK to true or false",
+  AURA_SETUP_REGISTRY_HOSTS:
+    "set AURA_SETUP_REGISTRY_HOSTS to comma-separated host or host:port entries (port 443 when omitted), e.g. registry.npmjs.org:443",
+  AURA_SETUP_INSTALL_SCRIPTS: "set AURA_SETUP_INSTALL_SCRIPTS to true or false",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
   AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
@@ -70,6 +74,21 @@ export const Env = z
     AURA_ALLOW_UNSANDBOXED: boolFlag,
     AURA_ALLOW_LOCAL_CLONE: boolFlag,
     AURA_SETUP_NETWORK: boolFlag,
+    // The only destinations the setup phase's proxy lets through (see src/workspace/registry-proxy.ts).
+    AURA_SETUP_REGISTRY_HOSTS: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        try {
+          const hosts = parseRegistryHosts(value === undefined || value.trim() === "" ? "registry.npmjs.org:443" : value);
+          if (hosts.length > 0) return hosts;
+          ctx.addIssue({ code: "custom", message: "names no host" });
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+        }
+        return z.NEVER;
+      }),
+    AURA_SETUP_INSTALL_SCRIPTS: boolFlag,
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
     AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     AURA_APP_SLUG: z

@@ -1,10 +1,29 @@
 // GET /health: the process is up. GET /ready: the database answers and every migration is applied (503
-// otherwise), with the sandbox mode for operators.
+// otherwise), with the sandbox mode (and why it is not plain `bwrap`) and any warning about the app's
+// database role for operators.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import { isMigrated } from "../db/migrate.js";
 
-export type ReadinessProbe = { pool: pg.Pool; sandboxMode: () => string };
+export type ReadinessProbe = {
+  pool: pg.Pool;
+  /** "bwrap", "bwrap (no resource limits)", "none", "none (no resource limits)" or "unavailable". */
+  sandboxMode: () => string;
+  /** What was detected: bubblewrap, the limit mechanism, the setup phase's egress. */
+  sandboxDetail?: () => Record<string, string>;
+  /** The app's database role, checked at start; warnings when it could write the audit log directly. */
+  databaseRole?: { role: string; warnings: string[] };
+};
+
+function operatorFields(probe: ReadinessProbe): Record<string, unknown> {
+  return {
+    sandbox: probe.sandboxMode(),
+    ...(probe.sandboxDetail ? { sandboxDetail: probe.sandboxDetail() } : {}),
+    ...(probe.databaseRole
+      ? { databaseRole: probe.databaseRole.role, ...(probe.databaseRole.warnings.length > 0 ? { warnings: probe.databaseRole.warnings } : {}) }
+      : {}),
+  };
+}
 
 function send(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
@@ -23,13 +42,13 @@ export function healthHandler(probe: ReadinessProbe) {
       send(res, migrated ? 200 : 503, {
         status: migrated ? "ready" : "migrations pending",
         database: "ok",
-        sandbox: probe.sandboxMode(),
+        ...operatorFields(probe),
       });
     } catch (error) {
       send(res, 503, {
         status: "database unreachable",
         database: error instanceof Error ? error.message : String(error),
-        sandbox: probe.sandboxMode(),
+        ...operatorFields(probe),
       });
     }
     return true;

@@ -1,10 +1,13 @@
 // Composition root: database (embedded or DATABASE_URL), migrations, the Probot server with the Aura app
 // (or Probot's setup page when there are no GitHub credentials), health routes, and clean shutdown.
+// Migrations run as the database owner; on the embedded default the app itself then connects as the
+// non-owner role aura_app, so it can append to the audit log only through the chain function.
 import pino, { type Logger } from "pino";
 import { Probot, Server } from "probot";
 import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
 import type { AppConfig } from "../config/env.js";
+import { checkAppRole, prepareAppRole } from "../db/app-role.js";
 import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
@@ -19,12 +22,15 @@ import { startLeaderElection, type Duty } from "../queue/leader.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
-import { sandboxMode } from "../workspace/index.js";
+import { sandboxStatus, type SandboxOptions } from "../workspace/sandbox.js";
 import { healthHandler } from "./health.js";
 
 export type RunningAura = {
   port: number;
+  /** The connection string of the app's pool (aura_app on the embedded default). */
   databaseUrl: string;
+  /** The owner's connection string, used for migrations. */
+  ownerDatabaseUrl: string;
   mode: "app" | "setup";
   stop: () => Promise<void>;
 };
@@ -69,20 +75,40 @@ export async function startAura(
   };
 
   try {
-    let databaseUrl = config.DATABASE_URL;
-    if (!databaseUrl) {
+    let ownerDatabaseUrl = config.DATABASE_URL;
+    if (!ownerDatabaseUrl) {
       log.info({ dataDir: config.AURA_DATA_DIR }, "starting embedded PostgreSQL");
       const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
       cleanups.push(embedded.stop);
-      databaseUrl = embedded.url;
+      ownerDatabaseUrl = embedded.url;
     }
-    const applied = await migrate(databaseUrl);
+    const applied = await migrate(ownerDatabaseUrl);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
-    await runGraphileMigrations({ connectionString: databaseUrl });
+    await runGraphileMigrations({ connectionString: ownerDatabaseUrl });
+    // DATABASE_URL is used as given; the embedded default switches to its non-owner role.
+    const databaseUrl = config.DATABASE_URL ? ownerDatabaseUrl : await prepareAppRole(ownerDatabaseUrl, { dataDir: config.AURA_DATA_DIR });
 
     const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "idle database client failed") });
     cleanups.push(() => pool.end());
     const audit = new AuditLog(pool);
+    const role = await checkAppRole(pool);
+    if (role.warnings.length > 0) log.warn({ role: role.role, warnings: role.warnings }, "the app's database role can write the audit log directly");
+    else log.info({ role: role.role }, "the app connects as a non-owner role; audit appends go through audit.append_events");
+
+    const sandbox: SandboxOptions = {
+      allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED,
+      allowSetupNetwork: config.AURA_SETUP_NETWORK,
+      registryHosts: config.AURA_SETUP_REGISTRY_HOSTS,
+      allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
+      onEgress: (event) => {
+        if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
+        else log.debug({ egress: event }, "setup sandbox: registry connection");
+      },
+    };
+    // Detected once, here: whether bubblewrap starts and which limit mechanism works.
+    const sandboxAtStart = sandboxStatus(sandbox);
+    if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
+    else log.warn({ sandbox: sandboxAtStart }, sandboxAtStart.mode === "unavailable" ? "no complete sandbox: setup and test commands are refused" : "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says so");
 
     // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
     const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
@@ -118,7 +144,7 @@ export async function startAura(
         breaker,
         modelFor: createModelRegistry(config, breaker, options.modelOverride),
         workspace: defaultWorkspaceOptions(config, config.botIdentity),
-        sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED, allowSetupNetwork: config.AURA_SETUP_NETWORK },
+        sandbox,
         now: options.now ?? (() => new Date()),
       };
       if (options.workers !== false) {
@@ -142,12 +168,20 @@ export async function startAura(
         }));
     }
     server.addHandler(
-      healthHandler({ pool, sandboxMode: () => sandboxMode({ allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED }) }),
+      healthHandler({
+        pool,
+        sandboxMode: () => sandboxStatus(sandbox).mode,
+        sandboxDetail: () => {
+          const { bwrap, limits, setupEgress } = sandboxStatus(sandbox);
+          return { bwrap, limits, setupEgress };
+        },
+        databaseRole: { role: role.role, warnings: role.warnings },
+      }),
     );
     await server.start();
     cleanups.push(() => server.stop());
     log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
-    return { port: server.port, databaseUrl, mode, stop };
+    return { port: server.port, databaseUrl, ownerDatabaseUrl, mode, stop };
   } catch (error) {
     await stop();
     throw error;

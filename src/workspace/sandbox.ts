@@ -1,32 +1,55 @@
-// Runs a repository's setup and test commands in a sandbox: bubblewrap with every namespace unshared, no
-// network, a read-only system, only the work tree writable (its .git hidden), a scrubbed environment and
-// resource limits. Without a working bubblewrap it refuses, unless AURA_ALLOW_UNSANDBOXED=true, in which
-// case a plain child process runs with the same environment and limits and the result says `sandbox: none`.
+// Runs a repository's setup and test commands in a sandbox: bubblewrap with every namespace unshared (the
+// network included), a read-only system, only the work tree writable (its .git hidden), a scrubbed
+// environment and resource limits. Without a working bubblewrap, or without a working limit mechanism, it
+// refuses, unless AURA_ALLOW_UNSANDBOXED=true; then it runs anyway and the result's `mode` says what was
+// missing (`none`, `bwrap (no resource limits)`).
 //
-// Setup (dependency installation) also runs without network by default. Restricting a sandbox to "the
-// package registry only" needs a filtering proxy this project does not have, so the honest choice is all or
-// nothing: `allowSetupNetwork` gives the setup phase (never the test phase) the host's network, still with no
-// secrets in its environment and install scripts off in the default commands.
+// The setup phase (dependency installation) may reach the package registry and nothing else when
+// `allowSetupNetwork` is set: it still has no route anywhere (its network namespace holds only loopback),
+// but a forwarder on that loopback pipes connections to an allow-list proxy on the host (registry-proxy.ts)
+// through a Unix socket bound into the sandbox. The test phase never gets the proxy. Install scripts are
+// off in setup (npm_config_ignore_scripts) unless the operator allows them.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
-import { chown, mkdtemp, rm, stat } from "node:fs/promises";
+import { chown, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
 import { OutputCapture } from "./output-capture.js";
+import { DEFAULT_REGISTRY_HOSTS, startRegistryProxy, type EgressEvent, type RegistryProxy } from "./registry-proxy.js";
+import { LIMIT_DEFAULTS, limitPrefix, probeLimits, SandboxLimitsUnavailableError, type LimitProbe } from "./sandbox-limits.js";
 import { parseTestCounts, type TestCounts } from "./test-counts.js";
 
 const execFileAsync = promisify(execFile);
 
 export type SandboxPhase = "setup" | "test";
 export type SandboxKind = "bwrap" | "none";
+/** What a run actually had: the sandbox, and whether memory/process limits applied. */
+export type SandboxRunMode = "bwrap" | "bwrap (no resource limits)" | "none" | "none (no resource limits)";
+/** For /ready and the work loop: `unavailable` means setup and test commands are refused. */
+export type SandboxMode = SandboxRunMode | "unavailable";
+
+/** How a run could reach the outside: not at all, the registry proxy only, or the host's network (unsandboxed). */
+export type SandboxEgress =
+  | { kind: "none" }
+  | { kind: "registry-proxy"; allowed: string[]; refused: string[] }
+  | { kind: "host" };
 
 export type SandboxOptions = {
-  /** AURA_ALLOW_UNSANDBOXED: run as a plain process when bubblewrap does not work. */
+  /** AURA_ALLOW_UNSANDBOXED: run without bubblewrap, or without resource limits, when they do not work. */
   allowUnsandboxed: boolean;
-  /** Give the setup phase network access (tests never get it). Default false. */
+  /** AURA_SETUP_NETWORK: the setup phase may reach the registry hosts through the proxy (tests never). */
   allowSetupNetwork?: boolean;
+  /** AURA_SETUP_REGISTRY_HOSTS as `host:port`; defaults to registry.npmjs.org:443. */
+  registryHosts?: readonly string[];
+  /** AURA_SETUP_INSTALL_SCRIPTS: leave npm lifecycle scripts on during setup. Default false. */
+  allowInstallScripts?: boolean;
+  /** Each proxy decision (refusals are worth a warning in the app's log). */
+  onEgress?: (event: EgressEvent) => void;
+  /** The limit mechanism; defaults to the probe of this host (tests inject a result). */
+  limits?: LimitProbe;
   /** Defaults to /usr/bin/bwrap. */
   bwrapPath?: string;
   /**
@@ -57,7 +80,11 @@ export type SandboxResult = {
   timedOut: boolean;
   durationMs: number;
   sandbox: SandboxKind;
+  /** `sandbox` plus whether limits applied, e.g. "bwrap (no resource limits)": say this in evidence. */
+  mode: SandboxRunMode;
+  /** Whether the command could reach anything outside (see `egress` for what). */
   network: boolean;
+  egress: SandboxEgress;
   /** sha256 of the full combined stdout/stderr. */
   logSha256: string;
   /** Head and tail of the log, at most maxOutputBytes (plus an omission marker). */
@@ -74,11 +101,16 @@ export const SANDBOX_DEFAULTS = {
   maxOutputBytes: 1024 * 1024,
   memoryMb: 4096,
   maxProcesses: 256,
-  maxFileMb: 1024,
+  maxFileMb: LIMIT_DEFAULTS.maxFileMb,
 } as const;
 
 const SANDBOX_HOME = "/home/aura";
 const SANDBOX_TREE = "/workspace";
+/** Where the per-run egress directory (proxy socket, forwarder script) appears inside the sandbox. */
+const SANDBOX_EGRESS = "/aura-egress";
+/** The forwarder's port on the sandbox's private loopback; nothing else listens there. */
+const SANDBOX_PROXY_PORT = 3128;
+const FORWARDER_SOURCE = fileURLToPath(new URL("./sandbox-forwarder.mjs", import.meta.url));
 const NOBODY = { uid: 65534, gid: 65534 };
 
 function sandboxUser(options: SandboxOptions): { uid: number; gid: number } | undefined {
@@ -103,7 +135,7 @@ function scrubbedEnv(home: string): Record<string, string> {
 }
 
 // /bin, /lib and friends are symlinks into /usr on merged-/usr systems and real directories elsewhere.
-function systemBinds(network: boolean): string[] {
+function systemBinds(): string[] {
   const args = ["--ro-bind", "/usr", "/usr"];
   for (const dir of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
     if (!existsSync(dir)) continue;
@@ -114,31 +146,26 @@ function systemBinds(network: boolean): string[] {
   for (const dir of ["/etc/ssl", "/etc/ca-certificates", "/etc/alternatives", "/etc/ld.so.cache"]) {
     args.push("--ro-bind-try", dir, dir);
   }
-  if (network) {
-    for (const file of ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf"]) {
-      args.push("--ro-bind-try", file, file);
-    }
-  }
   const prefix = runtimePrefix();
   if (prefix) args.push("--ro-bind", prefix, prefix);
   return args;
 }
 
-function bwrapArgs(network: boolean, tree: string | undefined): string[] {
+function bwrapArgs(tree: string | undefined, egressDir?: string): string[] {
   const args = [
     "--unshare-user",
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
     "--unshare-cgroup-try",
-    ...(network ? [] : ["--unshare-net"]),
+    "--unshare-net",
     "--cap-drop",
     "ALL",
     "--die-with-parent",
     "--new-session",
     "--hostname",
     "aura-sandbox",
-    ...systemBinds(network),
+    ...systemBinds(),
     "--proc",
     "/proc",
     "--dev",
@@ -158,6 +185,7 @@ function bwrapArgs(network: boolean, tree: string | undefined): string[] {
     }
     args.push("--chdir", SANDBOX_TREE);
   }
+  if (egressDir !== undefined) args.push("--ro-bind", egressDir, SANDBOX_EGRESS);
   args.push("--remount-ro", "/");
   return args;
 }
@@ -176,7 +204,7 @@ export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "sandboxU
   if (!existsSync(bwrap)) {
     probe = { ok: false, error: `${bwrap} is not installed` };
   } else {
-    const result = spawnSync(bwrap, [...bwrapArgs(false, undefined), "--", "/bin/true"], {
+    const result = spawnSync(bwrap, [...bwrapArgs(undefined), "--", "/bin/true"], {
       cwd: "/",
       env: scrubbedEnv(SANDBOX_HOME),
       timeout: 10_000,
@@ -192,25 +220,31 @@ export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "sandboxU
   return probe;
 }
 
-/** For /ready: "bwrap", "none" (unsandboxed, allowed by the operator) or "unavailable" (commands refused). */
-export function sandboxMode(options: SandboxOptions): "bwrap" | "none" | "unavailable" {
-  if (probeBwrap(options).ok) return "bwrap";
-  return options.allowUnsandboxed ? "none" : "unavailable";
+export type SandboxStatus = {
+  mode: SandboxMode;
+  bwrap: string;
+  limits: string;
+  setupEgress: string;
+};
+
+/** The sandbox mode: what runs would get, or `unavailable` when setup and test commands are refused. */
+export function sandboxMode(options: SandboxOptions): SandboxMode {
+  const bwrap = probeBwrap(options).ok;
+  const limited = (options.limits ?? probeLimits()).mechanism !== "none";
+  if (!options.allowUnsandboxed && (!bwrap || !limited)) return "unavailable";
+  return `${bwrap ? "bwrap" : "none"}${limited ? "" : " (no resource limits)"}`;
 }
 
-function limitPrefix(memoryMb: number, maxProcesses: number): { argv: string[]; applied: boolean } {
-  const prlimit = ["/usr/bin/prlimit", "/bin/prlimit"].find((candidate) => existsSync(candidate));
-  if (!prlimit) return { argv: [], applied: false };
+/** For /ready and the startup log: the mode and why, in words an operator can act on. */
+export function sandboxStatus(options: SandboxOptions): SandboxStatus {
+  const bwrap = probeBwrap(options);
+  const limits = options.limits ?? probeLimits();
+  const hosts = options.registryHosts ?? DEFAULT_REGISTRY_HOSTS;
   return {
-    argv: [
-      prlimit,
-      `--as=${memoryMb * 1024 * 1024}`,
-      `--nproc=${maxProcesses}`,
-      `--fsize=${SANDBOX_DEFAULTS.maxFileMb * 1024 * 1024}`,
-      "--core=0",
-      "--",
-    ],
-    applied: true,
+    mode: sandboxMode(options),
+    bwrap: bwrap.ok ? "ok" : bwrap.error,
+    limits: limits.mechanism === "prlimit" ? `prlimit (${limits.path})` : `none: ${limits.reason}`,
+    setupEgress: !options.allowSetupNetwork ? "none" : bwrap.ok ? `registry proxy: ${hosts.join(", ")}` : "host network (unsandboxed)",
   };
 }
 
@@ -236,6 +270,42 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** Environment additions for the setup phase: install scripts off by default, and the proxy when there is one. */
+function setupEnv(options: SandboxOptions, proxied: boolean): Record<string, string> {
+  const env: Record<string, string> = options.allowInstallScripts ? {} : { npm_config_ignore_scripts: "true" };
+  if (proxied) {
+    const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
+    for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy", "npm_config_https_proxy"]) {
+      env[name] = url;
+    }
+  }
+  return env;
+}
+
+/**
+ * The per-run egress directory (proxy socket and forwarder script, readable only by the sandbox user) and
+ * the proxy listening in it. The directory is bound read-only into the sandbox at /aura-egress.
+ */
+async function openEgress(options: SandboxOptions, user: { uid: number; gid: number } | undefined): Promise<{ dir: string; proxy: RegistryProxy }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "aura-egress-"));
+  try {
+    await copyFile(FORWARDER_SOURCE, path.join(dir, "forwarder.mjs"));
+    const proxy = await startRegistryProxy({
+      socketPath: path.join(dir, "proxy.sock"),
+      allow: options.registryHosts ?? DEFAULT_REGISTRY_HOSTS,
+      ...(options.onEgress ? { onEvent: options.onEgress } : {}),
+    });
+    // Connecting to a Unix socket needs write permission on it: the sandbox user owns the directory's contents.
+    if (user) {
+      for (const name of ["proxy.sock", "forwarder.mjs", "."]) await chown(path.join(dir, name), user.uid, user.gid);
+    }
+    return { dir, proxy };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
   const timeoutMs = input.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
@@ -244,11 +314,15 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
   const maxProcesses = input.maxProcesses ?? SANDBOX_DEFAULTS.maxProcesses;
   const probe = probeBwrap(options);
   if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
+  const limitProbe = options.limits ?? probeLimits();
+  if (limitProbe.mechanism === "none" && !options.allowUnsandboxed) throw new SandboxLimitsUnavailableError(limitProbe.reason);
   const kind: SandboxKind = probe.ok ? "bwrap" : "none";
-  const network = input.phase === "setup" && options.allowSetupNetwork === true;
+  const limited = limitProbe.mechanism !== "none";
+  const mode: SandboxRunMode = `${kind}${limited ? "" : " (no resource limits)"}`;
+  const proxied = kind === "bwrap" && input.phase === "setup" && options.allowSetupNetwork === true;
   const tree = realpathSync(input.cwd);
   const user = sandboxUser(options);
-  const limits = limitPrefix(memoryMb, maxProcesses);
+  const limits = limitPrefix(limitProbe, memoryMb, maxProcesses);
 
   if (user) {
     await assertReachable(tree, user);
@@ -256,19 +330,29 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
     await execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]);
   }
   let hostHome: string | undefined;
+  let egress: { dir: string; proxy: RegistryProxy } | undefined;
   let argv: string[];
   let cwd: string;
   let env: Record<string, string>;
+  const phaseEnv = input.phase === "setup" ? setupEnv(options, proxied) : {};
   if (kind === "bwrap") {
-    argv = [...limits.argv, options.bwrapPath ?? "/usr/bin/bwrap", ...bwrapArgs(network, tree), "--", "/bin/sh", "-c", input.command];
+    const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
+    if (proxied) {
+      egress = await openEgress(options, user);
+      // The forwarder listens first, then starts the command: no shell, no race with the listener.
+      const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
+      argv = [...limits, bwrap, ...bwrapArgs(tree, egress.dir), "--", ...forwarder, "/bin/sh", "-c", input.command];
+    } else {
+      argv = [...limits, bwrap, ...bwrapArgs(tree), "--", "/bin/sh", "-c", input.command];
+    }
     cwd = "/";
-    env = scrubbedEnv(SANDBOX_HOME);
+    env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
   } else {
     hostHome = await mkdtemp(path.join(os.tmpdir(), "aura-home-"));
     if (user) await chown(hostHome, user.uid, user.gid);
-    argv = [...limits.argv, "/bin/sh", "-c", input.command];
+    argv = [...limits, "/bin/sh", "-c", input.command];
     cwd = tree;
-    env = scrubbedEnv(hostHome);
+    env = { ...scrubbedEnv(hostHome), ...phaseEnv };
   }
 
   const capture = new OutputCapture(maxOutputBytes);
@@ -321,7 +405,10 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
       timedOut: outcome.timedOut,
       durationMs: Math.round(performance.now() - started),
       sandbox: kind,
-      network,
+      mode,
+      // Unsandboxed commands share the host's network, whatever the phase.
+      network: kind === "none" || proxied,
+      egress: kind === "none" ? { kind: "host" } : egress ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused: egress.proxy.refused() } : { kind: "none" },
       logSha256: output.sha256,
       log: output.text,
       logBytes: output.totalBytes,
@@ -329,12 +416,16 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
       testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
       limits: {
         timeoutMs,
-        memoryMb: limits.applied ? memoryMb : null,
-        maxProcesses: limits.applied ? maxProcesses : null,
+        memoryMb: limited ? memoryMb : null,
+        maxProcesses: limited ? maxProcesses : null,
         maxOutputBytes,
       },
     };
   } finally {
     if (hostHome) await rm(hostHome, { recursive: true, force: true });
+    if (egress) {
+      await egress.proxy.close();
+      await rm(egress.dir, { recursive: true, force: true });
+    }
   }
 }

@@ -83,7 +83,24 @@ describe("the running app", () => {
 
     expect(health.status).toBe(200);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", database: "ok", sandbox: expect.stringMatching(/^(bwrap|none|unavailable)$/) });
+    expect(await ready.json()).toMatchObject({
+      status: "ready",
+      database: "ok",
+      sandbox: expect.stringMatching(/^(bwrap|none|unavailable)( \(no resource limits\))?$/),
+      sandboxDetail: { bwrap: expect.any(String), limits: expect.any(String), setupEgress: "none" },
+    });
+  });
+
+  it("warns on /ready when DATABASE_URL's role could write the audit log directly (here: a superuser)", async () => {
+    const role = (await db.pool.query("SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user")).rows[0];
+
+    const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
+
+    const body = (await ready.json()) as { databaseRole?: string; warnings?: string[] };
+    expect(ready.status).toBe(200);
+    expect(body.databaseRole).toBe(role.name);
+    // The shared test cluster connects as its superuser unless the run was given another DATABASE_URL.
+    if (role.superuser) expect(body.warnings?.[0]).toMatch(/superuser/);
   });
 });
 

@@ -6,13 +6,16 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SandboxUnavailableError } from "../../src/workspace/errors.js";
-import { probeBwrap, runInSandbox, sandboxMode, type SandboxOptions } from "../../src/workspace/sandbox.js";
+import { probeBwrap, runInSandbox, sandboxMode, sandboxStatus, type SandboxOptions } from "../../src/workspace/sandbox.js";
+import { probeLimits, SandboxLimitsUnavailableError, type LimitProbe } from "../../src/workspace/sandbox-limits.js";
 import { makeTempDir } from "./git-fixture.js";
 
 const execFileAsync = promisify(execFile);
 const probe = probeBwrap();
 const sandboxed: SandboxOptions = { allowUnsandboxed: false };
 const unsandboxed: SandboxOptions = { allowUnsandboxed: true, bwrapPath: "/nonexistent/bwrap" };
+/** The detection result of a host where no limit mechanism works (injected: prlimit stays installed). */
+const noLimits: LimitProbe = { mechanism: "none", reason: "prlimit (util-linux) is not installed" };
 
 let temp: ReturnType<typeof makeTempDir>;
 let tree: string;
@@ -60,8 +63,8 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("reports bwrap as the sandbox mode", () => {
-    expect(sandboxMode(sandboxed)).toBe("bwrap");
+  it("reports bwrap as the sandbox mode when limits work", () => {
+    expect(sandboxMode(sandboxed)).toBe(probeLimits().mechanism === "prlimit" ? "bwrap" : "unavailable");
   });
 
   it("cannot write outside the work tree or into its .git, but can write inside", async () => {
@@ -134,10 +137,33 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     expect(setup).toMatchObject({ exitCode: 3, network: false });
   });
 
-  it("gives the setup phase the network only when allowed", async () => {
+  it("gives the setup phase no direct route even when setup network is allowed (only the registry proxy)", async () => {
     const result = await runInSandbox({ ...sandboxed, allowSetupNetwork: true }, { command: connectScript(port), cwd: tree, phase: "setup" });
 
-    expect(result).toMatchObject({ exitCode: 0, network: true });
+    expect(result.exitCode).toBe(3);
+    expect(result.egress.kind).toBe("registry-proxy");
+  });
+
+  it("refuses to run when no limit mechanism works, and says so in the mode", async () => {
+    const marker = path.join(tree, "ran.txt");
+
+    const attempt = runInSandbox({ ...sandboxed, limits: noLimits }, { command: `touch /workspace/ran.txt`, cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxLimitsUnavailableError);
+    await expect(attempt).rejects.toBeInstanceOf(SandboxUnavailableError);
+    await expect(attempt).rejects.toThrow(/no memory or process limits/i);
+    expect(existsSync(marker)).toBe(false);
+    expect(sandboxMode({ ...sandboxed, limits: noLimits })).toBe("unavailable");
+    expect(sandboxStatus({ ...sandboxed, limits: noLimits })).toMatchObject({ mode: "unavailable", bwrap: "ok", limits: `none: ${noLimits.reason}` });
+  });
+
+  it("runs without limits under bwrap only when unsandboxed runs are allowed, and the result says so", async () => {
+    const allowed: SandboxOptions = { ...sandboxed, allowUnsandboxed: true, limits: noLimits };
+
+    const result = await runInSandbox(allowed, { command: "echo ran", cwd: tree, phase: "test" });
+
+    expect(result).toMatchObject({ exitCode: 0, sandbox: "bwrap", mode: "bwrap (no resource limits)", limits: { memoryMb: null, maxProcesses: null } });
+    expect(sandboxMode(allowed)).toBe("bwrap (no resource limits)");
   });
 
   it("passes no token or key in the environment", async () => {
@@ -167,7 +193,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     expect(hostProcessesWith("171.6")).toEqual([]);
   });
 
-  it("enforces the memory and process limits", async () => {
+  it.skipIf(probeLimits().mechanism !== "prlimit")("enforces the memory and process limits", async () => {
     const grow = "x=$(head -c 80000000 /dev/zero | tr '\\0' a); echo grew ${#x}";
     const fork = "i=0; while [ $i -lt 30 ]; do sleep 1 & i=$((i+1)); done; wait; echo forked";
 
@@ -175,6 +201,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     const large = await runInSandbox(sandboxed, { command: grow, cwd: tree, phase: "test", memoryMb: 1024 });
     const forks = await runInSandbox(sandboxed, { command: fork, cwd: tree, phase: "test", maxProcesses: 10 });
 
+    expect(large).toMatchObject({ mode: "bwrap", limits: { memoryMb: 1024 } });
     expect(large.log).toContain("grew 80000000");
     expect(small.log).not.toContain("grew 80000000");
     expect(forks.log).toMatch(/fork|resource temporarily unavailable/i);
@@ -225,11 +252,16 @@ describe("without a working bubblewrap", () => {
       delete process.env.GITHUB_TOKEN;
     });
 
-    expect(result).toMatchObject({ sandbox: "none", exitCode: 0 });
+    expect(result).toMatchObject({ sandbox: "none", exitCode: 0, network: true, egress: { kind: "host" } });
     expect(result.log).not.toContain("ghs_plainenvtoken");
     expect(result.log).toContain("CI=true");
     expect(result.log).toContain(tree);
-    expect(sandboxMode(unsandboxed)).toBe("none");
+    expect(sandboxMode(unsandboxed)).toBe(probeLimits().mechanism === "prlimit" ? "none" : "none (no resource limits)");
+  });
+
+  it("says when neither bubblewrap nor limits work", () => {
+    expect(sandboxMode({ ...unsandboxed, limits: noLimits })).toBe("none (no resource limits)");
+    expect(sandboxMode({ ...unsandboxed, allowUnsandboxed: false, limits: noLimits })).toBe("unavailable");
   });
 
   it("kills the whole process group on timeout", async () => {

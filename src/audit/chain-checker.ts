@@ -35,11 +35,12 @@ const PG_EPOCH_MS = 946_684_800_000;
 const COPY_SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 const TS_KEY = Buffer.from(`,"ts":"`, "latin1");
 const SEQ_KEY = Buffer.from(`},"seq":`, "latin1");
-/** Bytes of canonical text sent when the database hashes: enough for the `},"seq":…,"ts":"…"}` tail. */
+/**
+ * Bytes of canonical text sent when the database hashes: enough for the `},"seq":…,"ts":"…"}` tail. Every
+ * real event is longer; a shorter (damaged) one marks its block bad, and the verifier re-checks that block.
+ */
 const TAIL_BYTES = 64;
-const RECORD_BYTES = 8 + 8 + 32 + 32 + TAIL_BYTES;
-/** Left padding for a canonical text shorter than the tail (only a damaged row can be): the check then fails. */
-const TAIL_PAD = `'\\x${"00".repeat(TAIL_BYTES)}'::bytea`;
+const RECORD_BYTES = 8 + 8 + TAIL_BYTES;
 
 /** Byte comparison in JavaScript: for a few dozen bytes it is cheaper than a call into Buffer.compare. */
 function sameBytes(a: Buffer, aAt: number, b: Buffer, bAt: number, length: number): boolean {
@@ -60,7 +61,9 @@ function rowEnd(data: Buffer, offset: number, fields: number): number {
 
 class ChainChecker extends Writable {
   expectedSeq: number;
-  prev: Buffer;
+  /** The running hash lives at #prevAt in #prevBuf (often the received data itself: no copy per event). */
+  #prevBuf: Buffer;
+  #prevAt = 0;
   count = 0;
   firstSeq: number | null = null;
   firstPrev: string | null = null;
@@ -77,6 +80,9 @@ class ChainChecker extends Writable {
   #tsLo = -1;
   #iso = Buffer.alloc(24);
   readonly #anchors: Map<number, Anchor[]>;
+  /** Anchored seqs in order, and the next one at or after the expected seq (a number check per event). */
+  #anchorSeqs: number[] = [];
+  #nextAnchorSeq = -1;
   /** When false, the first row's stored prev_hash starts the range (a later range of a parallel check). */
   #trustFirstPrev: boolean;
   readonly #hashedBy: HashedBy;
@@ -87,10 +93,12 @@ class ChainChecker extends Writable {
     super();
     this.#hashedBy = hashedBy;
     this.expectedSeq = afterSeq + 1;
-    this.prev = startHash ?? Buffer.alloc(32);
+    this.#prevBuf = startHash ?? Buffer.alloc(32);
     this.#trustFirstPrev = startHash === null;
     this.#anchors = new Map();
     for (const anchor of anchors) this.#anchors.set(anchor.seq, [...(this.#anchors.get(anchor.seq) ?? []), anchor]);
+    this.#anchorSeqs = [...this.#anchors.keys()].sort((a, b) => a - b);
+    this.#nextAnchorSeq = this.#anchorAfter(afterSeq);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -112,8 +120,9 @@ class ChainChecker extends Writable {
       offset = 19 + data.readUInt32BE(15);
       this.#headerDone = true;
     }
-    // Each COPY row is one block: (block number, the block's events laid out as COPY binary rows).
-    const fields = this.#hashedBy === "database" ? 4 : 2;
+    // Each COPY row is one block: (block number, the block's events, and when the database hashes, what it
+    // found about them).
+    const fields = this.#hashedBy === "database" ? 7 : 2;
     while (offset + 2 <= data.length && !this.firstBad && !this.suspect) {
       if (data.readInt16BE(offset) === -1) {
         offset = data.length;
@@ -127,26 +136,71 @@ class ChainChecker extends Writable {
         this.#keep(data, offset, needed);
         return done();
       }
-      const blockAt = offset + 6 + data.readInt32BE(offset + 2) + 4;
-      const blockLength = data.readInt32BE(blockAt - 4);
       if (this.#hashedBy === "database") {
-        // Two more fields: whether every hash in the block matched (bool), and the block's last seq (int8).
-        const okAt = blockAt + Math.max(blockLength, 0) + 4;
-        const okLength = data.readInt32BE(okAt - 4);
-        // NULL: the block has no rows (a gap the row checks below report).
-        const hashesMatch = okLength === -1 || (okLength === 1 && data[okAt] === 1);
-        if (!hashesMatch) {
-          const lastAt = okAt + Math.max(okLength, 0) + 4;
-          const toSeq = data.readUInt32BE(lastAt) * 2 ** 32 + data.readUInt32BE(lastAt + 4);
-          this.suspect = { afterSeq: this.expectedSeq - 1, startHash: Buffer.from(this.prev), trustFirstPrev: this.#trustFirstPrev && this.firstSeq === null, toSeq };
-          break;
-        }
+        this.#databaseBlock(data, offset);
+      } else {
+        const blockAt = offset + 6 + data.readInt32BE(offset + 2) + 4;
+        const blockLength = data.readInt32BE(blockAt - 4);
+        if (blockLength > 0) this.#block(data, blockAt, blockAt + blockLength);
       }
-      if (blockLength > 0) this.#block(data, blockAt, blockAt + blockLength);
       offset = end;
     }
     this.#keep(data, offset, 0);
     done();
+  }
+
+  /**
+   * A block the database has checked: fields (block, records, links_ok, first_prev, last_hash,
+   * anchor_hashes, last_seq). links_ok says every hash was recomputed equal and every prev_hash in the block
+   * equals the hash before it; this checks the junction with the previous block, the sequence numbers, each
+   * event's columns against its canonical tail, and the anchors. A block the database found bad is re-checked
+   * by the verifier (see checkRange), which names the event.
+   */
+  #databaseBlock(data: Buffer, offset: number): void {
+    const field: { at: number; length: number }[] = [];
+    let at = offset + 2;
+    for (let i = 0; i < 7; i++) {
+      const length = data.readInt32BE(at);
+      field.push({ at: at + 4, length });
+      at += 4 + Math.max(length, 0);
+    }
+    const [, records, linksOk, firstPrev, lastHash, anchorHashes, lastSeq] = field as [unknown, (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0]];
+    if (records.length === -1) return; // no events in this block: the gap shows at the next event or the head
+    const sound =
+      linksOk.length === 1 && data[linksOk.at] === 1 && firstPrev.length === 32 && lastHash.length === 32 && records.length % RECORD_BYTES === 0;
+    if (!sound) {
+      const toSeq = lastSeq.length === 8 ? data.readUInt32BE(lastSeq.at) * 2 ** 32 + data.readUInt32BE(lastSeq.at + 4) : this.expectedSeq;
+      this.suspect = { afterSeq: this.expectedSeq - 1, startHash: this.prevHash(), trustFirstPrev: this.#trustFirstPrev && this.firstSeq === null, toSeq };
+      return;
+    }
+    const blockFirstSeq = data.readUInt32BE(records.at) * 2 ** 32 + data.readUInt32BE(records.at + 4);
+    if (this.firstSeq === null) {
+      this.firstSeq = blockFirstSeq;
+      this.firstPrev = data.toString("hex", firstPrev.at, firstPrev.at + 32);
+      if (this.#trustFirstPrev) {
+        this.#prevBuf = data;
+        this.#prevAt = firstPrev.at;
+        this.expectedSeq = blockFirstSeq;
+      }
+    }
+    if (blockFirstSeq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${blockFirstSeq})`);
+    if (!sameBytes(this.#prevBuf, this.#prevAt, data, firstPrev.at, 32)) return this.#fail(blockFirstSeq, "previous hash does not link to the event before it");
+    const end = records.at + records.length;
+    for (let record = records.at; record < end; record += RECORD_BYTES) {
+      const seq = data.readUInt32BE(record) * 2 ** 32 + data.readUInt32BE(record + 4);
+      if (seq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+      if (!this.#tailMatches(data, record + 8, record + 16, record + RECORD_BYTES, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
+      if (seq === this.#nextAnchorSeq) {
+        // The block's hashes are contiguous from its first event (the seq checks above have just shown it).
+        const hashAt = anchorHashes.at + (seq - blockFirstSeq) * 32;
+        if (anchorHashes.length < (seq - blockFirstSeq + 1) * 32) return this.#fail(seq, "the event stream is malformed");
+        this.#checkAnchors(seq, data, hashAt);
+      }
+      this.expectedSeq = seq + 1;
+      this.count += 1;
+    }
+    this.#prevBuf = data;
+    this.#prevAt = lastHash.at;
   }
 
   #keep(data: Buffer, from: number, needed: number): void {
@@ -159,14 +213,6 @@ class ChainChecker extends Writable {
 
   #block(data: Buffer, start: number, end: number): void {
     let offset = start;
-    if (this.#hashedBy === "database") {
-      // Fixed records: seq int8, ts int8, prev_hash 32, hash 32, the canonical text's last TAIL_BYTES.
-      if ((end - start) % RECORD_BYTES !== 0) return this.#fail(this.expectedSeq, "the event stream is malformed");
-      for (; offset < end && !this.firstBad; offset += RECORD_BYTES) {
-        this.#row(data, { seqAt: offset, tsAt: offset + 8, prevAt: offset + 16, hashAt: offset + 48, textAt: offset + 80, end: offset + RECORD_BYTES });
-      }
-      return;
-    }
     while (offset < end && !this.firstBad) {
       const next = rowEnd(data, offset, 5);
       if (next === -1 || next > end) return this.#fail(this.expectedSeq, "the event stream is malformed");
@@ -185,6 +231,26 @@ class ChainChecker extends Writable {
     }
   }
 
+  /** Compares the hash of event `seq` (32 bytes at `at` in `buf`) with every anchor recorded for it. */
+  #checkAnchors(seq: number, buf: Buffer, at: number): void {
+    const hex = buf.toString("hex", at, at + 32);
+    for (const anchor of this.#anchors.get(seq) ?? []) {
+      this.anchorsChecked += 1;
+      if (anchor.hash !== hex) this.#fail(seq, `anchor in ${anchor.location} records a different hash`);
+    }
+    this.#nextAnchorSeq = this.#anchorAfter(seq);
+  }
+
+  /** The first anchored seq after `seq`, or -1. */
+  #anchorAfter(seq: number): number {
+    return this.#anchorSeqs.find((candidate) => candidate > seq) ?? -1;
+  }
+
+  /** A copy of the running hash. */
+  prevHash(): Buffer {
+    return Buffer.from(this.#prevBuf.subarray(this.#prevAt, this.#prevAt + 32));
+  }
+
   #fail(seq: number, reason: string): void {
     this.firstBad ??= { seq, reason };
   }
@@ -198,34 +264,24 @@ class ChainChecker extends Writable {
       this.firstSeq = seq;
       this.firstPrev = data.toString("hex", prevAt, prevAt + 32);
       if (this.#trustFirstPrev) {
-        this.prev = Buffer.from(data.subarray(prevAt, prevAt + 32));
+        this.#prevBuf = data;
+        this.#prevAt = prevAt;
         this.expectedSeq = seq;
       }
     }
     if (seq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
-    if (!sameBytes(this.prev, 0, data, prevAt, 32)) return this.#fail(seq, "previous hash does not link to the event before it");
-    let hash: Buffer;
-    if (this.#hashedBy === "database") {
-      // The database has recomputed sha256(prev_hash || canonical) for this row's block and found it equal.
-      hash = data.subarray(hashAt, hashAt + 32);
-    } else {
-      const length = end - textAt;
-      if (this.#scratch.length < 32 + length) this.#scratch = Buffer.alloc(2 * (32 + length));
-      this.prev.copy(this.#scratch, 0);
-      data.copy(this.#scratch, 32, textAt, end);
-      hash = sha256("sha256", this.#scratch.subarray(0, 32 + length), "buffer");
-      if (!sameBytes(hash, 0, data, hashAt, 32)) return this.#fail(seq, "stored hash does not match sha256(prev_hash || canonical)");
-    }
+    if (!sameBytes(this.#prevBuf, this.#prevAt, data, prevAt, 32)) return this.#fail(seq, "previous hash does not link to the event before it");
+    const length = end - textAt;
+    if (this.#scratch.length < 32 + length) this.#scratch = Buffer.alloc(2 * (32 + length));
+    this.#prevBuf.copy(this.#scratch, 0, this.#prevAt, this.#prevAt + 32);
+    data.copy(this.#scratch, 32, textAt, end);
+    const hashBuf = sha256("sha256", this.#scratch.subarray(0, 32 + length), "buffer");
+    const hashOffset = 0;
+    if (!sameBytes(hashBuf, 0, data, hashAt, 32)) return this.#fail(seq, "stored hash does not match sha256(prev_hash || canonical)");
     if (!this.#tailMatches(data, at.tsAt, textAt, end, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
-    const anchors = this.#anchors.get(seq);
-    if (anchors) {
-      const hex = hash.toString("hex");
-      for (const anchor of anchors) {
-        this.anchorsChecked += 1;
-        if (anchor.hash !== hex) this.#fail(seq, `anchor in ${anchor.location} records a different hash`);
-      }
-    }
-    this.prev = hash;
+    if (seq === this.#nextAnchorSeq) this.#checkAnchors(seq, hashBuf, hashOffset);
+    this.#prevBuf = hashBuf;
+    this.#prevAt = hashOffset;
     this.expectedSeq = seq + 1;
     this.count += 1;
   }
@@ -276,24 +332,36 @@ export async function checkRange(
   // of each canonical text (for the seq/ts column check), whether all its hashes matched, and its last seq.
   const after = Math.trunc(range.afterSeq);
   const to = Math.trunc(range.toSeq);
-  const block =
-    hashedBy === "database"
-      ? `string_agg(int8send(seq) || timestamptz_send(ts) || prev_hash || hash
-                    || substring(${TAIL_PAD} || text_bytes FROM octet_length(text_bytes) + 1), ''::bytea ORDER BY seq),
-         bool_and(octet_length(prev_hash) = 32 AND octet_length(hash) = 32 AND pg_catalog.sha256(prev_hash || text_bytes) = hash), max(seq)`
-      : `string_agg('\\x0005'::bytea || '\\x00000008'::bytea || int8send(seq) || '\\x00000008'::bytea || timestamptz_send(ts)
-                    || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
-                    || int4send(octet_length(text_bytes)) || text_bytes, ''::bytea ORDER BY seq)`;
+  const anchorBlocks = [...new Set(range.anchors.map((anchor) => Math.floor((Math.trunc(anchor.seq) - 1) / BLOCK)))];
   const copy = (client as pg.ClientBase).query(
     copyTo(
-      `COPY (
-         SELECT b, x.* FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b,
-         LATERAL (
-           SELECT ${block}
-           FROM (SELECT seq, ts, prev_hash, hash, convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
-                 WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) OFFSET 0) e
-         ) x ORDER BY b
-       ) TO STDOUT (FORMAT binary)`,
+      hashedBy === "database"
+        ? `COPY (
+             SELECT b, x.records,
+                    x.hashes_ok AND substring(x.prevs FROM 33) = substring(x.hashes FOR octet_length(x.hashes) - 32),
+                    substring(x.prevs FOR 32), substring(x.hashes FROM octet_length(x.hashes) - 31),
+                    CASE WHEN b = ANY('{${anchorBlocks.join(",")}}'::bigint[]) THEN x.hashes END, x.last_seq
+             FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b,
+             LATERAL (
+               SELECT string_agg(int8send(seq) || timestamptz_send(ts) || substring(text_bytes FROM octet_length(text_bytes) - ${TAIL_BYTES - 1}), ''::bytea ORDER BY seq) AS records,
+                      string_agg(prev_hash, ''::bytea ORDER BY seq) AS prevs,
+                      string_agg(hash, ''::bytea ORDER BY seq) AS hashes,
+                      bool_and(octet_length(prev_hash) = 32 AND octet_length(hash) = 32 AND octet_length(text_bytes) >= ${TAIL_BYTES}
+                               AND pg_catalog.sha256(prev_hash || text_bytes) = hash) AS hashes_ok,
+                      max(seq) AS last_seq
+               FROM (SELECT seq, ts, prev_hash, hash, convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
+                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) OFFSET 0) e
+             ) x ORDER BY b
+           ) TO STDOUT (FORMAT binary)`
+        : `COPY (
+             SELECT b, (
+               SELECT string_agg('\\x0005'::bytea || '\\x00000008'::bytea || int8send(seq) || '\\x00000008'::bytea || timestamptz_send(ts)
+                        || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
+                        || int4send(octet_length(text_bytes)) || text_bytes, ''::bytea ORDER BY seq)
+               FROM (SELECT seq, ts, prev_hash, hash, convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
+                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to})) e)
+             FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b ORDER BY b
+           ) TO STDOUT (FORMAT binary)`,
     ),
   );
   await pipeline(copy, checker);
@@ -326,7 +394,7 @@ export async function checkRange(
     firstSeq: checker.firstSeq,
     firstPrev: checker.firstPrev,
     lastSeq: checker.expectedSeq - 1,
-    lastHash: checker.prev.toString("hex"),
+    lastHash: checker.prevHash().toString("hex"),
     anchorsChecked: checker.anchorsChecked,
     firstBad: checker.firstBad,
   };

@@ -199,6 +199,22 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   });
 
 
+  it("checks anchors inside later blocks of a long chain", async () => {
+    const local = await createTestDatabase();
+    try {
+      for (let b = 0; b < 3; b++) await appendEvents(local.pool, Array.from({ length: 1500 }, (_, i) => event(b * 1500 + i)));
+      const stored = (await local.pool.query<{ hash: Buffer }>("SELECT hash FROM audit.events WHERE seq = 3500")).rows[0]?.hash.toString("hex") ?? "";
+
+      const good = await verifyAudit(local.pool, [{ seq: 3500, hash: stored, location: "good.json" }], { hashedBy, parallel: false });
+      const bad = await verifyAudit(local.pool, [{ seq: 3500, hash: "ab".repeat(32), location: "bad.json" }], { hashedBy, parallel: false });
+
+      expect(good).toMatchObject({ ok: true, count: 4500, anchorsChecked: 1 });
+      expect(bad.firstBad).toEqual({ seq: 3500, reason: "anchor in bad.json records a different hash" });
+    } finally {
+      await local.drop();
+    }
+  });
+
   it("names the exact event in a later block of a long chain, with the blocks before it intact", async () => {
     const local = await createTestDatabase();
     try {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   IllegalTransition,
@@ -93,6 +94,12 @@ describe("requirement and task state machines", () => {
     for (const state of [...REQUIREMENT_STATES, ...TASK_STATES]) expect(markdown).toContain(`\`${state}\``);
     expect(markdown).toContain("suspended --> probation: /aura reinstate (director)");
     expect(markdown).toContain("| `pr_open` | `working` | revision: changes requested or /aura revise | system |");
+  });
+
+  it("is published in docs/architecture.md exactly as the code defines it", () => {
+    const doc = readFileSync(new URL("../../docs/architecture.md", import.meta.url), "utf8");
+
+    expect(doc).toContain(renderStateMachinesMarkdown().trim());
   });
 });
 

@@ -3,6 +3,7 @@
 // its key loses nothing; then, if the requirement is waiting for a plan, it plans it; then it refreshes the
 // status comment. Jobs for the same issue never overlap (an advisory lock), and every step is idempotent: a
 // redelivery, a second label, a retry or a restart never produces a second plan, task or comment.
+import { trySessionLock } from "../db/advisory-lock.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import { createHash } from "node:crypto";
 import type { JobHelpers } from "graphile-worker";
@@ -93,30 +94,6 @@ export class ManagerModelsUnavailable extends Error {
   override name = "ManagerModelsUnavailable";
 }
 
-/** Lets only one job work on an issue at a time; released when the job ends or its connection drops. */
-async function tryIssueLock(pool: pg.Pool, key: string): Promise<{ release: () => Promise<void> } | null> {
-  const client = await pool.connect();
-  try {
-    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('aura:intake'), hashtext($1)) AS locked", [key]);
-    if (!rows[0]?.locked) {
-      client.release();
-      return null;
-    }
-  } catch (error) {
-    client.release();
-    throw error;
-  }
-  return {
-    release: async () => {
-      try {
-        await client.query("SELECT pg_advisory_unlock(hashtext('aura:intake'), hashtext($1))", [key]);
-        client.release();
-      } catch (error) {
-        client.release(error instanceof Error ? error : true);
-      }
-    },
-  };
-}
 
 
 function isBot(sender: IssuesDelivery["sender"]): boolean {
@@ -135,7 +112,8 @@ export async function runIntakeJob(services: Services, rawPayload: unknown, help
     return;
   }
   if (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: INTAKE_TASK, payload, jobKey })) return;
-  const lock = await tryIssueLock(services.pool, jobKey);
+  // Only one job works on an issue at a time.
+  const lock = await trySessionLock(services.pool, "aura:intake", jobKey);
   if (!lock) {
     await helpers.addJob(INTAKE_TASK, payload, { jobKey, runAt: new Date(Date.now() + BUSY_RETRY_MS) });
     return;

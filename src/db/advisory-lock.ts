@@ -1,0 +1,31 @@
+// Session advisory locks for "one job at a time on this thing", across worker processes: the lock lives on a
+// dedicated pooled connection and is released when the job ends, or by PostgreSQL when that connection drops.
+import type pg from "pg";
+
+export type SessionLock = { release: () => Promise<void> };
+
+/** Takes the lock (`namespace`, `key`), or returns null at once when another session holds it. */
+export async function trySessionLock(pool: pg.Pool, namespace: string, key: string): Promise<SessionLock | null> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked", [namespace, key]);
+    if (!rows[0]?.locked) {
+      client.release();
+      return null;
+    }
+  } catch (error) {
+    client.release();
+    throw error;
+  }
+  return {
+    release: async () => {
+      try {
+        await client.query("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", [namespace, key]);
+        client.release();
+      } catch (error) {
+        // A connection that cannot unlock is discarded, which drops the lock with it.
+        client.release(error instanceof Error ? error : true);
+      }
+    },
+  };
+}

@@ -107,6 +107,7 @@ export async function auditPull(services: Services, job: AuditJob): Promise<void
         counts: report.head.counts ?? null,
         baseCounts: report.base?.counts ?? null,
         sandbox: report.head.sandbox,
+        mode: report.head.mode ?? null,
         logSha256: report.head.logSha256,
         flags: report.flags,
       },

@@ -3,6 +3,7 @@
 // reads it through loadEvidence.
 import type pg from "pg";
 import type { AuditorEvidence } from "../governor/pull-context.js";
+import type { SandboxRunMode } from "../workspace/index.js";
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
@@ -13,6 +14,8 @@ export type RunSummary = {
   exitCode: number | null;
   timedOut: boolean;
   sandbox: "bwrap" | "none" | null;
+  /** `sandbox` plus whether resource limits applied; absent in reports stored before it was recorded. */
+  mode?: SandboxRunMode | null;
   counts: { passed: number; failed: number; skipped: number; total: number; runner: string } | undefined;
   logSha256: string | null;
   durationMs: number;

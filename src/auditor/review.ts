@@ -24,6 +24,7 @@ function value(run: RunSummary | undefined, pick: (run: RunSummary) => string): 
   return run ? pick(run) : "not run";
 }
 
+const sandboxMode = (run: RunSummary) => run.mode ?? run.sandbox ?? "—";
 const exit = (run: RunSummary) => (run.timedOut ? "timed out" : run.exitCode === null ? "—" : String(run.exitCode));
 const count = (key: "passed" | "failed" | "skipped" | "total") => (run: RunSummary) => (run.counts ? String(run.counts[key]) : "—");
 
@@ -56,11 +57,14 @@ export function renderReview(report: AuditReport, evaluation: Evaluation, passed
     `| Failed | ${value(head, count("failed"))} | ${value(base, count("failed"))} | ${claimed(report, "failed")} |`,
     `| Skipped | ${value(head, count("skipped"))} | ${value(base, count("skipped"))} | ${claimed(report, "skipped")} |`,
     `| Tests | ${value(head, count("total"))} | ${value(base, count("total"))} | ${claimed(report, "total")} |`,
-    `| Sandbox | ${value(head, (run) => run.sandbox ?? "—")} | ${value(base, (run) => run.sandbox ?? "—")} | |`,
+    `| Sandbox | ${value(head, sandboxMode)} | ${value(base, sandboxMode)} | |`,
     "",
     `Command \`${head.command ?? "(none)"}\` · diff ${report.diff.files} files, +${report.diff.additions} −${report.diff.deletions} · cost ${money(evaluation.task?.costUsd)} · snapshot \`${snapshot ?? "—"}\` · log sha256 \`${head.logSha256?.slice(0, 16) ?? "—"}\``,
   ];
   if (head.sandbox === "none") lines.push("", "⚠️ **Unsandboxed:** AURA_ALLOW_UNSANDBOXED=true and bubblewrap does not work here; the tests ran as a plain process.");
+  if (head.mode?.endsWith("(no resource limits)")) {
+    lines.push("", "⚠️ **No resource limits:** AURA_ALLOW_UNSANDBOXED=true and no memory or process limit works here; the tests ran without memory, process or file-size limits.");
+  }
   for (const [label, run] of [["Head", head], ["Base", base]] as const) {
     if (run?.problem) lines.push("", `⚠️ **${label}:** ${run.problem}`);
   }

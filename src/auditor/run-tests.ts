@@ -20,6 +20,7 @@ function summary(result: SandboxResult, problem?: string): RunSummary {
     exitCode: result.exitCode,
     timedOut: result.timedOut,
     sandbox: result.sandbox,
+    mode: result.mode,
     counts: counts ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total, runner: counts.runner } : undefined,
     logSha256: result.logSha256,
     durationMs: result.durationMs,
@@ -49,7 +50,7 @@ export async function runTestsAt(
       if (setup !== null) {
         const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
         if (prepared.exitCode !== 0 || prepared.timedOut) {
-          const offline = sandbox.allowSetupNetwork ? "" : " (setup runs without network; set AURA_SETUP_NETWORK=true to let dependency installs reach the registry)";
+          const offline = sandbox.allowSetupNetwork ? "" : " (setup runs without network; AURA_SETUP_NETWORK=true lets setup reach the registry hosts in AURA_SETUP_REGISTRY_HOSTS through the allow-list proxy)";
           return summary(prepared, `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`);
         }
       }

@@ -96,19 +96,26 @@ async function failedRules(client: Queryable, at: { installationId: number; repo
 }
 
 /**
- * Time the task's model calls took: each settled call in the Employees' spend ledger runs from its reservation
- * to its settlement. Null when that ledger is absent or has no settled call for the task.
+ * What the author's model calls took and cost, from the Employees' spend ledger: each settled call runs from
+ * its reservation to its settlement. The Auditor's advisory review is charged to the same task (so the task's
+ * budget covers it) but it is the Auditor's spend, not the author's: its call time and its dollars are left out
+ * of the author's outcome. Without the ledger, or without a settled author call in it, latency is null and the
+ * cost is the one the work loop recorded on the task.
  */
-async function modelLatencyMs(client: Queryable, taskId: number): Promise<number | null> {
+async function authorModelSpend(client: Queryable, taskId: number, recordedUsd: number): Promise<{ latencyMs: number | null; costUsd: number }> {
   const present = await client.query<{ present: boolean }>("SELECT to_regclass('model_spend') IS NOT NULL AS present");
-  if (!present.rows[0]?.present) return null;
-  const { rows } = await client.query<{ total: string | null }>(
-    `SELECT round(sum(extract(epoch FROM settled_at - created_at) * 1000)) AS total
-       FROM model_spend WHERE task_id = $1 AND state = 'settled' AND settled_at IS NOT NULL`,
+  if (!present.rows[0]?.present) return { latencyMs: null, costUsd: recordedUsd };
+  const { rows } = await client.query<{ total: string | null; usd: string | null }>(
+    `SELECT round(sum(extract(epoch FROM settled_at - created_at) * 1000)) AS total, sum(usd) AS usd
+       FROM model_spend WHERE task_id = $1 AND state = 'settled' AND settled_at IS NOT NULL AND purpose <> 'advisory-review'`,
     [taskId],
   );
   const total = rows[0]?.total;
-  return total === null || total === undefined ? null : Number(total);
+  const usd = rows[0]?.usd;
+  return {
+    latencyMs: total === null || total === undefined ? null : Number(total),
+    costUsd: usd === null || usd === undefined ? recordedUsd : Number(usd),
+  };
 }
 
 /** `in_progress`/`needs_director` → `done` once every task of the current plan is merged (cancelled ones aside). */
@@ -188,6 +195,7 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
   const pullRef = `${repoFullName}#${pull.number}`;
 
   const outcome = await inTransaction(services.pool, async (client) => {
+    const spend = await authorModelSpend(client, task.taskId, task.costUsd);
     const counted = await recordOutcome(client, {
       installationId,
       employeeId,
@@ -197,8 +205,8 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
       result: kind === "rejected" ? "rejected" : "merged",
       incident: kind === "incident",
       revisionRounds: task.revisionRounds,
-      costUsd: task.costUsd,
-      latencyMs: await modelLatencyMs(client, task.taskId),
+      costUsd: spend.costUsd,
+      latencyMs: spend.latencyMs,
       assignedAt,
       prOpenedAt: new Date(pull.created_at),
       closedAt,

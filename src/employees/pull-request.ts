@@ -95,10 +95,24 @@ export function renderPullBody(input: PullBodyInput): string {
         "",
       );
     }
+    if (run.mode.endsWith("(no resource limits)")) {
+      lines.push(
+        "> [!WARNING]",
+        "> **NO RESOURCE LIMITS.** No memory or process limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory, process or file-size limits.",
+        "",
+      );
+    }
     if (evidence.setup) {
       lines.push(`- Setup: ${runLine(evidence.setup)}`);
+      const egress = evidence.setup.egress;
+      if (egress.kind === "registry-proxy") {
+        const hosts = (targets: readonly string[]) => targets.map((target) => `\`${target}\``).join(", ");
+        lines.push(`  Setup could reach only: ${hosts(egress.allowed)}; refused: ${egress.refused.length > 0 ? hosts(egress.refused) : "none"}.`);
+      }
       if ((evidence.setup.exitCode !== 0 || evidence.setup.timedOut) && !evidence.setup.network) {
-        lines.push("  Setup ran without network; if it needs the package registry, the operator can set `AURA_SETUP_NETWORK=true`.");
+        lines.push(
+          "  Setup ran without network; if it needs the package registry, the operator can set `AURA_SETUP_NETWORK=true`, which lets setup reach the registry hosts in `AURA_SETUP_REGISTRY_HOSTS` through the allow-list proxy.",
+        );
       }
     }
     if (evidence.test) {
@@ -106,7 +120,8 @@ export function renderPullBody(input: PullBodyInput): string {
     } else {
       lines.push("- Tests: no test command is configured (`test` in `.github/aura.yml`) and none was detected, so no tests ran.");
     }
-    const mode = run.sandbox === "bwrap" ? "bubblewrap (no network for tests, read-only system, scrubbed environment)" : "**none (unsandboxed)**";
+    const mode =
+      run.sandbox === "bwrap" ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)` : `**\`${run.mode}\` (unsandboxed)**`;
     lines.push(`- Sandbox: ${mode}`);
     if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
     lines.push(`- Fix rounds used: ${evidence.fixRounds}`);

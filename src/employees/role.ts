@@ -1,7 +1,8 @@
 // The jobs and leader duties of the Employees: the work loop that turns an assignment into a tested draft pull
-// request, and the base sync that keeps open agent branches mergeable when their base moves.
+// request, and the base sync that keeps open agent branches mergeable when their base moves (or when a person
+// pushes a conflict fix to one).
 import type { Role } from "../services.js";
-import { BASE_MOVED_TASK, dispatchEmployees, runBaseMoved, runSyncBase, SYNC_BASE_TASK } from "./sync-base.js";
+import { BASE_MOVED_TASK, BRANCH_PUSHED_TASK, dispatchEmployees, runBaseMoved, runBranchPushed, runSyncBase, SYNC_BASE_TASK } from "./sync-base.js";
 import { runTaskWork } from "./work-loop.js";
 
 export const employeesRole: Role = {
@@ -15,6 +16,10 @@ export const employeesRole: Role = {
     [BASE_MOVED_TASK]: async (payload, helpers) => {
       const tasks = await runBaseMoved(services, payload);
       helpers.logger.debug(`base.moved: ${tasks.length} task(s) to sync`);
+    },
+    [BRANCH_PUSHED_TASK]: async (payload, helpers) => {
+      const tasks = await runBranchPushed(services, payload);
+      helpers.logger.debug(`branch.pushed: ${tasks.length} task(s) to sync`);
     },
     [SYNC_BASE_TASK]: async (payload, helpers) => {
       const outcome = await runSyncBase(services, payload, helpers);

@@ -3,7 +3,9 @@
 // rebuilds the task's tree from its remote branch and asks local git whether the branch still contains the base:
 // if it does, nothing happens; if the base merges in cleanly, the bot commits a merge from the base (never a
 // rebase, never a force-push) and pushes it through the one push function; if it conflicts, the merge is aborted,
-// the branch stays as it was, and the task goes to a director with the conflicting files named.
+// the branch stays as it was, and the task goes to a director with the conflicting files named. A push to such
+// a task's own `aura/*` branch by someone other than the app (a person resolving the conflict) starts
+// `branch.pushed`, which syncs that task again: if the branch now contains the base, the task is back in review.
 import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
@@ -15,6 +17,7 @@ import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Services } from "../services.js";
 import {
   git,
+  isAuraRef,
   mergeBase,
   MergeConflictError,
   prepareTaskWorkspace,
@@ -30,6 +33,7 @@ import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
 import { deliveredRepository } from "./work-loop.js";
 
 export const BASE_MOVED_TASK = "base.moved";
+export const BRANCH_PUSHED_TASK = "branch.pushed";
 export const SYNC_BASE_TASK = "task.sync-base";
 export const syncBaseJobKey = (taskId: number) => `sync:${taskId}`;
 
@@ -43,6 +47,16 @@ export const BaseMovedPayload = z.object({
 });
 export type BaseMovedPayload = z.infer<typeof BaseMovedPayload>;
 
+export const BranchPushedPayload = z.object({
+  installationId: z.number().int().positive(),
+  repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/),
+  branch: z.string().min(1),
+  /** `sender.login` and `pusher.name` of the push ("" when absent): the job skips the app's own pushes. */
+  sender: z.string(),
+  pusher: z.string(),
+});
+export type BranchPushedPayload = z.infer<typeof BranchPushedPayload>;
+
 export const SyncBasePayload = z.object({ taskId: z.coerce.number().int().positive() });
 export type SyncBasePayload = z.infer<typeof SyncBasePayload>;
 
@@ -50,12 +64,15 @@ const PushDelivery = z.looseObject({
   ref: z.string(),
   deleted: z.boolean().optional(),
   repository: z.looseObject({ default_branch: z.string() }),
+  sender: z.looseObject({ login: z.string() }).nullish(),
+  pusher: z.looseObject({ name: z.string() }).nullish(),
 });
 
 /**
- * A push that moves a repository's default branch starts `base.moved` (the tasks it concerns are only known
- * from the database, which the job reads). Pushes to other branches, the app's own `aura/*` pushes included,
- * and branch deletions start nothing.
+ * A push that moves a repository's default branch starts `base.moved`; a push to an `aura/*` branch starts
+ * `branch.pushed`. The tasks they concern are only known from the database, and the app's bot login only from
+ * the config, so the jobs decide (the app's own pushes are skipped there). Pushes to other branches and branch
+ * deletions start nothing.
  */
 export function dispatchEmployees(delivery: DeliverySummary): JobSpec[] {
   const { installationId, repository } = delivery;
@@ -63,8 +80,10 @@ export function dispatchEmployees(delivery: DeliverySummary): JobSpec[] {
   const push = PushDelivery.safeParse(delivery.payload);
   if (!push.success || push.data.deleted === true) return [];
   const branch = push.data.repository.default_branch;
-  if (push.data.ref !== `refs/heads/${branch}`) return [];
-  return [{ task: BASE_MOVED_TASK, payload: { installationId, repo: repository, branch } }];
+  if (push.data.ref === `refs/heads/${branch}`) return [{ task: BASE_MOVED_TASK, payload: { installationId, repo: repository, branch } }];
+  if (!isAuraRef(push.data.ref)) return [];
+  const pushed = { installationId, repo: repository, branch: push.data.ref.slice("refs/heads/".length) };
+  return [{ task: BRANCH_PUSHED_TASK, payload: { ...pushed, sender: push.data.sender?.login ?? "", pusher: push.data.pusher?.name ?? "" } }];
 }
 
 /**
@@ -79,6 +98,26 @@ export async function runBaseMoved(services: Services, rawPayload: unknown): Pro
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
        AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($5::text[])
+     ORDER BY t.id`,
+    [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
+  );
+  return rows.map((row) => Number(row.task_id));
+}
+
+/**
+ * Runs `branch.pushed`: when someone other than the app pushed to the `aura/*` branch of a task that a base
+ * conflict handed to a director (a person fixing the conflict), that task is synced again. The app's own
+ * pushes (work, merges from the base) start nothing. Returns the task ids.
+ */
+export async function runBranchPushed(services: Services, rawPayload: unknown): Promise<number[]> {
+  const { installationId, repo, branch, sender, pusher } = BranchPushedPayload.parse(rawPayload);
+  const botLogin = services.config.botLogin;
+  if (sender === botLogin || pusher === botLogin) return [];
+  const { rows } = await services.pool.query<{ task_id: string }>(
+    `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
+       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($5::text[])
      ORDER BY t.id`,
     [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
   );

@@ -28,13 +28,15 @@ import {
   safeDeleteFile,
   safeReadFile,
   safeWriteFile,
+  SandboxLimitsUnavailableError,
   SandboxUnavailableError,
-  sandboxMode,
+  sandboxStatus,
   taskBranchName,
   workspaceTarget,
   type RepoCommands,
   type SandboxOptions,
   type SandboxResult,
+  type SandboxRunMode,
   type TaskWorkspace,
 } from "../workspace/index.js";
 import {
@@ -371,10 +373,15 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
   }
 
   // Fail closed before paying for anything: without a sandbox nothing the model writes can be tested.
-  const mode = sandboxMode({ ...services.sandbox });
+  const status = sandboxStatus({ ...services.sandbox });
+  const mode = status.mode;
   if (mode === "unavailable") {
-    const message = new SandboxUnavailableError("bubblewrap does not start on this host").message;
-    await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${message}.`);
+    // Name what is actually missing: bubblewrap, the resource limits, or both (each says how to fix it).
+    const causes = [
+      ...(status.bwrap === "ok" ? [] : [new SandboxUnavailableError(status.bwrap).message]),
+      ...(status.limits.startsWith("none: ") ? [new SandboxLimitsUnavailableError(status.limits.slice("none: ".length)).message] : []),
+    ];
+    await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${causes.join(". ")}.`);
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: task.pr_number, reason: "sandbox unavailable" };
   }
@@ -392,7 +399,7 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
 }
 
 /** Moves the task to working, builds its tree from the remote branch (or the base), works, removes the tree. */
-async function prepareAndWork(run: Run, input: { revisionId: number | undefined; mode: RunMode }): Promise<WorkOutcome> {
+async function prepareAndWork(run: Run, input: { revisionId: number | undefined; mode: SandboxRunMode }): Promise<WorkOutcome> {
   const { services, task, taskId } = run;
   const { revisionId, mode } = input;
   const installationId = run.subject.installationId;
@@ -435,13 +442,10 @@ async function loadRevision(services: Services, taskId: number, revisionId: numb
 
 type Stop = { reason: string; remaining: string };
 
-/** How setup and tests run when they can run at all. */
-type RunMode = Exclude<ReturnType<typeof sandboxMode>, "unavailable">;
-
 async function workInTree(
   run: Run,
   workspace: TaskWorkspace,
-  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: RunMode },
+  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: SandboxRunMode },
 ): Promise<WorkOutcome> {
   const { services, task, taskId, employee } = run;
   const files = await listFiles(workspace);

@@ -22,7 +22,7 @@ import { startLeaderElection, type Duty } from "../queue/leader.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
-import { sandboxStatus, type SandboxOptions } from "../workspace/sandbox.js";
+import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
 import { healthHandler } from "./health.js";
 
 export type RunningAura = {

@@ -17,17 +17,24 @@ export { redact, REDACTED } from "./redact.js";
 export { assertAuraRef, isAuraRef } from "./refs.js";
 export { defaultRepoCommands, type RepoCommands } from "./repo-commands.js";
 export { checkRelativePath, resolveInside, safeDeleteFile, safeReadFile, safeWriteFile, type SafeReadOptions } from "./safe-path.js";
+export { parseRegistryHosts, startRegistryProxy, type EgressEvent } from "./registry-proxy.js";
 export {
   SANDBOX_DEFAULTS,
   probeBwrap,
   runInSandbox,
   sandboxMode,
+  sandboxStatus,
+  type SandboxEgress,
   type SandboxKind,
+  type SandboxMode,
   type SandboxOptions,
   type SandboxPhase,
   type SandboxResult,
   type SandboxRunInput,
+  type SandboxRunMode,
+  type SandboxStatus,
 } from "./sandbox.js";
+export { probeLimits, SandboxLimitsUnavailableError, type LimitProbe } from "./sandbox-limits.js";
 export { slugify, taskBranchName } from "./slugify.js";
 export {
   changedFiles,

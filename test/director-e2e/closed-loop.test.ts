@@ -88,6 +88,24 @@ describe("a pull request merged by a director", () => {
     expect(replies.reactions).toContainEqual({ commentId: scoreboard.commentId, content: "+1" });
   });
 
+  it("charges the author its own model calls only: the Auditor's advisory review adds neither latency nor cost", async () => {
+    mockStatusComments();
+    // The work loop recorded $0.50 after a revision round that ran once the $0.20 advisory review had settled.
+    const task = await seedAgentTask(harness, { employeeId: "gpt-4.1-mini", taskClass: "feature", costUsd: 0.5 });
+    await harness.db.pool.query(
+      `INSERT INTO model_spend (installation_id, repo, requirement_id, task_id, employee_id, purpose, state, reserved_tokens, reserved_usd, tokens, usd, day, created_at, settled_at)
+       VALUES ($1, $2, $3, $4, 'gpt-4.1-mini', 'edits', 'settled', 1000, 1, 800, 0.3, '2025-03-01', '2025-03-01T09:00:00Z', '2025-03-01T09:00:02Z'),
+              ($1, $2, $3, $4, 'gemini-2.5-flash', 'advisory-review', 'settled', 1000, 1, 900, 0.2, '2025-03-01', '2025-03-01T09:30:00Z', '2025-03-01T09:30:30Z')`,
+      [INSTALLATION, REPO, task.requirementId, task.taskId],
+    );
+
+    await harness.deliver("pull_request", closedPayload(task, { merged: true, by: DIRECTOR }));
+    await harness.waitForIdle();
+
+    const { rows } = await harness.db.pool.query("SELECT cost_usd::float8 AS cost, latency_ms::int AS latency FROM outcome_ledger WHERE task_id = $1", [task.taskId]);
+    expect(rows).toEqual([{ cost: 0.3, latency: 2000 }]);
+  });
+
   it("counts a redelivered close once", async () => {
     mockStatusComments();
     const task = await seedAgentTask(harness, { employeeId: "qwen2.5-coder-7b", taskClass: "test", costUsd: 0 });

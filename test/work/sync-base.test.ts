@@ -1,12 +1,13 @@
 // Issue 7 item 12: when the base of open agent PRs moves, a `push` delivery starts a sync per task that merges
 // the base into the agent branch (a merge commit by the bot, pushed through the one push function) or, on a
-// conflict, leaves the branch alone and hands the task to a director naming the files. Through the running app
-// (delivery → dispatch → `base.moved` → `task.sync-base`), with a real local bare repository as the remote.
+// conflict, leaves the branch alone and hands the task to a director naming the files; a person's push of a
+// conflict fix to the agent branch syncs it again. Through the running app (delivery → dispatch → `base.moved`
+// or `branch.pushed` → `task.sync-base`), with a real local bare repository as the remote.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { dispatchEmployees, runSyncBase } from "../../src/employees/sync-base.js";
+import { dispatchEmployees, runBranchPushed, runSyncBase } from "../../src/employees/sync-base.js";
 import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import type { Services } from "../../src/services.js";
@@ -16,7 +17,7 @@ import { examplePayload } from "../helpers/webhooks.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
 import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees, type TaskFixture } from "./work-fixtures.js";
 
-const SYNC_JOBS = ["base.moved", "task.sync-base"];
+const SYNC_JOBS = ["base.moved", "branch.pushed", "task.sync-base"];
 const SNAPSHOT = "0123456789abcdef";
 
 let harness: Harness;
@@ -94,6 +95,31 @@ function pushPayload(pull: OpenPull, after: string, ref = "refs/heads/main"): Re
   };
 }
 
+/** `login` pushes to the task's own branch (as GitHub reports it in `sender` and `pusher`). */
+async function deliverBranchPush(pull: OpenPull, login: string): Promise<void> {
+  const after = pull.remote.refs()[`refs/heads/${pull.branch}`] as string;
+  const payload = { ...pushPayload(pull, after, `refs/heads/${pull.branch}`), sender: { login, type: "User" }, pusher: { name: login, email: `${login}@example.com` } };
+  const delivered = await harness.deliver("push", payload);
+  expect(delivered.status).toBe(200);
+  await harness.waitForIdle();
+}
+
+/** A person merges `main` into the task's branch in their own clone, resolving any conflict with `resolved`, and pushes. */
+function mergeMainByHand(pull: OpenPull, name: string, resolved: Record<string, string>): string {
+  const clone = pull.remote.personClone(name);
+  sh(clone, "checkout", "--quiet", pull.branch);
+  try {
+    sh(clone, "merge", "--quiet", "--no-edit", "origin/main");
+  } catch {
+    // The conflict this person came to fix: their resolution is what gets committed.
+  }
+  for (const [file, content] of Object.entries(resolved)) writeFileSync(path.join(clone, file), content);
+  sh(clone, "add", "--all");
+  sh(clone, "commit", "--quiet", "--no-edit");
+  sh(clone, "push", "--quiet", "origin", pull.branch);
+  return sh(clone, "rev-parse", "HEAD").trim();
+}
+
 async function deliverPush(pull: OpenPull, after: string, id?: string): Promise<string> {
   const delivered = await harness.deliver("push", pushPayload(pull, after), id ? { id } : {});
   expect(delivered.status).toBe(200);
@@ -119,16 +145,21 @@ describe("which pushes start a base sync", () => {
     payload,
   });
 
-  it("a push to the default branch starts base.moved for the repository; the app's own and deleting pushes do not", () => {
+  it("a push to the default branch starts base.moved for the repository, one to an aura/ branch branch.pushed; other and deleting pushes nothing", () => {
     const repository = { full_name: "octo-org/widgets", default_branch: "main" };
+    const who = { sender: { login: "mona" }, pusher: { name: "mona" } };
 
     const main = dispatchEmployees(delivery({ ref: "refs/heads/main", repository }));
-    const aura = dispatchEmployees(delivery({ ref: "refs/heads/aura/7-fix", repository }));
+    const aura = dispatchEmployees(delivery({ ref: "refs/heads/aura/7-fix", repository, ...who }));
+    const feature = dispatchEmployees(delivery({ ref: "refs/heads/feature", repository, ...who }));
     const deleted = dispatchEmployees(delivery({ ref: "refs/heads/main", deleted: true, repository }));
+    const deletedAura = dispatchEmployees(delivery({ ref: "refs/heads/aura/7-fix", deleted: true, repository, ...who }));
 
     expect(main).toEqual([{ task: "base.moved", payload: { installationId: 5, repo: "octo-org/widgets", branch: "main" } }]);
-    expect(aura).toEqual([]);
+    expect(aura).toEqual([{ task: "branch.pushed", payload: { installationId: 5, repo: "octo-org/widgets", branch: "aura/7-fix", sender: "mona", pusher: "mona" } }]);
+    expect(feature).toEqual([]);
     expect(deleted).toEqual([]);
+    expect(deletedAura).toEqual([]);
   });
 });
 
@@ -215,6 +246,67 @@ describe("a moved base", () => {
     expect(await taskState(pull.taskId)).toBe("pr_open");
     const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
     expect(requirement.rows[0].state).toBe("in_progress");
+  });
+
+  it("returns the task to review when a person merges the base into its branch and resolves the conflict there", async () => {
+    const pull = await openAgentPull();
+    fakeGitHub();
+    const conflicting = "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n";
+    await deliverPush(pull, moveMain(pull, "mona", { "src/math.js": conflicting }));
+    expect(await taskState(pull.taskId)).toBe("needs_director");
+    const fixed = mergeMainByHand(pull, "rita", { "src/math.js": "exports.add = (a, b) => a + b;\n\nexports.double = (a) => a * 2;\n" });
+
+    await deliverBranchPush(pull, "rita");
+
+    // The person's merge already contains the base: no bot merge on top of it, and the task is back in review.
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(fixed);
+    expect(await taskState(pull.taskId)).toBe("pr_open");
+    const task = await harness.db.pool.query("SELECT base_conflict_sha FROM tasks WHERE id = $1", [pull.taskId]);
+    expect(task.rows[0].base_conflict_sha).toBeNull();
+    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    expect(requirement.rows[0].state).toBe("in_progress");
+    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [pull.requirementId]);
+    expect(notices.rows.at(-1)?.body).toContain(`PR #100 is back in review`);
+  });
+
+  it("a person's push that leaves the conflict in place writes nothing new", async () => {
+    const pull = await openAgentPull();
+    const github = fakeGitHub();
+    await deliverPush(pull, moveMain(pull, "mona", { "src/math.js": "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n" }));
+    const commentWrites = github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length;
+    const clone = pull.remote.personClone("rita");
+    sh(clone, "checkout", "--quiet", pull.branch);
+    writeFileSync(path.join(clone, "src", "notes.js"), "// a second note, no conflict fix\n");
+    sh(clone, "commit", "--quiet", "-am", "Unrelated");
+    sh(clone, "push", "--quiet", "origin", pull.branch);
+    const tip = sh(clone, "rev-parse", "HEAD").trim();
+
+    await deliverBranchPush(pull, "rita");
+
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(tip);
+    expect(await taskState(pull.taskId)).toBe("needs_director");
+    const notices = await harness.db.pool.query("SELECT count(*)::int AS n FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
+    expect(notices.rows[0].n).toBe(1);
+    const conflicts = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    expect(conflicts.rows[0].n).toBe(1);
+    expect(github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length).toBe(commentWrites);
+  });
+
+  it("the app's own push to the branch, or a push to a branch no conflict parked, starts no sync", async () => {
+    const pull = await openAgentPull();
+    fakeGitHub();
+    await deliverPush(pull, moveMain(pull, "mona", { "src/math.js": "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n" }));
+    const at = { installationId: pull.installationId, repo: pull.repo, branch: pull.branch };
+    const bot = services.config.botLogin;
+
+    const byApp = await runBranchPushed(services, { ...at, sender: bot, pusher: bot });
+    const byPerson = await runBranchPushed(services, { ...at, sender: "rita", pusher: "rita" });
+    const otherBranch = await runBranchPushed(services, { ...at, branch: "aura/999-other", sender: "rita", pusher: "rita" });
+    await harness.waitForIdle();
+
+    expect(byApp).toEqual([]);
+    expect(byPerson).toEqual([pull.taskId]);
+    expect(otherBranch).toEqual([]);
   });
 
   it("a branch that already contains the base is left alone", async () => {

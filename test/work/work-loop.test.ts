@@ -245,7 +245,26 @@ describe("fail closed", () => {
     expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
     expect(script.calls).toHaveLength(0);
     expect(github.count("POST", /\/pulls$/)).toBe(0);
-    expect([...github.comments.values()][0]?.body).toContain("AURA_ALLOW_UNSANDBOXED");
+    const comment = [...github.comments.values()][0]?.body;
+    expect(comment).toContain("No working bubblewrap sandbox (/nonexistent/bwrap is not installed)");
+    expect(comment).toContain("AURA_ALLOW_UNSANDBOXED=true");
+  });
+
+  it.skipIf(!probe.ok)("with bubblewrap but no working resource limits the director is told it is the limits, not bubblewrap", async () => {
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
+    const { services, dir } = setup(script.override);
+    const noLimits = { ...services, sandbox: { allowUnsandboxed: false, limits: { mechanism: "none" as const, reason: "prlimit (util-linux) is not installed" } } };
+    const github = fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(noLimits, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
+    expect(script.calls).toHaveLength(0);
+    const comment = [...github.comments.values()][0]?.body;
+    expect(comment).toContain("No memory or process limits can be applied here (prlimit (util-linux) is not installed)");
+    expect(comment).toContain("AURA_ALLOW_UNSANDBOXED=true");
+    expect(comment).not.toContain("bubblewrap sandbox");
   });
 
 });

@@ -1,0 +1,64 @@
+// The Auditor's review body says how its own sandbox run ran: the real mode in the table, and a warning when
+// the tests ran without resource limits.
+import { describe, expect, it } from "vitest";
+import type { AuditReport, RunSummary } from "../../src/auditor/evidence-store.js";
+import { renderReview } from "../../src/auditor/review.js";
+import type { Evaluation } from "../../src/governor/gate.js";
+import { GitHubPull } from "../../src/governor/github-pull.js";
+import { pullObject } from "./gate-fixture.js";
+
+const HEAD = "a".repeat(40);
+const BASE = "b".repeat(40);
+
+function summary(overrides: Partial<RunSummary>): RunSummary {
+  return {
+    command: "npm test",
+    exitCode: 0,
+    timedOut: false,
+    sandbox: "bwrap",
+    mode: "bwrap",
+    counts: { passed: 3, failed: 0, skipped: 0, total: 3, runner: "node" },
+    logSha256: "cd".repeat(32),
+    durationMs: 900,
+    problem: undefined,
+    logTail: "",
+    ...overrides,
+  };
+}
+
+function review(head: RunSummary, base: RunSummary): string {
+  const report: AuditReport = { headSha: HEAD, baseSha: BASE, head, base, claim: { kind: "none" }, flags: [], diff: { files: 1, additions: 3, deletions: 1 } };
+  const pull = GitHubPull.parse(pullObject({ number: 12, headSha: HEAD, headRef: "aura/12-fix", baseSha: BASE, cloneUrl: "file:///remote.git", changedFiles: 1 }));
+  const evaluation: Evaluation = {
+    ref: { installationId: 1, repo: "octo-org/widgets", pullNumber: 12 },
+    pull,
+    agent: true,
+    governed: true,
+    conclusion: "success",
+    description: "HNSC passed",
+    verdict: undefined,
+    described: undefined,
+    ctx: undefined,
+    task: undefined,
+    targetUrl: "",
+  };
+  return renderReview(report, evaluation, true);
+}
+
+describe("the sandbox in the Auditor's review", () => {
+  it("shows the mode of each run and warns when the head's tests ran without resource limits", () => {
+    const text = review(summary({ mode: "bwrap (no resource limits)" }), summary({ mode: "bwrap (no resource limits)" }));
+
+    expect(text).toContain("| Sandbox | bwrap (no resource limits) | bwrap (no resource limits) | |");
+    expect(text).toContain("⚠️ **No resource limits:**");
+  });
+
+  it("has no limits warning when limits applied, and reads reports stored before the mode was recorded", () => {
+    const stored = summary({});
+    delete stored.mode;
+    const text = review(summary({}), stored);
+
+    expect(text).toContain("| Sandbox | bwrap | bwrap | |");
+    expect(text).not.toContain("No resource limits");
+  });
+});

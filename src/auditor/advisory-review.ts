@@ -9,7 +9,7 @@ import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, type RepoConfig } from "../config/repo-config.js";
 import { BudgetExhausted, reserveSpend, settleSpend, utcDay, worstCase, type SpendSubject } from "../employees/budgets.js";
 import { ModelCallError, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
-import { loadPriceTable, type Price, type PriceTable } from "../employees/prices.js";
+import { defaultPriceFor } from "../employees/prices.js";
 import { messagesTokens } from "../employees/task-context.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -211,25 +211,13 @@ async function findAdvisoryReview(octokit: InstallationOctokit, at: PullAt, botL
   return found ? { id: found.id, url: found.html_url } : undefined;
 }
 
-let prices: PriceTable | undefined;
-
-function priceOf(employee: Employee, at: Date): Price | undefined {
-  prices ??= loadPriceTable();
-  try {
-    return prices.priceFor(employee.model, at, employee.provider);
-  } catch {
-    // The provider client refuses an unpriced model itself; tokens still bound the reservation.
-    return undefined;
-  }
-}
-
 /** The model call under a budget reservation against the task's requirement (settled with the real usage). */
 async function callReviewer(
   services: Services,
   input: { reviewer: Employee; messages: ChatMessage[]; subject: SpendSubject; config: RepoConfig },
 ): Promise<StructuredResult<AdvisoryReviewReply>> {
   const maxOutputTokens = Math.min(input.reviewer.limits.maxTokensPerCall, MAX_OUTPUT_TOKENS);
-  const amount = worstCase({ promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS, maxOutputTokens, price: priceOf(input.reviewer, services.now()) });
+  const amount = worstCase({ promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(input.reviewer, services.now()) });
   const budgets = effectiveBudgets(services.policies.budgets, input.config);
   const { reservationId } = await reserveSpend(services.pool, { subject: input.subject, budgets, amount, purpose: "advisory-review" });
   try {

@@ -153,3 +153,19 @@ export function loadPriceTable(file = defaultPriceTablePath()): PriceTable {
   }
   return parsePriceTable(text, file);
 }
+
+let defaultTable: PriceTable | undefined;
+
+/**
+ * The price in force for a model at `at` from the default price table (read once), or undefined when the
+ * model is not priced: the provider client refuses an unpriced model before any call, and tokens still bound
+ * a budget reservation.
+ */
+export function defaultPriceFor(model: { provider: ProviderName; model: string }, at: Date): Price | undefined {
+  defaultTable ??= loadPriceTable();
+  try {
+    return defaultTable.priceFor(model.model, at, model.provider);
+  } catch {
+    return undefined;
+  }
+}

@@ -54,7 +54,7 @@ import {
 } from "./budgets.js";
 import { applyEdits, EditSet, planEdits, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
 import { ModelCallError, type ChatMessage, type StructuredResult } from "./model-client.js";
-import { loadPriceTable, type Price, type PriceTable } from "./prices.js";
+import { defaultPriceFor } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
@@ -131,18 +131,6 @@ export async function deliveredRepository(services: Services, installationId: nu
   return { ...(row?.clone_url ? { cloneUrl: row.clone_url } : {}), ...(row?.default_branch ? { defaultBranch: row.default_branch } : {}) };
 }
 
-let prices: PriceTable | undefined;
-
-function priceOf(employee: Employee, at: Date): Price | undefined {
-  prices ??= loadPriceTable();
-  try {
-    return prices.priceFor(employee.model, at, employee.provider);
-  } catch {
-    // The provider client refuses an unpriced model before any call; tokens still bound the reservation.
-    return undefined;
-  }
-}
-
 /** Everything one run of the loop shares. */
 type Run = {
   services: Services;
@@ -159,7 +147,7 @@ type Run = {
 async function callEmployee(run: Run, messages: ChatMessage[], purpose: string): Promise<StructuredResult<EditSet>> {
   const { services, employee } = run;
   const maxOutputTokens = employee.limits.maxTokensPerCall;
-  const amount = worstCase({ promptTokens: messagesTokens(messages) + SCHEMA_TOKENS, maxOutputTokens, price: priceOf(employee, services.now()) });
+  const amount = worstCase({ promptTokens: messagesTokens(messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(employee, services.now()) });
   const { reservationId } = await reserveSpend(services.pool, { subject: run.subject, budgets: run.budgets, amount, purpose });
   try {
     const result = await services.modelFor(employee).generate({

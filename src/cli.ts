@@ -83,7 +83,9 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
         const result = await verifyAudit(pool, anchors, { hashedBy });
         out.write(
           `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +
-            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked; ` +
+            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked` +
+            (result.anchorsRetired > 0 ? ` (${result.anchorsRetired} more name events retention has retired and cannot be checked)` : "") +
+            "; " +
             `hashes recomputed by ${hashedBy === "verifier" ? "this verifier" : "the database server"}.\n`,
         );
         if (!result.ok && result.firstBad) {

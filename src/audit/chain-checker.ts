@@ -11,6 +11,14 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 
+/**
+ * Settings for every verifying transaction: only pg_catalog resolves functions and operators (a function
+ * planted in a schema on the search path, e.g. public.convert_to, cannot change what is checked or run with
+ * the verifier's rights), and ordered index scans so the rows stream without a sort.
+ */
+export const VERIFY_SESSION_SQL =
+  "SELECT set_config('search_path', 'pg_catalog, pg_temp', true), set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)";
+
 export type Anchor = { seq: number; hash: string; location: string };
 export type VerifyProblem = { seq: number; reason: string };
 /** Where each event's sha256 is recomputed: in this process, or by the database server for each block. */
@@ -183,12 +191,12 @@ class ChainChecker extends Writable {
         this.expectedSeq = blockFirstSeq;
       }
     }
-    if (blockFirstSeq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${blockFirstSeq})`);
+    if (blockFirstSeq !== this.expectedSeq) return this.#unexpected(blockFirstSeq);
     if (!sameBytes(this.#prevBuf, this.#prevAt, data, firstPrev.at, 32)) return this.#fail(blockFirstSeq, "previous hash does not link to the event before it");
     const end = records.at + records.length;
     for (let record = records.at; record < end; record += RECORD_BYTES) {
       const seq = data.readUInt32BE(record) * 2 ** 32 + data.readUInt32BE(record + 4);
-      if (seq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+      if (seq !== this.expectedSeq) return this.#unexpected(seq);
       if (!this.#tailMatches(data, record + 8, record + 16, record + RECORD_BYTES, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
       if (seq === this.#nextAnchorSeq) {
         // The block's hashes are contiguous from its first event (the seq checks above have just shown it).
@@ -251,6 +259,12 @@ class ChainChecker extends Writable {
     return Buffer.from(this.#prevBuf.subarray(this.#prevAt, this.#prevAt + 32));
   }
 
+  /** The problem when `seq` arrives where `expectedSeq` should: a repeated event, or a missing one. */
+  #unexpected(seq: number): void {
+    if (seq === this.expectedSeq - 1) return this.#fail(seq, `event ${seq} is stored twice`);
+    this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+  }
+
   #fail(seq: number, reason: string): void {
     this.firstBad ??= { seq, reason };
   }
@@ -269,7 +283,7 @@ class ChainChecker extends Writable {
         this.expectedSeq = seq;
       }
     }
-    if (seq !== this.expectedSeq) return this.#fail(this.expectedSeq, `event ${this.expectedSeq} is missing (next stored event is ${seq})`);
+    if (seq !== this.expectedSeq) return this.#unexpected(seq);
     if (!sameBytes(this.#prevBuf, this.#prevAt, data, prevAt, 32)) return this.#fail(seq, "previous hash does not link to the event before it");
     const length = end - textAt;
     if (this.#scratch.length < 32 + length) this.#scratch = Buffer.alloc(2 * (32 + length));
@@ -290,6 +304,8 @@ class ChainChecker extends Writable {
   #tailMatches(data: Buffer, tsAt: number, start: number, end: number, seq: number): boolean {
     const tsHi = data.readInt32BE(tsAt);
     const tsLo = data.readUInt32BE(tsAt + 4);
+    // Appends store whole milliseconds (the canonical text's precision): any microseconds are an edit.
+    if ((tsHi * 2 ** 32 + tsLo) % 1000 !== 0) return false;
     if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
       this.#tsHi = tsHi;
       this.#tsLo = tsLo;
@@ -349,7 +365,7 @@ export async function checkRange(
                       bool_and(octet_length(prev_hash) = 32 AND octet_length(hash) = 32 AND octet_length(text_bytes) >= ${TAIL_BYTES}
                                AND pg_catalog.sha256(prev_hash || text_bytes) = hash) AS hashes_ok,
                       max(seq) AS last_seq
-               FROM (SELECT seq, ts, prev_hash, hash, convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
+               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
                      WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) OFFSET 0) e
              ) x ORDER BY b
            ) TO STDOUT (FORMAT binary)`
@@ -358,7 +374,7 @@ export async function checkRange(
                SELECT string_agg('\\x0005'::bytea || '\\x00000008'::bytea || int8send(seq) || '\\x00000008'::bytea || timestamptz_send(ts)
                         || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
                         || int4send(octet_length(text_bytes)) || text_bytes, ''::bytea ORDER BY seq)
-               FROM (SELECT seq, ts, prev_hash, hash, convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
+               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
                      WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to})) e)
              FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b ORDER BY b
            ) TO STDOUT (FORMAT binary)`,

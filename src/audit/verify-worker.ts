@@ -3,7 +3,7 @@
 // (unreferenced, so it never keeps the process alive) to save its start-up time.
 import { parentPort } from "node:worker_threads";
 import pg from "pg";
-import { checkRange, type Anchor, type HashedBy } from "./chain-checker.js";
+import { checkRange, VERIFY_SESSION_SQL, type Anchor, type HashedBy } from "./chain-checker.js";
 
 type Job = { id: number; databaseUrl: string; snapshot: string; afterSeq: number; toSeq: number; anchors: Anchor[]; hashedBy: HashedBy };
 
@@ -13,7 +13,7 @@ async function run(job: Job) {
     await client.connect();
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(`SET TRANSACTION SNAPSHOT '${job.snapshot.replace(/'/g, "")}'`);
-    await client.query("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)");
+    await client.query(VERIFY_SESSION_SQL);
     const result = await checkRange(client, { afterSeq: job.afterSeq, toSeq: job.toSeq, startHash: null, anchors: job.anchors, hashedBy: job.hashedBy });
     await client.query("COMMIT");
     return { id: job.id, ok: true, result };

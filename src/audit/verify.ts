@@ -8,7 +8,7 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 import type pg from "pg";
 import { GENESIS_HASH } from "./canonical.js";
-import { checkRange, type Anchor, type HashedBy, type RangeResult, type VerifyProblem } from "./chain-checker.js";
+import { checkRange, VERIFY_SESSION_SQL, type Anchor, type HashedBy, type RangeResult, type VerifyProblem } from "./chain-checker.js";
 
 export type { Anchor, HashedBy, VerifyProblem };
 
@@ -22,8 +22,59 @@ export type VerifyResult = {
   /** Where verification started: after this checkpoint's last seq, or 0. */
   startedAfterSeq: number;
   anchorsChecked: number;
+  /** Anchors naming events that retention has retired (other than a checkpoint's last event): not checkable. */
+  anchorsRetired: number;
   firstBad?: VerifyProblem;
 };
+
+type Checkpoint = { firstSeq: number; lastSeq: number; count: number; lastHash: Buffer };
+
+/**
+ * What retention left must be consistent: checkpoints contiguous from event 1 with the right counts, no
+ * event still stored at or below the newest checkpoint (a checkpoint written without retiring the
+ * partition would hide those events from verification), and each anchor naming a checkpoint's last event
+ * must match its hash. Other anchors on retired events cannot be checked and are counted, not dropped.
+ */
+function checkRetention(
+  checkpoints: readonly Checkpoint[],
+  minSeq: number | null,
+  anchors: readonly Anchor[],
+): { problem: VerifyProblem | null; anchorsChecked: number; anchorsRetired: number } {
+  let expectedFirst = 1;
+  for (const checkpoint of checkpoints) {
+    if (checkpoint.firstSeq !== expectedFirst || checkpoint.count !== checkpoint.lastSeq - checkpoint.firstSeq + 1 || checkpoint.lastSeq < checkpoint.firstSeq) {
+      return {
+        problem: { seq: expectedFirst, reason: `retention checkpoints do not account for event ${expectedFirst} (checkpoint ${checkpoint.firstSeq}–${checkpoint.lastSeq}, ${checkpoint.count} events)` },
+        anchorsChecked: 0,
+        anchorsRetired: 0,
+      };
+    }
+    expectedFirst = checkpoint.lastSeq + 1;
+  }
+  const newest = checkpoints.at(-1);
+  if (newest && minSeq !== null && minSeq <= newest.lastSeq) {
+    return {
+      problem: { seq: minSeq, reason: `event ${minSeq} is still stored although a retention checkpoint says events up to ${newest.lastSeq} were retired` },
+      anchorsChecked: 0,
+      anchorsRetired: 0,
+    };
+  }
+  let anchorsChecked = 0;
+  let anchorsRetired = 0;
+  for (const anchor of anchors) {
+    if (!newest || anchor.seq > newest.lastSeq) continue;
+    const at = checkpoints.find((checkpoint) => checkpoint.lastSeq === anchor.seq);
+    if (!at) {
+      anchorsRetired += 1;
+      continue;
+    }
+    anchorsChecked += 1;
+    if (at.lastHash.toString("hex") !== anchor.hash) {
+      return { problem: { seq: anchor.seq, reason: `anchor in ${anchor.location} records a different hash than the retention checkpoint` }, anchorsChecked, anchorsRetired };
+    }
+  }
+  return { problem: null, anchorsChecked, anchorsRetired };
+}
 
 /** Ranges checked at once when the database hashes (more measured no faster on 2 cores). */
 const DATABASE_PARTS = 2;
@@ -91,23 +142,33 @@ export async function verifyAudit(
     // One snapshot for the head, the checkpoints and the rows, so concurrent appends cannot look like
     // tampering; ordered index scans so the rows stream without a sort.
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    await client.query("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)");
-    const checkpoint = (
-      await client.query<{ last_seq: string; last_hash: Buffer }>(
-        "SELECT last_seq, last_hash FROM audit.checkpoints ORDER BY last_seq DESC LIMIT 1",
+    await client.query(VERIFY_SESSION_SQL);
+    const checkpoints = (
+      await client.query<{ first_seq: string; last_seq: string; event_count: string; last_hash: Buffer }>(
+        "SELECT first_seq, last_seq, event_count, last_hash FROM audit.checkpoints ORDER BY last_seq",
       )
-    ).rows[0];
-    const startSeq = checkpoint ? Number(checkpoint.last_seq) : 0;
-    const startHash = checkpoint ? checkpoint.last_hash : GENESIS_HASH;
+    ).rows.map((row) => ({ firstSeq: Number(row.first_seq), lastSeq: Number(row.last_seq), count: Number(row.event_count), lastHash: row.last_hash }));
+    const checkpoint = checkpoints.at(-1);
+    const startSeq = checkpoint ? checkpoint.lastSeq : 0;
+    const startHash = checkpoint ? checkpoint.lastHash : GENESIS_HASH;
     const stored = (
       await client.query<{ seq: string; hash: Buffer; location: string }>("SELECT seq, hash, location FROM audit.anchors")
     ).rows.map((row) => ({ seq: Number(row.seq), hash: row.hash.toString("hex"), location: row.location }));
-    const anchors = [...stored, ...externalAnchors].filter((anchor) => anchor.seq > startSeq);
+    const allAnchors = [...stored, ...externalAnchors];
+    const anchors = allAnchors.filter((anchor) => anchor.seq > startSeq);
     const head = (await client.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
     const headSeq = Number(head?.seq ?? 0);
-    // The head row is read in the same snapshot, so rows past it cannot exist; count them in anyway.
-    const maxSeq = Number((await client.query<{ max: string | null }>("SELECT max(seq) AS max FROM audit.events")).rows[0]?.max ?? 0);
+    const bounds = (await client.query<{ min: string | null; max: string | null }>("SELECT min(seq) AS min, max(seq) AS max FROM audit.events")).rows[0];
+    const minSeq = bounds?.min === null || bounds?.min === undefined ? null : Number(bounds.min);
+    const maxSeq = Number(bounds?.max ?? 0);
     const lastSeq = Math.max(headSeq, maxSeq);
+    // Problems with what retention left behind, found before any event is read.
+    const retired = checkRetention(checkpoints, minSeq, allAnchors);
+    if (!head || retired.problem) {
+      await client.query("COMMIT");
+      const firstBad = retired.problem ?? { seq: 0, reason: "the chain head row (audit.head) is missing" };
+      return { ok: false, count: 0, headSeq: startSeq, headHash: startHash.toString("hex"), startedAfterSeq: startSeq, anchorsChecked: retired.anchorsChecked, anchorsRetired: retired.anchorsRetired, firstBad };
+    }
 
     const parallel = (options.parallel ?? os.availableParallelism() > 1) && lastSeq - startSeq >= (options.parallelMinEvents ?? PARALLEL_MIN_EVENTS);
     const hashedBy = options.hashedBy ?? "database";
@@ -141,7 +202,8 @@ export async function verifyAudit(
       ranges = [await checkRange(client, { afterSeq: startSeq, toSeq: lastSeq, startHash, anchors, hashedBy })];
     }
     await client.query("COMMIT");
-    return combine(ranges, { startSeq, startHash, headSeq, headHash: head?.hash.toString("hex") ?? "", anchors });
+    const result = combine(ranges, { startSeq, startHash, headSeq, maxSeq, headHash: head.hash.toString("hex"), anchors });
+    return { ...result, anchorsChecked: result.anchorsChecked + retired.anchorsChecked, anchorsRetired: retired.anchorsRetired };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
@@ -156,7 +218,7 @@ async function inSnapshot<T>(pool: pg.Pool, snapshot: string, fn: (client: pg.Po
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "")}'`);
-    await client.query("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)");
+    await client.query(VERIFY_SESSION_SQL);
     const result = await fn(client);
     await client.query("COMMIT");
     return result;
@@ -171,7 +233,7 @@ async function inSnapshot<T>(pool: pg.Pool, snapshot: string, fn: (client: pg.Po
 /** Joins the ranges at their seams and checks the end of the chain against the head row and the anchors. */
 function combine(
   ranges: RangeResult[],
-  chain: { startSeq: number; startHash: Buffer; headSeq: number; headHash: string; anchors: Anchor[] },
+  chain: { startSeq: number; startHash: Buffer; headSeq: number; maxSeq: number; headHash: string; anchors: Anchor[] },
 ): VerifyResult {
   let lastSeq = chain.startSeq;
   let lastHash = chain.startHash.toString("hex");
@@ -200,9 +262,12 @@ function combine(
       lastHash = range.lastHash;
     }
   }
-  const result: VerifyResult = { ok: true, count, headSeq: lastSeq, headHash: lastHash, startedAfterSeq: chain.startSeq, anchorsChecked };
+  const result: VerifyResult = { ok: true, count, headSeq: lastSeq, headHash: lastHash, startedAfterSeq: chain.startSeq, anchorsChecked, anchorsRetired: 0 };
   if (!firstBad) {
-    if (chain.headSeq > lastSeq) {
+    if (chain.maxSeq > chain.headSeq) {
+      // Every append moves the head row in the same transaction: events past it mean the head was set back.
+      firstBad = { seq: chain.headSeq + 1, reason: `event ${chain.headSeq + 1} is stored after the chain head row (head at ${chain.headSeq})` };
+    } else if (chain.headSeq > lastSeq) {
       firstBad = { seq: lastSeq + 1, reason: `event ${lastSeq + 1} is missing (head is at ${chain.headSeq})` };
     } else if (chain.headSeq === lastSeq && lastSeq > chain.startSeq && chain.headHash !== lastHash) {
       firstBad = { seq: lastSeq, reason: "chain head row records a different hash" };

@@ -88,11 +88,12 @@ export type AppRoleCheck = {
 
 /** What the pool's role could do to the audit log outside audit.append_events. */
 export async function checkAppRole(db: Pick<pg.Pool, "query">): Promise<AppRoleCheck> {
-  const { rows } = await db.query<{ role: string; superuser: boolean; owns_audit: boolean; can_insert: boolean }>(
+  const { rows } = await db.query<{ role: string; superuser: boolean; owns_audit: boolean; can_insert: boolean; creates_public: boolean }>(
     `SELECT current_user AS role,
             r.rolsuper AS superuser,
             pg_has_role(current_user, c.relowner, 'USAGE') AS owns_audit,
-            has_table_privilege(current_user, c.oid, 'INSERT') AS can_insert
+            has_table_privilege(current_user, c.oid, 'INSERT') AS can_insert,
+            has_schema_privilege(current_user, 'public', 'CREATE') AS creates_public
      FROM pg_roles r, pg_class c
      WHERE r.rolname = current_user AND c.oid = 'audit.events'::regclass`,
   );
@@ -102,6 +103,9 @@ export async function checkAppRole(db: Pick<pg.Pool, "query">): Promise<AppRoleC
   if (row.superuser) warnings.push(`the app's database role ${row.role} is a superuser: it can disable the audit log's triggers`);
   if (row.owns_audit && !row.superuser) warnings.push(`the app's database role ${row.role} owns audit.events (or is a member of its owner)`);
   if (row.can_insert && !row.superuser && !row.owns_audit) warnings.push(`the app's database role ${row.role} may INSERT into audit.events directly`);
+  if (row.creates_public && !row.superuser && !row.owns_audit) {
+    warnings.push(`the app's database role ${row.role} may create objects in schema public (functions there could shadow built-ins for other roles)`);
+  }
   if (warnings.length > 0) {
     warnings.push(`connect the app as a role like ${APP_ROLE} (see migration 011) and keep the owner for migrations`);
   }

@@ -4,6 +4,7 @@ import { AuditLog, appendEvents } from "../../src/audit/append.js";
 import { canonicalize } from "../../src/audit/canonical.js";
 import { retireAuditPartitions } from "../../src/audit/retention.js";
 import { verifyAudit } from "../../src/audit/verify.js";
+import { createPool } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 
 let db: TestDatabase;
@@ -91,6 +92,10 @@ describe("Audit Core", () => {
       await expect(db.pool.query(template.replace("%s", partition))).rejects.toThrow(/append-only/);
     },
   );
+
+  it.each(["DELETE FROM audit.head", "TRUNCATE audit.head"])("never loses the chain head row: %s is refused", async (sql) => {
+    await expect(db.pool.query(sql)).rejects.toThrow(/append-only/);
+  });
 
   it("refuses a direct INSERT by a role that is not the audit owner", async () => {
     await db.pool.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'aura_test_app') THEN CREATE ROLE aura_test_app; END IF; END $$");
@@ -198,6 +203,70 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     }
   });
 
+
+  it.each([
+    ["a sub-millisecond edit of ts", "UPDATE audit.events SET ts = ts + interval '999 microseconds' WHERE seq = 4", { seq: 4, reason: "stored columns differ from the canonical text" }],
+    [
+      "a repeated event",
+      "INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) SELECT seq, ts + interval '1 millisecond', prev_hash, hash, canonical FROM audit.events WHERE seq = 6",
+      { seq: 6, reason: "event 6 is stored twice" },
+    ],
+    ["the head row set back", "UPDATE audit.head SET seq = 8, hash = (SELECT hash FROM audit.events WHERE seq = 8)", { seq: 9, reason: "event 9 is stored after the chain head row (head at 8)" }],
+    ["the head row deleted", "DELETE FROM audit.head", { seq: 0, reason: "the chain head row (audit.head) is missing" }],
+  ])("reports %s", async (_what, tamper, firstBad) => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await withTriggersDisabled(local, tamper);
+
+      const result = await verifyAudit(local.pool, [], { hashedBy });
+
+      expect(result.ok).toBe(false);
+      expect(result.firstBad).toEqual(firstBad);
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("is not fooled by a checkpoint written without retiring the events it covers", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 3");
+      await local.pool.query(
+        `INSERT INTO audit.checkpoints (partition_name, range_from, range_to, first_seq, last_seq, event_count, last_hash)
+         SELECT 'forged', now() - interval '1 day', now(), 1, 5, 5, hash FROM audit.events WHERE seq = 5`,
+      );
+
+      const result = await verifyAudit(local.pool, [{ seq: 4, hash: "00".repeat(32), location: "external file" }], { hashedBy });
+
+      expect(result.firstBad).toEqual({ seq: 1, reason: "event 1 is still stored although a retention checkpoint says events up to 5 were retired" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("resolves functions from pg_catalog only: a planted public.convert_to changes nothing", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      const original = (await local.pool.query<{ canonical: string }>("SELECT canonical FROM audit.events WHERE seq = 3")).rows[0]?.canonical ?? "";
+      await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 3");
+      // A function that hands the verifier the original bytes of the altered event, whatever it is asked.
+      await local.pool.query(
+        `CREATE FUNCTION public.convert_to(text, text) RETURNS bytea LANGUAGE sql AS
+         $$ SELECT pg_catalog.convert_to(CASE WHEN $1 LIKE '%"seq":3,%' THEN ${"$q$"}${original}${"$q$"} ELSE $1 END, 'UTF8') $$`,
+      );
+      await local.pool.query("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = public, pg_catalog', current_database()); END $$");
+      const fresh = createPool(local.url, { max: 4 });
+
+      const result = await verifyAudit(fresh, [], { hashedBy }).finally(() => fresh.end());
+
+      expect(result.firstBad).toEqual({ seq: 3, reason: "stored hash does not match sha256(prev_hash || canonical)" });
+    } finally {
+      await local.drop();
+    }
+  });
 
   it("checks anchors inside later blocks of a long chain", async () => {
     const local = await createTestDatabase();

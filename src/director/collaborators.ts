@@ -21,17 +21,19 @@ export async function approveRequirement(services: Services, requirementId: numb
 
 /**
  * `/aura override <rule-id> <reason>` on a pull request; `/aura override repo-rules <reason>` (on any issue or pull
- * request, `pullNumber` being its number) approves the exact `rules:` now on the default branch instead.
+ * request, `pullNumber` being its number) approves the exact `rules:` instead: those of the pull request's base
+ * when written on one (what the gate reads), else those now on the default branch.
  */
 export async function overrideRule(
   services: Services,
-  request: { installationId: number; repo: string; pullNumber: number; ruleId: string; reason: string; director: string },
+  request: { installationId: number; repo: string; pullNumber: number; onPull: boolean; ruleId: string; reason: string; director: string },
 ): Promise<VerbAnswer> {
   if (request.ruleId === REPO_RULES_OVERRIDE) {
     const approved = await approveRepoRules(services, {
       installationId: request.installationId,
       repo: request.repo,
       issueNumber: request.pullNumber,
+      onPull: request.onPull,
       reason: request.reason,
       by: request.director,
     });

@@ -173,6 +173,7 @@ export async function runVerb(ctx: CommandContext, client: Db, command: Director
         installationId: ctx.installationId,
         repo: ctx.repo,
         pullNumber: ctx.issueNumber,
+        onPull: ctx.isPull,
         ruleId: command.ruleId,
         reason: command.reason,
         director: ctx.login,

@@ -58,6 +58,8 @@ export type RepoRulesApprovalRequest = {
   by: string;
   /** The issue or pull request the command was written on. */
   issueNumber: number;
+  /** Written on a pull request: approve the rules on its base (what the gate reads), not the default branch. */
+  onPull?: boolean;
 };
 
 export type RepoRulesApprovalResult =
@@ -65,6 +67,7 @@ export type RepoRulesApprovalResult =
   | { ok: false; message: string };
 
 const OpenPull = z.object({ number: z.number().int() });
+const PullBase = z.looseObject({ base: z.looseObject({ ref: z.string(), sha: z.string() }) });
 
 /** Open pull requests of the repository the governor has judged, so the approval takes effect on them now. */
 async function governedOpenPulls(services: Pick<Services, "github" | "pool">, request: RepoRulesApprovalRequest): Promise<number[]> {
@@ -81,7 +84,8 @@ async function governedOpenPulls(services: Pick<Services, "github" | "pool">, re
 }
 
 /**
- * Records a director's approval of the `rules:` now on the default branch, audits it, and re-judges the open
+ * Records a director's approval of the `rules:` on the default branch (or, written on a pull request, on its
+ * base), audits it, and re-judges the open
  * governed pull requests. Refuses (ok: false) when the config is invalid or its rules relax nothing.
  */
 export async function approveRepoRules(
@@ -91,8 +95,13 @@ export async function approveRepoRules(
   const reason = request.reason.trim();
   if (reason === "") return { ok: false, message: `An approval needs a reason: \`${REPO_RULES_COMMAND}\`.` };
   const octokit = services.github.forInstallation(request.installationId);
-  const config = await readRepoConfig(services, octokit, splitRepo(request.repo));
-  if (!config.ok) return { ok: false, message: `The default branch's .github/aura.yml is invalid, so there is nothing to approve: ${config.message}` };
+  // The gate reads the rules at the pull request's base commit; on an issue, the default branch is meant.
+  const base = request.onPull
+    ? PullBase.parse((await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...splitRepo(request.repo), pull_number: request.issueNumber })).data).base
+    : null;
+  const where = base ? `this pull request's base (\`${base.ref}\` at ${base.sha.slice(0, 7)})` : "the default branch";
+  const config = await readRepoConfig(services, octokit, { ...splitRepo(request.repo), ...(base ? { ref: base.sha } : {}) });
+  if (!config.ok) return { ok: false, message: `The .github/aura.yml on ${where} is invalid, so there is nothing to approve: ${config.message}` };
   const rules = config.config.rules;
   const rulesHash = repoRulesHash(rules);
   // Merging with the approval in hand lists what it would allow, or says why the rules are unusable anyway.
@@ -102,7 +111,7 @@ export async function approveRepoRules(
   });
   if (!merged.ok) return { ok: false, message: `The rules in .github/aura.yml cannot be used even with an approval: ${merged.error.message}` };
   if (merged.relaxations.length === 0) {
-    return { ok: false, message: "The `rules:` in .github/aura.yml on the default branch relax nothing, so no approval is needed." };
+    return { ok: false, message: `The \`rules:\` in .github/aura.yml on ${where} relax nothing, so no approval is needed.` };
   }
   const listed = merged.relaxations.map((relaxation) => `\`${relaxation.ruleId}\`: ${relaxation.change}`);
   const created = await inTransaction(services.pool, async (client) => {
@@ -143,7 +152,7 @@ export async function approveRepoRules(
     reevaluated: pulls.length,
     message: [
       `Repo rules approved by @${request.by}: ${reason}. They relax ${listed.join("; ")}.`,
-      `The approval holds for these exact rules (\`${rulesHash.slice(0, 12)}\`); any change to \`rules:\` needs a new \`${REPO_RULES_COMMAND}\`.`,
+      `The approval holds for these exact rules (\`${rulesHash.slice(0, 12)}\`, as on ${where}), wherever a pull request's base has them; any change to \`rules:\` needs a new \`${REPO_RULES_COMMAND}\`.`,
       pulls.length > 0 ? `Re-evaluating ${pulls.length} open pull request${pulls.length === 1 ? "" : "s"}.` : "",
     ]
       .filter((line) => line !== "")

@@ -50,8 +50,10 @@ afterAll(async () => {
 });
 
 /** Every mock a test here may need; the recorded writes survive from one test to the next. */
-function mockGitHub(reads: () => void): void {
+function mockGitHub(reads: () => void, first?: () => void): void {
   nock.cleanAll();
+  // Interceptors that must win over the general ones below (nock tries them in the order they were made).
+  first?.();
   mockInstallationTokens();
   clearPermissionCache();
   const fresh = mockWrites();
@@ -139,6 +141,40 @@ describe("repo rules that relax the policy", () => {
     const last = statusesOf(pr.headSha).at(-1);
     expect(last?.state).toBe("error");
     expect(last?.description).toContain(COMMAND);
+    config = RELAXING;
+  }, 120_000);
+});
+
+describe("a repo-rules approval written on a pull request", () => {
+  let pr: Awaited<ReturnType<typeof agentPull>>;
+
+  beforeAll(async () => {
+    pr = await agentPull(31, "aura/31-docs", { "src/app.js": "export const answer = 43;\n", "docs/more.md": "More\n" }, { draft: true });
+  }, 60_000);
+
+  it("approves the rules on that pull request's base, which the gate reads, even when the default branch has moved on", async () => {
+    // This pull request's base relaxes `scope` one way; the default branch has since changed its rules.
+    config = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**", "base-only/**"]\n';
+    mockGitHub(pr.reads, () => {
+      const defaultBranchRules = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**", "elsewhere/**"]\n';
+      nock(GITHUB_API)
+        .persist()
+        .get(new RegExp(`^/repos/${OWNER}/${NAME}/contents/\\.github(%2F|/)aura\\.yml$`))
+        .reply(200, { type: "file", encoding: "base64", path: ".github/aura.yml", content: Buffer.from(defaultBranchRules).toString("base64") });
+    });
+    nock(GITHUB_API).get(`/repos/${OWNER}/${NAME}/pulls`).query(true).reply(200, [{ number: 31 }]);
+    await harness.deliver("pull_request", pullDelivery("opened", pr.pull));
+    await harness.waitForIdle(90_000);
+    const before = statusesOf(pr.headSha).at(-1)?.state;
+    const comment = commentPayload({ body: "/aura override repo-rules Docs are fair game.", login: DIRECTOR, issueNumber: 31, isPull: true });
+
+    await harness.deliver("issue_comment", comment.payload);
+    await harness.waitForIdle(90_000);
+
+    expect(before).toBe("error");
+    const baseSha = (pr.pull.base as { sha: string }).sha;
+    expect(github.comments.find((reply) => reply.issue === 31)?.body).toContain(`as on this pull request's base (\`main\` at ${baseSha.slice(0, 7)})`);
+    expect(statusesOf(pr.headSha).at(-1)?.state).toBe("success");
     config = RELAXING;
   }, 120_000);
 });

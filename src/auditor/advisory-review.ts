@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, type RepoConfig } from "../config/repo-config.js";
+import { trySessionLock } from "../db/advisory-lock.js";
 import { BudgetExhausted, reserveSpend, settleSpend, utcDay, worstCase, type SpendSubject } from "../employees/budgets.js";
 import { ModelCallError, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
@@ -255,8 +256,21 @@ async function gather(services: Services, octokit: InstallationOctokit, at: Pull
 /**
  * Runs the advisory review for one head SHA when the base branch's config names a reviewer. Returns what
  * happened; expected failures (reviewer is the author, budget, model errors) are settled, never thrown.
+ * Two audit jobs of the same head (an `opened` and a `ready_for_review` close together) both find the SHA
+ * pending: the second finds the head's lock held and leaves the review to the first, so the model is paid
+ * and the review posted once.
  */
 export async function runAdvisoryReview(services: Services, at: PullAt, evaluation?: Evaluation): Promise<AdvisoryOutcome> {
+  const lock = await trySessionLock(services.pool, "aura:advisory", `${at.installationId}:${at.repo}#${at.pullNumber}@${at.headSha}`);
+  if (!lock) return { kind: "none", reason: "another job is reviewing this head" };
+  try {
+    return await reviewHead(services, at, evaluation);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation | undefined): Promise<AdvisoryOutcome> {
   const settled = await settledState(services.pool, at);
   if (settled) return { kind: "done", state: settled };
   const octokit = services.github.forInstallation(at.installationId);

@@ -195,6 +195,10 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
   const pullRef = `${repoFullName}#${pull.number}`;
 
   const outcome = await inTransaction(services.pool, async (client) => {
+    // The task row first, before any other write: the reopen of this PR takes the same lock first, so the two
+    // are serialised and the reopen check below sees a reopen that committed while this close waited.
+    const locked = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId])).rows[0];
+    const taskState = locked?.state ?? task.state;
     const spend = await authorModelSpend(client, task.taskId, task.costUsd);
     const counted = await recordOutcome(client, {
       installationId,
@@ -251,10 +255,10 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
         : kind === "incident"
           ? `PR #${pull.number} merged by @${mergedBy ?? "unknown"}, who is not a director: governance incident`
           : `PR #${pull.number} closed without merge`;
-    if (task.state !== target && canTransition("task", task.state, target)) {
+    if (taskState !== target && canTransition("task", taskState, target)) {
       await transitionTask(client, task.taskId, target, { actor: mergedBy ?? "aura/accountant", reason, details: { pullNumber: pull.number } });
-    } else if (task.state !== target) {
-      services.log.warn({ taskId: task.taskId, from: task.state, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
+    } else if (taskState !== target) {
+      services.log.warn({ taskId: task.taskId, from: taskState, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
     }
     if (kind === "merged") await finishIfAllMerged(client, task.requirementId, mergedBy ?? "aura/accountant");
     if (kind === "rejected") await failIfNothingLeft(client, task.requirementId, delivery.sender?.login ?? "aura/accountant");

@@ -6,8 +6,10 @@
 // the branch stays as it was, and the task goes to a director with the conflicting files named. A push to such
 // a task's own `aura/*` branch by someone other than the app (a person resolving the conflict) starts
 // `branch.pushed`, which syncs that task again: if the branch now contains the base, the task is back in review.
+import { createHash } from "node:crypto";
 import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
+import { STANDING_OUTCOME } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
 import { deferIfHalted } from "../director/halt.js";
 import type { TaskState } from "../manager/state-machine.js";
@@ -39,6 +41,14 @@ export const syncBaseJobKey = (taskId: number) => `sync:${taskId}`;
 
 /** Task states whose open PR is kept mergeable; a task being worked on merges the base when it pushes. */
 const SYNCED_STATES: readonly TaskState[] = ["pr_open", "needs_director"];
+
+/**
+ * SQL condition: the pull request of task `t` (requirement `r`) has no standing close. A task a non-director's
+ * merge left in `needs_director` keeps its PR number and branch, but that PR is gone: merging the base into its
+ * branch would only push to a dead branch. A close that a reopen superseded does not count.
+ */
+const PULL_NOT_CLOSED = `NOT EXISTS (SELECT 1 FROM outcome_ledger l
+   WHERE l.installation_id = r.installation_id AND l.repo = r.repo AND l.pr_number = t.pr_number AND ${STANDING_OUTCOME})`;
 
 export const BaseMovedPayload = z.object({
   installationId: z.number().int().positive(),
@@ -97,7 +107,7 @@ export async function runBaseMoved(services: Services, rawPayload: unknown): Pro
     `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
-       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($5::text[])
+       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($5::text[]) AND ${PULL_NOT_CLOSED}
      ORDER BY t.id`,
     [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
   );
@@ -117,7 +127,7 @@ export async function runBranchPushed(services: Services, rawPayload: unknown): 
     `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
-       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($5::text[])
+       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($5::text[]) AND ${PULL_NOT_CLOSED}
      ORDER BY t.id`,
     [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
   );
@@ -144,12 +154,13 @@ type SyncTaskRow = {
   employee_id: string | null;
   snapshot_id: string | null;
   base_conflict_sha: string | null;
+  pull_closed: boolean;
 };
 
 async function loadSyncTask(services: Services, taskId: number): Promise<SyncTaskRow | undefined> {
   const { rows } = await services.pool.query<SyncTaskRow>(
     `SELECT t.id, t.requirement_id, t.task_key, t.state, t.branch, t.pr_number, t.base_conflict_sha, r.installation_id, r.repo,
-            r.issue_number, r.default_branch, a.employee_id,
+            r.issue_number, r.default_branch, a.employee_id, NOT ${PULL_NOT_CLOSED} AS pull_closed,
             (SELECT s.id FROM execution_snapshots s WHERE s.task_id = t.id ORDER BY s.created_at DESC, s.id LIMIT 1) AS snapshot_id
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      LEFT JOIN assignments a ON a.task_id = t.id AND a.active
@@ -171,6 +182,7 @@ export async function runSyncBase(services: Services, rawPayload: unknown, helpe
   }
   if (!SYNCED_STATES.includes(task.state)) return { kind: "skipped", reason: `task ${taskId} is ${task.state}` };
   if (task.branch === null || task.pr_number === null) return { kind: "skipped", reason: `task ${taskId} has no pull request` };
+  if (task.pull_closed) return { kind: "skipped", reason: `PR #${task.pr_number} of task ${taskId} is closed` };
   if (task.employee_id === null || task.snapshot_id === null) return { kind: "skipped", reason: `task ${taskId} has no assigned work to trail` };
 
   const lock = await tryTaskTreeLock(services.pool, taskId);
@@ -303,10 +315,13 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
   const requirementId = Number(task.requirement_id);
   const baseSha = workspace.baseSha;
   const files = conflict.conflictedFiles;
-  const key = `base-conflict:${taskId}:${baseSha}`;
+  // Keyed on the conflicting files, not the base: a conflict that stays while the base keeps moving is one
+  // notice; a conflict in other files is news.
+  const fileSet = createHash("sha256").update([...files].sort().join("\0")).digest("hex").slice(0, 16);
+  const key = `base-conflict:${taskId}:${fileSet}`;
   const changed = await inTransaction(services.pool, async (client) => {
-    const seen = await client.query("SELECT 1 FROM requirement_notices WHERE requirement_id = $1 AND key = $2", [requirementId, key]);
     const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
+    const seen = await client.query("SELECT 1 FROM requirement_notices WHERE requirement_id = $1 AND key = $2", [requirementId, key]);
     const reason = `its branch conflicts with ${workspace.baseRef} (${files.join(", ") || "conflicting changes"})`;
     let moved = false;
     if (state === "pr_open") {

@@ -7,8 +7,11 @@ import { loadOutcomes } from "../../src/accountant/ledger.js";
 import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { employeeStats } from "../../src/accountant/stats.js";
 import { buildScoreboardInput } from "../../src/director/scoreboard-comment.js";
+import { handlePullClosed } from "../../src/director/pull-closed.js";
+import { handlePullReopened } from "../../src/director/pull-reopened.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
+import { testServices as servicesWithGitHub } from "../helpers/services.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import {
   auditActions,
@@ -133,5 +136,56 @@ describe("a rejected agent pull request that is reopened", () => {
     expect(await loadOutcomes(harness.db.pool, INSTALLATION, { employeeId: "gemini-2.5-flash" })).toEqual([]);
     const ledger = await harness.db.pool.query("SELECT result FROM outcome_ledger WHERE task_id = $1", [task.taskId]);
     expect(ledger.rows).toEqual([{ result: "rejected" }]);
+  });
+});
+
+/** Records a delivery in the inbox without enqueueing its job: the test runs the handler itself. */
+async function inbox(event: string, payload: Loose): Promise<string> {
+  const deliveryId = `race-${Math.random().toString(36).slice(2)}`;
+  await harness.db.pool.query(
+    "INSERT INTO webhook_deliveries (delivery_id, event, action, installation_id, repository, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+    [deliveryId, event, payload.action, INSTALLATION, REPO, payload],
+  );
+  return deliveryId;
+}
+
+/** Resolves once `count` sessions wait for a lock (here: the task row): a synchronisation point, not a timing. */
+async function lockWaiters(count: number): Promise<void> {
+  for (let polls = 0; polls < 400; polls += 1) {
+    const { rows } = await harness.db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if ((rows[0]?.n ?? 0) >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`fewer than ${count} sessions waited for the task row`);
+}
+
+describe("a close and a reopen of the same pull request handled at the same time", () => {
+  it("leaves the task open when the reopen holds the task first and the close waits for it", async () => {
+    const task = await seedAgentTask(harness, { employeeId: "gpt-4.1-mini", taskClass: "refactor" });
+    const services = servicesWithGitHub(harness.db);
+    const helpers = { addJob: () => Promise.reject(new Error("not halted: no job expected")) };
+    const closeId = await inbox("pull_request", closedPayload(task, { merged: false, by: DIRECTOR, closedAt: "2025-03-01T12:00:00Z" }));
+    const reopenId = await inbox("pull_request", reopenedPayload(task, "2025-03-01T13:00:00Z"));
+    // A third session holds the task row so that the reopen queues for it first and the close second.
+    const holder = await harness.db.pool.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId]);
+
+    const reopening = handlePullReopened(services, helpers, reopenId);
+    const closing = lockWaiters(1).then(() => handlePullClosed(services, helpers, closeId));
+    await lockWaiters(2).finally(async () => {
+      await holder.query("COMMIT");
+      holder.release();
+    });
+    const [reopened, closed] = await Promise.allSettled([reopening, closing]);
+
+    expect(reopened.status).toBe("fulfilled");
+    expect(closed.status).toBe("fulfilled");
+    expect(await state("tasks", task.taskId)).toBe("pr_open");
+    expect(await loadOutcomes(harness.db.pool, INSTALLATION, { employeeId: "gpt-4.1-mini" })).toEqual([]);
+    const superseded = (await auditActions(harness.db.pool, "pull.closed")).filter((event) => event.payload.taskId === task.taskId);
+    expect(superseded.map((event) => event.payload.supersededByReopen)).toEqual([true]);
   });
 });

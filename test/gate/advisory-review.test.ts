@@ -5,13 +5,16 @@
 // never fails the audit job or changes `aura/hnsc`.
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
+import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
 import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
 import {
   apiFiles,
   BASE_FILES,
+  INSTALLATION_ID,
   claimBody,
   commitObject,
   mainSha,
@@ -21,6 +24,7 @@ import {
   pullDelivery,
   pullObject,
   pushBranch,
+  REPO,
   seedTask,
   type GitHubRecorder,
 } from "./gate-fixture.js";
@@ -161,5 +165,43 @@ describe("an advisory review that cannot be given", () => {
     const failed = await auditEvents("auditor.advisory.failed", headSha);
     expect(failed).toHaveLength(1);
     expect(String(failed[0]?.detail)).toContain("invalid_output");
+  }, 120_000);
+});
+
+describe("two audit jobs of the same head at the same time", () => {
+  it("pay the reviewer once and post one advisory review", async () => {
+    const { headSha } = await agentPull(34, "gemini-2.5-flash");
+    const services = testServices(harness.db, { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } });
+    const at = { installationId: INSTALLATION_ID, repo: REPO, pullNumber: 34, headSha };
+    const reply = geminiReply(JSON.stringify({ summary: "Fine.", findings: [] }));
+    // The first model call is held until the other job has either called the model too or given up, so
+    // both jobs are inside the review at once whatever the scheduling.
+    let open = (): void => undefined;
+    const bothInside = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let calls = 0;
+    const scope = nock(GEMINI).matchHeader("x-goog-api-key", "gm-test");
+    scope.post(GEMINI_PATH).reply(200, async () => {
+      calls += 1;
+      await bothInside;
+      return reply;
+    });
+    scope
+      .post(GEMINI_PATH)
+      .optionally()
+      .reply(200, () => {
+        calls += 1;
+        open();
+        return reply;
+      });
+
+    const outcomes = await Promise.all([runAdvisoryReview(services, at).finally(open), runAdvisoryReview(services, at).finally(open)]);
+
+    expect(calls).toBe(1);
+    expect(reviewsOf(headSha).filter((review) => review.body.includes(ADVISORY))).toHaveLength(1);
+    expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(["none", "posted"]);
+    const spend = await harness.db.pool.query("SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)");
+    expect(spend.rows).toHaveLength(1);
   }, 120_000);
 });

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pullCloseKey, recordOutcome } from "../../src/accountant/ledger.js";
 import { dispatchEmployees, runBranchPushed, runSyncBase } from "../../src/employees/sync-base.js";
 import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
@@ -307,6 +308,62 @@ describe("a moved base", () => {
     expect(byApp).toEqual([]);
     expect(byPerson).toEqual([pull.taskId]);
     expect(otherBranch).toEqual([]);
+  });
+
+  it("a conflict that stays while the base keeps moving is one notice; a conflict in other files is a new one", async () => {
+    const pull = await openAgentPull();
+    const github = fakeGitHub();
+    await deliverPush(pull, moveMain(pull, "mona", { "src/math.js": "exports.add = (a, b) => b + a;\n\nexports.double = (a) => a * 2;\n" }));
+    const commentWrites = () => github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length;
+    const writesAfterFirst = commentWrites();
+    const notices = async () =>
+      (await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident' ORDER BY id", [pull.requirementId])).rows;
+    const conflictEvents = async () =>
+      (await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)])).rows.length;
+
+    await deliverPush(pull, moveMain(pull, "rita", { "src/math.js": "exports.add = (a, b) => 0 + b + a;\n\nexports.double = (a) => a * 2;\n" }));
+    const sameSet = { notices: (await notices()).length, events: await conflictEvents(), writes: commentWrites() };
+    await deliverPush(pull, moveMain(pull, "sam", { "src/notes.js": "// main's own note\n" }));
+
+    expect(sameSet).toEqual({ notices: 1, events: 1, writes: writesAfterFirst });
+    const all = await notices();
+    expect(all).toHaveLength(2);
+    expect(all[1]?.body).toContain("`src/notes.js`");
+    expect(await conflictEvents()).toBe(2);
+    expect(await taskState(pull.taskId)).toBe("needs_director");
+  });
+
+  it("leaves alone the branch of a PR that a non-director merged (a standing close), whatever the task's state", async () => {
+    const pull = await openAgentPull();
+    await harness.db.pool.query("UPDATE tasks SET state = 'needs_director' WHERE id = $1", [pull.taskId]);
+    await recordOutcome(harness.db.pool, {
+      installationId: pull.installationId,
+      employeeId: pull.employeeId,
+      taskClass: "bugfix",
+      taskId: pull.taskId,
+      requirementId: pull.requirementId,
+      result: "merged",
+      incident: true,
+      revisionRounds: 0,
+      costUsd: 0,
+      latencyMs: null,
+      assignedAt: new Date("2025-03-01T08:00:00Z"),
+      prOpenedAt: new Date("2025-03-01T09:00:00Z"),
+      closedAt: new Date("2025-03-01T10:00:00Z"),
+      repo: pull.repo,
+      prNumber: 100,
+      closedBy: "olly-outsider",
+      eventKey: pullCloseKey(pull.installationId, pull.repo, 100, "2025-03-01T10:00:00Z"),
+    });
+    const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+
+    await deliverPush(pull, mainTip);
+    const queuedBefore = await runSyncBase(services, { taskId: pull.taskId }, recordingHelpers().helpers);
+
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+    expect(queuedBefore).toEqual({ kind: "skipped", reason: `PR #100 of task ${pull.taskId} is closed` });
+    const merges = await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    expect(merges.rows).toEqual([]);
   });
 
   it("a branch that already contains the base is left alone", async () => {

@@ -31,20 +31,36 @@ export async function reposWithAuraWork(client: Pick<pg.PoolClient, "query">, in
 /**
  * The repositories with Aura work where `login` is not a director (each repository's own `.github/aura.yml`
  * and collaborator permission; permissions are cached briefly by getPermission). `checkedRepo` is where the
- * command was written: its authority was checked already.
+ * command was written: its authority was checked already. A repository the installation can no longer read
+ * (deleted, or access withdrawn: GitHub answers 404) is `unreachable`, not a reason to refuse: nobody could
+ * ever be its director through Aura again.
  */
 export async function reposWithoutDirectorship(
   services: Services,
   target: { installationId: number; login: string; checkedRepo: string },
-): Promise<string[]> {
+): Promise<{ missing: string[]; unreachable: string[] }> {
   const missing: string[] = [];
+  const unreachable: string[] = [];
   for (const repo of await reposWithAuraWork(services.pool, target.installationId)) {
     if (repo.toLowerCase() === target.checkedRepo.toLowerCase()) continue;
     const config = await directorConfig(services, target.installationId, repo);
     const check = await isDirector(services, { installationId: target.installationId, ...splitRepo(repo), login: target.login, config });
-    if (!check.director) missing.push(repo);
+    if (check.director) continue;
+    if (await readable(services, target.installationId, repo)) missing.push(repo);
+    else unreachable.push(repo);
   }
-  return missing;
+  return { missing, unreachable };
+}
+
+/** Whether the installation can still read the repository (a 404 says it cannot). */
+async function readable(services: Services, installationId: number, repo: string): Promise<boolean> {
+  try {
+    await services.github.forInstallation(installationId).request("GET /repos/{owner}/{repo}", splitRepo(repo));
+    return true;
+  } catch (error) {
+    if (typeof error === "object" && error !== null && "status" in error && error.status === 404) return false;
+    throw error;
+  }
 }
 
 export function wideningRefusal(login: string, verb: WideningVerb, repos: readonly string[]): string {

@@ -65,10 +65,11 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
   const config = needsDirector(command) ? await directorConfig(services, installationId, repoFullName) : null;
   const authority = config ? await checkAuthority(services, ctx, config) : { director: false, permission: "none", via: null };
   // Releases across the installation also need a director of every other repository with Aura work.
-  const notDirectorOf =
+  const scope =
     authority.director && isWideningVerb(command.kind)
       ? await reposWithoutDirectorship(services, { installationId, login: ctx.login, checkedRepo: repoFullName })
-      : [];
+      : { missing: [], unreachable: [] };
+  const notDirectorOf = scope.missing;
 
   const recorded = await inTransaction(services.pool, async (client): Promise<Recorded | null> => {
     const claimed = await client.query(
@@ -106,7 +107,7 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
       result = { outcome: "invalid", reply: command.reason, reaction: "confused" };
     } else {
       const verb: VerbResult = await runVerb(ctx, client, command);
-      details = verb.details;
+      details = scope.unreachable.length > 0 ? { ...verb.details, unreachableRepos: scope.unreachable } : verb.details;
       result = { outcome: verb.outcome, reply: verb.reply, reaction: verb.reaction, ...(verb.afterCommit ? { afterCommit: verb.afterCommit } : {}) };
     }
     await client.query("UPDATE director_commands SET outcome = $3, reply = $4, reaction = $5 WHERE installation_id = $1 AND comment_id = $2", [

@@ -1,6 +1,7 @@
 // The `installation.sync` job: records installations, creates the requirement label in each repository the app
 // is installed on (an existing label is fine), and on uninstall marks the installation removed and stops its
-// queued jobs. Like intake, it applies every unprocessed installation delivery in order, so collapsing loses nothing.
+// queued jobs; repositories removed from the installation have their unfinished requirements cancelled. Like
+// intake, it applies every unprocessed installation delivery in order, so collapsing loses nothing.
 import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import { RepoConfig } from "../config/repo-config.js";
 import { deferIfHalted } from "../director/halt.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
+import { cancelRequirement } from "./lifecycle.js";
 import { inTransaction } from "./transitions.js";
 
 export const INSTALLATION_TASK = "installation.sync";
@@ -24,6 +26,7 @@ const InstallationDelivery = z.looseObject({
   installation: z.looseObject({ id: z.number().int(), account: z.looseObject({ login: z.string() }).nullable().optional() }),
   repositories: z.array(Repository).nullable().optional(),
   repositories_added: z.array(Repository).optional(),
+  repositories_removed: z.array(Repository).optional(),
   sender: z.looseObject({ login: z.string() }).optional(),
 });
 type InstallationDelivery = z.infer<typeof InstallationDelivery>;
@@ -78,6 +81,36 @@ export async function runInstallationJob(services: Services, rawPayload: unknown
         const stopped = await stopInstallationJobs(client, payload.installationId, String(helpers.job.id));
         await appendEvents(client, [
           { actor: body.sender?.login ?? "github", action: "installation.removed", subject: `installation:${payload.installationId}`, payload: { stoppedJobs: stopped, deliveryId: delivery.deliveryId } },
+        ]);
+        await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = $1", [delivery.deliveryId]);
+      });
+      continue;
+    }
+    if (body.action === "removed") {
+      // The app can no longer read or write those repositories: their unfinished requirements end here (a
+      // director's `/aura resume` elsewhere must not wait for repositories nobody can act on any more).
+      const removed = (body.repositories_removed ?? []).map((repository) => repository.full_name);
+      await inTransaction(services.pool, async (client) => {
+        const { rows } = await client.query<{ id: number; repo: string }>(
+          `SELECT id, repo FROM requirements WHERE installation_id = $1 AND repo = ANY($2::text[]) AND state <> ALL('{done,failed,cancelled}'::text[]) ORDER BY id`,
+          [payload.installationId, removed],
+        );
+        const cancelled: number[] = [];
+        for (const requirement of rows) {
+          const result = await cancelRequirement(client, requirement.id, {
+            actor: body.sender?.login ?? "github",
+            reason: `${requirement.repo} was removed from the installation`,
+            noticeKey: `repository-removed:${delivery.deliveryId}`,
+          });
+          if (result.cancelled) cancelled.push(requirement.id);
+        }
+        await appendEvents(client, [
+          {
+            actor: body.sender?.login ?? "github",
+            action: "installation.repositories_removed",
+            subject: `installation:${payload.installationId}`,
+            payload: { repositories: removed, cancelledRequirements: cancelled, deliveryId: delivery.deliveryId },
+          },
         ]);
         await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = $1", [delivery.deliveryId]);
       });

@@ -29,7 +29,7 @@ export function dispatchManager(delivery: DeliverySummary): JobSpec[] {
   }
   const installationEvent =
     (delivery.event === "installation" && (delivery.action === "created" || delivery.action === "deleted")) ||
-    (delivery.event === "installation_repositories" && delivery.action === "added");
+    (delivery.event === "installation_repositories" && (delivery.action === "added" || delivery.action === "removed"));
   if (installationEvent) return [{ task: INSTALLATION_TASK, key: installationJobKey(installationId), payload: { installationId } }];
   // A deleted or renamed label may be the requirement label, which the job puts back.
   if (delivery.event === "label" && (delivery.action === "deleted" || delivery.action === "edited") && repository !== undefined) {

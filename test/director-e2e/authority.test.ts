@@ -49,7 +49,13 @@ beforeEach(() => {
 const OTHER_STATUS_COMMENT_ID = 9002;
 
 /** The other repository's config (absent), the director's permission there, and its status comments. */
-function mockOtherRepo(repo: string, permission: string): void {
+function mockOtherRepo(repo: string, permission: string, options: { reachable?: boolean } = {}): void {
+  const reachable = options.reachable ?? true;
+  nock(GITHUB_API)
+    .persist()
+    .get(`/repos/${repo}`)
+    .optionally()
+    .reply(reachable ? 200 : 404, reachable ? { full_name: repo } : { message: "Not Found" });
   nock(GITHUB_API).persist().patch(`/repos/${repo}/issues/comments/${OTHER_STATUS_COMMENT_ID}`).optionally().reply(200, { id: OTHER_STATUS_COMMENT_ID });
   nock(GITHUB_API).persist().get(`/repos/${repo}/contents/${encodeURIComponent(".github/aura.yml")}`).optionally().reply(404, { message: "Not Found" });
   nock(GITHUB_API)
@@ -118,6 +124,20 @@ describe("a director of one repository of a multi-repository installation", () =
 
     expect(await isHalted(harness.db.pool, installationId)).toBe(false);
     expect(github.replies.at(-1)?.body).toContain("Resumed by @dana-director");
+  });
+
+  it("resumes when the only other repository with Aura work can no longer be reached, and records that", async () => {
+    const installationId = 74;
+    const task = await seedAgentTask(harness, { employeeId: "gpt-4.1-mini", installationId });
+    await requirementIn(installationId, OTHER_REPO, 7);
+    mockOtherRepo(OTHER_REPO, "none", { reachable: false });
+
+    await command("/aura halt", task.issueNumber, installationId);
+    const resumedId = await command("/aura resume", task.issueNumber, installationId);
+
+    expect(await isHalted(harness.db.pool, installationId)).toBe(false);
+    const done = (await auditActions(harness.db.pool, "director.resume")).filter((event) => event.payload.commentId === resumedId);
+    expect(done).toEqual([expect.objectContaining({ payload: expect.objectContaining({ verb: "resume", unreachableRepos: [OTHER_REPO] }) })]);
   });
 
   it("may suspend an employee for the installation, but not reinstate it without authority over the other repository", async () => {

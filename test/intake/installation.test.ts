@@ -100,6 +100,32 @@ describe("installation events", () => {
     expect(rows).toEqual([{ account: "acme", removed: false }]);
   });
 
+  it("cancels the unfinished requirements of a repository removed from the installation", async () => {
+    const { rows } = await harness.db.pool.query<{ id: number }>(
+      `INSERT INTO requirements (installation_id, repo, issue_number, title, state, plan_revision)
+       VALUES ($1, 'acme/gone', 12, 'Left behind', 'in_progress', 1), ($1, 'acme/stays', 13, 'Still here', 'in_progress', 1) RETURNING id`,
+      [INSTALLATION_ID],
+    );
+    const base = examplePayload("installation_repositories", "removed");
+
+    await harness.deliver("installation_repositories", {
+      ...base,
+      installation: { ...(base.installation as object), id: INSTALLATION_ID },
+      repositories_removed: [{ id: 900, full_name: "acme/gone", name: "gone", private: false }],
+    });
+    await waitForManager(harness.db);
+
+    const states = await harness.db.pool.query<{ repo: string; state: string }>("SELECT repo, state FROM requirements WHERE id = ANY($1::bigint[]) ORDER BY repo", [
+      rows.map((row) => row.id),
+    ]);
+    expect(states.rows).toEqual([
+      { repo: "acme/gone", state: "cancelled" },
+      { repo: "acme/stays", state: "in_progress" },
+    ]);
+    const audit = await harness.db.pool.query<{ payload: { repositories: string[] } }>("SELECT payload FROM audit.events WHERE action = 'installation.repositories_removed'");
+    expect(audit.rows.map((row) => row.payload.repositories)).toEqual([["acme/gone"]]);
+  });
+
   it("marks the installation removed, stops its queued jobs, and ignores its later deliveries", async () => {
     await harness.db.pool.query("SELECT graphile_worker.add_job('requirement.intake', $1::json, job_key => 'requirement:acme/one#99', run_at => now() + interval '1 hour')", [
       JSON.stringify({ installationId: INSTALLATION_ID, repo: "acme/one", issueNumber: 99 }),

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, type RepoConfig } from "../config/repo-config.js";
 import { trySessionLock } from "../db/advisory-lock.js";
-import { BudgetExhausted, reserveSpend, settleSpend, utcDay, worstCase, type SpendSubject } from "../employees/budgets.js";
+import { BudgetExhausted, reserveSpend, settledCall, utcDay, worstCase, type SpendSubject } from "../employees/budgets.js";
 import { ModelCallError, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
 import { messagesTokens } from "../employees/task-context.js";
@@ -221,23 +221,16 @@ async function callReviewer(
   const amount = worstCase({ promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(input.reviewer, services.now()) });
   const budgets = effectiveBudgets(services.policies.budgets, input.config);
   const { reservationId } = await reserveSpend(services.pool, { subject: input.subject, budgets, amount, purpose: "advisory-review" });
-  try {
-    const result = await services.modelFor(input.reviewer).generate({
+  return settledCall(services.pool, reservationId, () =>
+    services.modelFor(input.reviewer).generate({
       name: "AdvisoryReview",
       schema: AdvisoryReviewReply,
       messages: input.messages,
       maxOutputTokens,
       timeoutMs: input.reviewer.limits.timeoutSeconds * 1000,
       temperature: 0,
-    });
-    await settleSpend(services.pool, reservationId, { tokens: result.usage.input + result.usage.cachedInput + result.usage.output, usd: result.costUsd });
-    return result;
-  } catch (error) {
-    const usage = error instanceof ModelCallError ? error.details.usage : undefined;
-    const usd = error instanceof ModelCallError ? (error.details.costUsd ?? 0) : 0;
-    await settleSpend(services.pool, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
-    throw error;
-  }
+    }),
+  );
 }
 
 type Reviewed = { pull: GitHubPull; files: readonly ChangedFile[]; task: FoundTask | undefined };

@@ -6,6 +6,7 @@ import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { loadBudgets, type Budgets } from "../config/policy-files.js";
 import type { EffectiveBudgets } from "../config/repo-config.js";
+import { ModelCallError, type Usage } from "./model-client.js";
 import { MAX_REASKS } from "./structured-output.js";
 import type { Price } from "./prices.js";
 
@@ -270,4 +271,21 @@ export async function raiseBudget(
     },
   ]);
   return result;
+}
+
+/**
+ * Runs one model call against a reservation and settles it: with the real usage when the call returns, with
+ * what a failed call still used (a provider may bill a call that then fails validation) when it throws.
+ */
+export async function settledCall<T extends { usage: Usage; costUsd: number }>(db: Queryable, reservationId: number, call: () => Promise<T>): Promise<T> {
+  try {
+    const result = await call();
+    await settleSpend(db, reservationId, { tokens: result.usage.input + result.usage.cachedInput + result.usage.output, usd: result.costUsd });
+    return result;
+  } catch (error) {
+    const usage = error instanceof ModelCallError ? error.details.usage : undefined;
+    const usd = error instanceof ModelCallError ? (error.details.costUsd ?? 0) : 0;
+    await settleSpend(db, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
+    throw error;
+  }
 }

@@ -46,7 +46,7 @@ import {
   describeScope,
   reserveSpend,
   scopesAtWarning,
-  settleSpend,
+  settledCall,
   taskSpend,
   utcDay,
   worstCase,
@@ -150,23 +150,15 @@ async function callEmployee(run: Run, messages: ChatMessage[], purpose: string):
   const amount = worstCase({ promptTokens: messagesTokens(messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(employee, services.now()) });
   const { reservationId } = await reserveSpend(services.pool, { subject: run.subject, budgets: run.budgets, amount, purpose });
   try {
-    const result = await services.modelFor(employee).generate({
-      name: "EditSet",
-      schema: EditSet,
-      messages,
-      maxOutputTokens,
-      timeoutMs: employee.limits.timeoutSeconds * 1000,
-    });
-    await settleSpend(services.pool, reservationId, {
-      tokens: result.usage.input + result.usage.cachedInput + result.usage.output,
-      usd: result.costUsd,
-    });
-    return result;
-  } catch (error) {
-    const usage = error instanceof ModelCallError ? error.details.usage : undefined;
-    const usd = error instanceof ModelCallError ? (error.details.costUsd ?? 0) : 0;
-    await settleSpend(services.pool, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
-    throw error;
+    return await settledCall(services.pool, reservationId, () =>
+      services.modelFor(employee).generate({
+        name: "EditSet",
+        schema: EditSet,
+        messages,
+        maxOutputTokens,
+        timeoutMs: employee.limits.timeoutSeconds * 1000,
+      }),
+    );
   } finally {
     await warnNearCaps(run);
   }

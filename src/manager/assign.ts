@@ -4,8 +4,9 @@
 // event, and enqueues the employee's work, all in the caller's transaction.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
-import { loadPosteriors, UNIFORM_PRIOR } from "../accountant/posteriors.js";
-import { loadProbationOutcomes } from "../hr/probation.js";
+import { loadOutcomes } from "../accountant/ledger.js";
+import { posteriorsFromOutcomes, probationOutcomeCounts, UNIFORM_PRIOR } from "../accountant/posteriors.js";
+import { loadProbationStarts } from "../hr/probation.js";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
 import { loadPriceTable, type PriceTable } from "../employees/prices.js";
@@ -86,9 +87,11 @@ export async function routeTask(
       )
     ).rows.map((row) => [row.employee_id, row.status]),
   );
-  const posteriors = await loadPosteriors(client, task.installation_id, task.task_class);
-  // Probation is a trial of fresh outcomes: the cap counts only those since the current probation began.
-  const onProbation = await loadProbationOutcomes(client, task.installation_id, task.task_class);
+  // One read of the ledger for both: the posteriors, and the probation cap's count, which takes only the
+  // outcomes since the current probation began (probation is a trial of fresh outcomes).
+  const outcomes = await loadOutcomes(client, task.installation_id, { taskClass: task.task_class });
+  const posteriors = posteriorsFromOutcomes(outcomes);
+  const onProbation = probationOutcomeCounts(outcomes, await loadProbationStarts(client, task.installation_id));
   const now = services.now();
   const configured = registry.employees.filter((employee) => isProviderConfigured(employee.provider, services.config));
   const notConfigured = registry.employees.filter((employee) => !configured.includes(employee)).map((employee) => employee.id);

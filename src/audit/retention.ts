@@ -1,6 +1,6 @@
 // Audit retention: month partitions older than the retention period are replaced by a checkpoint row
 // (range, first and last seq, count, last hash) and dropped whole; verification continues from there.
-import type pg from "pg";
+import pg from "pg";
 
 export type Checkpoint = {
   partitionName: string;
@@ -31,4 +31,18 @@ export async function retireAuditPartitions(
     eventCount: Number(row.event_count),
     lastHash: row.last_hash.toString("hex"),
   }));
+}
+
+/**
+ * Records the retention period in the database (as the owner, at start): `audit.retire_partitions` refuses any
+ * cutoff newer than this, whoever calls it, so the app's own role cannot retire events earlier.
+ */
+export async function setAuditRetention(ownerDatabaseUrl: string, retentionDays: number): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerDatabaseUrl });
+  await client.connect();
+  try {
+    await client.query("UPDATE audit.settings SET retention_days = $1 WHERE id = 1", [retentionDays]);
+  } finally {
+    await client.end();
+  }
 }

@@ -8,6 +8,7 @@ import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
 import type { AppConfig } from "../config/env.js";
 import { checkAppRole, prepareAppRole } from "../db/app-role.js";
+import { setAuditRetention } from "../audit/retention.js";
 import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
@@ -85,6 +86,8 @@ export async function startAura(
     const applied = await migrate(ownerDatabaseUrl);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     await runGraphileMigrations({ connectionString: ownerDatabaseUrl });
+    // The retention period is the owner's to set: the database refuses the app role any earlier cutoff.
+    await setAuditRetention(ownerDatabaseUrl, config.AURA_AUDIT_RETENTION_DAYS);
     // DATABASE_URL is used as given; the embedded default switches to its non-owner role.
     const databaseUrl = config.DATABASE_URL ? ownerDatabaseUrl : await prepareAppRole(ownerDatabaseUrl, { dataDir: config.AURA_DATA_DIR });
 

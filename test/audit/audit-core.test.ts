@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog, appendEvents } from "../../src/audit/append.js";
 import { canonicalize } from "../../src/audit/canonical.js";
-import { retireAuditPartitions } from "../../src/audit/retention.js";
+import { retireAuditPartitions, setAuditRetention } from "../../src/audit/retention.js";
 import { verifyAudit } from "../../src/audit/verify.js";
 import { createPool } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -329,6 +329,28 @@ describe("verify", () => {
 
   it("refuses a retention cutoff less than 30 days ago", async () => {
     await expect(retireAuditPartitions(fresh.pool, 7)).rejects.toThrow(/less than 30 days ago/);
+  });
+
+  it("refuses the app's role a cutoff earlier than the retention the owner set, and lets only the owner set it", async () => {
+    const local = await createTestDatabase();
+    try {
+      await setAuditRetention(local.url, 365);
+      await local.pool.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'aura_app') THEN CREATE ROLE aura_app; END IF; END $$");
+      const client = await local.pool.connect();
+      try {
+        await client.query("SET ROLE aura_app");
+
+        const early = client.query("SELECT * FROM audit.retire_partitions(now() - interval '100 days')");
+        await expect(early).rejects.toThrow(/less than 365 days ago/);
+        await client.query("ROLLBACK").catch(() => undefined);
+        await expect(client.query("UPDATE audit.settings SET retention_days = 30")).rejects.toThrow(/permission denied/);
+      } finally {
+        await client.query("RESET ROLE").catch(() => undefined);
+        client.release();
+      }
+    } finally {
+      await local.drop();
+    }
   });
 });
 

@@ -165,14 +165,21 @@ class ChainChecker extends Writable {
    * by the verifier (see checkRange), which names the event.
    */
   #databaseBlock(data: Buffer, offset: number): void {
-    const field: { at: number; length: number }[] = [];
+    type Field = { at: number; length: number };
     let at = offset + 2;
-    for (let i = 0; i < 7; i++) {
+    const next = (): Field => {
       const length = data.readInt32BE(at);
-      field.push({ at: at + 4, length });
+      const field = { at: at + 4, length };
       at += 4 + Math.max(length, 0);
-    }
-    const [, records, linksOk, firstPrev, lastHash, anchorHashes, lastSeq] = field as [unknown, (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0], (typeof field)[0]];
+      return field;
+    };
+    next(); // the block number
+    const records = next();
+    const linksOk = next();
+    const firstPrev = next();
+    const lastHash = next();
+    const anchorHashes = next();
+    const lastSeq = next();
     if (records.length === -1) return; // no events in this block: the gap shows at the next event or the head
     const sound =
       linksOk.length === 1 && data[linksOk.at] === 1 && firstPrev.length === 32 && lastHash.length === 32 && records.length % RECORD_BYTES === 0;

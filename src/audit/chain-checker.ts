@@ -13,11 +13,13 @@ import { to as copyTo } from "pg-copy-streams";
 
 /**
  * Settings for every verifying transaction: only pg_catalog resolves functions and operators (a function
- * planted in a schema on the search path, e.g. public.convert_to, cannot change what is checked or run with
- * the verifier's rights), and ordered index scans so the rows stream without a sort.
+ * planted in a schema on the search path, e.g. public.textsend, cannot change what is checked or run with
+ * the verifier's rights); the client encoding is UTF-8, so `textsend(canonical)` gives the canonical text's
+ * UTF-8 bytes (what was hashed) whatever the server's encoding, without the per-row cost of convert_to;
+ * ordered index scans and no parallel workers, so the rows stream in seq order without a sort.
  */
 export const VERIFY_SESSION_SQL =
-  "SELECT set_config('search_path', 'pg_catalog, pg_temp', true), set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)";
+  "SELECT set_config('search_path', 'pg_catalog, pg_temp', true), set_config('client_encoding', 'UTF8', true), set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)";
 
 export type Anchor = { seq: number; hash: string; location: string };
 export type VerifyProblem = { seq: number; reason: string };
@@ -41,8 +43,6 @@ const BLOCK = 2_000;
 /** Milliseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;
 const COPY_SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
-const TS_KEY = Buffer.from(`,"ts":"`, "latin1");
-const SEQ_KEY = Buffer.from(`},"seq":`, "latin1");
 /**
  * Bytes of canonical text sent when the database hashes: enough for the `},"seq":…,"ts":"…"}` tail. Every
  * real event is longer; a shorter (damaged) one marks its block bad, and the verifier re-checks that block.
@@ -67,6 +67,92 @@ function rowEnd(data: Buffer, offset: number, fields: number): number {
   return at <= data.length ? at : -1;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The end every event's canonical text must have, `},"seq":<seq>,"ts":"<ts as ISO 8601>"}`, built from the
+ * row's seq and ts columns and kept up to date from one event to the next: the seq digits count up in
+ * place and, within a day, only the time of day is rewritten, so checking an event costs a byte comparison
+ * rather than number formatting.
+ */
+class ExpectedTail {
+  /** The expected tail, right-aligned: `},"seq":` and the digits end at 31, `,"ts":"` at 31, the ISO text at 38. */
+  readonly #buf = Buffer.alloc(64);
+  #from = 64;
+  #seq = -2;
+  #tsHi = -1;
+  #tsLo = -1;
+  /** Epoch milliseconds of midnight (UTC) of the day whose date the ISO text holds. */
+  #dayStart = Number.NaN;
+
+  constructor() {
+    this.#buf.write(`,"ts":"`, 31, "latin1");
+    this.#buf.write(`"}`, 62, "latin1");
+  }
+
+  /** Whether the text in data[start, end) ends with this event's tail (seq, and ts as int64 µs at tsAt). */
+  matches(data: Buffer, tsAt: number, start: number, end: number, seq: number): boolean {
+    const tsHi = data.readInt32BE(tsAt);
+    const tsLo = data.readUInt32BE(tsAt + 4);
+    if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
+      // Both halves stay far below 2^53 together; appends store whole milliseconds (the canonical text's
+      // precision), so any microseconds are an edit.
+      const micros = tsHi * 2 ** 32 + tsLo;
+      if (micros % 1000 !== 0 || !this.#setTime(micros / 1000 + PG_EPOCH_MS)) return false;
+      this.#tsHi = tsHi;
+      this.#tsLo = tsLo;
+    }
+    if (seq !== this.#seq) this.#setSeq(seq);
+    const buf = this.#buf;
+    const offset = end - 64;
+    if (offset + this.#from < start) return false;
+    for (let i = this.#from; i < 64; i++) if (data[offset + i] !== buf[i]) return false;
+    return true;
+  }
+
+  #setSeq(seq: number): void {
+    const buf = this.#buf;
+    if (seq === this.#seq + 1) {
+      // Count up in place; a carry past the first digit needs one more digit, written below.
+      let at = 30;
+      while (at >= this.#from + 8 && buf[at] === 0x39) buf[at--] = 0x30;
+      if (at >= this.#from + 8) {
+        buf[at] = buf[at]! + 1;
+        this.#seq = seq;
+        return;
+      }
+    }
+    const digits = String(seq);
+    this.#from = 31 - 8 - digits.length;
+    buf.write(`},"seq":${digits}`, this.#from, "latin1");
+    this.#seq = seq;
+  }
+
+  /** Writes `ms` (epoch milliseconds) as ISO 8601; false when it has no 24-character form (years 0–9999). */
+  #setTime(ms: number): boolean {
+    const buf = this.#buf;
+    const inDay = ms - this.#dayStart;
+    if (!(inDay >= 0 && inDay < DAY_MS)) {
+      const iso = new Date(ms).toISOString();
+      if (iso.length !== 24) return false;
+      buf.write(iso, 38, "latin1");
+      this.#dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+      return true;
+    }
+    const two = (at: number, value: number) => {
+      buf[at] = 0x30 + Math.floor(value / 10);
+      buf[at + 1] = 0x30 + (value % 10);
+    };
+    two(38 + 11, Math.floor(inDay / 3_600_000));
+    two(38 + 14, Math.floor(inDay / 60_000) % 60);
+    two(38 + 17, Math.floor(inDay / 1000) % 60);
+    const millis = inDay % 1000;
+    buf[38 + 20] = 0x30 + Math.floor(millis / 100);
+    two(38 + 21, millis % 100);
+    return true;
+  }
+}
+
 class ChainChecker extends Writable {
   expectedSeq: number;
   /** The running hash lives at #prevAt in #prevBuf (often the received data itself: no copy per event). */
@@ -84,9 +170,7 @@ class ChainChecker extends Writable {
   #needed = 0;
   #headerDone = false;
   #scratch = Buffer.alloc(64 * 1024);
-  #tsHi = -1;
-  #tsLo = -1;
-  #iso = Buffer.alloc(24);
+  readonly #tail = new ExpectedTail();
   readonly #anchors: Map<number, Anchor[]>;
   /** Anchored seqs in order, and the next one at or after the expected seq (a number check per event). */
   #anchorSeqs: number[] = [];
@@ -204,7 +288,7 @@ class ChainChecker extends Writable {
     for (let record = records.at; record < end; record += RECORD_BYTES) {
       const seq = data.readUInt32BE(record) * 2 ** 32 + data.readUInt32BE(record + 4);
       if (seq !== this.expectedSeq) return this.#unexpected(seq);
-      if (!this.#tailMatches(data, record + 8, record + 16, record + RECORD_BYTES, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
+      if (!this.#tail.matches(data, record + 8, record + 16, record + RECORD_BYTES, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
       if (seq === this.#nextAnchorSeq) {
         // The block's hashes are contiguous from its first event (the seq checks above have just shown it).
         const hashAt = anchorHashes.at + (seq - blockFirstSeq) * 32;
@@ -299,42 +383,12 @@ class ChainChecker extends Writable {
     const hashBuf = sha256("sha256", this.#scratch.subarray(0, 32 + length), "buffer");
     const hashOffset = 0;
     if (!sameBytes(hashBuf, 0, data, hashAt, 32)) return this.#fail(seq, "stored hash does not match sha256(prev_hash || canonical)");
-    if (!this.#tailMatches(data, at.tsAt, textAt, end, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
+    if (!this.#tail.matches(data, at.tsAt, textAt, end, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
     if (seq === this.#nextAnchorSeq) this.#checkAnchors(seq, hashBuf, hashOffset);
     this.#prevBuf = hashBuf;
     this.#prevAt = hashOffset;
     this.expectedSeq = seq + 1;
     this.count += 1;
-  }
-
-  /** The canonical text must end with `},"seq":<seq>,"ts":"<ts as ISO>"}` for this row's seq and ts columns. */
-  #tailMatches(data: Buffer, tsAt: number, start: number, end: number, seq: number): boolean {
-    const tsHi = data.readInt32BE(tsAt);
-    const tsLo = data.readUInt32BE(tsAt + 4);
-    // Appends store whole milliseconds (the canonical text's precision): any microseconds are an edit.
-    if ((tsHi * 2 ** 32 + tsLo) % 1000 !== 0) return false;
-    if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
-      this.#tsHi = tsHi;
-      this.#tsLo = tsLo;
-      const micros = tsHi * 2 ** 32 + tsLo;
-      this.#iso.write(new Date(Math.floor(micros / 1000) + PG_EPOCH_MS).toISOString(), "latin1");
-    }
-    const isoAt = end - 26;
-    if (isoAt - TS_KEY.length < start || data[end - 1] !== 0x7d || data[end - 2] !== 0x22) return false;
-    if (!sameBytes(data, isoAt, this.#iso, 0, 24)) return false;
-    const tsKeyAt = isoAt - TS_KEY.length;
-    if (!sameBytes(data, tsKeyAt, TS_KEY, 0, TS_KEY.length)) return false;
-    let digitsAt = tsKeyAt;
-    let value = 0;
-    let place = 1;
-    while (digitsAt > start && data[digitsAt - 1]! >= 0x30 && data[digitsAt - 1]! <= 0x39) {
-      digitsAt -= 1;
-      value += (data[digitsAt]! - 0x30) * place;
-      place *= 10;
-    }
-    if (value !== seq || digitsAt === tsKeyAt) return false;
-    const seqKeyAt = digitsAt - SEQ_KEY.length;
-    return seqKeyAt >= start && sameBytes(data, seqKeyAt, SEQ_KEY, 0, SEQ_KEY.length);
   }
 }
 
@@ -353,6 +407,8 @@ export async function checkRange(
   // ordered index scan in the same binary layout COPY uses per row. Far fewer, larger messages cost the
   // client much less than one message per event. When the database hashes, a block carries only the tail
   // of each canonical text (for the seq/ts column check), whether all its hashes matched, and its last seq.
+  // The inner ORDER BY (met by the index scan, no sort) lets the block's ordered aggregates take their
+  // input as it comes instead of sorting it again each.
   const after = Math.trunc(range.afterSeq);
   const to = Math.trunc(range.toSeq);
   const anchorBlocks = [...new Set(range.anchors.map((anchor) => Math.floor((Math.trunc(anchor.seq) - 1) / BLOCK)))];
@@ -372,8 +428,8 @@ export async function checkRange(
                       bool_and(octet_length(prev_hash) = 32 AND octet_length(hash) = 32 AND octet_length(text_bytes) >= ${TAIL_BYTES}
                                AND pg_catalog.sha256(prev_hash || text_bytes) = hash) AS hashes_ok,
                       max(seq) AS last_seq
-               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
-                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) OFFSET 0) e
+               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.textsend(canonical) AS text_bytes FROM audit.events
+                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) ORDER BY seq OFFSET 0) e
              ) x ORDER BY b
            ) TO STDOUT (FORMAT binary)`
         : `COPY (
@@ -381,7 +437,7 @@ export async function checkRange(
                SELECT string_agg('\\x0005'::bytea || '\\x00000008'::bytea || int8send(seq) || '\\x00000008'::bytea || timestamptz_send(ts)
                         || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
                         || int4send(octet_length(text_bytes)) || text_bytes, ''::bytea ORDER BY seq)
-               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.convert_to(canonical, 'UTF8') AS text_bytes FROM audit.events
+               FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.textsend(canonical) AS text_bytes FROM audit.events
                      WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to})) e)
              FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b ORDER BY b
            ) TO STDOUT (FORMAT binary)`,

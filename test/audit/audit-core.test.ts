@@ -246,7 +246,50 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     }
   });
 
-  it("resolves functions from pg_catalog only: a planted public.convert_to changes nothing", async () => {
+  it("checks every event's seq and ts against its text across digit carries, distinct timestamps and midnight", async () => {
+    const local = await createTestDatabase();
+    try {
+      // A chain written directly (as the owner, triggers off) so its timestamps can be chosen: 1,200 events
+      // over seq 9→10, 99→100 and 999→1000, some sharing a timestamp, most 1 ms apart, some hours apart,
+      // crossing a midnight that is not the start of a month (the partition stays the same).
+      const { rows } = await local.pool.query<{ midnight: Date }>(
+        "SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + CASE WHEN extract(day FROM now() AT TIME ZONE 'UTC') = 1 THEN interval '1 day' ELSE interval '0' END AS midnight",
+      );
+      const midnight = rows[0]!.midnight.getTime();
+      const times = Array.from({ length: 1200 }, (_, i) => (i < 300 ? midnight - 3 * 3_600_000 - 7_000 + Math.floor(i / 3) : midnight - 600 + i));
+      let prev = Buffer.alloc(32);
+      const values: string[] = [];
+      for (const [i, ms] of times.entries()) {
+        const seq = i + 1;
+        const iso = new Date(ms).toISOString();
+        const canonical = `{"event":{"action":"test.written","actor":"writer","payload":{"i":${i}},"subject":"item#${i}"},"seq":${seq},"ts":"${iso}"}`;
+        const hash = createHash("sha256").update(prev).update(canonical).digest();
+        values.push(`(${seq}, '${iso}', '\\x${prev.toString("hex")}', '\\x${hash.toString("hex")}', '${canonical}')`);
+        prev = hash;
+      }
+      await withTriggersDisabled(
+        local,
+        `SELECT audit.ensure_partition('${new Date(midnight).toISOString()}');
+         INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) VALUES ${values.join(", ")};
+         UPDATE audit.head SET seq = 1200, hash = '\\x${prev.toString("hex")}', ts = '${new Date(times.at(-1)!).toISOString()}'`,
+      );
+
+      const clean = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
+      // The same time of day one day earlier, and a millisecond later just after midnight.
+      await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts - interval '1 day' WHERE seq = 100");
+      const dayEarlier = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
+      await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 day' WHERE seq = 100; UPDATE audit.events SET ts = ts + interval '1 millisecond' WHERE seq = 1000");
+      const milliLater = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
+
+      expect(clean).toMatchObject({ ok: true, count: 1200, headSeq: 1200 });
+      expect(dayEarlier.firstBad).toEqual({ seq: 100, reason: "stored columns differ from the canonical text" });
+      expect(milliLater.firstBad).toEqual({ seq: 1000, reason: "stored columns differ from the canonical text" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("resolves functions from pg_catalog only: planted public.convert_to and public.textsend change nothing", async () => {
     const local = await createTestDatabase();
     try {
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
@@ -256,6 +299,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
       await local.pool.query(
         `CREATE FUNCTION public.convert_to(text, text) RETURNS bytea LANGUAGE sql AS
          $$ SELECT pg_catalog.convert_to(CASE WHEN $1 LIKE '%"seq":3,%' THEN ${"$q$"}${original}${"$q$"} ELSE $1 END, 'UTF8') $$`,
+      );
+      await local.pool.query(
+        `CREATE FUNCTION public.textsend(text) RETURNS bytea LANGUAGE sql AS
+         $$ SELECT pg_catalog.textsend(CASE WHEN $1 LIKE '%"seq":3,%' THEN ${"$q$"}${original}${"$q$"} ELSE $1 END) $$`,
       );
       await local.pool.query("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = public, pg_catalog', current_database()); END $$");
       const fresh = createPool(local.url, { max: 4 });

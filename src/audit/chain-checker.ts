@@ -438,7 +438,7 @@ export async function checkRange(
                         || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
                         || int4send(octet_length(text_bytes)) || text_bytes, ''::bytea ORDER BY seq)
                FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.textsend(canonical) AS text_bytes FROM audit.events
-                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to})) e)
+                     WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) ORDER BY seq OFFSET 0) e)
              FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b ORDER BY b
            ) TO STDOUT (FORMAT binary)`,
     ),

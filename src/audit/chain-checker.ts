@@ -127,10 +127,10 @@ class ExpectedTail {
     const tsHi = (data[tsAt]! << 24) | (data[tsAt + 1]! << 16) | (data[tsAt + 2]! << 8) | data[tsAt + 3]!;
     const tsLo = ((data[tsAt + 4]! << 24) | (data[tsAt + 5]! << 16) | (data[tsAt + 6]! << 8) | data[tsAt + 7]!) >>> 0;
     if (tsHi !== this.#tsHi || tsLo !== this.#tsLo) {
-      // Both halves stay far below 2^53 together; appends store whole milliseconds (the canonical text's
-      // precision), so any microseconds are an edit.
-      const micros = tsHi * 2 ** 32 + tsLo;
-      if (micros % 1000 !== 0 || !this.#setTime(micros / 1000 + PG_EPOCH_MS)) return false;
+      // Appends store whole milliseconds (the canonical text's precision), so any microseconds are an edit;
+      // the remainder is taken from the two halves so that it stays exact beyond 2^53 µs (year 2285).
+      if (((tsHi % 1000) * 2 ** 32 + tsLo) % 1000 !== 0) return false;
+      if (!this.#setTime((tsHi * 2 ** 32 + tsLo) / 1000 + PG_EPOCH_MS)) return false;
       this.#tsHi = tsHi;
       this.#tsLo = tsLo;
     }
@@ -161,6 +161,8 @@ class ExpectedTail {
     const buf = this.#buf;
     const inDay = ms - this.#dayStart;
     if (!(inDay >= 0 && inDay < DAY_MS)) {
+      // Dates beyond JavaScript's range (±8.64e15 ms, PostgreSQL allows a little more) have no ISO text.
+      if (!(Math.abs(ms) <= 8.64e15)) return false;
       const iso = new Date(ms).toISOString();
       if (iso.length !== 24) return false;
       buf.write(iso, 38, "latin1");
@@ -224,10 +226,22 @@ class ChainChecker extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.firstBad || this.suspect) return done();
+    // Whatever a malformed stream makes the parsing throw fails the verification's pipeline, not the process.
+    let error: Error | null;
+    try {
+      error = this.#consume(chunk);
+    } catch (thrown) {
+      error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    }
+    done(error);
+  }
+
+  /** Takes in one chunk of the COPY stream; an Error when the stream is not one this checker can read. */
+  #consume(chunk: Buffer): Error | null {
+    if (this.firstBad || this.suspect) return null;
     this.#parts.push(chunk);
     this.#partsLength += chunk.length;
-    if (this.#partsLength < this.#needed) return done();
+    if (this.#partsLength < this.#needed) return null;
     const data = this.#parts.length === 1 ? chunk : Buffer.concat(this.#parts, this.#partsLength);
     this.#parts = [];
     this.#partsLength = 0;
@@ -236,9 +250,9 @@ class ChainChecker extends Writable {
     if (!this.#headerDone) {
       if (data.length < 19) {
         this.#keep(data, 0, 19);
-        return done();
+        return null;
       }
-      if (!data.subarray(0, 11).equals(COPY_SIGNATURE)) return done(new Error("unexpected COPY stream format"));
+      if (!data.subarray(0, 11).equals(COPY_SIGNATURE)) return new Error("unexpected COPY stream format");
       offset = 19 + data.readUInt32BE(15);
       this.#headerDone = true;
     }
@@ -256,7 +270,7 @@ class ChainChecker extends Writable {
         const lengthAt = offset + 6 + (offset + 6 <= data.length ? Math.max(data.readInt32BE(offset + 2), 0) : 0);
         const needed = lengthAt + 4 <= data.length ? lengthAt + 4 + Math.max(data.readInt32BE(lengthAt), 0) - offset : 0;
         this.#keep(data, offset, needed);
-        return done();
+        return null;
       }
       if (this.#hashedBy === "database") {
         this.#databaseBlock(data, offset);
@@ -268,7 +282,7 @@ class ChainChecker extends Writable {
       offset = end;
     }
     this.#keep(data, offset, 0);
-    done();
+    return null;
   }
 
   /**

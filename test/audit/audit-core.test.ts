@@ -207,6 +207,11 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it.each([
     ["a sub-millisecond edit of ts", "UPDATE audit.events SET ts = ts + interval '999 microseconds' WHERE seq = 4", { seq: 4, reason: "stored columns differ from the canonical text" }],
     [
+      "a ts beyond JavaScript's date range",
+      "SELECT audit.ensure_partition('280000-01-01Z'); UPDATE audit.events SET ts = '280000-01-01Z' WHERE seq = 5",
+      { seq: 5, reason: "stored columns differ from the canonical text" },
+    ],
+    [
       "a repeated event",
       "INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) SELECT seq, ts + interval '1 millisecond', prev_hash, hash, canonical FROM audit.events WHERE seq = 6",
       { seq: 6, reason: "event 6 is stored twice" },

@@ -74,8 +74,8 @@ async function main(): Promise<void> {
     await pool.query("VACUUM (ANALYZE) audit.events");
     // The default hashes in the database (pg_catalog.sha256 per block); --independent recomputes every hash
     // in the verifier. Both check sequence numbers, columns and anchors in the verifier.
-    // Each mode runs VERIFY_RUNS times; the median is the figure to compare with the target, since single
-    // runs on a shared 2-core VM vary by ±30 %.
+    // Each mode runs BENCH_VERIFY_RUNS times (9 by default); the median is the figure to compare with the
+    // target, since single runs on a shared 2-core VM vary by up to ±40 %.
     const runs = Number(process.env.BENCH_VERIFY_RUNS ?? 9);
     const rowsPerSecond = (rate: number) => Math.round(rate).toLocaleString("en-US").padStart(9);
     for (const [label, hashedBy] of [["hashes by the database (default)", "database"], ["--independent: hashes by the verifier", "verifier"]] as const) {

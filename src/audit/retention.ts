@@ -1,6 +1,7 @@
 // Audit retention: month partitions older than the retention period are replaced by a checkpoint row
 // (range, first and last seq, count, last hash) and dropped whole; verification continues from there.
 import pg from "pg";
+import { openClient } from "../db/pool.js";
 
 export type Checkpoint = {
   partitionName: string;
@@ -38,8 +39,7 @@ export async function retireAuditPartitions(
  * cutoff newer than this, whoever calls it, so the app's own role cannot retire events earlier.
  */
 export async function setAuditRetention(ownerDatabaseUrl: string, retentionDays: number): Promise<void> {
-  const client = new pg.Client({ connectionString: ownerDatabaseUrl });
-  await client.connect();
+  const client = await openClient(ownerDatabaseUrl);
   try {
     await client.query("UPDATE audit.settings SET retention_days = $1 WHERE id = 1", [retentionDays]);
   } finally {

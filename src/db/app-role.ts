@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
+import { openClient } from "./pool.js";
 
 export const APP_ROLE = "aura_app";
 
@@ -35,8 +36,7 @@ function readOrCreatePassword(file: string): string {
  */
 export async function prepareAppRole(ownerUrl: string, options: { dataDir: string }): Promise<string> {
   const password = readOrCreatePassword(appRolePasswordFile(options.dataDir));
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
+  const client = await openClient(ownerUrl);
   try {
     const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [APP_ROLE]);
     if (exists.rowCount === 0) throw new AppRoleError(`the ${APP_ROLE} role does not exist: migration 011 should have created it`);

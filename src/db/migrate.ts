@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { openClient } from "./pool.js";
 
 export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../db/migrations");
 
@@ -31,8 +32,7 @@ export function loadMigrations(dir = migrationsDir): Migration[] {
 /** Applies pending migrations; returns the names applied by this call. */
 export async function migrate(databaseUrl: string, dir = migrationsDir): Promise<string[]> {
   const migrations = loadMigrations(dir);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const client = await openClient(databaseUrl);
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS aura_migrations (

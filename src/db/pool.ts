@@ -1,4 +1,4 @@
-// The application's PostgreSQL pool. Connection errors on idle clients are logged, never fatal.
+// The application's PostgreSQL pool. A failed connection is reported, never fatal: idle or checked out.
 import pg from "pg";
 
 // int8 (bigint) values that we read are sequence numbers and ids well below 2^53.
@@ -10,6 +10,23 @@ export function createPool(databaseUrl: string, options: { max?: number; onError
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
   });
-  pool.on("error", (error) => options.onError?.(error));
+  // pg-pool listens for errors only while a client is idle (and re-emits them here). A checked-out client whose
+  // server connection dies between two queries (server restart, database dropped, pg_terminate_backend) emits
+  // 'error' with no listener, which would be an uncaught exception. Every client therefore gets a listener for
+  // its whole life; the code holding it sees the failure as its next query's rejection. Idle-client errors
+  // reach this listener too, so the pool's own 'error' event only needs to exist.
+  pool.on("connect", (client) => client.on("error", (error) => options.onError?.(error)));
+  pool.on("error", () => undefined);
   return pool;
+}
+
+/**
+ * One connection for a short piece of work (migrations, role and retention setup). Should the server end it
+ * between two queries, the next query rejects with the reason; nothing is thrown from the socket.
+ */
+export async function openClient(config: string | pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(typeof config === "string" ? { connectionString: config } : config);
+  client.on("error", () => undefined);
+  await client.connect();
+  return client;
 }

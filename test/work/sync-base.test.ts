@@ -8,15 +8,17 @@ import path from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pullCloseKey, recordOutcome } from "../../src/accountant/ledger.js";
+import { requestRevision } from "../../src/employees/revise.js";
 import { dispatchEmployees, runBranchPushed, runSyncBase } from "../../src/employees/sync-base.js";
 import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
+import { inTransaction } from "../../src/manager/transitions.js";
 import type { Services } from "../../src/services.js";
 import { startHarness, type Harness } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees, type TaskFixture } from "./work-fixtures.js";
+import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees, unthrottledGitHub, write, type TaskFixture } from "./work-fixtures.js";
 
 const SYNC_JOBS = ["base.moved", "branch.pushed", "task.sync-base"];
 const SNAPSHOT = "0123456789abcdef";
@@ -411,5 +413,44 @@ describe("one job at a time in a task's tree", () => {
     expect(workHelpers.added).toMatchObject([{ task: "task.work", jobKey: `task:${pull.taskId}` }]);
     expect(script.calls).toHaveLength(0);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+  });
+});
+
+describe("a base that moves while the task is being worked on", () => {
+  it("is merged once the revision has pushed, though the push to the base came while the task was working", async () => {
+    const parent = path.join(temp.dir, `case-${counter}`);
+    mkdirSync(parent, { mode: 0o711 });
+    const installationId = 8100 + counter++;
+    const github = fakeGitHub();
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD), edits("Triple too.", write("src/triple.js", "exports.triple = (a) => a * 3;\n"))]);
+    const worker = { ...testServices(harness.db, { modelOverride: script.override }), github: unthrottledGitHub(), sandbox: { allowUnsandboxed: true } };
+    const fixture = await createTaskFixture(harness.db, worker, { parent, installationId });
+    const branch = `aura/${fixture.issueNumber}-fix-add`;
+    const pull: OpenPull = { ...fixture, branch, agentSha: "", personSha: "", installationId };
+    expect(await runTaskWork(worker, { taskId: fixture.taskId }, recordingHelpers().helpers)).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    await harness.waitForIdle();
+    const firstTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
+
+    await inTransaction(harness.db.pool, (client) =>
+      requestRevision(worker, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: `comment:${fixture.taskId}` }),
+    );
+    const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
+    await deliverPush(pull, mainTip);
+    expect(fixture.remote.refs()[`refs/heads/${branch}`]).toBe(firstTip);
+    const revised = await runTaskWork(worker, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const revisionTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
+    await harness.waitForIdle();
+
+    expect(revised).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    expect(revisionTip).not.toBe(firstTip);
+    const tip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
+    expect(parents(pull, tip)).toEqual([revisionTip, mainTip]);
+    expect(sh(fixture.remote.bare, "show", `${tip}:src/triple.js`)).toContain("a * 3");
+    expect(sh(fixture.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
+    expect(fixture.remote.refs()["refs/heads/main"]).toBe(mainTip);
+    expect(await taskState(fixture.taskId)).toBe("pr_open");
+    const merged = await harness.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
+    expect(merged.rows.map((row) => row.payload)).toMatchObject([{ baseSha: mainTip, headSha: tip }]);
+    expect(github.count("POST", /\/pulls$/)).toBe(1);
   });
 });

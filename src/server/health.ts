@@ -1,6 +1,7 @@
 // GET /health: the process is up. GET /ready: the database answers and every migration is applied (503
-// otherwise), with the sandbox mode (and why it is not plain `bwrap`) and any warning about the app's
-// database role for operators.
+// otherwise), with the sandbox mode. The operator's detail (the database's error text, the app's database role
+// and warnings about it, what the sandbox probe found) is shown only to a request from this host with no proxy in
+// between: the app's port also serves GitHub's webhooks, so it is often reachable from the internet.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import { isMigrated } from "../db/migrate.js";
@@ -15,7 +16,16 @@ export type ReadinessProbe = {
   databaseRole?: { role: string; warnings: string[] };
 };
 
-function operatorFields(probe: ReadinessProbe): Record<string, unknown> {
+/** A request from the host itself (a container healthcheck, an operator's curl) that no proxy forwarded. */
+export function fromThisHost(req: Pick<IncomingMessage, "headers" | "socket">): boolean {
+  const address = req.socket.remoteAddress ?? "";
+  const loopback = address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+  const { headers } = req;
+  return loopback && headers["x-forwarded-for"] === undefined && headers.forwarded === undefined && headers["x-real-ip"] === undefined;
+}
+
+function operatorFields(probe: ReadinessProbe, detailed: boolean): Record<string, unknown> {
+  if (!detailed) return { sandbox: probe.sandboxMode() };
   return {
     sandbox: probe.sandboxMode(),
     ...(probe.sandboxDetail ? { sandboxDetail: probe.sandboxDetail() } : {}),
@@ -37,18 +47,19 @@ export function healthHandler(probe: ReadinessProbe) {
       send(res, 200, { status: "ok" });
       return true;
     }
+    const detailed = fromThisHost(req);
     try {
       const migrated = await withTimeout(isMigrated(probe.pool), 2_000);
       send(res, migrated ? 200 : 503, {
         status: migrated ? "ready" : "migrations pending",
         database: "ok",
-        ...operatorFields(probe),
+        ...operatorFields(probe, detailed),
       });
     } catch (error) {
       send(res, 503, {
         status: "database unreachable",
-        database: error instanceof Error ? error.message : String(error),
-        ...operatorFields(probe),
+        database: detailed ? (error instanceof Error ? error.message : String(error)) : "unreachable",
+        ...operatorFields(probe, detailed),
       });
     }
     return true;

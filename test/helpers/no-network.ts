@@ -5,10 +5,11 @@
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { guardRefusals } from "../../src/github/guard.js";
+import { loopbackHost } from "./loopback.js";
 
 beforeAll(() => {
   nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  nock.enableNetConnect(loopbackHost);
 });
 
 afterEach(() => {

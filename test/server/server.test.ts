@@ -1,10 +1,15 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import nock from "nock";
 import pino from "pino";
 import { loadConfig } from "../../src/config/env.js";
+import { fromThisHost, healthHandler } from "../../src/server/health.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
 import type { Dispatcher } from "../../src/queue/dispatch.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { loopbackHost } from "../helpers/loopback.js";
 import { deliver, examplePayload, testPrivateKey, testSecret } from "../helpers/webhooks.js";
 
 const silent = pino({ level: "silent" });
@@ -102,6 +107,42 @@ describe("the running app", () => {
     // The shared test cluster connects as its superuser unless the run was given another DATABASE_URL.
     if (role.superuser) expect(body.warnings?.[0]).toMatch(/superuser/);
   });
+
+  it("shows the operator's detail on /ready only to a request from this host that no proxy forwarded", async () => {
+    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
+      const proxied = await fetch(`http://127.0.0.1:${aura.port}/ready`, { headers: { [header]: header === "forwarded" ? "for=203.0.113.9" : "203.0.113.9" } });
+      expect(proxied.status).toBe(200);
+      expect(await proxied.json()).toEqual({ status: "ready", database: "ok", sandbox: expect.any(String) });
+    }
+    expect(fromThisHost({ headers: {}, socket: { remoteAddress: "::ffff:127.0.0.1" } } as never)).toBe(true);
+    expect(fromThisHost({ headers: {}, socket: { remoteAddress: "::1" } } as never)).toBe(true);
+    expect(fromThisHost({ headers: {}, socket: { remoteAddress: "192.0.2.2" } } as never)).toBe(false);
+    expect(fromThisHost({ headers: {}, socket: { remoteAddress: "::ffff:10.1.2.3" } } as never)).toBe(false);
+  });
+
+  // A peer on another address reaches the app through a real socket when this machine has a non-loopback interface.
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
+  it.skipIf(external === undefined)(`answers a peer on ${external ?? "another address"} without the operator's detail`, async () => {
+    const server = http.createServer((req, res) => {
+      void healthHandler({ pool: db.pool, sandboxMode: () => "bwrap", sandboxDetail: () => ({ bwrap: "/usr/bin/bwrap" }), databaseRole: { role: "aura_app", warnings: ["w"] } })(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      // This machine's own address: the request never leaves it.
+      nock.enableNetConnect((host) => host === `${external}:${port}` || loopbackHost(host));
+      const remote = await fetch(`http://${external}:${port}/ready`);
+      const local = await fetch(`http://127.0.0.1:${port}/ready`);
+
+      expect(await remote.json()).toEqual({ status: "ready", database: "ok", sandbox: "bwrap" });
+      expect(await local.json()).toEqual({ status: "ready", database: "ok", sandbox: "bwrap", sandboxDetail: { bwrap: "/usr/bin/bwrap" }, databaseRole: "aura_app", warnings: ["w"] });
+    } finally {
+      nock.enableNetConnect(loopbackHost);
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
 
 describe("readiness when the database is down", () => {
@@ -115,9 +156,13 @@ describe("readiness when the database is down", () => {
       const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
       const health = await fetch(`http://127.0.0.1:${aura.port}/health`);
 
+      const proxied = await fetch(`http://127.0.0.1:${aura.port}/ready`, { headers: { "x-forwarded-for": "203.0.113.9" } });
+
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({ status: "database unreachable" });
+      expect(await ready.json()).toMatchObject({ status: "database unreachable", database: expect.stringMatching(/database .* does not exist|terminat|connect/) });
       expect(health.status).toBe(200);
+      expect(proxied.status).toBe(503);
+      expect(await proxied.json()).toEqual({ status: "database unreachable", database: "unreachable", sandbox: expect.any(String) });
     } finally {
       await aura.stop();
     }

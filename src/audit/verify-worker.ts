@@ -9,6 +9,8 @@ type Job = { id: number; databaseUrl: string; snapshot: string; afterSeq: number
 
 async function run(job: Job) {
   const client = new pg.Client({ connectionString: job.databaseUrl });
+  // A lost connection fails the query or stream in progress (reported as this range's error), never the thread.
+  client.on("error", () => undefined);
   try {
     await client.connect();
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

@@ -42,6 +42,7 @@ const hints: Record<string, string> = {
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
   AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
+  AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
 
@@ -62,6 +63,7 @@ export const Env = z
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOST: optionalText,
     LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    AURA_READY_DETAIL: z.enum(["local", "none"]).default("local"),
     GHE_HOST: optionalText.refine((value) => value === undefined || !/[/:]/.test(value), {
       message: "must be a bare host name",
     }),

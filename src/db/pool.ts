@@ -14,15 +14,24 @@ export function createPool(databaseUrl: string, options: { max?: number; onError
   // server connection dies between two queries (server restart, database dropped, pg_terminate_backend) emits
   // 'error' with no listener, which would be an uncaught exception. Every client therefore gets a listener for
   // its whole life; the code holding it sees the failure as its next query's rejection. Idle-client errors
-  // reach this listener too, so the pool's own 'error' event only needs to exist.
-  pool.on("connect", (client) => client.on("error", (error) => options.onError?.(error)));
+  // reach this listener too, so the pool's own 'error' event only needs to exist. A connection that dies emits
+  // twice (the server's message, then the closed socket): it is reported once.
+  pool.on("connect", (client) => {
+    let reported = false;
+    client.on("error", (error) => {
+      if (reported) return;
+      reported = true;
+      options.onError?.(error);
+    });
+  });
   pool.on("error", () => undefined);
   return pool;
 }
 
 /**
  * One connection for a short piece of work (migrations, role and retention setup). Should the server end it
- * between two queries, the next query rejects with the reason; nothing is thrown from the socket.
+ * during a query, that query rejects with the server's reason; between two queries, the next one rejects as
+ * "not queryable". Nothing is thrown from the socket either way.
  */
 export async function openClient(config: string | pg.ClientConfig): Promise<pg.Client> {
   const client = new pg.Client(typeof config === "string" ? { connectionString: config } : config);

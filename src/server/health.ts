@@ -1,7 +1,8 @@
 // GET /health: the process is up. GET /ready: the database answers and every migration is applied (503
 // otherwise), with the sandbox mode. The operator's detail (the database's error text, the app's database role
 // and warnings about it, what the sandbox probe found) is shown only to a request from this host with no proxy in
-// between: the app's port also serves GitHub's webhooks, so it is often reachable from the internet.
+// between (AURA_READY_DETAIL=none: to nobody): the app's port also serves GitHub's webhooks, so it is often
+// reachable from the internet.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import { isMigrated } from "../db/migrate.js";
@@ -14,6 +15,8 @@ export type ReadinessProbe = {
   sandboxDetail?: () => Record<string, string>;
   /** The app's database role, checked at start; warnings when it could write the audit log directly. */
   databaseRole?: { role: string; warnings: string[] };
+  /** AURA_READY_DETAIL: who sees the fields above and the database's error text (default `local`). */
+  detail?: "local" | "none";
 };
 
 /** A request from the host itself (a container healthcheck, an operator's curl) that no proxy forwarded. */
@@ -47,7 +50,7 @@ export function healthHandler(probe: ReadinessProbe) {
       send(res, 200, { status: "ok" });
       return true;
     }
-    const detailed = fromThisHost(req);
+    const detailed = probe.detail !== "none" && fromThisHost(req);
     try {
       const migrated = await withTimeout(isMigrated(probe.pool), 2_000);
       send(res, migrated ? 200 : 503, {

@@ -179,6 +179,7 @@ export async function startAura(
           return { bwrap, limits, setupEgress };
         },
         databaseRole: { role: role.role, warnings: role.warnings },
+        detail: config.AURA_READY_DETAIL,
       }),
     );
     await server.start();

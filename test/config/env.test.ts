@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config/env.js";
+import { ConfigError, Env, loadConfig } from "../../src/config/env.js";
 import { testPrivateKey } from "../helpers/webhooks.js";
 
 describe("environment configuration", () => {
@@ -25,6 +26,7 @@ describe("environment configuration", () => {
       DATABASE_URL: "mysql://x",
       OLLAMA_HOST: "not a url",
       GHE_HOST: "https://ghe.example.com",
+      AURA_READY_DETAIL: "everyone",
     };
     const attempt = () =>
       loadConfig(badEnv);
@@ -38,12 +40,13 @@ describe("environment configuration", () => {
         return (error as Error).message;
       }
     })();
-    expect(message).toContain("5 configuration problems");
+    expect(message).toContain("6 configuration problems");
     expect(message).toContain("PORT is invalid: set PORT to a whole number from 1 to 65535");
     expect(message).toContain("LOG_LEVEL is invalid: set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent");
     expect(message).toContain("DATABASE_URL must start with postgres:// or postgresql://");
     expect(message).toContain("OLLAMA_HOST must be a URL");
     expect(message).toContain("GHE_HOST must be a bare host name");
+    expect(message).toContain("AURA_READY_DETAIL is invalid: set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none");
   });
 
   it("requires WEBHOOK_SECRET and a private key whenever APP_ID is set", () => {
@@ -75,5 +78,19 @@ describe("environment configuration", () => {
     expect(result.stderr).toContain("Aura Orchestra cannot start");
     expect(result.stderr).toContain("APP_ID must be a number");
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("the documented configuration", () => {
+  const keys = Object.keys(Env.shape);
+
+  it("has a row in docs/configuration.md's key table and an entry in .env.example for every variable the app reads", () => {
+    const table = new Set([...readFileSync("docs/configuration.md", "utf8").matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((match) => match[1] as string));
+    const example = new Set([...readFileSync(".env.example", "utf8").matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1] as string));
+
+    expect(keys.length).toBeGreaterThan(20);
+    expect(keys.filter((key) => !table.has(key))).toEqual([]);
+    expect(keys.filter((key) => !example.has(key))).toEqual([]);
+    expect([...example].filter((key) => !keys.includes(key))).toEqual([]);
   });
 });

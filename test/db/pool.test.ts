@@ -51,6 +51,8 @@ describe("the app's pool", () => {
 
       await expect(client.query("SELECT 1")).rejects.toThrow();
       client.release(true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(errors).toHaveLength(1);
       expect(errors[0]!.message).toMatch(/terminat/);
 
       const after = await pool.query<{ one: number }>("SELECT 1 AS one");

@@ -120,6 +120,21 @@ describe("the running app", () => {
     expect(fromThisHost({ headers: {}, socket: { remoteAddress: "::ffff:10.1.2.3" } } as never)).toBe(false);
   });
 
+  it("with AURA_READY_DETAIL=none shows the detail to nobody, this host included", async () => {
+    const config = loadConfig({ AURA_READY_DETAIL: "none" });
+    const server = http.createServer((req, res) => {
+      void healthHandler({ pool: db.pool, sandboxMode: () => "bwrap", databaseRole: { role: "aura_app", warnings: ["w"] }, detail: config.AURA_READY_DETAIL })(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const local = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ready`);
+
+      expect(await local.json()).toEqual({ status: "ready", database: "ok", sandbox: "bwrap" });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   // A peer on another address reaches the app through a real socket when this machine has a non-loopback interface.
   const external = Object.values(networkInterfaces())
     .flat()

@@ -431,13 +431,13 @@ describe("a base that moves while the task is being worked on", () => {
     await harness.waitForIdle();
     const firstTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
 
-    await inTransaction(harness.db.pool, (client) =>
+    const revision = await inTransaction(harness.db.pool, (client) =>
       requestRevision(worker, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: `comment:${fixture.taskId}` }),
     );
     const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
     await deliverPush(pull, mainTip);
     expect(fixture.remote.refs()[`refs/heads/${branch}`]).toBe(firstTip);
-    const revised = await runTaskWork(worker, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const revised = await runTaskWork(worker, { taskId: fixture.taskId, revisionId: revision.revisionId }, recordingHelpers().helpers);
     const revisionTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
     await harness.waitForIdle();
 
@@ -446,6 +446,7 @@ describe("a base that moves while the task is being worked on", () => {
     const tip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
     expect(parents(pull, tip)).toEqual([revisionTip, mainTip]);
     expect(sh(fixture.remote.bare, "show", `${tip}:src/triple.js`)).toContain("a * 3");
+    expect(script.calls[1]?.messages.map((m) => m.content).join("\n")).toContain("Add triple().");
     expect(sh(fixture.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
     expect(fixture.remote.refs()["refs/heads/main"]).toBe(mainTip);
     expect(await taskState(fixture.taskId)).toBe("pr_open");

@@ -2,7 +2,14 @@
 // dedicated pooled connection and is released when the job ends, or by PostgreSQL when that connection drops.
 import type pg from "pg";
 
-export type SessionLock = { release: () => Promise<void> };
+export type SessionLock = {
+  release: () => Promise<void>;
+  /**
+   * False once the lock's connection has failed or closed (a server restart, idle_session_timeout, a network
+   * drop): PostgreSQL released the lock with the session, so another job may hold it now.
+   */
+  held: () => boolean;
+};
 
 /** Takes the lock (`namespace`, `key`), or returns null at once when another session holds it. */
 export async function trySessionLock(pool: pg.Pool, namespace: string, key: string): Promise<SessionLock | null> {
@@ -17,8 +24,17 @@ export async function trySessionLock(pool: pg.Pool, namespace: string, key: stri
     client.release();
     throw error;
   }
+  let lost = false;
+  const onLost = () => {
+    lost = true;
+  };
+  client.on("error", onLost);
+  client.on("end", onLost);
   return {
+    held: () => !lost,
     release: async () => {
+      client.removeListener("error", onLost);
+      client.removeListener("end", onLost);
       try {
         await client.query("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", [namespace, key]);
         client.release();

@@ -9,6 +9,8 @@ export function createPool(databaseUrl: string, options: { max?: number; onError
     connectionString: databaseUrl,
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
+    // TCP keepalive: a session lock's connection sits idle for a whole job; NATs and load balancers drop idle flows.
+    keepAlive: true,
   });
   // pg-pool listens for errors only while a client is idle (and re-emits them here). A checked-out client whose
   // server connection dies between two queries (server restart, database dropped, pg_terminate_backend) emits

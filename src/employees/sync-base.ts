@@ -32,7 +32,7 @@ import {
   type PushResult,
   type TaskWorkspace,
 } from "../workspace/index.js";
-import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
+import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 import { deliveredRepository } from "./work-loop.js";
 
 export const BASE_MOVED_TASK = "base.moved";
@@ -208,7 +208,7 @@ export async function runSyncBase(services: Services, rawPayload: unknown, helpe
     return { kind: "busy", reason: "another job is working in the task's tree" };
   }
   try {
-    return await syncUnderLock(services, { ...task, branch: task.branch, employee_id: task.employee_id, snapshot_id: task.snapshot_id });
+    return await syncUnderLock(services, { ...task, branch: task.branch, employee_id: task.employee_id, snapshot_id: task.snapshot_id }, lock);
   } finally {
     await lock.release();
   }
@@ -216,7 +216,7 @@ export async function runSyncBase(services: Services, rawPayload: unknown, helpe
 
 type LockedTask = SyncTaskRow & { branch: string; employee_id: string; snapshot_id: string };
 
-async function syncUnderLock(services: Services, task: LockedTask): Promise<SyncOutcome> {
+async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLock): Promise<SyncOutcome> {
   const taskId = Number(task.id);
   const installationId = Number(task.installation_id);
   const delivered = await deliveredRepository(services, installationId, task.repo);
@@ -231,7 +231,7 @@ async function syncUnderLock(services: Services, task: LockedTask): Promise<Sync
   const workspace = await prepareTaskWorkspace(services.workspace, { repo, branch: task.branch, baseRef, token });
   try {
     if (!workspace.resumed) return { kind: "skipped", reason: `branch ${task.branch} is no longer on the remote` };
-    return await mergeAndPush(services, task, workspace, token);
+    return await mergeAndPush(services, task, workspace, token, lock);
   } finally {
     await removeTaskWorkspace(workspace).catch((error: unknown) => services.log.warn({ taskId, reason: String(error) }, "could not remove the work tree"));
   }
@@ -246,7 +246,7 @@ async function recordMerges(services: Services, task: LockedTask, shas: string[]
   }
 }
 
-async function mergeAndPush(services: Services, task: LockedTask, workspace: TaskWorkspace, token: string | undefined): Promise<SyncOutcome> {
+async function mergeAndPush(services: Services, task: LockedTask, workspace: TaskWorkspace, token: string | undefined, lock: TreeLock): Promise<SyncOutcome> {
   const taskId = Number(task.id);
   const subject = `${task.repo}#${task.issue_number}/${task.task_key}`;
   let merged: MergeBaseResult;
@@ -264,6 +264,8 @@ async function mergeAndPush(services: Services, task: LockedTask, workspace: Tas
     return { kind: "up-to-date", sha: merged.sha, baseSha: merged.baseSha };
   }
 
+  // Never push from a tree another job may have rebuilt: a lost lock fails this job, which runs again.
+  assertTreeLockHeld(lock, taskId);
   // Recorded before the push: the Governor may judge the new head as soon as GitHub sees it.
   await recordMerges(services, task, [merged.sha]);
   let pushed: PushResult;

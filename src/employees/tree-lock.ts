@@ -13,3 +13,16 @@ export const TREE_BUSY_RETRY_MS = 2_000;
 export function tryTaskTreeLock(pool: pg.Pool, taskId: number): Promise<TreeLock | null> {
   return trySessionLock(pool, "aura:task-tree", String(taskId));
 }
+
+/** The tree lock's connection closed while a job worked in the tree: the job stops before pushing and runs again. */
+export class TreeLockLost extends Error {
+  override name = "TreeLockLost";
+}
+
+/** Throws TreeLockLost unless `lock` is still held: call it before pushing what was built in the tree. */
+export function assertTreeLockHeld(lock: TreeLock, taskId: number): void {
+  if (lock.held()) return;
+  throw new TreeLockLost(
+    `task ${taskId}: the lock on its work tree was lost (its database connection closed), so another job may have used the tree; nothing was pushed and the job will run again`,
+  );
+}

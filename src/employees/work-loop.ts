@@ -59,7 +59,7 @@ import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } 
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
-import { TREE_BUSY_RETRY_MS, tryTaskTreeLock } from "./tree-lock.js";
+import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 
 export const TaskWorkPayload = z.object({
   taskId: z.coerce.number().int().positive(),
@@ -373,14 +373,14 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
     return { kind: "waiting", reason: "another job is working in the task's tree" };
   }
   try {
-    return await prepareAndWork(run, { revisionId, mode });
+    return await prepareAndWork(run, { revisionId, mode, treeLock });
   } finally {
     await treeLock.release();
   }
 }
 
 /** Moves the task to working, builds its tree from the remote branch (or the base), works, removes the tree. */
-async function prepareAndWork(run: Run, input: { revisionId: number | undefined; mode: SandboxRunMode }): Promise<WorkOutcome> {
+async function prepareAndWork(run: Run, input: { revisionId: number | undefined; mode: SandboxRunMode; treeLock: TreeLock }): Promise<WorkOutcome> {
   const { services, task, taskId } = run;
   const { revisionId, mode } = input;
   const installationId = run.subject.installationId;
@@ -405,7 +405,7 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
   // A new run supersedes a base conflict the sync reported; whether the base still conflicts is the next sync's to find.
   await services.pool.query("UPDATE tasks SET branch = $2, base_conflict_sha = NULL, updated_at = now() WHERE id = $1", [taskId, branch]);
   try {
-    return await workInTree(run, workspace, { token: auth.token, baseRef, revision, mode });
+    return await workInTree(run, workspace, { token: auth.token, baseRef, revision, mode, treeLock: input.treeLock });
   } finally {
     await removeTaskWorkspace(workspace).catch((error: unknown) => services.log.warn({ taskId, reason: String(error) }, "could not remove the work tree"));
   }
@@ -426,7 +426,7 @@ type Stop = { reason: string; remaining: string };
 async function workInTree(
   run: Run,
   workspace: TaskWorkspace,
-  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: SandboxRunMode },
+  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: SandboxRunMode; treeLock: TreeLock },
 ): Promise<WorkOutcome> {
   const { services, task, taskId, employee } = run;
   const files = await listFiles(workspace);
@@ -534,6 +534,8 @@ async function workInTree(
   const commitMessage = `${title}\n\n${summary ?? (stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`;
   let saved: Saved;
   try {
+    // Never push from a tree another job may have rebuilt: a lost lock fails this job, which runs again.
+    assertTreeLockHeld(input.treeLock, taskId);
     saved = await saveWork(run, workspace, input.token, finalWrites, commitMessage, snapshotId);
   } catch (error) {
     if (!(error instanceof MergeConflictError)) throw error;

@@ -1,8 +1,8 @@
 // A server connection that dies under the app is reported and fails the next query; it is never an uncaught exception.
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/db/pool.js";
-import { adminUrl, createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { asAdmin, createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { until } from "../helpers/wait.js";
 
 let db: TestDatabase;
 
@@ -14,26 +14,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function terminate(pid: number): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  try {
-    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
-  } finally {
-    await admin.end();
-  }
-}
-
-function until(check: () => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (check()) resolve();
-      else if (Date.now() - started > 10_000) reject(new Error("timed out"));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
+function terminate(pid: number): Promise<unknown> {
+  return asAdmin((admin) => admin.query("SELECT pg_terminate_backend($1)", [pid]));
 }
 
 describe("the app's pool", () => {

@@ -18,12 +18,36 @@ export function databaseUrlFor(name: string): string {
   return url.toString();
 }
 
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const name = `aura_test_${randomBytes(6).toString("hex")}`;
+/** Runs `fn` on a connection to the run's PostgreSQL server as its superuser, then closes it. */
+export async function asAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Ends the sessions of `db` that hold a session lock of `namespace` (trySessionLock's first key), as a server
+ * restart or idle_session_timeout would; returns how many it ended.
+ */
+export async function endLockSessions(db: TestDatabase, namespace: string): Promise<number> {
+  const { rows } = await asAdmin((admin) =>
+    admin.query(
+      `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+       WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND d.datname = $1
+         AND l.classid::bigint = (hashtext($2)::bigint & 4294967295)`,
+      [new URL(db.url).pathname.slice(1), namespace],
+    ),
+  );
+  return rows.length;
+}
+
+export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const name = `aura_test_${randomBytes(6).toString("hex")}`;
+  await asAdmin((admin) => admin.query(`CREATE DATABASE ${name}`));
   const url = databaseUrlFor(name);
   if (options.migrate !== false) {
     await migrate(url);
@@ -35,10 +59,7 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
     pool,
     drop: async () => {
       await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl() });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+      await asAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }

@@ -10,9 +10,8 @@ import type { Employee } from "../../src/config/policy-files.js";
 import type { ModelClient } from "../../src/employees/model-client.js";
 import { inTransaction } from "../../src/manager/transitions.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
-import pg from "pg";
 import { TreeLockLost } from "../../src/employees/tree-lock.js";
-import { adminUrl, createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { createTestDatabase, endLockSessions, type TestDatabase } from "../helpers/database.js";
 import { testServices } from "../helpers/services.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
 import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, unthrottledGitHub, replace, scriptedEmployees, write, type TaskFixture } from "./work-fixtures.js";
@@ -272,23 +271,6 @@ describe("fail closed", () => {
 });
 
 describe("the lock on the task's tree", () => {
-  /** Ends the session holding a task-tree lock in this file's database, as idle_session_timeout would. */
-  async function endTreeLockSession(): Promise<number> {
-    const admin = new pg.Client({ connectionString: adminUrl() });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query(
-        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-         WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND d.datname = $1
-           AND l.classid::bigint = (hashtext('aura:task-tree')::bigint & 4294967295)`,
-        [new URL(db.url).pathname.slice(1)],
-      );
-      return rows.length;
-    } finally {
-      await admin.end();
-    }
-  }
-
   it("lost while the employee works stops the job before anything is pushed, so it runs again", async () => {
     const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
     const ended: number[] = [];
@@ -298,7 +280,7 @@ describe("the lock on the task's tree", () => {
       return {
         ...client,
         generate: (async (request) => {
-          if (ended.length === 0) ended.push(await endTreeLockSession());
+          if (ended.length === 0) ended.push(await endLockSessions(db, "aura:task-tree"));
           return generate(request);
         }) as typeof client.generate,
       };

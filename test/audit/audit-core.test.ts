@@ -39,6 +39,20 @@ async function withTriggersDisabled(target: TestDatabase, sql: string): Promise<
   }
 }
 
+/**
+ * Tests never read today's date: an edit of ts (a second, a millisecond, a day) must stay inside one month
+ * partition whatever day the suite runs. This sets a fresh database's chain clock to a fixed instant in the
+ * middle of a month, moving forward with real time from there.
+ */
+const PINNED_NOON = "2026-06-15T12:00:00Z";
+async function pinAuditClock(target: TestDatabase): Promise<void> {
+  const { rows } = await target.pool.query<{ now: string }>("SELECT clock_timestamp()::text AS now");
+  await target.pool.query(
+    `CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS
+     $$ SELECT timestamptz '${PINNED_NOON}' + (clock_timestamp() - timestamptz '${rows[0]!.now}') $$`,
+  );
+}
+
 describe("Audit Core", () => {
   it("keeps one valid chain with no gaps under 8 concurrent writers", async () => {
     const logs = Array.from({ length: 8 }, () => new AuditLog(db.pool));
@@ -134,6 +148,7 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("catches a column-only edit of ts that leaves the canonical text alone", async () => {
     const local = await createTestDatabase();
     try {
+      await pinAuditClock(local);
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
       await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 second' WHERE seq = 4");
 
@@ -221,6 +236,7 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   ])("reports %s", async (_what, tamper, firstBad) => {
     const local = await createTestDatabase();
     try {
+      await pinAuditClock(local);
       await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
       await withTriggersDisabled(local, tamper);
 
@@ -256,11 +272,9 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     try {
       // A chain written directly (as the owner, triggers off) so its timestamps can be chosen: 1,200 events
       // over seq 9→10, 99→100 and 999→1000, some sharing a timestamp, most 1 ms apart, some hours apart,
-      // crossing a midnight that is not the start of a month (the partition stays the same).
-      const { rows } = await local.pool.query<{ midnight: Date }>(
-        "SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + CASE WHEN extract(day FROM now() AT TIME ZONE 'UTC') = 1 THEN interval '1 day' ELSE interval '0' END AS midnight",
-      );
-      const midnight = rows[0]!.midnight.getTime();
+      // crossing a fixed midnight in the middle of a month (one day back stays in the same partition,
+      // whatever day the suite runs).
+      const midnight = Date.parse("2026-06-15T00:00:00Z");
       const times = Array.from({ length: 1200 }, (_, i) => (i < 300 ? midnight - 3 * 3_600_000 - 7_000 + Math.floor(i / 3) : midnight - 600 + i));
       let prev = Buffer.alloc(32);
       const values: string[] = [];

@@ -28,7 +28,7 @@ const hints: Record<string, string> = {
   AURA_DATA_DIR: "set AURA_DATA_DIR to a writable directory (default ./.data)",
   PORT: "set PORT to a whole number from 1 to 65535 (default 3000)",
   LOG_LEVEL: "set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent",
-  GHE_HOST: "set GHE_HOST to a host name such as github.example.com, without a protocol",
+  GHE_HOST: "set GHE_HOST to a host name such as github.example.com or github.example.com:8443, without a protocol or path",
   GHE_PROTOCOL: "set GHE_PROTOCOL to https or http",
   OPENAI_BASE_URL: "set OPENAI_BASE_URL to an http(s) URL such as https://api.openai.com/v1",
   GEMINI_BASE_URL: "set GEMINI_BASE_URL to an http(s) URL such as https://generativelanguage.googleapis.com",
@@ -45,6 +45,17 @@ const hints: Record<string, string> = {
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
+
+const hostLabel = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const hostWithPort = new RegExp(`^(?:${hostLabel}(?:\\.${hostLabel})*|\\[[0-9A-Fa-f:.]+\\])(?::(\\d{1,5}))?$`);
+
+/** `ghe.example.com`, `ghe.example.com:8443`, `10.0.0.5:8443` or `[::1]:8443`; no protocol, path or user. */
+function isHostWithPort(value: string): boolean {
+  const match = hostWithPort.exec(value);
+  if (!match) return false;
+  const port = match[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+}
 
 export const Env = z
   .object({
@@ -64,8 +75,9 @@ export const Env = z
     HOST: optionalText,
     LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     AURA_READY_DETAIL: z.enum(["local", "none"]).default("local"),
-    GHE_HOST: optionalText.refine((value) => value === undefined || !/[/:]/.test(value), {
-      message: "must be a bare host name",
+    // A host name or address with an optional port, as Probot uses it (`https://${GHE_HOST}/api/v3`).
+    GHE_HOST: optionalText.refine((value) => value === undefined || isHostWithPort(value), {
+      message: "must be a host name with an optional port",
     }),
     GHE_PROTOCOL: z.enum(["https", "http"]).default("https"),
     OPENAI_API_KEY: optionalText,
@@ -178,7 +190,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     botLogin: `${env.AURA_APP_SLUG}[bot]`,
     botIdentity: {
       name: `${env.AURA_APP_SLUG}[bot]`,
-      email: `${env.APP_ID ?? "0"}+${env.AURA_APP_SLUG}[bot]@users.noreply.${env.GHE_HOST ?? "github.com"}`,
+      // An e-mail domain has no port.
+      email: `${env.APP_ID ?? "0"}+${env.AURA_APP_SLUG}[bot]@users.noreply.${env.GHE_HOST?.replace(/:\d+$/, "") ?? "github.com"}`,
     },
   };
 }

@@ -45,7 +45,7 @@ describe("environment configuration", () => {
     expect(message).toContain("LOG_LEVEL is invalid: set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent");
     expect(message).toContain("DATABASE_URL must start with postgres:// or postgresql://");
     expect(message).toContain("OLLAMA_HOST must be a URL");
-    expect(message).toContain("GHE_HOST must be a bare host name");
+    expect(message).toContain("GHE_HOST must be a host name with an optional port");
     expect(message).toContain("AURA_READY_DETAIL is invalid: set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none");
   });
 
@@ -66,6 +66,21 @@ describe("environment configuration", () => {
     expect(config.githubWebUrl).toBe("https://ghe.example.com");
     expect(config.hasCredentials).toBe(true);
   });
+
+  it("accepts GHE_HOST with a port, as Probot does, and builds every URL with it", () => {
+    const config = loadConfig({ APP_ID: "1", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: "s", GHE_HOST: "ghe.example.com:8443" });
+
+    expect(config.githubApiUrl).toBe("https://ghe.example.com:8443/api/v3");
+    expect(config.githubWebUrl).toBe("https://ghe.example.com:8443");
+    expect(config.botIdentity.email).toBe("1+aura-orchestra[bot]@users.noreply.ghe.example.com");
+  });
+
+  it.each(["ghe.example.com:", "ghe.example.com:0", "ghe.example.com:65536", "ghe.example.com:https", "ghe.example.com/api", "user@ghe.example.com", "ghe example.com", "-ghe.example.com", "ghe.example.com:8443/x"])(
+    "refuses GHE_HOST %j",
+    (value) => {
+      expect(() => loadConfig({ GHE_HOST: value })).toThrow(/GHE_HOST must be a host name with an optional port/);
+    },
+  );
 
   it("makes `npm start` exit 1 with the message and no stack trace", () => {
     const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {

@@ -116,3 +116,68 @@ describe("the protected-path list", () => {
     expect(rule?.params.paths.map((entry) => entry.glob)).toEqual([...policies.protectedPaths.protected.map((entry) => entry.glob), "src/security/**"]);
   });
 });
+
+// Issue 12 point 8: files that change how git, installs, builds and hooks behave are protected like workflows.
+describe("files that change how tooling behaves", () => {
+  const toolingFiles = [
+    ".gitattributes",
+    "vendor/lib/.gitattributes",
+    ".gitmodules",
+    ".lfsconfig",
+    ".git-blame-ignore-revs",
+    ".npmrc",
+    "packages/web/.npmrc",
+    ".yarnrc",
+    ".yarnrc.yml",
+    ".yarn/releases/yarn-4.5.0.cjs",
+    ".yarn/plugins/@yarnpkg/plugin-evil.cjs",
+    ".pnpmfile.cjs",
+    "bunfig.toml",
+    ".cargo/config.toml",
+    ".mvn/extensions.xml",
+    "gradle/wrapper/gradle-wrapper.properties",
+    ".envrc",
+    ".husky/pre-commit",
+    ".githooks/pre-push",
+    "lefthook.yml",
+    ".lefthook-local.yaml",
+    ".simple-git-hooks.json",
+    ".pre-commit-config.yaml",
+    ".devcontainer/devcontainer.json",
+    ".devcontainer.json",
+    ".vscode/tasks.json",
+    ".github/dependabot.yml",
+    "renovate.json",
+  ];
+
+  it.each(toolingFiles)("an agent PR that changes %s fails protected-paths, whatever its scope", async (changed) => {
+    const pack = packOf(defaultPoliciesDir());
+
+    const verdict = await evaluate(pack, agentContext([file(changed)], { task: task({ scopeGlobs: ["**"] }) }));
+
+    expect(verdict.rules.find((result) => result.ruleId === "protected-paths")?.state).toBe("fail");
+  });
+
+  it.each([".nvmrc", ".node-version", ".tool-versions", "mise.toml", "pnpm-workspace.yaml", "gradle/wrapper/gradle-wrapper.properties"])(
+    "%s may be changed by a dependency task only",
+    async (changed) => {
+      const pack = packOf(defaultPoliciesDir());
+
+      const feature = await evaluate(pack, agentContext([file(changed)], { task: task({ scopeGlobs: ["**"] }) }));
+      const dependency = await evaluate(pack, agentContext([file(changed)], { task: task({ scopeGlobs: ["**"], taskClass: "dependency" }) }));
+
+      expect(feature.rules.find((result) => result.ruleId === "protected-paths")?.state).toBe("fail");
+      expect(dependency.rules.find((result) => result.ruleId === "protected-paths")?.state).toBe("pass");
+    },
+  );
+
+  it("are refused in a plan that names them, while ordinary scopes still plan", () => {
+    const shared = loadProtectedPaths().protected;
+
+    const named = [".npmrc", ".gitattributes", ".husky/pre-commit", "packages/web/.yarnrc.yml"].map((scope) => planTouching(scope, shared));
+    const ordinary = ["src/**", "docs/**", "*.md", "packages/*/src/**", ".vscode/settings.json"].map((scope) => planTouching(scope, shared));
+
+    expect(named.map((plan) => plan.ok)).toEqual([false, false, false, false]);
+    expect(ordinary.map((plan) => plan.ok)).toEqual([true, true, true, true, true]);
+  });
+});

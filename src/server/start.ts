@@ -24,6 +24,7 @@ import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
 import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
+import { withBodyLimit } from "./body-limit.js";
 import { healthHandler } from "./health.js";
 
 export type RunningAura = {
@@ -119,13 +120,13 @@ export async function startAura(
       host: options.host ?? config.HOST ?? "0.0.0.0",
       port,
       log,
-      Probot: Probot.defaults({
+      Probot: withBodyLimit(Probot.defaults({
         appId: config.hasCredentials ? Number(config.APP_ID) : 1,
         privateKey: config.privateKey ?? "setup mode: no private key yet",
         secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
         baseUrl: config.githubApiUrl,
         log,
-      }),
+      })),
     });
     const mode = config.hasCredentials ? "app" : "setup";
     if (mode === "app") {

@@ -1,5 +1,6 @@
 // The `aura` command line: database migrations and the Audit Core's verify, export and anchor commands.
-// It uses DATABASE_URL, or the embedded PostgreSQL in AURA_DATA_DIR (reusing it when the app is running).
+// It uses DATABASE_URL (`migrate`: MIGRATION_DATABASE_URL when set), or the embedded PostgreSQL in
+// AURA_DATA_DIR (reusing it when the app is running).
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { writeAnchor, readAnchor } from "./audit/anchor.js";
@@ -25,8 +26,9 @@ const usage = `Usage: aura <command>
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
 `;
 
-async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>): Promise<T> {
-  if (config.DATABASE_URL) return fn(config.DATABASE_URL);
+async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>, as: "app" | "owner" = "app"): Promise<T> {
+  const url = as === "owner" ? (config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL) : config.DATABASE_URL;
+  if (url) return fn(url);
   const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
   try {
     return await fn(embedded.url);
@@ -43,7 +45,7 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
       const applied = await migrate(url);
       out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
       return 0;
-    });
+    }, "owner");
   }
   if (command !== "audit" || !sub) {
     out.write(usage);

@@ -25,6 +25,8 @@ const hints: Record<string, string> = {
   PRIVATE_KEY_PATH: "set PRIVATE_KEY_PATH to a readable .pem file downloaded from the GitHub App settings page",
   WEBHOOK_SECRET: "set WEBHOOK_SECRET to the webhook secret configured for the GitHub App",
   DATABASE_URL: "set DATABASE_URL to a postgres:// URL, or unset it to use the embedded PostgreSQL",
+  MIGRATION_DATABASE_URL:
+    "set MIGRATION_DATABASE_URL to the postgres:// URL of the role that owns the database (it runs the migrations; DATABASE_URL is then the app's role, aura_app), or unset it",
   AURA_DATA_DIR: "set AURA_DATA_DIR to a writable directory (default ./.data)",
   PORT: "set PORT to a whole number from 1 to 65535 (default 3000)",
   LOG_LEVEL: "set LOG_LEVEL to one of trace, debug, info, warn, error, fatal, silent",
@@ -66,6 +68,10 @@ export const Env = z
     PRIVATE_KEY_PATH: optionalText,
     WEBHOOK_SECRET: optionalText,
     DATABASE_URL: optionalText.refine(
+      (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
+      { message: "must start with postgres:// or postgresql://" },
+    ),
+    MIGRATION_DATABASE_URL: optionalText.refine(
       (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
       { message: "must start with postgres:// or postgresql://" },
     ),
@@ -111,6 +117,9 @@ export const Env = z
       .default("aura-orchestra"),
   })
   .superRefine((env, ctx) => {
+    if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {
+      ctx.addIssue({ code: "custom", path: ["MIGRATION_DATABASE_URL"], message: "needs DATABASE_URL (the app's own role) as well" });
+    }
     if (env.APP_ID !== undefined && env.PRIVATE_KEY === undefined && env.PRIVATE_KEY_PATH === undefined) {
       ctx.addIssue({ code: "custom", path: ["PRIVATE_KEY"], message: "is required when APP_ID is set" });
     }

@@ -1,7 +1,9 @@
 // The app's database role. On the embedded default, migrations run as the cluster's superuser and the app's
 // pool then connects as aura_app (made by migration 011): not superuser, owner of nothing, able to append to
-// the audit log only through audit.append_events. With DATABASE_URL the role is the operator's choice; the
-// check here says when that role could write the audit log directly, so /ready and the log can warn.
+// the audit log only through audit.append_events. With MIGRATION_DATABASE_URL (docker-compose.yml) the owner
+// runs the migrations and DATABASE_URL must be aura_app, made outside Aura (docker/postgres-init.sh). With
+// DATABASE_URL alone the role is the operator's choice; the check here says when that role could write the
+// audit log directly, so /ready and the log can warn.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -46,26 +48,7 @@ export async function prepareAppRole(ownerUrl: string, options: { dataDir: strin
     await client.query(
       `ALTER ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD ${client.escapeLiteral(password)}`,
     );
-    // graphile-worker creates its schema after our migrations and may add tables when it is upgraded: grant
-    // on every start. The worker only reads graphile_worker.migrations once everything is applied.
-    await client.query(`GRANT USAGE ON SCHEMA graphile_worker TO ${role};
-      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA graphile_worker TO ${role};
-      GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA graphile_worker TO ${role};
-      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA graphile_worker TO ${role};
-      REVOKE INSERT, UPDATE, DELETE ON graphile_worker.migrations FROM ${role}`);
-    // graphile-worker turns on row-level security for its private tables (no policy: only owners and
-    // superusers see rows). aura_app gets a policy on each of them instead of the cluster-wide BYPASSRLS.
-    await client.query(`DO $$
-      DECLARE t record;
-      BEGIN
-        FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = 'graphile_worker' AND c.relkind IN ('r', 'p') AND c.relrowsecurity
-                   AND NOT EXISTS (SELECT 1 FROM pg_policies p WHERE p.schemaname = 'graphile_worker'
-                                   AND p.tablename = c.relname AND p.policyname = 'aura_app_access')
-        LOOP
-          EXECUTE format('CREATE POLICY aura_app_access ON graphile_worker.%I FOR ALL TO ${APP_ROLE} USING (true) WITH CHECK (true)', t.relname);
-        END LOOP;
-      END $$`);
+    await grantWorkerSchema(client);
   } finally {
     await client.end();
   }
@@ -73,6 +56,73 @@ export async function prepareAppRole(ownerUrl: string, options: { dataDir: strin
   url.username = APP_ROLE;
   url.password = password;
   return url.toString();
+}
+
+/**
+ * Run as the owner after every migration when the app's role was made outside Aura (MIGRATION_DATABASE_URL
+ * and DATABASE_URL both set): grants aura_app graphile-worker's schema, and changes nothing about the role.
+ */
+export async function grantAppRole(ownerUrl: string): Promise<void> {
+  const client = await openClient(ownerUrl);
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [APP_ROLE]);
+    if (exists.rowCount === 0) {
+      throw new AppRoleError(
+        `the ${APP_ROLE} role does not exist: create it before the first start (docker/postgres-init.sh does) or unset MIGRATION_DATABASE_URL`,
+      );
+    }
+    await grantWorkerSchema(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function grantWorkerSchema(client: pg.Client): Promise<void> {
+  const role = client.escapeIdentifier(APP_ROLE);
+  // graphile-worker creates its schema after our migrations and may add tables when it is upgraded: grant
+  // on every start. The worker only reads graphile_worker.migrations once everything is applied.
+  await client.query(`GRANT USAGE ON SCHEMA graphile_worker TO ${role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA graphile_worker TO ${role};
+    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA graphile_worker TO ${role};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA graphile_worker TO ${role};
+    REVOKE INSERT, UPDATE, DELETE ON graphile_worker.migrations FROM ${role}`);
+  // graphile-worker turns on row-level security for its private tables (no policy: only owners and
+  // superusers see rows). aura_app gets a policy on each of them instead of the cluster-wide BYPASSRLS.
+  await client.query(`DO $$
+    DECLARE t record;
+    BEGIN
+      FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'graphile_worker' AND c.relkind IN ('r', 'p') AND c.relrowsecurity
+                 AND NOT EXISTS (SELECT 1 FROM pg_policies p WHERE p.schemaname = 'graphile_worker'
+                                 AND p.tablename = c.relname AND p.policyname = 'aura_app_access')
+      LOOP
+        EXECUTE format('CREATE POLICY aura_app_access ON graphile_worker.%I FOR ALL TO ${APP_ROLE} USING (true) WITH CHECK (true)', t.relname);
+      END LOOP;
+    END $$`);
+}
+
+/**
+ * With MIGRATION_DATABASE_URL set the operator has separated the owner from the app, so DATABASE_URL must be
+ * aura_app (or a role that inherits it) and nothing stronger: anything else is refused at start, not warned about.
+ */
+export function requireSeparateAppRole(check: AppRoleCheck, isAppRole: boolean): void {
+  // The last warning is the advice to use aura_app, which the error below gives in its own words.
+  const problems = check.warnings.slice(0, -1);
+  if (!isAppRole) problems.push(`the app's database role ${check.role} is not ${APP_ROLE} and does not inherit its privileges`);
+  if (problems.length === 0) return;
+  throw new AppRoleError(
+    `MIGRATION_DATABASE_URL is set, so DATABASE_URL must connect as ${APP_ROLE}, which owns nothing: ${problems.join("; ")}. ` +
+      `Point DATABASE_URL at ${APP_ROLE} (docker/postgres-init.sh creates it) and keep the owner in MIGRATION_DATABASE_URL.`,
+  );
+}
+
+/** Whether the pool's role is aura_app or inherits its privileges (a superuser always does). */
+export async function actsAsAppRole(db: Pick<pg.Pool, "query">): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN pg_has_role(current_user, $1, 'USAGE') ELSE false END AS ok",
+    [APP_ROLE],
+  );
+  return rows[0]?.ok === true;
 }
 
 export type AppRoleCheck = {

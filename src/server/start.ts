@@ -1,13 +1,14 @@
 // Composition root: database (embedded or DATABASE_URL), migrations, the Probot server with the Aura app
 // (or Probot's setup page when there are no GitHub credentials), health routes, and clean shutdown.
-// Migrations run as the database owner; on the embedded default the app itself then connects as the
-// non-owner role aura_app, so it can append to the audit log only through the chain function.
+// Migrations run as the database owner; on the embedded default, and with MIGRATION_DATABASE_URL (the owner)
+// beside DATABASE_URL, the app itself then connects as the non-owner role aura_app, so it can append to the
+// audit log only through the chain function.
 import pino, { type Logger } from "pino";
 import { Probot, Server } from "probot";
 import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
 import type { AppConfig } from "../config/env.js";
-import { checkAppRole, prepareAppRole } from "../db/app-role.js";
+import { actsAsAppRole, checkAppRole, grantAppRole, prepareAppRole, requireSeparateAppRole } from "../db/app-role.js";
 import { setAuditRetention } from "../audit/retention.js";
 import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
@@ -77,7 +78,7 @@ export async function startAura(
   };
 
   try {
-    let ownerDatabaseUrl = config.DATABASE_URL;
+    let ownerDatabaseUrl = config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL;
     if (!ownerDatabaseUrl) {
       log.info({ dataDir: config.AURA_DATA_DIR }, "starting embedded PostgreSQL");
       const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
@@ -89,13 +90,15 @@ export async function startAura(
     await runGraphileMigrations({ connectionString: ownerDatabaseUrl });
     // The retention period is the owner's to set: the database refuses the app role any earlier cutoff.
     await setAuditRetention(ownerDatabaseUrl, config.AURA_AUDIT_RETENTION_DAYS);
-    // DATABASE_URL is used as given; the embedded default switches to its non-owner role.
-    const databaseUrl = config.DATABASE_URL ? ownerDatabaseUrl : await prepareAppRole(ownerDatabaseUrl, { dataDir: config.AURA_DATA_DIR });
+    // The embedded default switches to its non-owner role; with MIGRATION_DATABASE_URL the owner grants
+    // aura_app what the worker needs and DATABASE_URL must be aura_app; DATABASE_URL alone is used as given.
+    const databaseUrl = await appDatabaseUrl(config, ownerDatabaseUrl);
 
     const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "a database connection failed") });
     cleanups.push(() => pool.end());
     const audit = new AuditLog(pool);
     const role = await checkAppRole(pool);
+    if (config.MIGRATION_DATABASE_URL) requireSeparateAppRole(role, await actsAsAppRole(pool));
     if (role.warnings.length > 0) log.warn({ role: role.role, warnings: role.warnings }, "the app's database role can write the audit log directly");
     else log.info({ role: role.role }, "the app connects as a non-owner role; audit appends go through audit.append_events");
 
@@ -191,6 +194,12 @@ export async function startAura(
     await stop();
     throw error;
   }
+}
+
+async function appDatabaseUrl(config: AppConfig, ownerDatabaseUrl: string): Promise<string> {
+  if (!config.DATABASE_URL) return prepareAppRole(ownerDatabaseUrl, { dataDir: config.AURA_DATA_DIR });
+  if (config.MIGRATION_DATABASE_URL) await grantAppRole(ownerDatabaseUrl);
+  return config.DATABASE_URL;
 }
 
 /** Duties of the leader that belong to no single role. */

@@ -1,10 +1,13 @@
-// Process entry point for `npm start`: parse configuration, start Aura, stop cleanly on SIGINT/SIGTERM.
+// Process entry point for `npm start`: read `.env`, parse configuration, start Aura, stop cleanly on
+// SIGINT/SIGTERM.
 import { ConfigError, loadConfig } from "./config/env.js";
+import { loadEnvFile } from "./config/load-env-file.js";
 import { startAura } from "./server/start.js";
 
 async function main(): Promise<void> {
   let config;
   try {
+    loadEnvFile(process.env);
     config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -27,6 +27,7 @@ import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../
 import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
 import { withBodyLimit } from "./body-limit.js";
 import { healthHandler } from "./health.js";
+import { closedSetupRoutes, closeSetupOnceConfigured } from "./setup-routes.js";
 
 export type RunningAura = {
   port: number;
@@ -39,12 +40,17 @@ export type RunningAura = {
 };
 
 type SetupAppFactory = (options: Record<string, unknown>) => Parameters<Server["loadHandlerFactory"]>[0];
+type UpdateEnv = (env: Record<string, string>) => Record<string, string>;
 
-/** Probot's setup app (manifest registration) is not in its public exports; load it from the package. */
-async function loadSetupAppFactory(): Promise<SetupAppFactory> {
+/**
+ * Probot's setup app (manifest registration) and the function it writes `.env` with are not in its public
+ * exports; load them from the package.
+ */
+async function loadSetupApp(): Promise<{ setupAppFactory: SetupAppFactory; updateEnv: UpdateEnv }> {
   const entry = import.meta.resolve("probot");
-  const module = (await import(new URL("./apps/setup.js", entry).href)) as { setupAppFactory: SetupAppFactory };
-  return module.setupAppFactory;
+  const { setupAppFactory } = (await import(new URL("./apps/setup.js", entry).href)) as { setupAppFactory: SetupAppFactory };
+  const { updateEnv } = (await import(new URL("./helpers/update-env.js", entry).href)) as { updateEnv: UpdateEnv };
+  return { setupAppFactory, updateEnv };
 }
 
 export async function startAura(
@@ -134,6 +140,7 @@ export async function startAura(
     const mode = config.hasCredentials ? "app" : "setup";
     if (mode === "app") {
       await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? dispatchAll }));
+      server.addHandler(closedSetupRoutes());
       const breaker = new CircuitBreaker();
       const services: Services = {
         config,
@@ -166,13 +173,20 @@ export async function startAura(
         cleanups.push(leadership.stop);
       }
     } else {
-      const setupAppFactory = await loadSetupAppFactory();
-      await server.loadHandlerFactory(setupAppFactory({
-          host: server.host,
-          port,
-          log: log.child({ component: "setup" }),
-          ...(options.updateEnv ? { updateEnv: options.updateEnv } : {}),
-        }));
+      const { setupAppFactory, updateEnv } = await loadSetupApp();
+      // Once the page has written credentials it takes no others; the restart picks them up from .env.
+      let configured = false;
+      const setupApp = setupAppFactory({
+        host: server.host,
+        port,
+        log: log.child({ component: "setup" }),
+        updateEnv: (env: Record<string, string>) => {
+          const written = (options.updateEnv ?? updateEnv)(env);
+          if (env.APP_ID) configured = true;
+          return written;
+        },
+      });
+      await server.loadHandlerFactory(async (...args) => closeSetupOnceConfigured(await setupApp(...args), () => configured));
     }
     server.addHandler(
       healthHandler({

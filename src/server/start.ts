@@ -21,6 +21,7 @@ import { CircuitBreaker } from "../employees/circuit-breaker.js";
 import type { ModelClient } from "../employees/model-client.js";
 import { createGitHubAccess } from "../github/octokit.js";
 import { startLeaderElection, type Duty } from "../queue/leader.js";
+import { pruneDeliveries } from "../queue/prune-deliveries.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
@@ -225,6 +226,20 @@ function coreDuties(services: Services): Duty[] {
       run: async () => {
         const dead = await unlockDeadWorkers(services.pool, 10_000);
         if (dead.length > 0) services.log.warn({ processes: dead }, "unlocked the jobs of dead worker processes");
+      },
+    },
+    {
+      name: "webhook-inbox-retention",
+      everyMs: 3_600_000,
+      run: async () => {
+        let removed = 0;
+        // Batches keep each statement short; a backlog is worked off over several runs.
+        for (let batch = 0; batch < 50; batch++) {
+          const n = await pruneDeliveries(services.pool, { now: services.now() });
+          removed += n;
+          if (n < 1_000) break;
+        }
+        if (removed > 0) services.log.info({ removed }, "pruned processed webhook deliveries past the redelivery window");
       },
     },
     {

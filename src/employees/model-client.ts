@@ -16,7 +16,13 @@ export type StructuredRequest<S extends z.ZodType> = {
   /** Wall-clock limit for one provider call. */
   timeoutMs?: number;
   temperature?: number;
+  /** The most output tokens one reply may have (the employee's own per-call limit). */
   maxOutputTokens?: number;
+  /**
+   * Dollars reserved for this call, every attempt together. Each attempt's output limit is cut so that the
+   * prompt (counted generously) plus the longest possible reply costs no more than what is left of it.
+   */
+  maxCostUsd?: number;
   signal?: AbortSignal;
 };
 
@@ -52,6 +58,23 @@ export class ModelCallError extends Error {
   /** Provider failures (auth, limits, timeouts, outages) are not quality signals. */
   get isProviderFailure(): boolean {
     return this.kind !== "invalid_output";
+  }
+}
+
+/**
+ * The reserved dollars cannot pay for the prompt plus a minimal reply, so the call was not made. Not a
+ * provider failure and not a quality signal: the budget decides, as with BudgetExhausted.
+ */
+export class OutputAllowanceTooSmall extends Error {
+  override name = "OutputAllowanceTooSmall";
+  constructor(
+    readonly details: { provider: ProviderName; model: string; maxCostUsd: number; inputTokens: number; inputUsd: number; minOutputTokens: number },
+  ) {
+    super(
+      `The call to ${details.provider} ${details.model} was not made: the $${details.maxCostUsd.toFixed(4)} reserved for it cannot pay for ` +
+        `its prompt (up to ${details.inputTokens} tokens, $${details.inputUsd.toFixed(4)}) plus a reply of at least ${details.minOutputTokens} tokens. ` +
+        "Shorten the context or raise the budget (`/aura budget <usd>`).",
+    );
   }
 }
 

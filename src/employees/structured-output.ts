@@ -3,9 +3,10 @@
 // timeout and turns every failure into one classified ModelCallError carrying attempts, re-asks and spend.
 import { z } from "zod";
 import { fromStrictJson } from "./json-schema.js";
-import { costUsd as costAtPrice, type PriceTable } from "./prices.js";
+import { costUsd as costAtPrice, type Price, type PriceTable } from "./prices.js";
 import {
   ModelCallError,
+  OutputAllowanceTooSmall,
   type ChatMessage,
   type ModelFailureKind,
   type ProviderName,
@@ -29,8 +30,40 @@ export type ProviderReply = {
   finishReason?: string;
 };
 
-/** One provider round trip. It must honour `signal`; the loop also stops waiting when it fires. */
-export type ProviderTurn = (input: { messages: ChatMessage[]; signal: AbortSignal }) => Promise<ProviderReply>;
+/**
+ * One provider round trip. It must honour `signal` (the loop also stops waiting when it fires) and send
+ * `maxOutputTokens`, when set, as the provider's own output limit.
+ */
+export type ProviderTurn = (input: { messages: ChatMessage[]; signal: AbortSignal; maxOutputTokens: number | undefined }) => Promise<ProviderReply>;
+
+/** The shortest reply worth paying for: a call that cannot afford this many output tokens is not made. */
+export const MIN_OUTPUT_TOKENS = 64;
+
+/** Tokens a provider may add per message for its role and framing, counted generously. */
+const MESSAGE_OVERHEAD_TOKENS = 8;
+
+/**
+ * An upper bound on an attempt's input tokens: byte-level BPE (OpenAI) and byte-fallback SentencePiece
+ * (Gemini, most local models) never make more tokens than UTF-8 bytes. The response schema counts as input.
+ */
+export function inputTokenBound(messages: readonly ChatMessage[], schemaBytes: number): number {
+  return messages.reduce((sum, message) => sum + Buffer.byteLength(message.content, "utf8") + MESSAGE_OVERHEAD_TOKENS, schemaBytes);
+}
+
+/**
+ * The output tokens one attempt may have: what is left of the reservation after the attempts so far and this
+ * attempt's input (at the dearer of the cached and uncached prices), divided by the output price, and never
+ * more than the request's own maximum. Undefined when nothing bounds the reply.
+ */
+export function outputAllowance(input: { maxCostUsd: number | undefined; spentUsd: number; inputTokens: number; price: Price | undefined; modelMax: number | undefined }): number | undefined {
+  const { maxCostUsd, price, modelMax } = input;
+  if (maxCostUsd === undefined || price === undefined) return modelMax;
+  const left = maxCostUsd - input.spentUsd - (input.inputTokens * Math.max(price.input, price.cachedInput)) / 1e6;
+  if (left < 0) return 0;
+  if (price.output === 0) return modelMax;
+  const affordable = Math.floor((left * 1e6) / price.output);
+  return modelMax === undefined ? affordable : Math.min(modelMax, affordable);
+}
 
 /** How a provider's SDK error maps onto our failure kinds. */
 export type FailureClassification = {
@@ -60,6 +93,10 @@ export type StructuredLoopOptions<S extends z.ZodType> = {
   classify: (error: unknown) => FailureClassification;
   /** Dollars for a usage at the price in force now. */
   cost: (usage: Usage) => number;
+  /** That price, which bounds each attempt's output when the request sets `maxCostUsd`. */
+  price?: Price;
+  /** Size of the response schema as sent, counted as input. */
+  schemaBytes?: number;
   defaultTimeoutMs?: number;
   /** Milliseconds clock for `durationMs`; injectable for tests. */
   clock?: () => number;
@@ -133,10 +170,23 @@ export async function generateStructured<S extends z.ZodType>(
   const details = () => ({ provider, model, attempts, usage, costUsd: cost(usage), reasks: [...reasks] });
 
   for (;;) {
+    const inputTokens = inputTokenBound(messages, options.schemaBytes ?? 0);
+    const maxOutputTokens = outputAllowance({ maxCostUsd: request.maxCostUsd, spentUsd: cost(usage), inputTokens, price: options.price, modelMax: request.maxOutputTokens });
+    if (maxOutputTokens !== undefined && maxOutputTokens < Math.min(MIN_OUTPUT_TOKENS, request.maxOutputTokens ?? MIN_OUTPUT_TOKENS)) {
+      const inputUsd = options.price ? (inputTokens * Math.max(options.price.input, options.price.cachedInput)) / 1e6 : 0;
+      if (attempts === 0) {
+        throw new OutputAllowanceTooSmall({ provider, model, maxCostUsd: request.maxCostUsd ?? 0, inputTokens, inputUsd, minOutputTokens: MIN_OUTPUT_TOKENS });
+      }
+      throw new ModelCallError(
+        "invalid_output",
+        `${provider} ${model} gave no valid ${request.name} in ${attempts} attempts, and what is left of the call's reservation cannot pay for another:\n${reasks.at(-1) ?? ""}`,
+        details(),
+      );
+    }
     attempts += 1;
     let reply: ProviderReply;
     try {
-      reply = await callWithTimeout(call, messages, timeoutMs, request.signal);
+      reply = await callWithTimeout(call, messages, maxOutputTokens, timeoutMs, request.signal);
     } catch (error) {
       if (error instanceof CallerAbort) throw error.reason;
       const failure = error instanceof CallTimeout
@@ -187,6 +237,7 @@ class CallerAbort extends Error {
 async function callWithTimeout(
   call: ProviderTurn,
   messages: ChatMessage[],
+  maxOutputTokens: number | undefined,
   timeoutMs: number,
   callerSignal: AbortSignal | undefined,
 ): Promise<ProviderReply> {
@@ -207,7 +258,7 @@ async function callWithTimeout(
     stop(error);
   };
   callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
-  const pending = call({ messages: [...messages], signal: controller.signal });
+  const pending = call({ messages: [...messages], signal: controller.signal, maxOutputTokens });
   // The losing promise of the race must not surface as an unhandled rejection.
   pending.catch(() => undefined);
   try {
@@ -241,6 +292,7 @@ export function generatePriced<S extends z.ZodType>(
   request: StructuredRequest<S>,
   classify: (error: unknown) => FailureClassification,
   call: ProviderTurn,
+  sent: { schema: unknown },
 ): Promise<StructuredResult<z.infer<S>>> {
   const now = client.options.now ?? (() => new Date());
   const price = client.options.prices.priceFor(client.model, now(), client.provider);
@@ -249,6 +301,8 @@ export function generatePriced<S extends z.ZodType>(
     model: client.model,
     request,
     cost: (usage) => costAtPrice(usage, price),
+    price,
+    schemaBytes: Buffer.byteLength(JSON.stringify(sent.schema), "utf8"),
     classify,
     clock: () => now().getTime(),
     ...(client.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: client.options.defaultTimeoutMs } : {}),

@@ -4,6 +4,7 @@ import { formatPlanProblems, type PlanProblem } from "./validate-plan.js";
 
 export const REFUSAL_MARKER = "<!-- aura:intake-refusal -->";
 export const CONFIG_ERROR_MARKER = "<!-- aura:config-error -->";
+export const PLANNING_BUDGET_MARKER = "<!-- aura:planning-budget -->";
 
 /** A login shown in a comment: only characters GitHub allows, so it cannot inject markdown. */
 function login(name: string): string {
@@ -84,4 +85,21 @@ export function crashExplanation(attempts: number, message: string): string {
     "",
     "Nothing was started. Next: a director can reply `/aura revise` to try again.",
   ].join("\n");
+}
+
+/** The one comment on an issue whose planning the budget refused (edited in place on later refusals). */
+export function planningBudgetComment(reason: string): string {
+  return [
+    PLANNING_BUDGET_MARKER,
+    "**Aura did not plan this requirement: its budget is used up.** Planning calls are paid for from the requirement's budget and the installation's daily budget.",
+    "",
+    reason.replace(/[\r\n]+/g, " ").slice(0, 800),
+    "",
+    "Removing and adding the label again does not plan it. Next: a director can raise the requirement's budget with `/aura budget <usd>` and reply `/aura revise` to plan, or wait until a daily budget resets at midnight UTC and reply `/aura revise`.",
+  ].join("\n");
+}
+
+/** The status comment's line for the same refusal. */
+export function planningBudgetExplanation(): string {
+  return "**Planning was not attempted: a budget it is charged to is used up** (see Aura's comment on this issue). Nothing was started.";
 }

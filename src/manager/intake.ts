@@ -13,6 +13,7 @@ import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { parseRepoConfig, RepoConfig, effectiveBudgets } from "../config/repo-config.js";
 import { deferIfHalted } from "../director/halt.js";
+import { releaseStaleReservations, utcDay, type SpendHolder } from "../employees/budgets.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { atLeast, getPermission, type Permission } from "../github/permissions.js";
 import { readRepoConfig, type RepoConfigResult } from "../github/repo-config-reader.js";
@@ -20,11 +21,14 @@ import { upsertStickyComment } from "../github/sticky-comment.js";
 import type { Services } from "../services.js";
 import {
   CONFIG_ERROR_MARKER,
+  PLANNING_BUDGET_MARKER,
   REFUSAL_MARKER,
   configErrorComment,
   crashExplanation,
   invalidOutputExplanation,
   noManagerExplanation,
+  planningBudgetComment,
+  planningBudgetExplanation,
   planRefusedExplanation,
   providersFailedExplanation,
   refusalComment,
@@ -121,7 +125,7 @@ export async function runIntakeJob(services: Services, rawPayload: unknown, help
   try {
     await intake.recordInstallation();
     await intake.applyDeliveries();
-    await intake.planIfWaiting(helpers.job.attempts >= helpers.job.max_attempts);
+    await intake.planIfWaiting(helpers.job.attempts >= helpers.job.max_attempts, { jobId: helpers.job.id, attempt: helpers.job.attempts });
     await intake.refreshStatus();
   } catch (error) {
     // On the last attempt a requirement must not stay in `planning` forever: a director is told instead.
@@ -424,7 +428,7 @@ class Intake {
   }
 
   /** Plans a requirement that is `received` (or still `planning` after a crash). */
-  async planIfWaiting(finalAttempt: boolean): Promise<void> {
+  async planIfWaiting(finalAttempt: boolean, holder: SpendHolder): Promise<void> {
     const requirement = await this.requirement();
     if (!requirement || (requirement.state !== "received" && requirement.state !== "planning")) return;
     if (requirement.state === "received") {
@@ -456,8 +460,15 @@ class Intake {
       maxTasks: config.maxTasks,
       budget,
     });
+    // An earlier attempt killed mid-call must not keep its reservation against the caps this plan needs.
+    await releaseStaleReservations(this.services.pool, { at: this.services.now(), requirementId: requirement.id });
     const outcome = await draftPlan(this.services, {
       messages: prompt.messages,
+      spend: {
+        subject: { installationId: this.job.installationId, repo: this.job.repo, requirementId: requirement.id, day: utcDay(this.services.now()) },
+        budgets,
+        holder,
+      },
       limits: {
         maxTasks: config.maxTasks,
         protectedGlobs,
@@ -489,6 +500,35 @@ class Intake {
       await this.settle(client, requirement.id, config, outcome);
     });
     this.statusFresh = false;
+    if (outcome.kind === "over-budget") await this.reportPlanningBudget(outcome.reason);
+  }
+
+  /**
+   * Planning was refused because a budget is used up: one comment on the issue says so, found again by its
+   * marker and edited only when its text changes, so label/unlabel cycles never add a second one.
+   */
+  private async reportPlanningBudget(reason: string): Promise<void> {
+    const body = planningBudgetComment(reason);
+    const previous = (
+      await this.services.pool.query<{ comment_id: number; body_hash: string }>(
+        "SELECT comment_id, body_hash FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'planning-budget'",
+        [this.job.installationId, this.job.repo, this.job.issueNumber],
+      )
+    ).rows[0];
+    if (previous?.body_hash === sha(body)) return;
+    const { commentId } = await upsertStickyComment(this.octokit, {
+      owner: this.owner,
+      repo: this.name,
+      issueNumber: this.job.issueNumber,
+      marker: PLANNING_BUDGET_MARKER,
+      body,
+      commentId: previous?.comment_id ?? null,
+    });
+    await this.services.pool.query(
+      `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'planning-budget', $4, $5)
+       ON CONFLICT (installation_id, repo, issue_number, kind) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_hash = EXCLUDED.body_hash, updated_at = now()`,
+      [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
+    );
   }
 
   private async settle(client: pg.PoolClient, requirementId: number, config: RepoConfig, outcome: DraftOutcome): Promise<void> {
@@ -505,6 +545,8 @@ class Intake {
         return needsDirector("needs_director", invalidOutputExplanation(outcome.employeeId, outcome.reason), "the manager model gave no valid plan after re-asks");
       case "providers-failed":
         return needsDirector("needs_director", providersFailedExplanation(outcome.reason), "no manager model could be reached");
+      case "over-budget":
+        return needsDirector("needs_director", planningBudgetExplanation(), `planning refused: ${outcome.reason}`);
       case "no-manager":
         return needsDirector("failed", noManagerExplanation(outcome.reason), "no manager model is configured");
     }

@@ -1,8 +1,13 @@
 // Drafting a plan: the manager employees of policies/employees.yml are asked in order of preference for a
 // TaskPlan (the provider re-asks on malformed replies), and the rules, not the model, decide whether it stands:
 // a refused plan goes back with the problems at most twice. A provider outage moves on to the next manager.
+// Every call is charged to the requirement and the daily caps; a call the budget cannot pay for is not made.
 import type { Employee } from "../config/policy-files.js";
-import { ModelCallError, type ChatMessage } from "../employees/model-client.js";
+import type { EffectiveBudgets } from "../config/repo-config.js";
+import { BudgetExhausted, budgetedCall, type SpendHolder, type SpendSubject } from "../employees/budgets.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../employees/model-client.js";
+import { defaultPriceFor } from "../employees/prices.js";
+import { messagesTokens } from "../employees/task-context.js";
 import { isProviderConfigured } from "../employees/providers/index.js";
 import type { Services } from "../services.js";
 import { TaskPlan } from "./plan.js";
@@ -35,6 +40,7 @@ export type DraftOutcome =
   | { kind: "refused"; problems: PlanProblem[]; employeeId: string; record: PlanningRecord }
   | { kind: "invalid-output"; reason: string; employeeId: string; record: PlanningRecord }
   | { kind: "providers-failed"; reason: string; record: PlanningRecord }
+  | { kind: "over-budget"; reason: string; employeeId: string; record: PlanningRecord }
   | { kind: "no-manager"; reason: string; record: PlanningRecord };
 
 function managerEmployees(services: Services): Employee[] {
@@ -50,7 +56,17 @@ function managerEmployees(services: Services): Employee[] {
  * replies with something that is not a TaskPlan after the provider's re-asks. Errors other than ModelCallError
  * (a bug, a crash) propagate so the job is retried.
  */
-export async function draftPlan(services: Services, input: { messages: ChatMessage[]; limits: PlanLimits }): Promise<DraftOutcome> {
+/** Whose budget planning spends: the requirement's, and its installation's and repository's of the day. */
+export type PlanningSpend = {
+  subject: Omit<SpendSubject, "taskId" | "employeeId">;
+  budgets: EffectiveBudgets;
+  holder?: SpendHolder;
+};
+
+/** Allowance for the TaskPlan schema and message framing in the worst-case reservation. */
+const PLAN_SCHEMA_TOKENS = 1_500;
+
+export async function draftPlan(services: Services, input: { messages: ChatMessage[]; limits: PlanLimits; spend: PlanningSpend }): Promise<DraftOutcome> {
   const record: PlanningRecord = { calls: [], skipped: [], costUsd: 0 };
   const providerFailures: string[] = [];
   for (const employee of managerEmployees(services)) {
@@ -73,15 +89,27 @@ export async function draftPlan(services: Services, input: { messages: ChatMessa
     for (let round = 0; round <= MAX_RULE_REASKS; round++) {
       let reply;
       try {
-        reply = await client.generate({
-          name: "TaskPlan",
-          schema: TaskPlan,
-          messages,
-          timeoutMs: employee.limits.timeoutSeconds * 1000,
-          maxOutputTokens: Math.min(employee.limits.maxTokensPerCall, MAX_PLAN_OUTPUT_TOKENS),
-          temperature: 0,
-        });
+        const model = client;
+        reply = await budgetedCall(
+          services.pool,
+          {
+            subject: { ...input.spend.subject, taskId: null, employeeId: employee.id },
+            budgets: input.spend.budgets,
+            purpose: round === 0 ? "planning" : `planning-rule-reask-${round}`,
+            ...(input.spend.holder ? { holder: input.spend.holder } : {}),
+            at: services.now(),
+            promptTokens: messagesTokens(messages) + PLAN_SCHEMA_TOKENS,
+            maxOutputTokens: Math.min(employee.limits.maxTokensPerCall, MAX_PLAN_OUTPUT_TOKENS),
+            timeoutMs: employee.limits.timeoutSeconds * 1000,
+            price: defaultPriceFor(employee, services.now()),
+          },
+          (bounds) => model.generate({ name: "TaskPlan", schema: TaskPlan, messages, temperature: 0, ...bounds }),
+        );
       } catch (error) {
+        // The budget, not the model, stops planning: no other manager may spend what is not there either.
+        if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) {
+          return { kind: "over-budget", reason: error.message, employeeId: employee.id, record };
+        }
         if (!(error instanceof ModelCallError)) throw error;
         const cost = error.details.costUsd ?? 0;
         record.costUsd += cost;

@@ -1,7 +1,9 @@
 // The leader's repair duty for the Manager: tasks that stopped making progress are retried once and then go
 // to a director; requirements whose intake job was lost are enqueued again; deliveries that were recorded but
 // never processed (and have no job) are dispatched again, once. Webhooks are never redelivered by GitHub after a
-// failure, so this is what makes "record, then work" safe.
+// failure, so this is what makes "record, then work" safe. Reservations of model calls that can no longer be
+// running (a worker killed mid-call) are released, so they stop counting against the budgets.
+import { releaseStaleReservations } from "../employees/budgets.js";
 import { redeliverFailedDeliveries } from "../github/redeliver.js";
 import type pg from "pg";
 import type { Services } from "../services.js";
@@ -85,6 +87,13 @@ export async function reconcileStuckTasks(services: Services, options: Pick<Reco
 async function moveRequirementToDirector(client: pg.PoolClient, requirementId: number, reason: string): Promise<void> {
   const { rows } = await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId]);
   if (rows[0]?.state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/reconciler", reason });
+}
+
+/** Releases the reservations of model calls that can no longer be running (see releaseStaleReservations). */
+export async function reconcileStaleReservations(services: Services): Promise<number> {
+  const released = await releaseStaleReservations(services.pool, { at: services.now() });
+  if (released > 0) services.log.warn({ released }, "released the budget reservations of model calls that are no longer running");
+  return released;
 }
 
 /** Enqueues intake again for requirements waiting for a plan whose job is gone. Returns their ids. */
@@ -176,6 +185,7 @@ export function reconcilerDuties(services: Services, overrides: Partial<Reconcil
   return [
     { name: "manager-stuck-tasks", everyMs: 60_000, run: async () => void (await reconcileStuckTasks(services, options)) },
     { name: "manager-lost-intake", everyMs: 30_000, run: async () => void (await reconcileLostIntake(services, options)) },
+    { name: "manager-stale-reservations", everyMs: 60_000, run: async () => void (await reconcileStaleReservations(services)) },
     {
       // Deliveries GitHub failed to hand over are never retried by GitHub; ask it to redeliver them.
       name: "manager-failed-deliveries",

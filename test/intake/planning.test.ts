@@ -207,4 +207,40 @@ describe("planning", () => {
     expect(routed[0]?.employeeId).not.toBeNull();
     expect((await requirementOf(harness.db, "acme/p9", 1))?.state).toBe("in_progress");
   });
+
+  it("charges every planning call to the requirement (no task) with the real usage", async () => {
+    models.script("gpt-4.1-mini", planText(good));
+
+    await label("acme/p-charged", 1);
+    await waitForManager(harness.db);
+
+    const requirement = await requirementOf(harness.db, "acme/p-charged", 1);
+    const { rows } = await harness.db.pool.query(
+      "SELECT task_id, purpose, state, tokens, usd::float8 AS usd, job_id IS NOT NULL AS held FROM model_spend WHERE requirement_id = $1",
+      [requirement?.id],
+    );
+    expect(rows).toEqual([{ task_id: null, purpose: "planning", state: "settled", tokens: 1200, usd: 0.001, held: true }]);
+  });
+
+  it("refuses planning past the requirement's budget with one comment, however often the label is removed and added", async () => {
+    const repo = "acme/p-broke";
+    const config = "budgets:\n  perRequirement:\n    tokens: 5000\n";
+    const github = await label(repo, 1, { config });
+    await waitForManager(harness.db);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      await harness.deliver("issues", issuesPayload("unlabeled", { repo, issue: 1 }));
+      await waitForManager(harness.db);
+      mockRepoView(repo);
+      await harness.deliver("issues", issuesPayload("labeled", { repo, issue: 1 }));
+      await waitForManager(harness.db);
+    }
+
+    const refusals = github.created.filter((comment) => comment.body.includes("<!-- aura:planning-budget -->"));
+    expect(models.calls).toHaveLength(0);
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.body).toContain("Aura did not plan this requirement: its budget is used up.");
+    expect(refusals[0]?.body).toContain("The requirement budget is exhausted");
+    expect(github.edited.filter((edit) => edit.body.includes("<!-- aura:planning-budget -->"))).toHaveLength(0);
+    expect((await requirementOf(harness.db, repo, 1))?.state).toBe("needs_director");
+  });
 });

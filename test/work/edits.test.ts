@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadProtectedPaths } from "../../src/config/policy-files.js";
-import { applyEdits, planEdits, type EditRules } from "../../src/employees/edits.js";
+import { applyEdits, planEdits, recordChange, type EditRules } from "../../src/employees/edits.js";
 import { makeTempDir } from "../workspace/git-fixture.js";
 import { edits, replace, write } from "./work-fixtures.js";
 
@@ -66,7 +66,7 @@ describe("planEdits", () => {
 
     expect(twice.join()).toMatch(/occurs 2 times/);
     expect(never.join()).toMatch(/does not occur/);
-    expect(once).toEqual({ ok: true, writes: [{ path: "src/a.js", content: "let x = 1;\nlet y = 2;\n" }] });
+    expect(once).toEqual({ ok: true, writes: [{ path: "src/a.js", content: "let x = 1;\nlet y = 2;\n", before: 22 }] });
   });
 
   it("writes nothing when any edit of the set is refused", async () => {
@@ -83,5 +83,45 @@ describe("planEdits", () => {
     await applyEdits(tree, plan.writes);
 
     expect(readFileSync(path.join(tree, "src", "a.js"), "utf8")).toBe("let x = 4;\nlet y = 1;\n");
+  });
+});
+
+describe("size limits on what an employee writes", () => {
+  const limits = { maxFileBytes: 1024 * 1024, maxChangeBytes: 5 * 1024 * 1024 };
+  const mib = (n: number, fill = "x") => fill.repeat(Math.round(n * 1024 * 1024));
+
+  it("refuses a file over 1 MiB by default and writes nothing of the set", async () => {
+    const plan = await planEdits(tree, edits("big", write("src/small.js", "ok\n"), write("src/big.bin", mib(50))), { ...rules, limits });
+
+    expect(plan).toEqual({
+      ok: false,
+      refusals: [{ path: "src/big.bin", reason: expect.stringContaining("the new content is 50 MiB, over the 1 MiB one file may have (AURA_EDIT_MAX_FILE_BYTES)") }],
+    });
+    expect(existsSync(path.join(tree, "src", "small.js"))).toBe(false);
+  });
+
+  it("lets an existing file that is already larger be edited as long as it does not grow", async () => {
+    writeFileSync(path.join(tree, "src", "data.txt"), `${mib(2)}\nend\n`);
+
+    const plan = await planEdits(tree, edits("typo", replace("src/data.txt", "end\n", "END\n")), { ...rules, limits });
+
+    expect(plan.ok).toBe(true);
+  });
+
+  it("counts the whole change across edit sets against the per-change limit", async () => {
+    const change = new Map<string, { before: number; after: number }>();
+    const first = await planEdits(tree, edits("one", write("src/a1.txt", mib(0.9)), write("src/a2.txt", mib(0.9)), write("src/a3.txt", mib(0.9))), { ...rules, limits, change });
+    if (!first.ok) throw new Error("expected the first set to pass");
+    await applyEdits(tree, first.writes);
+    recordChange(change, first.writes);
+
+    const rewrite = await planEdits(tree, edits("same files", write("src/a1.txt", mib(0.5))), { ...rules, limits, change });
+    const more = await planEdits(tree, edits("more", write("src/b1.txt", mib(0.9)), write("src/b2.txt", mib(0.9)), write("src/b3.txt", mib(0.9))), { ...rules, limits, change });
+
+    expect(rewrite.ok).toBe(true);
+    expect(more).toEqual({
+      ok: false,
+      refusals: [{ path: "(the whole change)", reason: expect.stringContaining("together the edits add 5.4 MiB, over the 5 MiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)") }],
+    });
   });
 });

@@ -126,6 +126,43 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
 
   it("keeps failing work as a draft PR with the failing evidence and hands the task to a director; the sandbox has no network", async () => {
     const server = (await import("node:net")).createServer((socket) => {
+  it("refuses a file over the size limit before writing anything, tells the employee, and commits only the accepted edits", async () => {
+    const script = scriptedEmployees([edits("Add fixtures.", FIX_ADD, write("src/fixtures.json", "x".repeat(6144))), edits("Only the fix.", FIX_ADD)]);
+    const dir = path.join(temp.dir, `case-${counter++}`);
+    mkdirSync(dir, { mode: 0o711 });
+    const base = testServices(db, { modelOverride: script.override, env: { AURA_DATA_DIR: path.join(dir, "data"), AURA_EDIT_MAX_FILE_BYTES: "4096" } });
+    const services = { ...base, github: unthrottledGitHub() };
+    fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "pr_open" });
+    expect(script.calls[1]?.messages.at(-1)?.content).toContain("src/fixtures.json: the new content is 6 KiB, over the 4 KiB one file may have (AURA_EDIT_MAX_FILE_BYTES)");
+    expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branchOf(fixture)).trim()).toBe("src/math.js");
+  });
+
+  it("stops with a reason people can read when the employee keeps sending a change over the per-change limit, writing and pushing nothing", async () => {
+    const oversized = edits("Two data files.", write("src/a.txt", "a".repeat(1500)), write("src/b.txt", "b".repeat(1500)));
+    const script = scriptedEmployees([oversized, oversized, oversized]);
+    const dir = path.join(temp.dir, `case-${counter++}`);
+    mkdirSync(dir, { mode: 0o711 });
+    const base = testServices(db, { modelOverride: script.override, env: { AURA_DATA_DIR: path.join(dir, "data"), AURA_EDIT_MAX_FILE_BYTES: "2048", AURA_EDIT_MAX_CHANGE_BYTES: "2500" } });
+    const services = { ...base, github: unthrottledGitHub() };
+    fakeGitHub();
+    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const refsBefore = fixture.remote.refs();
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+
+    expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
+    expect(script.calls).toHaveLength(3);
+    expect(fixture.remote.refs()).toEqual(refsBefore);
+    const notice = (await db.pool.query("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident'", [fixture.requirementId])).rows[0];
+    expect(notice?.body).toContain("(the whole change): together the edits add 2.9 KiB, over the 2.4 KiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)");
+    expect((await taskRow(fixture.taskId)).state).toBe("needs_director");
+  });
+
       connections++;
       socket.end();
     });
@@ -254,7 +291,8 @@ describe("fail closed", () => {
   it.skipIf(!probe.ok)("with bubblewrap but no working resource limits the director is told it is the limits, not bubblewrap", async () => {
     const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
     const { services, dir } = setup(script.override);
-    const noLimits = { ...services, sandbox: { allowUnsandboxed: false, limits: { mechanism: "none" as const, reason: "prlimit (util-linux) is not installed" } } };
+    const limits = { cgroup: { kind: "none" as const, reason: "no cgroup here" }, prlimit: undefined, workspace: { ok: true as const }, uids: { ok: true as const, pool: { base: 200_000, count: 64 } } };
+    const noLimits = { ...services, sandbox: { allowUnsandboxed: false, limits } };
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
@@ -263,7 +301,7 @@ describe("fail closed", () => {
     expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
     expect(script.calls).toHaveLength(0);
     const comment = [...github.comments.values()][0]?.body;
-    expect(comment).toContain("No memory or process limits can be applied here (prlimit (util-linux) is not installed)");
+    expect(comment).toContain("Not every sandbox limit can be applied here; refusing to run repository commands. Missing: memory and process limits per run (no cgroup here)");
     expect(comment).toContain("AURA_ALLOW_UNSANDBOXED=true");
     expect(comment).not.toContain("bubblewrap sandbox");
   });

@@ -118,7 +118,7 @@ export class GeminiModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const responseSchema = sdkSchema(toGeminiSchema(request.schema));
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyGeminiError, async ({ messages, signal }): Promise<ProviderReply> => {
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyGeminiError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
       const result = await this.generative.generateContent(
         {
           ...geminiContents(messages),
@@ -126,7 +126,7 @@ export class GeminiModelClient implements ModelClient {
             responseMimeType: "application/json",
             responseSchema,
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-            ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
+            ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
           },
         },
         { signal },
@@ -154,6 +154,6 @@ export class GeminiModelClient implements ModelClient {
         ...(refusal ? { refusal } : {}),
         ...(finishReason ? { finishReason } : {}),
       };
-    });
+    }, { schema: responseSchema });
   }
 }

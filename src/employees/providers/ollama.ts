@@ -75,7 +75,7 @@ export class OllamaModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const format = toStrictJsonSchema(request.schema);
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOllamaError, async ({ messages, signal }): Promise<ProviderReply> => {
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOllamaError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
       let retryAfterMs: number | undefined;
       // The SDK passes no signal on non-streaming calls, so the deadline is wired in through fetch.
       const client = new Ollama({
@@ -95,7 +95,7 @@ export class OllamaModelClient implements ModelClient {
           stream: false,
           options: {
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-            ...(request.maxOutputTokens !== undefined ? { num_predict: request.maxOutputTokens } : {}),
+            ...(maxOutputTokens !== undefined ? { num_predict: maxOutputTokens } : {}),
           },
         });
       } catch (error) {
@@ -113,6 +113,6 @@ export class OllamaModelClient implements ModelClient {
         usage: ollamaUsage(parsed.data),
         ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
       };
-    });
+    }, { schema: format });
   }
 }

@@ -51,6 +51,16 @@ export function schemaName(name: string): string {
   return cleaned.length > 0 ? cleaned : "Reply";
 }
 
+/**
+ * The request field that limits a reply's output tokens. OpenAI's own API takes `max_completion_tokens` for
+ * every model and its reasoning models (o-series, gpt-5) refuse `max_tokens`; OpenAI-compatible gateways
+ * (vLLM, LiteLLM, Ollama's /v1) know `max_tokens`, so it is used there except for OpenAI reasoning models.
+ */
+export function outputLimitParameter(model: string, baseURL: string | undefined): "max_completion_tokens" | "max_tokens" {
+  if (baseURL === undefined) return "max_completion_tokens";
+  return /^(?:.*\/)?(?:o\d|gpt-5)/.test(model) ? "max_completion_tokens" : "max_tokens";
+}
+
 export function classifyOpenAIError(error: unknown): FailureClassification {
   // The SDK's own 10-minute timeout; ours normally fires first.
   if (error instanceof APIConnectionTimeoutError) return { kind: "timeout", message: `openai timed out: ${error.message}` };
@@ -85,7 +95,7 @@ export class OpenAIModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const schema = toStrictJsonSchema(request.schema);
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOpenAIError, async ({ messages, signal }): Promise<ProviderReply> => {
+    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOpenAIError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
       const completion: unknown = await this.client.chat.completions.create(
         {
           model: this.model,
@@ -95,7 +105,7 @@ export class OpenAIModelClient implements ModelClient {
             json_schema: { name: schemaName(request.name), strict: true, schema },
           },
           ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-          ...(request.maxOutputTokens !== undefined ? { max_completion_tokens: request.maxOutputTokens } : {}),
+          ...(maxOutputTokens !== undefined ? { [outputLimitParameter(this.model, this.options.baseURL)]: maxOutputTokens } : {}),
         },
         { signal, maxRetries: 0 },
       );
@@ -110,6 +120,6 @@ export class OpenAIModelClient implements ModelClient {
         ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
         ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
       };
-    });
+    }, { schema });
   }
 }

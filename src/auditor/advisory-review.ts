@@ -12,6 +12,7 @@ import { BudgetExhausted, budgetedCall, utcDay, type SpendSubject } from "../emp
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
 import { messagesTokens } from "../employees/task-context.js";
+import { inertCode, inertInline } from "../github/inert-markdown.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Evaluation } from "../governor/gate.js";
@@ -106,10 +107,8 @@ export function buildAdvisoryMessages(input: {
   return { messages: [{ role: "system", content: system }, { role: "user", content: user }], shown: diff.shown, omitted: diff.omitted };
 }
 
-/** Model text placed in markdown: one line, no table breaks, no hidden markers. */
-function inline(text: string): string {
-  return text.replace(/<!--/g, "&lt;!--").replace(/\r?\n/g, " ").replace(/\|/g, "\\|").trim();
-}
+/** Model text placed in markdown: one line, inert (no markers, HTML, images, links, mentions, references). */
+const inline = inertInline;
 
 export function renderAdvisoryReview(input: {
   headSha: string;
@@ -134,7 +133,7 @@ export function renderAdvisoryReview(input: {
   } else {
     lines.push("| Severity | Location | Finding |", "| --- | --- | --- |");
     for (const finding of input.reply.findings) {
-      const where = `\`${inline(finding.path)}${finding.line === null ? "" : `:${finding.line}`}\``;
+      const where = inertCode(`${finding.path}${finding.line === null ? "" : `:${finding.line}`}`, { table: true });
       lines.push(`| ${finding.severity} | ${where} | ${inline(finding.message)} |`);
     }
   }

@@ -1,6 +1,7 @@
 // The Auditor's job for one head SHA of an agent pull request: run the tests itself on that SHA and on the base,
-// compare with what the PR body claims, store the evidence, then have the governor judge the PR again (the
-// `evidence` rule now has its answer) and post ONE review for the SHA with the verdict and inline comments.
+// compare with what the employee's own run showed (as the app recorded it), store the evidence, then have the
+// governor judge the PR again (the `evidence` rule now has its answer) and post ONE review for the SHA with the
+// verdict and inline comments.
 // A retried or redelivered job finds its stored run and review and posts nothing twice. Then, when configured,
 // another employee adds the advisory LLM review (advisory-review.ts), which never gates.
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -9,8 +10,8 @@ import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../governor/gi
 import type { Services } from "../services.js";
 import { runAdvisoryReview } from "./advisory-review.js";
 import { commitSourceFor } from "./checkout.js";
-import { compareEvidence, readEvidenceClaim } from "./claims.js";
-import { finishRun, loadRun, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
+import { compareEvidence } from "./claims.js";
+import { finishRun, loadRun, loadRunClaim, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
 import { findReview, postReview, renderReview, reviewDigest, updateReview } from "./review.js";
 import { fewerTestsThanBase, runPassed, runTestsAt } from "./run-tests.js";
 
@@ -23,7 +24,8 @@ function notRun(problem: string): RunSummary {
 async function runEvidence(services: Services, at: PullAt, pull: GitHubPull): Promise<AuditReport> {
   const octokit = services.github.forInstallation(at.installationId);
   const config = await readRepoConfig(services, octokit, { ...splitRepo(at.repo), ref: pull.base.sha });
-  const claim = readEvidenceClaim(pull.body);
+  // What the employee's run showed, from the app's own record: never from the PR body, which holds model text.
+  const claim = await loadRunClaim(services.pool, { ...at, headRef: pull.head.ref });
   const diff = { files: pull.changed_files, additions: pull.additions, deletions: pull.deletions };
   if (!config.ok) {
     const head = notRun("`.github/aura.yml` on the base branch is invalid, so the test command is unknown");

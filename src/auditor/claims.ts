@@ -1,10 +1,11 @@
-// What an employee's pull request claims about its own test run, read from a hidden machine-readable marker in
-// the PR body, and the comparison with the Auditor's run (and with the base commit's run): every difference is
-// a flag a person sees in the review.
+// What an employee's work run showed about its own tests, as the app recorded it (the work loop's sandbox run,
+// in `task_run_claims`, read by evidence-store.ts), and the comparison with the Auditor's run (and with the
+// base commit's run): every difference is a flag a person sees in the review.
 //
-// The marker the Employees' work loop writes, once, anywhere in the body:
-//   <!-- aura:evidence {"exitCode":0,"passed":12,"failed":0,"skipped":1,"total":13,"headSha":"<40 hex>"} -->
-// `exitCode` is required; counts and `headSha` (the commit the employee ran on) are optional.
+// The claim is never read from the pull request body: the body carries model-written text, and a marker there
+// could speak for the app. A recorded claim looks like
+//   {"exitCode":0,"passed":12,"failed":0,"skipped":1,"total":13,"headSha":"<40 hex>"}
+// `exitCode` is required; counts and `headSha` (the commit the run tested) are optional.
 import { z } from "zod";
 
 export const EvidenceClaim = z.object({
@@ -17,22 +18,14 @@ export const EvidenceClaim = z.object({
 });
 export type EvidenceClaim = z.infer<typeof EvidenceClaim>;
 
-export const EVIDENCE_MARKER = /<!--\s*aura:evidence\s+(\{[\s\S]*?\})\s*-->/;
-
 export type ClaimRead = { kind: "claim"; claim: EvidenceClaim } | { kind: "none" } | { kind: "invalid"; reason: string };
 
-export function readEvidenceClaim(body: string | null): ClaimRead {
-  const match = body ? EVIDENCE_MARKER.exec(body) : null;
-  if (!match) return { kind: "none" };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(match[1] as string);
-  } catch (error) {
-    return { kind: "invalid", reason: `the aura:evidence marker is not JSON (${(error as Error).message})` };
-  }
+/** A recorded claim (a jsonb value) checked against the schema; `none` when nothing was recorded. */
+export function parseEvidenceClaim(raw: unknown): ClaimRead {
+  if (raw === undefined || raw === null) return { kind: "none" };
   const parsed = EvidenceClaim.safeParse(raw);
   if (!parsed.success) {
-    return { kind: "invalid", reason: `the aura:evidence marker does not match the schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}` };
+    return { kind: "invalid", reason: `the recorded claim does not match the schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}` };
   }
   return { kind: "claim", claim: parsed.data };
 }
@@ -50,8 +43,8 @@ const COUNT_KEYS = ["passed", "failed", "skipped", "total"] as const;
 export function compareEvidence(input: { claim: ClaimRead; head: ObservedRun; base: ObservedRun | undefined; headSha: string }): string[] {
   const flags: string[] = [];
   const { claim, head, base } = input;
-  if (claim.kind === "none") flags.push("The PR body has no machine-readable `aura:evidence` claim; nothing the employee ran can be compared.");
-  if (claim.kind === "invalid") flags.push(`The PR body's evidence claim cannot be read: ${claim.reason}.`);
+  if (claim.kind === "none") flags.push("The app has no record of a test run by the employee for this PR; nothing the employee ran can be compared.");
+  if (claim.kind === "invalid") flags.push(`The employee's recorded test run cannot be read: ${claim.reason}.`);
   if (claim.kind === "claim") {
     const stated = claim.claim;
     if (stated.headSha !== undefined && stated.headSha !== input.headSha) {

@@ -1,9 +1,11 @@
 // The Auditor's records in `auditor_runs`: one row per head SHA of a pull request, pending while the tests run,
 // then passed or failed with the full report, and the review once it is posted. The governor's `evidence` rule
-// reads it through loadEvidence.
+// reads it through loadEvidence. Also the one place the Auditor learns what the employee's own run showed: the
+// claim the work loop recorded in `task_run_claims` (never the PR body, which carries model text).
 import type pg from "pg";
 import type { AuditorEvidence } from "../governor/pull-context.js";
 import type { SandboxRunMode } from "../workspace/index.js";
+import { parseEvidenceClaim, type ClaimRead } from "./claims.js";
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
@@ -16,6 +18,9 @@ export type RunSummary = {
   sandbox: "bwrap" | "none" | null;
   /** `sandbox` plus whether resource limits applied; absent in reports stored before it was recorded. */
   mode?: SandboxRunMode | null;
+  /** The sandbox limits that held and those that did not, in words; absent in reports stored before. */
+  limitsHeld?: string;
+  limitsMissing?: string;
   counts: { passed: number; failed: number; skipped: number; total: number; runner: string } | undefined;
   logSha256: string | null;
   durationMs: number;
@@ -93,4 +98,22 @@ export async function loadEvidence(db: Queryable, at: PullAt): Promise<AuditorEv
     counts: counts ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped } : undefined,
     url: run.reviewUrl ?? undefined,
   };
+}
+
+/**
+ * The work loop's recorded claim for the task behind this pull request (found by the PR number the work loop
+ * recorded, else by its head branch, as the PR may be audited before the number is stored): the claim about this
+ * head SHA, else the latest one (which then names another commit, and the comparison says so).
+ */
+export async function loadRunClaim(db: Queryable, at: PullAt & { headRef: string }): Promise<ClaimRead> {
+  const { rows } = await db.query<{ claim: unknown }>(
+    `WITH task AS (
+       SELECT t.id FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+        WHERE r.installation_id = $1 AND r.repo = $2 AND (t.pr_number = $3 OR t.branch = $4)
+        ORDER BY (t.pr_number = $3) DESC NULLS LAST, t.id DESC LIMIT 1)
+     SELECT c.claim FROM task_run_claims c JOIN task ON task.id = c.task_id
+      ORDER BY (c.head_sha = $5) DESC NULLS LAST, c.id DESC LIMIT 1`,
+    [at.installationId, at.repo, at.pullNumber, at.headRef, at.headSha],
+  );
+  return parseEvidenceClaim(rows[0]?.claim);
 }

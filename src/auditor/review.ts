@@ -50,7 +50,7 @@ export function renderReview(report: AuditReport, evaluation: Evaluation, passed
     "",
     "The Auditor re-ran the tests itself in a fresh sandbox on exactly this commit and on the base commit. This review never approves or requests changes: a director decides.",
     "",
-    `| | Head \`${report.headSha.slice(0, 7)}\` | Base \`${report.baseSha.slice(0, 7)}\` | Claimed in the PR |`,
+    `| | Head \`${report.headSha.slice(0, 7)}\` | Base \`${report.baseSha.slice(0, 7)}\` | Employee's own run |`,
     "| --- | --- | --- | --- |",
     `| Exit status | ${value(head, exit)} | ${value(base, exit)} | ${claimed(report, "exitCode")} |`,
     `| Passed | ${value(head, count("passed"))} | ${value(base, count("passed"))} | ${claimed(report, "passed")} |`,

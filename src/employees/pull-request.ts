@@ -1,7 +1,11 @@
 // The task's pull request: its body (the task, the requirement link, the employee, and only what the sandbox
-// run showed, plus hidden markers for the Governor and the Auditor) and the one idempotent way to open or
-// update it. A retried job finds the PR it opened before (by the recorded number, else by the head branch),
-// so a task never gets a second PR. Where drafts are unavailable the PR opens as a normal one titled [WIP].
+// run showed, plus a hidden task marker for the Governor) and the one idempotent way to open or update it. A
+// retried job finds the PR it opened before (by the recorded number, else by the head branch), so a task never
+// gets a second PR. Where drafts are unavailable the PR opens as a normal one titled [WIP]. Model-written text
+// (the plan's title, instructions and scope, the employee's summary) is rendered inert (src/github/inert-markdown.ts):
+// it cannot hide markers, show images, link, mention or close issues. What the Auditor compares its own run
+// with is not in the body at all: the work loop records it (src/employees/run-claims.ts).
+import { inertCode, inertInline, inertMarkdown } from "../github/inert-markdown.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import type { SandboxResult } from "../workspace/index.js";
 
@@ -35,14 +39,6 @@ export type PullBodyInput = {
   revisionRounds: number;
 };
 
-function quote(text: string): string {
-  return text
-    .trim()
-    .split("\n")
-    .map((line) => `> ${line}`)
-    .join("\n");
-}
-
 function runLine(run: SandboxResult): string {
   const exit = run.timedOut ? `timed out after ${Math.round(run.limits.timeoutMs / 1000)} s` : `exit code ${run.exitCode ?? `signal ${run.signal ?? "?"}`}`;
   return `\`${run.command.replace(/`/g, "'")}\` (${run.phase}): ${exit}, ${(run.durationMs / 1000).toFixed(1)} s, log sha256 \`${run.logSha256.slice(0, 16)}\``;
@@ -55,32 +51,19 @@ function countsLine(run: SandboxResult): string {
   return `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.total} ${unit} in total (${counts.runner} summary).`;
 }
 
-/** The machine-readable claim the Auditor compares with its own run (see src/auditor/claims.ts). */
-function evidenceMarker(evidence: RunEvidence): string | undefined {
-  const test = evidence.test;
-  if (!test) return undefined;
-  const counts = test.testCounts;
-  const claim = {
-    exitCode: test.timedOut ? null : test.exitCode,
-    ...(counts && counts.unit === "tests" ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total } : {}),
-    ...(evidence.headSha ? { headSha: evidence.headSha } : {}),
-  };
-  return `<!-- aura:evidence ${JSON.stringify(claim)} -->`;
-}
-
 export function renderPullBody(input: PullBodyInput): string {
   const lines: string[] = [
     taskMarker(input.taskId),
     `${input.onlyTask ? "Closes" : "Part of"} #${input.issueNumber}`,
     "",
-    `**Task \`${input.task.key}\`** (${input.task.taskClass}): ${input.task.title}`,
+    `**Task \`${input.task.key}\`** (${input.task.taskClass}): ${inertInline(input.task.title)}`,
     "",
-    quote(input.task.instructions),
+    inertMarkdown(input.task.instructions, { prefix: "> " }),
     "",
-    `Scope: ${input.task.scope.map((glob) => `\`${glob}\``).join(", ")}`,
+    `Scope: ${input.task.scope.map((glob) => inertCode(glob)).join(", ")}`,
     `Employee: \`${input.employee.id}\` (${input.employee.provider} \`${input.employee.model}\`)`,
   ];
-  if (input.summary) lines.push("", "#### What the employee says it changed", "", quote(input.summary));
+  if (input.summary) lines.push("", "#### What the employee says it changed", "", inertMarkdown(input.summary, { prefix: "> " }));
 
   lines.push("", "#### Evidence (the app's own sandbox run)", "");
   const evidence = input.evidence;
@@ -135,11 +118,10 @@ export function renderPullBody(input: PullBodyInput): string {
   } else if (input.outcome.kind === "tests-failing") {
     lines.push("**Status: the tests still fail** after the fix rounds. The work is kept here as a draft; a director decides what happens next.");
   } else {
-    lines.push(`**Status: work stopped.** ${input.outcome.reason}`, "", `What is left: ${input.outcome.remaining}`);
+    // The reason can quote the employee (refused paths, its invalid reply): inert like the rest of its text.
+    lines.push(`**Status: work stopped.** ${inertInline(input.outcome.reason)}`, "", `What is left: ${inertInline(input.outcome.remaining)}`);
   }
   lines.push("", `<sub>Execution snapshot \`${input.snapshotId}\` (Aura-Snapshot trailer). Aura never merges; a director does.</sub>`);
-  const marker = evidence ? evidenceMarker(evidence) : undefined;
-  if (marker) lines.push(marker);
   return lines.join("\n");
 }
 

@@ -10,6 +10,7 @@ import { appendEvents } from "../audit/append.js";
 import type { Employee, TaskClass } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { deferIfHalted } from "../director/halt.js";
+import { withoutIssueReferences } from "../github/inert-markdown.js";
 import { routeTask } from "../manager/assign.js";
 import type { TaskState } from "../manager/state-machine.js";
 import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
@@ -56,6 +57,7 @@ import { applyEdits, EditSet, planEdits, recordChange, refusalMessage, type Edit
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "./model-client.js";
 import { defaultPriceFor } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
+import { recordRunClaim, runClaim } from "./run-claims.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
@@ -225,6 +227,7 @@ async function saveWork(
   finalWrites: Map<string, string | null>,
   message: string,
   snapshotId: string,
+  evidence: RunEvidence | undefined,
 ): Promise<Saved> {
   const { services } = run;
   const writes: PlannedWrite[] = [...finalWrites].map(([path, content]) => ({ path, content }));
@@ -238,6 +241,9 @@ async function saveWork(
   });
   if (commit.created) await recordCommits(run, [{ sha: commit.sha, kind: "work" }], snapshotId);
   if (!commit.created && !workspace.resumed) return { headSha: undefined, pushed: false };
+  // What the run showed, recorded before the push that starts the Auditor (which reads it, never the PR body).
+  const claim = evidence ? runClaim(evidence, commit.created ? commit.sha : undefined) : undefined;
+  if (claim) await recordRunClaim(services.pool, run.taskId, commit.created ? commit.sha : null, claim);
   const pushed = await pushAuraBranch(services.workspace, workspace, { token });
   if (pushed.mergedRemoteChanges > 0) {
     const merges = await git(workspaceTarget(workspace, undefined), ["rev-list", "--merges", `${commit.sha}..HEAD`]);
@@ -551,12 +557,13 @@ async function workInTree(
   }
 
   const title = task.title;
-  const commitMessage = `${title}\n\n${summary ?? (stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`;
+  // Model text: a "fixes #12" in it must not close an issue when the commit lands.
+  const commitMessage = withoutIssueReferences(`${title}\n\n${summary ?? (stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`);
   let saved: Saved;
   try {
     // Never push from a tree another job may have rebuilt: a lost lock fails this job, which runs again.
     assertTreeLockHeld(input.treeLock, taskId);
-    saved = await saveWork(run, workspace, input.token, finalWrites, commitMessage, snapshotId);
+    saved = await saveWork(run, workspace, input.token, finalWrites, commitMessage, snapshotId, evidence);
   } catch (error) {
     if (!(error instanceof MergeConflictError)) throw error;
     await needsDirector(run, "merge conflict on push", `Task \`${task.task_key}\`: ${error.message}. A director can resolve the conflict on \`${workspace.branch}\`.`);

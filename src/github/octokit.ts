@@ -1,11 +1,12 @@
 // GitHub access for workers: one installation client per installation, cached so that Octokit's
 // throttling plugin serialises that installation's writes, with the retry plugin for 5xx, both rate
-// limits honoured (retry-after), and the no-merge guard installed on every client.
+// limits honoured (retry-after), the no-merge guard and the invisible-character cleaner installed on every client.
 import { createAppAuth } from "@octokit/auth-app";
 import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import { installGuard } from "./guard.js";
+import { installTextCleaner } from "./text-cleaner.js";
 
 export type InstallationOctokit = InstanceType<typeof ProbotOctokit>;
 
@@ -63,6 +64,7 @@ export function createGitHubAccess(options: {
       },
     });
     installGuard(octokit);
+    installTextCleaner(octokit, log);
     clients.set(installationId, octokit);
     return octokit;
   };

@@ -5,6 +5,7 @@
 // chain GitHub saw is still the chain in the database.
 import type pg from "pg";
 import type { Services } from "../services.js";
+import { inertInline } from "../github/inert-markdown.js";
 import { upsertStickyComment } from "../github/sticky-comment.js";
 import type { RequirementState, TaskState } from "./state-machine.js";
 
@@ -84,7 +85,8 @@ export function renderStatusComment(input: {
   anchor: { seq: number; hash: string };
 }): string {
   const lines = [statusMarker(input.requirementId), `### Aura · requirement status`, "", `**${STATE_TEXT[input.state]}**`];
-  if (input.summary) lines.push("", `> ${input.summary.replace(/\n+/g, " ")}`);
+  // The plan's summary and task titles are the Manager model's text: inert, like all model text the app posts.
+  if (input.summary) lines.push("", `> ${inertInline(input.summary)}`);
   if (input.tasks.length > 0) {
     const total = input.tasks.reduce((sum, task) => sum + Number(task.cost_usd), 0);
     lines.push(
@@ -95,7 +97,7 @@ export function renderStatusComment(input: {
         const done = task.state === "merged" ? "✅" : task.state === "cancelled" || task.state === "rejected" ? "✖️" : "⬜";
         const waits = task.depends_on.length > 0 && task.state === "queued" ? ` (after ${task.depends_on.map((d) => `\`${d}\``).join(", ")})` : "";
         const rounds = task.revision_rounds > 0 ? `, ${task.revision_rounds} revision${task.revision_rounds === 1 ? "" : "s"}` : "";
-        return `| ${done} | ${escapeCell(task.title)} \`${task.task_key}\` | ${task.task_class} | ${task.employee_id ? `\`${task.employee_id}\`` : "—"} | ~${tokens(task.estimate_tokens)} tokens, ${usd(Number(task.estimate_usd))} | ${TASK_TEXT[task.state]}${waits}${rounds} | ${task.pr_number ? `#${task.pr_number}` : "—"} | ${usd(Number(task.cost_usd))} |`;
+        return `| ${done} | ${inertInline(task.title)} \`${task.task_key}\` | ${task.task_class} | ${task.employee_id ? `\`${task.employee_id}\`` : "—"} | ~${tokens(task.estimate_tokens)} tokens, ${usd(Number(task.estimate_usd))} | ${TASK_TEXT[task.state]}${waits}${rounds} | ${task.pr_number ? `#${task.pr_number}` : "—"} | ${usd(Number(task.cost_usd))} |`;
       }),
       "",
       `Spent so far: **${usd(total)}**.`,
@@ -111,10 +113,6 @@ export function renderStatusComment(input: {
     `<!-- aura:anchor seq=${input.anchor.seq} hash=${input.anchor.hash} -->`,
   );
   return lines.join("\n");
-}
-
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
 export async function refreshStatusComment(services: Services, requirementId: number): Promise<void> {

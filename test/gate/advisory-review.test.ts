@@ -25,6 +25,7 @@ import {
   pullObject,
   pushBranch,
   REPO,
+  seedClaim,
   seedTask,
   type GitHubRecorder,
 } from "./gate-fixture.js";
@@ -63,6 +64,7 @@ async function agentPull(number: number, reviewer: string) {
   const headSha = pushBranch(remote, temp.dir, branch, { "src/app.js": `export const answer = ${number};\n` });
   const baseSha = mainSha(remote);
   const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  await seedClaim(harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
   const changed = apiFiles(remote, baseSha, headSha);
   const pull = pullObject({
     number,

@@ -27,6 +27,7 @@ import {
   pullObject,
   pushBranch,
   REPO,
+  seedClaim,
   seedTask,
   type GitHubRecorder,
 } from "./gate-fixture.js";
@@ -62,6 +63,7 @@ async function agentPull(number: number, branch: string, files: Record<string, s
   const headSha = pushBranch(remote, temp.dir, branch, files);
   const baseSha = mainSha(remote);
   const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  await seedClaim(harness.db.pool, taskId, headSha, claim);
   const changed = apiFiles(remote, baseSha, headSha);
   const pull = pullObject({
     number,

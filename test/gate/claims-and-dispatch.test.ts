@@ -1,7 +1,7 @@
-// The pure parts of the wiring: which jobs a delivery starts, the PR body's evidence claim and its comparison
+// The pure parts of the wiring: which jobs a delivery starts, the recorded evidence claim and its comparison
 // with the Auditor's runs, and commit trailers.
 import { describe, expect, it } from "vitest";
-import { compareEvidence, readEvidenceClaim, type ObservedRun } from "../../src/auditor/claims.js";
+import { compareEvidence, parseEvidenceClaim, type ObservedRun } from "../../src/auditor/claims.js";
 import { parseTrailers } from "../../src/governor/github-pull.js";
 import { dispatchGovernor } from "../../src/governor/role.js";
 import type { DeliverySummary } from "../../src/queue/dispatch.js";
@@ -59,15 +59,16 @@ const ran = (exitCode: number | null, passed: number, failed: number, total = pa
 });
 
 describe("claims versus evidence", () => {
-  it("reads the hidden marker", () => {
-    const read = readEvidenceClaim('Done.\n<!-- aura:evidence {"exitCode":0,"passed":12,"failed":0} -->');
+  it("reads the recorded claim", () => {
+    const read = parseEvidenceClaim({ exitCode: 0, passed: 12, failed: 0 });
 
     expect(read).toEqual({ kind: "claim", claim: { exitCode: 0, passed: 12, failed: 0 } });
   });
 
-  it("reports an unreadable marker instead of ignoring it", () => {
-    expect(readEvidenceClaim("<!-- aura:evidence {exitCode: 0} -->").kind).toBe("invalid");
-    expect(readEvidenceClaim('<!-- aura:evidence {"passed":1} -->').kind).toBe("invalid");
+  it("reports an unreadable record instead of ignoring it, and no record as none", () => {
+    expect(parseEvidenceClaim({ passed: 1 }).kind).toBe("invalid");
+    expect(parseEvidenceClaim({ exitCode: 0, headSha: "not-a-sha" }).kind).toBe("invalid");
+    expect(parseEvidenceClaim(undefined)).toEqual({ kind: "none" });
   });
 
   it.each([
@@ -89,7 +90,7 @@ describe("claims versus evidence", () => {
     ]);
   });
 
-  it("flags a PR body without a claim", () => {
+  it("flags a PR without a recorded claim", () => {
     expect(compareEvidence({ claim: { kind: "none" }, head: ran(0, 1, 0), base: undefined, headSha: HEAD })).toHaveLength(1);
   });
 });

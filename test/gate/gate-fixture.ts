@@ -252,7 +252,12 @@ export async function seedTask(
   return taskId;
 }
 
-/** The hidden evidence claim the Employees' work loop writes into the PR body. */
+/** A PR body as the work loop writes it. What the employee's run showed is a record (seedClaim), not body text. */
 export function claimBody(claim: Record<string, unknown>, taskId?: number): string {
-  return [`Part of #1`, "", "Tests pass.", "", `<!-- aura:evidence ${JSON.stringify(claim)} -->`, taskId ? `<!-- aura:task id=${taskId} -->` : ""].join("\n");
+  return [taskId ? `<!-- aura:task id=${taskId} -->` : "", `Part of #1`, "", "Tests pass.", "", `- Counts: ${JSON.stringify(claim)}`].join("\n");
+}
+
+/** The claim the work loop records for the head it pushed (what the Auditor compares its own run with). */
+export async function seedClaim(db: Pick<pg.Pool, "query">, taskId: number, headSha: string, claim: Record<string, unknown>): Promise<void> {
+  await db.query("INSERT INTO task_run_claims (task_id, head_sha, claim) VALUES ($1, $2, $3)", [taskId, headSha, JSON.stringify(claim)]);
 }

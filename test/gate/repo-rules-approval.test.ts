@@ -24,6 +24,7 @@ import {
   pullDelivery,
   pullObject,
   pushBranch,
+  seedClaim,
   seedTask,
   type GitHubRecorder,
 } from "./gate-fixture.js";
@@ -69,6 +70,7 @@ async function agentPull(number: number, branch: string, files: Record<string, s
   const headSha = pushBranch(remote, temp.dir, branch, files);
   const baseSha = mainSha(remote);
   const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  await seedClaim(harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
   const changed = apiFiles(remote, baseSha, headSha);
   const pull = pullObject({
     number,

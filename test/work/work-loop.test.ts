@@ -84,7 +84,9 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(body).toContain(`Closes #${fixture.issueNumber}`);
     expect(body).toContain("2 passed, 0 failed, 0 skipped");
     expect(body).toContain("exit code 0");
-    expect(body).toContain(`"headSha":"${tip}"`);
+    expect(body).not.toContain("aura:evidence");
+    const claims = await db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [fixture.taskId]);
+    expect(claims.rows).toEqual([{ head_sha: tip, claim: { exitCode: 0, passed: 2, failed: 0, skipped: 0, total: 2, headSha: tip } }]);
     expect(await taskRow(fixture.taskId)).toMatchObject({ state: "pr_open", pr_number: 100, branch });
   });
 
@@ -124,8 +126,6 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(refused.rowCount).toBe(1);
   });
 
-  it("keeps failing work as a draft PR with the failing evidence and hands the task to a director; the sandbox has no network", async () => {
-    const server = (await import("node:net")).createServer((socket) => {
   it("refuses a file over the size limit before writing anything, tells the employee, and commits only the accepted edits", async () => {
     const script = scriptedEmployees([edits("Add fixtures.", FIX_ADD, write("src/fixtures.json", "x".repeat(6144))), edits("Only the fix.", FIX_ADD)]);
     const dir = path.join(temp.dir, `case-${counter++}`);
@@ -163,6 +163,8 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect((await taskRow(fixture.taskId)).state).toBe("needs_director");
   });
 
+  it("keeps failing work as a draft PR with the failing evidence and hands the task to a director; the sandbox has no network", async () => {
+    const server = (await import("node:net")).createServer((socket) => {
       connections++;
       socket.end();
     });

@@ -15,15 +15,8 @@ function inlineCode(text: string): string {
   return `\`${text.replace(/`/g, "'").replace(/[\r\n]+/g, " ")}\``;
 }
 
-export function refusalComment(input: { login: string; label: string; isBot: boolean; permission: string | null }): string {
-  if (input.isBot) {
-    return [
-      REFUSAL_MARKER,
-      `Aura does not take requirements from bots, so the ${inlineCode(input.label)} label added by @${login(input.login)} was not acted on.`,
-      "",
-      "A maintainer can add the label themselves to start this requirement.",
-    ].join("\n");
-  }
+/** The refusal for a person without triage access (a bot gets no comment: it does not read replies). */
+export function refusalComment(input: { login: string; label: string; permission: string | null }): string {
   return [
     REFUSAL_MARKER,
     `Thanks for the suggestion, @${login(input.login)}. Aura starts a requirement only when the ${inlineCode(input.label)} label is added by someone with triage, write, maintain or admin access to this repository (yours is ${inlineCode(input.permission ?? "none")}), so nothing was started.`,

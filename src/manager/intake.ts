@@ -319,7 +319,10 @@ class Intake {
     this.statusFresh = false;
   }
 
-  /** One polite comment per issue, ever; an audit event for every refused attempt. */
+  /**
+   * One polite comment per issue, ever, to a person; an audit event for every refused attempt. A bot gets no
+   * comment at all: bots do not read replies, and two bots answering each other would loop.
+   */
   private async refuse(delivery: Delivery, label: string, permission: Permission | null): Promise<void> {
     const { sender } = delivery.body;
     const bot = isBot(sender);
@@ -329,8 +332,8 @@ class Intake {
     );
     let commentId: number | null = null;
     let body = "";
-    if (already.rowCount === 0) {
-      body = refusalComment({ login: sender.login, label, isBot: bot, permission });
+    if (already.rowCount === 0 && !bot) {
+      body = refusalComment({ login: sender.login, label, permission });
       // A crash after posting finds the comment again by its marker instead of posting a second one.
       ({ commentId } = await upsertStickyComment(this.octokit, {
         owner: this.owner,
@@ -378,6 +381,8 @@ class Intake {
     );
     const plausible = label === DEFAULT_LABEL || /aura/i.test(label) || known.rows.some((row) => row.requirement_label === label);
     if (!plausible) return markDeliveryProcessed(this.services.pool, delivery.deliveryId, "repository config invalid; label not recognisable");
+    // A bot could not start a requirement with a valid config either: refused in the audit log, and no comment.
+    if (isBot(delivery.body.sender)) return this.refuse(delivery, label, null);
     const body = configErrorComment({ message, branch: delivery.body.repository.default_branch, label });
     const previous = (
       await this.services.pool.query<{ comment_id: number; body_hash: string }>(

@@ -1,5 +1,6 @@
-// Who may start a requirement: a read-only labeler and a bot get one polite comment per issue, ever, and an
-// audit event each time; other labels are ignored; an invalid `.github/aura.yml` gets a clear comment.
+// Who may start a requirement: a read-only labeler gets one polite comment per issue, ever, and an audit event
+// each time; a bot gets no comment at all (bots do not read replies, and two bots answering each other loop), only
+// the audit event; other labels are ignored; an invalid `.github/aura.yml` gets a clear comment, except to a bot.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { startHarness, type Harness } from "../helpers/harness.js";
@@ -44,18 +45,40 @@ describe("who may start a requirement", () => {
     expect(models.calls).toHaveLength(0);
   });
 
-  it("refuses a bot without asking GitHub for its permission", async () => {
+  it("refuses a bot's label silently: no permission lookup, no comment, one audit event per attempt", async () => {
     const repo = "acme/r2";
     const github = mockRepository(repo);
 
     await harness.deliver("issues", issuesPayload("labeled", { repo, issue: 4, sender: "renovate[bot]", senderType: "Bot" }));
     await waitForManager(harness.db);
+    await harness.deliver("issues", issuesPayload("labeled", { repo, issue: 4, sender: "renovate[bot]", senderType: "Bot" }));
+    await waitForManager(harness.db);
 
     expect(await requirementOf(harness.db, repo, 4)).toBeUndefined();
-    expect(github.created).toHaveLength(1);
-    expect(github.created[0]?.body).toContain("does not take requirements from bots");
-    const refused = (await auditActions(harness.db, `${repo}#4`)).filter((event) => event.action === "requirement.refused");
-    expect(refused.map((event) => event.payload.reason)).toEqual(["bot"]);
+    expect(github.created).toHaveLength(0);
+    expect(github.edited).toHaveLength(0);
+    const refused = await harness.db.pool.query<{ actor: string; payload: Record<string, unknown> }>(
+      "SELECT actor, payload FROM audit.events WHERE subject = $1 AND action = 'requirement.refused' ORDER BY seq",
+      [`${repo}#4`],
+    );
+    expect(refused.rows.map((event) => [event.actor, event.payload.reason, event.payload.commented])).toEqual([
+      ["renovate[bot]", "bot", false],
+      ["renovate[bot]", "bot", false],
+    ]);
+    const { rows } = await harness.db.pool.query<{ error: string }>("SELECT error FROM webhook_deliveries WHERE repository = $1 ORDER BY received_at", [repo]);
+    expect(rows.map((row) => row.error)).toEqual(["refused: bot sender", "refused: bot sender"]);
+  });
+
+  it("does not explain an invalid .github/aura.yml to a bot either; the refusal is audited", async () => {
+    const repo = "acme/r6";
+    const github = mockRepository(repo, { config: "maxTask: 3\n" });
+
+    await harness.deliver("issues", issuesPayload("labeled", { repo, issue: 8, sender: "dependabot[bot]", senderType: "Bot" }));
+    await waitForManager(harness.db);
+
+    expect(github.created).toHaveLength(0);
+    const events = await auditActions(harness.db, `${repo}#8`);
+    expect(events.map((event) => [event.action, event.payload.reason])).toEqual([["requirement.refused", "bot"]]);
   });
 
   it("ignores other labels, and uses the label named in the repository config", async () => {

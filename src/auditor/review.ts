@@ -62,8 +62,10 @@ export function renderReview(report: AuditReport, evaluation: Evaluation, passed
     `Command \`${head.command ?? "(none)"}\` · diff ${report.diff.files} files, +${report.diff.additions} −${report.diff.deletions} · cost ${money(evaluation.task?.costUsd)} · snapshot \`${snapshot ?? "—"}\` · log sha256 \`${head.logSha256?.slice(0, 16) ?? "—"}\``,
   ];
   if (head.sandbox === "none") lines.push("", "⚠️ **Unsandboxed:** AURA_ALLOW_UNSANDBOXED=true and bubblewrap does not work here; the tests ran as a plain process.");
-  if (head.mode?.endsWith("(no resource limits)")) {
-    lines.push("", "⚠️ **No resource limits:** AURA_ALLOW_UNSANDBOXED=true and no memory or process limit works here; the tests ran without memory, process or file-size limits.");
+  if (head.limitsHeld) lines.push("", `Sandbox limits that held: ${head.limitsHeld}.`);
+  if (head.mode?.endsWith("(no resource limits)") || head.mode?.endsWith("(limits incomplete)")) {
+    const missing = head.limitsMissing ? `: ${head.limitsMissing}` : "";
+    lines.push("", `⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without${missing || " some of them"}.`);
   }
   for (const [label, run] of [["Head", head], ["Base", base]] as const) {
     if (run?.problem) lines.push("", `⚠️ **${label}:** ${run.problem}`);

@@ -1,9 +1,10 @@
 // The Auditor's own test run on one exact commit: a fresh detached checkout, the repository's setup and test
 // commands (from .github/aura.yml on the base branch, else the npm defaults) in a fresh sandbox. It trusts no
-// one's earlier run; what it could not do is reported as a problem, never as a pass.
+// one's earlier run; what it could not do is reported as a problem, never as a pass. A sandbox that fails to
+// start is an infrastructure failure, never a test result: it propagates and the audit job runs again.
 import type { RepoConfig } from "../config/repo-config.js";
 import type { Services } from "../services.js";
-import { defaultRepoCommands, runInSandbox, SandboxStartError, SandboxUnavailableError, type SandboxResult } from "../workspace/index.js";
+import { defaultRepoCommands, runInSandbox, SandboxUnavailableError, type SandboxResult } from "../workspace/index.js";
 import { withDetachedCheckout, type CommitSource } from "./checkout.js";
 import type { RunSummary } from "./evidence-store.js";
 
@@ -21,6 +22,8 @@ function summary(result: SandboxResult, problem?: string): RunSummary {
     timedOut: result.timedOut,
     sandbox: result.sandbox,
     mode: result.mode,
+    limitsHeld: result.limits.held.join(", "),
+    limitsMissing: result.limits.missing.join("; "),
     counts: counts ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total, runner: counts.runner } : undefined,
     logSha256: result.logSha256,
     durationMs: result.durationMs,
@@ -57,7 +60,8 @@ export async function runTestsAt(
       return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));
     });
   } catch (error) {
-    if (error instanceof SandboxUnavailableError || error instanceof SandboxStartError) {
+    // A sandbox that could not start (SandboxStartError) is not a result: it fails the job, which is retried.
+    if (error instanceof SandboxUnavailableError) {
       return notRun(config.test, `the sandbox is unavailable (${error.message}); the tests were not run`);
     }
     throw error;

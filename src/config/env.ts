@@ -41,14 +41,17 @@ const hints: Record<string, string> = {
   AURA_SETUP_REGISTRY_HOSTS:
     "set AURA_SETUP_REGISTRY_HOSTS to comma-separated host or host:port entries (port 443 when omitted), e.g. registry.npmjs.org:443",
   AURA_SETUP_INSTALL_SCRIPTS: "set AURA_SETUP_INSTALL_SCRIPTS to true or false",
+  AURA_SANDBOX_CGROUP: "set AURA_SANDBOX_CGROUP to the absolute path of a cgroup v2 directory delegated to the app, e.g. /sys/fs/cgroup/aura.service",
+  AURA_SANDBOX_UID_BASE: "set AURA_SANDBOX_UID_BASE to a whole number from 1000 to 4294000000 (default 200000), the first host uid sandbox runs take",
+  AURA_SANDBOX_UID_COUNT: "set AURA_SANDBOX_UID_COUNT to a whole number from 1 to 65536 (default 64), how many sandbox runs this host may have at once",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
   AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
+  AURA_EDIT_MAX_FILE_BYTES: "set AURA_EDIT_MAX_FILE_BYTES to whole bytes from 1 to 1073741824 (default 1048576, 1 MiB)",
+  AURA_EDIT_MAX_CHANGE_BYTES: "set AURA_EDIT_MAX_CHANGE_BYTES to whole bytes from 1 to 1073741824 (default 5242880, 5 MiB)",
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
-  AURA_EDIT_MAX_FILE_BYTES: "set AURA_EDIT_MAX_FILE_BYTES to whole bytes from 1 to 1073741824 (default 1048576, 1 MiB)",
-  AURA_EDIT_MAX_CHANGE_BYTES: "set AURA_EDIT_MAX_CHANGE_BYTES to whole bytes from 1 to 1073741824 (default 5242880, 5 MiB)",
 
 const hostLabel = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const hostWithPort = new RegExp(`^(?:${hostLabel}(?:\\.${hostLabel})*|\\[[0-9A-Fa-f:.]+\\])(?::(\\d{1,5}))?$`);
@@ -111,16 +114,19 @@ export const Env = z
         return z.NEVER;
       }),
     AURA_SETUP_INSTALL_SCRIPTS: boolFlag,
+    AURA_SANDBOX_CGROUP: optionalText.refine((value) => value === undefined || path.isAbsolute(value), { message: "must be an absolute path" }),
+    AURA_SANDBOX_UID_BASE: z.coerce.number().int().min(1000).max(4_294_000_000).default(200_000),
+    AURA_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(65_536).default(64),
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
     AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    AURA_EDIT_MAX_FILE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(1024 ** 2),
+    AURA_EDIT_MAX_CHANGE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(5 * 1024 ** 2),
     AURA_APP_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]*$/)
       .default("aura-orchestra"),
   })
   .superRefine((env, ctx) => {
-    AURA_EDIT_MAX_FILE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(1024 ** 2),
-    AURA_EDIT_MAX_CHANGE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(5 * 1024 ** 2),
     if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: "custom", path: ["MIGRATION_DATABASE_URL"], message: "needs DATABASE_URL (the app's own role) as well" });
     }

@@ -78,10 +78,10 @@ export function renderPullBody(input: PullBodyInput): string {
         "",
       );
     }
-    if (run.mode.endsWith("(no resource limits)")) {
+    if (run.limits.missing.length > 0) {
       lines.push(
         "> [!WARNING]",
-        "> **NO RESOURCE LIMITS.** No memory or process limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory, process or file-size limits.",
+        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set \`AURA_ALLOW_UNSANDBOXED=true\`: the commands below ran without ${run.limits.missing.join("; ")}.`,
         "",
       );
     }
@@ -106,6 +106,7 @@ export function renderPullBody(input: PullBodyInput): string {
     const mode =
       run.sandbox === "bwrap" ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)` : `**\`${run.mode}\` (unsandboxed)**`;
     lines.push(`- Sandbox: ${mode}`);
+    if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
     if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
     lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
   }

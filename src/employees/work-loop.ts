@@ -376,7 +376,7 @@ export async function runTaskWork(
     // Name what is actually missing: bubblewrap, the resource limits, or both (each says how to fix it).
     const causes = [
       ...(status.bwrap === "ok" ? [] : [new SandboxUnavailableError(status.bwrap).message]),
-      ...(status.limits.startsWith("none: ") ? [new SandboxLimitsUnavailableError(status.limits.slice("none: ".length)).message] : []),
+      ...(status.missing !== "" ? [new SandboxLimitsUnavailableError(status.missing.split("; ")).message] : []),
     ];
     await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${causes.join(". ")}.`);
     await refreshStatusComment(services, run.subject.requirementId);

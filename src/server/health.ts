@@ -9,9 +9,9 @@ import { isMigrated } from "../db/migrate.js";
 
 export type ReadinessProbe = {
   pool: pg.Pool;
-  /** "bwrap", "bwrap (no resource limits)", "none", "none (no resource limits)" or "unavailable". */
+  /** "bwrap", "bwrap (limits incomplete)", "none", "none (limits incomplete)" or "unavailable". */
   sandboxMode: () => string;
-  /** What was detected: bubblewrap, the limit mechanism, the setup phase's egress. */
+  /** What was detected: bubblewrap (or, in plain words, why it cannot start), the limits that hold and those that do not, the setup phase's egress. */
   sandboxDetail?: () => Record<string, string>;
   /** The app's database role, checked at start; warnings when it could write the audit log directly. */
   databaseRole?: { role: string; warnings: string[] };

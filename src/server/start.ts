@@ -114,6 +114,8 @@ export async function startAura(
       allowSetupNetwork: config.AURA_SETUP_NETWORK,
       registryHosts: config.AURA_SETUP_REGISTRY_HOSTS,
       allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
+      ...(config.AURA_SANDBOX_CGROUP ? { cgroupDir: config.AURA_SANDBOX_CGROUP } : {}),
+      uidPool: { base: config.AURA_SANDBOX_UID_BASE, count: config.AURA_SANDBOX_UID_COUNT },
       onEgress: (event) => {
         if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
         else log.debug({ egress: event }, "setup sandbox: registry connection");
@@ -122,7 +124,7 @@ export async function startAura(
     // Detected once, here: whether bubblewrap starts and which limit mechanism works.
     const sandboxAtStart = sandboxStatus(sandbox);
     if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
-    else log.warn({ sandbox: sandboxAtStart }, sandboxAtStart.mode === "unavailable" ? "no complete sandbox: setup and test commands are refused" : "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says so");
+    else log.warn({ sandbox: sandboxAtStart }, sandboxAtStart.mode === "unavailable" ? "no complete sandbox: setup and test commands are refused" : "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
 
     // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
     const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
@@ -194,8 +196,8 @@ export async function startAura(
         pool,
         sandboxMode: () => sandboxStatus(sandbox).mode,
         sandboxDetail: () => {
-          const { bwrap, limits, setupEgress } = sandboxStatus(sandbox);
-          return { bwrap, limits, setupEgress };
+          const { bwrap, limits, held, missing, setupEgress } = sandboxStatus(sandbox);
+          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", setupEgress };
         },
         databaseRole: { role: role.role, warnings: role.warnings },
         detail: config.AURA_READY_DETAIL,

@@ -83,10 +83,20 @@ export class SandboxUnavailableError extends Error {
   }
 }
 
-/** The sandbox itself could not be started (as opposed to the command inside it failing). */
+/** Which part of a sandbox run's setup failed: bubblewrap or the host's plumbing, the uid pool, or the teardown. */
+export type SandboxStartFailure = "setup" | "uid-pool" | "teardown";
+
+/**
+ * The sandbox itself could not be set up or torn down (as opposed to the command inside it failing): an
+ * infrastructure failure. It is never a test result or a strike against an employee; the job that met it fails
+ * and is retried.
+ */
 export class SandboxStartError extends Error {
   override name = "SandboxStartError";
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly failure: SandboxStartFailure = "setup",
+  ) {
     super(message);
   }
 }

@@ -1,8 +1,14 @@
 // Runs a repository's setup and test commands in a sandbox: bubblewrap with every namespace unshared (the
 // network included), a read-only system, only the work tree writable (its .git hidden), a scrubbed
-// environment and resource limits. Without a working bubblewrap, or without a working limit mechanism, it
-// refuses, unless AURA_ALLOW_UNSANDBOXED=true; then it runs anyway and the result's `mode` says what was
-// missing (`none`, `bwrap (no resource limits)`).
+// environment, and limits that hold per run (sandbox-limits.ts): a cgroup with memory and process limits,
+// sized tmpfs, a disk limit on the work tree, a uid of its own, no nested user namespaces and a seccomp filter.
+// When bubblewrap or any limit does not work it refuses, unless AURA_ALLOW_UNSANDBOXED=true; then it runs
+// with what holds and the result's `mode` and `limits` say what was missing.
+//
+// A run that cannot be set up (bubblewrap fails before the command starts, the cgroup or the workspace layer
+// cannot be created, every uid is in use) throws SandboxStartError: an infrastructure failure the job retries,
+// never a test result. The command's start is signalled from inside the sandbox on a pipe, so bubblewrap's
+// own failures are told apart from the command's.
 //
 // The setup phase (dependency installation) may reach the package registry and nothing else when
 // `allowSetupNetwork` is set: it still has no route anywhere (its network namespace holds only loopback),
@@ -10,24 +16,39 @@
 // through a Unix socket bound into the sandbox. The test phase never gets the proxy. Install scripts are
 // off in setup (npm_config_ignore_scripts) unless the operator allows them.
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
-import { chown, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
+import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { chmod, chown, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { createRunCgroup, type RunCgroup } from "./cgroup.js";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
 import { OutputCapture } from "./output-capture.js";
 import { DEFAULT_REGISTRY_HOSTS, startRegistryProxy, type EgressEvent, type RegistryProxy } from "./registry-proxy.js";
-import { LIMIT_DEFAULTS, limitPrefix, probeLimits, SandboxLimitsUnavailableError, type LimitProbe } from "./sandbox-limits.js";
+import { encode, hostSeccompArch, sandboxFilter } from "./seccomp.js";
+import {
+  describeCgroup,
+  LIMIT_DEFAULTS,
+  limitReport,
+  prlimitArgs,
+  probeLimits,
+  SandboxLimitsUnavailableError,
+  type BwrapFeatures,
+  type LimitProbe,
+  type LimitSizes,
+} from "./sandbox-limits.js";
 import { parseTestCounts, type TestCounts } from "./test-counts.js";
+import { leaseUid, UID_POOL_DEFAULTS, UidPoolExhausted, type Lease, type UidPoolConfig } from "./uid-pool.js";
+import { mountWorkspace, type WorkspaceMount } from "./workspace-quota.js";
 
 const execFileAsync = promisify(execFile);
 
 export type SandboxPhase = "setup" | "test";
 export type SandboxKind = "bwrap" | "none";
-/** What a run actually had: the sandbox, and whether memory/process limits applied. */
-export type SandboxRunMode = "bwrap" | "bwrap (no resource limits)" | "none" | "none (no resource limits)";
+/** What a run actually had: the sandbox, and whether every limit held (the result's `limits` says which). */
+export type SandboxRunMode = "bwrap" | "bwrap (limits incomplete)" | "none" | "none (limits incomplete)";
 /** For /ready and the work loop: `unavailable` means setup and test commands are refused. */
 export type SandboxMode = SandboxRunMode | "unavailable";
 
@@ -38,7 +59,7 @@ export type SandboxEgress =
   | { kind: "host" };
 
 export type SandboxOptions = {
-  /** AURA_ALLOW_UNSANDBOXED: run without bubblewrap, or without resource limits, when they do not work. */
+  /** AURA_ALLOW_UNSANDBOXED: run without bubblewrap, or without every limit, when they do not work. */
   allowUnsandboxed: boolean;
   /** AURA_SETUP_NETWORK: the setup phase may reach the registry hosts through the proxy (tests never). */
   allowSetupNetwork?: boolean;
@@ -48,15 +69,14 @@ export type SandboxOptions = {
   allowInstallScripts?: boolean;
   /** Each proxy decision (refusals are worth a warning in the app's log). */
   onEgress?: (event: EgressEvent) => void;
-  /** The limit mechanism; defaults to the probe of this host (tests inject a result). */
+  /** What this host can apply; defaults to the probe of this host (tests inject a result). */
   limits?: LimitProbe;
+  /** AURA_SANDBOX_CGROUP: a delegated cgroup v2 directory for the runs' groups. */
+  cgroupDir?: string;
+  /** AURA_SANDBOX_UID_BASE and AURA_SANDBOX_UID_COUNT: the host uids runs take (when the app runs as root). */
+  uidPool?: UidPoolConfig;
   /** Defaults to /usr/bin/bwrap. */
   bwrapPath?: string;
-  /**
-   * Host user the commands run as. Defaults to nobody (65534) when the app runs as root: the kernel does
-   * not enforce process limits for root, and file permissions then add a second barrier.
-   */
-  sandboxUser?: { uid: number; gid: number };
 };
 
 export type SandboxRunInput = {
@@ -66,10 +86,14 @@ export type SandboxRunInput = {
   phase: SandboxPhase;
   timeoutMs?: number;
   maxOutputBytes?: number;
-  /** Address-space limit per process. */
+  /** Memory of the whole run (processes, tmpfs and the work tree's new content), in MiB. */
   memoryMb?: number;
-  /** Process limit for the sandbox user. */
+  /** Processes and threads of the whole run. */
   maxProcesses?: number;
+  /** Size of each of /tmp and /home/aura inside the sandbox, in MiB. */
+  tmpfsMb?: number;
+  /** What the run may add to or change in the work tree, in MiB. */
+  workspaceMb?: number;
 };
 
 export type SandboxResult = {
@@ -78,9 +102,11 @@ export type SandboxResult = {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
+  /** The run's memory limit was reached and the kernel killed a process of it. */
+  memoryExceeded: boolean;
   durationMs: number;
   sandbox: SandboxKind;
-  /** `sandbox` plus whether limits applied, e.g. "bwrap (no resource limits)": say this in evidence. */
+  /** `sandbox` plus whether every limit held, e.g. "bwrap (limits incomplete)": say this in evidence. */
   mode: SandboxRunMode;
   /** Whether the command could reach anything outside (see `egress` for what). */
   network: boolean;
@@ -92,15 +118,25 @@ export type SandboxResult = {
   logBytes: number;
   logTruncated: boolean;
   testCounts: TestCounts | undefined;
-  /** The limits actually applied, for the evidence. */
-  limits: { timeoutMs: number; memoryMb: number | null; maxProcesses: number | null; maxOutputBytes: number };
+  /** The limits actually applied, for the evidence: `held` and `missing` in words. */
+  limits: {
+    timeoutMs: number;
+    memoryMb: number | null;
+    maxProcesses: number | null;
+    maxOutputBytes: number;
+    uid: number | null;
+    held: string[];
+    missing: string[];
+  };
 };
 
 export const SANDBOX_DEFAULTS = {
   timeoutMs: 10 * 60_000,
   maxOutputBytes: 1024 * 1024,
   memoryMb: 4096,
-  maxProcesses: 256,
+  maxProcesses: 1024,
+  tmpfsMb: 512,
+  workspaceMb: 2048,
   maxFileMb: LIMIT_DEFAULTS.maxFileMb,
 } as const;
 
@@ -111,11 +147,18 @@ const SANDBOX_EGRESS = "/aura-egress";
 /** The forwarder's port on the sandbox's private loopback; nothing else listens there. */
 const SANDBOX_PROXY_PORT = 3128;
 const FORWARDER_SOURCE = fileURLToPath(new URL("./sandbox-forwarder.mjs", import.meta.url));
-const NOBODY = { uid: 65534, gid: 65534 };
+/** Child fds: 3 holds the command until it is in its cgroup, 4 carries the seccomp program, 5 says the sandbox started. */
+const GATE_FD = 3;
+const SECCOMP_FD = 4;
+const READY_FD = 5;
+/** The gate's exit status when the app never let the command go (it could not place it in its cgroup). */
+const GATE_REFUSED = 125;
 
-function sandboxUser(options: SandboxOptions): { uid: number; gid: number } | undefined {
-  if (options.sandboxUser) return options.sandboxUser;
-  return process.getuid?.() === 0 ? NOBODY : undefined;
+/** The probe runs as the pool's first uid when the app is root, as the app otherwise. */
+function probeUser(options: Pick<SandboxOptions, "uidPool">): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const base = (options.uidPool ?? UID_POOL_DEFAULTS).base;
+  return { uid: base, gid: base };
 }
 
 /** The node runtime's install prefix when it lives outside /usr (nvm, /opt), which must be bound too. */
@@ -151,9 +194,22 @@ function systemBinds(): string[] {
   return args;
 }
 
-function bwrapArgs(tree: string | undefined, egressDir?: string): string[] {
+type BwrapRun = {
+  /** The host directory bound at /workspace (the overlay when the workspace limit holds). */
+  bound?: string;
+  /** The real tree: whether its .git is a directory or a file decides how it is hidden. */
+  tree?: string;
+  egressDir?: string;
+  features: BwrapFeatures;
+  tmpfsBytes: number;
+  seccompFd?: number;
+};
+
+function bwrapArgs(run: BwrapRun): string[] {
+  const sized = (dir: string) => (run.features.size ? ["--size", String(run.tmpfsBytes), "--tmpfs", dir] : ["--tmpfs", dir]);
   const args = [
     "--unshare-user",
+    ...(run.features.disableUserns ? ["--disable-userns"] : []),
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
@@ -170,51 +226,104 @@ function bwrapArgs(tree: string | undefined, egressDir?: string): string[] {
     "/proc",
     "--dev",
     "/dev",
-    "--tmpfs",
-    "/tmp",
-    "--tmpfs",
-    SANDBOX_HOME,
+    ...sized("/tmp"),
+    ...sized(SANDBOX_HOME),
   ];
-  if (tree !== undefined) {
-    args.push("--bind", tree, SANDBOX_TREE);
+  if (run.bound !== undefined && run.tree !== undefined) {
+    args.push("--bind", run.bound, SANDBOX_TREE);
     // The host runs git on this tree, so repository code must not be able to touch its git metadata.
-    const dotGit = path.join(tree, ".git");
+    const dotGit = path.join(run.tree, ".git");
     if (existsSync(dotGit)) {
       if (lstatSync(dotGit).isDirectory()) args.push("--tmpfs", `${SANDBOX_TREE}/.git`, "--remount-ro", `${SANDBOX_TREE}/.git`);
       else args.push("--ro-bind", "/dev/null", `${SANDBOX_TREE}/.git`);
     }
     args.push("--chdir", SANDBOX_TREE);
   }
-  if (egressDir !== undefined) args.push("--ro-bind", egressDir, SANDBOX_EGRESS);
+  if (run.egressDir !== undefined) args.push("--ro-bind", run.egressDir, SANDBOX_EGRESS);
+  if (run.seccompFd !== undefined) args.push("--seccomp", String(run.seccompFd));
   args.push("--remount-ro", "/");
   return args;
 }
 
-type Probe = { ok: true } | { ok: false; error: string };
-const probes = new Map<string, Probe>();
+let seccompPath: string | undefined;
 
-/** Whether bubblewrap actually starts a sandbox here (installed is not enough: user namespaces may be off). */
-export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "sandboxUser"> = {}): Probe {
+/** The compiled filter for this host, written once per process to a file only the app can read. */
+function seccompProgramFile(): string | undefined {
+  const arch = hostSeccompArch();
+  if (!arch) return undefined;
+  if (!seccompPath) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "aura-seccomp-"));
+    seccompPath = path.join(dir, "filter.bpf");
+    writeFileSync(seccompPath, encode(sandboxFilter(arch)), { mode: 0o600 });
+  }
+  return seccompPath;
+}
+
+/** bubblewrap's options for the limits it applies itself, read from its --help (older versions lack them). */
+function helpFeatures(bwrap: string): BwrapFeatures {
+  const help = spawnSync(bwrap, ["--help"], { encoding: "utf8", timeout: 10_000 });
+  const text = `${help.stdout ?? ""}${help.stderr ?? ""}`;
+  return { size: /--size\b/.test(text), disableUserns: /--disable-userns\b/.test(text), seccomp: /--seccomp\b/.test(text) && hostSeccompArch() !== undefined };
+}
+
+/** bubblewrap's refusal in words an operator can act on: user namespaces refused is the usual cause. */
+export function explainBwrapFailure(bwrap: string, stderr: string): string {
+  const text = stderr.trim();
+  const refused = /namespace/i.test(text) && /(Operation not permitted|No permissions|Permission denied|No space left)/i.test(text);
+  if (!refused) return `${bwrap} failed: ${text}`;
+  const docker = existsSync("/.dockerenv");
+  return (
+    `${bwrap} cannot create user namespaces here (${text}). ` +
+    (docker
+      ? "This is a Docker container, and Docker's default seccomp profile refuses them: start the app's container with the profile the compose file uses (security_opt: seccomp=./docker/seccomp-aura.json in docker-compose.yml), which allows user namespaces for this container only."
+      : "Allow unprivileged user namespaces on the host (sysctl user.max_user_namespaces above 0, and kernel.unprivileged_userns_clone=1 or kernel.apparmor_restrict_unprivileged_userns=0 where those exist); in a container, run it with a seccomp profile that allows them (docker/seccomp-aura.json).")
+  );
+}
+
+export type BwrapProbe = { ok: true; features: BwrapFeatures; featureError?: string } | { ok: false; error: string };
+const probes = new Map<string, BwrapProbe>();
+
+function tryBwrap(bwrap: string, args: string[], user: { uid: number; gid: number } | undefined, stdio: (number | "ignore")[] = []): { ok: boolean; stderr: string } {
+  const result = spawnSync(bwrap, [...args, "--", "/bin/true"], {
+    cwd: "/",
+    env: scrubbedEnv(SANDBOX_HOME),
+    timeout: 10_000,
+    encoding: "utf8",
+    stdio: ["ignore", "ignore", "pipe", ...stdio],
+    ...(user ?? {}),
+  });
+  return { ok: result.status === 0, stderr: result.stderr || result.error?.message || `exit ${result.status}` };
+}
+
+/**
+ * Whether bubblewrap actually starts a sandbox here (installed is not enough: user namespaces may be refused),
+ * and whether it applies sized tmpfs, --disable-userns and the seccomp filter.
+ */
+export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "uidPool"> = {}): BwrapProbe {
   const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
-  const user = sandboxUser({ allowUnsandboxed: false, ...options });
+  const user = probeUser(options);
   const key = `${bwrap}:${user?.uid ?? "self"}`;
   const cached = probes.get(key);
   if (cached) return cached;
-  let probe: Probe;
+  let probe: BwrapProbe;
+  const none: BwrapFeatures = { size: false, disableUserns: false, seccomp: false };
   if (!existsSync(bwrap)) {
     probe = { ok: false, error: `${bwrap} is not installed` };
   } else {
-    const result = spawnSync(bwrap, [...bwrapArgs(undefined), "--", "/bin/true"], {
-      cwd: "/",
-      env: scrubbedEnv(SANDBOX_HOME),
-      timeout: 10_000,
-      encoding: "utf8",
-      ...(user ?? {}),
-    });
-    probe =
-      result.status === 0
-        ? { ok: true }
-        : { ok: false, error: `${bwrap} failed: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}` };
+    const basic = tryBwrap(bwrap, bwrapArgs({ features: none, tmpfsBytes: 0 }), user);
+    if (!basic.ok) {
+      probe = { ok: false, error: explainBwrapFailure(bwrap, basic.stderr) };
+    } else {
+      const features = helpFeatures(bwrap);
+      const program = features.seccomp ? seccompProgramFile() : undefined;
+      const fd = program ? openSync(program, "r") : undefined;
+      try {
+        const full = tryBwrap(bwrap, bwrapArgs({ features, tmpfsBytes: 1024 * 1024, ...(fd === undefined ? {} : { seccompFd: SECCOMP_FD }) }), user, fd === undefined ? [] : ["ignore", fd]);
+        probe = full.ok ? { ok: true, features } : { ok: true, features: none, featureError: `${bwrap} with --size, --disable-userns and --seccomp failed: ${full.stderr.trim()}` };
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
   }
   probes.set(key, probe);
   return probe;
@@ -223,27 +332,54 @@ export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "sandboxU
 export type SandboxStatus = {
   mode: SandboxMode;
   bwrap: string;
+  /** The per-run cgroup mechanism, or why there is none. */
   limits: string;
+  /** The limits that hold, e.g. "cgroup v1 memory 4 GiB + pids 1024, tmpfs 512 MiB, ...". */
+  held: string;
+  /** The ones that do not, each with its reason ("" when all hold). */
+  missing: string;
   setupEgress: string;
 };
 
+function sizesOf(input: Partial<LimitSizes> = {}): LimitSizes {
+  return {
+    memoryMb: input.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
+    maxProcesses: input.maxProcesses ?? SANDBOX_DEFAULTS.maxProcesses,
+    tmpfsMb: input.tmpfsMb ?? SANDBOX_DEFAULTS.tmpfsMb,
+    workspaceMb: input.workspaceMb ?? SANDBOX_DEFAULTS.workspaceMb,
+  };
+}
+
+function limitsOf(options: SandboxOptions): LimitProbe {
+  return options.limits ?? probeLimits({ cgroupDir: options.cgroupDir, uidPool: options.uidPool });
+}
+
+function assess(options: SandboxOptions, sizes: LimitSizes, uid?: number) {
+  const bwrap = probeBwrap(options);
+  const limits = limitsOf(options);
+  const report = limitReport(limits, bwrap.ok ? bwrap.features : undefined, sizes, uid);
+  if (bwrap.ok && bwrap.featureError) report.missing.push(bwrap.featureError);
+  const kind: SandboxKind = bwrap.ok ? "bwrap" : "none";
+  const mode: SandboxRunMode = `${kind}${report.missing.length > 0 ? " (limits incomplete)" : ""}`;
+  return { bwrap, limits, report, kind, mode };
+}
+
 /** The sandbox mode: what runs would get, or `unavailable` when setup and test commands are refused. */
 export function sandboxMode(options: SandboxOptions): SandboxMode {
-  const bwrap = probeBwrap(options).ok;
-  const limited = (options.limits ?? probeLimits()).mechanism !== "none";
-  if (!options.allowUnsandboxed && (!bwrap || !limited)) return "unavailable";
-  return `${bwrap ? "bwrap" : "none"}${limited ? "" : " (no resource limits)"}`;
+  const { mode } = assess(options, sizesOf());
+  return !options.allowUnsandboxed && mode !== "bwrap" ? "unavailable" : mode;
 }
 
 /** For /ready and the startup log: the mode and why, in words an operator can act on. */
 export function sandboxStatus(options: SandboxOptions): SandboxStatus {
-  const bwrap = probeBwrap(options);
-  const limits = options.limits ?? probeLimits();
+  const { bwrap, limits, report } = assess(options, sizesOf());
   const hosts = options.registryHosts ?? DEFAULT_REGISTRY_HOSTS;
   return {
     mode: sandboxMode(options),
     bwrap: bwrap.ok ? "ok" : bwrap.error,
-    limits: limits.mechanism === "prlimit" ? `prlimit (${limits.path})` : `none: ${limits.reason}`,
+    limits: describeCgroup(limits.cgroup),
+    held: report.held.join(", "),
+    missing: report.missing.join("; "),
     setupEgress: !options.allowSetupNetwork ? "none" : bwrap.ok ? `registry proxy: ${hosts.join(", ")}` : "host network (unsandboxed)",
   };
 }
@@ -306,126 +442,230 @@ async function openEgress(options: SandboxOptions, user: { uid: number; gid: num
   }
 }
 
+/** Runs `step`, turning any failure into SandboxStartError (an infrastructure failure, retried by the job). */
+async function setupStep<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof SandboxStartError) throw error;
+    if (error instanceof UidPoolExhausted) throw new SandboxStartError(`could not start the sandbox: ${error.message}`, "uid-pool");
+    throw new SandboxStartError(`could not start the sandbox: ${what} failed (${error instanceof Error ? error.message : String(error)})`, "setup");
+  }
+}
+
+type Resources = { lease?: Lease; cgroup?: RunCgroup; workspace?: WorkspaceMount; hostHome?: string; egress?: { dir: string; proxy: RegistryProxy }; seccompFd?: number };
+
+/** Tears a run down in reverse order; the first failure is reported as an infrastructure error after all steps ran. */
+async function release(resources: Resources, commitWorkspace: boolean): Promise<void> {
+  const failures: string[] = [];
+  const attempt = async (what: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  if (resources.seccompFd !== undefined) closeSync(resources.seccompFd);
+  const { cgroup, workspace, lease, hostHome, egress } = resources;
+  if (cgroup) await attempt("stopping the run's processes", () => cgroup.killAll());
+  if (workspace) {
+    await attempt("copying the run's changes back to the work tree", () => (commitWorkspace && failures.length === 0 ? workspace.commit() : workspace.discard()));
+    if (failures.length > 0) await workspace.discard().catch(() => undefined);
+  }
+  if (cgroup) await attempt("removing the run's cgroup", () => cgroup.destroy());
+  if (lease) await attempt("releasing the run's uid", () => lease.release());
+  if (hostHome) await rm(hostHome, { recursive: true, force: true });
+  if (egress) {
+    await egress.proxy.close();
+    await rm(egress.dir, { recursive: true, force: true });
+  }
+  if (failures.length > 0) throw new SandboxStartError(`the sandbox could not be torn down cleanly: ${failures.join("; ")}`, "teardown");
+}
+
+type Outcome = { code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; started: boolean };
+
+/** Spawns the gated command, places it in its cgroup, lets it go, and waits for it and its output. */
+function execute(
+  argv: string[],
+  spawnOptions: { cwd: string; env: Record<string, string>; user: { uid: number; gid: number } | undefined; seccompFd: number | undefined },
+  cgroup: RunCgroup | undefined,
+  capture: OutputCapture,
+  timeoutMs: number,
+): Promise<Outcome> {
+  return new Promise<Outcome>((resolve, reject) => {
+    // The gate holds the command until the app has moved it into its cgroup: nothing it forks escapes the limits.
+    const gate = `IFS= read -r go <&${GATE_FD} && [ "$go" = go ] || exit ${GATE_REFUSED}; exec ${GATE_FD}<&-; exec "$@"`;
+    const child = spawn("/bin/sh", ["-c", gate, "aura-gate", ...argv], {
+      cwd: spawnOptions.cwd,
+      env: spawnOptions.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", "pipe", spawnOptions.seccompFd ?? "ignore", "pipe"],
+      ...(spawnOptions.user ?? {}),
+    });
+    let timedOut = false;
+    let started = false;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let openStreams = 2;
+    const finish = () => {
+      if (exit !== undefined && openStreams === 0) resolve({ ...exit, timedOut, started });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+      void cgroup?.killAll().catch(() => undefined);
+    }, timeoutMs);
+    const stdio = child.stdio as unknown as (Readable | Writable | null)[];
+    const gatePipe = stdio[GATE_FD] as Writable | null;
+    const readyPipe = stdio[READY_FD] as Readable | null;
+    readyPipe?.on("data", () => {
+      started = true;
+    });
+    readyPipe?.on("error", () => undefined);
+    gatePipe?.on("error", () => undefined);
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on("data", (chunk: Buffer) => capture.write(chunk));
+      stream?.on("close", () => {
+        openStreams--;
+        finish();
+      });
+    }
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(new SandboxStartError(`could not start /bin/sh: ${error.message}`, "setup"));
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      exit = { code, signal };
+      // Background processes left behind must not outlive the run (or hold the pipes open).
+      killGroup(child.pid);
+      readyPipe?.destroy();
+      finish();
+    });
+    if (child.pid === undefined) return;
+    const pid = child.pid;
+    void (async () => {
+      try {
+        if (cgroup) await cgroup.enter(pid);
+        gatePipe?.end("go\n");
+      } catch {
+        gatePipe?.destroy();
+      }
+    })();
+  });
+}
+
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
   const timeoutMs = input.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
   const maxOutputBytes = input.maxOutputBytes ?? SANDBOX_DEFAULTS.maxOutputBytes;
-  const memoryMb = input.memoryMb ?? SANDBOX_DEFAULTS.memoryMb;
-  const maxProcesses = input.maxProcesses ?? SANDBOX_DEFAULTS.maxProcesses;
-  const probe = probeBwrap(options);
+  const sizes = sizesOf(input);
+  const { bwrap: probe, limits: limitProbe, report, kind, mode } = assess(options, sizes);
   if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
-  const limitProbe = options.limits ?? probeLimits();
-  if (limitProbe.mechanism === "none" && !options.allowUnsandboxed) throw new SandboxLimitsUnavailableError(limitProbe.reason);
-  const kind: SandboxKind = probe.ok ? "bwrap" : "none";
-  const limited = limitProbe.mechanism !== "none";
-  const mode: SandboxRunMode = `${kind}${limited ? "" : " (no resource limits)"}`;
+  if (report.missing.length > 0 && !options.allowUnsandboxed) throw new SandboxLimitsUnavailableError(report.missing);
+  const features = probe.ok ? probe.features : { size: false, disableUserns: false, seccomp: false };
   const proxied = kind === "bwrap" && input.phase === "setup" && options.allowSetupNetwork === true;
   const tree = realpathSync(input.cwd);
-  const user = sandboxUser(options);
-  const limits = limitPrefix(limitProbe, memoryMb, maxProcesses);
-
-  if (user) {
-    await assertReachable(tree, user);
-    // The tree was written by the host (git, edits) and must be writable by the sandbox user.
-    await execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]);
-  }
-  let hostHome: string | undefined;
-  let egress: { dir: string; proxy: RegistryProxy } | undefined;
-  let argv: string[];
-  let cwd: string;
-  let env: Record<string, string>;
-  const phaseEnv = input.phase === "setup" ? setupEnv(options, proxied) : {};
-  if (kind === "bwrap") {
-    const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
-    if (proxied) {
-      egress = await openEgress(options, user);
-      // The forwarder listens first, then starts the command: no shell, no race with the listener.
-      const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
-      argv = [...limits, bwrap, ...bwrapArgs(tree, egress.dir), "--", ...forwarder, "/bin/sh", "-c", input.command];
-    } else {
-      argv = [...limits, bwrap, ...bwrapArgs(tree), "--", "/bin/sh", "-c", input.command];
-    }
-    cwd = "/";
-    env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
-  } else {
-    hostHome = await mkdtemp(path.join(os.tmpdir(), "aura-home-"));
-    if (user) await chown(hostHome, user.uid, user.gid);
-    argv = [...limits, "/bin/sh", "-c", input.command];
-    cwd = tree;
-    env = { ...scrubbedEnv(hostHome), ...phaseEnv };
-  }
-
+  const resources: Resources = {};
   const capture = new OutputCapture(maxOutputBytes);
+  let outcome: Outcome;
+  let memoryExceeded = false;
   const started = performance.now();
   try {
-    const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
-      const [file, ...args] = argv;
-      const child = spawn(file ?? "/bin/sh", args, {
-        cwd,
-        env,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        ...(user ?? {}),
-      });
-      let timedOut = false;
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-      let openStreams = 2;
-      const finish = () => {
-        if (exit !== undefined && openStreams === 0) resolve({ ...exit, timedOut });
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup(child.pid);
-      }, timeoutMs);
-      for (const stream of [child.stdout, child.stderr]) {
-        stream.on("data", (chunk: Buffer) => capture.write(chunk));
-        stream.on("close", () => {
-          openStreams--;
-          finish();
-        });
-      }
-      child.on("error", (error) => {
-        clearTimeout(timer);
-        reject(new SandboxStartError(`could not start ${file}: ${error.message}`));
-      });
-      child.on("exit", (code, signal) => {
-        clearTimeout(timer);
-        exit = { code, signal };
-        // Background processes left behind must not outlive the run (or hold the pipes open).
-        killGroup(child.pid);
-        finish();
-      });
-    });
-    const output = capture.finish();
-    return {
-      command: input.command,
-      phase: input.phase,
-      exitCode: outcome.code,
-      signal: outcome.signal,
-      timedOut: outcome.timedOut,
-      durationMs: Math.round(performance.now() - started),
-      sandbox: kind,
-      mode,
-      // Unsandboxed commands share the host's network, whatever the phase.
-      network: kind === "none" || proxied,
-      egress: kind === "none" ? { kind: "host" } : egress ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused: egress.proxy.refused() } : { kind: "none" },
-      logSha256: output.sha256,
-      log: output.text,
-      logBytes: output.totalBytes,
-      logTruncated: output.truncated,
-      testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
-      limits: {
-        timeoutMs,
-        memoryMb: limited ? memoryMb : null,
-        maxProcesses: limited ? maxProcesses : null,
-        maxOutputBytes,
-      },
-    };
-  } finally {
-    if (hostHome) await rm(hostHome, { recursive: true, force: true });
-    if (egress) {
-      await egress.proxy.close();
-      await rm(egress.dir, { recursive: true, force: true });
+    if (limitProbe.uids.ok) resources.lease = await setupStep("taking a uid", () => leaseUid(limitProbe.uids.pool));
+    const user = resources.lease ? { uid: resources.lease.uid, gid: resources.lease.gid } : undefined;
+    if (user) {
+      await assertReachable(tree, user);
+      // The tree was written by the host (git, edits) and must be writable by the run's user.
+      await setupStep("handing the work tree to the run's uid", () => execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]));
     }
+    const runName = `run-${process.pid}-${user?.uid ?? "self"}-${Date.now().toString(36)}`;
+    if (limitProbe.cgroup.kind !== "none") {
+      const cgroupProbe = limitProbe.cgroup;
+      resources.cgroup = await setupStep("creating the run's cgroup", () =>
+        createRunCgroup(cgroupProbe, runName, { memoryBytes: sizes.memoryMb * 1024 * 1024, maxProcesses: sizes.maxProcesses }),
+      );
+    }
+    if (limitProbe.workspace.ok) {
+      resources.workspace = await setupStep("mounting the size-limited work tree", () => mountWorkspace(tree, sizes.workspaceMb * 1024 * 1024, user));
+      await chmod(path.dirname(resources.workspace.merged), 0o711);
+    }
+    const bound = resources.workspace?.merged ?? tree;
+    const program = kind === "bwrap" && features.seccomp ? seccompProgramFile() : undefined;
+    if (program) resources.seccompFd = openSync(program, "r");
+
+    const prefix = limitProbe.prlimit ? prlimitArgs(limitProbe.prlimit, user ? sizes.maxProcesses : undefined) : [];
+    // Signals from inside that bubblewrap's setup is done and the command is about to start.
+    const ready = ["/bin/sh", "-c", `printf . >&${READY_FD}; exec ${SECCOMP_FD}<&- ${READY_FD}>&-; exec "$@"`, "aura-ready"];
+    const phaseEnv = input.phase === "setup" ? setupEnv(options, proxied) : {};
+    let argv: string[];
+    let cwd: string;
+    let env: Record<string, string>;
+    if (kind === "bwrap") {
+      const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
+      const run: BwrapRun = { bound, tree, features, tmpfsBytes: sizes.tmpfsMb * 1024 * 1024, ...(resources.seccompFd === undefined ? {} : { seccompFd: SECCOMP_FD }) };
+      if (proxied) {
+        resources.egress = await setupStep("starting the registry proxy", () => openEgress(options, user));
+        // The forwarder listens first, then starts the command: no shell, no race with the listener.
+        const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
+        argv = [...prefix, bwrap, ...bwrapArgs({ ...run, egressDir: resources.egress.dir }), "--", ...ready, ...forwarder, "/bin/sh", "-c", input.command];
+      } else {
+        argv = [...prefix, bwrap, ...bwrapArgs(run), "--", ...ready, "/bin/sh", "-c", input.command];
+      }
+      cwd = "/";
+      env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
+    } else {
+      const hostHome = await mkdtemp(path.join(os.tmpdir(), "aura-home-"));
+      resources.hostHome = hostHome;
+      if (user) await chown(hostHome, user.uid, user.gid);
+      argv = [...prefix, ...ready, "/bin/sh", "-c", input.command];
+      cwd = bound;
+      env = { ...scrubbedEnv(hostHome), ...phaseEnv };
+    }
+    outcome = await execute(argv, { cwd, env, user, seccompFd: resources.seccompFd }, resources.cgroup, capture, timeoutMs);
+    memoryExceeded = (await resources.cgroup?.memoryExceeded()) ?? false;
+  } catch (error) {
+    await release(resources, false).catch(() => undefined);
+    throw error;
   }
+  const refused = resources.egress?.proxy.refused() ?? [];
+  await release(resources, outcome.started);
+  const output = capture.finish();
+  if (!outcome.started && !outcome.timedOut) {
+    const why = outcome.code === GATE_REFUSED ? "the run could not be placed in its cgroup" : `${kind === "bwrap" ? "bubblewrap" : "the shell"} exited before the command started`;
+    throw new SandboxStartError(`could not start the sandbox: ${why}: ${output.text.trim().split("\n").slice(-5).join(" | ") || `exit ${String(outcome.code)}`}`, "setup");
+  }
+  const limited = limitProbe.cgroup.kind !== "none";
+  return {
+    command: input.command,
+    phase: input.phase,
+    exitCode: outcome.code,
+    signal: outcome.signal,
+    timedOut: outcome.timedOut,
+    memoryExceeded,
+    durationMs: Math.round(performance.now() - started),
+    sandbox: kind,
+    mode,
+    // Unsandboxed commands share the host's network, whatever the phase.
+    network: kind === "none" || proxied,
+    egress:
+      kind === "none"
+        ? { kind: "host" }
+        : resources.egress
+          ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused }
+          : { kind: "none" },
+    logSha256: output.sha256,
+    log: output.text,
+    logBytes: output.totalBytes,
+    logTruncated: output.truncated,
+    testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
+    limits: {
+      timeoutMs,
+      memoryMb: limited ? sizes.memoryMb : null,
+      maxProcesses: limited ? sizes.maxProcesses : null,
+      maxOutputBytes,
+      uid: resources.lease?.uid ?? null,
+      held: limitReport(limitProbe, probe.ok ? features : undefined, sizes, resources.lease?.uid).held,
+      missing: report.missing,
+    },
+  };
 }

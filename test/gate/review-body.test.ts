@@ -46,11 +46,13 @@ function review(head: RunSummary, base: RunSummary): string {
 }
 
 describe("the sandbox in the Auditor's review", () => {
-  it("shows the mode of each run and warns when the head's tests ran without resource limits", () => {
-    const text = review(summary({ mode: "bwrap (no resource limits)" }), summary({ mode: "bwrap (no resource limits)" }));
+  it("shows the mode of each run, the limits that held, and warns naming the limits the head's tests ran without", () => {
+    const incomplete = { mode: "bwrap (limits incomplete)" as const, limitsHeld: "uid 200003, seccomp", limitsMissing: "memory and process limits per run (no cgroup)" };
+    const text = review(summary(incomplete), summary(incomplete));
 
-    expect(text).toContain("| Sandbox | bwrap (no resource limits) | bwrap (no resource limits) | |");
-    expect(text).toContain("⚠️ **No resource limits:**");
+    expect(text).toContain("| Sandbox | bwrap (limits incomplete) | bwrap (limits incomplete) | |");
+    expect(text).toContain("Sandbox limits that held: uid 200003, seccomp.");
+    expect(text).toContain("⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: memory and process limits per run (no cgroup).");
   });
 
   it("has no limits warning when limits applied, and reads reports stored before the mode was recorded", () => {

@@ -91,8 +91,8 @@ describe("the running app", () => {
     expect(await ready.json()).toMatchObject({
       status: "ready",
       database: "ok",
-      sandbox: expect.stringMatching(/^(bwrap|none|unavailable)( \(no resource limits\))?$/),
-      sandboxDetail: { bwrap: expect.any(String), limits: expect.any(String), setupEgress: "none" },
+      sandbox: expect.stringMatching(/^(bwrap|none|unavailable)( \(limits incomplete\))?$/),
+      sandboxDetail: { bwrap: expect.any(String), cgroup: expect.any(String), limitsHeld: expect.any(String), limitsMissing: expect.any(String), setupEgress: "none" },
     });
   });
 

@@ -11,6 +11,7 @@ function run(overrides: Partial<SandboxResult>): SandboxResult {
     exitCode: 0,
     signal: null,
     timedOut: false,
+    memoryExceeded: false,
     durationMs: 1200,
     sandbox: "bwrap",
     mode: "bwrap",
@@ -21,7 +22,7 @@ function run(overrides: Partial<SandboxResult>): SandboxResult {
     logBytes: 0,
     logTruncated: false,
     testCounts: undefined,
-    limits: { timeoutMs: 600_000, memoryMb: 4096, maxProcesses: 256, maxOutputBytes: 1_048_576 },
+    limits: { timeoutMs: 600_000, memoryMb: 4096, maxProcesses: 256, maxOutputBytes: 1_048_576, uid: 200_003, held: ["bwrap", "cgroup v1 memory 4 GiB + pids 256", "seccomp"], missing: [] },
     ...overrides,
   };
 }
@@ -51,11 +52,13 @@ describe("the sandbox evidence in a PR body", () => {
     expect(text).not.toContain("[!WARNING]");
   });
 
-  it("warns visibly when the run had no resource limits", () => {
-    const text = body(undefined, run({ mode: "bwrap (no resource limits)", limits: { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576 } }));
+  it("says which limits held, and warns visibly naming the ones that did not", () => {
+    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: 200_003, held: ["uid 200003", "seccomp"], missing: ["memory and process limits per run (no cgroup)"] };
+    const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
 
-    expect(text).toContain("- Sandbox: `bwrap (no resource limits)`");
-    expect(text).toContain("> [!WARNING]\n> **NO RESOURCE LIMITS.**");
+    expect(text).toContain("- Sandbox: `bwrap (limits incomplete)`");
+    expect(text).toContain("- Limits that held: uid 200003, seccomp");
+    expect(text).toContain("> [!WARNING]\n> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory and process limits per run (no cgroup).");
     expect(text).not.toContain("UNSANDBOXED RUN");
   });
 

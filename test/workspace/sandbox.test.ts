@@ -14,8 +14,9 @@ const execFileAsync = promisify(execFile);
 const probe = probeBwrap();
 const sandboxed: SandboxOptions = { allowUnsandboxed: false };
 const unsandboxed: SandboxOptions = { allowUnsandboxed: true, bwrapPath: "/nonexistent/bwrap" };
-/** The detection result of a host where no limit mechanism works (injected: prlimit stays installed). */
-const noLimits: LimitProbe = { mechanism: "none", reason: "prlimit (util-linux) is not installed" };
+/** The detection result of a host where no cgroup works (injected: the rest of this host's probe stays). */
+const noLimits: LimitProbe = { ...probeLimits(), cgroup: { kind: "none", reason: "no cgroup here" } };
+const limitsWork = probeLimits().cgroup.kind !== "none";
 
 let temp: ReturnType<typeof makeTempDir>;
 let tree: string;
@@ -64,7 +65,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
   });
 
   it("reports bwrap as the sandbox mode when limits work", () => {
-    expect(sandboxMode(sandboxed)).toBe(probeLimits().mechanism === "prlimit" ? "bwrap" : "unavailable");
+    expect(sandboxMode(sandboxed)).toBe(sandboxStatus(sandboxed).missing === "" ? "bwrap" : "unavailable");
   });
 
   it("cannot write outside the work tree or into its .git, but can write inside", async () => {
@@ -151,10 +152,10 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
 
     await expect(attempt).rejects.toBeInstanceOf(SandboxLimitsUnavailableError);
     await expect(attempt).rejects.toBeInstanceOf(SandboxUnavailableError);
-    await expect(attempt).rejects.toThrow(/no memory or process limits/i);
+    await expect(attempt).rejects.toThrow(/Missing: memory and process limits per run \(no cgroup here\)/);
     expect(existsSync(marker)).toBe(false);
     expect(sandboxMode({ ...sandboxed, limits: noLimits })).toBe("unavailable");
-    expect(sandboxStatus({ ...sandboxed, limits: noLimits })).toMatchObject({ mode: "unavailable", bwrap: "ok", limits: `none: ${noLimits.reason}` });
+    expect(sandboxStatus({ ...sandboxed, limits: noLimits })).toMatchObject({ mode: "unavailable", bwrap: "ok", limits: "none: no cgroup here" });
   });
 
   it("runs without limits under bwrap only when unsandboxed runs are allowed, and the result says so", async () => {
@@ -162,8 +163,9 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
 
     const result = await runInSandbox(allowed, { command: "echo ran", cwd: tree, phase: "test" });
 
-    expect(result).toMatchObject({ exitCode: 0, sandbox: "bwrap", mode: "bwrap (no resource limits)", limits: { memoryMb: null, maxProcesses: null } });
-    expect(sandboxMode(allowed)).toBe("bwrap (no resource limits)");
+    expect(result).toMatchObject({ exitCode: 0, sandbox: "bwrap", mode: "bwrap (limits incomplete)", limits: { memoryMb: null, maxProcesses: null } });
+    expect(result.limits.missing).toContain("memory and process limits per run (no cgroup here)");
+    expect(sandboxMode(allowed)).toBe("bwrap (limits incomplete)");
   });
 
   it("passes no token or key in the environment", async () => {
@@ -193,7 +195,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     expect(hostProcessesWith("171.6")).toEqual([]);
   });
 
-  it.skipIf(probeLimits().mechanism !== "prlimit")("enforces the memory and process limits", async () => {
+  it.skipIf(!limitsWork)("enforces the memory and process limits", async () => {
     const grow = "x=$(head -c 80000000 /dev/zero | tr '\\0' a); echo grew ${#x}";
     const fork = "i=0; while [ $i -lt 30 ]; do sleep 1 & i=$((i+1)); done; wait; echo forked";
 
@@ -255,12 +257,13 @@ describe("without a working bubblewrap", () => {
     expect(result).toMatchObject({ sandbox: "none", exitCode: 0, network: true, egress: { kind: "host" } });
     expect(result.log).not.toContain("ghs_plainenvtoken");
     expect(result.log).toContain("CI=true");
-    expect(result.log).toContain(tree);
-    expect(sandboxMode(unsandboxed)).toBe(probeLimits().mechanism === "prlimit" ? "none" : "none (no resource limits)");
+    // The command runs in the work tree, or in the size-limited overlay of it where that limit holds.
+    expect(result.log).toMatch(new RegExp(`^(${tree}|/tmp/aura-ws-[^/]+/merged)$`, "m"));
+    expect(sandboxMode(unsandboxed)).toBe("none (limits incomplete)");
   });
 
   it("says when neither bubblewrap nor limits work", () => {
-    expect(sandboxMode({ ...unsandboxed, limits: noLimits })).toBe("none (no resource limits)");
+    expect(sandboxMode({ ...unsandboxed, limits: noLimits })).toBe("none (limits incomplete)");
     expect(sandboxMode({ ...unsandboxed, allowUnsandboxed: false, limits: noLimits })).toBe("unavailable");
   });
 

@@ -16,7 +16,7 @@
 // through a Unix socket bound into the sandbox. The test phase never gets the proxy. Install scripts are
 // off in setup (npm_config_ignore_scripts) unless the operator allows them.
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { chmod, chown, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -245,18 +245,27 @@ function bwrapArgs(run: BwrapRun): string[] {
   return args;
 }
 
-let seccompPath: string | undefined;
+let seccompHeld: number | undefined;
 
-/** The compiled filter for this host, written once per process to a file only the app can read. */
+/**
+ * The compiled filter for this host as a path to open per run: written once per process to a file that is
+ * unlinked at once and kept open, so nothing is left behind; each run opens it afresh through /proc/self/fd
+ * (its own file offset, starting at 0).
+ */
 function seccompProgramFile(): string | undefined {
   const arch = hostSeccompArch();
   if (!arch) return undefined;
-  if (!seccompPath) {
+  if (seccompHeld === undefined) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "aura-seccomp-"));
-    seccompPath = path.join(dir, "filter.bpf");
-    writeFileSync(seccompPath, encode(sandboxFilter(arch)), { mode: 0o600 });
+    const file = path.join(dir, "filter.bpf");
+    try {
+      writeFileSync(file, encode(sandboxFilter(arch)), { mode: 0o600 });
+      seccompHeld = openSync(file, "r");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-  return seccompPath;
+  return `/proc/self/fd/${seccompHeld}`;
 }
 
 /** bubblewrap's options for the limits it applies itself, read from its --help (older versions lack them). */

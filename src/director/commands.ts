@@ -2,7 +2,7 @@
 // commenter is a director of that repository (for `resume` and `reinstate`, which widen work across the
 // installation, of every repository with Aura work: see authority.ts), runs the verb, and acknowledges it.
 // Each command comment is recorded once (by installation and comment id), so a retried job neither acts nor
-// replies twice.
+// replies twice. A person over the command limit (command-throttle.ts) is ignored before anything else is spent.
 import { appendEvents } from "../audit/append.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
@@ -10,6 +10,7 @@ import { inTransaction } from "../manager/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { isWideningVerb, reposWithoutDirectorship, wideningRefusal } from "./authority.js";
+import { COMMAND_LIMIT, COMMAND_WINDOW_MS, countCommand, throttleNotice } from "./command-throttle.js";
 import { postReply, react, REACTIONS, type Reaction } from "./github-replies.js";
 import { renderHelpText } from "./help-text.js";
 import { parseCommentCommand, type ParsedCommand } from "./parse-command.js";
@@ -19,7 +20,7 @@ import { claimRefusalReply } from "./refusals.js";
 import { upsertScoreboard } from "./scoreboard-comment.js";
 import { runVerb, type CommandContext, type VerbResult } from "./verbs.js";
 
-export type CommandOutcome = "ignored" | "done" | "refused" | "not_director" | "invalid" | "unknown" | "already_handled";
+export type CommandOutcome = "ignored" | "done" | "refused" | "not_director" | "invalid" | "unknown" | "already_handled" | "throttled";
 
 const NOT_DIRECTOR = (login: string) =>
   `@${login}, only a director of this repository can run Aura commands (repository admins and maintainers, or people with write access listed under \`directors:\` in \`.github/aura.yml\`). Nothing was changed.`;
@@ -60,6 +61,12 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
     if (seen.replied_at === null) await acknowledge(services, ctx, { reply: seen.reply, reaction: asReaction(seen.reaction) });
     await markDeliveryProcessed(services.pool, deliveryId);
     return "already_handled";
+  }
+
+  // Over the per-person limit: ignored before any GitHub call (permission checks, reactions) is spent on it.
+  if (await throttled(services, ctx, deliveryId, verbOf(command))) {
+    await markDeliveryProcessed(services.pool, deliveryId);
+    return "throttled";
   }
 
   const config = needsDirector(command) ? await directorConfig(services, installationId, repoFullName) : null;
@@ -136,6 +143,47 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
   await acknowledge(services, ctx, recorded);
   await markDeliveryProcessed(services.pool, deliveryId);
   return recorded.outcome;
+}
+
+/**
+ * Counts the command against its author's limit. Over it, the command is recorded as `throttled` (so a redelivery
+ * is not counted again) with no reaction; only the first one over the limit in a window gets a notice and an
+ * audit event. Returns whether the command was throttled.
+ */
+async function throttled(services: Services, ctx: CommandContext, deliveryId: string, verb: string): Promise<boolean> {
+  const recorded = await inTransaction(services.pool, async (client): Promise<Recorded | null | false> => {
+    const decision = await countCommand(client, { installationId: ctx.installationId, commentId: ctx.commentId, login: ctx.login, now: services.now() });
+    if (!decision.throttled) return false;
+    const reply = decision.notify ? throttleNotice(ctx.login) : null;
+    const claimed = await client.query(
+      `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome, reply, replied_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'throttled', $8, CASE WHEN $8::text IS NULL THEN now() END) ON CONFLICT DO NOTHING RETURNING 1`,
+      [ctx.installationId, ctx.commentId, deliveryId, ctx.repo, ctx.issueNumber, ctx.login, verb, reply],
+    );
+    if (claimed.rowCount === 0) return null;
+    if (decision.notify) {
+      await appendEvents(client, [
+        {
+          actor: ctx.login,
+          action: "director.commands_throttled",
+          subject: `${ctx.repo}#${ctx.issueNumber}`,
+          payload: {
+            installationId: ctx.installationId,
+            commentId: ctx.commentId,
+            deliveryId,
+            verb,
+            limit: COMMAND_LIMIT,
+            windowMs: COMMAND_WINDOW_MS,
+            commandsInWindow: decision.commandsInWindow,
+          },
+        },
+      ]);
+    }
+    return { outcome: "throttled", reply, reaction: null };
+  });
+  if (recorded === false) return false;
+  if (recorded?.reply) await acknowledge(services, ctx, recorded);
+  return true;
 }
 
 function needsDirector(command: ParsedCommand): boolean {

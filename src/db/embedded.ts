@@ -20,6 +20,28 @@ process.on("exit", () => {
   for (const child of runningServers) child.kill("SIGINT");
 });
 
+/**
+ * A signal sent to this process alone (a supervisor's SIGTERM, not a terminal's Ctrl-C to the whole process
+ * group) ends it without running exit handlers. While a server runs and nobody else handles the signal (`npm
+ * start` has its own shutdown; `npx aura` does not), stop the servers and exit as the signal would have.
+ */
+const exitSignals = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type ExitSignal = keyof typeof exitSignals;
+function onExitSignal(signal: ExitSignal): void {
+  if (process.listenerCount(signal) > 1) return;
+  for (const child of runningServers) child.kill("SIGINT");
+  process.exit(128 + exitSignals[signal]);
+}
+
+function trackServer(child: ChildProcess): void {
+  if (runningServers.size === 0) for (const signal of Object.keys(exitSignals) as ExitSignal[]) process.on(signal, onExitSignal);
+  runningServers.add(child);
+  child.once("exit", () => {
+    runningServers.delete(child);
+    if (runningServers.size === 0) for (const signal of Object.keys(exitSignals)) process.removeListener(signal, onExitSignal);
+  });
+}
+
 export type EmbeddedDatabase = {
   /** Connection string for the `aura` database. */
   url: string;
@@ -99,9 +121,10 @@ export async function startEmbeddedPostgres(options: {
         ". Check that the port is free and the directory is writable, or set DATABASE_URL to use another server.",
     );
   }
-  runningServers.add(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  void exited.then(() => runningServers.delete(child));
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
     await exited;
@@ -279,6 +302,7 @@ function startPostmaster(
 ): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(postgres, args, { env: options.env, ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}), stdio: ["ignore", "ignore", "pipe"] });
+    trackServer(child);
     let output = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       const message = chunk.toString();

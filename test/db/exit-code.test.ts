@@ -22,6 +22,25 @@ function run(script: string): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+/** Runs a script that prints the postmaster's pid and keeps running; sends `signal` to the script's process alone. */
+function runAndSignal(script: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string; postmaster: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    let postmaster = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const first = /^(\d+)\n/.exec(stdout);
+      if (postmaster === 0 && first) {
+        postmaster = Number(first[1]);
+        child.kill(signal);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, postmaster }));
+  });
+}
+
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -56,6 +75,47 @@ describe("a process that loads the embedded database", () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain("crash while the server runs");
       expect(postmaster).toBeGreaterThan(0);
+      expect(await gone(postmaster, 15_000)).toBe(true);
+    } finally {
+      if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  const serveForever = (dataDir: string, extra = "") =>
+    `const { startEmbeddedPostgres } = await import(${embedded});
+     const { readFileSync } = await import("node:fs");
+     ${extra}
+     await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
+     console.log(readFileSync(${JSON.stringify(path.join(dataDir, "postgres", "postmaster.pid"))}, "utf8").split("\\n")[0]);
+     setInterval(() => undefined, 1_000);`;
+
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("stops its server and exits as killed when %s reaches it alone and nobody else handles it", async (signal) => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));
+    let postmaster = 0;
+    try {
+      const result = await runAndSignal(serveForever(dataDir), signal);
+      postmaster = result.postmaster;
+
+      expect(postmaster).toBeGreaterThan(0);
+      expect(result.code).toBe(128 + os.constants.signals[signal]);
+      expect(await gone(postmaster, 15_000)).toBe(true);
+    } finally {
+      if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it("leaves the signal to the process's own handler when it has one, and the server still stops at exit", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));
+    let postmaster = 0;
+    try {
+      const own = `process.on("SIGTERM", () => { console.log("own shutdown"); setTimeout(() => process.exit(7), 200); });`;
+      const result = await runAndSignal(serveForever(dataDir, own), "SIGTERM");
+      postmaster = result.postmaster;
+
+      expect(result.code).toBe(7);
+      expect(result.stdout).toContain("own shutdown");
       expect(await gone(postmaster, 15_000)).toBe(true);
     } finally {
       if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGKILL");

@@ -151,7 +151,10 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     expect(run.prBody).toContain(`<!-- aura:task id=${run.taskId} -->`);
     expect(run.prBody).toContain(`Closes #${ISSUE.number}`);
     expect(run.prBody).toContain("3 passed, 0 failed, 0 skipped, 3 tests in total");
-    expect(run.prBody).toContain(`"headSha":"${run.headSha}"`);
+    expect(run.prBody).toContain(`- Tested commit: ${run.headSha}`);
+    // What the Auditor compares its run with is the work loop's record, not the body.
+    const claims = await harness.db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [run.taskId]);
+    expect(claims.rows).toEqual([{ head_sha: run.headSha, claim: { exitCode: 0, passed: 3, failed: 0, skipped: 0, total: 3, headSha: run.headSha } }]);
     // The gate: pending first (and while it waits for the Auditor's evidence), success last, on the head
     // commit, pointing at the Auditor's review; the draft then becomes ready for review.
     const gate = run.github.statuses.filter((status) => status.context === "aura/hnsc" && status.sha === run.headSha);
@@ -166,7 +169,7 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     expect(run.github.reviews[0]).toMatchObject({ pull: run.pullNumber, event: "COMMENT", commit_id: run.headSha });
     const review = run.github.reviews[0]?.body ?? "";
     expect(review).toContain(`<!-- aura:audit sha=${run.headSha} -->`);
-    // Head, base (the fixture's one test) and the PR's claim, column by column.
+    // Head, base (the fixture's one test) and the employee's recorded run, column by column.
     expect(review).toContain("| Passed | 3 | 1 | 3 |");
     expect(review).toContain("| Failed | 0 | 0 | 0 |");
     expect(review).toContain("No mismatch: the PR's claims agree with the Auditor's run.");

@@ -42,8 +42,8 @@ import {
 } from "../workspace/index.js";
 import {
   BudgetExhausted,
-  budgetUsage,
   budgetedCall,
+  budgetUsage,
   capsFor,
   describeScope,
   releaseStaleReservations,
@@ -144,10 +144,10 @@ type Run = {
   subject: SpendSubject;
   budgets: ReturnType<typeof effectiveBudgets>;
   subjectText: string;
-};
-
   /** The job attempt running this loop, named in each reservation. */
   holder: SpendHolder | undefined;
+};
+
 /** One model call under a reservation that bounds it: reserve the worst case, call, settle the real usage, warn near caps. */
 async function callEmployee(run: Run, messages: ChatMessage[], purpose: string): Promise<StructuredResult<EditSet>> {
   const { services, employee } = run;
@@ -349,13 +349,13 @@ export async function runTaskWork(
       day,
     },
     subjectText: `${task.repo}#${task.issue_number}/${task.task_key}`,
+    holder: helpers.job ? { jobId: helpers.job.id, attempt: helpers.job.attempts } : undefined,
   };
   if (!registryEmployee) {
     await needsDirector(run, `employee ${task.employee_id} is not in the registry`, `Task \`${task.task_key}\` is assigned to \`${task.employee_id}\`, which is no longer in policies/employees.yml. A director can \`/aura reassign\` it.`);
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: task.pr_number, reason: "unknown employee" };
   }
-    holder: helpers.job ? { jobId: helpers.job.id, attempt: helpers.job.attempts } : undefined,
 
   // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
   if (task.pr_number === null && (await openAgentPulls(services, task)) >= config.maxOpenAgentPrs) {
@@ -400,14 +400,14 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
   const { services, task, taskId } = run;
   const { revisionId, mode } = input;
   const installationId = run.subject.installationId;
+  // A retried job, or one that follows a killed worker: reservations of calls that can no longer be running stop counting.
+  await releaseStaleReservations(services.pool, { at: services.now(), taskId });
   if (task.state === "assigned") {
     await inTransaction(services.pool, (client) =>
       transitionTask(client, taskId, "working", { actor: run.employee.id, reason: "work loop started", details: { employeeId: run.employee.id } }),
     );
   }
 
-  // A retried job, or one that follows a killed worker: reservations of calls that can no longer be running stop counting.
-  await releaseStaleReservations(services.pool, { at: services.now(), taskId });
   const revision = revisionId ? await loadRevision(services, taskId, revisionId) : undefined;
   const octokit = services.github.forInstallation(installationId);
   const auth = (await octokit.auth({ type: "installation" })) as { token: string };
@@ -540,13 +540,13 @@ async function workInTree(
     }
     summary = result.value.summary;
     await applyEdits(workspace.path, plan.writes);
+    recordChange(change, plan.writes);
     for (const write of plan.writes) finalWrites.set(write.path, write.content);
     try {
       const checks = await runChecks(services, workspace, commands);
       evidence = { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds };
     } catch (error) {
       if (!(error instanceof SandboxUnavailableError)) throw error;
-    recordChange(change, plan.writes);
       stop = { reason: error.message, remaining: "Run the tests: the sandbox stopped working during the task." };
       break;
     }

@@ -1,6 +1,7 @@
 // Renders a verdict for GitHub: the `aura/hnsc` commit status description (under 140 characters, naming the
 // rules that failed), a markdown summary for the review body, and at most 50 inline review comments.
 import type { Conclusion, Finding, RuleResult, RuleState, Verdict } from "./verdict.js";
+import { inertCode } from "../github/inert-markdown.js";
 
 export const MAX_INLINE_COMMENTS = 50;
 /** GitHub rejects status descriptions of 140 characters or more. */
@@ -73,8 +74,8 @@ function cell(text: string): string {
 
 function location(finding: Finding): string {
   if (!finding.path) return "(pull request)";
-  if (finding.line === undefined) return `\`${finding.path}\``;
-  return `\`${finding.path}:${finding.line}\`${finding.side === "LEFT" ? " (removed line)" : ""}`;
+  if (finding.line === undefined) return inertCode(finding.path);
+  return `${inertCode(`${finding.path}:${finding.line}`)}${finding.side === "LEFT" ? " (removed line)" : ""}`;
 }
 
 /** The status, review summary and inline comments for one verdict. */

@@ -1,9 +1,11 @@
+import { micromark } from "micromark";
+import { gfm, gfmHtml } from "micromark-extension-gfm";
 import { describe, expect, it } from "vitest";
 import { describeVerdict, MAX_INLINE_COMMENTS } from "../../src/governor/describe-verdict.js";
 import { evaluate } from "../../src/governor/evaluate.js";
 import type { ChangedFile } from "../../src/governor/pull-context.js";
 import type { RuleResult, Verdict } from "../../src/governor/verdict.js";
-import { agentContext, defaultPack, DIRECTOR, fixtureFiles, HEAD_SHA } from "./pull-fixtures.js";
+import { agentContext, defaultPack, DIRECTOR, fixtureFiles, HEAD_SHA, task } from "./pull-fixtures.js";
 
 const pack = defaultPack();
 
@@ -84,5 +86,23 @@ describe("describeVerdict", () => {
     const described = describeVerdict(verdictOf([rule], "failure"));
 
     expect(described.summary).toContain("a\\|b");
+  });
+
+  it("keeps a file name that holds backticks and markup inside its code span, in the table, the findings and inline comments", async () => {
+    const hostile = "src/x` <img src=https://evil.example/p.png> [y](https://evil.example) `.ts";
+    const files: ChangedFile[] = [
+      { filename: hostile, status: "added", additions: 1, deletions: 0, patch: "@@ -0,0 +1 @@\n+export {};" },
+      { filename: ".npmrc", previousFilename: hostile, status: "renamed", additions: 0, deletions: 0 },
+    ];
+    const verdict = await evaluate(pack, agentContext(files, { task: task({ scopeGlobs: ["docs/**"] }) }));
+
+    const described = describeVerdict(verdict);
+    const html = [described.summary, ...described.comments.map((comment) => comment.body)]
+      .map((markdown) => micromark(markdown, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] }))
+      .join("\n");
+
+    expect(verdict.rules.find((rule) => rule.ruleId === "scope")?.state).toBe("fail");
+    expect(html).not.toMatch(/<img|<a /);
+    expect(html).toContain("<code>src/x` &lt;img src=https://evil.example/p.png&gt; [y](https://evil.example) `.ts");
   });
 });

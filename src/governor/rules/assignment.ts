@@ -3,6 +3,7 @@
 import type { RuleOfKind } from "../policy-pack.js";
 import type { Finding } from "../verdict.js";
 import { plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
+import { inertCode } from "../../github/inert-markdown.js";
 
 const short = (sha: string) => sha.slice(0, 7);
 
@@ -10,7 +11,7 @@ export function evaluateAssignment(rule: RuleOfKind<"assignment">, input: RuleIn
   const { ctx } = input;
   const task = ctx.task;
   if (!task) {
-    const message = `No task record matches branch \`${ctx.headRef}\`: a PR on an agent branch for a task nobody assigned.`;
+    const message = `No task record matches branch ${inertCode(ctx.headRef)}: a PR on an agent branch for a task nobody assigned.`;
     return { state: "fail", summary: "no assigned task", findings: [{ ruleId: rule.id, message }], notes: [] };
   }
   if (task.assignedEmployee === undefined) {
@@ -23,7 +24,7 @@ export function evaluateAssignment(rule: RuleOfKind<"assignment">, input: RuleIn
   if (ctx.headRef !== task.branch) {
     findings.push({
       ruleId: rule.id,
-      message: `Branch \`${ctx.headRef}\` is not the branch \`${task.branch}\` recorded for task ${task.taskId}.`,
+      message: `Branch ${inertCode(ctx.headRef)} is not the branch \`${task.branch}\` recorded for task ${task.taskId}.`,
     });
   }
   const recorded = new Set(task.recordedCommitShas.map((sha) => sha.toLowerCase()));

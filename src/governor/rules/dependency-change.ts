@@ -2,6 +2,7 @@
 import type { RuleOfKind } from "../policy-pack.js";
 import type { Finding } from "../verdict.js";
 import { globMatcher, namesOf, plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
+import { inertCode } from "../../github/inert-markdown.js";
 
 export function evaluateDependencyChange(rule: RuleOfKind<"dependency-change">, input: RuleInput): RuleOutcome {
   const taskClass = input.taskClass;
@@ -20,7 +21,7 @@ export function evaluateDependencyChange(rule: RuleOfKind<"dependency-change">, 
       ruleId: rule.id,
       path: file.filename,
       ...input.locate(file),
-      message: `\`${file.filename}\` is a ${kind}; only ${rule.params.allowedTaskClasses.join(", ")} tasks may change it (this task: ${taskClass ?? "none"}).`,
+      message: `${inertCode(file.filename)} is a ${kind}; only ${rule.params.allowedTaskClasses.join(", ")} tasks may change it (this task: ${taskClass ?? "none"}).`,
     });
   }
 

@@ -4,6 +4,7 @@ import type { RuleOfKind } from "../policy-pack.js";
 import type { Finding } from "../verdict.js";
 import { globMatcher, missingPatchReason, namesOf, plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
 import type { ChangedFile } from "../pull-context.js";
+import { inertCode } from "../../github/inert-markdown.js";
 
 // A `"test"`, `"pretest"`, `"posttest"` or `"test:unit"` key: the scripts that decide what `npm test` runs.
 const TEST_SCRIPT_LINE = /^\s*"(?:pre|post)?test(?::[^"]*)?"\s*:/;
@@ -27,7 +28,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
         ruleId: rule.id,
         path: file.filename,
         ...input.locate(file),
-        message: `\`${file.filename}\` is protected (\`${hit.glob}\`${hit.reason ? `: ${hit.reason}` : ""}): ${rule.message}`,
+        message: `${inertCode(file.filename)} is protected (\`${hit.glob}\`${hit.reason ? `: ${hit.reason}` : ""}): ${rule.message}`,
       });
       continue;
     }
@@ -45,7 +46,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
         path: file.filename,
         line: changed.line,
         side: added.includes(changed) ? "RIGHT" : "LEFT",
-        message: `The test script in \`${file.filename}\` is test-runner configuration and is protected for this task class.`,
+        message: `The test script in ${inertCode(file.filename)} is test-runner configuration and is protected for this task class.`,
       });
     }
   }

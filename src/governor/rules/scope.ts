@@ -2,6 +2,7 @@
 import type { RuleOfKind } from "../policy-pack.js";
 import type { Finding } from "../verdict.js";
 import { globMatcher, namesOf, plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
+import { inertCode } from "../../github/inert-markdown.js";
 
 export function evaluateScope(rule: RuleOfKind<"scope">, input: RuleInput): RuleOutcome {
   const task = input.ctx.task;
@@ -16,7 +17,7 @@ export function evaluateScope(rule: RuleOfKind<"scope">, input: RuleInput): Rule
       ruleId: rule.id,
       path: file.filename,
       ...input.locate(file),
-      message: `\`${outside.join("` and `")}\` is outside the task scope (${task.scopeGlobs.map((g) => `\`${g}\``).join(", ") || "none"}).`,
+      message: `${outside.map((path) => inertCode(path)).join(" and ")} is outside the task scope (${task.scopeGlobs.map((glob) => inertCode(glob)).join(", ") || "none"}).`,
     });
   }
 

@@ -5,6 +5,7 @@ import type { ChangedFile } from "../pull-context.js";
 import type { Finding } from "../verdict.js";
 import type { PatchLine } from "../patch.js";
 import { anyOf, globMatcher, missingPatchReason, plural, type RuleInput, type RuleOutcome } from "./rule-input.js";
+import { inertCode } from "../../github/inert-markdown.js";
 
 export function evaluateTestTampering(rule: RuleOfKind<"test-tampering">, input: RuleInput): RuleOutcome {
   const isTest = globMatcher(rule.params.testFiles);
@@ -24,12 +25,12 @@ export function evaluateTestTampering(rule: RuleOfKind<"test-tampering">, input:
     if (!nowTest && !wasTest) continue;
 
     if (file.status === "removed" && nowTest) {
-      findings.push({ ruleId: rule.id, path: file.filename, message: `Test file \`${file.filename}\` was deleted.` });
+      findings.push({ ruleId: rule.id, path: file.filename, message: `Test file ${inertCode(file.filename)} was deleted.` });
     } else if (wasTest && !nowTest) {
       findings.push({
         ruleId: rule.id,
         path: file.filename,
-        message: `Test file \`${file.previousFilename}\` was renamed to \`${file.filename}\`, which is not a test file.`,
+        message: `Test file ${inertCode(file.previousFilename ?? "")} was renamed to ${inertCode(file.filename)}, which is not a test file.`,
       });
     }
     if (input.lacksPatch(file)) {

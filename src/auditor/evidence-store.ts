@@ -21,6 +21,8 @@ export type RunSummary = {
   /** The sandbox limits that held and those that did not, in words; absent in reports stored before. */
   limitsHeld?: string;
   limitsMissing?: string;
+  /** The part of limitsMissing the operator accepted in AURA_SANDBOX_ACCEPT_MISSING; absent in reports stored before. */
+  limitsAccepted?: string;
   counts: { passed: number; failed: number; skipped: number; total: number; runner: string } | undefined;
   logSha256: string | null;
   durationMs: number;

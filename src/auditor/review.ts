@@ -38,6 +38,25 @@ function money(usd: number | undefined): string {
   return usd === undefined ? "—" : `$${usd.toFixed(4)}`;
 }
 
+/**
+ * What the head's run went without: the limits the operator accepted in AURA_SANDBOX_ACCEPT_MISSING, and any
+ * others, which only AURA_ALLOW_UNSANDBOXED lets a run go without (reports stored before either was recorded
+ * may not name them).
+ */
+function limitsWarnings(head: RunSummary): string[] {
+  const accepted = head.limitsAccepted ? head.limitsAccepted.split("; ") : [];
+  const others = (head.limitsMissing ? head.limitsMissing.split("; ") : []).filter((limit) => !accepted.includes(limit));
+  const lines: string[] = [];
+  if (accepted.length > 0) {
+    lines.push("", `⚠️ **Limits incomplete:** the operator accepted running without these in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: ${accepted.join("; ")}.`);
+  }
+  if (others.length > 0 || accepted.length === 0) {
+    const missing = others.length > 0 ? `: ${others.join("; ")}` : " some of them";
+    lines.push("", `⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without${missing}.`);
+  }
+  return lines;
+}
+
 /** The review body: the Auditor's evidence, then the governor's verdict for the same head. */
 export function renderReview(report: AuditReport, evaluation: Evaluation, passed: boolean): string {
   const head = report.head;
@@ -63,10 +82,7 @@ export function renderReview(report: AuditReport, evaluation: Evaluation, passed
   ];
   if (head.sandbox === "none") lines.push("", "⚠️ **Unsandboxed:** AURA_ALLOW_UNSANDBOXED=true and bubblewrap does not work here; the tests ran as a plain process.");
   if (head.limitsHeld) lines.push("", `Sandbox limits that held: ${head.limitsHeld}.`);
-  if (head.mode?.endsWith("(no resource limits)") || head.mode?.endsWith("(limits incomplete)")) {
-    const missing = head.limitsMissing ? `: ${head.limitsMissing}` : "";
-    lines.push("", `⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without${missing || " some of them"}.`);
-  }
+  if (head.mode?.endsWith("(no resource limits)") || head.mode?.endsWith("(limits incomplete)")) lines.push(...limitsWarnings(head));
   for (const [label, run] of [["Head", head], ["Base", base]] as const) {
     if (run?.problem) lines.push("", `⚠️ **${label}:** ${run.problem}`);
   }

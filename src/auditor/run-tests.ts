@@ -24,6 +24,7 @@ function summary(result: SandboxResult, problem?: string): RunSummary {
     mode: result.mode,
     limitsHeld: result.limits.held.join(", "),
     limitsMissing: result.limits.missing.join("; "),
+    limitsAccepted: result.limits.accepted.join("; "),
     counts: counts ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total, runner: counts.runner } : undefined,
     logSha256: result.logSha256,
     durationMs: result.durationMs,

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { parseLimitNames } from "../workspace/limit-names.js";
 import { parseRegistryHosts } from "../workspace/registry-proxy.js";
 
 const optionalText = z
@@ -41,6 +42,8 @@ const hints: Record<string, string> = {
   AURA_SETUP_REGISTRY_HOSTS:
     "set AURA_SETUP_REGISTRY_HOSTS to comma-separated host or host:port entries (port 443 when omitted), e.g. registry.npmjs.org:443",
   AURA_SETUP_INSTALL_SCRIPTS: "set AURA_SETUP_INSTALL_SCRIPTS to true or false",
+  AURA_SANDBOX_ACCEPT_MISSING:
+    "set AURA_SANDBOX_ACCEPT_MISSING to a comma-separated list of the sandbox limits runs in bubblewrap may go without (e.g. cgroup,workspace,uid), or leave it empty so every limit must hold",
   AURA_SANDBOX_CGROUP: "set AURA_SANDBOX_CGROUP to the absolute path of a cgroup v2 directory delegated to the app, e.g. /sys/fs/cgroup/aura.service",
   AURA_SANDBOX_UID_BASE: "set AURA_SANDBOX_UID_BASE to a whole number from 1000 to 4294000000 (default 200000), the first host uid sandbox runs take",
   AURA_SANDBOX_UID_COUNT: "set AURA_SANDBOX_UID_COUNT to a whole number from 1 to 65536 (default 64), how many sandbox runs this host may have at once",
@@ -114,6 +117,18 @@ export const Env = z
         return z.NEVER;
       }),
     AURA_SETUP_INSTALL_SCRIPTS: boolFlag,
+    // Narrower than AURA_ALLOW_UNSANDBOXED: these limits may be missing, bubblewrap itself never.
+    AURA_SANDBOX_ACCEPT_MISSING: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        try {
+          return parseLimitNames(value ?? "");
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+          return z.NEVER;
+        }
+      }),
     AURA_SANDBOX_CGROUP: optionalText.refine((value) => value === undefined || path.isAbsolute(value), { message: "must be an absolute path" }),
     AURA_SANDBOX_UID_BASE: z.coerce.number().int().min(1000).max(4_294_000_000).default(200_000),
     AURA_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(65_536).default(64),

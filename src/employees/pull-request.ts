@@ -78,10 +78,20 @@ export function renderPullBody(input: PullBodyInput): string {
         "",
       );
     }
-    if (run.limits.missing.length > 0) {
+    // Missing limits the operator accepted by name, and any others that ran only because of AURA_ALLOW_UNSANDBOXED.
+    const accepted = run.limits.accepted;
+    const allowed = run.limits.missing.filter((limit) => !accepted.includes(limit));
+    if (accepted.length > 0) {
       lines.push(
         "> [!WARNING]",
-        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set \`AURA_ALLOW_UNSANDBOXED=true\`: the commands below ran without ${run.limits.missing.join("; ")}.`,
+        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator accepted running without these in \`AURA_SANDBOX_ACCEPT_MISSING\`: the commands below ran in bubblewrap without ${accepted.join("; ")}.`,
+        "",
+      );
+    }
+    if (allowed.length > 0) {
+      lines.push(
+        "> [!WARNING]",
+        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set \`AURA_ALLOW_UNSANDBOXED=true\`: the commands below ran without ${allowed.join("; ")}.`,
         "",
       );
     }

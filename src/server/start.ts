@@ -111,6 +111,7 @@ export async function startAura(
 
     const sandbox: SandboxOptions = {
       allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED,
+      acceptMissing: config.AURA_SANDBOX_ACCEPT_MISSING,
       allowSetupNetwork: config.AURA_SETUP_NETWORK,
       registryHosts: config.AURA_SETUP_REGISTRY_HOSTS,
       allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
@@ -124,7 +125,9 @@ export async function startAura(
     // Detected once, here: whether bubblewrap starts and which limit mechanism works.
     const sandboxAtStart = sandboxStatus(sandbox);
     if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
-    else log.warn({ sandbox: sandboxAtStart }, sandboxAtStart.mode === "unavailable" ? "no complete sandbox: setup and test commands are refused" : "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
+    else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
+    else if (sandboxAtStart.missing === "") log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs go without the limits AURA_SANDBOX_ACCEPT_MISSING accepts, and every PR says which held and which were missing");
+    else log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
 
     // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
     const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
@@ -196,8 +199,9 @@ export async function startAura(
         pool,
         sandboxMode: () => sandboxStatus(sandbox).mode,
         sandboxDetail: () => {
-          const { bwrap, limits, held, missing, setupEgress } = sandboxStatus(sandbox);
-          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", setupEgress };
+          const { bwrap, limits, held, missing, accepted, setupEgress } = sandboxStatus(sandbox);
+          const acceptedNote = accepted && `${accepted} (accepted by the operator in AURA_SANDBOX_ACCEPT_MISSING)`;
+          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress };
         },
         databaseRole: { role: role.role, warnings: role.warnings },
         detail: config.AURA_READY_DETAIL,

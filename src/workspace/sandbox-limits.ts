@@ -2,8 +2,9 @@
 // memory and process limits in a cgroup (they count tmpfs pages and every child), a disk limit on the work tree
 // (workspace-quota.ts), a uid of its own from the pool (uid-pool.ts), and — in sandbox.ts, from bubblewrap —
 // sized tmpfs, no nested user namespaces and the seccomp filter. When any of them does not hold the sandbox
-// fails closed: commands are refused unless the operator set AURA_ALLOW_UNSANDBOXED=true, and then the run's
-// mode says "(limits incomplete)" and the PR names what was missing.
+// fails closed: commands are refused unless the operator accepted exactly the missing limits by name in
+// AURA_SANDBOX_ACCEPT_MISSING (runs still need a working bubblewrap) or set AURA_ALLOW_UNSANDBOXED=true; then
+// the run's mode says "(limits incomplete)" and the PR names what was missing and by which choice.
 //
 // RLIMIT_AS is gone: it bounds address space reserved, not memory used (Node's fetch and WebAssembly reserve
 // gigabytes they never touch) and it is per process, so it never bounded a run. prlimit still sets a per-file
@@ -14,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { describeCgroup, probeCgroups, type CgroupProbe } from "./cgroup.js";
 import { SandboxUnavailableError } from "./errors.js";
+import { LIMIT_NAMES, type LimitName } from "./limit-names.js";
 import { UID_POOL_DEFAULTS, type UidPoolConfig } from "./uid-pool.js";
 
 export const LIMIT_DEFAULTS = { maxFileMb: 1024 } as const;
@@ -103,33 +105,48 @@ export type LimitSizes = { memoryMb: number; maxProcesses: number; tmpfsMb: numb
 /** What bubblewrap itself offers: sized tmpfs, --disable-userns, and a filter for this architecture. */
 export type BwrapFeatures = { size: boolean; disableUserns: boolean; seccomp: boolean };
 
+/** A limit that does not hold, in words; `name` is what AURA_SANDBOX_ACCEPT_MISSING calls it (null: never acceptable). */
+export type MissingLimit = { name: LimitName | null; text: string };
+
 /** The limits that hold and the ones that do not, in words for /ready, the startup log, the PR and the review. */
-export function limitReport(probe: LimitProbe, bwrap: BwrapFeatures | undefined, sizes: LimitSizes, uid?: number): { held: string[]; missing: string[] } {
+export function limitReport(probe: LimitProbe, bwrap: BwrapFeatures | undefined, sizes: LimitSizes, uid?: number): { held: string[]; missing: MissingLimit[] } {
   const held: string[] = [];
-  const missing: string[] = [];
+  const missing: MissingLimit[] = [];
+  const lack = (name: LimitName, text: string) => missing.push({ name, text });
   const { cgroup } = probe;
-  if (cgroup.kind === "none") missing.push(`memory and process limits per run (${cgroup.reason})`);
+  if (cgroup.kind === "none") lack("cgroup", `memory and process limits per run (${cgroup.reason})`);
   else held.push(`cgroup ${cgroup.kind} memory ${size(sizes.memoryMb)} + pids ${sizes.maxProcesses}`);
   if (bwrap?.size) held.push(`tmpfs ${size(sizes.tmpfsMb)}`);
-  else missing.push(bwrap ? "sized tmpfs (this bubblewrap has no --size: install 0.7 or later)" : "sized tmpfs (no bubblewrap)");
+  else lack("tmpfs", bwrap ? "sized tmpfs (this bubblewrap has no --size: install 0.7 or later)" : "sized tmpfs (no bubblewrap)");
   if (probe.workspace.ok) held.push(`workspace ${size(sizes.workspaceMb)}`);
-  else missing.push(`workspace disk limit (${probe.workspace.reason})`);
+  else lack("workspace", `workspace disk limit (${probe.workspace.reason})`);
   if (probe.uids.ok) held.push(uid === undefined ? `uid per run (${probe.uids.pool.count} from ${probe.uids.pool.base})` : `uid ${uid}`);
-  else missing.push(`a uid per run (${probe.uids.reason})`);
+  else lack("uid", `a uid per run (${probe.uids.reason})`);
   if (bwrap?.seccomp) held.push("seccomp");
-  else missing.push(bwrap ? `seccomp filter (no syscall table for ${process.arch})` : "seccomp filter (no bubblewrap)");
+  else lack("seccomp", bwrap ? `seccomp filter (no syscall table for ${process.arch})` : "seccomp filter (no bubblewrap)");
   if (bwrap?.disableUserns) held.push("no nested user namespaces");
-  else missing.push(bwrap ? "--disable-userns (needs bubblewrap 0.8 or later)" : "nested user namespaces blocked (no bubblewrap)");
+  else lack("userns", bwrap ? "--disable-userns (needs bubblewrap 0.8 or later)" : "nested user namespaces blocked (no bubblewrap)");
   return { held, missing };
 }
 
-/** The sandbox starts, but some limit would not hold: refused like no sandbox (fail closed). */
+/**
+ * The sandbox starts, but some limit would not hold and the operator did not accept its absence: refused like
+ * no sandbox (fail closed). `names` are the missing limits' names when each has one.
+ */
 export class SandboxLimitsUnavailableError extends SandboxUnavailableError {
   override name = "SandboxLimitsUnavailableError";
-  constructor(readonly missing: string[]) {
+  constructor(
+    readonly missing: string[],
+    names: readonly LimitName[] = [],
+  ) {
     super(`limits missing: ${missing.join("; ")}`);
+    const accept =
+      names.length > 0 && names.length === missing.length
+        ? `add ${names.join(",")} to AURA_SANDBOX_ACCEPT_MISSING to run in bubblewrap without exactly ${names.length === 1 ? "this limit" : "these limits"}`
+        : `list the limits runs may go without in AURA_SANDBOX_ACCEPT_MISSING (${LIMIT_NAMES.join(", ")}) to run in bubblewrap without exactly those`;
     this.message =
       `Not every sandbox limit can be applied here; refusing to run repository commands. Missing: ${missing.join("; ")}. ` +
-      "Fix the host (see docs/architecture.md, \"Sandbox\"), or set AURA_ALLOW_UNSANDBOXED=true to run with the limits that hold (every PR will say which)";
+      `Fix the host (see docs/architecture.md, "Sandbox"), or ${accept} (every PR will say which were missing). ` +
+      "AURA_ALLOW_UNSANDBOXED=true allows any limit to be missing, and no bubblewrap at all";
   }
 }

@@ -2,8 +2,9 @@
 // network included), a read-only system, only the work tree writable (its .git hidden), a scrubbed
 // environment, and limits that hold per run (sandbox-limits.ts): a cgroup with memory and process limits,
 // sized tmpfs, a disk limit on the work tree, a uid of its own, no nested user namespaces and a seccomp filter.
-// When bubblewrap or any limit does not work it refuses, unless AURA_ALLOW_UNSANDBOXED=true; then it runs
-// with what holds and the result's `mode` and `limits` say what was missing.
+// When bubblewrap or any limit does not work it refuses, unless the operator accepted exactly the missing
+// limits in AURA_SANDBOX_ACCEPT_MISSING (bubblewrap itself must work) or set AURA_ALLOW_UNSANDBOXED=true;
+// then it runs with what holds and the result's `mode` and `limits` say what was missing and by which choice.
 //
 // A run that cannot be set up (bubblewrap fails before the command starts, the cgroup or the workspace layer
 // cannot be created, every uid is in use) throws SandboxStartError: an infrastructure failure the job retries,
@@ -25,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createRunCgroup, type RunCgroup } from "./cgroup.js";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
+import type { LimitName } from "./limit-names.js";
 import { OutputCapture } from "./output-capture.js";
 import { DEFAULT_REGISTRY_HOSTS, startRegistryProxy, type EgressEvent, type RegistryProxy } from "./registry-proxy.js";
 import { encode, hostSeccompArch, sandboxFilter } from "./seccomp.js";
@@ -61,6 +63,8 @@ export type SandboxEgress =
 export type SandboxOptions = {
   /** AURA_ALLOW_UNSANDBOXED: run without bubblewrap, or without every limit, when they do not work. */
   allowUnsandboxed: boolean;
+  /** AURA_SANDBOX_ACCEPT_MISSING: limits runs in bubblewrap may go without (never bubblewrap itself). */
+  acceptMissing?: readonly LimitName[];
   /** AURA_SETUP_NETWORK: the setup phase may reach the registry hosts through the proxy (tests never). */
   allowSetupNetwork?: boolean;
   /** AURA_SETUP_REGISTRY_HOSTS as `host:port`; defaults to registry.npmjs.org:443. */
@@ -127,6 +131,8 @@ export type SandboxResult = {
     uid: number | null;
     held: string[];
     missing: string[];
+    /** The part of `missing` the operator accepted in AURA_SANDBOX_ACCEPT_MISSING; the rest ran by AURA_ALLOW_UNSANDBOXED. */
+    accepted: string[];
   };
 };
 
@@ -345,8 +351,10 @@ export type SandboxStatus = {
   limits: string;
   /** The limits that hold, e.g. "cgroup v1 memory 4 GiB + pids 1024, tmpfs 512 MiB, ...". */
   held: string;
-  /** The ones that do not, each with its reason ("" when all hold). */
+  /** The ones that do not and were not accepted, each with its reason ("" when none). */
   missing: string;
+  /** The ones that do not and that AURA_SANDBOX_ACCEPT_MISSING accepts ("" when none). */
+  accepted: string;
   setupEgress: string;
 };
 
@@ -363,20 +371,28 @@ function limitsOf(options: SandboxOptions): LimitProbe {
   return options.limits ?? probeLimits({ cgroupDir: options.cgroupDir, uidPool: options.uidPool });
 }
 
+/**
+ * What runs get here: the sandbox, the limits that hold, and the missing ones split into those the operator
+ * accepted by name (only under a working bubblewrap; its own failures have no name) and the rest (`refused`).
+ */
 function assess(options: SandboxOptions, sizes: LimitSizes, uid?: number) {
   const bwrap = probeBwrap(options);
   const limits = limitsOf(options);
-  const report = limitReport(limits, bwrap.ok ? bwrap.features : undefined, sizes, uid);
-  if (bwrap.ok && bwrap.featureError) report.missing.push(bwrap.featureError);
+  const { held, missing } = limitReport(limits, bwrap.ok ? bwrap.features : undefined, sizes, uid);
+  if (bwrap.ok && bwrap.featureError) missing.push({ name: null, text: bwrap.featureError });
   const kind: SandboxKind = bwrap.ok ? "bwrap" : "none";
-  const mode: SandboxRunMode = `${kind}${report.missing.length > 0 ? " (limits incomplete)" : ""}`;
+  const acceptable = new Set<string>(kind === "bwrap" ? (options.acceptMissing ?? []) : []);
+  const accepted = missing.filter((limit) => limit.name !== null && acceptable.has(limit.name));
+  const refused = missing.filter((limit) => !accepted.includes(limit));
+  const report = { held, missing: missing.map((limit) => limit.text), accepted: accepted.map((limit) => limit.text), refused };
+  const mode: SandboxRunMode = `${kind}${missing.length > 0 ? " (limits incomplete)" : ""}`;
   return { bwrap, limits, report, kind, mode };
 }
 
 /** The sandbox mode: what runs would get, or `unavailable` when setup and test commands are refused. */
 export function sandboxMode(options: SandboxOptions): SandboxMode {
-  const { mode } = assess(options, sizesOf());
-  return !options.allowUnsandboxed && mode !== "bwrap" ? "unavailable" : mode;
+  const { kind, report, mode } = assess(options, sizesOf());
+  return !options.allowUnsandboxed && (kind !== "bwrap" || report.refused.length > 0) ? "unavailable" : mode;
 }
 
 /** For /ready and the startup log: the mode and why, in words an operator can act on. */
@@ -388,7 +404,8 @@ export function sandboxStatus(options: SandboxOptions): SandboxStatus {
     bwrap: bwrap.ok ? "ok" : bwrap.error,
     limits: describeCgroup(limits.cgroup),
     held: report.held.join(", "),
-    missing: report.missing.join("; "),
+    missing: report.refused.map((limit) => limit.text).join("; "),
+    accepted: report.accepted.join("; "),
     setupEgress: !options.allowSetupNetwork ? "none" : bwrap.ok ? `registry proxy: ${hosts.join(", ")}` : "host network (unsandboxed)",
   };
 }
@@ -570,7 +587,10 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
   const sizes = sizesOf(input);
   const { bwrap: probe, limits: limitProbe, report, kind, mode } = assess(options, sizes);
   if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
-  if (report.missing.length > 0 && !options.allowUnsandboxed) throw new SandboxLimitsUnavailableError(report.missing);
+  if (report.refused.length > 0 && !options.allowUnsandboxed) {
+    const names = report.refused.flatMap((limit) => (limit.name === null ? [] : [limit.name]));
+    throw new SandboxLimitsUnavailableError(report.refused.map((limit) => limit.text), names);
+  }
   const features = probe.ok ? probe.features : { size: false, disableUserns: false, seccomp: false };
   const proxied = kind === "bwrap" && input.phase === "setup" && options.allowSetupNetwork === true;
   const tree = realpathSync(input.cwd);
@@ -675,6 +695,7 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
       uid: resources.lease?.uid ?? null,
       held: limitReport(limitProbe, probe.ok ? features : undefined, sizes, resources.lease?.uid).held,
       missing: report.missing,
+      accepted: report.accepted,
     },
   };
 }

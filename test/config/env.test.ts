@@ -82,6 +82,21 @@ describe("environment configuration", () => {
     },
   );
 
+  it("reads AURA_SANDBOX_ACCEPT_MISSING as a list of limit names (empty by default: every limit must hold)", () => {
+    expect(loadConfig({}).AURA_SANDBOX_ACCEPT_MISSING).toEqual([]);
+    expect(loadConfig({ AURA_SANDBOX_ACCEPT_MISSING: "" }).AURA_SANDBOX_ACCEPT_MISSING).toEqual([]);
+    expect(loadConfig({ AURA_SANDBOX_ACCEPT_MISSING: " cgroup, workspace,uid,cgroup " }).AURA_SANDBOX_ACCEPT_MISSING).toEqual(["cgroup", "workspace", "uid"]);
+  });
+
+  it("refuses an AURA_SANDBOX_ACCEPT_MISSING entry that is not a limit, naming it and the allowed values", () => {
+    const attempt = () => loadConfig({ AURA_SANDBOX_ACCEPT_MISSING: "cgroup,bubblewrap,cgroups" });
+
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(
+      'AURA_SANDBOX_ACCEPT_MISSING names "bubblewrap", "cgroups", which are not limits (allowed: cgroup, tmpfs, workspace, uid, seccomp, userns): set AURA_SANDBOX_ACCEPT_MISSING to a comma-separated list',
+    );
+  });
+
   it("makes `npm start` exit 1 with the message and no stack trace", () => {
     const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
       env: { PATH: process.env.PATH ?? "", PORT: "0x", APP_ID: "abc" },

@@ -55,6 +55,32 @@ describe("the sandbox in the Auditor's review", () => {
     expect(text).toContain("⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: memory and process limits per run (no cgroup).");
   });
 
+  it("says the limits the head's tests ran without were accepted in AURA_SANDBOX_ACCEPT_MISSING, not AURA_ALLOW_UNSANDBOXED", () => {
+    const missing = "memory and process limits per run (cgroupfs is read-only); a uid per run (the app does not run as root)";
+    const accepted = { mode: "bwrap (limits incomplete)" as const, limitsHeld: "tmpfs 512 MiB, seccomp", limitsMissing: missing, limitsAccepted: missing };
+
+    const text = review(summary(accepted), summary(accepted));
+
+    expect(text).toContain(
+      "⚠️ **Limits incomplete:** the operator accepted running without these in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: memory and process limits per run (cgroupfs is read-only); a uid per run (the app does not run as root).",
+    );
+    expect(text).toContain("Sandbox limits that held: tmpfs 512 MiB, seccomp.");
+    expect(text).not.toContain("AURA_ALLOW_UNSANDBOXED");
+  });
+
+  it("names apart a missing limit that was not accepted, which only AURA_ALLOW_UNSANDBOXED allows", () => {
+    const mixed = {
+      mode: "bwrap (limits incomplete)" as const,
+      limitsMissing: "memory and process limits per run (no cgroup); seccomp filter (no syscall table for riscv64)",
+      limitsAccepted: "memory and process limits per run (no cgroup)",
+    };
+
+    const text = review(summary(mixed), summary({}));
+
+    expect(text).toContain("in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: memory and process limits per run (no cgroup).");
+    expect(text).toContain("⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: seccomp filter (no syscall table for riscv64).");
+  });
+
   it("has no limits warning when limits applied, and reads reports stored before the mode was recorded", () => {
     const stored = summary({});
     delete stored.mode;

@@ -92,7 +92,7 @@ describe("the running app", () => {
       status: "ready",
       database: "ok",
       sandbox: expect.stringMatching(/^(bwrap|none|unavailable)( \(limits incomplete\))?$/),
-      sandboxDetail: { bwrap: expect.any(String), cgroup: expect.any(String), limitsHeld: expect.any(String), limitsMissing: expect.any(String), setupEgress: "none" },
+      sandboxDetail: { bwrap: expect.any(String), cgroup: expect.any(String), limitsHeld: expect.any(String), limitsMissing: expect.any(String), limitsMissingAccepted: "none", setupEgress: "none" },
     });
   });
 

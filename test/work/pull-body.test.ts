@@ -22,7 +22,7 @@ function run(overrides: Partial<SandboxResult>): SandboxResult {
     logBytes: 0,
     logTruncated: false,
     testCounts: undefined,
-    limits: { timeoutMs: 600_000, memoryMb: 4096, maxProcesses: 256, maxOutputBytes: 1_048_576, uid: 200_003, held: ["bwrap", "cgroup v1 memory 4 GiB + pids 256", "seccomp"], missing: [] },
+    limits: { timeoutMs: 600_000, memoryMb: 4096, maxProcesses: 256, maxOutputBytes: 1_048_576, uid: 200_003, held: ["bwrap", "cgroup v1 memory 4 GiB + pids 256", "seccomp"], missing: [], accepted: [] },
     ...overrides,
   };
 }
@@ -53,13 +53,44 @@ describe("the sandbox evidence in a PR body", () => {
   });
 
   it("says which limits held, and warns visibly naming the ones that did not", () => {
-    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: 200_003, held: ["uid 200003", "seccomp"], missing: ["memory and process limits per run (no cgroup)"] };
+    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: 200_003, held: ["uid 200003", "seccomp"], missing: ["memory and process limits per run (no cgroup)"], accepted: [] };
     const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
 
     expect(text).toContain("- Sandbox: `bwrap (limits incomplete)`");
     expect(text).toContain("- Limits that held: uid 200003, seccomp");
     expect(text).toContain("> [!WARNING]\n> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory and process limits per run (no cgroup).");
     expect(text).not.toContain("UNSANDBOXED RUN");
+  });
+
+  it("says which missing limits the operator accepted in AURA_SANDBOX_ACCEPT_MISSING, not AURA_ALLOW_UNSANDBOXED", () => {
+    const missing = ["memory and process limits per run (cgroupfs is read-only)", "a uid per run (the app does not run as root)"];
+    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: null, held: ["tmpfs 512 MiB", "seccomp"], missing, accepted: missing };
+
+    const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
+
+    expect(text).toContain(
+      "> [!WARNING]\n> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator accepted running without these in `AURA_SANDBOX_ACCEPT_MISSING`: the commands below ran in bubblewrap without memory and process limits per run (cgroupfs is read-only); a uid per run (the app does not run as root).",
+    );
+    expect(text).toContain("- Limits that held: tmpfs 512 MiB, seccomp");
+    expect(text).not.toContain("AURA_ALLOW_UNSANDBOXED");
+  });
+
+  it("names separately a missing limit that only AURA_ALLOW_UNSANDBOXED let the run go without", () => {
+    const limits = {
+      timeoutMs: 600_000,
+      memoryMb: null,
+      maxProcesses: null,
+      maxOutputBytes: 1_048_576,
+      uid: null,
+      held: ["tmpfs 512 MiB"],
+      missing: ["memory and process limits per run (no cgroup)", "seccomp filter (no syscall table for riscv64)"],
+      accepted: ["memory and process limits per run (no cgroup)"],
+    };
+
+    const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
+
+    expect(text).toContain("in `AURA_SANDBOX_ACCEPT_MISSING`: the commands below ran in bubblewrap without memory and process limits per run (no cgroup).");
+    expect(text).toContain("the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without seccomp filter (no syscall table for riscv64).");
   });
 
   it("says which hosts setup could reach through the proxy and which it was refused", () => {

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,13 @@ const unsandboxed: SandboxOptions = { allowUnsandboxed: true, bwrapPath: "/nonex
 /** The detection result of a host where no cgroup works (injected: the rest of this host's probe stays). */
 const noLimits: LimitProbe = { ...probeLimits(), cgroup: { kind: "none", reason: "no cgroup here" } };
 const limitsWork = probeLimits().cgroup.kind !== "none";
+/** What a non-root app in a Docker container finds: no cgroup of its own, no workspace layer, no uid per run. */
+const asInDocker: LimitProbe = {
+  ...probeLimits(),
+  cgroup: { kind: "none", reason: "cgroupfs is read-only" },
+  workspace: { ok: false, reason: "the app does not run as root" },
+  uids: { ok: false, reason: "the app does not run as root", pool: probeLimits().uids.pool },
+};
 
 let temp: ReturnType<typeof makeTempDir>;
 let tree: string;
@@ -168,6 +175,65 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     expect(sandboxMode(allowed)).toBe("bwrap (limits incomplete)");
   });
 
+  it("refuses a run with limits missing that AURA_SANDBOX_ACCEPT_MISSING does not name, and says what to add", async () => {
+    const attempt = runInSandbox({ ...sandboxed, limits: asInDocker }, { command: "touch /workspace/ran.txt", cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxLimitsUnavailableError);
+    await expect(attempt).rejects.toThrow(/add cgroup,workspace,uid to AURA_SANDBOX_ACCEPT_MISSING to run in bubblewrap without exactly these limits/);
+    expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
+    expect(sandboxMode({ ...sandboxed, limits: asInDocker })).toBe("unavailable");
+  });
+
+  it("runs in bubblewrap without exactly the limits AURA_SANDBOX_ACCEPT_MISSING names, and the result says which held and which were accepted", async () => {
+    const accepting: SandboxOptions = { ...sandboxed, limits: asInDocker, acceptMissing: ["cgroup", "workspace", "uid"] };
+
+    const result = await runInSandbox(accepting, { command: "touch /workspace/ran.txt; id -u; echo ran > /tmp/x && cat /tmp/x", cwd: tree, phase: "test" });
+
+    expect(result).toMatchObject({ exitCode: 0, sandbox: "bwrap", mode: "bwrap (limits incomplete)", network: false, limits: { memoryMb: null, maxProcesses: null, uid: null } });
+    expect(result.log).toMatch(/ran\n$/);
+    expect(existsSync(path.join(tree, "ran.txt"))).toBe(true);
+    const expected = ["memory and process limits per run (cgroupfs is read-only)", "workspace disk limit (the app does not run as root)", "a uid per run (the app does not run as root)"];
+    expect(result.limits.missing).toEqual(expected);
+    expect(result.limits.accepted).toEqual(expected);
+    if (probe.ok && probe.features.size && probe.features.seccomp && probe.features.disableUserns) {
+      expect(result.limits.held).toEqual(["tmpfs 512 MiB", "seccomp", "no nested user namespaces"]);
+    }
+    expect(sandboxMode(accepting)).toBe("bwrap (limits incomplete)");
+    expect(sandboxStatus(accepting)).toMatchObject({ mode: "bwrap (limits incomplete)", bwrap: "ok", missing: "", accepted: expected.join("; ") });
+  });
+
+  it("still refuses when a missing limit is not named, naming only that one, though others are accepted", async () => {
+    const partly: SandboxOptions = { ...sandboxed, limits: asInDocker, acceptMissing: ["cgroup", "workspace"] };
+
+    const attempt = runInSandbox(partly, { command: "touch /workspace/ran.txt", cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxLimitsUnavailableError);
+    await expect(attempt).rejects.toThrow("Missing: a uid per run (the app does not run as root). ");
+    await expect(attempt).rejects.toThrow(/add uid to AURA_SANDBOX_ACCEPT_MISSING to run in bubblewrap without exactly this limit/);
+    await expect(attempt).rejects.not.toThrow(/cgroupfs is read-only/);
+    expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
+    expect(sandboxMode(partly)).toBe("unavailable");
+    expect(sandboxStatus(partly)).toMatchObject({
+      mode: "unavailable",
+      missing: "a uid per run (the app does not run as root)",
+      accepted: "memory and process limits per run (cgroupfs is read-only); workspace disk limit (the app does not run as root)",
+    });
+  });
+
+  it("never accepts a bubblewrap that fails with its own limits (--size, --disable-userns, --seccomp), whatever is named", async () => {
+    chmodSync(temp.dir, 0o755);
+    const wrapper = path.join(temp.dir, "bwrap-no-seccomp");
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--seccomp*) echo "bwrap: seccomp refused here" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`, { mode: 0o755 });
+    const everything: SandboxOptions = { ...sandboxed, bwrapPath: wrapper, limits: asInDocker, acceptMissing: ["cgroup", "tmpfs", "workspace", "uid", "seccomp", "userns"] };
+
+    const attempt = runInSandbox(everything, { command: "touch /workspace/ran.txt", cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxLimitsUnavailableError);
+    await expect(attempt).rejects.toThrow(/with --size, --disable-userns and --seccomp failed: bwrap: seccomp refused here/);
+    expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
+    expect(sandboxMode(everything)).toBe("unavailable");
+  });
+
   it("passes no token or key in the environment", async () => {
     const secrets = { GITHUB_TOKEN: "ghs_envtoken000000000000000000000000", OPENAI_API_KEY: "sk-envkey", PRIVATE_KEY: "PEMPEM", DATABASE_URL: "postgres://u:p@h/d" };
     Object.assign(process.env, secrets);
@@ -260,6 +326,18 @@ describe("without a working bubblewrap", () => {
     // The command runs in the work tree, or in the size-limited overlay of it where that limit holds.
     expect(result.log).toMatch(new RegExp(`^(${tree}|/tmp/aura-ws-[^/]+/merged)$`, "m"));
     expect(sandboxMode(unsandboxed)).toBe("none (limits incomplete)");
+  });
+
+  it("never runs without bubblewrap because of AURA_SANDBOX_ACCEPT_MISSING, even naming every limit", async () => {
+    const everything: SandboxOptions = { ...unsandboxed, allowUnsandboxed: false, acceptMissing: ["cgroup", "tmpfs", "workspace", "uid", "seccomp", "userns"] };
+
+    const attempt = runInSandbox(everything, { command: "touch ran.txt", cwd: tree, phase: "test" });
+
+    await expect(attempt).rejects.toBeInstanceOf(SandboxUnavailableError);
+    await expect(attempt).rejects.toThrow(/\/nonexistent\/bwrap is not installed/);
+    expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
+    expect(sandboxMode(everything)).toBe("unavailable");
+    expect(sandboxStatus(everything).accepted).toBe("");
   });
 
   it("says when neither bubblewrap nor limits work", () => {

@@ -7,6 +7,7 @@ import Ajv2019 from "ajv/dist/2019.js";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
+import { loadConfig } from "../../src/config/env.js";
 
 /**
  * The packaged compose-spec schema still uses draft-04 `id` keywords and names its meta-schema with a URL
@@ -197,7 +198,16 @@ describe("docker/seccomp-aura.json", () => {
 });
 
 describe("docker-compose.yml's app service", () => {
-  type AppService = { security_opt?: string[]; privileged?: boolean; cap_add?: string[]; environment: Record<string, string>; volumes: string[] };
+  type AppService = {
+    security_opt?: string[];
+    privileged?: boolean;
+    cap_add?: string[];
+    environment: Record<string, string>;
+    volumes: string[];
+    mem_limit?: string | number;
+    memswap_limit?: string | number;
+    pids_limit?: string | number;
+  };
   const compose = parse(composeText) as { services: Record<string, AppService> };
   const app = compose.services.app as AppService;
 
@@ -221,6 +231,33 @@ describe("docker-compose.yml's app service", () => {
     expect(new URL(app.environment.MIGRATION_DATABASE_URL ?? "").username).toBe("aura_owner");
     expect(postgres.volumes).toContain("./docker/postgres-init.sh:/docker-entrypoint-initdb.d/10-aura-roles.sh:ro");
     expect(statSync("docker/postgres-init.sh").mode & 0o111).not.toBe(0);
+  });
+
+  it("accepts as missing exactly the limits a non-root app in a container cannot have, by names the app knows", () => {
+    const env = app.environment;
+
+    const config = loadConfig({ AURA_SANDBOX_ACCEPT_MISSING: env.AURA_SANDBOX_ACCEPT_MISSING });
+
+    // The per-run cgroup (read-only cgroupfs), the workspace layer (a mount needs root) and a uid per run (not
+    // root). Sized tmpfs, seccomp and no nested user namespaces come from bubblewrap and must still hold.
+    expect(config.AURA_SANDBOX_ACCEPT_MISSING).toEqual(["cgroup", "workspace", "uid"]);
+    expect(env.AURA_ALLOW_UNSANDBOXED ?? "false").toBe("false");
+  });
+
+  it("bounds the app and all its runs together with container-level memory (no swap on top) and process limits", () => {
+    const bytes = (value: string | number | undefined) => {
+      const match = /^(\d+)([bkmg]?)$/i.exec(String(value ?? ""));
+      const unit = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match?.[2] ?? "").toLowerCase()] ?? Number.NaN;
+      return match ? Number(match[1]) * unit : Number.NaN;
+    };
+
+    const memory = bytes(app.mem_limit);
+
+    // Above one run's default memory limit (4 GiB) with room for the app itself.
+    expect(memory).toBeGreaterThan(4 * 1024 ** 3);
+    expect(bytes(app.memswap_limit)).toBe(memory);
+    expect(Number(app.pids_limit)).toBeGreaterThanOrEqual(1024);
+    expect(Number.isInteger(Number(app.pids_limit))).toBe(true);
   });
 
   it("keeps the app's data on the volume at the image's AURA_DATA_DIR", () => {

@@ -92,7 +92,7 @@ describe("describeVerdict", () => {
     const hostile = "src/x` <img src=https://evil.example/p.png> [y](https://evil.example) `.ts";
     const files: ChangedFile[] = [
       { filename: hostile, status: "added", additions: 1, deletions: 0, patch: "@@ -0,0 +1 @@\n+export {};" },
-      { filename: ".npmrc", previousFilename: hostile, status: "renamed", additions: 0, deletions: 0 },
+      { filename: ".npmrc", previousFilename: hostile, status: "renamed", additions: 0, deletions: 0, patch: undefined },
     ];
     const verdict = await evaluate(pack, agentContext(files, { task: task({ scopeGlobs: ["docs/**"] }) }));
 

@@ -110,7 +110,7 @@ describe("a process that loads the embedded database", () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));
     let postmaster = 0;
     try {
-      const own = `process.on("SIGTERM", () => { console.log("own shutdown"); setTimeout(() => process.exit(7), 200); });`;
+      const own = `process.on("SIGTERM", () => { console.log("own shutdown"); process.exit(7); });`;
       const result = await runAndSignal(serveForever(dataDir, own), "SIGTERM");
       postmaster = result.postmaster;
 

@@ -199,9 +199,9 @@ export async function startAura(
         pool,
         sandboxMode: () => sandboxStatus(sandbox).mode,
         sandboxDetail: () => {
-          const { bwrap, limits, held, missing, accepted, setupEgress } = sandboxStatus(sandbox);
+          const { bwrap, limits, held, missing, accepted, setupEgress, fix } = sandboxStatus(sandbox);
           const acceptedNote = accepted && `${accepted} (accepted by the operator in AURA_SANDBOX_ACCEPT_MISSING)`;
-          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress };
+          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress, ...(fix ? { fix } : {}) };
         },
         databaseRole: { role: role.role, warnings: role.warnings },
         detail: config.AURA_READY_DETAIL,

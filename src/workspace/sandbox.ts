@@ -40,6 +40,7 @@ import {
   type BwrapFeatures,
   type LimitProbe,
   type LimitSizes,
+  type MissingLimit,
 } from "./sandbox-limits.js";
 import { parseTestCounts, type TestCounts } from "./test-counts.js";
 import { leaseUid, UID_POOL_DEFAULTS, UidPoolExhausted, type Lease, type UidPoolConfig } from "./uid-pool.js";
@@ -356,6 +357,8 @@ export type SandboxStatus = {
   /** The ones that do not and that AURA_SANDBOX_ACCEPT_MISSING accepts ("" when none). */
   accepted: string;
   setupEgress: string;
+  /** What the operator can do when commands are refused ("" when they are not). */
+  fix: string;
 };
 
 function sizesOf(input: Partial<LimitSizes> = {}): LimitSizes {
@@ -389,6 +392,14 @@ function assess(options: SandboxOptions, sizes: LimitSizes, uid?: number) {
   return { bwrap, limits, report, kind, mode };
 }
 
+/** One sentence for an operator whose runs are refused: what would let them run. */
+function fixFor(bwrapWorks: boolean, refused: readonly MissingLimit[]): string {
+  if (!bwrapWorks) return "make bubblewrap work on this host (install it; see the bwrap field for why it failed), or set AURA_ALLOW_UNSANDBOXED=true to run commands as plain processes";
+  const names = refused.map((limit) => limit.name);
+  if (names.length === 0 || names.some((name) => name === null)) return 'fix the host (docs/architecture.md, "Sandbox"); a bubblewrap that fails with its own limits cannot be accepted as missing';
+  return `fix the host (docs/architecture.md, "Sandbox"; root gives each run a cgroup, a disk layer and a uid), or set AURA_SANDBOX_ACCEPT_MISSING=${names.join(",")} to run in bubblewrap without exactly these limits`;
+}
+
 /** The sandbox mode: what runs would get, or `unavailable` when setup and test commands are refused. */
 export function sandboxMode(options: SandboxOptions): SandboxMode {
   const { kind, report, mode } = assess(options, sizesOf());
@@ -399,8 +410,10 @@ export function sandboxMode(options: SandboxOptions): SandboxMode {
 export function sandboxStatus(options: SandboxOptions): SandboxStatus {
   const { bwrap, limits, report } = assess(options, sizesOf());
   const hosts = options.registryHosts ?? DEFAULT_REGISTRY_HOSTS;
+  const mode = sandboxMode(options);
   return {
-    mode: sandboxMode(options),
+    mode,
+    fix: mode === "unavailable" ? fixFor(bwrap.ok, report.refused) : "",
     bwrap: bwrap.ok ? "ok" : bwrap.error,
     limits: describeCgroup(limits.cgroup),
     held: report.held.join(", "),

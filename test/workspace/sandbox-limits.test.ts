@@ -173,6 +173,7 @@ describe.skipIf(!probeBwrap().ok || process.getuid?.() !== 0)("when user namespa
     expect(refused.mode).toBe("unavailable");
     expect(refused.bwrap).toMatch(/cannot create user namespaces here \(bwrap: No permissions to create new namespace/);
     expect(refused.bwrap).toMatch(/docker\/seccomp-aura\.json/);
+    expect(refused.fix).toMatch(/^make bubblewrap work on this host/);
   });
 
   it("names Docker's profile when the app runs in a container", () => {

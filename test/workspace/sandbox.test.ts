@@ -182,6 +182,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     await expect(attempt).rejects.toThrow(/add cgroup,workspace,uid to AURA_SANDBOX_ACCEPT_MISSING to run in bubblewrap without exactly these limits/);
     expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
     expect(sandboxMode({ ...sandboxed, limits: asInDocker })).toBe("unavailable");
+    expect(sandboxStatus({ ...sandboxed, limits: asInDocker }).fix).toMatch(/or set AURA_SANDBOX_ACCEPT_MISSING=cgroup,workspace,uid to run in bubblewrap without exactly these limits$/);
   });
 
   it("runs in bubblewrap without exactly the limits AURA_SANDBOX_ACCEPT_MISSING names, and the result says which held and which were accepted", async () => {
@@ -199,7 +200,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
       expect(result.limits.held).toEqual(["tmpfs 512 MiB", "seccomp", "no nested user namespaces"]);
     }
     expect(sandboxMode(accepting)).toBe("bwrap (limits incomplete)");
-    expect(sandboxStatus(accepting)).toMatchObject({ mode: "bwrap (limits incomplete)", bwrap: "ok", missing: "", accepted: expected.join("; ") });
+    expect(sandboxStatus(accepting)).toMatchObject({ mode: "bwrap (limits incomplete)", bwrap: "ok", missing: "", accepted: expected.join("; "), fix: "" });
   });
 
   it("still refuses when a missing limit is not named, naming only that one, though others are accepted", async () => {
@@ -217,6 +218,7 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
       mode: "unavailable",
       missing: "a uid per run (the app does not run as root)",
       accepted: "memory and process limits per run (cgroupfs is read-only); workspace disk limit (the app does not run as root)",
+      fix: expect.stringMatching(/AURA_SANDBOX_ACCEPT_MISSING=uid to run/),
     });
   });
 

@@ -1,16 +1,37 @@
 // A pool of host user ids for sandbox runs (AURA_SANDBOX_UID_BASE, AURA_SANDBOX_UID_COUNT): each concurrent run
 // gets its own uid, so the kernel's per-user process count (RLIMIT_NPROC) of one run never stops another from
-// starting, and no run can signal or read the files of another. A uid is taken by creating a lock file with
-// O_EXCL (so app processes on the same host share the pool); a lock whose process died is taken over. Before a
-// uid goes back, every process still running as it is killed.
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+// starting, and no run can signal or read the files of another. Before a uid goes back, every process still
+// running as it is killed.
+//
+// A uid is held by a kernel lock (flock) on its lock file, so app processes on the same host share the pool and a
+// holder that dies loses its lock with no takeover protocol: a takeover by "the recorded pid is dead" raced (two
+// claimants both saw the dead pid, and the later unlink removed the first one's fresh lock), so two runs shared a
+// uid and one killed the other's processes. Node has no flock, so each held uid is one util-linux `flock` process
+// whose command waits on a pipe from the app: when the app releases the uid, or dies, the pipe closes, the
+// command ends and the kernel drops the lock. Lock files are never deleted (deleting a locked file lets a second
+// claimant lock a new file of the same name). This costs a process spawn per run, about 2 ms.
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { lstat, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SandboxStartError } from "./errors.js";
 
-export type UidPoolConfig = { base: number; count: number; lockDir?: string };
+export type UidPoolConfig = {
+  base: number;
+  count: number;
+  lockDir?: string;
+  /** util-linux flock; defaults to the first of /usr/bin/flock and /bin/flock that exists. */
+  flockPath?: string;
+};
 
 export const UID_POOL_DEFAULTS = { base: 200_000, count: 64 } as const;
+
+const FLOCK_CANDIDATES = ["/usr/bin/flock", "/bin/flock"];
+/** flock's exit status when the lock is held elsewhere (-E); distinct from its own errors (1) and the command's. */
+const LOCK_BUSY = 75;
 
 /** Every uid in the pool is held by a running sandbox: an infrastructure condition, retried later. */
 export class UidPoolExhausted extends Error {
@@ -23,44 +44,94 @@ export class UidPoolExhausted extends Error {
   }
 }
 
-export type Lease = { uid: number; gid: number; release(): Promise<void> };
+export type Lease = {
+  uid: number;
+  gid: number;
+  /** Kills every process running as the uid (and waits until none is left); the uid stays held. */
+  killAll(): Promise<void>;
+  /** Kills every process running as the uid, then gives the uid back. */
+  release(): Promise<void>;
+};
 
 function lockDir(pool: UidPoolConfig): string {
   return pool.lockDir ?? path.join(os.tmpdir(), "aura-sandbox-uids");
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+function flockPath(pool: UidPoolConfig): string {
+  const found = pool.flockPath ?? FLOCK_CANDIDATES.find((candidate) => existsSync(candidate));
+  if (found === undefined || !existsSync(found)) {
+    throw new SandboxStartError(
+      `could not start the sandbox: util-linux flock is not installed (looked for ${pool.flockPath ?? FLOCK_CANDIDATES.join(" and ")}), ` +
+        "and the sandbox uid pool needs it to hold a uid per run; install util-linux (Debian and Ubuntu ship it by default)",
+      "uid-pool",
+    );
+  }
+  return found;
+}
+
+// The lock directory lives in a shared /tmp: one that another user made, or made writable, could hand out locks.
+async function ensureLockDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const stats = await lstat(dir);
+  if (!stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o022) !== 0) {
+    throw new SandboxStartError(
+      `could not start the sandbox: the uid lock directory ${dir} is not a directory owned by this user and writable only by it; remove it (the app recreates it)`,
+      "uid-pool",
+    );
   }
 }
 
-async function tryLock(file: string): Promise<boolean> {
-  try {
-    const handle = await open(file, "wx", 0o600);
-    await handle.writeFile(String(process.pid));
-    await handle.close();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  const holder = Number(await readFile(file, "utf8").catch(() => "0"));
-  // Held by this process (another run) or a live one; an empty file is a lock being written.
-  if (holder === 0 || holder === process.pid || alive(holder)) return false;
-  await unlink(file).catch(() => undefined);
-  return tryLock(file);
+type Holder = { release(): Promise<void> };
+
+/** Locks `file` with a flock process whose command waits on our pipe; undefined when another holder has it. */
+function tryLock(flock: string, file: string): Promise<Holder | undefined> {
+  return new Promise((resolve, reject) => {
+    // The command says it holds the lock, then waits until the pipe from the app closes.
+    const child = spawn(flock, ["-n", "-E", String(LOCK_BUSY), file, "/bin/sh", "-c", "echo held; read -r _"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      // Its own session: a Ctrl-C meant for the app must not drop the lock while a run still goes on.
+      detached: true,
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    let stderr = "";
+    let held = false;
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.on("error", () => undefined);
+    (child.stdout as Readable).once("data", () => {
+      held = true;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      // A lease must not keep the app alive by itself; the pipe still closes when the app exits.
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void }).unref?.();
+      resolve({
+        release: async () => {
+          child.ref();
+          child.stdin.end();
+          await exited;
+        },
+      });
+    });
+    child.once("error", (error) => reject(new SandboxStartError(`could not start the sandbox: running ${flock} failed (${error.message})`, "uid-pool")));
+    child.once("exit", (code, signal) => {
+      if (held) return;
+      if (code === LOCK_BUSY) resolve(undefined);
+      else reject(new SandboxStartError(`could not start the sandbox: ${flock} ${file} failed (${stderr.trim() || `exit ${String(code ?? signal)}`})`, "uid-pool"));
+    });
+  });
 }
 
-/** Pids of processes whose real, effective or saved uid is `uid`. */
+/** Pids of live (not zombie) processes whose real, effective or saved uid is `uid`. */
 export function processesOf(uid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const line = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? "";
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      // A zombie runs nothing and goes once its parent reaps it.
+      if (/^State:\s+Z/m.test(status)) continue;
+      const line = /^Uid:\s+(.*)$/m.exec(status)?.[1] ?? "";
       if (line.split(/\s+/).slice(0, 3).map(Number).includes(uid)) found.push(Number(entry));
     } catch {
       // The process ended while we looked.
@@ -69,31 +140,48 @@ export function processesOf(uid: number): number[] {
   return found;
 }
 
-function killAllOf(uid: number): void {
-  for (const pid of processesOf(uid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already.
+/** SIGKILLs every process of `uid` until none is left (a process may fork while we look). */
+async function killAllOf(uid: number): Promise<void> {
+  for (let round = 0; round < 500; round++) {
+    const pids = processesOf(uid);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
     }
+    await sleep(round === 0 ? 1 : 10);
   }
+  throw new Error(`processes of uid ${uid} remain after SIGKILL: ${processesOf(uid).join(", ")}`);
 }
 
 /** Takes a free uid (gid the same number) for one run. Throws UidPoolExhausted when every uid is held. */
 export async function leaseUid(pool: UidPoolConfig): Promise<Lease> {
+  const flock = flockPath(pool);
   const dir = lockDir(pool);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureLockDir(dir);
   for (let uid = pool.base; uid < pool.base + pool.count; uid++) {
-    const file = path.join(dir, String(uid));
-    if (!(await tryLock(file))) continue;
-    // A process left behind by a crashed app must not share this run's process count.
-    killAllOf(uid);
+    const holder = await tryLock(flock, path.join(dir, String(uid)));
+    if (!holder) continue;
+    try {
+      // A process left behind by a crashed app must not share this run's process count.
+      await killAllOf(uid);
+    } catch (error) {
+      await holder.release();
+      throw error;
+    }
     return {
       uid,
       gid: uid,
+      killAll: () => killAllOf(uid),
       release: async () => {
-        killAllOf(uid);
-        await unlink(file).catch(() => undefined);
+        try {
+          await killAllOf(uid);
+        } finally {
+          await holder.release();
+        }
       },
     };
   }

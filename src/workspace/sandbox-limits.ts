@@ -17,6 +17,7 @@ import { describeCgroup, probeCgroups, type CgroupProbe } from "./cgroup.js";
 import { SandboxUnavailableError } from "./errors.js";
 import { LIMIT_NAMES, type LimitName } from "./limit-names.js";
 import { UID_POOL_DEFAULTS, type UidPoolConfig } from "./uid-pool.js";
+import { removeStaleWorkspaces } from "./workspace-quota.js";
 
 export const LIMIT_DEFAULTS = { maxFileMb: 1024 } as const;
 
@@ -53,6 +54,8 @@ function probePrlimit(): string | undefined {
 /** Mounting a small overlay proves the workspace limit works here (root alone is not enough: the kernel decides). */
 function probeWorkspace(): Check {
   if (process.getuid?.() !== 0) return { ok: false, reason: "the app does not run as root, so it cannot mount a size-limited layer over the work tree" };
+  // Layers of runs whose app crashed stay mounted until someone removes them; this probe runs once per app start.
+  removeStaleWorkspaces();
   const dir = mkdtempSync(path.join(os.tmpdir(), "aura-wsprobe-"));
   const run = (file: string, args: string[]) => {
     const result = spawnSync(file, args, { timeout: 10_000, encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
@@ -118,8 +121,8 @@ export function limitReport(probe: LimitProbe, bwrap: BwrapFeatures | undefined,
   else held.push(`cgroup ${cgroup.kind} memory ${size(sizes.memoryMb)} + pids ${sizes.maxProcesses}`);
   if (bwrap?.size) held.push(`tmpfs ${size(sizes.tmpfsMb)}`);
   else lack("tmpfs", bwrap ? "sized tmpfs (this bubblewrap has no --size: install 0.7 or later)" : "sized tmpfs (no bubblewrap)");
-  if (probe.workspace.ok) held.push(`workspace ${size(sizes.workspaceMb)}`);
-  else lack("workspace", `workspace disk limit (${probe.workspace.reason})`);
+  if (probe.workspace.ok && bwrap) held.push(`workspace ${size(sizes.workspaceMb)}`);
+  else lack("workspace", `workspace disk limit (${probe.workspace.ok ? "not applied without bubblewrap: the run can reach the real tree" : probe.workspace.reason})`);
   if (probe.uids.ok) held.push(uid === undefined ? `uid per run (${probe.uids.pool.count} from ${probe.uids.pool.base})` : `uid ${uid}`);
   else lack("uid", `a uid per run (${probe.uids.reason})`);
   if (bwrap?.seccomp) held.push("seccomp");

@@ -506,7 +506,10 @@ async function release(resources: Resources, commitWorkspace: boolean): Promise<
   };
   if (resources.seccompFd !== undefined) closeSync(resources.seccompFd);
   const { cgroup, workspace, lease, hostHome, egress } = resources;
+  // Every process of the run is gone before root copies anything back: a leftover could otherwise swap a tree
+  // directory for a symlink while the copy writes, and root would write outside the tree.
   if (cgroup) await attempt("stopping the run's processes", () => cgroup.killAll());
+  if (lease) await attempt("stopping the processes of the run's uid", () => lease.killAll());
   if (workspace) {
     await attempt("copying the run's changes back to the work tree", () => (commitWorkspace && failures.length === 0 ? workspace.commit() : workspace.discard()));
     if (failures.length > 0) await workspace.discard().catch(() => undefined);
@@ -627,7 +630,9 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
         createRunCgroup(cgroupProbe, runName, { memoryBytes: sizes.memoryMb * 1024 * 1024, maxProcesses: sizes.maxProcesses }),
       );
     }
-    if (limitProbe.workspace.ok) {
+    // Without bubblewrap the run sees the real tree anyway, so a layer over it would bound nothing and would
+    // only have root copy back a tree the run could still reach: the workspace limit is not applied there.
+    if (limitProbe.workspace.ok && kind === "bwrap") {
       resources.workspace = await setupStep("mounting the size-limited work tree", () => mountWorkspace(tree, sizes.workspaceMb * 1024 * 1024, user));
       await chmod(path.dirname(resources.workspace.merged), 0o711);
     }

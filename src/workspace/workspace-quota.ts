@@ -6,8 +6,11 @@
 //
 // Why this and not RLIMIT_FSIZE plus a periodic `du`: RLIMIT_FSIZE bounds one file, not the total, and a
 // periodic check sees 4 GB written in 28 ms too late. Needs mount rights on the host (the app runs as root).
-import { execFile } from "node:child_process";
-import { constants } from "node:fs";
+//
+// Each run's directory is named for the app process that made it and records that process's start time, so
+// the mounts an app left behind when it crashed mid-run are found and removed at the next probe.
+import { execFile, spawnSync } from "node:child_process";
+import { constants, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, mkdtemp, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -24,19 +27,81 @@ export type WorkspaceMount = {
   discard(): Promise<void>;
 };
 
+const PREFIX = "aura-ws-";
+const OWNER_FILE = "owner";
+const SYSTEM_PATH = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
+
+/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mount points at or under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => (line.split(" ")[4] ?? "").replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+    .filter((point) => point === dir || point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Unmounts and removes the work-tree layers of runs whose app process is gone (it crashed mid-run): a directory
+ * aura-ws-<pid>-* of this host's temp directory whose pid is not running, or is now another process (its start
+ * time differs from the one recorded). Returns what was removed, and what could not be and why.
+ */
+export function removeStaleWorkspaces(tmp = os.tmpdir()): { removed: string[]; failed: string[] } {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  for (const name of readdirSync(tmp)) {
+    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
+    if (pid === undefined) continue;
+    const root = path.join(tmp, name);
+    const recorded = (() => {
+      try {
+        return readFileSync(path.join(root, OWNER_FILE), "utf8").trim().split(" ")[1];
+      } catch {
+        return undefined;
+      }
+    })();
+    const running = startTime(Number(pid));
+    // No owner file yet: a live app between mkdtemp and its write, unless the pid is gone.
+    if (running !== undefined && (recorded === undefined || recorded === "" || recorded === running)) continue;
+    for (const target of mountsUnder(root)) {
+      if (spawnSync("umount", [target], { env: SYSTEM_PATH }).status !== 0) spawnSync("umount", ["-l", target], { env: SYSTEM_PATH });
+    }
+    const left = mountsUnder(root);
+    // Never remove through a mount: the overlay's lower layer is a real work tree.
+    if (left.length > 0) {
+      failed.push(`${root}: still mounted at ${left.join(", ")}`);
+      continue;
+    }
+    rmSync(root, { recursive: true, force: true });
+    removed.push(root);
+  }
+  return { removed, failed };
+}
+
 async function mount(args: string[]): Promise<void> {
-  await execFileAsync("mount", args, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  await execFileAsync("mount", args, { env: SYSTEM_PATH });
 }
 
 async function umount(target: string): Promise<void> {
-  await execFileAsync("umount", [target], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  await execFileAsync("umount", [target], { env: SYSTEM_PATH });
 }
 
 /** Mounts the run's view of `tree` with at most `sizeBytes` of new or changed content. */
 export async function mountWorkspace(tree: string, sizeBytes: number, owner: { uid: number; gid: number } | undefined): Promise<WorkspaceMount> {
   // Overlay options are comma- and colon-separated: a path with either cannot be passed safely.
   if (/[,:\\\n]/.test(tree)) throw new Error(`the work tree path ${JSON.stringify(tree)} contains a character overlay options cannot carry`);
-  const root = await mkdtemp(path.join(os.tmpdir(), "aura-ws-"));
+  const root = await mkdtemp(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`));
+  writeFileSync(path.join(root, OWNER_FILE), `${process.pid} ${startTime(process.pid) ?? ""}\n`);
   const layer = path.join(root, "layer");
   const merged = path.join(root, "merged");
   const upper = path.join(layer, "upper");

@@ -1,17 +1,28 @@
 // The `aura/hnsc` status of a commit. A commit status belongs to a commit, not to a pull request, so every open
-// pull request whose head the commit is has a say, and so does the fact that an Aura agent wrote it: the status
-// posted is the strictest of what they say, in the order error > failure > pending > success (an evaluation that
-// could not complete vouches for nothing; a failure is a finding; pending is a verdict still to come). A commit
-// that is, or ever was, the head of an agent pull request, or that an agent task recorded, never gets "not
-// governed" success: unless an open agent pull request has it as its head and says otherwise, it says failure.
-// Every post happens under the commit's advisory lock, after the pull request's own say is stored, so two pull
-// requests at one commit can never leave the weaker verdict standing.
+// pull request whose head the commit is has a say, and so does the fact that an Aura agent wrote it. In order:
+// 1. The says: each open pull request at the commit (`pending` while an evaluation of it runs, else its latest
+//    verdict there); each agent pull request merged by a director with the commit as its head (its final
+//    verdict); and, for an agent's commit (the head of an agent pull request now or ever, or a commit an agent
+//    task recorded) where no such agent pull request speaks, the agent-commit failure: an agent's commit passes
+//    only as the head of its own open agent pull request, so one whose agent PR closed unmerged or moved on fails.
+// 2. At an agent's commit, the says of pull requests that are not governed (an outsider's fork, a person's branch
+//    without `governAllPullRequests`) are set aside: they can only say "not governed" success, or error or
+//    pending about their own evaluation, and none of that is a finding about the agent's commit. Setting them
+//    aside can never make the commit greener than the agent's own say, which stays among the says; it stops an
+//    outsider from turning an agent PR's green commit to error (a broken `.github/aura.yml` on a base branch
+//    they target) or to pending. Governed pull requests keep their say.
+// 3. The strictest remaining say is posted, in the order error > failure > pending > success (an evaluation that
+//    could not complete vouches for nothing; a failure is a finding; pending is a verdict still to come); among
+//    equals an agent pull request's say, then a governed one, then the most recent.
+// So a commit an agent wrote never gets "not governed" success. Every post happens under the commit's advisory
+// lock, after the pull request's own say is stored, so two pull requests at one commit can never leave the weaker
+// verdict standing.
 import type { InstallationOctokit } from "../github/octokit.js";
 import type { Services } from "../services.js";
 import { MAX_DESCRIPTION_LENGTH } from "./describe-verdict.js";
 import { splitRepo } from "./github-pull.js";
 import type { Conclusion } from "./verdict.js";
-import { readCommitRecords, type CommitRecords } from "./verdict-store.js";
+import { readCommitRecords, type CommitRecords, type PullAtCommit } from "./verdict-store.js";
 
 export const STATUS_CONTEXT = "aura/hnsc";
 
@@ -55,24 +66,30 @@ export function agentCommitDescription(pullNumber: number | undefined): string {
   return `HNSC failed: written by an Aura agent for #${pullNumber}; it passes only while #${pullNumber} is open with this commit as head`;
 }
 
-function saysOf(records: CommitRecords, pullUrl: (pull: number) => string): Say[] {
-  const says: Say[] = [];
-  for (const pull of records.pulls) {
-    if (pull.evaluating) {
-      const targetUrl = pull.htmlUrl ?? pullUrl(pull.pullNumber);
-      says.push({ pullNumber: pull.pullNumber, agent: pull.agent, governed: true, state: "pending", description: EVALUATING_DESCRIPTION, targetUrl, recency: Number.MAX_SAFE_INTEGER, name: true });
-    } else if (pull.verdict) {
-      const { verdict } = pull;
-      says.push({ pullNumber: pull.pullNumber, agent: pull.agent, governed: verdict.governed, state: verdict.conclusion, description: verdict.description, targetUrl: verdict.targetUrl, recency: verdict.id, name: true });
-    }
+function sayOf(pull: PullAtCommit, pullUrl: (pull: number) => string): Say | undefined {
+  if (pull.evaluating) {
+    const targetUrl = pull.htmlUrl ?? pullUrl(pull.pullNumber);
+    const governed = pull.agent || pull.governed;
+    return { pullNumber: pull.pullNumber, agent: pull.agent, governed, state: "pending", description: EVALUATING_DESCRIPTION, targetUrl, recency: Number.MAX_SAFE_INTEGER, name: true };
   }
-  const agentSpeaks = says.some((say) => say.agent);
+  const { verdict } = pull;
+  if (!verdict) return undefined;
+  const governed = pull.agent || verdict.governed;
+  return { pullNumber: pull.pullNumber, agent: pull.agent, governed, state: verdict.conclusion, description: verdict.description, targetUrl: verdict.targetUrl, recency: verdict.id, name: true };
+}
+
+/** Steps 1 and 2 of the order above: every say, and the says that are ranked. */
+function saysOf(records: CommitRecords, pullUrl: (pull: number) => string): { all: Say[]; ranked: Say[] } {
+  const merged = records.merged.filter((pull) => pull.agent && !pull.evaluating);
+  const all = [...records.pulls, ...merged].flatMap((pull) => sayOf(pull, pullUrl) ?? []);
+  const agentSpeaks = all.some((say) => say.agent);
   if (records.agentCommit && !agentSpeaks) {
     const pullNumber = records.agentCommit.pullNumber;
     const targetUrl = pullNumber === undefined ? undefined : pullUrl(pullNumber);
-    says.push({ pullNumber, agent: true, governed: true, state: "failure", description: agentCommitDescription(pullNumber), targetUrl, recency: 0, name: false });
+    all.push({ pullNumber, agent: true, governed: true, state: "failure", description: agentCommitDescription(pullNumber), targetUrl, recency: 0, name: false });
   }
-  return says;
+  const agentsCommit = all.some((say) => say.agent);
+  return { all, ranked: agentsCommit ? all.filter((say) => say.governed) : all };
 }
 
 /** Stricter first; among equals an agent PR's say, then a governed one, then the most recent. */
@@ -91,11 +108,12 @@ function compareSays(a: Say, b: Say): number {
  * the commit as head, the description names the one whose verdict it is.
  */
 export function strictestStatus(records: CommitRecords, pullUrl: (pull: number) => string): CommitStatus | undefined {
-  const says = saysOf(records, pullUrl).sort(compareSays);
-  const top = says[0];
+  const { all, ranked } = saysOf(records, pullUrl);
+  const top = ranked.sort(compareSays)[0];
   if (!top) return undefined;
   const pulls = records.pulls.map((pull) => pull.pullNumber);
-  const speakers = new Set(says.map((say) => say.pullNumber));
+  // Named whenever several pull requests speak, set aside or not: the status shows on each of their pages.
+  const speakers = new Set(all.map((say) => say.pullNumber));
   const suffix = top.name && top.pullNumber !== undefined && speakers.size > 1 ? ` (#${top.pullNumber})` : "";
   const description = `${clip(top.description, MAX_DESCRIPTION_LENGTH - suffix.length)}${suffix}`;
   return { state: top.state, description, targetUrl: top.targetUrl, pullNumber: top.pullNumber, pulls };
@@ -148,8 +166,9 @@ export async function commitStatusOf(
 }
 
 /**
- * Computes a commit's status again and posts it, when an open pull request still has the commit as its head
- * (after another one closed or moved on). Returns what was posted.
+ * Computes a commit's status again and posts it after a pull request closed or moved on, when the records still
+ * give one: an open pull request is still there, an agent PR merged there, or it is an agent's commit (then at
+ * once the agent-commit failure, when no open agent PR has it as its head any more). Returns what was posted.
  */
 export async function restatusCommit(
   services: Pick<Services, "pool" | "config">,
@@ -157,8 +176,8 @@ export async function restatusCommit(
   at: CommitAt,
 ): Promise<CommitStatus | undefined> {
   return withCommitLock(services, at, async () => {
-    const { records, status } = await commitStatusOf(services, at);
-    if (records.pulls.length === 0 || !status) return undefined;
+    const { status } = await commitStatusOf(services, at);
+    if (!status) return undefined;
     await postStatus(octokit, at.repo, at.sha, status);
     return status;
   });

@@ -32,7 +32,7 @@ import { PolicyRelaxationRefused, withApprovedRelaxations } from "./repo-rules.j
 import { findRepoRulesApproval, REPO_RULES_COMMAND, repoRulesHash } from "./repo-rules-approval.js";
 import { findTaskForPull, type FoundTask } from "./task-record.js";
 import type { Conclusion, Verdict } from "./verdict.js";
-import { isPullRecordedOpen, recordPullClosed, recordPullHead, storeVerdict, type StoredVerdict } from "./verdict-store.js";
+import { isPullRecordedOpen, readCommitRecords, recordPullClosed, recordPullHead, storeVerdict, type StoredVerdict } from "./verdict-store.js";
 
 export { postStatus, STATUS_CONTEXT, withAdvisoryLock } from "./commit-status.js";
 export const NOT_GOVERNED = "not governed by Aura";
@@ -152,8 +152,11 @@ async function buildContext(
   return { ctx, task };
 }
 
-/** What a pull request says about its head: an evaluation is under way, or its verdict. */
-type HeadSay = { kind: "evaluating" } | { kind: "verdict"; verdict: StoredVerdict };
+/**
+ * What a pull request says about its head: an evaluation is under way (of a pull request governed or not, as
+ * far as known yet), or its verdict.
+ */
+type HeadSay = { kind: "evaluating"; governed: boolean } | { kind: "verdict"; verdict: StoredVerdict };
 
 /**
  * Stores what the pull request says about its head commit, then posts the strictest say of every open pull
@@ -173,6 +176,7 @@ async function sayAtHead(
       ...at.ref,
       headSha: commit.sha,
       agent: at.agent,
+      governed: say.kind === "evaluating" ? say.governed : say.verdict.governed,
       htmlUrl: at.pull.html_url,
       evaluating: say.kind === "evaluating",
     });
@@ -196,6 +200,12 @@ async function sayAtHead(
     }
   }
   return posted;
+}
+
+/** Whether the commit is an agent's (the head of an agent PR now or ever, or a commit an agent task recorded). */
+async function isAgentCommit(services: Services, ref: PullRef, sha: string): Promise<boolean> {
+  const records = await readCommitRecords(services.pool, { installationId: ref.installationId, repo: ref.repo, headSha: sha });
+  return records.agentCommit !== undefined;
 }
 
 async function publish(
@@ -318,18 +328,20 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
     const agent = isAgentPull(pull);
     const base = { ref, pull, agent, governed: agent, targetUrl: pull.html_url };
     let governedSoFar = agent;
-    let pendingPosted = false;
+    let pendingPosted: "no" | "not governed" | "governed" = "no";
     let verdictPosted = false;
     const posted = () => {
       verdictPosted = true;
     };
-    const pending = async () => {
-      if (pendingPosted) return;
-      pendingPosted = true;
-      await sayAtHead(services, octokit, base, { kind: "evaluating" });
+    const pending = async (governed: boolean) => {
+      if (pendingPosted === "governed" || (pendingPosted === "not governed" && !governed)) return;
+      pendingPosted = governed ? "governed" : "not governed";
+      await sayAtHead(services, octokit, base, { kind: "evaluating", governed });
     };
     try {
-      if (agent) await pending();
+      // An agent's commit gets its strict status at once, before anything else is read: whatever stands on it
+      // (a green left from an agent PR that has since closed) never shows on this pull request meanwhile.
+      if (agent || (await isAgentCommit(services, ref, pull.head.sha))) await pending(agent);
       const { owner, repo } = splitRepo(ref.repo);
       const config = await readRepoConfig(services, octokit, { owner, repo, ref: pull.base.sha });
       if (!config.ok) {
@@ -347,7 +359,7 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
           posted,
         );
       }
-      await pending();
+      await pending(true);
       const rulesHash = config.config.rules.length > 0 ? repoRulesHash(config.config.rules) : undefined;
       const approval = rulesHash ? await findRepoRulesApproval(services.pool, { installationId: ref.installationId, repo: ref.repo, rulesHash }) : undefined;
       const pack = effectivePack(config.config, { protectedPaths: services.policies.protectedPaths, approval });
@@ -405,8 +417,9 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
 
 /**
  * A pull request closed: it no longer has a say at its head, so that commit's status is computed again over the
- * open pull requests still there (an agent's commit stays failing without its open agent PR). GitHub delivers
- * in no order, so the close counts only when GitHub still reports the pull request closed.
+ * open pull requests still there. An agent PR closed unmerged leaves its commit failing at once (an agent's
+ * commit without its open agent PR); one merged keeps its final say there. GitHub delivers in no order, so the
+ * close counts only when GitHub still reports the pull request closed.
  */
 export async function recordPullClose(services: Services, ref: PullRef): Promise<CommitStatus | undefined> {
   return withPullLock(services, ref, async () => {
@@ -415,14 +428,14 @@ export async function recordPullClose(services: Services, ref: PullRef): Promise
     const octokit = services.github.forInstallation(ref.installationId);
     const pull = await getPull(octokit, ref.repo, ref.pullNumber);
     if (pull.state === "open") return undefined;
-    const head = await recordPullClosed(services.pool, ref);
+    const head = await recordPullClosed(services.pool, { ...ref, merged: pull.merged });
     if (!head) return undefined;
     const status = await restatusCommit(services, octokit, { installationId: ref.installationId, repo: ref.repo, sha: head });
     await services.audit.append({
       actor: "aura/governor",
       action: "governor.pull.closed",
       subject: `${ref.repo}#${ref.pullNumber}`,
-      payload: { headSha: head, recomputed: status ? { state: status.state, pulls: status.pulls } : null },
+      payload: { headSha: head, merged: pull.merged, recomputed: status ? { state: status.state, pulls: status.pulls } : null },
     });
     return status;
   });

@@ -11,6 +11,8 @@ export const GitHubPull = z.object({
   number: z.number().int(),
   node_id: z.string(),
   state: z.string(),
+  // GitHub always sends it; a closed pull request without it counts as closed unmerged (the stricter reading).
+  merged: z.boolean().optional().default(false),
   draft: z.boolean().optional().default(false),
   html_url: z.string(),
   // Always present in GitHub's response; the default only keeps hand-written fixtures without one readable.

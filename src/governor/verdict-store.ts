@@ -111,6 +111,8 @@ export type PullHead = {
   pullNumber: number;
   headSha: string;
   agent: boolean;
+  /** Whether the pull request is governed, as far as known (an evaluation may start before it is known: false). */
+  governed: boolean;
   htmlUrl: string;
   /** True while an evaluation of this head runs: the pull request counts as `pending` at it. */
   evaluating: boolean;
@@ -127,25 +129,79 @@ export async function recordPullHead(db: Queryable, head: PullHead): Promise<str
     [head.installationId, head.repo, head.pullNumber],
   );
   await db.query(
-    `INSERT INTO governor_pulls (installation_id, repo, pull_number, head_sha, agent, open, evaluating, html_url)
-     VALUES ($1, $2, $3, $4, $5, true, $6, $7)
+    `INSERT INTO governor_pulls (installation_id, repo, pull_number, head_sha, agent, governed, open, evaluating, html_url)
+     VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8)
      ON CONFLICT (installation_id, repo, pull_number) DO UPDATE
-       SET head_sha = EXCLUDED.head_sha, agent = EXCLUDED.agent, open = true, evaluating = EXCLUDED.evaluating,
-           html_url = EXCLUDED.html_url, updated_at = now()`,
-    [head.installationId, head.repo, head.pullNumber, head.headSha, head.agent, head.evaluating, head.htmlUrl],
+       SET head_sha = EXCLUDED.head_sha, agent = EXCLUDED.agent, governed = EXCLUDED.governed, open = true, merged = false,
+           evaluating = EXCLUDED.evaluating, html_url = EXCLUDED.html_url, unconfirmed = false, updated_at = now()`,
+    [head.installationId, head.repo, head.pullNumber, head.headSha, head.agent, head.governed, head.evaluating, head.htmlUrl],
   );
   const previous = before.rows[0];
   return previous?.open && previous.head_sha !== head.headSha ? previous.head_sha : undefined;
 }
 
-/** Records the pull request as closed; returns the head it was open at, or undefined when it was not open here. */
-export async function recordPullClosed(db: Queryable, at: { installationId: number; repo: string; pullNumber: number }): Promise<string | undefined> {
+/**
+ * Records the pull request as closed (merged by the merge button, or not); returns the head it was open at, or
+ * undefined when it was not open here. A merged agent pull request keeps its final say at that head.
+ */
+export async function recordPullClosed(
+  db: Queryable,
+  at: { installationId: number; repo: string; pullNumber: number; merged: boolean },
+): Promise<string | undefined> {
   const { rows } = await db.query<{ head_sha: string }>(
-    `UPDATE governor_pulls SET open = false, evaluating = false, updated_at = now()
+    `UPDATE governor_pulls SET open = false, evaluating = false, merged = $4, unconfirmed = false, updated_at = now()
       WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND open RETURNING head_sha`,
-    [at.installationId, at.repo, at.pullNumber],
+    [at.installationId, at.repo, at.pullNumber, at.merged],
   );
   return rows[0]?.head_sha;
+}
+
+/** A pull request migration 020 recorded as open without asking GitHub (migration 021 marks them). */
+export type UnconfirmedPull = { installationId: number; repo: string; pullNumber: number; headSha: string };
+
+/** Up to `limit` unconfirmed rows of installations that are present and not halted, oldest first. */
+export async function listUnconfirmedPulls(db: Queryable, limit: number): Promise<UnconfirmedPull[]> {
+  const { rows } = await db.query<{ installation_id: string; repo: string; pull_number: number; head_sha: string }>(
+    `SELECT p.installation_id, p.repo, p.pull_number, p.head_sha FROM governor_pulls p
+       LEFT JOIN installations i ON i.id = p.installation_id
+      WHERE p.unconfirmed AND i.removed_at IS NULL AND i.halted_at IS NULL
+      ORDER BY p.updated_at, p.pull_number LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({ installationId: Number(row.installation_id), repo: row.repo, pullNumber: row.pull_number, headSha: row.head_sha }));
+}
+
+/** GitHub confirmed the row: still open at the recorded head. False when the row changed meanwhile. */
+export async function markPullConfirmed(db: Queryable, at: UnconfirmedPull): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE governor_pulls SET unconfirmed = false, updated_at = now()
+      WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4 AND unconfirmed`,
+    [at.installationId, at.repo, at.pullNumber, at.headSha],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** GitHub reports the pull request closed (or gone). False when the row changed meanwhile. */
+export async function recordUnconfirmedPullClosed(db: Queryable, at: UnconfirmedPull, merged: boolean): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE governor_pulls SET open = false, evaluating = false, merged = $5, unconfirmed = false, updated_at = now()
+      WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4 AND unconfirmed`,
+    [at.installationId, at.repo, at.pullNumber, at.headSha, merged],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * GitHub reports the pull request open at another head than the recorded one: it no longer speaks for the
+ * recorded commit, and at its new head it has no say until it is evaluated there. False when the row changed.
+ */
+export async function recordPullMoved(db: Queryable, at: UnconfirmedPull, newHead: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE governor_pulls SET head_sha = $5, evaluating = false, unconfirmed = false, updated_at = now()
+      WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4 AND unconfirmed`,
+    [at.installationId, at.repo, at.pullNumber, at.headSha, newHead],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /** Whether the gate's record has the pull request open. */
@@ -162,6 +218,8 @@ export async function isPullRecordedOpen(db: Queryable, at: { installationId: nu
 export type PullAtCommit = {
   pullNumber: number;
   agent: boolean;
+  /** Whether it is governed as far as known (an evaluation may start before that is known: then false). */
+  governed: boolean;
   htmlUrl: string | undefined;
   evaluating: boolean;
   /** Its latest verdict at this head, if it has one. */
@@ -171,21 +229,25 @@ export type PullAtCommit = {
 export type CommitRecords = {
   /** Every open pull request whose recorded head is the commit. */
   pulls: PullAtCommit[];
+  /** Agent pull requests merged (by a director) with the commit as their head: their final say stands. */
+  merged: PullAtCommit[];
   /** Set when the commit is, or ever was, the head of an agent pull request, or a commit an agent task recorded. */
   agentCommit: { pullNumber: number | undefined } | undefined;
 };
 
 /** Everything the gate knows about one commit of a repository (read under the commit's lock). */
 export async function readCommitRecords(db: Queryable, at: { installationId: number; repo: string; headSha: string }): Promise<CommitRecords> {
-  const pulls = await db.query<VerdictRow & { p_pull_number: number; p_agent: boolean; evaluating: boolean; html_url: string | null; id: string | null }>(
-    `SELECT p.pull_number AS p_pull_number, p.agent AS p_agent, p.evaluating, p.html_url, v.*
+  const pulls = await db.query<
+    VerdictRow & { p_pull_number: number; p_agent: boolean; p_governed: boolean; open: boolean; evaluating: boolean; html_url: string | null; id: string | null }
+  >(
+    `SELECT p.pull_number AS p_pull_number, p.agent AS p_agent, p.governed AS p_governed, p.open, p.evaluating, p.html_url, v.*
        FROM governor_pulls p
        LEFT JOIN LATERAL (
          SELECT ${VERDICT_COLUMNS} FROM governor_verdicts v
           WHERE v.installation_id = p.installation_id AND v.repo = p.repo AND v.pull_number = p.pull_number AND v.head_sha = p.head_sha
           ORDER BY v.id DESC LIMIT 1
        ) v ON true
-      WHERE p.installation_id = $1 AND p.repo = $2 AND p.head_sha = $3 AND p.open
+      WHERE p.installation_id = $1 AND p.repo = $2 AND p.head_sha = $3 AND (p.open OR (p.merged AND p.agent))
       ORDER BY p.pull_number`,
     [at.installationId, at.repo, at.headSha],
   );
@@ -205,14 +267,20 @@ export async function readCommitRecords(db: Queryable, at: { installationId: num
     [at.installationId, at.repo, at.headSha],
   );
   const found = agent.rows[0];
-  return {
-    pulls: pulls.rows.map((row) => ({
+  const said = pulls.rows.map((row) => ({
+    open: row.open,
+    pull: {
       pullNumber: row.p_pull_number,
       agent: row.p_agent,
+      governed: row.p_governed,
       htmlUrl: row.html_url ?? undefined,
       evaluating: row.evaluating,
       verdict: row.id === null ? undefined : fromRow(at, { ...row, id: row.id }),
-    })),
+    } satisfies PullAtCommit,
+  }));
+  return {
+    pulls: said.filter((row) => row.open).map((row) => row.pull),
+    merged: said.filter((row) => !row.open).map((row) => row.pull),
     agentCommit: found ? { pullNumber: found.pull_number ?? undefined } : undefined,
   };
 }

@@ -12,10 +12,11 @@ const url = (pull: number) => `https://github.com/octo-org/widgets/pull/${pull}`
 let nextId = 1;
 function pull(pullNumber: number, say: { state: Conclusion; description?: string; agent?: boolean; governed?: boolean } | "evaluating"): PullAtCommit {
   const agent = say !== "evaluating" && say.agent === true;
-  if (say === "evaluating") return { pullNumber, agent: true, htmlUrl: url(pullNumber), evaluating: true, verdict: undefined };
+  if (say === "evaluating") return { pullNumber, agent: true, governed: true, htmlUrl: url(pullNumber), evaluating: true, verdict: undefined };
   return {
     pullNumber,
     agent,
+    governed: say.governed ?? agent,
     htmlUrl: url(pullNumber),
     evaluating: false,
     verdict: {
@@ -35,8 +36,9 @@ function pull(pullNumber: number, say: { state: Conclusion; description?: string
   };
 }
 
-const records = (pulls: PullAtCommit[], agentCommit?: number | "unknown"): CommitRecords => ({
+const records = (pulls: PullAtCommit[], agentCommit?: number | "unknown", merged: PullAtCommit[] = []): CommitRecords => ({
   pulls,
+  merged,
   agentCommit: agentCommit === undefined ? undefined : { pullNumber: agentCommit === "unknown" ? undefined : agentCommit },
 });
 
@@ -106,6 +108,42 @@ describe("the status of a commit", () => {
 
   it("is nothing when no pull request there has a say and no agent wrote the commit", () => {
     expect(strictestStatus(records([]), url)).toBeUndefined();
-    expect(strictestStatus(records([{ pullNumber: 3, agent: false, htmlUrl: undefined, evaluating: false, verdict: undefined }]), url)).toBeUndefined();
+    expect(strictestStatus(records([{ pullNumber: 3, agent: false, governed: false, htmlUrl: undefined, evaluating: false, verdict: undefined }]), url)).toBeUndefined();
+  });
+
+  it("sets aside an ungoverned pull request's error at an agent's commit, and never ends greener than the agent's say", () => {
+    const agentPasses = pull(100, { state: "success", description: "HNSC passed", agent: true });
+    const agentFails = pull(100, { state: "failure", description: "HNSC failed: scope", agent: true });
+    const forkError = pull(101, { state: "error", description: "HNSC could not evaluate: .github/aura.yml on the base branch is invalid" });
+    const forkEvaluating: PullAtCommit = { pullNumber: 102, agent: false, governed: false, htmlUrl: url(102), evaluating: true, verdict: undefined };
+
+    const passing = strictestStatus(records([agentPasses, forkError, forkEvaluating], 100), url);
+    const failing = strictestStatus(records([agentFails, forkError], 100), url);
+    const closedAgent = strictestStatus(records([forkError], 100), url);
+    const notAnAgentsCommit = strictestStatus(records([forkError]), url);
+
+    expect(passing).toMatchObject({ state: "success", description: "HNSC passed (#100)", pullNumber: 100, pulls: [100, 101, 102] });
+    expect(failing).toMatchObject({ state: "failure", description: "HNSC failed: scope (#100)", pullNumber: 100 });
+    expect(closedAgent).toMatchObject({ state: "failure", description: agentCommitDescription(100), pullNumber: 100 });
+    expect(notAnAgentsCommit).toMatchObject({ state: "error", pullNumber: 101 });
+  });
+
+  it("keeps a governed pull request's error at an agent's commit", () => {
+    const status = strictestStatus(
+      records([pull(110, { state: "success", description: "HNSC passed", agent: true }), pull(111, { state: "error", description: "HNSC could not evaluate: the policy is invalid", governed: true })], 110),
+      url,
+    );
+
+    expect(status).toMatchObject({ state: "error", pullNumber: 111 });
+  });
+
+  it("is a merged agent PR's final say when no open agent PR is left at its commit", () => {
+    const merged = pull(120, { state: "success", description: "HNSC passed", agent: true });
+
+    const alone = strictestStatus(records([], 120, [merged]), url);
+    const withFork = strictestStatus(records([pull(121, { state: "error", description: "HNSC could not evaluate: Error" })], 120, [merged]), url);
+
+    expect(alone).toMatchObject({ state: "success", description: "HNSC passed", pullNumber: 120, pulls: [] });
+    expect(withFork).toMatchObject({ state: "success", description: "HNSC passed (#120)", pullNumber: 120, pulls: [121] });
   });
 });

@@ -1,7 +1,13 @@
 // The Manager's functions over a real database without a running worker, so the jobs they enqueue stay visible:
 // dependent tasks waiting for their prerequisite's merge, deterministic routing over many seeds, and the
 // leader's repairs (stuck tasks, lost intake jobs, missed deliveries).
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations, migrate, migrationsDir } from "../../src/db/migrate.js";
+import { confirmBackfilledPulls } from "../../src/governor/confirm-pulls.js";
 import { routeTask } from "../../src/manager/assign.js";
 import { releaseDependents } from "../../src/manager/lifecycle.js";
 import { reconcileLostIntake, reconcileMissedDeliveries, reconcileStuckTasks } from "../../src/manager/reconciler.js";
@@ -10,7 +16,7 @@ import { routingSeed } from "../../src/manager/seeded-random.js";
 import { inTransaction, transitionTask } from "../../src/manager/transitions.js";
 import type { Services } from "../../src/services.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { mockInstallationTokens } from "../helpers/harness.js";
+import { GITHUB_API, mockInstallationTokens } from "../helpers/harness.js";
 import { INSTALLATION_ID, issuesPayload, mockRepository, servicesFor, testConfig } from "./support.js";
 
 let db: TestDatabase;
@@ -191,5 +197,133 @@ describe("dispatch", () => {
 
     expect(jobs.map((list) => list.length)).toEqual([1, 1, 1, 1, 0]);
     expect(jobs[0]?.[0]).toEqual({ task: "requirement.intake", key: "requirement:acme/x#12", payload: { installationId: INSTALLATION_ID, repo: "acme/x", issueNumber: 12 } });
+  });
+});
+
+/** Applies the migrations up to and including `last` (by file name) to `url`. */
+async function migrateUpTo(url: string, last: string): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), "aura-migrations-"));
+  try {
+    for (const migration of loadMigrations().filter((candidate) => candidate.name <= last)) {
+      copyFileSync(path.join(migrationsDir, migration.name), path.join(dir, migration.name));
+    }
+    await migrate(url, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("the gate's pull requests backfilled by migration 020", () => {
+  const REPO = "acme/gate";
+  const sha = (n: number) => n.toString(16).padStart(2, "0").repeat(20);
+  let old: TestDatabase;
+
+  afterAll(async () => {
+    await old?.drop();
+  });
+
+  /** As GitHub's API returns a pull request: open at `head`, or closed (merged or not). */
+  function githubPull(number: number, head: string, state: "open" | "closed", merged = false) {
+    const repo = { full_name: REPO, name: "gate", owner: { login: "acme" } };
+    return {
+      number,
+      node_id: `PR_${number}`,
+      state,
+      merged,
+      html_url: `https://github.com/${REPO}/pull/${number}`,
+      title: `Pull ${number}`,
+      body: null,
+      user: { login: "aura-orchestra[bot]" },
+      head: { sha: head, ref: `aura/${number}`, repo },
+      base: { sha: sha(99), ref: "main", repo },
+      labels: [],
+      changed_files: 1,
+      commits: 1,
+      additions: 1,
+      deletions: 0,
+    };
+  }
+
+  it("are closed by migration 021 where the task says the PR ended, and confirmed with GitHub once each by the reconciler", async () => {
+    old = await createTestDatabase({ migrate: false });
+    await migrateUpTo(old.url, "019");
+    await old.pool.query("INSERT INTO installations (id, account) VALUES ($1, 'acme')", [INSTALLATION_ID]);
+    const requirement = await old.pool.query<{ id: number }>(
+      "INSERT INTO requirements (installation_id, repo, issue_number, title, state) VALUES ($1, $2, 1, 'Requirement', 'in_progress') RETURNING id",
+      [INSTALLATION_ID, REPO],
+    );
+    // Agent PRs (a task recorded each) and one person's PR (16), each with a success verdict at its head.
+    const tasks: [number, string][] = [[11, "merged"], [12, "rejected"], [13, "pr_open"], [14, "pr_open"], [15, "pr_open"], [17, "pr_open"]];
+    for (const [pr, state] of tasks) {
+      await old.pool.query(
+        `INSERT INTO tasks (requirement_id, task_key, title, instructions, task_class, scope, state, branch, pr_number)
+         VALUES ($1, $2, 'Task', 'Do it', 'feature', ARRAY['src/**'], $3, $4, $5)`,
+        [requirement.rows[0]?.id, `t${pr}`, state, `aura/${pr}`, pr],
+      );
+    }
+    for (const pr of [11, 12, 13, 14, 15, 16, 17]) {
+      await old.pool.query(
+        `INSERT INTO governor_verdicts (installation_id, repo, pull_number, head_sha, pack_revision, conclusion, description, governed, rules)
+         VALUES ($1, $2, $3, $4, 'rev', 'success', 'HNSC passed', $5, '[]')`,
+        [INSTALLATION_ID, REPO, pr, sha(pr), pr !== 16],
+      );
+    }
+    await migrateUpTo(old.url, "020");
+
+    await migrate(old.url);
+    const afterMigration = await old.pool.query<{ pull_number: number; open: boolean; merged: boolean; unconfirmed: boolean }>(
+      "SELECT pull_number, open, merged, unconfirmed FROM governor_pulls ORDER BY pull_number",
+    );
+    const oldServices = servicesFor({ config: services.config, db: old });
+    nock.cleanAll();
+    mockInstallationTokens();
+    const statuses: { sha: string; state: string; description: string }[] = [];
+    const api = nock(GITHUB_API);
+    api.get(`/repos/${REPO}/pulls/13`).reply(200, githubPull(13, sha(13), "closed"));
+    api.get(`/repos/${REPO}/pulls/14`).reply(200, githubPull(14, sha(14), "open"));
+    api.get(`/repos/${REPO}/pulls/15`).reply(200, githubPull(15, sha(50), "open"));
+    api.get(`/repos/${REPO}/pulls/16`).reply(404, { message: "Not Found" });
+    api.get(`/repos/${REPO}/pulls/17`).reply(200, githubPull(17, sha(17), "closed", true));
+    nock(GITHUB_API)
+      .persist()
+      .post(/^\/repos\/acme\/gate\/statuses\/[0-9a-f]{40}$/)
+      .optionally()
+      .reply(201, (uri, body) => {
+        statuses.push({ sha: uri.split("/").pop() ?? "", ...(body as { state: string; description: string }) });
+        return {};
+      });
+
+    const first = await confirmBackfilledPulls(oldServices, { batch: 50 });
+    const second = await confirmBackfilledPulls(oldServices, { batch: 50 });
+    const rows = await old.pool.query<{ pull_number: number; head_sha: string; open: boolean; merged: boolean; unconfirmed: boolean }>(
+      "SELECT pull_number, head_sha, open, merged, unconfirmed FROM governor_pulls ORDER BY pull_number",
+    );
+    const confirmedEvents = await old.pool.query<{ subject: string }>("SELECT subject FROM audit.events WHERE action = 'governor.pull.confirmed' ORDER BY seq");
+
+    expect(afterMigration.rows).toEqual([
+      { pull_number: 11, open: false, merged: true, unconfirmed: false },
+      { pull_number: 12, open: false, merged: false, unconfirmed: false },
+      ...[13, 14, 15, 16, 17].map((pull_number) => ({ pull_number, open: true, merged: false, unconfirmed: true })),
+    ]);
+    expect(first.map((row) => [row.pullNumber, row.found])).toEqual([[13, "closed"], [14, "open"], [15, "moved"], [16, "gone"], [17, "merged"]]);
+    expect(second).toEqual([]);
+    expect(nock.pendingMocks().filter((mock) => mock.startsWith("GET"))).toEqual([]);
+    expect(rows.rows).toEqual([
+      { pull_number: 11, head_sha: sha(11), open: false, merged: true, unconfirmed: false },
+      { pull_number: 12, head_sha: sha(12), open: false, merged: false, unconfirmed: false },
+      { pull_number: 13, head_sha: sha(13), open: false, merged: false, unconfirmed: false },
+      { pull_number: 14, head_sha: sha(14), open: true, merged: false, unconfirmed: false },
+      { pull_number: 15, head_sha: sha(50), open: true, merged: false, unconfirmed: false },
+      { pull_number: 16, head_sha: sha(16), open: false, merged: false, unconfirmed: false },
+      { pull_number: 17, head_sha: sha(17), open: false, merged: true, unconfirmed: false },
+    ]);
+    // The closed and the moved agent PRs' commits fail at once; the merged one keeps its success; the person's
+    // PR, gone, leaves a commit no agent wrote with nothing to say.
+    expect(statuses).toEqual([
+      expect.objectContaining({ sha: sha(13), state: "failure", description: expect.stringContaining("#13") }),
+      expect.objectContaining({ sha: sha(15), state: "failure", description: expect.stringContaining("#15") }),
+      expect.objectContaining({ sha: sha(17), state: "success", description: "HNSC passed" }),
+    ]);
+    expect(confirmedEvents.rows.map((row) => row.subject)).toEqual([13, 15, 16, 17].map((pull) => `${REPO}#${pull}`));
   });
 });

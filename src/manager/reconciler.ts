@@ -2,9 +2,11 @@
 // to a director; requirements whose intake job was lost are enqueued again; deliveries that were recorded but
 // never processed (and have no job) are dispatched again, once. Webhooks are never redelivered by GitHub after a
 // failure, so this is what makes "record, then work" safe. Reservations of model calls that can no longer be
-// running (a worker killed mid-call) are released, so they stop counting against the budgets.
+// running (a worker killed mid-call) are released, so they stop counting against the budgets. Pull requests
+// the gate's migration 020 recorded as open without asking GitHub are confirmed against GitHub once each.
 import { releaseStaleReservations } from "../employees/budgets.js";
 import { redeliverFailedDeliveries } from "../github/redeliver.js";
+import { confirmBackfilledPulls } from "../governor/confirm-pulls.js";
 import type pg from "pg";
 import type { Services } from "../services.js";
 import type { Dispatcher } from "../queue/dispatch.js";
@@ -186,6 +188,8 @@ export function reconcilerDuties(services: Services, overrides: Partial<Reconcil
     { name: "manager-stuck-tasks", everyMs: 60_000, run: async () => void (await reconcileStuckTasks(services, options)) },
     { name: "manager-lost-intake", everyMs: 30_000, run: async () => void (await reconcileLostIntake(services, options)) },
     { name: "manager-stale-reservations", everyMs: 60_000, run: async () => void (await reconcileStaleReservations(services)) },
+    // Until none is left (then one indexed query finds nothing): each backfilled row is asked about once.
+    { name: "governor-backfilled-pulls", everyMs: 5 * 60_000, run: async () => void (await confirmBackfilledPulls(services, options)) },
     {
       // Deliveries GitHub failed to hand over are never retried by GitHub; ask it to redeliver them.
       name: "manager-failed-deliveries",

@@ -1,6 +1,7 @@
 // The symbolic layer over the planner's output: code, not the model, decides whether a TaskPlan is allowed.
 // It checks ids, dependencies (naming any cycle), the task count, every scope glob (inside the repository and
 // clear of protected paths, by exact glob-versus-glob intersection) and the estimates against the budget.
+import braces from "braces";
 import picomatch from "picomatch";
 import { unsupportedGlobSyntax } from "../config/policy-files.js";
 import type { ChatMessage } from "../employees/model-client.js";
@@ -34,55 +35,37 @@ export class GlobSyntaxError extends Error {
 
 const MAX_BRACE_EXPANSIONS = 256;
 
-/** Expands `{a,b}` alternatives (nested allowed). A brace group without a comma is not supported. */
-function expandBraces(glob: string): string[] {
-  let depth = 0;
-  let start = -1;
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i];
-    if (char === "\\") {
-      i++;
-      continue;
-    }
-    if (char === "{") {
-      if (depth === 0) start = i;
-      depth++;
-    } else if (char === "}" && depth > 0) {
-      depth--;
-      if (depth === 0) {
-        const inner = glob.slice(start + 1, i);
-        const alternatives: string[] = [];
-        let level = 0;
-        let from = 0;
-        for (let j = 0; j < inner.length; j++) {
-          const c = inner[j];
-          if (c === "\\") j++;
-          else if (c === "{") level++;
-          else if (c === "}") level--;
-          else if (c === "," && level === 0) {
-            alternatives.push(inner.slice(from, j));
-            from = j + 1;
-          }
-        }
-        alternatives.push(inner.slice(from));
-        if (alternatives.length < 2) throw new GlobSyntaxError(glob, "uses a brace group without a comma (ranges like {1..3} are not supported)");
-        const prefix = glob.slice(0, start);
-        const rest = expandBraces(glob.slice(i + 1));
-        const out: string[] = [];
-        for (const alternative of alternatives) {
-          for (const head of expandBraces(prefix + alternative)) {
-            for (const tail of rest) {
-              out.push(head + tail);
-              if (out.length > MAX_BRACE_EXPANSIONS) throw new GlobSyntaxError(glob, `expands to more than ${MAX_BRACE_EXPANSIONS} alternatives`);
-            }
-          }
-        }
-        return out;
-      }
-    }
+/** The parts of braces' syntax tree the expansion bound reads (its types do not declare `parse`). */
+type BraceNode = { type: string; commas?: number; ranges?: number; nodes?: BraceNode[] };
+const braceSyntax = braces as unknown as { parse: (input: string) => BraceNode; stringify: (node: BraceNode) => string };
+
+/**
+ * At least as many alternatives as `node` expands to, computed without expanding it: a list group multiplies by
+ * its alternatives (nested groups multiply too, which over-counts and so fails closed), a range group by its length.
+ */
+function expansionBound(node: BraceNode): number {
+  if (node.type === "brace" && (node.ranges ?? 0) > 0) {
+    return braces(braceSyntax.stringify(node), { expand: true, rangeLimit: MAX_BRACE_EXPANSIONS }).length;
   }
-  if (depth !== 0) throw new GlobSyntaxError(glob, "has an unclosed '{'");
-  return [glob];
+  const inner = (node.nodes ?? []).reduce((product, child) => product * expansionBound(child), 1);
+  return node.type === "brace" ? inner * ((node.commas ?? 0) + 1) : inner;
+}
+
+/**
+ * Expands `{a,b}` alternatives and `{1..3}` ranges (nested allowed) the way picomatch reads them, keeping
+ * backslash escapes for the segment parser; a group without a comma or range, or an unclosed `{`, is literal.
+ */
+function expandBraces(glob: string): string[] {
+  let bound: number;
+  try {
+    bound = expansionBound(braceSyntax.parse(glob));
+  } catch (error) {
+    // braces refuses a range longer than rangeLimit with a RangeError.
+    if (error instanceof RangeError) throw new GlobSyntaxError(glob, `has a brace range of more than ${MAX_BRACE_EXPANSIONS} values`);
+    throw error;
+  }
+  if (bound > MAX_BRACE_EXPANSIONS) throw new GlobSyntaxError(glob, `may expand to more than ${MAX_BRACE_EXPANSIONS} alternatives; list fewer`);
+  return braces(glob, { expand: true, keepEscaping: true, rangeLimit: MAX_BRACE_EXPANSIONS });
 }
 
 function parseClass(body: string): { negated: boolean; ranges: [number, number][] } {

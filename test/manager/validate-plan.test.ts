@@ -135,9 +135,53 @@ describe("validatePlan", () => {
   it("refuses every scope when a protected glob cannot be analysed (fail closed)", () => {
     const candidate = plan(task("a", { scope: ["src/**"] }));
 
-    const problems = problemsOf(candidate, { ...limits, protectedGlobs: ["src/{1..3}/**"] });
+    const problems = problemsOf(candidate, { ...limits, protectedGlobs: ["src/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}/**"] });
 
     expect(problems.map((problem) => problem.message)).toEqual([expect.stringContaining("cannot be checked")]);
+  });
+});
+
+describe("brace expansion in globs", () => {
+  it.each([
+    ["src/{1..3}/**", "src/2/x.ts", true],
+    ["src/{1..3}/**", "src/4/**", false],
+    ["src/{a..c}.ts", "src/b.ts", true],
+    [".github/{actions,{work,flow}s}/x.yml", ".github/works/**", true],
+    [".github/{actions,{work,flow}s}/x.yml", ".github/workflows/**", false],
+    // An escaped brace, a group without a comma and an unclosed brace are literal, as picomatch reads them.
+    ["a/\\{b,c\\}/d", "a/b/d", false],
+    ["a/{b}/d", "a/b/d", false],
+    ["a/{b}/d", "a/\\{b\\}/d", true],
+    ["a{b/c", "a\\{b/c", true],
+    // A comma inside a class separates no alternatives.
+    ["a/{[b,c],d}", "a/,", true],
+    ["a/{[b,c],d}", "a/[b", false],
+    ["a/{,b}/c", "a/c", true],
+  ])("%s and %s overlap: %s", (a, b, expected) => {
+    const result = [globsOverlap(a, b), globsOverlap(b, a)];
+
+    expect(result).toEqual([expected, expected]);
+  });
+
+  it("agrees with picomatch on the paths a brace glob matches", () => {
+    const globs = ["src/{1..3}/**", "{a,b/{c,d}}/*.ts", "x/{[ab],c}y", "a/\\{b,c\\}", "a/{b}"];
+    const paths = ["src/1/x", "src/3/a/b", "src/4/x", "a/z.ts", "b/c/z.ts", "b/e/z.ts", "x/ay", "x/cy", "x/,y", "a/{b,c}", "a/b", "a/{b}"];
+
+    for (const glob of globs) {
+      const expected = paths.filter((p) => picomatch(glob, { dot: true })(p));
+      const reached = paths.filter((p) => globsOverlap(glob, p.replace(/[{}[\]*?]/g, "\\$&")));
+      expect(reached, glob).toEqual(expected);
+    }
+  });
+
+  it("refuses, rather than expands, a glob of more than 256 alternatives or a range longer than 256 values", () => {
+    const tooMany = "src/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}/**";
+    const longRange = "src/{1..100000}/**";
+    const atLimit = "src/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}/**";
+
+    expect(() => globsOverlap(tooMany, "src/x")).toThrow(/may expand to more than 256 alternatives/);
+    expect(() => globsOverlap(longRange, "src/x")).toThrow(/has a brace range of more than 256 values/);
+    expect(globsOverlap(atLimit, "src/abababab/x")).toBe(true);
   });
 });
 

@@ -52,6 +52,8 @@ const hints: Record<string, string> = {
   AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
   AURA_EDIT_MAX_FILE_BYTES: "set AURA_EDIT_MAX_FILE_BYTES to whole bytes from 1 to 1073741824 (default 1048576, 1 MiB)",
   AURA_EDIT_MAX_CHANGE_BYTES: "set AURA_EDIT_MAX_CHANGE_BYTES to whole bytes from 1 to 1073741824 (default 5242880, 5 MiB)",
+  AURA_BODY_BYTES_IN_FLIGHT:
+    "set AURA_BODY_BYTES_IN_FLIGHT to whole bytes from 26214400 (one payload of GitHub's 25 MB maximum) to 4294967296 (default 67108864, 64 MiB)",
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
 };
@@ -89,6 +91,8 @@ export const Env = z
     HOST: optionalText,
     LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     AURA_READY_DETAIL: z.enum(["local", "none"]).default("local"),
+    // Request bodies held at once over all connections (src/server/body-limit.ts); one GitHub payload must fit.
+    AURA_BODY_BYTES_IN_FLIGHT: z.coerce.number().int().min(25 * 1024 ** 2).max(4 * 1024 ** 3).default(64 * 1024 ** 2),
     // A host name or address with an optional port, as Probot uses it (`https://${GHE_HOST}/api/v3`).
     GHE_HOST: optionalText.refine((value) => value === undefined || isHostWithPort(value), {
       message: "must be a host name with an optional port",

@@ -26,7 +26,7 @@ import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
 import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
-import { withBodyLimit } from "./body-limit.js";
+import { BodyBudget, withBodyLimit } from "./body-limit.js";
 import { healthHandler } from "./health.js";
 import { closedSetupRoutes, closeSetupOnceConfigured } from "./setup-routes.js";
 
@@ -37,6 +37,8 @@ export type RunningAura = {
   /** The owner's connection string, used for migrations. */
   ownerDatabaseUrl: string;
   mode: "app" | "setup";
+  /** Request bodies held now, the most held at once, and AURA_BODY_BYTES_IN_FLIGHT. */
+  requestBodies: Pick<BodyBudget, "held" | "peak" | "limit">;
   stop: () => Promise<void>;
 };
 
@@ -131,6 +133,7 @@ export async function startAura(
 
     // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
     const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
+    const requestBodies = new BodyBudget(config.AURA_BODY_BYTES_IN_FLIGHT);
     const server = new Server({
       host: options.host ?? config.HOST ?? "0.0.0.0",
       port,
@@ -141,7 +144,7 @@ export async function startAura(
         secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
         baseUrl: config.githubApiUrl,
         log,
-      })),
+      }), { budget: requestBodies, log }),
     });
     const mode = config.hasCredentials ? "app" : "setup";
     if (mode === "app") {
@@ -210,7 +213,7 @@ export async function startAura(
     await server.start();
     cleanups.push(() => server.stop());
     log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
-    return { port: server.port, databaseUrl, ownerDatabaseUrl, mode, stop };
+    return { port: server.port, databaseUrl, ownerDatabaseUrl, mode, requestBodies, stop };
   } catch (error) {
     await stop();
     throw error;

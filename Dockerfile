@@ -1,13 +1,13 @@
 # Aura Orchestra: a multi-stage image on Node LTS slim, running as a non-root user.
-# Stage 1 installs every dependency and type-checks; stage 2 keeps production dependencies only.
+# Stage 1 installs every dependency and compiles src/ to dist/ (type errors fail the build); stage 2 installs
+# production dependencies only; the final stage runs the compiled JavaScript with plain node (no tsx, no src/).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY bin ./bin
-RUN npx tsc --noEmit -p tsconfig.json || (echo "typecheck failed" && exit 1)
+RUN npm run build
 
 FROM node:22-bookworm-slim AS deps
 WORKDIR /app
@@ -27,8 +27,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json app.yml ./
-COPY --from=build /app/src ./src
-COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+# bin/aura.js runs dist/cli.js here (`npx aura …`), since the image has neither src/ nor tsx.
+COPY bin ./bin
 COPY db ./db
 COPY policies ./policies
 RUN useradd --system --create-home --uid 10001 aura && mkdir -p /data && chown aura /data
@@ -37,4 +38,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD curl -fsS http://127.0.0.1:3000/health || exit 1
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

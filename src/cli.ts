@@ -6,8 +6,7 @@ import { parseArgs } from "node:util";
 import { writeAnchor, readAnchor } from "./audit/anchor.js";
 import { exportAudit } from "./audit/export.js";
 import { collectGitHubAnchors } from "./audit/github-anchors.js";
-import { createGitHubAccess } from "./github/octokit.js";
-import pino from "pino";
+import { standaloneInstallationClients } from "./github/standalone.js";
 import { verifyAudit } from "./audit/verify.js";
 import { ConfigError, loadConfig, type AppConfig } from "./config/env.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
@@ -71,12 +70,7 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
             out.write("--github needs APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) to read the status comments.\n");
             return 2;
           }
-          const github = createGitHubAccess({
-            appId: Number(config.APP_ID),
-            privateKey: config.privateKey ?? "",
-            baseUrl: config.githubApiUrl,
-            log: pino({ level: "silent" }),
-          });
+          const github = standaloneInstallationClients({ appId: Number(config.APP_ID), privateKey: config.privateKey ?? "", baseUrl: config.githubApiUrl });
           const collected = await collectGitHubAnchors(pool, github);
           anchors.push(...collected.anchors);
           for (const problem of collected.unreadable) out.write(`Could not read anchor ${problem}\n`);

@@ -3,14 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import nock from "nock";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAnchor, writeAnchor } from "../../src/audit/anchor.js";
 import { appendEvents } from "../../src/audit/append.js";
 import { collectGitHubAnchors } from "../../src/audit/github-anchors.js";
 import { verifyAudit } from "../../src/audit/verify.js";
 import { runCli } from "../../src/cli.js";
-import { createGitHubAccess } from "../../src/github/octokit.js";
+import { standaloneInstallationClients } from "../../src/github/standalone.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { mockInstallationTokens } from "../helpers/harness.js";
 import { testPrivateKey } from "../helpers/webhooks.js";
@@ -42,12 +41,13 @@ async function rewriteHistory(target: TestDatabase, count: number): Promise<void
   await appendEvents(target.pool, events(count, "forged"));
 }
 
-async function cli(argv: string[]): Promise<{ code: number; output: string }> {
+async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   const out = new PassThrough();
   let output = "";
   out.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const saved = { ...process.env };
   process.env.DATABASE_URL = db.url;
+  Object.assign(process.env, env);
   try {
     const code = await runCli(argv, out);
     return { code, output };
@@ -87,7 +87,7 @@ describe("anchors outside the database", () => {
         .get("/repos/octo-org/widgets/issues/comments/555")
         .times(2)
         .reply(200, { id: 555, body: `status…\n<!-- aura:anchor seq=${head.seq} hash=${head.hash.toString("hex")} -->` });
-      const github = createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }) });
+      const github = standaloneInstallationClients({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com" });
 
       const before = await verifyAudit(local.pool, (await collectGitHubAnchors(local.pool, github)).anchors);
       await rewriteHistory(local, 10);
@@ -97,6 +97,33 @@ describe("anchors outside the database", () => {
       expect(before).toMatchObject({ ok: true, anchorsChecked: 1 });
       expect(internal.ok).toBe(true);
       expect(after.firstBad).toEqual({ seq: 8, reason: "anchor in github:octo-org/widgets#4 records a different hash" });
+    } finally {
+      await local.drop();
+    }
+  });
+
+  it("makes `aura audit verify --github` read the status comment's anchor as the app and exit 1 naming the rewritten event", async () => {
+    const local = await createTestDatabase();
+    try {
+      await appendEvents(local.pool, events(6, "real"));
+      const head = (await local.pool.query("SELECT seq, hash FROM audit.head")).rows[0];
+      await local.pool.query("INSERT INTO installations (id) VALUES (7)");
+      await local.pool.query(
+        "INSERT INTO requirements (installation_id, repo, issue_number, status_comment_id) VALUES (7, 'octo-org/gadgets', 9, 556)",
+      );
+      await rewriteHistory(local, 7);
+      mockInstallationTokens();
+      // Only a request made with an installation token (authenticated as the app) is answered.
+      const comment = nock("https://api.github.com", { reqheaders: { authorization: /^token ghs_/ } })
+        .get("/repos/octo-org/gadgets/issues/comments/556")
+        .reply(200, { id: 556, body: `status…\n<!-- aura:anchor seq=${head.seq} hash=${head.hash.toString("hex")} -->` });
+
+      const result = await cli(["audit", "verify", "--github"], { DATABASE_URL: local.url, APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: "s" });
+
+      expect(comment.isDone()).toBe(true);
+      expect(result.output).toContain("1 anchors checked");
+      expect(result.output).toContain("FAILED at seq 6: anchor in github:octo-org/gadgets#9 records a different hash");
+      expect(result.code).toBe(1);
     } finally {
       await local.drop();
     }

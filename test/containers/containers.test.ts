@@ -268,6 +268,32 @@ describe("docker-compose.yml's app service", () => {
   });
 });
 
+describe("Dockerfile's build and deps stages", () => {
+  const stages = readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ").split(/^FROM /m).slice(1);
+  const stage = (name: string) =>
+    (stages.find((text) => text.split("\n")[0]?.endsWith(` AS ${name}`)) ?? "").split("\n").map((line) => line.trim());
+  const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+
+  it("compiles with `npm run build` (tsconfig.build.json, src/ only) after a full install", () => {
+    const build = stage("build");
+
+    expect(build).toContain("RUN npm ci --no-audit --no-fund");
+    expect(build).toContain("COPY tsconfig.json tsconfig.build.json ./");
+    expect(build).toContain("COPY src ./src");
+    expect(build.filter(Boolean).at(-1)).toBe("RUN npm run build");
+    expect(pkg.scripts.build).toContain("tsc -p tsconfig.build.json");
+    for (const file of ["tsconfig.json", "tsconfig.build.json"]) expect(existsSync(file), file).toBe(true);
+  });
+
+  it("installs production dependencies only, which hold no TypeScript loader or type package", () => {
+    const deps = stage("deps");
+
+    expect(deps).toContain("RUN npm ci --omit=dev --no-audit --no-fund");
+    expect(Object.keys(pkg.dependencies).filter((name) => name === "tsx" || name === "typescript" || name.startsWith("@types/"))).toEqual([]);
+    expect(Object.keys(pkg.devDependencies)).toEqual(expect.arrayContaining(["tsx", "@types/pg-copy-streams"]));
+  });
+});
+
 describe("Dockerfile's final stage", () => {
   const stages = readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ").split(/^FROM /m).slice(1);
   const final = stages.at(-1) ?? "";
@@ -287,19 +313,18 @@ describe("Dockerfile's final stage", () => {
     expect(run).toMatch(/mkdir -p \/data && chown aura \/data/);
   });
 
-  it("copies what the app reads at run time from paths that exist, and starts src/main.ts", () => {
+  it("copies what the app reads at run time from paths that exist, and starts the compiled dist/main.js with plain node", () => {
     const copies = arg("COPY").filter((line) => !line.startsWith("--from="));
     const sources = copies.flatMap((line) => line.split(/\s+/).slice(0, -1));
     const command = JSON.parse(arg("CMD").at(-1) ?? "[]") as string[];
 
     expect(arg("WORKDIR").at(-1)).toBe("/app");
-    expect(sources).toEqual(expect.arrayContaining(["db", "policies", "package.json", "app.yml"]));
+    expect(sources).toEqual(expect.arrayContaining(["db", "policies", "package.json", "app.yml", "bin"]));
     for (const source of sources) expect(existsSync(source), source).toBe(true);
-    expect(arg("COPY").filter((line) => line.startsWith("--from="))).toEqual(
-      expect.arrayContaining(["--from=deps /app/node_modules ./node_modules", "--from=build /app/src ./src"]),
-    );
-    expect(command.at(-1)).toBe("src/main.ts");
-    expect(existsSync(command.at(-1) ?? "")).toBe(true);
+    expect(arg("COPY").filter((line) => line.startsWith("--from="))).toEqual(["--from=deps /app/node_modules ./node_modules", "--from=build /app/dist ./dist"]);
+    // No TypeScript and no loader at run time: tsx is a development dependency the deps stage does not install.
+    expect(command).toEqual(["node", "dist/main.js"]);
+    expect(sources).not.toContain("src");
     expect(arg("ENTRYPOINT").at(-1)).toBe('["/usr/bin/tini", "--"]');
   });
 });

@@ -8,10 +8,9 @@ import { z } from "zod";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, type RepoConfig } from "../config/repo-config.js";
 import { trySessionLock } from "../db/advisory-lock.js";
-import { BudgetExhausted, budgetedCall, utcDay, type SpendSubject } from "../employees/budgets.js";
+import { BudgetExhausted, budgetedCall, utcDay, type SpendHolder, type SpendSubject } from "../employees/budgets.js";
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
-import { messagesTokens } from "../employees/task-context.js";
 import { inertCode, inertInline } from "../github/inert-markdown.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -27,7 +26,6 @@ export const ADVISORY_LABEL = "Advisory — does not gate";
 export const MAX_DIFF_CHARS = 60_000;
 const MAX_BODY_CHARS = 4_000;
 const MAX_OUTPUT_TOKENS = 4_096;
-const SCHEMA_TOKENS = 400;
 const MAX_FINDINGS = 30;
 
 export function advisoryMarker(headSha: string): string {
@@ -214,7 +212,7 @@ async function findAdvisoryReview(octokit: InstallationOctokit, at: PullAt, botL
 /** The model call under a budget reservation against the task's requirement (settled with the real usage). */
 async function callReviewer(
   services: Services,
-  input: { reviewer: Employee; messages: ChatMessage[]; subject: SpendSubject; config: RepoConfig },
+  input: { reviewer: Employee; messages: ChatMessage[]; subject: SpendSubject; config: RepoConfig; holder: SpendHolder | undefined },
 ): Promise<StructuredResult<AdvisoryReviewReply>> {
   const budgets = effectiveBudgets(services.policies.budgets, input.config);
   return budgetedCall(
@@ -223,8 +221,10 @@ async function callReviewer(
       subject: input.subject,
       budgets,
       purpose: "advisory-review",
+      // The audit job's attempt: a reservation left by a killed attempt is released when that attempt is gone.
+      ...(input.holder ? { holder: input.holder } : {}),
       at: services.now(),
-      promptTokens: messagesTokens(input.messages) + SCHEMA_TOKENS,
+      prompt: { messages: input.messages, schema: AdvisoryReviewReply },
       maxOutputTokens: Math.min(input.reviewer.limits.maxTokensPerCall, MAX_OUTPUT_TOKENS),
       timeoutMs: input.reviewer.limits.timeoutSeconds * 1000,
       price: defaultPriceFor(input.reviewer, services.now()),
@@ -252,19 +252,20 @@ async function gather(services: Services, octokit: InstallationOctokit, at: Pull
  * happened; expected failures (reviewer is the author, budget, model errors) are settled, never thrown.
  * Two audit jobs of the same head (an `opened` and a `ready_for_review` close together) both find the SHA
  * pending: the second finds the head's lock held and leaves the review to the first, so the model is paid
- * and the review posted once.
+ * and the review posted once. `holder` is the audit job's attempt, named in the budget reservation so a
+ * killed attempt's reservation is released when its job runs again (releaseStaleReservations).
  */
-export async function runAdvisoryReview(services: Services, at: PullAt, evaluation?: Evaluation): Promise<AdvisoryOutcome> {
+export async function runAdvisoryReview(services: Services, at: PullAt, evaluation?: Evaluation, options: { holder?: SpendHolder } = {}): Promise<AdvisoryOutcome> {
   const lock = await trySessionLock(services.pool, "aura:advisory", `${at.installationId}:${at.repo}#${at.pullNumber}@${at.headSha}`);
   if (!lock) return { kind: "none", reason: "another job is reviewing this head" };
   try {
-    return await reviewHead(services, at, evaluation);
+    return await reviewHead(services, at, evaluation, options.holder);
   } finally {
     await lock.release();
   }
 }
 
-async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation | undefined): Promise<AdvisoryOutcome> {
+async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation | undefined, holder: SpendHolder | undefined): Promise<AdvisoryOutcome> {
   const settled = await settledState(services.pool, at);
   if (settled) return { kind: "done", state: settled };
   const octokit = services.github.forInstallation(at.installationId);
@@ -312,7 +313,7 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
   };
   let result: StructuredResult<AdvisoryReviewReply>;
   try {
-    result = await callReviewer(services, { reviewer, messages: prompt.messages, subject, config: config.config });
+    result = await callReviewer(services, { reviewer, messages: prompt.messages, subject, config: config.config, holder });
   } catch (error) {
     if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) return skip(`budget: ${error.message}`);
     const reason = error instanceof ModelCallError ? `${error.kind}: ${error.message}` : `${(error as Error).name}: ${(error as Error).message}`;

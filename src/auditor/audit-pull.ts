@@ -4,6 +4,7 @@
 // verdict and inline comments.
 // A retried or redelivered job finds its stored run and review and posts nothing twice. Then, when configured,
 // another employee adds the advisory LLM review (advisory-review.ts), which never gates.
+import type { SpendHolder } from "../employees/budgets.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { evaluatePull, type Evaluation } from "../governor/gate.js";
 import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../governor/github-pull.js";
@@ -74,13 +75,14 @@ export async function refreshReview(services: Services, evaluation: Evaluation):
   await recordReview(services.pool, at, { id: run.reviewId, url: run.reviewUrl ?? "", digest });
 }
 
-export async function auditPull(services: Services, job: AuditJob): Promise<void> {
+/** `holder`: the job attempt running the audit, named in the advisory review's budget reservation. */
+export async function auditPull(services: Services, job: AuditJob, options: { holder?: SpendHolder } = {}): Promise<void> {
   const at: PullAt = job;
   const log = services.log.child({ repo: job.repo, pull: job.pullNumber, headSha: job.headSha });
   const existing = await loadRun(services.pool, at);
   if (existing?.reviewId) {
     log.info("auditor already reviewed this head; only the advisory review may be outstanding");
-    await advisoryReview(services, job, undefined);
+    await advisoryReview(services, job, undefined, options.holder);
     return;
   }
   const octokit = services.github.forInstallation(job.installationId);
@@ -121,13 +123,13 @@ export async function auditPull(services: Services, job: AuditJob): Promise<void
     beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
     afterPublish: (evaluation) => refreshReview(services, evaluation),
   });
-  await advisoryReview(services, job, evaluation);
+  await advisoryReview(services, job, evaluation, options.holder);
 }
 
 /** The advisory LLM review after the evidence review; whatever goes wrong in it, the audit job still succeeds. */
-async function advisoryReview(services: Services, at: PullAt, evaluation: Evaluation | undefined): Promise<void> {
+async function advisoryReview(services: Services, at: PullAt, evaluation: Evaluation | undefined, holder: SpendHolder | undefined): Promise<void> {
   try {
-    await runAdvisoryReview(services, at, evaluation);
+    await runAdvisoryReview(services, at, evaluation, holder ? { holder } : {});
   } catch (error) {
     services.log.warn({ repo: at.repo, pull: at.pullNumber, headSha: at.headSha, err: error }, "advisory review could not run; it never gates");
     await services.audit

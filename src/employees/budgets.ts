@@ -6,8 +6,9 @@ import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { loadBudgets, type Budgets } from "../config/policy-files.js";
 import type { EffectiveBudgets } from "../config/repo-config.js";
-import { ModelCallError, type Usage } from "./model-client.js";
-import { MAX_REASKS } from "./structured-output.js";
+import type { z } from "zod";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type Usage } from "./model-client.js";
+import { inputPriceBound, MAX_REASKS, promptTokenBound, reaskTokenBound } from "./structured-output.js";
 import type { StructuredRequest } from "./model-client.js";
 import type { Price } from "./prices.js";
 
@@ -65,16 +66,18 @@ export function utcDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
-/** The worst case of one structured call: the prompt and the full output allowance on every attempt. */
+/**
+ * The worst case of one structured call, counted exactly as the structured loop bounds each attempt: the
+ * prompt bound, plus on each re-ask the rejected reply (at the full output limit) and the re-ask message, and
+ * the full output limit on every attempt. Reserving this lets every attempt have `maxOutputTokens`.
+ */
 export function worstCase(input: { promptTokens: number; maxOutputTokens: number; price: Price | undefined }): Amount {
-  const attempts = 1 + MAX_REASKS;
-  // Re-asks resend the conversation plus the previous reply, so the prompt grows by one output each time.
   let tokens = 0;
   let usd = 0;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const input_ = input.promptTokens + attempt * input.maxOutputTokens;
-    tokens += input_ + input.maxOutputTokens;
-    if (input.price) usd += (input_ * input.price.input + input.maxOutputTokens * input.price.output) / 1e6;
+  for (let attempt = 0; attempt <= MAX_REASKS; attempt++) {
+    const prompt = input.promptTokens + attempt * reaskTokenBound(input.maxOutputTokens);
+    tokens += prompt + input.maxOutputTokens;
+    if (input.price) usd += (prompt * inputPriceBound(input.price) + input.maxOutputTokens * input.price.output) / 1e6;
   }
   return { tokens, usd };
 }
@@ -346,8 +349,9 @@ export async function settledCall<T extends { usage: Usage; costUsd: number }>(d
     await settleSpend(db, reservationId, { tokens: result.usage.input + result.usage.cachedInput + result.usage.output, usd: result.costUsd });
     return result;
   } catch (error) {
-    const usage = error instanceof ModelCallError ? error.details.usage : undefined;
-    const usd = error instanceof ModelCallError ? (error.details.costUsd ?? 0) : 0;
+    const spent = error instanceof ModelCallError || error instanceof OutputAllowanceTooSmall ? error.details : undefined;
+    const usage = spent?.usage;
+    const usd = spent?.costUsd ?? 0;
     await settleSpend(db, reservationId, { tokens: usage ? usage.input + usage.cachedInput + usage.output : 0, usd });
     throw error;
   }
@@ -368,14 +372,15 @@ export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
     purpose: string;
     holder?: SpendHolder;
     at: Date;
-    promptTokens: number;
+    /** What the call will send: its prompt is bounded by promptTokenBound, as each attempt's allowance is. */
+    prompt: { messages: readonly ChatMessage[]; schema: z.ZodType };
     maxOutputTokens: number;
     timeoutMs: number;
     price: Price | undefined;
   },
   call: (bounds: CallBounds) => Promise<T>,
 ): Promise<T> {
-  const amount = worstCase({ promptTokens: input.promptTokens, maxOutputTokens: input.maxOutputTokens, price: input.price });
+  const amount = worstCase({ promptTokens: promptTokenBound(input.prompt.messages, input.prompt.schema), maxOutputTokens: input.maxOutputTokens, price: input.price });
   const { reservationId } = await reserveSpend(pool, {
     subject: input.subject,
     budgets: input.budgets,

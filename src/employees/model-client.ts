@@ -62,20 +62,58 @@ export class ModelCallError extends Error {
 }
 
 /**
- * The reserved dollars cannot pay for the prompt plus a minimal reply, so the call was not made. Not a
- * provider failure and not a quality signal: the budget decides, as with BudgetExhausted.
+ * Why a call stopped on its reservation: its first prompt plus a minimal reply did not fit ("prompt"), what
+ * was left after a rejected reply could not pay for a re-ask ("reask"), or the reply was cut off at an output
+ * limit the reservation had lowered below the employee's own ("truncated").
+ */
+export type BudgetStopReason = "prompt" | "reask" | "truncated";
+
+/**
+ * The dollars reserved for a call could not pay for (the rest of) it. Not a provider failure and not a quality
+ * signal: the budget decides, as with BudgetExhausted. Carries what the attempts made so far used, so the
+ * reservation is settled with it.
  */
 export class OutputAllowanceTooSmall extends Error {
   override name = "OutputAllowanceTooSmall";
   constructor(
-    readonly details: { provider: ProviderName; model: string; maxCostUsd: number; inputTokens: number; inputUsd: number; minOutputTokens: number },
+    readonly details: {
+      provider: ProviderName;
+      model: string;
+      reason: BudgetStopReason;
+      /** The message type asked for (`EditSet`). */
+      name: string;
+      maxCostUsd: number;
+      /** Prompt tokens of the attempt that was refused or cut, counted as the reservation counts them. */
+      inputTokens: number;
+      inputUsd: number;
+      /** The output limit that attempt could have (refused) or had (cut). */
+      outputTokens: number;
+      /** The employee's own output limit, when set. */
+      maxOutputTokens: number | undefined;
+      minOutputTokens: number;
+      attempts: number;
+      usage: Usage;
+      costUsd: number;
+      reasks: string[];
+    },
   ) {
-    super(
-      `The call to ${details.provider} ${details.model} was not made: the $${details.maxCostUsd.toFixed(4)} reserved for it cannot pay for ` +
-        `its prompt (up to ${details.inputTokens} tokens, $${details.inputUsd.toFixed(4)}) plus a reply of at least ${details.minOutputTokens} tokens. ` +
-        "Shorten the context or raise the budget (`/aura budget <usd>`).",
-    );
+    super(budgetStopMessage(details));
   }
+}
+
+function budgetStopMessage(d: OutputAllowanceTooSmall["details"]): string {
+  const who = `${d.provider} ${d.model}`;
+  const reserved = `$${d.maxCostUsd.toFixed(4)}`;
+  const prompt = `its prompt (up to ${d.inputTokens} tokens, $${d.inputUsd.toFixed(4)})`;
+  const act = "This is a budget limit, not a fault of the employee: raise the budget (`/aura budget <usd>`) or shorten the context.";
+  if (d.reason === "prompt") {
+    return `The call to ${who} was not made: the ${reserved} reserved for it cannot pay for ${prompt} plus a reply of at least ${d.minOutputTokens} tokens. ${act}`;
+  }
+  if (d.reason === "reask") {
+    return `${who} gave no valid ${d.name} in ${d.attempts} attempts, and what is left of the ${reserved} reserved for the call ($${d.costUsd.toFixed(4)} spent) cannot pay for a re-ask: ${prompt} plus a reply of at least ${d.minOutputTokens} tokens. ${act}`;
+  }
+  const own = d.maxOutputTokens === undefined ? "" : ` (the employee may write up to ${d.maxOutputTokens})`;
+  return `${who}'s ${d.name} was cut off at ${d.outputTokens} output tokens, all that the ${reserved} reserved for the call could pay for after ${prompt}${own}. ${act}`;
 }
 
 export interface ModelClient {

@@ -2,11 +2,12 @@
 // bad reply re-ask (at most twice) with the validation errors in the conversation. It also owns the per-call
 // timeout and turns every failure into one classified ModelCallError carrying attempts, re-asks and spend.
 import { z } from "zod";
-import { fromStrictJson } from "./json-schema.js";
+import { fromStrictJson, toGeminiSchema, toStrictJsonSchema } from "./json-schema.js";
 import { costUsd as costAtPrice, type Price, type PriceTable } from "./prices.js";
 import {
   ModelCallError,
   OutputAllowanceTooSmall,
+  type BudgetStopReason,
   type ChatMessage,
   type ModelFailureKind,
   type ProviderName,
@@ -42,26 +43,72 @@ export const MIN_OUTPUT_TOKENS = 64;
 /** Tokens a provider may add per message for its role and framing, counted generously. */
 const MESSAGE_OVERHEAD_TOKENS = 8;
 
+/** The most UTF-8 bytes a re-ask message may have; longer lists of problems are cut (see reaskMessage). */
+export const REASK_MESSAGE_MAX_BYTES = 2_048;
+
 /**
- * An upper bound on an attempt's input tokens: byte-level BPE (OpenAI) and byte-fallback SentencePiece
- * (Gemini, most local models) never make more tokens than UTF-8 bytes. The response schema counts as input.
+ * The size of a response schema as any provider sends it: the larger of the strict JSON schema (OpenAI,
+ * Ollama) and Gemini's response schema. A schema no provider can express counts as nothing (the call is then
+ * refused before it is sent).
  */
-export function inputTokenBound(messages: readonly ChatMessage[], schemaBytes: number): number {
-  return messages.reduce((sum, message) => sum + Buffer.byteLength(message.content, "utf8") + MESSAGE_OVERHEAD_TOKENS, schemaBytes);
+function schemaBytesBound(schema: z.ZodType): number {
+  let bytes = 0;
+  for (const convert of [toStrictJsonSchema, toGeminiSchema]) {
+    try {
+      bytes = Math.max(bytes, Buffer.byteLength(JSON.stringify(convert(schema)), "utf8"));
+    } catch {
+      // Not expressible for this provider; that provider refuses the call before sending anything.
+    }
+  }
+  return bytes;
+}
+
+/**
+ * An upper bound on the prompt tokens of a call's first attempt: byte-level BPE (OpenAI) and byte-fallback
+ * SentencePiece (Gemini, most local models) never make more tokens than UTF-8 bytes; each message adds its
+ * framing and the response schema counts as input. The one count both the budget reservation (worstCase in
+ * budgets.ts) and each attempt's output allowance use, so a reservation pays for every reply it lets through.
+ */
+export function promptTokenBound(messages: readonly ChatMessage[], schema: z.ZodType): number {
+  return messages.reduce((sum, message) => sum + Buffer.byteLength(message.content, "utf8") + MESSAGE_OVERHEAD_TOKENS, schemaBytesBound(schema));
+}
+
+/**
+ * The prompt tokens one re-ask adds at most: the model's rejected reply sent back (`replyTokens`) and the
+ * re-ask message (at most REASK_MESSAGE_MAX_BYTES), each with its framing. The reservation counts the reply at
+ * the employee's full output limit; the loop at what the reply really was (resentReplyTokens).
+ */
+export function reaskTokenBound(replyTokens: number): number {
+  return replyTokens + REASK_MESSAGE_MAX_BYTES + 2 * MESSAGE_OVERHEAD_TOKENS;
+}
+
+/**
+ * A rejected reply's tokens when it is sent back: what the provider counted when the model wrote it (never
+ * more than the output limit it was given), or its UTF-8 bytes when those are fewer or no count was reported.
+ */
+export function resentReplyTokens(reply: Pick<ProviderReply, "text" | "usage">): number {
+  const bytes = Buffer.byteLength(reply.text, "utf8");
+  return reply.usage.output > 0 ? Math.min(bytes, reply.usage.output) : bytes;
+}
+
+/** The price one prompt token may cost: the dearer of cached and uncached input, since caching is not ours to choose. */
+export function inputPriceBound(price: Price): number {
+  return Math.max(price.input, price.cachedInput);
 }
 
 /**
  * The output tokens one attempt may have: what is left of the reservation after the attempts so far and this
- * attempt's input (at the dearer of the cached and uncached prices), divided by the output price, and never
- * more than the request's own maximum. Undefined when nothing bounds the reply.
+ * attempt's input (at inputPriceBound), divided by the output price, and never more than the request's own
+ * maximum. Undefined when nothing bounds the reply.
  */
 export function outputAllowance(input: { maxCostUsd: number | undefined; spentUsd: number; inputTokens: number; price: Price | undefined; modelMax: number | undefined }): number | undefined {
   const { maxCostUsd, price, modelMax } = input;
   if (maxCostUsd === undefined || price === undefined) return modelMax;
-  const left = maxCostUsd - input.spentUsd - (input.inputTokens * Math.max(price.input, price.cachedInput)) / 1e6;
+  const left = maxCostUsd - input.spentUsd - (input.inputTokens * inputPriceBound(price)) / 1e6;
   if (left < 0) return 0;
   if (price.output === 0) return modelMax;
-  const affordable = Math.floor((left * 1e6) / price.output);
+  // The reservation is a sum of the same products; a rounding error must not cost the reply a token.
+  const affordable = Math.floor((left * 1e6) / price.output + 1e-6);
   return modelMax === undefined ? affordable : Math.min(modelMax, affordable);
 }
 
@@ -95,8 +142,6 @@ export type StructuredLoopOptions<S extends z.ZodType> = {
   cost: (usage: Usage) => number;
   /** That price, which bounds each attempt's output when the request sets `maxCostUsd`. */
   price?: Price;
-  /** Size of the response schema as sent, counted as input. */
-  schemaBytes?: number;
   defaultTimeoutMs?: number;
   /** Milliseconds clock for `durationMs`; injectable for tests. */
   clock?: () => number;
@@ -119,13 +164,27 @@ export function formatValidationError(error: z.ZodError): string {
     .join("\n");
 }
 
-/** The user message of a re-ask. */
+/** The user message of a re-ask, at most REASK_MESSAGE_MAX_BYTES: a long list of problems is cut, never the instruction. */
 export function reaskMessage(name: string, problems: string): string {
-  return [
-    `Your previous reply was not a valid ${name}. Problems:`,
-    problems,
-    `Reply again with only the corrected JSON object for ${name}, fixing every problem listed.`,
-  ].join("\n");
+  const head = `Your previous reply was not a valid ${name}. Problems:`;
+  const tail = `Reply again with only the corrected JSON object for ${name}, fixing every problem listed.`;
+  const cut = "\n- (more problems were left out)";
+  const room = REASK_MESSAGE_MAX_BYTES - Buffer.byteLength(`${head}\n\n${tail}`, "utf8");
+  const shown = Buffer.byteLength(problems, "utf8") <= room ? problems : `${truncateUtf8(problems, Math.max(0, room - Buffer.byteLength(cut, "utf8")))}${cut}`;
+  return [head, shown, tail].join("\n");
+}
+
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, never splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char, "utf8");
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string };
@@ -168,20 +227,30 @@ export async function generateStructured<S extends z.ZodType>(
   let attempts = 0;
 
   const details = () => ({ provider, model, attempts, usage, costUsd: cost(usage), reasks: [...reasks] });
+  // The same bound the reservation paid for: the first prompt, then what each re-ask really added.
+  const firstPrompt = promptTokenBound(request.messages, request.schema);
+  let reaskPrompt = 0;
+  const budgetStop = (reason: BudgetStopReason, inputTokens: number, outputTokens: number) => {
+    const inputUsd = options.price ? (inputTokens * inputPriceBound(options.price)) / 1e6 : 0;
+    return new OutputAllowanceTooSmall({
+      ...details(),
+      reason,
+      name: request.name,
+      maxCostUsd: request.maxCostUsd ?? 0,
+      inputTokens,
+      inputUsd,
+      outputTokens,
+      maxOutputTokens: request.maxOutputTokens,
+      minOutputTokens: MIN_OUTPUT_TOKENS,
+    });
+  };
 
   for (;;) {
-    const inputTokens = inputTokenBound(messages, options.schemaBytes ?? 0);
+    const inputTokens = firstPrompt + reaskPrompt;
     const maxOutputTokens = outputAllowance({ maxCostUsd: request.maxCostUsd, spentUsd: cost(usage), inputTokens, price: options.price, modelMax: request.maxOutputTokens });
     if (maxOutputTokens !== undefined && maxOutputTokens < Math.min(MIN_OUTPUT_TOKENS, request.maxOutputTokens ?? MIN_OUTPUT_TOKENS)) {
-      const inputUsd = options.price ? (inputTokens * Math.max(options.price.input, options.price.cachedInput)) / 1e6 : 0;
-      if (attempts === 0) {
-        throw new OutputAllowanceTooSmall({ provider, model, maxCostUsd: request.maxCostUsd ?? 0, inputTokens, inputUsd, minOutputTokens: MIN_OUTPUT_TOKENS });
-      }
-      throw new ModelCallError(
-        "invalid_output",
-        `${provider} ${model} gave no valid ${request.name} in ${attempts} attempts, and what is left of the call's reservation cannot pay for another:\n${reasks.at(-1) ?? ""}`,
-        details(),
-      );
+      // The budget, not the model, stops here: no call (or no re-ask) the reservation cannot pay for.
+      throw budgetStop(attempts === 0 ? "prompt" : "reask", inputTokens, maxOutputTokens);
     }
     attempts += 1;
     let reply: ProviderReply;
@@ -211,6 +280,10 @@ export async function generateStructured<S extends z.ZodType>(
         durationMs: clock() - started,
       };
     }
+    if (wasCutByBudget(reply, maxOutputTokens, request.maxOutputTokens)) {
+      // A reply cut off at a limit the reservation lowered is the budget's doing, not the employee's.
+      throw budgetStop("truncated", inputTokens, maxOutputTokens ?? 0);
+    }
     if (reasks.length >= MAX_REASKS) {
       throw new ModelCallError(
         "invalid_output",
@@ -219,8 +292,19 @@ export async function generateStructured<S extends z.ZodType>(
       );
     }
     reasks.push(parsed.problems);
+    reaskPrompt += reaskTokenBound(resentReplyTokens(reply));
     messages.push({ role: "assistant", content: reply.text }, { role: "user", content: reaskMessage(request.name, parsed.problems) });
   }
+}
+
+/**
+ * Whether a reply stopped at its output limit (the provider's finish reason, or all of the limit used) while
+ * that limit was below the request's own maximum, i.e. lowered by the reservation.
+ */
+function wasCutByBudget(reply: ProviderReply, sentLimit: number | undefined, requestMax: number | undefined): boolean {
+  if (sentLimit === undefined || (requestMax !== undefined && sentLimit >= requestMax)) return false;
+  const stoppedAtLimit = reply.finishReason !== undefined && /length|max_tokens/i.test(reply.finishReason);
+  return stoppedAtLimit || reply.usage.output >= sentLimit;
 }
 
 class CallTimeout extends Error {}
@@ -292,7 +376,6 @@ export function generatePriced<S extends z.ZodType>(
   request: StructuredRequest<S>,
   classify: (error: unknown) => FailureClassification,
   call: ProviderTurn,
-  sent: { schema: unknown },
 ): Promise<StructuredResult<z.infer<S>>> {
   const now = client.options.now ?? (() => new Date());
   const price = client.options.prices.priceFor(client.model, now(), client.provider);
@@ -302,7 +385,6 @@ export function generatePriced<S extends z.ZodType>(
     request,
     cost: (usage) => costAtPrice(usage, price),
     price,
-    schemaBytes: Buffer.byteLength(JSON.stringify(sent.schema), "utf8"),
     classify,
     clock: () => now().getTime(),
     ...(client.options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: client.options.defaultTimeoutMs } : {}),

@@ -59,7 +59,7 @@ import { defaultPriceFor } from "./prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordRunClaim, runClaim } from "./run-claims.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
-import { buildTaskContext, failureMessage, messagesTokens, type RevisionBrief, type TaskBrief } from "./task-context.js";
+import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 
@@ -75,8 +75,6 @@ export const MAX_EDIT_REASKS = 2;
 export const MAX_FIX_ROUNDS = 2;
 /** How long a task waits when the repository already has its maximum of open agent PRs. */
 export const PR_LIMIT_RECHECK_MS = 60_000;
-/** Allowance for the EditSet schema and message framing in the worst-case reservation. */
-const SCHEMA_TOKENS = 800;
 
 export type WorkOutcome =
   | { kind: "pr_open" | "needs_director"; pullNumber: number | null; reason?: string }
@@ -160,7 +158,7 @@ async function callEmployee(run: Run, messages: ChatMessage[], purpose: string):
         purpose,
         holder: run.holder,
         at: services.now(),
-        promptTokens: messagesTokens(messages) + SCHEMA_TOKENS,
+        prompt: { messages, schema: EditSet },
         maxOutputTokens: employee.limits.maxTokensPerCall,
         timeoutMs: employee.limits.timeoutSeconds * 1000,
         price: defaultPriceFor(employee, services.now()),

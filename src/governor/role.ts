@@ -72,7 +72,7 @@ function tasks(services: Services): Record<string, Task> {
       const job = AuditJob.parse(raw);
       const key = `audit:${job.repo}#${job.pullNumber}@${job.headSha}`;
       if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.audit", payload: job, jobKey: key })) return;
-      await auditPull(services, job);
+      await auditPull(services, job, { holder: { jobId: helpers.job.id, attempt: helpers.job.attempts } });
     },
     "pull.gate-closed": async (raw, helpers) => {
       const job = EvaluateJob.parse(raw);

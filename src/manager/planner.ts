@@ -7,7 +7,6 @@ import type { EffectiveBudgets } from "../config/repo-config.js";
 import { BudgetExhausted, budgetedCall, type SpendHolder, type SpendSubject } from "../employees/budgets.js";
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../employees/model-client.js";
 import { defaultPriceFor } from "../employees/prices.js";
-import { messagesTokens } from "../employees/task-context.js";
 import { isProviderConfigured } from "../employees/providers/index.js";
 import type { Services } from "../services.js";
 import { TaskPlan } from "./plan.js";
@@ -63,9 +62,6 @@ export type PlanningSpend = {
   holder?: SpendHolder;
 };
 
-/** Allowance for the TaskPlan schema and message framing in the worst-case reservation. */
-const PLAN_SCHEMA_TOKENS = 1_500;
-
 export async function draftPlan(services: Services, input: { messages: ChatMessage[]; limits: PlanLimits; spend: PlanningSpend }): Promise<DraftOutcome> {
   const record: PlanningRecord = { calls: [], skipped: [], costUsd: 0 };
   const providerFailures: string[] = [];
@@ -98,7 +94,7 @@ export async function draftPlan(services: Services, input: { messages: ChatMessa
             purpose: round === 0 ? "planning" : `planning-rule-reask-${round}`,
             ...(input.spend.holder ? { holder: input.spend.holder } : {}),
             at: services.now(),
-            promptTokens: messagesTokens(messages) + PLAN_SCHEMA_TOKENS,
+            prompt: { messages, schema: TaskPlan },
             maxOutputTokens: Math.min(employee.limits.maxTokensPerCall, MAX_PLAN_OUTPUT_TOKENS),
             timeoutMs: employee.limits.timeoutSeconds * 1000,
             price: defaultPriceFor(employee, services.now()),
@@ -108,6 +104,7 @@ export async function draftPlan(services: Services, input: { messages: ChatMessa
       } catch (error) {
         // The budget, not the model, stops planning: no other manager may spend what is not there either.
         if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) {
+          record.costUsd += error instanceof OutputAllowanceTooSmall ? error.details.costUsd : 0;
           return { kind: "over-budget", reason: error.message, employeeId: employee.id, record };
         }
         if (!(error instanceof ModelCallError)) throw error;

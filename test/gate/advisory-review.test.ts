@@ -139,6 +139,24 @@ describe("an advisory reviewer other than the author", () => {
   }, 180_000);
 });
 
+describe("the advisory review's reservation", () => {
+  it("names the audit job's attempt that holds it, as the work loop's do, so a killed attempt's reservation is released on retry", async () => {
+    const { headSha, pull } = await agentPull(35, "gemini-2.5-flash");
+    geminiReplies([JSON.stringify({ summary: "Fine.", findings: [] })]);
+
+    await harness.deliver("pull_request", pullDelivery("opened", pull));
+    await harness.waitForIdle(90_000);
+
+    expect(await auditEvents("auditor.advisory.posted", headSha)).toHaveLength(1);
+    const spend = await harness.db.pool.query<{ job_id: string | number | null; job_attempt: number | null }>(
+      "SELECT job_id, job_attempt FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 35)",
+    );
+    expect(spend.rows).toHaveLength(1);
+    expect(String(spend.rows[0]?.job_id)).toMatch(/^[1-9]\d*$/);
+    expect(spend.rows[0]?.job_attempt).toBe(1);
+  }, 120_000);
+});
+
 describe("an advisory review that cannot be given", () => {
   it("is skipped when the reviewer is the PR's author: no model call, no review, an audit event", async () => {
     const { headSha, pull } = await agentPull(32, "gpt-4.1-mini");

@@ -154,6 +154,6 @@ export class GeminiModelClient implements ModelClient {
         ...(refusal ? { refusal } : {}),
         ...(finishReason ? { finishReason } : {}),
       };
-    }, { schema: responseSchema });
+    });
   }
 }

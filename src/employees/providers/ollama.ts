@@ -113,6 +113,6 @@ export class OllamaModelClient implements ModelClient {
         usage: ollamaUsage(parsed.data),
         ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
       };
-    }, { schema: format });
+    });
   }
 }

@@ -120,6 +120,6 @@ export class OpenAIModelClient implements ModelClient {
         ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
         ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
       };
-    }, { schema });
+    });
   }
 }

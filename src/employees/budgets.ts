@@ -67,17 +67,28 @@ export function utcDay(at: Date): string {
 }
 
 /**
+ * Prompt bytes per token assumed for token caps: real tokenizers give about four for English and about three
+ * for CJK text, so three is generous for both.
+ */
+export const BYTES_PER_TOKEN_ESTIMATE = 3;
+
+/**
  * The worst case of one structured call, counted exactly as the structured loop bounds each attempt: the
  * prompt bound, plus on each re-ask the rejected reply (at the full output limit) and the re-ask message, and
  * the full output limit on every attempt. Reserving this lets every attempt have `maxOutputTokens`.
+ * Dollars are reserved at the strict bound (one token per prompt byte), so no reply can cost more than was
+ * reserved. Token caps count volume, not money: there the prompt is estimated (BYTES_PER_TOKEN_ESTIMATE),
+ * since one token per byte would reserve about four times a real English prompt and refuse a full-size
+ * context under the default per-task token cap. Settlement records the real counts either way.
  */
 export function worstCase(input: { promptTokens: number; maxOutputTokens: number; price: Price | undefined }): Amount {
   let tokens = 0;
   let usd = 0;
+  const estimatedPrompt = Math.ceil(input.promptTokens / BYTES_PER_TOKEN_ESTIMATE);
   for (let attempt = 0; attempt <= MAX_REASKS; attempt++) {
-    const prompt = input.promptTokens + attempt * reaskTokenBound(input.maxOutputTokens);
-    tokens += prompt + input.maxOutputTokens;
-    if (input.price) usd += (prompt * inputPriceBound(input.price) + input.maxOutputTokens * input.price.output) / 1e6;
+    const reasks = attempt * reaskTokenBound(input.maxOutputTokens);
+    tokens += estimatedPrompt + reasks + input.maxOutputTokens;
+    if (input.price) usd += ((input.promptTokens + reasks) * inputPriceBound(input.price) + input.maxOutputTokens * input.price.output) / 1e6;
   }
   return { tokens, usd };
 }

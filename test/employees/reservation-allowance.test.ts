@@ -6,10 +6,11 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { EffectiveBudgets } from "../../src/config/repo-config.js";
-import { budgetedCall, reserveSpend, settledCall, type SpendSubject } from "../../src/employees/budgets.js";
+import { budgetedCall, reserveSpend, settledCall, worstCase, type SpendSubject } from "../../src/employees/budgets.js";
 import { toStrictJsonSchema } from "../../src/employees/json-schema.js";
 import { OutputAllowanceTooSmall, type ChatMessage } from "../../src/employees/model-client.js";
 import { parsePriceTable } from "../../src/employees/prices.js";
+import { promptTokenBound } from "../../src/employees/structured-output.js";
 import { createModelClient } from "../../src/employees/providers/index.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { insertRequirement } from "../helpers/services.js";
@@ -147,5 +148,33 @@ describe("a reservation pays for the output limit of every attempt", () => {
     const row = await spendRow("cut-short");
     expect(row.state).toBe("settled");
     expect(row.usd).toBeCloseTo((300 * 2.5 + 900 * 10) / 1e6, 10);
+  });
+});
+
+describe("token caps count volume, dollars count the strict bound", () => {
+  it("reserves a 100 KB English context under the default per-task token cap, while the dollars still cover one token per byte", async () => {
+    const defaults: EffectiveBudgets = { ...budgets, perTask: { tokens: 400_000, usd: 2 } };
+    // A task of its own: the calls above spent their task's dollars.
+    const { requirementId, taskIds } = await insertRequirement(db, { issueNumber: 2, tasks: [{ key: "full-context" }] });
+    const fresh: SpendSubject = { ...subject, requirementId, taskId: taskIds["full-context"] ?? 0 };
+    const messages: ChatMessage[] = [
+      { role: "system", content: "You triage issues. Reply with JSON." },
+      { role: "user", content: `Context:\n${"export function handler(request) { return render(request.body); }\n".repeat(1_550)}` },
+    ];
+    const bound = promptTokenBound(messages, Triage);
+    expect(bound).toBeGreaterThan(100_000);
+    const amount = worstCase({ promptTokens: bound, maxOutputTokens: 16_384, price });
+    worstCaseOpenAI([valid]);
+
+    const result = await budgetedCall(
+      db.pool,
+      { subject: fresh, budgets: defaults, purpose: "full-context", at: TEST_NOW, prompt: { messages, schema: Triage }, maxOutputTokens: 16_384, timeoutMs: 60_000, price },
+      (bounds) => client().generate({ name: "Triage", schema: Triage, messages, ...bounds }),
+    );
+
+    expect(result.attempts).toBe(1);
+    expect(amount.tokens).toBeLessThan(400_000);
+    expect(amount.usd).toBeGreaterThanOrEqual((3 * bound * 2.5 + 3 * 16_384 * 10) / 1e6);
+    expect((await spendRow("full-context")).state).toBe("settled");
   });
 });

@@ -137,7 +137,8 @@ async function main(): Promise<void> {
     await client.connect();
     const durable = await client.query<{ deliveries: number; jobs: number }>(
       `SELECT (SELECT count(*)::int FROM webhook_deliveries WHERE (payload #>> '{issue,number}')::int < 1000000) AS deliveries,
-              (SELECT count(*)::int FROM graphile_worker._private_jobs WHERE (payload->>'issueNumber')::int < 1000000) AS jobs`,
+              (SELECT count(*)::int FROM queued_jobs q JOIN graphile_worker.jobs j ON j.id = q.job_id
+                WHERE (q.payload->>'issueNumber')::int < 1000000) AS jobs`,
     );
     await client.end();
 

@@ -25,7 +25,7 @@ import { scriptedCompany } from "../test/e2e/pipeline-fixture.js";
 import { FLOW_PROJECT, runLabelToPull, summarise, type LabelToPullRun } from "../test/work/label-to-pull.js";
 import { testSecret } from "../test/helpers/webhooks.js";
 import { createBareRemote } from "../test/workspace/git-fixture.js";
-import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees } from "../test/work/work-fixtures.js";
+import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, scriptedEmployees } from "../test/work/work-fixtures.js";
 import { benchDatabase, machine } from "./database.js";
 
 const FILES = 1_000;
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       const fixture = await createTaskFixture(testDb, services, { parent: temp, remote, installationId: 1000 + run });
       const before = github.requests.length;
       const started = performance.now();
-      const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+      const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
       if (outcome.kind !== "pr_open") throw new Error(`run ${run + 1} ended ${JSON.stringify(outcome)}`);
       const requests = github.requests.slice(before);
       const opened = requests.find((request) => request.method === "POST" && /\/pulls$/.test(request.path));

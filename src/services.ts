@@ -11,8 +11,8 @@ import type { ModelClient } from "./employees/model-client.js";
 import { createModelClient } from "./employees/providers/index.js";
 import type { GitHubAccess } from "./github/octokit.js";
 import type { Dispatcher } from "./queue/dispatch.js";
+import type { JobDefinition } from "./queue/halt.js";
 import type { Duty } from "./queue/leader.js";
-import type { TaskList } from "./queue/worker.js";
 import type { SandboxOptions, WorkspaceOptions } from "./workspace/index.js";
 
 export type Services = {
@@ -30,11 +30,14 @@ export type Services = {
   now: () => Date;
 };
 
-/** A role's contribution to the running app: which deliveries start its jobs, its jobs, its leader duties. */
+/**
+ * A role's contribution to the running app: which deliveries start its jobs, its jobs (each declaring whether it
+ * stops while its installation is halted), its leader duties.
+ */
 export type Role = {
   name: string;
   dispatch?: Dispatcher;
-  tasks?: (services: Services) => TaskList;
+  tasks?: (services: Services) => Record<string, JobDefinition>;
   duties?: (services: Services) => Duty[];
 };
 

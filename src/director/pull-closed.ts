@@ -2,7 +2,6 @@
 // Merged by a director is a success; merged by anyone else is a governance incident (recorded, reported, not
 // scored); closed unmerged is a rejection. Strikes for the rules the head commit failed are counted once per
 // (PR, rule). Then HR reviews the employee, dependent tasks are released and the status comment updated.
-import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
@@ -18,7 +17,6 @@ import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
-import { deferIfHalted } from "./halt.js";
 import { PullClosedDelivery, readDelivery, splitRepo } from "./payloads.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -165,7 +163,7 @@ export type PullClosedResult =
   | { handled: false; reason: string }
   | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
 
-export async function handlePullClosed(services: Services, helpers: Pick<JobHelpers, "addJob">, deliveryId: string): Promise<PullClosedResult> {
+export async function handlePullClosed(services: Services, deliveryId: string): Promise<PullClosedResult> {
   const delivery = await readDelivery(services.pool, deliveryId, PullClosedDelivery);
   const installationId = delivery.installation.id;
   const repoFullName = delivery.repository.full_name;
@@ -174,9 +172,6 @@ export async function handlePullClosed(services: Services, helpers: Pick<JobHelp
   if (!task) {
     await markDeliveryProcessed(services.pool, deliveryId);
     return { handled: false, reason: "not an agent pull request" };
-  }
-  if (await deferIfHalted(services, helpers, { installationId, task: "pull.closed", payload: { deliveryId }, jobKey: `closed:${deliveryId}` })) {
-    return { handled: false, reason: "installation halted" };
   }
   if (!task.employeeId || !task.assignedAt) {
     services.log.warn({ taskId: task.taskId }, "closed agent pull request has no active assignment; nothing to score");

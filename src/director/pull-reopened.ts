@@ -1,7 +1,6 @@
 // A rejected agent pull request reopened on GitHub: its task goes back to `pr_open` (and a requirement that
 // had failed because of it is in progress again), the rejection stops counting (the PR's outcome will be its
 // next close; see STANDING_OUTCOME), and the Governor evaluates the PR again as a new one.
-import type { JobHelpers } from "graphile-worker";
 import { appendEvents } from "../audit/append.js";
 import { closedAfter, recordReopen } from "../accountant/ledger.js";
 import { reviewAndApply } from "../hr/hr-duty.js";
@@ -9,15 +8,15 @@ import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
-import { deferIfHalted } from "./halt.js";
 import { PullReopenedDelivery, readDelivery } from "./payloads.js";
 import { findAgentTask } from "./pull-closed.js";
+import { enqueue } from "../queue/enqueue.js";
 
 export type PullReopenedResult =
   | { handled: false; reason: string }
   | { handled: true; reopened: boolean; taskId: number; superseded: number[]; reason: string };
 
-export async function handlePullReopened(services: Services, helpers: Pick<JobHelpers, "addJob">, deliveryId: string): Promise<PullReopenedResult> {
+export async function handlePullReopened(services: Services, deliveryId: string): Promise<PullReopenedResult> {
   const delivery = await readDelivery(services.pool, deliveryId, PullReopenedDelivery);
   const installationId = delivery.installation.id;
   const repo = delivery.repository.full_name;
@@ -26,9 +25,6 @@ export async function handlePullReopened(services: Services, helpers: Pick<JobHe
   if (!task) {
     await markDeliveryProcessed(services.pool, deliveryId);
     return { handled: false, reason: "not an agent pull request" };
-  }
-  if (await deferIfHalted(services, helpers, { installationId, task: "pull.reopened", payload: { deliveryId }, jobKey: `reopened:${deliveryId}` })) {
-    return { handled: false, reason: "installation halted" };
   }
   const by = delivery.sender?.login ?? null;
   const pullRef = `${repo}#${pull.number}`;
@@ -79,10 +75,7 @@ export async function handlePullReopened(services: Services, helpers: Pick<JobHe
     });
     // Evaluated again as a new PR, after the task is open again (the Governor's own job for this delivery
     // may have run before; the same job key collapses the two when it has not).
-    await client.query("SELECT graphile_worker.add_job('pull.evaluate', $1::json, job_key => $2)", [
-      JSON.stringify({ installationId, repo, pullNumber: pull.number }),
-      `pull:${repo}#${pull.number}`,
-    ]);
+    await enqueue(client, "pull.evaluate", { installationId, repo, pullNumber: pull.number });
     await appendEvents(client, [
       {
         actor: by ?? "unknown",

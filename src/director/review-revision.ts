@@ -1,19 +1,17 @@
 // A director's "changes requested" review on an agent pull request is a revision round: the task goes back to
 // its employee with the review's text. Reviews by people who are not directors change nothing (they are audited).
-import type { JobHelpers } from "graphile-worker";
 import { isDirector } from "../github/permissions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { requestRevision, RevisionNotPossible } from "../employees/revise.js";
 import { refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction } from "../manager/transitions.js";
-import { deferIfHalted } from "./halt.js";
 import { ReviewSubmittedDelivery, readDelivery, splitRepo } from "./payloads.js";
 import { directorConfig, findAgentTask } from "./pull-closed.js";
 
-export type RevisionOutcome = "not_agent_pull" | "not_director" | "requested" | "refused" | "halted";
+export type RevisionOutcome = "not_agent_pull" | "not_director" | "requested" | "refused";
 
-export async function handleChangesRequested(services: Services, helpers: Pick<JobHelpers, "addJob">, deliveryId: string): Promise<RevisionOutcome> {
+export async function handleChangesRequested(services: Services, deliveryId: string): Promise<RevisionOutcome> {
   const delivery = await readDelivery(services.pool, deliveryId, ReviewSubmittedDelivery);
   const installationId = delivery.installation.id;
   const repo = delivery.repository.full_name;
@@ -27,7 +25,6 @@ export async function handleChangesRequested(services: Services, helpers: Pick<J
     await markDeliveryProcessed(services.pool, deliveryId);
     return "not_agent_pull";
   }
-  if (await deferIfHalted(services, helpers, { installationId, task: "director.review", payload: { deliveryId }, jobKey: `review:${deliveryId}` })) return "halted";
   const reviewer = delivery.review.user.login;
   const config = await directorConfig(services, installationId, repo);
   const check = await isDirector(services, { installationId, ...splitRepo(repo), login: reviewer, config });

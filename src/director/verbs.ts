@@ -18,6 +18,7 @@ import type { Reaction } from "./github-replies.js";
 import { renderHelpText } from "./help-text.js";
 import type { DirectorCommand } from "./parse-command.js";
 import { upsertScoreboard } from "./scoreboard-comment.js";
+import { enqueue } from "../queue/enqueue.js";
 
 type Db = pg.PoolClient;
 
@@ -291,7 +292,7 @@ async function resumeBudgetStopped(client: Db, ctx: CommandContext, requirementI
   const ids = rows.map((row) => Number(row.id));
   for (const id of ids) {
     await transitionTask(client, id, "working", { actor: ctx.login, by: "director", reason: `budget raised by @${ctx.login}` });
-    await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [JSON.stringify({ taskId: id }), `task:${id}`]);
+    await enqueue(client, "task.work", { taskId: id });
   }
   const requirement = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
   if (ids.length > 0 && requirement?.state === "needs_director") {

@@ -7,6 +7,7 @@ import { appendEvents } from "../audit/append.js";
 import { transitionTask } from "../manager/transitions.js";
 import type { TaskState } from "../manager/state-machine.js";
 import type { Services } from "../services.js";
+import { enqueue } from "../queue/enqueue.js";
 
 export type InlineComment = { path: string; line?: number | null; body: string };
 
@@ -73,9 +74,6 @@ export async function requestRevision(
       payload: { taskId: input.taskId, revisionId, round, instructions: input.instructions, inlineComments: input.inlineComments ?? [] },
     },
   ]);
-  await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [
-    JSON.stringify({ taskId: input.taskId, revisionId }),
-    `task:${input.taskId}`,
-  ]);
+  await enqueue(client, "task.work", { taskId: input.taskId, revisionId });
   return { revisionId, round, created: true };
 }

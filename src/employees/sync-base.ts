@@ -7,16 +7,15 @@
 // a task's own `aura/*` branch by someone other than the app (a person resolving the conflict) starts
 // `branch.pushed`, which syncs that task again: if the branch now contains the base, the task is back in review.
 import { createHash } from "node:crypto";
-import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { STANDING_OUTCOME } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
-import { deferIfHalted } from "../director/halt.js";
 import type { TaskState } from "../manager/state-machine.js";
 import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
+import { enqueue, enqueueMany } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import {
   git,
@@ -35,9 +34,9 @@ import {
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 import { deliveredRepository } from "./work-loop.js";
 
-export const BASE_MOVED_TASK = "base.moved";
-export const BRANCH_PUSHED_TASK = "branch.pushed";
-export const SYNC_BASE_TASK = "task.sync-base";
+export const BASE_MOVED_TASK = "base.moved" as const;
+export const BRANCH_PUSHED_TASK = "branch.pushed" as const;
+export const SYNC_BASE_TASK = "task.sync-base" as const;
 export const syncBaseJobKey = (taskId: number) => `sync:${taskId}`;
 
 /**
@@ -52,11 +51,7 @@ const SYNCED_STATES: readonly TaskState[] = ["pr_open", "needs_director"];
  * contains the base as it is.
  */
 export async function enqueueSyncBase(db: Pick<pg.PoolClient, "query">, taskId: number): Promise<void> {
-  await db.query("SELECT graphile_worker.add_job($1, json_build_object('taskId', $2::bigint), job_key => $3, max_attempts => 5)", [
-    SYNC_BASE_TASK,
-    taskId,
-    syncBaseJobKey(taskId),
-  ]);
+  await enqueue(db, SYNC_BASE_TASK, { taskId });
 }
 
 /**
@@ -113,22 +108,28 @@ export function dispatchEmployees(delivery: DeliverySummary): JobSpec[] {
   return [{ task: BRANCH_PUSHED_TASK, payload: { ...pushed, sender: push.data.sender?.login ?? "", pusher: push.data.pusher?.name ?? "" } }];
 }
 
+/** One `task.sync-base` per task, all in one statement; returns the task ids. */
+async function enqueueSyncs(services: Services, taskIds: number[]): Promise<number[]> {
+  await enqueueMany(services.pool, taskIds.map((taskId) => ({ name: SYNC_BASE_TASK, payload: { taskId } })));
+  return taskIds;
+}
+
 /**
  * Runs `base.moved`: one `task.sync-base` per task of the repository with an open agent PR on the moved base,
- * all enqueued in one statement (so in one transaction); a sync already waiting for a task is replaced, not
+ * all enqueued in one statement (so atomically); a sync already waiting for a task is replaced, not
  * doubled. Returns the task ids.
  */
 export async function runBaseMoved(services: Services, rawPayload: unknown): Promise<number[]> {
   const { installationId, repo, branch } = BaseMovedPayload.parse(rawPayload);
   const { rows } = await services.pool.query<{ task_id: string }>(
-    `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
+    `SELECT t.id AS task_id
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
-       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($5::text[]) AND ${PULL_NOT_CLOSED}
+       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[]) AND ${PULL_NOT_CLOSED}
      ORDER BY t.id`,
-    [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
+    [installationId, repo, branch, SYNCED_STATES],
   );
-  return rows.map((row) => Number(row.task_id));
+  return enqueueSyncs(services, rows.map((row) => Number(row.task_id)));
 }
 
 /**
@@ -141,21 +142,21 @@ export async function runBranchPushed(services: Services, rawPayload: unknown): 
   const botLogin = services.config.botLogin;
   if (sender === botLogin || pusher === botLogin) return [];
   const { rows } = await services.pool.query<{ task_id: string }>(
-    `SELECT t.id AS task_id, graphile_worker.add_job($4, json_build_object('taskId', t.id), job_key => 'sync:' || t.id, max_attempts => 5)
+    `SELECT t.id AS task_id
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
-       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($5::text[]) AND ${PULL_NOT_CLOSED}
+       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[]) AND ${PULL_NOT_CLOSED}
      ORDER BY t.id`,
-    [installationId, repo, branch, SYNC_BASE_TASK, SYNCED_STATES],
+    [installationId, repo, branch, SYNCED_STATES],
   );
-  return rows.map((row) => Number(row.task_id));
+  return enqueueSyncs(services, rows.map((row) => Number(row.task_id)));
 }
 
 export type SyncOutcome =
   | { kind: "merged"; sha: string; baseSha: string }
   | { kind: "up-to-date"; sha: string; baseSha: string }
   | { kind: "conflict"; files: string[]; baseSha: string }
-  | { kind: "skipped" | "deferred" | "busy"; reason: string };
+  | { kind: "skipped" | "busy"; reason: string };
 
 type SyncTaskRow = {
   id: string;
@@ -188,15 +189,10 @@ async function loadSyncTask(services: Services, taskId: number): Promise<SyncTas
 }
 
 /** Runs `task.sync-base` for one task. Returns what happened (the job ignores it; tests read it). */
-export async function runSyncBase(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<SyncOutcome> {
+export async function runSyncBase(services: Services, rawPayload: unknown): Promise<SyncOutcome> {
   const { taskId } = SyncBasePayload.parse(rawPayload);
   const task = await loadSyncTask(services, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
-  const installationId = Number(task.installation_id);
-  const jobKey = syncBaseJobKey(taskId);
-  if (await deferIfHalted(services, helpers, { installationId, task: SYNC_BASE_TASK, payload: { taskId }, jobKey })) {
-    return { kind: "deferred", reason: "the installation is halted" };
-  }
   if (!SYNCED_STATES.includes(task.state)) return { kind: "skipped", reason: `task ${taskId} is ${task.state}` };
   if (task.branch === null || task.pr_number === null) return { kind: "skipped", reason: `task ${taskId} has no pull request` };
   if (task.pull_closed) return { kind: "skipped", reason: `PR #${task.pr_number} of task ${taskId} is closed` };
@@ -204,7 +200,7 @@ export async function runSyncBase(services: Services, rawPayload: unknown, helpe
 
   const lock = await tryTaskTreeLock(services.pool, taskId);
   if (!lock) {
-    await helpers.addJob(SYNC_BASE_TASK, { taskId }, { jobKey, runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS) });
+    await enqueue(services.pool, SYNC_BASE_TASK, { taskId }, { runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS) });
     return { kind: "busy", reason: "another job is working in the task's tree" };
   }
   try {

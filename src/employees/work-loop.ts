@@ -9,12 +9,12 @@ import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import type { Employee, TaskClass } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
-import { deferIfHalted } from "../director/halt.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import { routeTask } from "../manager/assign.js";
 import type { TaskState } from "../manager/state-machine.js";
 import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import { enqueue } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import {
   commitChanges,
@@ -79,7 +79,7 @@ export const PR_LIMIT_RECHECK_MS = 60_000;
 export type WorkOutcome =
   | { kind: "pr_open" | "needs_director"; pullNumber: number | null; reason?: string }
   | { kind: "failed_over"; from: string; to: string | null }
-  | { kind: "waiting" | "deferred" | "skipped"; reason: string };
+  | { kind: "waiting" | "skipped"; reason: string };
 
 type TaskRow = {
   id: string;
@@ -306,17 +306,13 @@ function repoConfigOf(task: TaskRow): RepoConfig {
 export async function runTaskWork(
   services: Services,
   payload: unknown,
-  helpers: Pick<JobHelpers, "addJob"> & { job?: Pick<JobHelpers["job"], "id" | "attempts"> },
+  helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts"> },
 ): Promise<WorkOutcome> {
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
   const task = await loadTask(services, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
   const installationId = Number(task.installation_id);
-  const jobKey = `task:${taskId}`;
   const jobPayload = { taskId, ...(revisionId ? { revisionId } : {}) };
-  if (await deferIfHalted(services, helpers, { installationId, task: "task.work", payload: jobPayload, jobKey })) {
-    return { kind: "deferred", reason: "the installation is halted" };
-  }
   if (task.state !== "assigned" && task.state !== "working") {
     return { kind: "skipped", reason: `task ${taskId} is ${task.state}; nothing to do` };
   }
@@ -362,7 +358,7 @@ export async function runTaskWork(
       key: `pr-limit:${taskId}`,
       body: `Task \`${task.task_key}\` waits: ${task.repo} already has ${config.maxOpenAgentPrs} open agent pull requests (\`maxOpenAgentPrs\`). It starts when one closes.`,
     });
-    await helpers.addJob("task.work", jobPayload, { runAt: new Date(services.now().getTime() + PR_LIMIT_RECHECK_MS), jobKey });
+    await enqueue(services.pool, "task.work", jobPayload, { runAt: new Date(services.now().getTime() + PR_LIMIT_RECHECK_MS) });
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "waiting", reason: "maxOpenAgentPrs reached" };
   }
@@ -383,7 +379,7 @@ export async function runTaskWork(
   // The base sync may be rebuilding this task's tree right now: try again shortly rather than tear it down.
   const treeLock = await tryTaskTreeLock(services.pool, taskId);
   if (!treeLock) {
-    await helpers.addJob("task.work", jobPayload, { runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS), jobKey });
+    await enqueue(services.pool, "task.work", jobPayload, { runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS) });
     return { kind: "waiting", reason: "another job is working in the task's tree" };
   }
   try {

@@ -8,6 +8,7 @@ import { readRepoConfig } from "../github/repo-config-reader.js";
 import { isDirector } from "../github/permissions.js";
 import { inTransaction } from "../manager/transitions.js";
 import type { Services } from "../services.js";
+import { enqueue } from "../queue/enqueue.js";
 import type pg from "pg";
 import { effectivePack } from "./effective-pack.js";
 import { getPull, splitRepo } from "./github-pull.js";
@@ -35,11 +36,7 @@ export type OverrideResult =
 
 /** The job that re-judges a pull request; the same key as the webhook's, so bursts still collapse. */
 export async function enqueueEvaluation(db: Queryable, pull: { installationId: number; repo: string; pullNumber: number }): Promise<void> {
-  await db.query("SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)", [
-    "pull.evaluate",
-    JSON.stringify({ installationId: pull.installationId, repo: pull.repo, pullNumber: pull.pullNumber }),
-    `pull:${pull.repo}#${pull.pullNumber}`,
-  ]);
+  await enqueue(db, "pull.evaluate", { installationId: pull.installationId, repo: pull.repo, pullNumber: pull.pullNumber });
 }
 
 /** Every override given on the pull request (for any head; the evaluator applies only the current head's). */

@@ -2,11 +2,10 @@
 // Pull request activity starts `pull.evaluate` (one pending job per PR, so bursts collapse) and, for agent PRs,
 // `pull.audit` for the head SHA; a closed pull request starts `pull.gate-closed` (its head commit's status is
 // computed again over the pull requests left there); an `aura/hnsc` status event starts the forgery check.
-import type { Task } from "graphile-worker";
 import { z } from "zod";
 import { auditPull, refreshReview } from "../auditor/audit-pull.js";
-import { deferIfHalted } from "../director/halt.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
+import type { JobDefinition } from "../queue/halt.js";
 import type { Role, Services } from "../services.js";
 import { handleStatusEvent } from "./forgery.js";
 import { STATUS_CONTEXT } from "./commit-status.js";
@@ -60,32 +59,38 @@ const EvaluateJob = z.object({ installationId: z.number().int(), repo: z.string(
 const AuditJob = EvaluateJob.extend({ headSha: z.string().regex(/^[0-9a-f]{40}$/) });
 const ForgeryJob = z.object({ installationId: z.number().int(), repo: z.string(), deliveryId: z.string() });
 
-function tasks(services: Services): Record<string, Task> {
+/** The payload's installation (a payload that does not parse fails in the handler, as before). */
+const payloadInstallation = async (raw: unknown) => EvaluateJob.safeParse(raw).data?.installationId;
+
+function tasks(services: Services): Record<string, JobDefinition> {
   return {
-    "pull.evaluate": async (raw, helpers) => {
-      const job = EvaluateJob.parse(raw);
-      const key = `pull:${job.repo}#${job.pullNumber}`;
-      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.evaluate", payload: job, jobKey: key })) return;
-      await evaluatePull(services, job, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+    // Evaluating posts a commit status and refreshes the review: GitHub writes, so it waits out a halt.
+    "pull.evaluate": {
+      stopsWhileHalted: payloadInstallation,
+      run: async (raw) => {
+        await evaluatePull(services, EvaluateJob.parse(raw), { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+      },
     },
-    "pull.audit": async (raw, helpers) => {
-      const job = AuditJob.parse(raw);
-      const key = `audit:${job.repo}#${job.pullNumber}@${job.headSha}`;
-      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.audit", payload: job, jobKey: key })) return;
-      await auditPull(services, job, { holder: { jobId: helpers.job.id, attempt: helpers.job.attempts } });
+    // The audit runs the tests in the sandbox and posts a review.
+    "pull.audit": {
+      stopsWhileHalted: payloadInstallation,
+      run: async (raw, helpers) => {
+        await auditPull(services, AuditJob.parse(raw), { holder: { jobId: helpers.job.id, attempt: helpers.job.attempts } });
+      },
     },
-    "pull.gate-closed": async (raw, helpers) => {
-      const job = EvaluateJob.parse(raw);
-      const key = `gate-closed:${job.repo}#${job.pullNumber}`;
-      if (await deferIfHalted(services, helpers, { installationId: job.installationId, task: "pull.gate-closed", payload: job, jobKey: key })) return;
-      await recordPullClose(services, job);
-    },
-    "pull.forgery": async (raw) => {
-      const job = ForgeryJob.parse(raw);
-      // The forgery check reacts to GitHub's own record of who set the status, read from the stored delivery.
-      const { rows } = await services.pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [job.deliveryId]);
-      if (!rows[0]) return;
-      await handleStatusEvent(services, rows[0].payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+    // Recomputes and posts the closed pull request's head status.
+    "pull.gate-closed": { stopsWhileHalted: payloadInstallation, run: async (raw) => void (await recordPullClose(services, EvaluateJob.parse(raw))) },
+    // Never stops: it answers a forged `aura/hnsc` status by restoring the true one. A halt stops new work; it must
+    // not become a window in which a forged green status stands and lets a pull request merge past the gate.
+    "pull.forgery": {
+      stopsWhileHalted: false,
+      run: async (raw) => {
+        const job = ForgeryJob.parse(raw);
+        // The forgery check reacts to GitHub's own record of who set the status, read from the stored delivery.
+        const { rows } = await services.pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [job.deliveryId]);
+        if (!rows[0]) return;
+        await handleStatusEvent(services, rows[0].payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+      },
     },
   };
 }

@@ -14,6 +14,7 @@ import { isProviderConfigured } from "../employees/providers/index.js";
 import type { Services } from "../services.js";
 import { route, routeOverride, type RoutingCandidate, type RoutingDecision } from "./route.js";
 import { transitionTask } from "./transitions.js";
+import { enqueue } from "../queue/enqueue.js";
 import type { TaskState } from "./state-machine.js";
 
 export type RouteOptions = {
@@ -167,9 +168,6 @@ export async function routeTask(
     reason: options.override ? `reassigned by @${options.override.director}` : `routed to ${decision.winner}`,
     details: { employeeId: decision.winner, decisionId },
   });
-  await client.query("SELECT graphile_worker.add_job('task.work', $1::json, job_key => $2)", [
-    JSON.stringify({ taskId }),
-    `task:${taskId}`,
-  ]);
+  await enqueue(client, "task.work", { taskId });
   return { decisionId, employeeId: decision.winner, decision };
 }

@@ -7,13 +7,12 @@ import type pg from "pg";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { RepoConfig } from "../config/repo-config.js";
-import { deferIfHalted } from "../director/halt.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
 import { cancelRequirement } from "./lifecycle.js";
 import { inTransaction } from "./transitions.js";
 
-export const INSTALLATION_TASK = "installation.sync";
+export const INSTALLATION_TASK = "installation.sync" as const;
 
 export const installationJobKey = (installationId: number) => `installation:${installationId}`;
 
@@ -41,9 +40,9 @@ function status(error: unknown): number | undefined {
 /** Removes an installation's waiting jobs (a running one finishes, and then finds the installation removed). */
 export async function stopInstallationJobs(client: Pick<pg.PoolClient, "query">, installationId: number, exceptJobId?: string): Promise<number> {
   const { rows } = await client.query<{ id: string }>(
-    `SELECT j.id::text AS id FROM graphile_worker._private_jobs j
-     WHERE (j.payload->>'installationId' = $1::bigint::text
-        OR (j.payload->>'taskId' IS NOT NULL AND (j.payload->>'taskId') IN (
+    `SELECT j.id::text AS id FROM queued_jobs q JOIN graphile_worker.jobs j ON j.id = q.job_id
+     WHERE (q.payload->>'installationId' = $1::bigint::text
+        OR (q.payload->>'taskId' IS NOT NULL AND (q.payload->>'taskId') IN (
               SELECT t.id::text FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE r.installation_id = $1::bigint)))
        AND j.id::text IS DISTINCT FROM $2 AND j.locked_at IS NULL`,
     [installationId, exceptJobId ?? null],
@@ -54,20 +53,34 @@ export async function stopInstallationJobs(client: Pick<pg.PoolClient, "query">,
   return ids.length;
 }
 
-export async function runInstallationJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob" | "job">): Promise<void> {
-  const payload = InstallationPayload.parse(rawPayload);
+/** The installation's unprocessed installation deliveries, oldest first. */
+async function pendingDeliveries(services: Services, installationId: number) {
   const { rows } = await services.pool.query<{ delivery_id: string; payload: unknown }>(
     `SELECT delivery_id, payload FROM webhook_deliveries
      WHERE processed_at IS NULL AND installation_id = $1 AND event IN ('installation', 'installation_repositories')
      ORDER BY received_at, delivery_id`,
-    [payload.installationId],
+    [installationId],
   );
-  const deliveries = rows.flatMap((row) => {
+  return rows.flatMap((row) => {
     const parsed = InstallationDelivery.safeParse(row.payload);
     return parsed.success ? [{ deliveryId: row.delivery_id, body: parsed.data }] : [];
   });
-  const needsWrites = deliveries.some((d) => d.body.action === "created" || d.body.action === "added");
-  if (needsWrites && (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: INSTALLATION_TASK, payload, jobKey: installationJobKey(payload.installationId) }))) return;
+}
+
+/**
+ * The job's halt scope: its installation when a delivery asks for writes (creating labels in the repositories
+ * added). An uninstall or a repository removed only records and stops work, which a halt must not hold up.
+ */
+export async function installationHaltScope(services: Services, rawPayload: unknown): Promise<number | undefined> {
+  const parsed = InstallationPayload.safeParse(rawPayload);
+  if (!parsed.success) return undefined;
+  const deliveries = await pendingDeliveries(services, parsed.data.installationId);
+  return deliveries.some((d) => d.body.action === "created" || d.body.action === "added") ? parsed.data.installationId : undefined;
+}
+
+export async function runInstallationJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "job">): Promise<void> {
+  const payload = InstallationPayload.parse(rawPayload);
+  const deliveries = await pendingDeliveries(services, payload.installationId);
 
   for (const delivery of deliveries) {
     const { body } = delivery;

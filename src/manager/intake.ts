@@ -12,12 +12,12 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { parseRepoConfig, RepoConfig, effectiveBudgets } from "../config/repo-config.js";
-import { deferIfHalted } from "../director/halt.js";
 import { releaseStaleReservations, utcDay, type SpendHolder } from "../employees/budgets.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { atLeast, getPermission, type Permission } from "../github/permissions.js";
 import { readRepoConfig, type RepoConfigResult } from "../github/repo-config-reader.js";
 import { upsertStickyComment } from "../github/sticky-comment.js";
+import { enqueue } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import {
   CONFIG_ERROR_MARKER,
@@ -41,7 +41,7 @@ import { canTransition, type RequirementState, type TaskState } from "./state-ma
 import { refreshStatusComment } from "./status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
 
-export const INTAKE_TASK = "requirement.intake";
+export const INTAKE_TASK = "requirement.intake" as const;
 
 export const intakeJobKey = (repo: string, issueNumber: number) => `requirement:${repo}#${issueNumber}`;
 
@@ -106,8 +106,18 @@ function isBot(sender: IssuesDelivery["sender"]): boolean {
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/**
+ * The intake job's halt scope: its installation, unless that was removed (the job then only drops the issue's
+ * deliveries, which a halt does not stop: a removed installation is never resumed).
+ */
+export async function intakeHaltScope(services: Services, rawPayload: unknown): Promise<number | undefined> {
+  const parsed = IntakePayload.safeParse(rawPayload);
+  if (!parsed.success) return undefined;
+  return (await new Intake(services, parsed.data).installationRemoved()) ? undefined : parsed.data.installationId;
+}
+
 /** Runs the `requirement.intake` job. */
-export async function runIntakeJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob" | "job">): Promise<void> {
+export async function runIntakeJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "job">): Promise<void> {
   const payload = IntakePayload.parse(rawPayload);
   const jobKey = intakeJobKey(payload.repo, payload.issueNumber);
   const intake = new Intake(services, payload);
@@ -115,11 +125,10 @@ export async function runIntakeJob(services: Services, rawPayload: unknown, help
     await intake.dropDeliveries("the installation was removed");
     return;
   }
-  if (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: INTAKE_TASK, payload, jobKey })) return;
   // Only one job works on an issue at a time.
   const lock = await trySessionLock(services.pool, "aura:intake", jobKey);
   if (!lock) {
-    await helpers.addJob(INTAKE_TASK, payload, { jobKey, runAt: new Date(Date.now() + BUSY_RETRY_MS) });
+    await enqueue(services.pool, INTAKE_TASK, payload, { runAt: new Date(Date.now() + BUSY_RETRY_MS) });
     return;
   }
   try {

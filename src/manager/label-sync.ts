@@ -2,17 +2,15 @@
 // again (people could not start a requirement without it) and records who removed it. Other labels cost one
 // read of the repository config and no write. Like the installation job, it handles every unprocessed `label`
 // delivery of the repository at once, so collapsed jobs lose nothing.
-import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { RepoConfig } from "../config/repo-config.js";
-import { deferIfHalted } from "../director/halt.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
 import { ensureRequirementLabel } from "./installation.js";
 import { inTransaction } from "./transitions.js";
 
-export const LABEL_SYNC_TASK = "label.sync";
+export const LABEL_SYNC_TASK = "label.sync" as const;
 
 export const labelSyncJobKey = (repo: string) => `label:${repo}`;
 
@@ -32,8 +30,8 @@ function removedName(delivery: z.infer<typeof LabelDelivery>): string | undefine
   return undefined;
 }
 
-export async function runLabelSyncJob(services: Services, rawPayload: unknown, helpers: Pick<JobHelpers, "addJob">): Promise<void> {
-  const payload = LabelSyncPayload.parse(rawPayload);
+/** The repository's unprocessed `label` deliveries, and those that took a label name away, oldest first. */
+async function labelRemovals(services: Services, payload: z.infer<typeof LabelSyncPayload>) {
   const { rows } = await services.pool.query<{ delivery_id: string; payload: unknown }>(
     `SELECT delivery_id, payload FROM webhook_deliveries
      WHERE processed_at IS NULL AND installation_id = $1 AND repository = $2 AND event = 'label'
@@ -45,8 +43,20 @@ export async function runLabelSyncJob(services: Services, rawPayload: unknown, h
     const name = parsed.success ? removedName(parsed.data) : undefined;
     return name === undefined ? [] : [{ deliveryId: row.delivery_id, name, by: parsed.data?.sender?.login ?? "unknown" }];
   });
+  return { deliveryIds: rows.map((row) => row.delivery_id), removals };
+}
+
+/** The job's halt scope: its installation when a label was taken away (putting it back is a GitHub write). */
+export async function labelSyncHaltScope(services: Services, rawPayload: unknown): Promise<number | undefined> {
+  const parsed = LabelSyncPayload.safeParse(rawPayload);
+  if (!parsed.success) return undefined;
+  return (await labelRemovals(services, parsed.data)).removals.length > 0 ? parsed.data.installationId : undefined;
+}
+
+export async function runLabelSyncJob(services: Services, rawPayload: unknown): Promise<void> {
+  const payload = LabelSyncPayload.parse(rawPayload);
+  const { deliveryIds, removals } = await labelRemovals(services, payload);
   if (removals.length > 0) {
-    if (await deferIfHalted(services, helpers, { installationId: payload.installationId, task: LABEL_SYNC_TASK, payload, jobKey: labelSyncJobKey(payload.repo) })) return;
     const [owner = "", repo = ""] = payload.repo.split("/");
     const config = await readRepoConfig(services, services.github.forInstallation(payload.installationId), { owner, repo });
     const label = config.ok ? config.config.requirementLabel : RepoConfig.parse({}).requirementLabel;
@@ -68,7 +78,7 @@ export async function runLabelSyncJob(services: Services, rawPayload: unknown, h
   }
   await inTransaction(services.pool, async (client) => {
     await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = ANY($1::text[]) AND processed_at IS NULL", [
-      rows.map((row) => row.delivery_id),
+      deliveryIds,
     ]);
   });
 }

@@ -12,7 +12,9 @@ import type { Services } from "../services.js";
 import type { Dispatcher } from "../queue/dispatch.js";
 import type { Duty } from "../queue/leader.js";
 import { routeTask } from "./assign.js";
-import { INTAKE_TASK, intakeJobKey } from "./intake.js";
+import { enqueueMany, JOB_STILL_QUEUED } from "../queue/enqueue.js";
+import { deliveryJobs, jobWaitingFor } from "../queue/inbox.js";
+import { INTAKE_TASK } from "./intake.js";
 import type { TaskState } from "./state-machine.js";
 import { addNotice, refreshStatusComment } from "./status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
@@ -107,19 +109,17 @@ export async function reconcileLostIntake(services: Services, options: Pick<Reco
        WHERE r.state IN ('received', 'planning') AND r.updated_at < now() - make_interval(secs => $1)
          AND i.removed_at IS NULL
          AND NOT EXISTS (
-           SELECT 1 FROM graphile_worker._private_jobs j
-           WHERE j.key = 'requirement:' || r.repo || '#' || r.issue_number
-              OR (j.payload->>'repo' = r.repo AND j.payload->>'issueNumber' = r.issue_number::text))
+           SELECT 1 FROM queued_jobs q
+           WHERE (q.job_key = 'requirement:' || r.repo || '#' || r.issue_number
+                  OR (q.payload->>'repo' = r.repo AND q.payload->>'issueNumber' = r.issue_number::text))
+             AND ${JOB_STILL_QUEUED})
        ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`,
       [options.lostIntakeMs / 1000, options.batch],
     );
-    for (const row of rows) {
-      await client.query("SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)", [
-        INTAKE_TASK,
-        JSON.stringify({ installationId: row.installation_id, repo: row.repo, issueNumber: row.issue_number }),
-        intakeJobKey(row.repo, row.issue_number),
-      ]);
-    }
+    await enqueueMany(
+      client,
+      rows.map((row) => ({ name: INTAKE_TASK, payload: { installationId: Number(row.installation_id), repo: row.repo, issueNumber: row.issue_number } })),
+    );
     if (rows.length > 0) services.log.warn({ requirements: rows.map((row) => row.id) }, "re-enqueued intake for requirements whose job was lost");
     return rows.map((row) => row.id);
   });
@@ -146,7 +146,7 @@ export async function reconcileMissedDeliveries(
       `SELECT d.delivery_id, d.event, d.action, d.installation_id, d.repository, d.payload FROM webhook_deliveries d
        WHERE d.processed_at IS NULL AND d.received_at < now() - make_interval(secs => $1)
          AND NOT EXISTS (SELECT 1 FROM delivery_redispatches x WHERE x.delivery_id = d.delivery_id)
-         AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs j WHERE j.payload->>'deliveryId' = d.delivery_id)
+         AND NOT ${jobWaitingFor("d.delivery_id")}
        ORDER BY d.received_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
       [options.missedDeliveryMs / 1000, options.batch],
     );
@@ -166,13 +166,7 @@ export async function reconcileMissedDeliveries(
         settled.push(row.delivery_id);
         continue;
       }
-      for (const job of jobs) {
-        await client.query("SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)", [
-          job.task,
-          JSON.stringify({ ...job.payload, deliveryId: row.delivery_id }),
-          job.key ?? null,
-        ]);
-      }
+      await enqueueMany(client, deliveryJobs(jobs, row.delivery_id));
       await client.query("INSERT INTO delivery_redispatches (delivery_id, jobs) VALUES ($1, $2)", [row.delivery_id, jobs.length]);
       redispatched.push(row.delivery_id);
     }

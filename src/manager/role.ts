@@ -1,9 +1,9 @@
 // The jobs and leader duties of the Manager: intake, planning, routing, the requirement status comment, the reconciler.
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role } from "../services.js";
-import { INSTALLATION_TASK, installationJobKey, runInstallationJob } from "./installation.js";
-import { INTAKE_TASK, intakeJobKey, runIntakeJob } from "./intake.js";
-import { LABEL_SYNC_TASK, labelSyncJobKey, runLabelSyncJob } from "./label-sync.js";
+import { INSTALLATION_TASK, installationHaltScope, installationJobKey, runInstallationJob } from "./installation.js";
+import { INTAKE_TASK, intakeHaltScope, intakeJobKey, runIntakeJob } from "./intake.js";
+import { LABEL_SYNC_TASK, labelSyncHaltScope, labelSyncJobKey, runLabelSyncJob } from "./label-sync.js";
 import { reconcilerDuties } from "./reconciler.js";
 
 /** Issue actions that can start, restart or cancel a requirement; the job decides what each one means. */
@@ -42,9 +42,13 @@ export const managerRole: Role = {
   name: "manager",
   dispatch: dispatchManager,
   tasks: (services) => ({
-    [INTAKE_TASK]: (payload, helpers) => runIntakeJob(services, payload, helpers),
-    [INSTALLATION_TASK]: (payload, helpers) => runInstallationJob(services, payload, helpers),
-    [LABEL_SYNC_TASK]: (payload, helpers) => runLabelSyncJob(services, payload, helpers),
+    // Planning calls models and comments on the issue: stops while halted (each scope says when it does not).
+    [INTAKE_TASK]: { stopsWhileHalted: (payload) => intakeHaltScope(services, payload), run: (payload, helpers) => runIntakeJob(services, payload, helpers) },
+    [INSTALLATION_TASK]: {
+      stopsWhileHalted: (payload) => installationHaltScope(services, payload),
+      run: (payload, helpers) => runInstallationJob(services, payload, helpers),
+    },
+    [LABEL_SYNC_TASK]: { stopsWhileHalted: (payload) => labelSyncHaltScope(services, payload), run: (payload) => runLabelSyncJob(services, payload) },
   }),
   duties: (services) => reconcilerDuties(services),
 };

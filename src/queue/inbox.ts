@@ -3,16 +3,18 @@
 // re-enqueues the delivery's jobs if it was never processed and no job for it is waiting.
 import type pg from "pg";
 import type { DeliverySummary, Dispatcher, JobSpec } from "./dispatch.js";
+import { addJobsCte, batchParams, enqueueMany, JOB_STILL_QUEUED, unnestSpecs, type JobRequest } from "./enqueue.js";
 
 export type RecordResult = { duplicate: boolean; jobs: JobSpec[]; requeued: boolean };
 
-async function enqueue(client: pg.PoolClient, jobs: JobSpec[], deliveryId: string): Promise<void> {
-  for (const job of jobs) {
-    await client.query(
-      "SELECT graphile_worker.add_job($1, $2::json, job_key => $3, max_attempts => 5)",
-      [job.task, JSON.stringify({ ...job.payload, deliveryId }), job.key ?? null],
-    );
-  }
+/** A delivery's jobs as enqueue requests: each payload names the delivery. */
+export function deliveryJobs(jobs: readonly JobSpec[], deliveryId: string): JobRequest[] {
+  return jobs.map((job) => ({ name: job.task, payload: { ...job.payload, deliveryId }, ...(job.key !== undefined ? { key: job.key } : {}) }) as JobRequest);
+}
+
+/** SQL condition: a job Aura queued for delivery `<column>` still exists. */
+export function jobWaitingFor(column: string): string {
+  return `EXISTS (SELECT 1 FROM queued_jobs q WHERE q.payload->>'deliveryId' = ${column} AND ${JOB_STILL_QUEUED})`;
 }
 
 export async function recordDelivery(
@@ -29,12 +31,10 @@ export async function recordDelivery(
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (delivery_id) DO UPDATE SET duplicates = webhook_deliveries.duplicates + 1
        RETURNING (xmax = 0) AS fresh, processed_at
-     ), added AS (
-       SELECT graphile_worker.add_job(j.task, j.payload::json, job_key => j.key, max_attempts => 5)
-       FROM ins, unnest($7::text[], $8::text[], $9::text[]) AS j(task, payload, key)
-       WHERE ins.fresh
-     )
-     SELECT ins.fresh, ins.processed_at, (SELECT count(*)::int FROM added) AS added FROM ins`,
+     ), specs AS (
+       SELECT u.* FROM ins, ${unnestSpecs(7)} WHERE ins.fresh
+     ), ${addJobsCte("specs")}
+     SELECT ins.fresh, ins.processed_at, (SELECT count(*)::int FROM recorded) AS added FROM ins`,
     [
       delivery.deliveryId,
       delivery.event,
@@ -42,9 +42,7 @@ export async function recordDelivery(
       delivery.installationId ?? null,
       delivery.repository ?? null,
       delivery.payload,
-      jobs.map((job) => job.task),
-      jobs.map((job) => JSON.stringify({ ...job.payload, deliveryId: delivery.deliveryId })),
-      jobs.map((job) => job.key ?? null),
+      ...batchParams(deliveryJobs(jobs, delivery.deliveryId)),
     ],
   );
   const row = first.rows[0] as { fresh: boolean; processed_at: Date | null; added: number };
@@ -56,11 +54,9 @@ export async function recordDelivery(
   try {
     await client.query("BEGIN");
     await client.query("SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 FOR UPDATE", [delivery.deliveryId]);
-    const waiting = await client.query("SELECT 1 FROM graphile_worker._private_jobs WHERE payload->>'deliveryId' = $1 LIMIT 1", [
-      delivery.deliveryId,
-    ]);
-    const requeued = waiting.rowCount === 0;
-    if (requeued) await enqueue(client, jobs, delivery.deliveryId);
+    const waiting = await client.query<{ waiting: boolean }>(`SELECT ${jobWaitingFor("$1")} AS waiting`, [delivery.deliveryId]);
+    const requeued = !waiting.rows[0]?.waiting;
+    if (requeued) await enqueueMany(client, deliveryJobs(jobs, delivery.deliveryId));
     await client.query("COMMIT");
     return { duplicate: true, jobs, requeued };
   } catch (error) {

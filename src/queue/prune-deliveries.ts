@@ -7,6 +7,8 @@
 // Everything else older than the retention period is deleted by the leader; the audit log keeps the record
 // of what the deliveries caused.
 import type pg from "pg";
+import { forgetFinishedJobs } from "./enqueue.js";
+import { jobWaitingFor } from "./inbox.js";
 
 /** How long a processed delivery is kept: over twice GitHub's three-day redelivery window. */
 export const DELIVERY_RETENTION_MS = 7 * 24 * 3_600_000;
@@ -14,18 +16,22 @@ export const DELIVERY_RETENTION_MS = 7 * 24 * 3_600_000;
 /** The shortest retention that still recognises every redelivery GitHub can make. */
 export const REDELIVERY_WINDOW_MS = 3 * 24 * 3_600_000;
 
-/** Deletes up to `batch` prunable deliveries received before `now - retentionMs`; returns how many. */
+/**
+ * Deletes up to `batch` prunable deliveries received before `now - retentionMs`; returns how many. The records
+ * of finished jobs (`queued_jobs`, which tell whether a job still names a delivery) are forgotten first.
+ */
 export async function pruneDeliveries(
   pool: Pick<pg.Pool, "query">,
   options: { now: Date; retentionMs?: number; batch?: number },
 ): Promise<number> {
   const retentionMs = Math.max(options.retentionMs ?? DELIVERY_RETENTION_MS, REDELIVERY_WINDOW_MS);
   const cutoff = new Date(options.now.getTime() - retentionMs);
+  await forgetFinishedJobs(pool);
   const { rows } = await pool.query<{ n: number }>(
     `WITH doomed AS (
        SELECT d.delivery_id FROM webhook_deliveries d
        WHERE d.processed_at IS NOT NULL AND d.received_at < $1
-         AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs j WHERE j.payload->>'deliveryId' = d.delivery_id)
+         AND NOT ${jobWaitingFor("d.delivery_id")}
          AND (d.repository IS NULL OR EXISTS (
            SELECT 1 FROM webhook_deliveries n
            WHERE n.installation_id IS NOT DISTINCT FROM d.installation_id AND n.repository = d.repository AND n.received_at > d.received_at))

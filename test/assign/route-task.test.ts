@@ -34,7 +34,7 @@ describe("routeTask", () => {
     expect(decision.seed).toMatch(/^[0-9a-f]{64}$/);
     const audit = await db.pool.query("SELECT action FROM audit.events WHERE payload->>'taskId' = $1 ORDER BY seq", [String(taskId)]);
     expect(audit.rows.map((r) => r.action)).toEqual(["task.routed", "task.transitioned"]);
-    const job = await db.pool.query("SELECT key FROM graphile_worker._private_jobs WHERE key = $1", [`task:${taskId}`]);
+    const job = await db.pool.query("SELECT key FROM graphile_worker.jobs WHERE key = $1", [`task:${taskId}`]);
     expect(job.rowCount).toBe(1);
   });
 

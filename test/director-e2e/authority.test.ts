@@ -4,7 +4,7 @@
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadPosteriors } from "../../src/accountant/posteriors.js";
-import { isHalted } from "../../src/director/halt.js";
+import { isHalted } from "../../src/queue/halt.js";
 import { buildScoreboardInput } from "../../src/director/scoreboard-comment.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { GITHUB_API, mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";

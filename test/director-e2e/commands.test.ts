@@ -2,7 +2,7 @@
 // issue per hour), the help text, bots and edits ignored, and what each director verb changes.
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isHalted } from "../../src/director/halt.js";
+import { isHalted } from "../../src/queue/halt.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
 import {
@@ -24,17 +24,9 @@ let harness: Harness;
 let github: ReturnType<typeof mockReplies>;
 
 beforeAll(async () => {
-  harness = await startHarness({ env: { ...HARNESS_ENV, AURA_APP_SLUG: "aura-test" } });
-  // No employee works in these tests: `task.work` jobs that reassign and revise enqueue are dropped on insert,
-  // so the Employees' work loop never races the assertions.
-  await harness.db.pool.query(`
-    CREATE FUNCTION public.drop_task_work() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = 'task.work') THEN RETURN NULL; END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER drop_task_work BEFORE INSERT ON graphile_worker._private_jobs FOR EACH ROW EXECUTE FUNCTION public.drop_task_work();
-  `);
+  // No employee works in these tests: the `task.work` jobs that reassign and revise enqueue stay queued, so the
+  // Employees' work loop never races the assertions.
+  harness = await startHarness({ env: { ...HARNESS_ENV, AURA_APP_SLUG: "aura-test" }, exceptTasks: ["task.work"] });
 });
 
 afterAll(async () => {

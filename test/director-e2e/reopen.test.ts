@@ -93,8 +93,8 @@ describe("a rejected agent pull request that is reopened", () => {
     const deliveryId = await deliver("pull_request", reopen);
     const reopened = { task: await state("tasks", task.taskId), requirement: await state("requirements", task.requirementId) };
     const evaluate = await harness.db.pool.query<{ payload: Loose; revision: number }>(
-      `SELECT j.payload, j.revision FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
-        WHERE t.identifier = 'pull.evaluate' AND j.key = $1`,
+      `SELECT q.payload, j.revision FROM graphile_worker.jobs j JOIN queued_jobs q ON q.job_id = j.id
+        WHERE j.task_identifier = 'pull.evaluate' AND j.key = $1`,
       [`pull:${REPO}#${task.prNumber}`],
     );
     const whileOpen = await loadOutcomes(harness.db.pool, INSTALLATION, { employeeId: "qwen2.5-coder-7b" });
@@ -165,7 +165,6 @@ describe("a close and a reopen of the same pull request handled at the same time
   it("leaves the task open when the reopen holds the task first and the close waits for it", async () => {
     const task = await seedAgentTask(harness, { employeeId: "gpt-4.1-mini", taskClass: "refactor" });
     const services = servicesWithGitHub(harness.db);
-    const helpers = { addJob: () => Promise.reject(new Error("not halted: no job expected")) };
     const closeId = await inbox("pull_request", closedPayload(task, { merged: false, by: DIRECTOR, closedAt: "2025-03-01T12:00:00Z" }));
     const reopenId = await inbox("pull_request", reopenedPayload(task, "2025-03-01T13:00:00Z"));
     // A third session holds the task row so that the reopen queues for it first and the close second.
@@ -173,8 +172,8 @@ describe("a close and a reopen of the same pull request handled at the same time
     await holder.query("BEGIN");
     await holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId]);
 
-    const reopening = handlePullReopened(services, helpers, reopenId);
-    const closing = lockWaiters(1).then(() => handlePullClosed(services, helpers, closeId));
+    const reopening = handlePullReopened(services, reopenId);
+    const closing = lockWaiters(1).then(() => handlePullClosed(services, closeId));
     await lockWaiters(2).finally(async () => {
       await holder.query("COMMIT");
       holder.release();

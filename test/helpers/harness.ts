@@ -8,6 +8,7 @@ import pino from "pino";
 import { loadConfig, type AppConfig } from "../../src/config/env.js";
 import type { Employee } from "../../src/config/policy-files.js";
 import type { ModelClient } from "../../src/employees/model-client.js";
+import { JOBS } from "../../src/queue/enqueue.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { deliver, testPrivateKey, testSecret } from "./webhooks.js";
@@ -32,8 +33,12 @@ export async function startHarness(
     now?: () => Date;
     /** Run only these job types; the others stay queued and `waitForIdle` ignores them. */
     onlyTasks?: readonly string[];
+    /** Run every job type but these (they stay queued, as with `onlyTasks`). */
+    exceptTasks?: readonly string[];
   } = {},
 ): Promise<Harness> {
+  const except = options.exceptTasks;
+  const onlyTasks = except ? Object.keys(JOBS).filter((name) => !except.includes(name)) : options.onlyTasks;
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-harness-"));
   // The sandbox runs as an unprivileged user that must be able to reach the work trees.
@@ -57,7 +62,7 @@ export async function startHarness(
     leaderRetryMs: 100,
     modelOverride: options.modelOverride,
     now: options.now,
-    onlyTasks: options.onlyTasks,
+    onlyTasks,
   });
   mockInstallationTokens();
   return {
@@ -66,7 +71,7 @@ export async function startHarness(
     config,
     dataDir,
     deliver: (event, payload, deliverOptions) => deliver(aura.port, event, payload, deliverOptions),
-    waitForIdle: (timeoutMs = 20_000) => waitForIdle(db, timeoutMs, options.onlyTasks),
+    waitForIdle: (timeoutMs = 20_000) => waitForIdle(db, timeoutMs, onlyTasks),
     stop: async () => {
       await aura.stop();
       await db.drop();
@@ -92,8 +97,7 @@ async function waitForIdle(db: TestDatabase, timeoutMs: number, onlyTasks?: read
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.pool.query<{ task_identifier: string; last_error: string | null; attempts: number; locked: boolean }>(
-      `SELECT t.identifier AS task_identifier, j.last_error, j.attempts, j.locked_at IS NOT NULL AS locked
-       FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id`,
+      "SELECT task_identifier, last_error, attempts, locked_at IS NOT NULL AS locked FROM graphile_worker.jobs",
     );
     const relevant = onlyTasks ? rows.filter((row) => onlyTasks.includes(row.task_identifier)) : rows;
     const failed = relevant.find((row) => row.last_error !== null && !row.locked);

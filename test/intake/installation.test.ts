@@ -3,6 +3,7 @@
 // A deleted or renamed requirement label is created again.
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enqueue } from "../../src/queue/enqueue.js";
 import { GITHUB_API, startHarness, type Harness } from "../helpers/harness.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { issuesPayload, INSTALLATION_ID, mockRepository, waitForManager } from "./support.js";
@@ -127,9 +128,7 @@ describe("installation events", () => {
   });
 
   it("marks the installation removed, stops its queued jobs, and ignores its later deliveries", async () => {
-    await harness.db.pool.query("SELECT graphile_worker.add_job('requirement.intake', $1::json, job_key => 'requirement:acme/one#99', run_at => now() + interval '1 hour')", [
-      JSON.stringify({ installationId: INSTALLATION_ID, repo: "acme/one", issueNumber: 99 }),
-    ]);
+    await enqueue(harness.db.pool, "requirement.intake", { installationId: INSTALLATION_ID, repo: "acme/one", issueNumber: 99 }, { runAt: new Date(Date.now() + 3_600_000) });
 
     await harness.deliver("installation", installationPayload("deleted", []));
     await waitForManager(harness.db);
@@ -138,7 +137,7 @@ describe("installation events", () => {
 
     const installation = await harness.db.pool.query<{ removed: boolean }>("SELECT removed_at IS NOT NULL AS removed FROM installations WHERE id = $1", [INSTALLATION_ID]);
     expect(installation.rows[0]?.removed).toBe(true);
-    const jobs = await harness.db.pool.query("SELECT 1 FROM graphile_worker._private_jobs WHERE key = 'requirement:acme/one#99'");
+    const jobs = await harness.db.pool.query("SELECT 1 FROM graphile_worker.jobs WHERE key = 'requirement:acme/one#99'");
     expect(jobs.rowCount).toBe(0);
     const delivery = await harness.db.pool.query<{ error: string }>("SELECT error FROM webhook_deliveries WHERE event = 'issues' AND repository = 'acme/one'");
     expect(delivery.rows.map((row) => row.error)).toEqual(["the installation was removed"]);

@@ -7,7 +7,7 @@ import { clearPermissionCache } from "../../src/github/permissions.js";
 import type { TaskPlan } from "../../src/manager/plan.js";
 import { startHarness, type Harness } from "../helpers/harness.js";
 import { openAIReply } from "../employees/provider-fixtures.js";
-import { auditActions, issuesPayload, parkEmployeeWork, mockPermission, mockRepoView, mockRepository, requirementOf, task, waitForManager } from "./support.js";
+import { auditActions, issuesPayload, mockPermission, mockRepoView, mockRepository, requirementOf, task, waitForManager } from "./support.js";
 
 const OPENAI = "https://llm.test";
 
@@ -40,8 +40,8 @@ function mockOpenAI(reply: unknown) {
 let harness: Harness;
 
 beforeAll(async () => {
-  harness = await startHarness({ env: { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${OPENAI}/v1` } });
-  await parkEmployeeWork(harness.db);
+  // The Employees' `task.work` jobs stay queued, never run: these tests see exactly what the Manager did.
+  harness = await startHarness({ env: { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${OPENAI}/v1` }, exceptTasks: ["task.work"] });
 });
 
 afterAll(async () => {
@@ -63,7 +63,7 @@ async function tasksOf(requirementId: number) {
 
 async function workJobs(): Promise<string[]> {
   const { rows } = await harness.db.pool.query<{ key: string }>(
-    `SELECT j.key FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier = 'task.work' ORDER BY j.key`,
+    "SELECT key FROM graphile_worker.jobs WHERE task_identifier = 'task.work' ORDER BY key",
   );
   return rows.map((row) => row.key);
 }

@@ -12,7 +12,6 @@ import {
   mockPermission,
   mockRepoView,
   mockRepository,
-  parkEmployeeWork,
   planText,
   requirementOf,
   retryFailedJobsNow,
@@ -27,8 +26,8 @@ let harness: Harness;
 
 beforeAll(async () => {
   // Every manager employee's provider counts as configured; the scripted clients stand in for the SDKs.
-  harness = await startHarness({ env: { OPENAI_API_KEY: "sk-test", GEMINI_API_KEY: "gm-test" }, modelOverride: models.override });
-  await parkEmployeeWork(harness.db);
+  // The Employees' `task.work` jobs stay queued, never run: these tests see exactly what the Manager did.
+  harness = await startHarness({ env: { OPENAI_API_KEY: "sk-test", GEMINI_API_KEY: "gm-test" }, modelOverride: models.override, exceptTasks: ["task.work"] });
 });
 
 afterAll(async () => {

@@ -56,7 +56,7 @@ async function seedRequirement(repo: string, issue: number, tasks: SeedTask[], s
 
 async function jobKeys(identifier: string): Promise<string[]> {
   const { rows } = await db.pool.query<{ key: string }>(
-    `SELECT j.key FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier = $1 ORDER BY j.key`,
+    "SELECT key FROM graphile_worker.jobs WHERE task_identifier = $1 ORDER BY key",
     [identifier],
   );
   return rows.map((row) => row.key);
@@ -174,7 +174,7 @@ describe("the reconciler", () => {
     await insert("missed-2", "push", null, { ref: "refs/heads/main" });
 
     const first = await reconcileMissedDeliveries(services, dispatchManager, { missedDeliveryMs: 60_000, batch: 10 });
-    await db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'requirement:acme/missed#3'");
+    await db.pool.query("SELECT graphile_worker.remove_job('requirement:acme/missed#3')");
     const second = await reconcileMissedDeliveries(services, dispatchManager, { missedDeliveryMs: 60_000, batch: 10 });
 
     expect(first).toEqual({ redispatched: ["missed-1"], settled: ["missed-2"] });

@@ -213,8 +213,7 @@ export async function waitForManager(db: TestDatabase, options: { timeoutMs?: nu
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.pool.query<{ identifier: string; last_error: string | null; locked: boolean }>(
-      `SELECT t.identifier, j.last_error, j.locked_at IS NOT NULL AS locked FROM graphile_worker._private_jobs j
-       JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier <> 'task.work'`,
+      "SELECT task_identifier AS identifier, last_error, locked_at IS NOT NULL AS locked FROM graphile_worker.jobs WHERE task_identifier <> 'task.work'",
     );
     const failed = rows.find((row) => row.last_error !== null && !row.locked);
     if (failed && !options.allowRetries) throw new Error(`job ${failed.identifier} failed: ${failed.last_error}`);
@@ -238,23 +237,6 @@ export async function auditActions(db: TestDatabase, subject: string): Promise<{
     [subject],
   );
   return rows;
-}
-
-/**
- * Keeps the Employees' `task.work` jobs enqueued but never run in this database, so these tests see exactly what
- * the Manager did (the assignment and the enqueued job) without the work loop moving the task on.
- */
-export async function parkEmployeeWork(db: TestDatabase): Promise<void> {
-  await db.pool.query(`
-    CREATE FUNCTION public.park_task_work() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = 'task.work') THEN
-        NEW.run_at := now() + interval '1 day';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER park_task_work BEFORE INSERT OR UPDATE OF run_at ON graphile_worker._private_jobs
-      FOR EACH ROW EXECUTE FUNCTION public.park_task_work();`);
 }
 
 /** The services a job gets, over the harness's database, for calling the Manager's functions directly. */
@@ -281,7 +263,9 @@ export async function retryFailedJobsNow(db: TestDatabase, timeoutMs = 20_000): 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.pool.query<{ last_error: string }>(
-      "UPDATE graphile_worker._private_jobs SET run_at = now() WHERE last_error IS NOT NULL AND locked_at IS NULL AND attempts < max_attempts RETURNING last_error",
+      `SELECT last_error FROM graphile_worker.reschedule_jobs(
+         ARRAY(SELECT id FROM graphile_worker.jobs WHERE last_error IS NOT NULL AND locked_at IS NULL AND attempts < max_attempts),
+         run_at => now())`,
     );
     if (rows[0]) return rows[0].last_error;
     if (Date.now() > deadline) throw new Error("no job failed");

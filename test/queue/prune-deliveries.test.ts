@@ -1,6 +1,7 @@
 // The webhook inbox is pruned: processed deliveries past the retention period go, and nothing that pending
 // work, redelivery detection or the work loop still reads. Every timestamp is explicit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enqueue } from "../../src/queue/enqueue.js";
 import { pruneDeliveries } from "../../src/queue/prune-deliveries.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 
@@ -28,14 +29,18 @@ describe("pruning the webhook inbox", () => {
     await db.drop();
   });
 
-  it("removes old processed deliveries and keeps recent, unprocessed, job-held and each repository's newest", async () => {
+  it("removes old processed deliveries and keeps recent, unprocessed, job-held and each repository's newest; forgets finished jobs", async () => {
     await insert("old-processed", { received: daysAgo(30), processed: true });
     await insert("old-redispatched", { received: daysAgo(20), processed: true });
     await db.pool.query("INSERT INTO delivery_redispatches (delivery_id, jobs, redispatched_at) VALUES ('old-redispatched', 1, $1)", [daysAgo(20)]);
     await insert("old-no-repository", { received: daysAgo(10), processed: true, repository: null });
     await insert("old-unprocessed", { received: daysAgo(30), processed: false });
     await insert("old-job-pending", { received: daysAgo(30), processed: true });
-    await db.pool.query("SELECT graphile_worker.add_job('some.task', json_build_object('deliveryId', 'old-job-pending'))");
+    const pending = await enqueue(db.pool, "pull.closed", { deliveryId: "old-job-pending" });
+    // A job that named its delivery and has finished no longer holds it, and its record goes.
+    await insert("old-job-done", { received: daysAgo(30), processed: true });
+    const done = await enqueue(db.pool, "pull.closed", { deliveryId: "old-job-done" });
+    await db.pool.query("SELECT graphile_worker.complete_jobs(ARRAY[$1::bigint])", [done]);
     await insert("old-newest-of-its-repo", { received: daysAgo(40), processed: true, repository: "o/quiet" });
     // Within GitHub's three-day redelivery window (and the seven-day retention): a redelivery must be a duplicate.
     await insert("recent-processed", { received: daysAgo(2), processed: true });
@@ -43,9 +48,10 @@ describe("pruning the webhook inbox", () => {
 
     const removed = await pruneDeliveries(db.pool, { now });
 
-    expect(removed).toBe(3);
+    expect(removed).toBe(4);
     expect(await remaining()).toEqual(["old-job-pending", "old-newest-of-its-repo", "old-unprocessed", "recent-processed", "within-retention"]);
     expect((await db.pool.query("SELECT count(*)::int AS n FROM delivery_redispatches")).rows[0].n).toBe(0);
+    expect((await db.pool.query("SELECT job_id::text AS id FROM queued_jobs")).rows).toEqual([{ id: pending }]);
   });
 
   it("never goes below GitHub's redelivery window, whatever retention it is given", async () => {

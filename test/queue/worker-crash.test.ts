@@ -63,7 +63,7 @@ describe("a worker process killed mid-job", () => {
       expect(finished.payload).toEqual({ requirement: 42 });
       expect(leader.isLeader()).toBe(true);
       // The job row goes once the handler's completion is committed, just after the handler returns.
-      await waitFor(async () => ((await db.pool.query("SELECT count(*)::int AS n FROM graphile_worker._private_jobs")).rows[0].n === 0 ? true : undefined), 5_000);
+      await waitFor(async () => ((await db.pool.query("SELECT count(*)::int AS n FROM graphile_worker.jobs")).rows[0].n === 0 ? true : undefined), 5_000);
       const processes = await db.pool.query("SELECT process_id FROM aura_processes");
       expect(processes.rows.map((r) => r.process_id)).toEqual([survivor.processId]);
     } finally {

@@ -16,7 +16,7 @@ import { geminiReply, loadFixture, openAIReply } from "../employees/provider-fix
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { insertRequirement, testServices } from "../helpers/services.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, unthrottledGitHub, replace, scriptedEmployees } from "./work-fixtures.js";
+import { createTaskFixture, edits, fakeGitHub, FIX_ADD, unthrottledGitHub, replace, scriptedEmployees } from "./work-fixtures.js";
 
 const probe = probeBwrap();
 let db: TestDatabase;
@@ -58,7 +58,7 @@ describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? ""
       config: { employees: ["gpt-4.1-mini"], budgets: { perTask: { tokens: 150_000 } } },
     });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "needs_director" });
     expect(script.calls).toHaveLength(1);
@@ -95,8 +95,8 @@ describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? ""
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir, config: { employees: ["gpt-4.1-mini", "gemini-2.5-flash"] } });
 
-    const first = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
-    const second = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const first = await runTaskWork(services, { taskId: fixture.taskId }, {});
+    const second = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     const other = fixture.employeeId === "gpt-4.1-mini" ? "gemini-2.5-flash" : "gpt-4.1-mini";
     expect(first).toEqual({ kind: "failed_over", from: fixture.employeeId, to: other });
@@ -116,14 +116,14 @@ describe("rate-aware and draft-aware pull requests", () => {
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir, extraTasks: 1, config: { maxOpenAgentPrs: 1 } });
     await db.pool.query("UPDATE tasks SET state = 'pr_open', pr_number = 5 WHERE requirement_id = $1 AND id <> $2", [fixture.requirementId, fixture.taskId]);
-    const recorder = recordingHelpers();
+    await db.pool.query("SELECT graphile_worker.remove_job($1)", [`task:${fixture.taskId}`]);
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recorder.helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "waiting" });
     expect(script.calls).toHaveLength(0);
-    expect(recorder.added).toHaveLength(1);
-    expect(recorder.added[0]).toMatchObject({ task: "task.work", jobKey: `task:${fixture.taskId}` });
+    const queued = await db.pool.query("SELECT task_identifier, run_at > now() AS later FROM graphile_worker.jobs WHERE key = $1", [`task:${fixture.taskId}`]);
+    expect(queued.rows).toEqual([{ task_identifier: "task.work", later: true }]);
     expect([...github.comments.values()][0]?.body).toContain("already has 1 open agent pull requests");
     const state = (await db.pool.query("SELECT state FROM tasks WHERE id = $1", [fixture.taskId])).rows[0].state;
     expect(state).toBe("assigned");
@@ -199,7 +199,7 @@ describe("requestRevision", () => {
     await expect(noPull).rejects.toBeInstanceOf(RevisionNotPossible);
     const task = (await db.pool.query("SELECT state, revision_rounds FROM tasks WHERE id = $1", [taskIds["a"]])).rows[0];
     expect(task).toEqual({ state: "working", revision_rounds: 1 });
-    const job = await db.pool.query("SELECT payload FROM graphile_worker._private_jobs WHERE key = $1", [`task:${taskIds["a"]}`]);
+    const job = await db.pool.query("SELECT q.payload FROM graphile_worker.jobs j JOIN queued_jobs q ON q.job_id = j.id WHERE j.key = $1", [`task:${taskIds["a"]}`]);
     expect(job.rows[0].payload).toEqual({ taskId: taskIds["a"], revisionId: first.revisionId });
   });
 });

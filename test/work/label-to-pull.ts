@@ -63,8 +63,7 @@ export async function waitForJobs(pool: pg.Pool, timeoutMs: number): Promise<voi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await pool.query<{ identifier: string; last_error: string | null; locked: boolean }>(
-      `SELECT t.identifier, j.last_error, j.locked_at IS NOT NULL AS locked
-       FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id`,
+      "SELECT task_identifier AS identifier, last_error, locked_at IS NOT NULL AS locked FROM graphile_worker.jobs",
     );
     const failed = rows.find((row) => row.last_error !== null && !row.locked);
     if (failed) throw new Error(`job ${failed.identifier} failed: ${failed.last_error}`);

@@ -10,7 +10,7 @@ import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { testServices } from "../helpers/services.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { createTaskFixture, edits, fakeGitHub, recordingHelpers, replace, scriptedEmployees, unthrottledGitHub } from "./work-fixtures.js";
+import { createTaskFixture, edits, fakeGitHub, replace, scriptedEmployees, unthrottledGitHub } from "./work-fixtures.js";
 
 const probe = probeBwrap();
 let db: TestDatabase;
@@ -44,7 +44,7 @@ describe.skipIf(!probe.ok)("model text in the work loop's PR and commit", () => 
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     const created = github.requests.find((r) => r.method === "POST" && /\/pulls$/.test(r.path));
     const body = String(created?.body?.body);

@@ -5,22 +5,30 @@
 // or `branch.pushed` → `task.sync-base`), with a real local bare repository as the remote.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import type { JobHelpers } from "graphile-worker";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pullCloseKey, recordOutcome } from "../../src/accountant/ledger.js";
 import { requestRevision } from "../../src/employees/revise.js";
-import { dispatchEmployees, runBranchPushed, runSyncBase } from "../../src/employees/sync-base.js";
+import { dispatchEmployees, runBranchPushed, runSyncBase, SYNC_BASE_TASK } from "../../src/employees/sync-base.js";
 import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import { inTransaction } from "../../src/manager/transitions.js";
+import { allTasks } from "../../src/roles.js";
 import type { Services } from "../../src/services.js";
 import { startHarness, type Harness } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, scriptedEmployees, unthrottledGitHub, write, type TaskFixture } from "./work-fixtures.js";
+import { createTaskFixture, edits, fakeGitHub, FIX_ADD, scriptedEmployees, unthrottledGitHub, write, type TaskFixture } from "./work-fixtures.js";
 
 const SYNC_JOBS = ["base.moved", "branch.pushed", "task.sync-base"];
+
+/** The job waiting under `key`, and whether it is due later (graphile-worker's public view). */
+async function queuedLater(key: string) {
+  const { rows } = await harness.db.pool.query("SELECT task_identifier, run_at > now() AS later FROM graphile_worker.jobs WHERE key = $1", [key]);
+  return rows;
+}
 const SNAPSHOT = "0123456789abcdef";
 
 let harness: Harness;
@@ -360,7 +368,7 @@ describe("a moved base", () => {
     const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
 
     await deliverPush(pull, mainTip);
-    const queuedBefore = await runSyncBase(services, { taskId: pull.taskId }, recordingHelpers().helpers);
+    const queuedBefore = await runSyncBase(services, { taskId: pull.taskId });
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
     expect(queuedBefore).toEqual({ kind: "skipped", reason: `PR #100 of task ${pull.taskId} is closed` });
@@ -381,13 +389,14 @@ describe("a moved base", () => {
     const pull = await openAgentPull();
     moveMain(pull, "mona", { "NEW.md": "new on main\n" });
     await harness.db.pool.query("UPDATE installations SET halted_at = now() WHERE id = $1", [pull.installationId]);
-    const recorder = recordingHelpers();
+    const sync = allTasks({ ...services, workspace: { ...services.workspace, root: path.join(harness.dataDir, "workspaces") } }, [SYNC_BASE_TASK]);
 
-    const outcome = await runSyncBase({ ...services, workspace: { ...services.workspace, root: path.join(harness.dataDir, "workspaces") } }, { taskId: pull.taskId }, recorder.helpers);
+    await sync[SYNC_BASE_TASK]?.({ taskId: pull.taskId }, {} as JobHelpers);
 
-    expect(outcome).toMatchObject({ kind: "deferred" });
-    expect(recorder.added).toMatchObject([{ task: "task.sync-base", jobKey: `sync:${pull.taskId}` }]);
+    expect(await queuedLater(`sync:${pull.taskId}`)).toEqual([{ task_identifier: "task.sync-base", later: true }]);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+    await harness.db.pool.query("UPDATE installations SET halted_at = NULL WHERE id = $1", [pull.installationId]);
+    await harness.db.pool.query("SELECT graphile_worker.remove_job($1)", [`sync:${pull.taskId}`]);
   });
 });
 
@@ -398,19 +407,18 @@ describe("one job at a time in a task's tree", () => {
     const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
     const worker = testServices(harness.db, { modelOverride: script.override });
     const lock = await tryTaskTreeLock(harness.db.pool, pull.taskId);
-    const syncHelpers = recordingHelpers();
-    const workHelpers = recordingHelpers();
 
-    const sync = await runSyncBase(services, { taskId: pull.taskId }, syncHelpers.helpers);
+    const sync = await runSyncBase(services, { taskId: pull.taskId });
     await harness.db.pool.query("UPDATE tasks SET state = 'working' WHERE id = $1", [pull.taskId]);
-    const work = await runTaskWork({ ...worker, sandbox: { allowUnsandboxed: true } }, { taskId: pull.taskId }, workHelpers.helpers);
+    const work = await runTaskWork({ ...worker, sandbox: { allowUnsandboxed: true } }, { taskId: pull.taskId }, {});
     await lock?.release();
 
     expect(lock).not.toBeNull();
     expect(sync).toMatchObject({ kind: "busy" });
-    expect(syncHelpers.added).toMatchObject([{ task: "task.sync-base", jobKey: `sync:${pull.taskId}` }]);
+    expect(await queuedLater(`sync:${pull.taskId}`)).toEqual([{ task_identifier: "task.sync-base", later: true }]);
     expect(work).toMatchObject({ kind: "waiting" });
-    expect(workHelpers.added).toMatchObject([{ task: "task.work", jobKey: `task:${pull.taskId}` }]);
+    expect(await queuedLater(`task:${pull.taskId}`)).toEqual([{ task_identifier: "task.work", later: true }]);
+    await harness.db.pool.query("SELECT graphile_worker.remove_job(k) FROM unnest($1::text[]) AS k", [[`sync:${pull.taskId}`, `task:${pull.taskId}`]]);
     expect(script.calls).toHaveLength(0);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
   });
@@ -427,7 +435,7 @@ describe("a base that moves while the task is being worked on", () => {
     const fixture = await createTaskFixture(harness.db, worker, { parent, installationId });
     const branch = `aura/${fixture.issueNumber}-fix-add`;
     const pull: OpenPull = { ...fixture, branch, agentSha: "", personSha: "", installationId };
-    expect(await runTaskWork(worker, { taskId: fixture.taskId }, recordingHelpers().helpers)).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    expect(await runTaskWork(worker, { taskId: fixture.taskId }, {})).toMatchObject({ kind: "pr_open", pullNumber: 100 });
     await harness.waitForIdle();
     const firstTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
 
@@ -437,7 +445,7 @@ describe("a base that moves while the task is being worked on", () => {
     const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
     await deliverPush(pull, mainTip);
     expect(fixture.remote.refs()[`refs/heads/${branch}`]).toBe(firstTip);
-    const revised = await runTaskWork(worker, { taskId: fixture.taskId, revisionId: revision.revisionId }, recordingHelpers().helpers);
+    const revised = await runTaskWork(worker, { taskId: fixture.taskId, revisionId: revision.revisionId }, {});
     const revisionTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
     await harness.waitForIdle();
 

@@ -222,20 +222,6 @@ export async function createTaskFixture(
   return { taskId, requirementId, remote, employeeId: routed.employeeId, issueNumber, repo };
 }
 
-/** graphile-worker's addJob, recorded instead of queued. */
-export function recordingHelpers() {
-  const added: { task: string; payload: unknown; runAt?: Date | undefined; jobKey?: string | undefined }[] = [];
-  return {
-    added,
-    helpers: {
-      addJob: async (task: string, payload?: unknown, spec?: { runAt?: Date; jobKey?: string }) => {
-        added.push({ task, payload, runAt: spec?.runAt, jobKey: spec?.jobKey });
-        return {} as never;
-      },
-    },
-  };
-}
-
 /** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */
 export function unthrottledGitHub(): GitHubAccess {
   return createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }), writeIntervalMs: 0, retryUnitMs: 1 });

@@ -14,7 +14,7 @@ import { TreeLockLost } from "../../src/employees/tree-lock.js";
 import { createTestDatabase, endLockSessions, type TestDatabase } from "../helpers/database.js";
 import { testServices } from "../helpers/services.js";
 import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, recordingHelpers, unthrottledGitHub, replace, scriptedEmployees, write, type TaskFixture } from "./work-fixtures.js";
+import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, unthrottledGitHub, replace, scriptedEmployees, write, type TaskFixture } from "./work-fixtures.js";
 
 const probe = probeBwrap();
 let db: TestDatabase;
@@ -58,7 +58,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const fixture = await createTaskFixture(db, services, { parent: dir });
     const mainBefore = fixture.remote.refs()["refs/heads/main"];
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
     const branch = branchOf(fixture);
@@ -98,7 +98,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
     expect(script.calls).toHaveLength(2);
@@ -117,7 +117,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
     expect(script.calls[1]?.messages.at(-1)?.content).toContain("README.md is outside the task's scope");
@@ -135,7 +135,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
     expect(script.calls[1]?.messages.at(-1)?.content).toContain("src/fixtures.json: the new content is 6 KiB, over the 4 KiB one file may have (AURA_EDIT_MAX_FILE_BYTES)");
@@ -153,7 +153,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const fixture = await createTaskFixture(db, services, { parent: dir });
     const refsBefore = fixture.remote.refs();
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
     expect(script.calls).toHaveLength(3);
@@ -177,7 +177,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
     server.close();
 
     expect(outcome).toMatchObject({ kind: "needs_director" });
@@ -210,7 +210,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
     delete process.env.GITHUB_TOKEN;
     delete process.env.OPENAI_API_KEY;
 
@@ -224,11 +224,11 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
-    await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    await runTaskWork(services, { taskId: fixture.taskId }, {});
     // As if the worker died after GitHub created the PR but before the task row recorded it.
     await db.pool.query("UPDATE tasks SET state = 'working', pr_number = NULL WHERE id = $1", [fixture.taskId]);
 
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open", pullNumber: 100 });
     expect(github.count("POST", /\/pulls$/)).toBe(1);
@@ -244,7 +244,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
-    await runTaskWork(services, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    await runTaskWork(services, { taskId: fixture.taskId }, {});
     const branch = branchOf(fixture);
     const clone = fixture.remote.personClone("pat");
     sh(clone, "checkout", "--quiet", branch);
@@ -257,7 +257,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const revision = await inTransaction(db.pool, (client) =>
       requestRevision(services, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: "comment:1" }),
     );
-    const outcome = await runTaskWork(services, { taskId: fixture.taskId, revisionId: revision.revisionId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId, revisionId: revision.revisionId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open", pullNumber: 100 });
     const tip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
@@ -280,7 +280,7 @@ describe("fail closed", () => {
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(noSandbox, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(noSandbox, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
     expect(script.calls).toHaveLength(0);
@@ -298,7 +298,7 @@ describe("fail closed", () => {
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const outcome = await runTaskWork(noLimits, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const outcome = await runTaskWork(noLimits, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
     expect(script.calls).toHaveLength(0);
@@ -328,7 +328,7 @@ describe("the lock on the task's tree", () => {
     const github = fakeGitHub();
     const fixture = await createTaskFixture(db, services, { parent: dir });
 
-    const run = runTaskWork({ ...services, sandbox: { allowUnsandboxed: true } }, { taskId: fixture.taskId }, recordingHelpers().helpers);
+    const run = runTaskWork({ ...services, sandbox: { allowUnsandboxed: true } }, { taskId: fixture.taskId }, {});
 
     await expect(run).rejects.toThrow(TreeLockLost);
     await expect(run).rejects.toThrow(/lock on its work tree was lost .* nothing was pushed and the job will run again/);

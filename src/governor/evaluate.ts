@@ -69,7 +69,12 @@ async function judge(rule: PolicyRule, input: RuleInput): Promise<RuleOutcome> {
   }
 }
 
-function applyOverride(result: RuleResult, ctx: PullContext): RuleResult {
+/**
+ * The rule's result once the director overrides recorded against it are weighed: the first one from a director,
+ * for this head, of a rule that did not pass makes it `overridden`; every other one leaves a note saying why not.
+ * (Recording an override is `applyOverride` in overrides.ts; this only reads the ones in the PullContext.)
+ */
+function resultAfterOverrides(result: RuleResult, ctx: PullContext): RuleResult {
   const directors = new Set(ctx.directors.map((login) => login.toLowerCase()));
   const notes = [...result.notes];
   let applied: RuleResult | undefined;
@@ -103,7 +108,7 @@ export async function evaluate(pack: PolicyPack, ctx: PullContext): Promise<Verd
   for (const rule of pack.rules) {
     const outcome = await judge(rule, input);
     const result: RuleResult = { ruleId: rule.id, kind: rule.kind, severity: rule.severity, ...outcome };
-    rules.push(applyOverride(result, ctx));
+    rules.push(resultAfterOverrides(result, ctx));
   }
   return {
     conclusion: concludeVerdict(rules),

@@ -1,4 +1,6 @@
-// The HNSC gate: builds the PullContext from GitHub and the database, evaluates it against the effective pack
+// The HNSC gate. HNSC, hybrid neuro-symbolic control, is the governor's idea: models write the code, and rules
+// written as code, not a model, decide whether it may merge. The gate builds the PullContext from GitHub and the
+// database, evaluates it against the effective pack
 // (default pack + the BASE branch's repo rules), and posts commit status `aura/hnsc` on the head SHA: `pending`
 // first, then success, failure or error. Anything that stops evaluation ends in `error`, never a pass. Each
 // verdict is stored and audited. What is posted is the strictest say over every open pull request at that

@@ -15,7 +15,7 @@ import { AuditLog } from "../src/audit/append.js";
 import { loadConfig } from "../src/config/env.js";
 import { loadPolicySet } from "../src/config/policy-files.js";
 import { createPool } from "../src/db/pool.js";
-import { CircuitBreaker } from "../src/employees/circuit-breaker.js";
+import { CircuitBreaker } from "../src/models/circuit-breaker.js";
 import { runTaskWork } from "../src/employees/work-loop.js";
 import { createGitHubAccess } from "../src/github/octokit.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../src/services.js";

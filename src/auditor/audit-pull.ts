@@ -4,13 +4,13 @@
 // verdict and inline comments.
 // A retried or redelivered job finds its stored run and review and posts nothing twice. Then, when configured,
 // another employee adds the advisory LLM review (advisory-review.ts), which never gates.
-import type { SpendHolder } from "../employees/budgets.js";
+import type { SpendHolder } from "../models/budgets.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { evaluatePull, type Evaluation } from "../governor/gate.js";
-import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../governor/github-pull.js";
+import { getPull, isAgentPull, splitRepo, type GitHubPull } from "../github/pull.js";
 import type { Services } from "../services.js";
 import { runAdvisoryReview } from "./advisory-review.js";
-import { commitSourceFor } from "./checkout.js";
+import { commitSourceFor } from "../workspace/commit-checkout.js";
 import { compareEvidence } from "./claims.js";
 import { finishRun, loadRun, loadRunClaim, recordReview, startRun, type AuditReport, type PullAt, type RunSummary } from "./evidence-store.js";
 import { findReview, postReview, renderReview, reviewDigest, updateReview } from "./review.js";

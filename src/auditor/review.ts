@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { InstallationOctokit } from "../github/octokit.js";
 import type { Evaluation } from "../governor/gate.js";
-import { splitRepo } from "../governor/github-pull.js";
+import { splitRepo } from "../github/pull.js";
 import type { AuditReport, RunSummary } from "./evidence-store.js";
 
 export function reviewMarker(headSha: string): string {

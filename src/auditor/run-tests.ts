@@ -5,7 +5,7 @@
 import type { RepoConfig } from "../config/repo-config.js";
 import type { Services } from "../services.js";
 import { defaultRepoCommands, runInSandbox, SandboxUnavailableError, type SandboxResult } from "../workspace/index.js";
-import { withDetachedCheckout, type CommitSource } from "./checkout.js";
+import { withDetachedCheckout, type CommitSource } from "../workspace/commit-checkout.js";
 import type { RunSummary } from "./evidence-store.js";
 
 const LOG_TAIL_LINES = 30;

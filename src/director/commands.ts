@@ -6,7 +6,7 @@
 import { appendEvents } from "../audit/append.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
-import { inTransaction } from "../manager/transitions.js";
+import { inTransaction } from "../core/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { isWideningVerb, reposWithoutDirectorship, wideningRefusal } from "./authority.js";

@@ -4,8 +4,8 @@
 import { appendEvents } from "../audit/append.js";
 import { closedAfter, recordReopen } from "../accountant/ledger.js";
 import { reviewAndApply } from "../hr/hr-duty.js";
-import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { PullReopenedDelivery, readDelivery } from "./payloads.js";

@@ -4,8 +4,8 @@ import { isDirector } from "../github/permissions.js";
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { requestRevision, RevisionNotPossible } from "../employees/revise.js";
-import { refreshStatusComment } from "../manager/status-comment.js";
-import { inTransaction } from "../manager/transitions.js";
+import { refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction } from "../core/transitions.js";
 import { ReviewSubmittedDelivery, readDelivery, splitRepo } from "./payloads.js";
 import { directorConfig, findAgentTask } from "./pull-closed.js";
 

@@ -4,8 +4,8 @@
 // transaction, and the work job is enqueued there too.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
-import { transitionTask } from "../manager/transitions.js";
-import type { TaskState } from "../manager/state-machine.js";
+import { transitionTask } from "../core/transitions.js";
+import type { TaskState } from "../core/state-machine.js";
 import type { Services } from "../services.js";
 import { enqueue } from "../queue/enqueue.js";
 

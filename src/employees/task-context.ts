@@ -3,7 +3,7 @@
 // the loop: refused edits, failing test output, and a director's revision request.
 import { createHash } from "node:crypto";
 import picomatch from "picomatch";
-import type { ChatMessage } from "./model-client.js";
+import type { ChatMessage } from "../models/model-client.js";
 import { safeReadFile, UnsafePathError, type SandboxResult } from "../workspace/index.js";
 
 export type TaskBrief = {

@@ -11,9 +11,9 @@ import type { Employee, TaskClass } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import { routeTask } from "../manager/assign.js";
-import type { TaskState } from "../manager/state-machine.js";
-import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "../manager/transitions.js";
+import type { TaskState } from "../core/state-machine.js";
+import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import {
@@ -52,10 +52,10 @@ import {
   utcDay,
   type SpendHolder,
   type SpendSubject,
-} from "./budgets.js";
+} from "../models/budgets.js";
 import { applyEdits, EditSet, planEdits, recordChange, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
-import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "./model-client.js";
-import { defaultPriceFor } from "./prices.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../models/model-client.js";
+import { defaultPriceFor } from "../models/prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
 import { recordRunClaim, runClaim } from "./run-claims.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";

@@ -20,7 +20,7 @@
 import type { InstallationOctokit } from "../github/octokit.js";
 import type { Services } from "../services.js";
 import { MAX_DESCRIPTION_LENGTH } from "./describe-verdict.js";
-import { splitRepo } from "./github-pull.js";
+import { splitRepo } from "../github/pull.js";
 import type { Conclusion } from "./verdict.js";
 import { readCommitRecords, type CommitRecords, type PullAtCommit } from "./verdict-store.js";
 

@@ -7,7 +7,7 @@
 import type { Services } from "../services.js";
 import { restatusCommit } from "./commit-status.js";
 import { withPullLock } from "./gate.js";
-import { getPull } from "./github-pull.js";
+import { getPull } from "../github/pull.js";
 import { listUnconfirmedPulls, markPullConfirmed, recordPullMoved, recordUnconfirmedPullClosed, type UnconfirmedPull } from "./verdict-store.js";
 
 export type ConfirmedPull = UnconfirmedPull & { found: "open" | "closed" | "merged" | "moved" | "gone" };

@@ -9,7 +9,7 @@ import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
 import { commitStatusOf, postStatus, STATUS_CONTEXT, withAdvisoryLock, withCommitLock, type CommitAt } from "./commit-status.js";
 import { evaluatePull, type GateHooks } from "./gate.js";
-import { pullsForCommit, splitRepo } from "./github-pull.js";
+import { pullsForCommit, splitRepo } from "../github/pull.js";
 import { latestVerdictForSha } from "./verdict-store.js";
 
 export const StatusEvent = z.object({

@@ -7,7 +7,7 @@
 // commit (src/governor/commit-status.ts), so a second pull request at an agent PR's head can never turn its
 // gate green. Evaluations of one pull request are serialised by an advisory lock, so an older evaluation can
 // never overwrite a newer one's status.
-import { commitSourceFor, diffFromClone } from "../auditor/checkout.js";
+import { commitSourceFor, diffFromClone } from "../workspace/commit-checkout.js";
 import { loadEvidence } from "../auditor/evidence-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import type { InstallationOctokit } from "../github/octokit.js";
@@ -27,7 +27,7 @@ import {
 import { describeVerdict, type VerdictDescription } from "./describe-verdict.js";
 import { effectivePack } from "./effective-pack.js";
 import { evaluate } from "./evaluate.js";
-import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "./github-pull.js";
+import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "../github/pull.js";
 import { listOverrides } from "./overrides.js";
 import type { ChangedFile, PullContext } from "./pull-context.js";
 import { PolicyRelaxationRefused, withApprovedRelaxations } from "./repo-rules.js";

@@ -6,12 +6,12 @@
 import { appendEvents } from "../audit/append.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { isDirector } from "../github/permissions.js";
-import { inTransaction } from "../manager/transitions.js";
+import { inTransaction } from "../core/transitions.js";
 import type { Services } from "../services.js";
 import { enqueue } from "../queue/enqueue.js";
 import type pg from "pg";
 import { effectivePack } from "./effective-pack.js";
-import { getPull, splitRepo } from "./github-pull.js";
+import { getPull, splitRepo } from "../github/pull.js";
 import { findRepoRulesApproval, repoRulesHash } from "./repo-rules-approval.js";
 import type { RuleOverride } from "./pull-context.js";
 

@@ -8,10 +8,10 @@ import type pg from "pg";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
-import { inTransaction } from "../manager/transitions.js";
+import { inTransaction } from "../core/transitions.js";
 import type { Services } from "../services.js";
 import { effectivePack } from "./effective-pack.js";
-import { splitRepo } from "./github-pull.js";
+import { splitRepo } from "../github/pull.js";
 import { enqueueEvaluation } from "./overrides.js";
 import type { DirectorOverride, Relaxation } from "./repo-rules.js";
 

@@ -10,7 +10,7 @@ import type { Role, Services } from "../services.js";
 import { handleStatusEvent } from "./forgery.js";
 import { STATUS_CONTEXT } from "./commit-status.js";
 import { evaluatePull, recordPullClose } from "./gate.js";
-import { isAgentPull } from "./github-pull.js";
+import { isAgentPull } from "../github/pull.js";
 
 const EVALUATED_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
 

@@ -4,8 +4,8 @@
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
-import { addNotice, refreshStatusComment } from "../manager/status-comment.js";
-import { inTransaction } from "../manager/transitions.js";
+import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction } from "../core/transitions.js";
 import type { Duty } from "../queue/leader.js";
 import type { Services } from "../services.js";
 import { EmployeeStatus, INITIAL_STATUS, probationSince, transition, type TransitionActor } from "./employee-status.js";

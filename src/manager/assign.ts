@@ -9,13 +9,13 @@ import { posteriorsFromOutcomes, probationOutcomeCounts, UNIFORM_PRIOR } from ".
 import { loadProbationStarts } from "../hr/probation.js";
 import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
-import { loadPriceTable, type PriceTable } from "../employees/prices.js";
-import { isProviderConfigured } from "../employees/providers/index.js";
+import { loadPriceTable, type PriceTable } from "../models/prices.js";
+import { isProviderConfigured } from "../models/providers/index.js";
 import type { Services } from "../services.js";
 import { route, routeOverride, type RoutingCandidate, type RoutingDecision } from "./route.js";
-import { transitionTask } from "./transitions.js";
+import { transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
-import type { TaskState } from "./state-machine.js";
+import type { TaskState } from "../core/state-machine.js";
 
 export type RouteOptions = {
   /** Employees that already failed this task (provider failover). */

@@ -10,7 +10,7 @@ import { RepoConfig } from "../config/repo-config.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
 import { cancelRequirement } from "./lifecycle.js";
-import { inTransaction } from "./transitions.js";
+import { inTransaction } from "../core/transitions.js";
 
 export const INSTALLATION_TASK = "installation.sync" as const;
 

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { parseRepoConfig, RepoConfig, effectiveBudgets } from "../config/repo-config.js";
-import { releaseStaleReservations, utcDay, type SpendHolder } from "../employees/budgets.js";
+import { releaseStaleReservations, utcDay, type SpendHolder } from "../models/budgets.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { atLeast, getPermission, type Permission } from "../github/permissions.js";
 import { readRepoConfig, type RepoConfigResult } from "../github/repo-config-reader.js";
@@ -37,9 +37,9 @@ import { cancelRequirement, releaseDependents } from "./lifecycle.js";
 import { buildPlanningMessages, type ProtectedGlob, type TaskPlan } from "./plan.js";
 import { draftPlan, type DraftOutcome } from "./planner.js";
 import { readRepoView } from "./repo-view.js";
-import { canTransition, type RequirementState, type TaskState } from "./state-machine.js";
-import { refreshStatusComment } from "./status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
+import { canTransition, type RequirementState, type TaskState } from "../core/state-machine.js";
+import { refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
 export const INTAKE_TASK = "requirement.intake" as const;
 

@@ -8,7 +8,7 @@ import { RepoConfig } from "../config/repo-config.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
 import { ensureRequirementLabel } from "./installation.js";
-import { inTransaction } from "./transitions.js";
+import { inTransaction } from "../core/transitions.js";
 
 export const LABEL_SYNC_TASK = "label.sync" as const;
 

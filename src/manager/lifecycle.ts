@@ -4,9 +4,9 @@
 import type pg from "pg";
 import type { Services } from "../services.js";
 import { routeTask } from "./assign.js";
-import { canTransition, type RequirementState, type TaskState } from "./state-machine.js";
-import { addNotice, refreshStatusComment } from "./status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
+import { canTransition, type RequirementState, type TaskState } from "../core/state-machine.js";
+import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
 export type RoutedTask = { taskId: number; taskKey: string; employeeId: string | null };
 

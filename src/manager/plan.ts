@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { TASK_CLASSES, TaskClass } from "../config/policy-files.js";
-import type { ChatMessage } from "../employees/model-client.js";
+import type { ChatMessage } from "../models/model-client.js";
 import { sanitizeUntrustedLine, sanitizeUntrustedText } from "./sanitize.js";
 
 export { TASK_CLASSES, TaskClass };

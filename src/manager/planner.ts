@@ -4,10 +4,10 @@
 // Every call is charged to the requirement and the daily caps; a call the budget cannot pay for is not made.
 import type { Employee } from "../config/policy-files.js";
 import type { EffectiveBudgets } from "../config/repo-config.js";
-import { BudgetExhausted, budgetedCall, type SpendHolder, type SpendSubject } from "../employees/budgets.js";
-import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../employees/model-client.js";
-import { defaultPriceFor } from "../employees/prices.js";
-import { isProviderConfigured } from "../employees/providers/index.js";
+import { BudgetExhausted, budgetedCall, type SpendHolder, type SpendSubject } from "../models/budgets.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../models/model-client.js";
+import { defaultPriceFor } from "../models/prices.js";
+import { isProviderConfigured } from "../models/providers/index.js";
 import type { Services } from "../services.js";
 import { TaskPlan } from "./plan.js";
 import { planProblemsFeedback, validatePlan, type PlanLimits, type PlanProblem } from "./validate-plan.js";

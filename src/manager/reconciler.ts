@@ -4,7 +4,7 @@
 // failure, so this is what makes "record, then work" safe. Reservations of model calls that can no longer be
 // running (a worker killed mid-call) are released, so they stop counting against the budgets. Pull requests
 // the gate's migration 020 recorded as open without asking GitHub are confirmed against GitHub once each.
-import { releaseStaleReservations } from "../employees/budgets.js";
+import { releaseStaleReservations } from "../models/budgets.js";
 import { redeliverFailedDeliveries } from "../github/redeliver.js";
 import { confirmBackfilledPulls } from "../governor/confirm-pulls.js";
 import type pg from "pg";
@@ -15,9 +15,9 @@ import { routeTask } from "./assign.js";
 import { enqueueMany, JOB_STILL_QUEUED } from "../queue/enqueue.js";
 import { deliveryJobs, jobWaitingFor } from "../queue/inbox.js";
 import { INTAKE_TASK } from "./intake.js";
-import type { TaskState } from "./state-machine.js";
-import { addNotice, refreshStatusComment } from "./status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "./transitions.js";
+import type { TaskState } from "../core/state-machine.js";
+import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
 export type ReconcilerOptions = {
   /** A task in `assigned` or `working` with no state change for this long is stuck (default 30 minutes). */

@@ -4,7 +4,7 @@
 // record keeps every candidate, the seed and the draws, so the same inputs always replay to the same winner.
 import type { Provider, TaskClass } from "../config/policy-files.js";
 import { type SeedParts, routingSeed, sampleBeta, seedMaterial, seededRandom } from "./seeded-random.js";
-import type { EmployeeStatus } from "./state-machine.js";
+import type { EmployeeStatus } from "../core/state-machine.js";
 
 /** The filters, in the order they are applied; a candidate's record names the first one it failed. */
 export const ELIGIBILITY_FILTERS = ["status", "capability", "allow-list", "budget", "circuit-breaker", "data-policy", "excluded"] as const;

@@ -3,7 +3,7 @@
 // glob (inside the repository and clear of protected paths, via glob-overlap.ts) and the estimates against the
 // budget, and words each problem for the status comment and for the planner's re-ask.
 import picomatch from "picomatch";
-import type { ChatMessage } from "../employees/model-client.js";
+import type { ChatMessage } from "../models/model-client.js";
 import { globSyntaxProblem, scopeReachesProtected } from "./glob-overlap.js";
 import type { PlannedTask, ProtectedGlob, TaskClass, TaskPlan } from "./plan.js";
 import { dependencyCycles } from "./task-graph.js";

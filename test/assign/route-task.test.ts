@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordOutcome } from "../../src/accountant/ledger.js";
 import { reviewAndApply } from "../../src/hr/hr-duty.js";
 import { routeTask } from "../../src/manager/assign.js";
-import { inTransaction } from "../../src/manager/transitions.js";
+import { inTransaction } from "../../src/core/transitions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { insertRequirement, testServices } from "../helpers/services.js";
 

@@ -10,7 +10,7 @@ import { writeAnchor } from "../../src/audit/anchor.js";
 import { appendEvents } from "../../src/audit/append.js";
 import { verifyAudit } from "../../src/audit/verify.js";
 import { createPool } from "../../src/db/pool.js";
-import { refreshStatusComment } from "../../src/manager/status-comment.js";
+import { refreshStatusComment } from "../../src/core/status-comment.js";
 import { asAdmin, createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { GITHUB_API, mockInstallationTokens } from "../helpers/harness.js";
 import { insertRequirement, testServices } from "../helpers/services.js";

@@ -6,7 +6,7 @@ import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { routeTask } from "../../src/manager/assign.js";
 import { route, type RouteInput, type RoutingDecision } from "../../src/manager/route.js";
-import { inTransaction } from "../../src/manager/transitions.js";
+import { inTransaction } from "../../src/core/transitions.js";
 import nock from "nock";
 import { GITHUB_API, mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
 import {

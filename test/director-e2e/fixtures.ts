@@ -3,10 +3,10 @@
 // Director's flows call.
 import nock from "nock";
 import { routeTask } from "../../src/manager/assign.js";
-import { inTransaction, transitionTask } from "../../src/manager/transitions.js";
+import { inTransaction, transitionTask } from "../../src/core/transitions.js";
 import type { Services } from "../../src/services.js";
 import { loadPolicySet } from "../../src/config/policy-files.js";
-import { CircuitBreaker } from "../../src/employees/circuit-breaker.js";
+import { CircuitBreaker } from "../../src/models/circuit-breaker.js";
 import pino from "pino";
 import type pg from "pg";
 import { AuditLog } from "../../src/audit/append.js";

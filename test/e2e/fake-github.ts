@@ -5,7 +5,7 @@
 // as unhandled (the test asserts there are none) and answered 404 as GitHub would.
 import { execFileSync } from "node:child_process";
 import nock from "nock";
-import { changedFilesFromUnifiedDiff } from "../../src/governor/local-diff.js";
+import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { GITHUB_API } from "../helpers/harness.js";
 import { hermeticGitEnv } from "../workspace/git-fixture.js";
 

@@ -5,8 +5,8 @@
 import type { z } from "zod";
 import type { Employee } from "../../src/config/policy-files.js";
 import type { EditSet } from "../../src/employees/edits.js";
-import type { ModelClient, StructuredRequest, StructuredResult } from "../../src/employees/model-client.js";
-import { generateStructured } from "../../src/employees/structured-output.js";
+import type { ModelClient, StructuredRequest, StructuredResult } from "../../src/models/model-client.js";
+import { generateStructured } from "../../src/models/structured-output.js";
 import type { TaskPlan } from "../../src/manager/plan.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import type { FakeGitHub } from "./fake-github.js";

@@ -2,9 +2,9 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { CircuitBreaker, withCircuitBreaker } from "../../src/employees/circuit-breaker.js";
-import { ModelCallError } from "../../src/employees/model-client.js";
-import { createModelClient } from "../../src/employees/providers/index.js";
+import { CircuitBreaker, withCircuitBreaker } from "../../src/models/circuit-breaker.js";
+import { ModelCallError } from "../../src/models/model-client.js";
+import { createModelClient } from "../../src/models/providers/index.js";
 import { loadFixture, openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
 function manualClock(start = 1_000_000) {

@@ -2,9 +2,9 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ModelCallError, type ChatMessage } from "../../src/employees/model-client.js";
-import { createModelClient } from "../../src/employees/providers/index.js";
-import { RateLimitError } from "../../src/employees/structured-output.js";
+import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
+import { createModelClient } from "../../src/models/providers/index.js";
+import { RateLimitError } from "../../src/models/structured-output.js";
 import { geminiReply, loadFixture, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
 const BASE = "https://gemini.gateway.test";

@@ -8,7 +8,7 @@ import {
   toStrictJsonSchema,
   UnsupportedSchemaError,
   type JsonSchema,
-} from "../../src/employees/json-schema.js";
+} from "../../src/models/json-schema.js";
 
 /** Every object in a strict schema must list all its properties as required and forbid others. */
 function assertStrictObjects(node: JsonSchema, path = "<root>"): void {

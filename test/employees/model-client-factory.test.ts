@@ -3,13 +3,13 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { UnknownPriceError } from "../../src/employees/prices.js";
+import { UnknownPriceError } from "../../src/models/prices.js";
 import {
   createModelClient,
   isProviderConfigured,
   ProviderNotConfiguredError,
-} from "../../src/employees/providers/index.js";
-import { UnsupportedSchemaError } from "../../src/employees/json-schema.js";
+} from "../../src/models/providers/index.js";
+import { UnsupportedSchemaError } from "../../src/models/json-schema.js";
 import { openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
 const options = { prices: testPrices(), now: () => TEST_NOW };

@@ -2,8 +2,8 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ModelCallError, type ChatMessage } from "../../src/employees/model-client.js";
-import { createModelClient } from "../../src/employees/providers/index.js";
+import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
+import { createModelClient } from "../../src/models/providers/index.js";
 import { closedPort, loadFixture, ollamaReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
 const HOST = "http://ollama.gateway.test:11434";

@@ -6,9 +6,9 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { toGeminiSchema, toStrictJsonSchema } from "../../src/employees/json-schema.js";
-import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../../src/employees/model-client.js";
-import { createModelClient } from "../../src/employees/providers/index.js";
+import { toGeminiSchema, toStrictJsonSchema } from "../../src/models/json-schema.js";
+import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../../src/models/model-client.js";
+import { createModelClient } from "../../src/models/providers/index.js";
 import { geminiReply, ollamaReply, openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
 const Triage = z.object({ summary: z.string().min(1), severity: z.enum(["low", "high"]) });

@@ -6,7 +6,7 @@ import {
   parsePriceTable,
   PriceTableError,
   UnknownPriceError,
-} from "../../src/employees/prices.js";
+} from "../../src/models/prices.js";
 import { testPrices } from "./provider-fixtures.js";
 
 describe("price table", () => {

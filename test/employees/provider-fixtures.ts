@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { z } from "zod";
-import { parsePriceTable, type PriceTable } from "../../src/employees/prices.js";
+import { parsePriceTable, type PriceTable } from "../../src/models/prices.js";
 
 const fixtureDir = new URL("../fixtures/providers/", import.meta.url);
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EffectiveBudgets } from "../../src/config/repo-config.js";
 import { effectiveBudgets, parseRepoConfig } from "../../src/config/repo-config.js";
 import { loadBudgets } from "../../src/config/policy-files.js";
-import { RESERVATION_MARGIN_MS, releaseStaleReservations, reserveSpend, type SpendSubject } from "../../src/employees/budgets.js";
+import { RESERVATION_MARGIN_MS, releaseStaleReservations, reserveSpend, type SpendSubject } from "../../src/models/budgets.js";
 import { reconcileStaleReservations } from "../../src/manager/reconciler.js";
 import { startWorker } from "../../src/queue/worker.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";

@@ -2,8 +2,8 @@
 // tests do not reach through HTTP.
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ModelCallError, type Usage } from "../../src/employees/model-client.js";
-import { generateStructured, type ProviderReply, type ProviderTurn } from "../../src/employees/structured-output.js";
+import { ModelCallError, type Usage } from "../../src/models/model-client.js";
+import { generateStructured, type ProviderReply, type ProviderTurn } from "../../src/models/structured-output.js";
 
 const Answer = z.object({ answer: z.string() });
 const usage: Usage = { input: 10, cachedInput: 0, output: 5 };

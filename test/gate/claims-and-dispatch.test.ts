@@ -2,7 +2,7 @@
 // with the Auditor's runs, and commit trailers.
 import { describe, expect, it } from "vitest";
 import { compareEvidence, parseEvidenceClaim, type ObservedRun } from "../../src/auditor/claims.js";
-import { parseTrailers } from "../../src/governor/github-pull.js";
+import { parseTrailers } from "../../src/github/pull.js";
 import { dispatchGovernor } from "../../src/governor/role.js";
 import type { DeliverySummary } from "../../src/queue/dispatch.js";
 import { pullDelivery, pullObject, REPO } from "./gate-fixture.js";

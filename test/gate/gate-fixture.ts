@@ -3,7 +3,7 @@
 // and the task records the work loop would have written.
 import nock from "nock";
 import type pg from "pg";
-import { changedFilesFromUnifiedDiff } from "../../src/governor/local-diff.js";
+import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { GITHUB_API } from "../helpers/harness.js";
 import { sh, type BareRemote } from "../workspace/git-fixture.js";

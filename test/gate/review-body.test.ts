@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { AuditReport, RunSummary } from "../../src/auditor/evidence-store.js";
 import { renderReview } from "../../src/auditor/review.js";
 import type { Evaluation } from "../../src/governor/gate.js";
-import { GitHubPull } from "../../src/governor/github-pull.js";
+import { GitHubPull } from "../../src/github/pull.js";
 import { pullObject } from "./gate-fixture.js";
 
 const HEAD = "a".repeat(40);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import parseDiff from "parse-diff";
 import { describe, expect, it } from "vitest";
-import { changedFilesFromUnifiedDiff } from "../../src/governor/local-diff.js";
+import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { parsePatch } from "../../src/governor/patch.js";
 
 const fixtures = new URL("../fixtures/diffs/", import.meta.url);

@@ -1,7 +1,7 @@
 // Builds PullContexts for governor tests from the real git diffs in test/fixtures/diffs and the default pack.
 import { readFileSync } from "node:fs";
 import { loadProtectedPaths } from "../../src/config/policy-files.js";
-import { changedFilesFromUnifiedDiff } from "../../src/governor/local-diff.js";
+import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { loadPolicyPack, type PolicyPack } from "../../src/governor/policy-pack.js";
 import type { ChangedFile, PullCommit, PullContext, TaskRecord } from "../../src/governor/pull-context.js";
 

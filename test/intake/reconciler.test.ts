@@ -13,7 +13,7 @@ import { releaseDependents } from "../../src/manager/lifecycle.js";
 import { reconcileLostIntake, reconcileMissedDeliveries, reconcileStuckTasks } from "../../src/manager/reconciler.js";
 import { dispatchManager } from "../../src/manager/role.js";
 import { routingSeed } from "../../src/manager/seeded-random.js";
-import { inTransaction, transitionTask } from "../../src/manager/transitions.js";
+import { inTransaction, transitionTask } from "../../src/core/transitions.js";
 import type { Services } from "../../src/services.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { GITHUB_API, mockInstallationTokens } from "../helpers/harness.js";

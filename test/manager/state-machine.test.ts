@@ -9,7 +9,7 @@ import {
   canTransition,
   nextStates,
   renderStateMachinesMarkdown,
-} from "../../src/manager/state-machine.js";
+} from "../../src/core/state-machine.js";
 
 describe("requirement and task state machines", () => {
   it.each([

@@ -13,7 +13,7 @@ import { requestRevision } from "../../src/employees/revise.js";
 import { dispatchEmployees, runBranchPushed, runSyncBase, SYNC_BASE_TASK } from "../../src/employees/sync-base.js";
 import { tryTaskTreeLock } from "../../src/employees/tree-lock.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
-import { inTransaction } from "../../src/manager/transitions.js";
+import { inTransaction } from "../../src/core/transitions.js";
 import { allTasks } from "../../src/roles.js";
 import type { Services } from "../../src/services.js";
 import { startHarness, type Harness } from "../helpers/harness.js";

@@ -2,8 +2,8 @@
 // file with its patch (paginated, up to the 3,000 the API lists), every commit (paginated) with its trailers.
 // Every response passes a zod schema first; anything else is an error, never a guess.
 import { z } from "zod";
-import type { InstallationOctokit } from "../github/octokit.js";
-import type { ChangedFile, PullCommit } from "./pull-context.js";
+import type { InstallationOctokit } from "./octokit.js";
+import type { ChangedFile, PullCommit } from "./pull-types.js";
 
 const RepoRef = z.object({ full_name: z.string(), clone_url: z.string().optional() }).nullable();
 

@@ -5,9 +5,9 @@ import { randomBytes, createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { changedFilesFromUnifiedDiff } from "../governor/local-diff.js";
-import type { ChangedFile } from "../governor/pull-context.js";
-import { GitCommandError, git, resolveCloneSource, type CloneSource, type GitTarget, type RepoLocation, type WorkspaceOptions } from "../workspace/index.js";
+import { changedFilesFromUnifiedDiff } from "../github/local-diff.js";
+import type { ChangedFile } from "../github/pull-types.js";
+import { GitCommandError, git, resolveCloneSource, type CloneSource, type GitTarget, type RepoLocation, type WorkspaceOptions } from "./index.js";
 
 export type CommitSource = {
   repo: RepoLocation;

@@ -1,7 +1,7 @@
 // Turns a full `git diff` of the local clone into the same ChangedFile shape the REST API gives, for PRs whose
 // file list or patches GitHub truncates (the governor never passes blind) and for diff fixtures in tests.
 import parseDiff from "parse-diff";
-import type { ChangedFile, ChangedFileStatus } from "./pull-context.js";
+import type { ChangedFile, ChangedFileStatus } from "./pull-types.js";
 
 function stripPrefix(name: string | undefined): string | undefined {
   if (name === undefined || name === "/dev/null") return undefined;

@@ -45,3 +45,22 @@ export async function trySessionLock(pool: pg.Pool, namespace: string, key: stri
     },
   };
 }
+
+/**
+ * Runs `work` holding the lock (`namespace`, `key`), waiting for it while another session holds it: serialises
+ * everything done under one name across all workers and processes. Same key space as trySessionLock, so the
+ * waiting and the trying forms of one name exclude each other.
+ */
+export async function withSessionLock<T>(pool: pg.Pool, namespace: string, key: string, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", [namespace, key]);
+    try {
+      return await work();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", [namespace, key]);
+    }
+  } finally {
+    client.release();
+  }
+}

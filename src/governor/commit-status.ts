@@ -18,6 +18,7 @@
 // lock, after the pull request's own say is stored, so two pull requests at one commit can never leave the weaker
 // verdict standing.
 import type { InstallationOctokit } from "../github/octokit.js";
+import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
 import { MAX_DESCRIPTION_LENGTH } from "./describe-verdict.js";
 import { splitRepo } from "../github/pull.js";
@@ -121,22 +122,7 @@ export function strictestStatus(records: CommitRecords, pullUrl: (pull: number) 
 
 /** Serialises everything that decides and posts one commit's status, across all workers and processes. */
 export async function withCommitLock<T>(services: Pick<Services, "pool">, at: CommitAt, work: () => Promise<T>): Promise<T> {
-  return withAdvisoryLock(services, `aura:commit:${at.installationId}:${at.repo}@${at.sha}`, work);
-}
-
-/** Serialises `work` across all workers and processes by a named Postgres session advisory lock. */
-export async function withAdvisoryLock<T>(services: Pick<Services, "pool">, key: string, work: () => Promise<T>): Promise<T> {
-  const client = await services.pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key]);
-    try {
-      return await work();
-    } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]);
-    }
-  } finally {
-    client.release();
-  }
+  return withSessionLock(services.pool, "aura:commit", `${at.installationId}:${at.repo}@${at.sha}`, work);
 }
 
 export async function postStatus(

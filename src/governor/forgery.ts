@@ -6,8 +6,9 @@
 import { z } from "zod";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
+import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
-import { commitStatusOf, postStatus, STATUS_CONTEXT, withAdvisoryLock, withCommitLock, type CommitAt } from "./commit-status.js";
+import { commitStatusOf, postStatus, STATUS_CONTEXT, withCommitLock, type CommitAt } from "./commit-status.js";
 import { evaluatePull, type GateHooks } from "./gate.js";
 import { pullsForCommit, splitRepo } from "../github/pull.js";
 import { latestVerdictForSha } from "./verdict-store.js";
@@ -144,8 +145,8 @@ export async function handleStatusEvent(services: Services, payload: unknown, ho
     payload: { forgedState: event.state, forgedDescription: event.description ?? null, restored, pullNumber: pullNumber ?? null },
   });
   if (pullNumber !== undefined) {
-    const key = `aura:forgery:${installationId}:${repo}@${event.sha}`;
-    await withAdvisoryLock(services, key, () => notifyDirectors(services, event, pullNumber, author));
+    const key = `${installationId}:${repo}@${event.sha}`;
+    await withSessionLock(services.pool, "aura:forgery", key, () => notifyDirectors(services, event, pullNumber, author));
   }
   return "corrected";
 }

@@ -13,6 +13,7 @@ import type { RepoConfig } from "../config/repo-config.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { isDirector } from "../github/permissions.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
+import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
 import {
   clip,
@@ -20,7 +21,6 @@ import {
   EVALUATING_DESCRIPTION,
   postStatus,
   restatusCommit,
-  withAdvisoryLock,
   withCommitLock,
   type CommitStatus,
 } from "./commit-status.js";
@@ -36,7 +36,7 @@ import { findTaskForPull, type FoundTask } from "./task-record.js";
 import type { Conclusion, Verdict } from "./verdict.js";
 import { isPullRecordedOpen, readCommitRecords, recordPullClosed, recordPullHead, storeVerdict, type StoredVerdict } from "./verdict-store.js";
 
-export { postStatus, STATUS_CONTEXT, withAdvisoryLock } from "./commit-status.js";
+export { postStatus, STATUS_CONTEXT } from "./commit-status.js";
 export const NOT_GOVERNED = "not governed by Aura";
 
 export type PullRef = { installationId: number; repo: string; pullNumber: number };
@@ -67,7 +67,7 @@ export type GateHooks = {
 
 /** Holds a session advisory lock for the pull request while `work` runs. */
 export async function withPullLock<T>(services: Pick<Services, "pool">, ref: PullRef, work: () => Promise<T>): Promise<T> {
-  return withAdvisoryLock(services, `aura:pull:${ref.installationId}:${ref.repo}#${ref.pullNumber}`, work);
+  return withSessionLock(services.pool, "aura:pull", `${ref.installationId}:${ref.repo}#${ref.pullNumber}`, work);
 }
 
 /** The changed files, completed from a clone when GitHub lists fewer than changed or leaves patches out. */

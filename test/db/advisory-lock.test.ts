@@ -1,6 +1,6 @@
 // A session advisory lock knows when PostgreSQL dropped it with its connection, so the job holding it can stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trySessionLock } from "../../src/db/advisory-lock.js";
+import { trySessionLock, withSessionLock } from "../../src/db/advisory-lock.js";
 import { createTestDatabase, endLockSessions, type TestDatabase } from "../helpers/database.js";
 import { until } from "../helpers/wait.js";
 
@@ -40,5 +40,34 @@ describe("a session lock", () => {
     await other?.release();
     const { rows } = await db.pool.query<{ one: number }>("SELECT 1 AS one");
     expect(rows[0]?.one).toBe(1);
+  });
+});
+
+describe("a waiting session lock", () => {
+  it("runs work for one name one at a time, in the order the holders asked, and frees the name afterwards", async () => {
+    const held = await trySessionLock(db.pool, "test", "c");
+    const steps: string[] = [];
+
+    const waiting = withSessionLock(db.pool, "test", "c", async () => {
+      steps.push("waiter ran");
+      return "done";
+    });
+    while ((await db.pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount !== 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    steps.push("holder released");
+    await held?.release();
+
+    expect(await waiting).toBe("done");
+    expect(steps).toEqual(["holder released", "waiter ran"]);
+    const free = await trySessionLock(db.pool, "test", "c");
+    expect(free?.held()).toBe(true);
+    await free?.release();
+  });
+
+  it("releases the name when the work throws", async () => {
+    await expect(withSessionLock(db.pool, "test", "d", () => Promise.reject(new Error("work failed")))).rejects.toThrow("work failed");
+
+    const free = await trySessionLock(db.pool, "test", "d");
+    expect(free?.held()).toBe(true);
+    await free?.release();
   });
 });

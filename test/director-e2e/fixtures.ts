@@ -10,7 +10,8 @@ import { CircuitBreaker } from "../../src/models/circuit-breaker.js";
 import pino from "pino";
 import type pg from "pg";
 import { AuditLog } from "../../src/audit/append.js";
-import { GITHUB_API, type Harness } from "../helpers/harness.js";
+import { beforeEach } from "vitest";
+import { GITHUB_API, resetGitHub, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
 import { examplePayload } from "../helpers/webhooks.js";
 
 export const INSTALLATION = 4242;
@@ -23,6 +24,47 @@ export const OUTSIDER = "olly-outsider";
 export const WRITER = "wes-writer";
 /** Provider keys so all three registered employees are routing candidates. */
 export const HARNESS_ENV = { OPENAI_API_KEY: "sk-test-not-used", GEMINI_API_KEY: "gemini-test-not-used" };
+
+export type DirectorHarnessOptions = {
+  /** Merged over HARNESS_ENV's provider keys. */
+  harness?: HarnessOptions;
+  /** Each login's permission on REPO, mocked before each test with an absent `.github/aura.yml`. */
+  permissions: Record<string, string>;
+  /** Mock the status comment refreshes before each test (`status`); left out, a test mocks them itself. */
+  statusComments?: boolean;
+  /** Mock and record replies and reactions before each test (`github`). */
+  replies?: boolean;
+};
+
+/**
+ * The Director end-to-end tests' set-up: one harness for the file, and before each test GitHub reset (each test
+ * records its own GitHub traffic: earlier tests' persisted mocks would swallow it) with the repository's access
+ * and, when asked, status comments and replies. Read the accessors in hooks and tests only.
+ */
+export function useDirectorHarness(options: DirectorHarnessOptions) {
+  const started = useHarness({ ...options.harness, env: { ...HARNESS_ENV, ...options.harness?.env } });
+  let status: ReturnType<typeof mockStatusComments> | undefined;
+  let github: ReturnType<typeof mockReplies> | undefined;
+  beforeEach(() => {
+    resetGitHub();
+    mockRepoAccess(options.permissions);
+    if (options.statusComments) status = mockStatusComments();
+    if (options.replies) github = mockReplies();
+  });
+  return {
+    get harness(): Harness {
+      return started.harness;
+    },
+    get status(): ReturnType<typeof mockStatusComments> {
+      if (!status) throw new Error("useDirectorHarness mocks status comments before each test only with statusComments: true");
+      return status;
+    },
+    get github(): ReturnType<typeof mockReplies> {
+      if (!github) throw new Error("useDirectorHarness records replies before each test only with replies: true");
+      return github;
+    },
+  };
+}
 
 /** Services for calling routeTask from a test against the harness database (no GitHub needed there). */
 export function testServices(harness: Harness): Services {

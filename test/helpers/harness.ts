@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import nock from "nock";
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type AppConfig } from "../../src/config/env.js";
 import type { Employee } from "../../src/config/policy-files.js";
 import type { ModelClient } from "../../src/models/model-client.js";
@@ -27,17 +28,17 @@ export type Harness = {
   stop: () => Promise<void>;
 };
 
-export async function startHarness(
-  options: {
-    env?: Record<string, string>;
-    modelOverride?: (employee: Employee) => ModelClient;
-    now?: () => Date;
-    /** Run only these job types; the others stay queued and `waitForIdle` ignores them. */
-    onlyTasks?: readonly string[];
-    /** Run every job type but these (they stay queued, as with `onlyTasks`). */
-    exceptTasks?: readonly string[];
-  } = {},
-): Promise<Harness> {
+export type HarnessOptions = {
+  env?: Record<string, string>;
+  modelOverride?: (employee: Employee) => ModelClient;
+  now?: () => Date;
+  /** Run only these job types; the others stay queued and `waitForIdle` ignores them. */
+  onlyTasks?: readonly string[];
+  /** Run every job type but these (they stay queued, as with `onlyTasks`). */
+  exceptTasks?: readonly string[];
+};
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const except = options.exceptTasks;
   const onlyTasks = except ? Object.keys(JOBS).filter((name) => !except.includes(name)) : options.onlyTasks;
   const db = await createTestDatabase();
@@ -78,6 +79,33 @@ export async function startHarness(
       await db.drop();
     },
   };
+}
+
+/**
+ * One harness for the whole test file: started before its first test, stopped after its last. Read `harness`
+ * in hooks and tests only (it does not exist while the file is being collected).
+ */
+export function useHarness(options: HarnessOptions = {}): { readonly harness: Harness } {
+  let harness: Harness | undefined;
+  beforeAll(async () => {
+    harness = await startHarness(options);
+  });
+  afterAll(async () => {
+    await harness?.stop();
+  });
+  return {
+    get harness(): Harness {
+      if (!harness) throw new Error("the harness is started in beforeAll: read it in a hook or a test");
+      return harness;
+    },
+  };
+}
+
+/** Before each test: no GitHub mock left from the last test but installation tokens, and no permission remembered from it. */
+export function resetGitHub(): void {
+  nock.cleanAll();
+  mockInstallationTokens();
+  clearPermissionCache();
 }
 
 /** Installation access tokens for any installation, as often as asked (never a pending mock). */

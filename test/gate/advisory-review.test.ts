@@ -4,74 +4,48 @@
 // requirement's budget. A reviewer who is the author, or a model that only returns garbage, posts nothing and
 // never fails the audit job or changes `aura/hnsc`.
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
-import { clearPermissionCache } from "../../src/github/permissions.js";
-import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
-import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
 import {
   apiFiles,
-  BASE_FILES,
   INSTALLATION_ID,
   claimBody,
   commitObject,
   mainSha,
   mockPullReads,
   mockRepoConfig,
-  mockWrites,
   pullDelivery,
   pullObject,
   pushBranch,
   REPO,
   seedClaim,
   seedTask,
-  type GitHubRecorder,
+  useGateHarness,
 } from "./gate-fixture.js";
 
 const GEMINI = "https://gemini.gateway.test";
 const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
 const ADVISORY = "Advisory — does not gate";
 
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-let remote: BareRemote;
-let github: GitHubRecorder;
-
-beforeAll(async () => {
-  harness = await startHarness({ env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } });
-  temp = makeTempDir("aura-advisory-");
-  remote = createBareRemote(temp.dir, BASE_FILES);
-}, 60_000);
-
-afterAll(async () => {
-  await harness.stop();
-  temp.cleanup();
-});
-
-beforeEach(() => {
-  nock.cleanAll();
-  mockInstallationTokens();
-  clearPermissionCache();
-  github = mockWrites();
-});
+const gate = useGateHarness({ harness: { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } }, tempPrefix: "aura-advisory-" });
 
 /** An agent PR by `gpt-4.1-mini` (the seeded assignment) whose tests pass. */
 async function agentPull(number: number, reviewer: string) {
   mockRepoConfig(`test: sh test.sh\nauditor:\n  reviewer: ${reviewer}\n`);
   const branch = `aura/${number}-advisory`;
-  const headSha = pushBranch(remote, temp.dir, branch, { "src/app.js": `export const answer = ${number};\n` });
-  const baseSha = mainSha(remote);
-  const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  await seedClaim(harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
-  const changed = apiFiles(remote, baseSha, headSha);
+  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, { "src/app.js": `export const answer = ${number};\n` });
+  const baseSha = mainSha(gate.remote);
+  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  await seedClaim(gate.harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
+  const changed = apiFiles(gate.remote, baseSha, headSha);
   const pull = pullObject({
     number,
     headSha,
     headRef: branch,
     baseSha,
-    cloneUrl: remote.url,
+    cloneUrl: gate.remote.url,
     body: claimBody({ exitCode: 0, passed: 3, failed: 0, total: 3 }, taskId),
     changedFiles: changed.length,
   });
@@ -95,14 +69,14 @@ function geminiReplies(texts: string[]): { prompts: string[] } {
 }
 
 async function auditEvents(action: string, sha: string): Promise<Record<string, unknown>[]> {
-  const { rows } = await harness.db.pool.query<{ payload: Record<string, unknown> }>(
+  const { rows } = await gate.harness.db.pool.query<{ payload: Record<string, unknown> }>(
     "SELECT payload FROM audit.events WHERE action = $1 AND payload->>'headSha' = $2 ORDER BY seq",
     [action, sha],
   );
   return rows.map((row) => row.payload);
 }
 
-const reviewsOf = (sha: string) => github.reviews.filter((review) => review.commit_id === sha);
+const reviewsOf = (sha: string) => gate.github.reviews.filter((review) => review.commit_id === sha);
 
 describe("an advisory reviewer other than the author", () => {
   it("posts one separate COMMENT review marked advisory per head SHA, charged to the budget, never gating", async () => {
@@ -113,10 +87,10 @@ describe("an advisory reviewer other than the author", () => {
     };
     const gemini = geminiReplies([JSON.stringify(findings)]);
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle(90_000);
-    await harness.deliver("pull_request", pullDelivery("synchronize", pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("synchronize", pull));
+    await gate.harness.waitForIdle(90_000);
 
     const reviews = reviewsOf(headSha);
     const advisory = reviews.filter((review) => review.body.includes(ADVISORY));
@@ -127,8 +101,8 @@ describe("an advisory reviewer other than the author", () => {
     expect(advisory[0]?.body).toContain("`gpt-4.1-mini`");
     expect(gemini.prompts).toHaveLength(1);
     expect(gemini.prompts[0]).toContain("+export const answer = 31;");
-    expect(github.statuses.filter((status) => status.sha === headSha).at(-1)).toMatchObject({ state: "success", description: "HNSC passed: 8 of 8 rules" });
-    const spend = await harness.db.pool.query<{ employee_id: string; state: string; usd: number }>(
+    expect(gate.github.statuses.filter((status) => status.sha === headSha).at(-1)).toMatchObject({ state: "success", description: "HNSC passed: 8 of 8 rules" });
+    const spend = await gate.harness.db.pool.query<{ employee_id: string; state: string; usd: number }>(
       "SELECT employee_id, state, usd::float8 AS usd FROM model_spend WHERE purpose = 'advisory-review'",
     );
     expect(spend.rows).toEqual([{ employee_id: "gemini-2.5-flash", state: "settled", usd: expect.any(Number) as number }]);
@@ -144,11 +118,11 @@ describe("the advisory review's reservation", () => {
     const { headSha, pull } = await agentPull(35, "gemini-2.5-flash");
     geminiReplies([JSON.stringify({ summary: "Fine.", findings: [] })]);
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle(90_000);
 
     expect(await auditEvents("auditor.advisory.posted", headSha)).toHaveLength(1);
-    const spend = await harness.db.pool.query<{ job_id: string | number | null; job_attempt: number | null }>(
+    const spend = await gate.harness.db.pool.query<{ job_id: string | number | null; job_attempt: number | null }>(
       "SELECT job_id, job_attempt FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 35)",
     );
     expect(spend.rows).toHaveLength(1);
@@ -161,8 +135,8 @@ describe("an advisory review that cannot be given", () => {
   it("is skipped when the reviewer is the PR's author: no model call, no review, an audit event", async () => {
     const { headSha, pull } = await agentPull(32, "gpt-4.1-mini");
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle(90_000);
 
     expect(reviewsOf(headSha)).toHaveLength(1);
     expect(reviewsOf(headSha)[0]?.body).not.toContain(ADVISORY);
@@ -175,13 +149,13 @@ describe("an advisory review that cannot be given", () => {
     const { headSha, pull } = await agentPull(33, "gemini-2.5-flash");
     const gemini = geminiReplies(["I think it looks fine!", "{\"summary\": 3}", "still not the schema"]);
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle(90_000);
 
     expect(gemini.prompts).toHaveLength(3);
     expect(reviewsOf(headSha)).toHaveLength(1);
     expect(reviewsOf(headSha)[0]?.body).not.toContain(ADVISORY);
-    expect(github.statuses.filter((status) => status.sha === headSha).at(-1)?.state).toBe("success");
+    expect(gate.github.statuses.filter((status) => status.sha === headSha).at(-1)?.state).toBe("success");
     const failed = await auditEvents("auditor.advisory.failed", headSha);
     expect(failed).toHaveLength(1);
     expect(String(failed[0]?.detail)).toContain("invalid_output");
@@ -191,7 +165,7 @@ describe("an advisory review that cannot be given", () => {
 describe("two audit jobs of the same head at the same time", () => {
   it("pay the reviewer once and post one advisory review", async () => {
     const { headSha } = await agentPull(34, "gemini-2.5-flash");
-    const services = testServices(harness.db, { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } });
+    const services = testServices(gate.harness.db, { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } });
     const at = { installationId: INSTALLATION_ID, repo: REPO, pullNumber: 34, headSha };
     const reply = geminiReply(JSON.stringify({ summary: "Fine.", findings: [] }));
     // The first model call is held until the other job has either called the model too or given up, so
@@ -221,7 +195,7 @@ describe("two audit jobs of the same head at the same time", () => {
     expect(calls).toBe(1);
     expect(reviewsOf(headSha).filter((review) => review.body.includes(ADVISORY))).toHaveLength(1);
     expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(["none", "posted"]);
-    const spend = await harness.db.pool.query("SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)");
+    const spend = await gate.harness.db.pool.query("SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)");
     expect(spend.rows).toHaveLength(1);
   }, 120_000);
 });

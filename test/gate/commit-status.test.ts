@@ -3,12 +3,11 @@
 // defence restores that same status. Probot receives real payload shapes, the worker evaluates from GitHub
 // (nock) and the database; the Auditor's and the Director's jobs stay queued, so only the gate speaks.
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { agentCommitDescription } from "../../src/governor/commit-status.js";
 import { NOT_GOVERNED } from "../../src/governor/gate.js";
 import { examplePayload } from "../helpers/webhooks.js";
-import { GITHUB_API, mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
-import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
+import { GITHUB_API, mockInstallationTokens } from "../helpers/harness.js";
 import {
   apiFiles,
   BASE_FILES,
@@ -25,34 +24,13 @@ import {
   pushBranch,
   REPO,
   seedTask,
-  type GitHubRecorder,
   type Status,
+  useGateHarness,
 } from "./gate-fixture.js";
 
 const GATE_JOBS = ["pull.evaluate", "pull.forgery", "pull.gate-closed"];
 
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-let remote: BareRemote;
-let github: GitHubRecorder;
-
-beforeAll(async () => {
-  harness = await startHarness({ onlyTasks: GATE_JOBS });
-  temp = makeTempDir("aura-commit-status-");
-  remote = createBareRemote(temp.dir, BASE_FILES);
-}, 60_000);
-
-afterAll(async () => {
-  await harness.stop();
-  temp.cleanup();
-});
-
-beforeEach(() => {
-  nock.cleanAll();
-  mockInstallationTokens();
-  github = mockWrites();
-  mockRepoConfig(undefined);
-});
+const gate = useGateHarness({ harness: { onlyTasks: GATE_JOBS }, tempPrefix: "aura-commit-status-", repoConfig: null });
 
 /** A change the protected-paths rule fails: a step added to a CI workflow. */
 const WORKFLOW_CHANGE = {
@@ -62,20 +40,20 @@ const WORKFLOW_CHANGE = {
 
 /** Pushes `branch` with the workflow change; returns its head and what GitHub lists for it. */
 function pushChange(branch: string) {
-  const headSha = pushBranch(remote, temp.dir, branch, WORKFLOW_CHANGE);
-  const baseSha = mainSha(remote);
-  return { headSha, baseSha, files: apiFiles(remote, baseSha, headSha) };
+  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, WORKFLOW_CHANGE);
+  const baseSha = mainSha(gate.remote);
+  return { headSha, baseSha, files: apiFiles(gate.remote, baseSha, headSha) };
 }
 
 /** The agent pull request for a pushed head, its task seeded as the work loop records it, and its reads mocked. */
 async function agentPull(number: number, branch: string, push: ReturnType<typeof pushChange>) {
-  const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [push.headSha] });
+  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [push.headSha] });
   const pull = pullObject({
     number,
     headSha: push.headSha,
     headRef: branch,
     baseSha: push.baseSha,
-    cloneUrl: remote.url,
+    cloneUrl: gate.remote.url,
     body: claimBody({ exitCode: 0, passed: 3, failed: 0 }, taskId),
     changedFiles: push.files.length,
   });
@@ -90,7 +68,7 @@ function otherPull(number: number, push: ReturnType<typeof pushChange>, from: { 
     headSha: push.headSha,
     headRef: from.headRef,
     baseSha: push.baseSha,
-    cloneUrl: from.forkOf ? `https://github.com/${from.forkOf}.git` : remote.url,
+    cloneUrl: from.forkOf ? `https://github.com/${from.forkOf}.git` : gate.remote.url,
     author: from.author,
     changedFiles: push.files.length,
     ...(from.forkOf ? { forkOf: from.forkOf } : {}),
@@ -114,12 +92,12 @@ function forgedStatus(headSha: string, sender: string, state: string): Record<st
 }
 
 async function deliverAndSettle(event: string, payload: Record<string, unknown>): Promise<void> {
-  await harness.deliver(event, payload);
-  await harness.waitForIdle();
+  await gate.harness.deliver(event, payload);
+  await gate.harness.waitForIdle();
 }
 
-const statesFor = (sha: string) => github.statuses.filter((status) => status.sha === sha).map((status) => status.state);
-const lastFor = (sha: string) => github.statuses.filter((status) => status.sha === sha).at(-1);
+const statesFor = (sha: string) => gate.github.statuses.filter((status) => status.sha === sha).map((status) => status.state);
+const lastFor = (sha: string) => gate.github.statuses.filter((status) => status.sha === sha).at(-1);
 
 describe("an outsider's pull request at a failing agent PR's head", () => {
   it("keeps the commit failing, and a forged success is answered by re-posting the failure", async () => {
@@ -138,10 +116,10 @@ describe("an outsider's pull request at a failing agent PR's head", () => {
     expect(agentVerdict?.description).toMatch(/^HNSC failed: .*protected-paths/);
     expect(afterFork).toMatchObject({ state: "failure", description: `${agentVerdict?.description} (#60)`, target_url: agent.html_url });
     expect(lastFor(push.headSha)).toEqual(afterFork);
-    expect(github.statuses.some((status) => status.description === NOT_GOVERNED)).toBe(false);
-    expect(github.comments).toEqual([expect.objectContaining({ issue: 60 })]);
-    expect(github.comments[0]?.body).toContain("@mallory");
-    const { rows } = await harness.db.pool.query<{ payload: { restored: string; pullNumber: number } }>(
+    expect(gate.github.statuses.some((status) => status.description === NOT_GOVERNED)).toBe(false);
+    expect(gate.github.comments).toEqual([expect.objectContaining({ issue: 60 })]);
+    expect(gate.github.comments[0]?.body).toContain("@mallory");
+    const { rows } = await gate.harness.db.pool.query<{ payload: { restored: string; pullNumber: number } }>(
       "SELECT payload FROM audit.events WHERE action = 'governor.status.forged' AND subject = $1",
       [`${REPO}@${push.headSha}`],
     );
@@ -154,7 +132,7 @@ describe("an outsider's pull request at a failing agent PR's head", () => {
     await deliverAndSettle("pull_request", pullDelivery("opened", agent));
     await deliverAndSettle("pull_request", pullDelivery("opened", otherPull(65, first, { author: "mallory", headRef: "patch-2", forkOf: "mallory/widgets" })));
     const second = pushChange("aura/64-workflow-again");
-    await harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
+    await gate.harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
       second.headSha,
       first.headSha,
     ]);
@@ -162,7 +140,7 @@ describe("an outsider's pull request at a failing agent PR's head", () => {
     nock.cleanAll();
     mockInstallationTokens();
     mockRepoConfig(undefined);
-    github = Object.assign(mockWrites(), github);
+    gate.github = Object.assign(mockWrites(), gate.github);
     const moved = { ...agent, head: { ...(agent.head as Record<string, unknown>), sha: second.headSha } };
     mockPullReads(moved, second.files, [commitObject(second.headSha)]);
 
@@ -208,7 +186,7 @@ describe("a person's pull request opened first at a commit, then an agent PR at 
 
     expect(statesFor(push.headSha)).toEqual(["pending", "failure", "failure"]);
     expect(lastFor(push.headSha)).toMatchObject({ state: "failure", description: agentCommitDescription(72) });
-    const { rows } = await harness.db.pool.query<{ open: boolean }>("SELECT open FROM governor_pulls WHERE repo = $1 AND pull_number = 72", [REPO]);
+    const { rows } = await gate.harness.db.pool.query<{ open: boolean }>("SELECT open FROM governor_pulls WHERE repo = $1 AND pull_number = 72", [REPO]);
     expect(rows).toEqual([{ open: false }]);
   });
 });
@@ -224,7 +202,7 @@ describe("a close delivered after the pull request was reopened", () => {
     await deliverAndSettle("pull_request", pullDelivery("closed", { ...agent, state: "closed" }));
 
     expect(statesFor(push.headSha)).toEqual(["pending", "failure", "failure", "failure"]);
-    const { rows } = await harness.db.pool.query<{ open: boolean }>("SELECT open FROM governor_pulls WHERE repo = $1 AND pull_number = 74", [REPO]);
+    const { rows } = await gate.harness.db.pool.query<{ open: boolean }>("SELECT open FROM governor_pulls WHERE repo = $1 AND pull_number = 74", [REPO]);
     expect(rows).toEqual([{ open: true }]);
   });
 });
@@ -234,14 +212,14 @@ const CLEAN_CHANGE = { "src/app.js": "export const answer = 42;\n" };
 
 /** Pushes `branch` with a clean change; returns its head and what GitHub lists for it. */
 function pushClean(branch: string, files: Record<string, string> = CLEAN_CHANGE) {
-  const headSha = pushBranch(remote, temp.dir, branch, files);
-  const baseSha = mainSha(remote);
-  return { headSha, baseSha, files: apiFiles(remote, baseSha, headSha) };
+  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, files);
+  const baseSha = mainSha(gate.remote);
+  return { headSha, baseSha, files: apiFiles(gate.remote, baseSha, headSha) };
 }
 
 /** The Auditor's run on the head passed, as the Auditor records it (its job stays queued in these tests). */
 async function seedPassedRun(pullNumber: number, push: { headSha: string; baseSha: string }): Promise<void> {
-  await harness.db.pool.query(
+  await gate.harness.db.pool.query(
     "INSERT INTO auditor_runs (installation_id, repo, pull_number, head_sha, base_sha, state) VALUES ($1, $2, $3, $4, $5, 'passed')",
     [INSTALLATION_ID, REPO, pullNumber, push.headSha, push.baseSha],
   );
@@ -262,14 +240,14 @@ async function passingAgentPull(number: number, branch: string) {
 function remockReads(sha: string, configFor: (ref: string | null) => string | undefined = () => undefined) {
   nock.cleanAll();
   mockInstallationTokens();
-  github = Object.assign(mockWrites(), github);
+  gate.github = Object.assign(mockWrites(), gate.github);
   const reads: { ref: string | null; statusesBefore: Status[] }[] = [];
   nock(GITHUB_API)
     .persist()
     .get(new RegExp(`^/repos/${REPO}/contents/\\.github(%2F|/)aura\\.yml(\\?.*)?$`))
     .reply((uri) => {
       const ref = new URL(uri, GITHUB_API).searchParams.get("ref");
-      reads.push({ ref, statusesBefore: github.statuses.filter((status) => status.sha === sha) });
+      reads.push({ ref, statusesBefore: gate.github.statuses.filter((status) => status.sha === sha) });
       const text = configFor(ref);
       if (text === undefined) return [404, { message: "Not Found" }];
       return [200, { type: "file", encoding: "base64", path: ".github/aura.yml", content: Buffer.from(text).toString("base64") }];
@@ -304,7 +282,7 @@ describe("an agent PR that passed at a commit", () => {
     const { push: first, pull: agent } = await passingAgentPull(82, "aura/82-clean");
     await deliverAndSettle("pull_request", pullDelivery("opened", agent));
     const second = pushClean("aura/82-clean-again", { "src/app.js": "export const answer = 43;\n" });
-    await harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
+    await gate.harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
       second.headSha,
       first.headSha,
     ]);
@@ -336,7 +314,7 @@ describe("an agent PR that passed at a commit", () => {
     expect(passed?.description).toMatch(/^HNSC passed.* \(#84\)$/);
     expect(afterMerge).toEqual(passed);
     expect(lastFor(push.headSha)).toMatchObject({ state: "success", description: expect.stringMatching(/^HNSC passed/), target_url: passed?.target_url });
-    const { rows } = await harness.db.pool.query<{ pull_number: number; open: boolean; merged: boolean }>(
+    const { rows } = await gate.harness.db.pool.query<{ pull_number: number; open: boolean; merged: boolean }>(
       "SELECT pull_number, open, merged FROM governor_pulls WHERE repo = $1 AND pull_number IN (84, 85) ORDER BY pull_number",
       [REPO],
     );
@@ -361,12 +339,12 @@ describe("an outsider's pull request at a passing agent PR's head whose own eval
     expect(reads.map((read) => read.ref)).toEqual([push.baseSha, releaseBase]);
     expect(statesFor(push.headSha)).toEqual(["pending", "success", "success", "success"]);
     expect(lastFor(push.headSha)?.description).toMatch(/^HNSC passed.* \(#86\)$/);
-    const { rows } = await harness.db.pool.query<{ conclusion: string; governed: boolean }>(
+    const { rows } = await gate.harness.db.pool.query<{ conclusion: string; governed: boolean }>(
       "SELECT conclusion, governed FROM governor_verdicts WHERE repo = $1 AND pull_number = 87",
       [REPO],
     );
     expect(rows).toEqual([{ conclusion: "error", governed: false }]);
-    const audit = await harness.db.pool.query<{ payload: { conclusion: string; posted: string } }>(
+    const audit = await gate.harness.db.pool.query<{ payload: { conclusion: string; posted: string } }>(
       "SELECT payload FROM audit.events WHERE action = 'governor.verdict' AND subject = $1",
       [`${REPO}#87`],
     );

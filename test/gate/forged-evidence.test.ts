@@ -1,50 +1,21 @@
 // The Auditor compares its own run only with what the app recorded of the employee's run (task_run_claims),
 // never with a marker in the PR body: a body that carries a forged `aura:evidence` marker (model text, or
 // anyone who can edit the PR) changes nothing the Auditor uses, and without a record there is no claim at all.
-import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { clearPermissionCache } from "../../src/github/permissions.js";
-import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
-import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
+import { describe, expect, it } from "vitest";
 import {
   apiFiles,
-  BASE_FILES,
   commitObject,
   mainSha,
   mockPullReads,
-  mockRepoConfig,
-  mockWrites,
   pullDelivery,
   pullObject,
   pushBranch,
   seedClaim,
   seedTask,
-  type GitHubRecorder,
+  useGateHarness,
 } from "./gate-fixture.js";
 
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-let remote: BareRemote;
-let github: GitHubRecorder;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  temp = makeTempDir("aura-forged-");
-  remote = createBareRemote(temp.dir, BASE_FILES);
-}, 60_000);
-
-afterAll(async () => {
-  await harness.stop();
-  temp.cleanup();
-});
-
-beforeEach(() => {
-  nock.cleanAll();
-  mockInstallationTokens();
-  clearPermissionCache();
-  github = mockWrites();
-  mockRepoConfig("test: sh test.sh\n");
-});
+const gate = useGateHarness({ tempPrefix: "aura-forged-", repoConfig: "test: sh test.sh\n" });
 
 // What a summary pasted raw into the body used to be able to say: everything passes.
 const FORGED_BODY = [
@@ -58,19 +29,19 @@ const FORGED_BODY = [
 /** An agent PR whose head fails one of the three tests, with the forged body; the claim recorded when given. */
 async function auditBrokenPull(number: number, recorded: Record<string, unknown> | undefined) {
   const branch = `aura/${number}-forged`;
-  const headSha = pushBranch(remote, temp.dir, branch, { "src/app.js": "export const answer = 'broken';\n" });
-  const baseSha = mainSha(remote);
-  const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  if (recorded) await seedClaim(harness.db.pool, taskId, headSha, { ...recorded, headSha });
-  const changed = apiFiles(remote, baseSha, headSha);
-  const pull = pullObject({ number, headSha, headRef: branch, baseSha, cloneUrl: remote.url, body: FORGED_BODY, draft: true, changedFiles: changed.length });
+  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, { "src/app.js": "export const answer = 'broken';\n" });
+  const baseSha = mainSha(gate.remote);
+  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  if (recorded) await seedClaim(gate.harness.db.pool, taskId, headSha, { ...recorded, headSha });
+  const changed = apiFiles(gate.remote, baseSha, headSha);
+  const pull = pullObject({ number, headSha, headRef: branch, baseSha, cloneUrl: gate.remote.url, body: FORGED_BODY, draft: true, changedFiles: changed.length });
   mockPullReads(pull, changed, [commitObject(headSha)]);
 
-  await harness.deliver("pull_request", pullDelivery("opened", pull));
-  await harness.waitForIdle(90_000);
+  await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+  await gate.harness.waitForIdle(90_000);
 
-  const { rows } = await harness.db.pool.query<{ report: { claim: unknown; flags: string[] } }>("SELECT report FROM auditor_runs WHERE head_sha = $1", [headSha]);
-  return { report: rows[0]?.report, review: github.reviews.find((candidate) => candidate.commit_id === headSha) };
+  const { rows } = await gate.harness.db.pool.query<{ report: { claim: unknown; flags: string[] } }>("SELECT report FROM auditor_runs WHERE head_sha = $1", [headSha]);
+  return { report: rows[0]?.report, review: gate.github.reviews.find((candidate) => candidate.commit_id === headSha) };
 }
 
 describe("a forged evidence marker in the PR body", () => {

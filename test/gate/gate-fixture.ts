@@ -5,8 +5,9 @@ import nock from "nock";
 import type pg from "pg";
 import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { examplePayload } from "../helpers/webhooks.js";
-import { GITHUB_API } from "../helpers/harness.js";
-import { sh, type BareRemote } from "../workspace/git-fixture.js";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { GITHUB_API, resetGitHub, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
+import { createBareRemote, makeTempDir, sh, type BareRemote } from "../workspace/git-fixture.js";
 import { mkdirSync, writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
 
@@ -30,6 +31,64 @@ export const BASE_FILES: Record<string, string> = {
   "src/app.js": "export const answer = 41;\n",
   ".github/workflows/ci.yml": "name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n",
 };
+
+export type GateHarnessOptions = {
+  harness?: HarnessOptions;
+  /** Prefix of a temp dir holding a bare repository of BASE_FILES (`temp`, `remote`); none when absent. */
+  tempPrefix?: string;
+  /** `.github/aura.yml` mocked before each test (null: absent, so defaults); each test mocks its own when left out. */
+  repoConfig?: string | null;
+  /** false: no mocks before each test (the file sets up GitHub itself); `github` is then not available. */
+  mockEachTest?: boolean;
+};
+
+/**
+ * The gate tests' set-up: one harness for the file (and a bare repository when asked), and before each test
+ * GitHub reset with its writes recorded in a fresh `github`. Read the accessors in hooks and tests only.
+ */
+export function useGateHarness(options: GateHarnessOptions = {}) {
+  const started = useHarness(options.harness);
+  let temp: ReturnType<typeof makeTempDir> | undefined;
+  let remote: BareRemote | undefined;
+  let github: GitHubRecorder | undefined;
+  const prefix = options.tempPrefix;
+  if (prefix) {
+    beforeAll(() => {
+      temp = makeTempDir(prefix);
+      remote = createBareRemote(temp.dir, BASE_FILES);
+    });
+    afterAll(() => temp?.cleanup());
+  }
+  if (options.mockEachTest !== false) {
+    beforeEach(() => {
+      resetGitHub();
+      github = mockWrites();
+      if (options.repoConfig !== undefined) mockRepoConfig(options.repoConfig ?? undefined);
+    });
+  }
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useGateHarness has no ${what} here: it is set up in a hook (and ${what === "github" ? "only without mockEachTest: false" : "only with tempPrefix"})`);
+    return value;
+  };
+  return {
+    get harness(): Harness {
+      return started.harness;
+    },
+    get temp(): { dir: string; cleanup: () => void } {
+      return ready(temp, "temp dir");
+    },
+    get remote(): BareRemote {
+      return ready(remote, "bare remote");
+    },
+    get github(): GitHubRecorder {
+      return ready(github, "github");
+    },
+    /** A test that sets up GitHub again itself hands its recorder over here. */
+    set github(recorder: GitHubRecorder) {
+      github = recorder;
+    },
+  };
+}
 
 /** Commits `files` on a new branch from main and pushes it; returns the branch tip. */
 export function pushBranch(remote: BareRemote, workDir: string, branch: string, files: Record<string, string>): string {

@@ -1,43 +1,27 @@
 // The gate end to end for pull requests people open, configuration read from the base branch, a PR with the
 // 3,000 files GitHub's API lists (30 pages), and forged `aura/hnsc` statuses.
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { examplePayload } from "../helpers/webhooks.js";
-import { GITHUB_API, mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
+import { GITHUB_API } from "../helpers/harness.js";
 import {
   BOT,
   commitObject,
   INSTALLATION_ID,
   mockPullReads,
   mockRepoConfig,
-  mockWrites,
   NAME,
   OWNER,
   pullDelivery,
   pullObject,
   REPO,
-  type GitHubRecorder,
+  useGateHarness,
 } from "./gate-fixture.js";
 
 const BASE_SHA = "ba5e000000000000000000000000000000000001";
 const sha = (n: number) => n.toString(16).padStart(40, "c");
 
-let harness: Harness;
-let github: GitHubRecorder;
-
-beforeAll(async () => {
-  harness = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await harness.stop();
-});
-
-beforeEach(() => {
-  nock.cleanAll();
-  mockInstallationTokens();
-  github = mockWrites();
-});
+const gate = useGateHarness();
 
 function humanPull(number: number, changedFiles = 1) {
   return pullObject({
@@ -59,13 +43,13 @@ describe("pull requests opened by people", () => {
     const pull = humanPull(31);
     mockPullReads(pull, oneFile, [commitObject(sha(31), "pat-person")]);
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle();
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle();
 
-    expect(github.statuses).toEqual([
+    expect(gate.github.statuses).toEqual([
       expect.objectContaining({ sha: sha(31), state: "success", context: "aura/hnsc", description: "not governed by Aura" }),
     ]);
-    expect(github.reviews).toEqual([]);
+    expect(gate.github.reviews).toEqual([]);
   });
 
   it("get status error when .github/aura.yml on the base branch is invalid", async () => {
@@ -73,12 +57,12 @@ describe("pull requests opened by people", () => {
     const pull = humanPull(32);
     mockPullReads(pull, oneFile, [commitObject(sha(32), "pat-person")]);
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle();
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle();
 
-    expect(github.statuses.map((status) => status.state)).toEqual(["error"]);
-    expect(github.statuses[0]?.description).toBe("HNSC could not evaluate: .github/aura.yml on the base branch is invalid");
-    const { rows } = await harness.db.pool.query<{ conclusion: string }>("SELECT conclusion FROM governor_verdicts WHERE pull_number = 32");
+    expect(gate.github.statuses.map((status) => status.state)).toEqual(["error"]);
+    expect(gate.github.statuses[0]?.description).toBe("HNSC could not evaluate: .github/aura.yml on the base branch is invalid");
+    const { rows } = await gate.harness.db.pool.query<{ conclusion: string }>("SELECT conclusion FROM governor_verdicts WHERE pull_number = 32");
     expect(rows.map((row) => row.conclusion)).toEqual(["error"]);
   });
 
@@ -104,13 +88,13 @@ describe("pull requests opened by people", () => {
         return [200, files, link];
       });
 
-    await harness.deliver("pull_request", pullDelivery("opened", pull));
-    await harness.waitForIdle();
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
+    await gate.harness.waitForIdle();
 
     expect(pages).toEqual(Array.from({ length: 30 }, (_, index) => index + 1));
-    expect(github.statuses.map((status) => status.state)).toEqual(["pending", "failure"]);
-    expect(github.statuses[1]?.description).toBe("HNSC failed: protected-paths");
-    const { rows } = await harness.db.pool.query<{ rules: { ruleId: string; state: string }[] }>("SELECT rules FROM governor_verdicts WHERE pull_number = 30");
+    expect(gate.github.statuses.map((status) => status.state)).toEqual(["pending", "failure"]);
+    expect(gate.github.statuses[1]?.description).toBe("HNSC failed: protected-paths");
+    const { rows } = await gate.harness.db.pool.query<{ rules: { ruleId: string; state: string }[] }>("SELECT rules FROM governor_verdicts WHERE pull_number = 30");
     const states = Object.fromEntries((rows[0]?.rules ?? []).map((rule) => [rule.ruleId, rule.state]));
     expect(states).toMatchObject({ "protected-paths": "fail", secrets: "pass", "test-tampering": "pass", scope: "skip", assignment: "skip", evidence: "skip" });
   });
@@ -134,26 +118,26 @@ describe("a forged aura/hnsc status", () => {
   it("is answered with the stored verdict, an audit event and one comment to the directors per SHA", async () => {
     mockRepoConfig("directors: [octo-director]\n");
     const headSha = sha(33);
-    await harness.db.pool.query(
+    await gate.harness.db.pool.query(
       `INSERT INTO governor_verdicts (installation_id, repo, pull_number, head_sha, pack_revision, conclusion, description, target_url, governed)
        VALUES ($1, $2, 33, $3, 'rev', 'failure', 'HNSC failed: protected-paths', 'https://github.com/octo-org/widgets/pull/33', true)`,
       [INSTALLATION_ID, REPO, headSha],
     );
 
-    await harness.deliver("status", forgedStatus(headSha, "mallory"));
-    await harness.deliver("status", forgedStatus(headSha, "mallory"));
-    await harness.deliver("status", forgedStatus(headSha, BOT, "failure"));
-    await harness.waitForIdle();
+    await gate.harness.deliver("status", forgedStatus(headSha, "mallory"));
+    await gate.harness.deliver("status", forgedStatus(headSha, "mallory"));
+    await gate.harness.deliver("status", forgedStatus(headSha, BOT, "failure"));
+    await gate.harness.waitForIdle();
 
-    expect(github.statuses).toEqual([
+    expect(gate.github.statuses).toEqual([
       expect.objectContaining({ sha: headSha, state: "failure", description: "HNSC failed: protected-paths" }),
       expect.objectContaining({ sha: headSha, state: "failure", description: "HNSC failed: protected-paths" }),
     ]);
-    expect(github.comments).toHaveLength(1);
-    expect(github.comments[0]).toMatchObject({ issue: 33 });
-    expect(github.comments[0]?.body).toContain("@octo-director");
-    expect(github.comments[0]?.body).toContain("@mallory");
-    const { rows } = await harness.db.pool.query<{ actor: string }>("SELECT actor FROM audit.events WHERE action = 'governor.status.forged'");
+    expect(gate.github.comments).toHaveLength(1);
+    expect(gate.github.comments[0]).toMatchObject({ issue: 33 });
+    expect(gate.github.comments[0]?.body).toContain("@octo-director");
+    expect(gate.github.comments[0]?.body).toContain("@mallory");
+    const { rows } = await gate.harness.db.pool.query<{ actor: string }>("SELECT actor FROM audit.events WHERE action = 'governor.status.forged'");
     expect(rows.map((row) => row.actor)).toEqual(["mallory", "mallory"]);
   });
 
@@ -165,10 +149,10 @@ describe("a forged aura/hnsc status", () => {
       .get(`/repos/${OWNER}/${NAME}/commits/${sha(34)}/pulls`)
       .reply(200, [{ number: 34, state: "open", head: { sha: sha(34) } }]);
 
-    await harness.deliver("status", forgedStatus(sha(34), "mallory", "failure"));
-    await harness.waitForIdle();
+    await gate.harness.deliver("status", forgedStatus(sha(34), "mallory", "failure"));
+    await gate.harness.waitForIdle();
 
-    expect(github.statuses).toEqual([expect.objectContaining({ sha: sha(34), state: "success", description: "not governed by Aura" })]);
-    expect(github.comments).toHaveLength(1);
+    expect(gate.github.statuses).toEqual([expect.objectContaining({ sha: sha(34), state: "success", description: "not governed by Aura" })]);
+    expect(gate.github.comments).toHaveLength(1);
   });
 });

@@ -3,14 +3,12 @@
 // through Probot) approves those exact rules and the PR is judged again under them, showing who approved; a
 // later change to the rules lapses the approval. Also the `[WIP] ` title of a non-draft agent PR (issue 7 item 16).
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { clearPermissionCache } from "../../src/github/permissions.js";
-import { mockInstallationTokens, startHarness, GITHUB_API, type Harness } from "../helpers/harness.js";
+import { mockInstallationTokens, GITHUB_API } from "../helpers/harness.js";
 import { commentPayload } from "../director-e2e/fixtures.js";
-import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
 import {
   apiFiles,
-  BASE_FILES,
   claimBody,
   commitObject,
   DIRECTOR,
@@ -27,28 +25,16 @@ import {
   seedClaim,
   seedTask,
   type GitHubRecorder,
+  useGateHarness,
 } from "./gate-fixture.js";
 
 const RELAXING = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**"]\n';
 const RELAXING_MORE = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**", "notes/**"]\n';
 const COMMAND = "/aura override repo-rules <reason>";
 
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-let remote: BareRemote;
+const gate = useGateHarness({ tempPrefix: "aura-repo-rules-", mockEachTest: false });
 let github: GitHubRecorder = { statuses: [], reviews: [], reviewEdits: [], comments: [], graphql: [] };
 let config = RELAXING;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  temp = makeTempDir("aura-repo-rules-");
-  remote = createBareRemote(temp.dir, BASE_FILES);
-}, 60_000);
-
-afterAll(async () => {
-  await harness.stop();
-  temp.cleanup();
-});
 
 /** Every mock a test here may need; the recorded writes survive from one test to the next. */
 function mockGitHub(reads: () => void, first?: () => void): void {
@@ -67,17 +53,17 @@ function mockGitHub(reads: () => void, first?: () => void): void {
 }
 
 async function agentPull(number: number, branch: string, files: Record<string, string>, options: { draft: boolean; title?: string }) {
-  const headSha = pushBranch(remote, temp.dir, branch, files);
-  const baseSha = mainSha(remote);
-  const taskId = await seedTask(harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  await seedClaim(harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
-  const changed = apiFiles(remote, baseSha, headSha);
+  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, files);
+  const baseSha = mainSha(gate.remote);
+  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  await seedClaim(gate.harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
+  const changed = apiFiles(gate.remote, baseSha, headSha);
   const pull = pullObject({
     number,
     headSha,
     headRef: branch,
     baseSha,
-    cloneUrl: remote.url,
+    cloneUrl: gate.remote.url,
     body: claimBody({ exitCode: 0, passed: 3, failed: 0, total: 3 }, taskId),
     draft: options.draft,
     changedFiles: changed.length,
@@ -100,8 +86,8 @@ describe("repo rules that relax the policy", () => {
   });
 
   it("without a director's approval give `error` telling the director exactly what to write", async () => {
-    await harness.deliver("pull_request", pullDelivery("opened", pr.pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pr.pull));
+    await gate.harness.waitForIdle(90_000);
 
     const last = statusesOf(pr.headSha).at(-1);
     expect(last?.state).toBe("error");
@@ -117,8 +103,8 @@ describe("repo rules that relax the policy", () => {
     // Written on an issue, not the pull request: the approval is for the repository's rules.
     const comment = commentPayload({ body: "/aura override repo-rules Docs may be touched by every task here.", login: DIRECTOR, issueNumber: 3 });
 
-    await harness.deliver("issue_comment", comment.payload);
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("issue_comment", comment.payload);
+    await gate.harness.waitForIdle(90_000);
 
     expect(github.comments.find((reply) => reply.issue === 3)?.body).toContain("Repo rules approved by @octo-director: Docs may be touched by every task here.");
     const last = statusesOf(pr.headSha).at(-1);
@@ -127,7 +113,7 @@ describe("repo rules that relax the policy", () => {
     expect(github.reviewEdits.at(-1)?.body).toContain(
       "repo rules relax `scope` (allow now also allows docs/**): approved by @octo-director: Docs may be touched by every task here.",
     );
-    const { rows } = await harness.db.pool.query<{ action: string; actor: string }>(
+    const { rows } = await gate.harness.db.pool.query<{ action: string; actor: string }>(
       "SELECT action, actor FROM audit.events WHERE action = 'governor.repo-rules.approved'",
     );
     expect(rows).toEqual([{ action: "governor.repo-rules.approved", actor: DIRECTOR }]);
@@ -137,8 +123,8 @@ describe("repo rules that relax the policy", () => {
     config = RELAXING_MORE;
     mockGitHub(pr.reads);
 
-    await harness.deliver("pull_request", pullDelivery("synchronize", pr.pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("synchronize", pr.pull));
+    await gate.harness.waitForIdle(90_000);
 
     const last = statusesOf(pr.headSha).at(-1);
     expect(last?.state).toBe("error");
@@ -165,13 +151,13 @@ describe("a repo-rules approval written on a pull request", () => {
         .reply(200, { type: "file", encoding: "base64", path: ".github/aura.yml", content: Buffer.from(defaultBranchRules).toString("base64") });
     });
     nock(GITHUB_API).get(`/repos/${OWNER}/${NAME}/pulls`).query(true).reply(200, [{ number: 31 }]);
-    await harness.deliver("pull_request", pullDelivery("opened", pr.pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pr.pull));
+    await gate.harness.waitForIdle(90_000);
     const before = statusesOf(pr.headSha).at(-1)?.state;
     const comment = commentPayload({ body: "/aura override repo-rules Docs are fair game.", login: DIRECTOR, issueNumber: 31, isPull: true });
 
-    await harness.deliver("issue_comment", comment.payload);
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("issue_comment", comment.payload);
+    await gate.harness.waitForIdle(90_000);
 
     expect(before).toBe("error");
     const baseSha = (pr.pull.base as { sha: string }).sha;
@@ -195,11 +181,11 @@ describe("a non-draft agent PR titled [WIP]", () => {
       });
 
     const graphqlBefore = github.graphql.length;
-    await harness.deliver("pull_request", pullDelivery("opened", pr.pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("opened", pr.pull));
+    await gate.harness.waitForIdle(90_000);
     pr.pull.title = "Answer the question"; // what GitHub now reports
-    await harness.deliver("pull_request", pullDelivery("synchronize", pr.pull));
-    await harness.waitForIdle(90_000);
+    await gate.harness.deliver("pull_request", pullDelivery("synchronize", pr.pull));
+    await gate.harness.waitForIdle(90_000);
 
     expect(statusesOf(pr.headSha).at(-1)?.state).toBe("success");
     expect(titles).toEqual(["Answer the question"]);

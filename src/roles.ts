@@ -40,5 +40,5 @@ export function allTasks(services: Services, only?: readonly string[]): TaskList
 }
 
 export function allDuties(services: Services): Duty[] {
-  return roles.flatMap((role) => role.duties?.(services) ?? []);
+  return roles.flatMap((role) => role.duties?.(services, { dispatchAll }) ?? []);
 }

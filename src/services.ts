@@ -38,7 +38,8 @@ export type Role = {
   name: string;
   dispatch?: Dispatcher;
   tasks?: (services: Services) => Record<string, JobDefinition>;
-  duties?: (services: Services) => Duty[];
+  /** `registry.dispatchAll`: every role's dispatcher composed (a duty that re-dispatches missed deliveries needs it). */
+  duties?: (services: Services, registry: { dispatchAll: Dispatcher }) => Duty[];
 };
 
 export function createModelRegistry(config: AppConfig, breaker: CircuitBreaker, override?: (employee: Employee) => ModelClient) {

@@ -16,6 +16,7 @@ import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import { enqueue, enqueueMany } from "../queue/enqueue.js";
+import { deliveredRepository } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import {
   git,
@@ -32,7 +33,6 @@ import {
   type TaskWorkspace,
 } from "../workspace/index.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
-import { deliveredRepository } from "./work-loop.js";
 
 export const BASE_MOVED_TASK = "base.moved" as const;
 export const BRANCH_PUSHED_TASK = "branch.pushed" as const;
@@ -215,7 +215,7 @@ type LockedTask = SyncTaskRow & { branch: string; employee_id: string; snapshot_
 async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLock): Promise<SyncOutcome> {
   const taskId = Number(task.id);
   const installationId = Number(task.installation_id);
-  const delivered = await deliveredRepository(services, installationId, task.repo);
+  const delivered = await deliveredRepository(services.pool, installationId, task.repo);
   const baseRef = task.default_branch ?? delivered.defaultBranch ?? "main";
   const repo = { fullName: task.repo, githubWebUrl: services.config.githubWebUrl, cloneUrl: delivered.cloneUrl };
   // Only a GitHub remote needs the installation token; a local source (tests, development) costs no request.

@@ -15,6 +15,7 @@ import type { TaskState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
+import { deliveredRepository } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import {
   commitChanges,
@@ -119,17 +120,6 @@ async function loadTask(services: Services, taskId: number): Promise<TaskRow | u
     [taskId],
   );
   return rows[0];
-}
-
-/** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
-export async function deliveredRepository(services: Services, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
-  const { rows } = await services.pool.query<{ clone_url: string | null; default_branch: string | null }>(
-    `SELECT payload #>> '{repository,clone_url}' AS clone_url, payload #>> '{repository,default_branch}' AS default_branch
-     FROM webhook_deliveries WHERE installation_id = $1 AND repository = $2 ORDER BY received_at DESC LIMIT 1`,
-    [installationId, repo],
-  );
-  const row = rows[0];
-  return { ...(row?.clone_url ? { cloneUrl: row.clone_url } : {}), ...(row?.default_branch ? { defaultBranch: row.default_branch } : {}) };
 }
 
 /** Everything one run of the loop shares. */
@@ -405,7 +395,7 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
   const revision = revisionId ? await loadRevision(services, taskId, revisionId) : undefined;
   const octokit = services.github.forInstallation(installationId);
   const auth = (await octokit.auth({ type: "installation" })) as { token: string };
-  const delivered = await deliveredRepository(services, installationId, task.repo);
+  const delivered = await deliveredRepository(services.pool, installationId, task.repo);
   const baseRef = task.default_branch ?? delivered.defaultBranch ?? "main";
   const branch = task.branch ?? taskBranchName(task.issue_number, task.task_key);
   const workspace = await prepareTaskWorkspace(services.workspace, {

@@ -34,11 +34,6 @@ export type OverrideResult =
   | { applied: true; headSha: string; ruleId: string; created: boolean; message: string }
   | { applied: false; refusal: OverrideRefusal; message: string };
 
-/** The job that re-judges a pull request; the same key as the webhook's, so bursts still collapse. */
-export async function enqueueEvaluation(db: Queryable, pull: { installationId: number; repo: string; pullNumber: number }): Promise<void> {
-  await enqueue(db, "pull.evaluate", { installationId: pull.installationId, repo: pull.repo, pullNumber: pull.pullNumber });
-}
-
 /** Every override given on the pull request (for any head; the evaluator applies only the current head's). */
 export async function listOverrides(
   db: Queryable,
@@ -118,7 +113,8 @@ export async function applyOverride(
         payload: { ruleId: request.ruleId, reason, headSha, via: check.via, permission: check.permission },
       },
     ]);
-    await enqueueEvaluation(client, request);
+    // Re-judged by the job the webhook starts (same key: a burst still collapses to one evaluation).
+    await enqueue(client, "pull.evaluate", { installationId: request.installationId, repo: request.repo, pullNumber: request.pullNumber });
     return true;
   });
   const message = created

@@ -9,10 +9,10 @@ import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { inTransaction } from "../core/transitions.js";
+import { enqueue } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import { effectivePack } from "./effective-pack.js";
 import { splitRepo } from "../github/pull.js";
-import { enqueueEvaluation } from "./overrides.js";
 import type { DirectorOverride, Relaxation } from "./repo-rules.js";
 
 // The package is CommonJS whose typings claim an ES default export; require gives the function itself.
@@ -143,7 +143,7 @@ export async function approveRepoRules(
     };
   }
   const pulls = await governedOpenPulls(services, request);
-  for (const pullNumber of pulls) await enqueueEvaluation(services.pool, { installationId: request.installationId, repo: request.repo, pullNumber });
+  for (const pullNumber of pulls) await enqueue(services.pool, "pull.evaluate", { installationId: request.installationId, repo: request.repo, pullNumber });
   return {
     ok: true,
     created: true,

@@ -175,8 +175,11 @@ export async function reconcileMissedDeliveries(
   });
 }
 
-/** The Manager's leader duties. The dispatcher is loaded lazily: the role registry imports this module. */
-export function reconcilerDuties(services: Services, overrides: Partial<ReconcilerOptions> = {}): Duty[] {
+/**
+ * The Manager's leader duties. `dispatchAll` (every role's dispatcher, for deliveries never processed) is handed
+ * in by the role registry, which imports this module through the Manager's role.
+ */
+export function reconcilerDuties(services: Services, dispatchAll: Dispatcher, overrides: Partial<ReconcilerOptions> = {}): Duty[] {
   const options = { ...DEFAULT_RECONCILER_OPTIONS, ...overrides };
   return [
     { name: "manager-stuck-tasks", everyMs: 60_000, run: async () => void (await reconcileStuckTasks(services, options)) },
@@ -199,10 +202,7 @@ export function reconcilerDuties(services: Services, overrides: Partial<Reconcil
     {
       name: "manager-missed-deliveries",
       everyMs: 30_000,
-      run: async () => {
-        const { dispatchAll } = await import("../roles.js");
-        await reconcileMissedDeliveries(services, dispatchAll, options);
-      },
+      run: async () => void (await reconcileMissedDeliveries(services, dispatchAll, options)),
     },
   ];
 }

@@ -50,5 +50,5 @@ export const managerRole: Role = {
     },
     [LABEL_SYNC_TASK]: { stopsWhileHalted: (payload) => labelSyncHaltScope(services, payload), run: (payload) => runLabelSyncJob(services, payload) },
   }),
-  duties: (services) => reconcilerDuties(services),
+  duties: (services, { dispatchAll }) => reconcilerDuties(services, dispatchAll),
 };

@@ -77,3 +77,14 @@ export async function markDeliveryProcessed(pool: Pick<pg.Pool, "query">, delive
     [deliveryId, note ?? null],
   );
 }
+
+/** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
+export async function deliveredRepository(pool: Pick<pg.Pool, "query">, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
+  const { rows } = await pool.query<{ clone_url: string | null; default_branch: string | null }>(
+    `SELECT payload #>> '{repository,clone_url}' AS clone_url, payload #>> '{repository,default_branch}' AS default_branch
+     FROM webhook_deliveries WHERE installation_id = $1 AND repository = $2 ORDER BY received_at DESC LIMIT 1`,
+    [installationId, repo],
+  );
+  const row = rows[0];
+  return { ...(row?.clone_url ? { cloneUrl: row.clone_url } : {}), ...(row?.default_branch ? { defaultBranch: row.default_branch } : {}) };
+}

@@ -101,6 +101,49 @@ export function useHarness(options: HarnessOptions = {}): { readonly harness: Ha
   };
 }
 
+/**
+ * The app's server on a fresh database for one describe block (or file): `start` runs before its first test; the
+ * app is stopped and the database dropped after its last. Read `db` and `aura` in hooks and tests only.
+ */
+export function useRunningAura(start: (db: TestDatabase) => Promise<RunningAura>): { readonly db: TestDatabase; readonly aura: RunningAura } {
+  let db: TestDatabase | undefined;
+  let aura: RunningAura | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    aura = await start(db);
+  });
+  afterAll(async () => {
+    await aura?.stop();
+    await db?.drop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the app is started in beforeAll: read it in a hook or a test");
+    return value;
+  };
+  return {
+    get db(): TestDatabase {
+      return ready(db);
+    },
+    get aura(): RunningAura {
+      return ready(aura);
+    },
+  };
+}
+
+/** The app in setup mode (no GitHub credentials) on `db`; every `.env` the setup page writes is kept in `written`. */
+export function startSetupMode(db: TestDatabase, written: Record<string, string>[], options: { workers?: false } = {}): Promise<RunningAura> {
+  return startAura(loadConfig({ DATABASE_URL: db.url }), {
+    log: pino({ level: "silent" }),
+    port: 0,
+    host: "127.0.0.1",
+    ...options,
+    updateEnv: (env) => {
+      written.push(env);
+      return env;
+    },
+  });
+}
+
 /** Before each test: no GitHub mock left from the last test but installation tokens, and no permission remembered from it. */
 export function resetGitHub(): void {
   nock.cleanAll();

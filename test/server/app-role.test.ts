@@ -11,18 +11,9 @@ import { loadConfig } from "../../src/config/env.js";
 import { appRolePasswordFile } from "../../src/db/app-role.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
 import { deliver, examplePayload, testPrivateKey, testSecret } from "../helpers/webhooks.js";
+import { waitForProcessed } from "../helpers/wait.js";
 
 const silent = pino({ level: "silent" });
-
-async function waitForProcessed(pool: pg.Pool, deliveryId: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await pool.query("SELECT processed_at FROM webhook_deliveries WHERE delivery_id = $1", [deliveryId]);
-    if (rows[0]?.processed_at) return;
-    if (Date.now() > deadline) throw new Error(`delivery ${deliveryId} was not processed within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** The jobs of `task` still queued once they have drained or `timeoutMs` has passed, with their last errors. */
 async function jobsLeft(pool: pg.Pool, task: string, timeoutMs: number): Promise<Array<{ last_error: string | null }>> {

@@ -4,13 +4,13 @@
 // sockets so the test controls exactly which bytes were sent when the answer came.
 import http from "node:http";
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import pino from "pino";
 import { loadConfig } from "../../src/config/env.js";
 import { BUSY_RETRY_AFTER_SECONDS, MAX_BODY_BYTES } from "../../src/server/body-limit.js";
-import { startAura, type RunningAura } from "../../src/server/start.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { startAura } from "../../src/server/start.js";
 import { examplePayload, sign, testPrivateKey, testSecret } from "../helpers/webhooks.js";
+import { startSetupMode, useRunningAura } from "../helpers/harness.js";
 
 const githubHeaders = ["Content-Type: application/json", "X-GitHub-Event: issues", "X-GitHub-Delivery: 6b2c4e1a-0000-4000-8000-000000000001", `X-Hub-Signature-256: ${sign("{}")}`];
 
@@ -48,38 +48,38 @@ function exchange(port: number, send: (socket: net.Socket) => void): Promise<{ r
   });
 }
 
+/** The app with GitHub credentials on a fresh database for a describe block; no workers, no jobs. */
+const useWebhookApp = (env: Record<string, string> = {}) =>
+  useRunningAura((db) =>
+    startAura(loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url, ...env }), {
+      log: pino({ level: "silent" }),
+      port: 0,
+      host: "127.0.0.1",
+      workers: false,
+      dispatch: () => [],
+    }),
+  );
+
 const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3}) /.exec(response)?.[1] ?? 0);
 
 describe("the webhook endpoint's body limit", () => {
-  let db: TestDatabase;
-  let aura: RunningAura;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url });
-    aura = await startAura(config, { log: pino({ level: "silent" }), port: 0, host: "127.0.0.1", workers: false, dispatch: () => [] });
-  });
-
-  afterAll(async () => {
-    await aura.stop();
-    await db.drop();
-  });
+  const app = useWebhookApp();
 
   it("answers 413 to a Content-Length over 25 MB before a single byte of the body was sent, and closes the connection", async () => {
-    const { response, closedByServer } = await exchange(aura.port, (socket) => {
+    const { response, closedByServer } = await exchange(app.aura.port, (socket) => {
       socket.write(webhookHeaders([`Content-Length: ${MAX_BODY_BYTES + 1}`]));
     });
 
     expect(response).toMatch(/^HTTP\/1\.1 413 /);
     expect(response).toContain("larger than 26214400 bytes");
     expect(closedByServer).toBe(true);
-    expect((await db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
+    expect((await app.db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
   });
 
   it("answers 413 to a chunked body as soon as it passes 25 MB, without waiting for the body to end", async () => {
     const mebibyte = Buffer.alloc(1024 * 1024, 0x20);
 
-    const { response, closedByServer } = await exchange(aura.port, (socket) => {
+    const { response, closedByServer } = await exchange(app.aura.port, (socket) => {
       socket.write(webhookHeaders(["Transfer-Encoding: chunked"]));
       for (let sent = 0; sent <= MAX_BODY_BYTES; sent += mebibyte.length) socket.write(Buffer.concat([Buffer.from(`${mebibyte.length.toString(16)}\r\n`), mebibyte, Buffer.from("\r\n")]));
       // The body never ends (no last chunk): only counting while it streams can answer.
@@ -87,7 +87,7 @@ describe("the webhook endpoint's body limit", () => {
 
     expect(response).toMatch(/^HTTP\/1\.1 413 /);
     expect(closedByServer).toBe(true);
-    expect((await db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
+    expect((await app.db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
   });
 
   it("still accepts a signed delivery sent chunked within the cap", async () => {
@@ -97,7 +97,7 @@ describe("the webhook endpoint's body limit", () => {
       const request = http.request(
         {
           host: "127.0.0.1",
-          port: aura.port,
+          port: app.aura.port,
           method: "POST",
           path: "/api/github/webhooks",
           headers: {
@@ -118,25 +118,13 @@ describe("the webhook endpoint's body limit", () => {
     });
 
     expect(status).toBe(200);
-    expect((await db.pool.query("SELECT delivery_id FROM webhook_deliveries")).rows).toEqual([{ delivery_id: "6b2c4e1a-0000-4000-8000-000000000002" }]);
+    expect((await app.db.pool.query("SELECT delivery_id FROM webhook_deliveries")).rows).toEqual([{ delivery_id: "6b2c4e1a-0000-4000-8000-000000000002" }]);
   });
 });
 
 describe("request bodies held at once over all connections (AURA_BODY_BYTES_IN_FLIGHT)", () => {
   const cap = mebibytes(30);
-  let db: TestDatabase;
-  let aura: RunningAura;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url, AURA_BODY_BYTES_IN_FLIGHT: String(cap) });
-    aura = await startAura(config, { log: pino({ level: "silent" }), port: 0, host: "127.0.0.1", workers: false, dispatch: () => [] });
-  });
-
-  afterAll(async () => {
-    await aura.stop();
-    await db.drop();
-  });
+  const app = useWebhookApp({ AURA_BODY_BYTES_IN_FLIGHT: String(cap) });
 
   it("lets six concurrent unsigned 10 MiB bodies hold no more than 30 MiB together: three are refused with 503, a seventh is refused before its body is read, and all is given back", async () => {
     // Each body stops one byte short, so none completes and gives its share back early: only the cap can
@@ -145,12 +133,12 @@ describe("request bodies held at once over all connections (AURA_BODY_BYTES_IN_F
     const head = webhookHeaders([`Content-Length: ${size}`]);
     const almost = Buffer.alloc(size - 1, 0x20);
 
-    const uploads = Array.from({ length: 6 }, () => upload(aura.port, head, almost));
+    const uploads = Array.from({ length: 6 }, () => upload(app.aura.port, head, almost));
     await vi.waitFor(() => expect(uploads.filter((u) => u.closed())).toHaveLength(3), { timeout: 60_000, interval: 50 });
     const refused = await Promise.all(uploads.filter((u) => u.closed()).map((u) => u.done));
     const held = uploads.filter((u) => !u.closed());
-    await vi.waitFor(() => expect(aura.requestBodies.held).toBe(3 * (size - 1)), { timeout: 60_000, interval: 50 });
-    const late = await exchange(aura.port, (socket) => socket.write(head));
+    await vi.waitFor(() => expect(app.aura.requestBodies.held).toBe(3 * (size - 1)), { timeout: 60_000, interval: 50 });
+    const late = await exchange(app.aura.port, (socket) => socket.write(head));
     for (const u of held) u.socket.write(" ");
     const finished = await Promise.all(held.map((u) => u.done));
 
@@ -164,20 +152,20 @@ describe("request bodies held at once over all connections (AURA_BODY_BYTES_IN_F
     expect(late.closedByServer).toBe(true);
     expect(finished.map((r) => statusOf(r.response))).toEqual([400, 400, 400]);
     expect(finished[0]?.response).toContain("signature does not match");
-    expect(aura.requestBodies.peak).toBeLessThanOrEqual(cap);
-    expect(aura.requestBodies.held).toBe(0);
-    expect((await db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
+    expect(app.aura.requestBodies.peak).toBeLessThanOrEqual(cap);
+    expect(app.aura.requestBodies.held).toBe(0);
+    expect((await app.db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
   }, 120_000);
 
   it("gives an aborted upload's share back, so a following body that needs it is read", async () => {
     const size = mebibytes(20);
-    const aborted = upload(aura.port, webhookHeaders([`Content-Length: ${size}`]), Buffer.alloc(size - 1, 0x20));
-    await vi.waitFor(() => expect(aura.requestBodies.held).toBe(size - 1), { timeout: 60_000, interval: 50 });
+    const aborted = upload(app.aura.port, webhookHeaders([`Content-Length: ${size}`]), Buffer.alloc(size - 1, 0x20));
+    await vi.waitFor(() => expect(app.aura.requestBodies.held).toBe(size - 1), { timeout: 60_000, interval: 50 });
 
     aborted.socket.destroy();
     await aborted.done;
-    await vi.waitFor(() => expect(aura.requestBodies.held).toBe(0), { timeout: 60_000, interval: 50 });
-    const following = await exchange(aura.port, (socket) => {
+    await vi.waitFor(() => expect(app.aura.requestBodies.held).toBe(0), { timeout: 60_000, interval: 50 });
+    const following = await exchange(app.aura.port, (socket) => {
       socket.write(webhookHeaders([`Content-Length: ${size}`]));
       socket.write(Buffer.alloc(size, 0x20));
     });
@@ -185,24 +173,12 @@ describe("request bodies held at once over all connections (AURA_BODY_BYTES_IN_F
     // 400 from the signature check: the whole 20 MiB body was read and handed on, not refused for load.
     expect(statusOf(following.response)).toBe(400);
     expect(following.response).toContain("signature does not match");
-    expect(aura.requestBodies.held).toBe(0);
+    expect(app.aura.requestBodies.held).toBe(0);
   }, 120_000);
 });
 
 describe("webhook requests that can never be accepted are refused before their body is read", () => {
-  let db: TestDatabase;
-  let aura: RunningAura;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, DATABASE_URL: db.url });
-    aura = await startAura(config, { log: pino({ level: "silent" }), port: 0, host: "127.0.0.1", workers: false, dispatch: () => [] });
-  });
-
-  afterAll(async () => {
-    await aura.stop();
-    await db.drop();
-  });
+  const app = useWebhookApp();
 
   it.each([
     ["X-Hub-Signature-256", 400, "Required headers missing: x-hub-signature-256."],
@@ -212,49 +188,29 @@ describe("webhook requests that can never be accepted are refused before their b
     const headers = githubHeaders.filter((line) => !line.startsWith(`${header}:`));
 
     // One byte of a 1 MiB body is sent: only an answer that does not wait for the body can come.
-    const { response, closedByServer } = await exchange(aura.port, (socket) => socket.write(`${webhookHeaders([`Content-Length: ${mebibytes(1)}`], headers)}{`));
+    const { response, closedByServer } = await exchange(app.aura.port, (socket) => socket.write(`${webhookHeaders([`Content-Length: ${mebibytes(1)}`], headers)}{`));
 
     expect(statusOf(response)).toBe(status);
     expect(response).toContain(message);
     expect(closedByServer).toBe(true);
-    expect(aura.requestBodies.peak).toBe(0);
+    expect(app.aura.requestBodies.peak).toBe(0);
   });
 });
 
 describe("setup mode behind the body limits", () => {
-  let db: TestDatabase;
-  let aura: RunningAura;
   const written: Record<string, string>[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    aura = await startAura(loadConfig({ DATABASE_URL: db.url }), {
-      log: pino({ level: "silent" }),
-      port: 0,
-      host: "127.0.0.1",
-      workers: false,
-      updateEnv: (env) => {
-        written.push(env);
-        return env;
-      },
-    });
-  });
-
-  afterAll(async () => {
-    await aura.stop();
-    await db.drop();
-  });
+  const app = useRunningAura((db) => startSetupMode(db, written, { workers: false }));
 
   it("still serves the setup page and takes credentials at /probot/import, and refuses an unsigned webhook with 400", async () => {
-    const page = await fetch(`http://127.0.0.1:${aura.port}/probot`);
+    const page = await fetch(`http://127.0.0.1:${app.aura.port}/probot`);
     await page.arrayBuffer();
-    const imported = await fetch(`http://127.0.0.1:${aura.port}/probot/import`, {
+    const imported = await fetch(`http://127.0.0.1:${app.aura.port}/probot/import`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ appId: "4242", pem: testPrivateKey, webhook_secret: "from-the-import-page" }),
     });
     await imported.arrayBuffer();
-    const unsigned = await fetch(`http://127.0.0.1:${aura.port}/api/github/webhooks`, {
+    const unsigned = await fetch(`http://127.0.0.1:${app.aura.port}/api/github/webhooks`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": "6b2c4e1a-0000-4000-8000-000000000003" },
       body: "{}",
@@ -265,6 +221,6 @@ describe("setup mode behind the body limits", () => {
     expect(written.at(-1)).toMatchObject({ APP_ID: "4242", WEBHOOK_SECRET: "from-the-import-page" });
     expect(unsigned.status).toBe(400);
     expect(await unsigned.text()).toContain("x-hub-signature-256");
-    expect(aura.requestBodies.held).toBe(0);
+    expect(app.aura.requestBodies.held).toBe(0);
   });
 });

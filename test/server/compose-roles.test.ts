@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from "../../src/config/env.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
 import { adminUrl, asAdmin } from "../helpers/database.js";
 import { deliver, examplePayload, testPrivateKey, testSecret } from "../helpers/webhooks.js";
+import { waitForProcessed } from "../helpers/wait.js";
 
 type Service = { environment?: Record<string, string> };
 const compose = parse(readFileSync("docker-compose.yml", "utf8")) as { services: Record<string, Service> };
@@ -38,16 +39,6 @@ const appUrl = onTestServer(appEnv.DATABASE_URL ?? "");
 const silent = pino({ level: "silent" });
 const config = (urls: { DATABASE_URL: string; MIGRATION_DATABASE_URL: string }) =>
   loadConfig({ APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: testSecret, AURA_GITHUB_WRITE_INTERVAL_MS: "0", ...urls });
-
-async function processed(pool: pg.Pool, deliveryId: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await pool.query("SELECT processed_at FROM webhook_deliveries WHERE delivery_id = $1", [deliveryId]);
-    if (rows[0]?.processed_at) return;
-    if (Date.now() > deadline) throw new Error(`delivery ${deliveryId} was not processed within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("docker-compose.yml's database roles", () => {
   let aura: RunningAura;
@@ -143,7 +134,7 @@ describe("docker-compose.yml's database roles", () => {
     expect(body).toMatchObject({ status: "ready", databaseRole: "aura_app" });
     expect(body).not.toHaveProperty("warnings");
     expect(delivery.status).toBe(200);
-    await processed(appPool, delivery.id, 20_000);
+    await waitForProcessed(appPool, delivery.id, 20_000);
   }, 30_000);
 
   it("refuses to start when MIGRATION_DATABASE_URL is set and DATABASE_URL is not the app's role", async () => {

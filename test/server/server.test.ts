@@ -11,6 +11,7 @@ import type { Dispatcher } from "../../src/queue/dispatch.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { loopbackHost } from "../helpers/loopback.js";
 import { deliver, examplePayload, testPrivateKey, testSecret } from "../helpers/webhooks.js";
+import { startSetupMode, useRunningAura } from "../helpers/harness.js";
 
 const silent = pino({ level: "silent" });
 
@@ -186,30 +187,11 @@ describe("readiness when the database is down", () => {
 });
 
 describe("setup mode without GitHub credentials", () => {
-  let db: TestDatabase;
-  let aura: RunningAura;
   const written: Record<string, string>[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    aura = await startAura(loadConfig({ DATABASE_URL: db.url }), {
-      log: silent,
-      port: 0,
-      host: "127.0.0.1",
-      updateEnv: (env) => {
-        written.push(env);
-        return env;
-      },
-    });
-  });
-
-  afterAll(async () => {
-    await aura.stop();
-    await db.drop();
-  });
+  const app = useRunningAura((db) => startSetupMode(db, written));
 
   it("serves Probot's setup page with the manifest from app.yml", async () => {
-    const response = await fetch(`http://127.0.0.1:${aura.port}/probot`);
+    const response = await fetch(`http://127.0.0.1:${app.aura.port}/probot`);
     const html = await response.text();
 
     expect(response.status).toBe(200);
@@ -236,7 +218,7 @@ describe("setup mode without GitHub credentials", () => {
         html_url: "https://github.com/apps/aura-orchestra",
       });
 
-    const response = await fetch(`http://127.0.0.1:${aura.port}/probot/setup?code=abc123`, { redirect: "manual" });
+    const response = await fetch(`http://127.0.0.1:${app.aura.port}/probot/setup?code=abc123`, { redirect: "manual" });
 
     expect(response.status).toBe(302);
     expect(response.headers.get("location")).toBe("https://github.com/apps/aura-orchestra/installations/new");
@@ -245,7 +227,7 @@ describe("setup mode without GitHub credentials", () => {
   });
 
   it("still answers /ready", async () => {
-    const ready = await fetch(`http://127.0.0.1:${aura.port}/ready`);
+    const ready = await fetch(`http://127.0.0.1:${app.aura.port}/ready`);
 
     expect(ready.status).toBe(200);
   });

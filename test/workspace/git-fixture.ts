@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterEach, beforeEach } from "vitest";
 
 export const hermeticGitEnv = {
   PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -32,6 +33,35 @@ export function makeTempDir(prefix: string): { dir: string; cleanup: () => void 
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   chmodSync(dir, 0o711);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Before each test, a fresh temp dir (0755, so the sandbox user can reach in) holding `tree/` with an empty
+ * package.json, the project a sandboxed run works in; removed after the test. Read in hooks and tests only.
+ */
+export function useScratchTree(prefix: string): { readonly dir: string; readonly tree: string } {
+  let temp: ReturnType<typeof makeTempDir> | undefined;
+  beforeEach(() => {
+    temp = makeTempDir(prefix);
+    chmodSync(temp.dir, 0o755);
+    mkdirSync(path.join(temp.dir, "tree"));
+    writeFileSync(path.join(temp.dir, "tree", "package.json"), "{}\n");
+  });
+  afterEach(() => {
+    temp?.cleanup();
+  });
+  const dir = (): string => {
+    if (!temp) throw new Error("the scratch tree is made in beforeEach: read it in a hook or a test");
+    return temp.dir;
+  };
+  return {
+    get dir(): string {
+      return dir();
+    },
+    get tree(): string {
+      return path.join(dir(), "tree");
+    },
+  };
 }
 
 export type BareRemote = {

@@ -4,33 +4,20 @@
 // reported as an infrastructure error rather than a test result. Runs where bubblewrap and every limit work.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SandboxStartError } from "../../src/workspace/errors.js";
 import { encode, sandboxFilter } from "../../src/workspace/seccomp.js";
 import { explainBwrapFailure, probeBwrap, runInSandbox, sandboxStatus, type SandboxOptions } from "../../src/workspace/sandbox.js";
 import { leaseUid, processesOf } from "../../src/workspace/uid-pool.js";
 import { until } from "../helpers/wait.js";
-import { makeTempDir } from "./git-fixture.js";
+import { useScratchTree } from "./git-fixture.js";
 
 const sandboxed: SandboxOptions = { allowUnsandboxed: false };
 const status = sandboxStatus(sandboxed);
 const complete = status.mode === "bwrap";
 const MiB = 1024 * 1024;
 
-let temp: ReturnType<typeof makeTempDir>;
-let tree: string;
-
-beforeEach(() => {
-  temp = makeTempDir("aura-sbxlim-");
-  chmodSync(temp.dir, 0o755);
-  tree = path.join(temp.dir, "tree");
-  mkdirSync(tree);
-  writeFileSync(path.join(tree, "package.json"), "{}\n");
-});
-
-afterEach(() => {
-  temp.cleanup();
-});
+const scratch = useScratchTree("aura-sbxlim-");
 
 describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status.missing || status.bwrap})`}`, () => {
   it("says in its status which limits hold", () => {
@@ -38,7 +25,7 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
   });
 
   it("refuses writes to /tmp past the tmpfs size", async () => {
-    const result = await runInSandbox(sandboxed, { command: "head -c 20000000 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big", cwd: tree, phase: "test", tmpfsMb: 8 });
+    const result = await runInSandbox(sandboxed, { command: "head -c 20000000 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big", cwd: scratch.tree, phase: "test", tmpfsMb: 8 });
 
     expect(result.log).toMatch(/No space left on device/);
     expect(result.log).not.toContain("rc=0");
@@ -48,9 +35,9 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
   });
 
   it("refuses writes to the work tree past the workspace limit, and keeps what fits (deletions included) in the tree", async () => {
-    writeFileSync(path.join(tree, "old.txt"), "old\n");
-    mkdirSync(path.join(tree, "node_modules", "stale"), { recursive: true });
-    writeFileSync(path.join(tree, "node_modules", "stale", "index.js"), "stale\n");
+    writeFileSync(path.join(scratch.tree, "old.txt"), "old\n");
+    mkdirSync(path.join(scratch.tree, "node_modules", "stale"), { recursive: true });
+    writeFileSync(path.join(scratch.tree, "node_modules", "stale", "index.js"), "stale\n");
     const command = [
       "head -c 20000000 /dev/zero > /workspace/big; echo rc=$?",
       "rm /workspace/big",
@@ -59,21 +46,21 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
       "rm -rf /workspace/node_modules && mkdir -p /workspace/node_modules/fresh && echo fresh > /workspace/node_modules/fresh/index.js",
     ].join("; ");
 
-    const result = await runInSandbox(sandboxed, { command, cwd: tree, phase: "setup", workspaceMb: 8 });
+    const result = await runInSandbox(sandboxed, { command, cwd: scratch.tree, phase: "setup", workspaceMb: 8 });
 
     expect(result.log).toMatch(/No space left on device/);
     expect(result.log).not.toContain("rc=0");
     expect(result.limits.held).toContain("workspace 8 MiB");
-    expect(existsSync(path.join(tree, "big"))).toBe(false);
-    expect(readFileSync(path.join(tree, "kept.txt"), "utf8")).toBe("kept\n");
-    expect(existsSync(path.join(tree, "old.txt"))).toBe(false);
-    expect(existsSync(path.join(tree, "node_modules", "stale"))).toBe(false);
-    expect(readFileSync(path.join(tree, "node_modules", "fresh", "index.js"), "utf8")).toBe("fresh\n");
-    expect(statSync(path.join(tree, "kept.txt")).uid).toBe(result.limits.uid);
+    expect(existsSync(path.join(scratch.tree, "big"))).toBe(false);
+    expect(readFileSync(path.join(scratch.tree, "kept.txt"), "utf8")).toBe("kept\n");
+    expect(existsSync(path.join(scratch.tree, "old.txt"))).toBe(false);
+    expect(existsSync(path.join(scratch.tree, "node_modules", "stale"))).toBe(false);
+    expect(readFileSync(path.join(scratch.tree, "node_modules", "fresh", "index.js"), "utf8")).toBe("fresh\n");
+    expect(statSync(path.join(scratch.tree, "kept.txt")).uid).toBe(result.limits.uid);
   });
 
   it("kills a run whose tmpfs and processes exceed its memory limit", async () => {
-    const result = await runInSandbox(sandboxed, { command: "head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?", cwd: tree, phase: "test", memoryMb: 64, tmpfsMb: 512 });
+    const result = await runInSandbox(sandboxed, { command: "head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?", cwd: scratch.tree, phase: "test", memoryMb: 64, tmpfsMb: 512 });
 
     expect(result.memoryExceeded).toBe(true);
     expect(result.log).not.toContain("rc=0");
@@ -89,9 +76,9 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
       return count;
     };
 
-    const first = runInSandbox(sandboxed, { command: bomb, cwd: tree, phase: "test", maxProcesses: 40 });
+    const first = runInSandbox(sandboxed, { command: bomb, cwd: scratch.tree, phase: "test", maxProcesses: 40 });
     await until(() => inPool() >= 35, 20_000);
-    const other = path.join(temp.dir, "other");
+    const other = path.join(scratch.dir, "other");
     mkdirSync(other);
     const second = await runInSandbox(sandboxed, { command: "sh -c 'echo child'; echo started", cwd: other, phase: "test", maxProcesses: 40 });
     const bombed = await first;
@@ -112,9 +99,9 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
       "  console.log('add', instance.exports.add(2, 3), memory.buffer.byteLength, text, failed);",
       "});",
     ].join("\n");
-    writeFileSync(path.join(tree, "probe.cjs"), script);
+    writeFileSync(path.join(scratch.tree, "probe.cjs"), script);
 
-    const result = await runInSandbox(sandboxed, { command: "node probe.cjs", cwd: tree, phase: "test" });
+    const result = await runInSandbox(sandboxed, { command: "node probe.cjs", cwd: scratch.tree, phase: "test" });
 
     expect(result.log).toBe("add 5 65536 ok refused\n");
   });
@@ -131,17 +118,17 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
       "git --version | cut -c1-11",
     ].join("; ");
 
-    const result = await runInSandbox(sandboxed, { command, cwd: tree, phase: "test" });
+    const result = await runInSandbox(sandboxed, { command, cwd: scratch.tree, phase: "test" });
 
     expect(result.log).toBe(["ptrace=1", "mount=1", "unshare=1", "keyctl=1", "userns: unshare: unshare failed: Operation not permitted", "node 2", "git version", ""].join("\n"));
   });
 
   it("reports a sandbox that cannot start as an infrastructure error, and a failing command as a result", async () => {
-    const wrapper = path.join(temp.dir, "bwrap-broken");
+    const wrapper = path.join(scratch.dir, "bwrap-broken");
     writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--chdir*) echo "bwrap: Can't mount tmpfs on /newroot/tmp: No space left on device" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`, { mode: 0o755 });
 
-    const broken: unknown = await runInSandbox({ ...sandboxed, bwrapPath: wrapper }, { command: "exit 0", cwd: tree, phase: "test" }).catch((error: unknown) => error);
-    const failing = await runInSandbox(sandboxed, { command: "echo 'bwrap: not really'; exit 1", cwd: tree, phase: "test" });
+    const broken: unknown = await runInSandbox({ ...sandboxed, bwrapPath: wrapper }, { command: "exit 0", cwd: scratch.tree, phase: "test" }).catch((error: unknown) => error);
+    const failing = await runInSandbox(sandboxed, { command: "echo 'bwrap: not really'; exit 1", cwd: scratch.tree, phase: "test" });
 
     expect(broken).toBeInstanceOf(SandboxStartError);
     expect((broken as Error).message).toMatch(/bubblewrap exited before the command started: bwrap: Can't mount tmpfs/);
@@ -149,10 +136,10 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
   });
 
   it("reports every uid in use as an infrastructure error, not a test result", async () => {
-    const uidPool = { base: 210_000, count: 1, lockDir: path.join(temp.dir, "uids") };
+    const uidPool = { base: 210_000, count: 1, lockDir: path.join(scratch.dir, "uids") };
     const held = await leaseUid(uidPool);
 
-    const attempt = runInSandbox({ ...sandboxed, uidPool }, { command: "echo ran", cwd: tree, phase: "test" }).finally(() => held.release());
+    const attempt = runInSandbox({ ...sandboxed, uidPool }, { command: "echo ran", cwd: scratch.tree, phase: "test" }).finally(() => held.release());
 
     await expect(attempt).rejects.toMatchObject({ name: "SandboxStartError", failure: "uid-pool" });
     await expect(attempt).rejects.toThrow(/all 1 sandbox uids from 210000 are in use/);
@@ -161,11 +148,11 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
 
 describe.skipIf(!probeBwrap().ok || process.getuid?.() !== 0)("when user namespaces are refused (as under Docker's default seccomp profile)", () => {
   it("says so plainly on /ready's sandbox status, and what to do", () => {
-    const filter = path.join(temp.dir, "deny-userns.bpf");
+    const filter = path.join(scratch.dir, "deny-userns.bpf");
     writeFileSync(filter, encode(sandboxFilter(process.arch === "arm64" ? "arm64" : "x64")));
-    chmodSync(temp.dir, 0o755);
+    chmodSync(scratch.dir, 0o755);
     chmodSync(filter, 0o644);
-    const wrapper = path.join(temp.dir, "bwrap-in-container");
+    const wrapper = path.join(scratch.dir, "bwrap-in-container");
     writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/bwrap --dev-bind / / --seccomp 9 /usr/bin/bwrap "$@" 9<${filter}\n`, { mode: 0o755 });
 
     const refused = sandboxStatus({ allowUnsandboxed: false, bwrapPath: wrapper });

@@ -2,34 +2,21 @@
 // of a run is gone before anything is copied back, a run without bubblewrap gets no layer for root to copy back
 // (it can reach the real tree), and the mounts of a run whose app crashed mid-run are removed at the next probe.
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runInSandbox, type SandboxOptions } from "../../src/workspace/sandbox.js";
 import { probeLimits } from "../../src/workspace/sandbox-limits.js";
 import { processesOf } from "../../src/workspace/uid-pool.js";
 import { mountWorkspace, removeStaleWorkspaces } from "../../src/workspace/workspace-quota.js";
-import { makeTempDir } from "./git-fixture.js";
+import { useScratchTree } from "./git-fixture.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const limits = probeLimits();
 const canMount = limits.workspace.ok && limits.uids.ok;
 
-let temp: ReturnType<typeof makeTempDir>;
-let tree: string;
-
-beforeEach(() => {
-  temp = makeTempDir("aura-sbxdown-");
-  chmodSync(temp.dir, 0o755);
-  tree = path.join(temp.dir, "tree");
-  mkdirSync(tree);
-  writeFileSync(path.join(tree, "package.json"), "{}\n");
-});
-
-afterEach(() => {
-  temp.cleanup();
-});
+const scratch = useScratchTree("aura-sbxdown-");
 
 function mountPoints(): string[] {
   return readFileSync("/proc/self/mountinfo", "utf8")
@@ -39,7 +26,7 @@ function mountPoints(): string[] {
 
 describe.skipIf(!canMount)(`run teardown${canMount ? "" : " (skipped: needs root and overlay mounts)"}`, () => {
   it("without bubblewrap runs in the real tree with no layer for root to copy back, and kills a leftover that swaps a directory for a symlink", async () => {
-    const outside = path.join(temp.dir, "outside");
+    const outside = path.join(scratch.dir, "outside");
     mkdirSync(outside);
     writeFileSync(path.join(outside, "keep"), "root's\n");
     const unsandboxed: SandboxOptions = { allowUnsandboxed: true, bwrapPath: "/nonexistent/bwrap" };
@@ -47,10 +34,10 @@ describe.skipIf(!canMount)(`run teardown${canMount ? "" : " (skipped: needs root
     const swap = `while :; do mv sub sub.real; ln -s ${outside} sub; rm -f sub; mv sub.real sub; done`;
     const command = `pwd; mkdir -p sub && echo run > sub/file; setsid sh -c '${swap}' >/dev/null 2>&1 </dev/null & echo spawned`;
 
-    const result = await runInSandbox(unsandboxed, { command, cwd: tree, phase: "test" });
+    const result = await runInSandbox(unsandboxed, { command, cwd: scratch.tree, phase: "test" });
 
     expect(result).toMatchObject({ sandbox: "none", exitCode: 0 });
-    expect(result.log).toBe(`${tree}\nspawned\n`);
+    expect(result.log).toBe(`${scratch.tree}\nspawned\n`);
     expect(result.limits.held.join(", ")).not.toMatch(/workspace/);
     expect(result.limits.missing).toContain("workspace disk limit (not applied without bubblewrap: the run can reach the real tree)");
     expect(result.limits.uid).not.toBeNull();
@@ -60,10 +47,10 @@ describe.skipIf(!canMount)(`run teardown${canMount ? "" : " (skipped: needs root
   });
 
   it("unmounts and removes the work-tree layer of an app that died mid-run, and leaves a live run's alone", async () => {
-    writeFileSync(path.join(tree, "kept.txt"), "kept\n");
+    writeFileSync(path.join(scratch.tree, "kept.txt"), "kept\n");
     const script = `
       import { mountWorkspace } from ${JSON.stringify(path.join(ROOT, "src/workspace/workspace-quota.ts"))};
-      const mount = await mountWorkspace(${JSON.stringify(tree)}, 8 * 1024 * 1024, undefined);
+      const mount = await mountWorkspace(${JSON.stringify(scratch.tree)}, 8 * 1024 * 1024, undefined);
       console.log(mount.merged);
       setInterval(() => undefined, 60_000);
     `;
@@ -73,7 +60,7 @@ describe.skipIf(!canMount)(`run teardown${canMount ? "" : " (skipped: needs root
     const exited = new Promise((resolve) => app.once("exit", resolve));
     app.kill("SIGKILL");
     await exited;
-    const live = await mountWorkspace(tree, 8 * 1024 * 1024, undefined);
+    const live = await mountWorkspace(scratch.tree, 8 * 1024 * 1024, undefined);
     const mountedBefore = mountPoints().filter((point) => point.startsWith(`${dead}/`));
 
     const { removed, failed } = removeStaleWorkspaces();
@@ -88,6 +75,6 @@ describe.skipIf(!canMount)(`run teardown${canMount ? "" : " (skipped: needs root
     expect(existsSync(dead)).toBe(false);
     expect(liveStillMounted).toBe(true);
     expect(removed).not.toContain(path.dirname(live.merged));
-    expect(readFileSync(path.join(tree, "kept.txt"), "utf8")).toBe("kept\n");
+    expect(readFileSync(path.join(scratch.tree, "kept.txt"), "utf8")).toBe("kept\n");
   }, 60_000);
 });

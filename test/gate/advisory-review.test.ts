@@ -9,19 +9,10 @@ import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
 import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
 import {
-  apiFiles,
   INSTALLATION_ID,
-  claimBody,
-  commitObject,
-  mainSha,
-  mockPullReads,
   mockRepoConfig,
   pullDelivery,
-  pullObject,
-  pushBranch,
   REPO,
-  seedClaim,
-  seedTask,
   useGateHarness,
 } from "./gate-fixture.js";
 
@@ -35,21 +26,9 @@ const gate = useGateHarness({ harness: { env: { GEMINI_API_KEY: "gm-test", GEMIN
 async function agentPull(number: number, reviewer: string) {
   mockRepoConfig(`test: sh test.sh\nauditor:\n  reviewer: ${reviewer}\n`);
   const branch = `aura/${number}-advisory`;
-  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, { "src/app.js": `export const answer = ${number};\n` });
-  const baseSha = mainSha(gate.remote);
-  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  await seedClaim(gate.harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
-  const changed = apiFiles(gate.remote, baseSha, headSha);
-  const pull = pullObject({
-    number,
-    headSha,
-    headRef: branch,
-    baseSha,
-    cloneUrl: gate.remote.url,
-    body: claimBody({ exitCode: 0, passed: 3, failed: 0, total: 3 }, taskId),
-    changedFiles: changed.length,
-  });
-  mockPullReads(pull, changed, [commitObject(headSha)]);
+  const files = { "src/app.js": `export const answer = ${number};\n` };
+  const { headSha, pull, taskId, mockReads } = await gate.pushAgentPull({ number, branch, files, claim: { exitCode: 0, passed: 3, failed: 0, total: 3 } });
+  mockReads();
   return { headSha, pull, taskId };
 }
 

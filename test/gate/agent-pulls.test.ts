@@ -12,7 +12,6 @@ import { mockInstallationTokens } from "../helpers/harness.js";
 import {
   apiFiles,
   BASE_FILES,
-  claimBody,
   commitObject,
   DIRECTOR,
   INSTALLATION_ID,
@@ -25,8 +24,6 @@ import {
   pullObject,
   pushBranch,
   REPO,
-  seedClaim,
-  seedTask,
   type GitHubRecorder,
   useGateHarness,
 } from "./gate-fixture.js";
@@ -37,22 +34,7 @@ const gate = useGateHarness({ tempPrefix: "aura-gate-", repoConfig: CONFIG });
 
 /** Pushes an agent branch, seeds its task, mocks the PR's reads, and returns what a test needs. */
 async function agentPull(number: number, branch: string, files: Record<string, string>, claim: Record<string, unknown>) {
-  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, files);
-  const baseSha = mainSha(gate.remote);
-  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  await seedClaim(gate.harness.db.pool, taskId, headSha, claim);
-  const changed = apiFiles(gate.remote, baseSha, headSha);
-  const pull = pullObject({
-    number,
-    headSha,
-    headRef: branch,
-    baseSha,
-    cloneUrl: gate.remote.url,
-    body: claimBody(claim, taskId),
-    draft: true,
-    changedFiles: changed.length,
-  });
-  const mockReads = () => mockPullReads(pull, changed, [commitObject(headSha)]);
+  const { headSha, pull, mockReads } = await gate.pushAgentPull({ number, branch, files, claim, draft: true });
   mockReads();
   return { headSha, pull, mockReads };
 }

@@ -6,7 +6,6 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { agentCommitDescription } from "../../src/governor/commit-status.js";
 import { NOT_GOVERNED } from "../../src/governor/gate.js";
-import { examplePayload } from "../helpers/webhooks.js";
 import { GITHUB_API, mockInstallationTokens } from "../helpers/harness.js";
 import {
   apiFiles,
@@ -18,7 +17,6 @@ import {
   mockPullReads,
   mockRepoConfig,
   mockWrites,
-  NAME,
   pullDelivery,
   pullObject,
   pushBranch,
@@ -26,6 +24,7 @@ import {
   seedTask,
   type Status,
   useGateHarness,
+  forgedStatus,
 } from "./gate-fixture.js";
 
 const GATE_JOBS = ["pull.evaluate", "pull.forgery", "pull.gate-closed"];
@@ -75,20 +74,6 @@ function otherPull(number: number, push: ReturnType<typeof pushChange>, from: { 
   });
   mockPullReads(pull, push.files, [commitObject(push.headSha, from.author)]);
   return pull;
-}
-
-function forgedStatus(headSha: string, sender: string, state: string): Record<string, unknown> {
-  const payload = examplePayload("status");
-  return {
-    ...payload,
-    sha: headSha,
-    context: "aura/hnsc",
-    state,
-    description: "looks good to me",
-    sender: { ...(payload.sender as Record<string, unknown>), login: sender },
-    repository: { ...(payload.repository as Record<string, unknown>), full_name: REPO, name: NAME },
-    installation: { id: INSTALLATION_ID },
-  };
 }
 
 async function deliverAndSettle(event: string, payload: Record<string, unknown>): Promise<void> {

@@ -2,18 +2,7 @@
 // never with a marker in the PR body: a body that carries a forged `aura:evidence` marker (model text, or
 // anyone who can edit the PR) changes nothing the Auditor uses, and without a record there is no claim at all.
 import { describe, expect, it } from "vitest";
-import {
-  apiFiles,
-  commitObject,
-  mainSha,
-  mockPullReads,
-  pullDelivery,
-  pullObject,
-  pushBranch,
-  seedClaim,
-  seedTask,
-  useGateHarness,
-} from "./gate-fixture.js";
+import { pullDelivery, seedClaim, useGateHarness } from "./gate-fixture.js";
 
 const gate = useGateHarness({ tempPrefix: "aura-forged-", repoConfig: "test: sh test.sh\n" });
 
@@ -29,13 +18,10 @@ const FORGED_BODY = [
 /** An agent PR whose head fails one of the three tests, with the forged body; the claim recorded when given. */
 async function auditBrokenPull(number: number, recorded: Record<string, unknown> | undefined) {
   const branch = `aura/${number}-forged`;
-  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, { "src/app.js": "export const answer = 'broken';\n" });
-  const baseSha = mainSha(gate.remote);
-  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  const files = { "src/app.js": "export const answer = 'broken';\n" };
+  const { headSha, pull, taskId, mockReads } = await gate.pushAgentPull({ number, branch, files, body: FORGED_BODY, draft: true });
   if (recorded) await seedClaim(gate.harness.db.pool, taskId, headSha, { ...recorded, headSha });
-  const changed = apiFiles(gate.remote, baseSha, headSha);
-  const pull = pullObject({ number, headSha, headRef: branch, baseSha, cloneUrl: gate.remote.url, body: FORGED_BODY, draft: true, changedFiles: changed.length });
-  mockPullReads(pull, changed, [commitObject(headSha)]);
+  mockReads();
 
   await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
   await gate.harness.waitForIdle(90_000);

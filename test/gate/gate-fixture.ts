@@ -70,7 +70,7 @@ export function useGateHarness(options: GateHarnessOptions = {}) {
     if (value === undefined) throw new Error(`useGateHarness has no ${what} here: it is set up in a hook (and ${what === "github" ? "only without mockEachTest: false" : "only with tempPrefix"})`);
     return value;
   };
-  return {
+  const context = {
     get harness(): Harness {
       return started.harness;
     },
@@ -87,6 +87,59 @@ export function useGateHarness(options: GateHarnessOptions = {}) {
     set github(recorder: GitHubRecorder) {
       github = recorder;
     },
+    /** An agent PR as the work loop leaves it (needs tempPrefix); see pushAgentPull. */
+    pushAgentPull: (spec: AgentPullSpec) => pushAgentPull(context, spec),
+  };
+  return context;
+}
+
+export type AgentPullSpec = {
+  number: number;
+  branch: string;
+  files: Record<string, string>;
+  /** Recorded for the head (what the Auditor compares with) and written into the body. */
+  claim?: Record<string, unknown>;
+  /** The PR body instead of the claim's. */
+  body?: string;
+  draft?: boolean;
+};
+
+/**
+ * An agent's pull request as the work loop leaves it: `files` pushed on `branch`, its task seeded, its claim
+ * recorded; the PR object GitHub would return. Its reads are mocked only when the caller runs `mockReads`.
+ */
+export async function pushAgentPull(where: { harness: Harness; remote: BareRemote; temp: { dir: string } }, spec: AgentPullSpec) {
+  const { number, branch } = spec;
+  const headSha = pushBranch(where.remote, where.temp.dir, branch, spec.files);
+  const baseSha = mainSha(where.remote);
+  const taskId = await seedTask(where.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
+  if (spec.claim) await seedClaim(where.harness.db.pool, taskId, headSha, spec.claim);
+  const changed = apiFiles(where.remote, baseSha, headSha);
+  const pull = pullObject({
+    number,
+    headSha,
+    headRef: branch,
+    baseSha,
+    cloneUrl: where.remote.url,
+    body: spec.body ?? claimBody(spec.claim ?? {}, taskId),
+    draft: spec.draft,
+    changedFiles: changed.length,
+  });
+  return { headSha, baseSha, taskId, pull, changed, mockReads: () => mockPullReads(pull, changed, [commitObject(headSha)]) };
+}
+
+/** A `status` delivery setting `aura/hnsc` on `headSha`, sent by someone other than Aura. */
+export function forgedStatus(headSha: string, sender: string, state = "success"): Record<string, unknown> {
+  const payload = examplePayload("status");
+  return {
+    ...payload,
+    sha: headSha,
+    context: "aura/hnsc",
+    state,
+    description: "looks good to me",
+    sender: { ...(payload.sender as Record<string, unknown>), login: sender },
+    repository: { ...(payload.repository as Record<string, unknown>), full_name: REPO, name: NAME },
+    installation: { id: INSTALLATION_ID },
   };
 }
 

@@ -2,7 +2,6 @@
 // 3,000 files GitHub's API lists (30 pages), and forged `aura/hnsc` statuses.
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { examplePayload } from "../helpers/webhooks.js";
 import { GITHUB_API } from "../helpers/harness.js";
 import {
   BOT,
@@ -16,6 +15,7 @@ import {
   pullObject,
   REPO,
   useGateHarness,
+  forgedStatus,
 } from "./gate-fixture.js";
 
 const BASE_SHA = "ba5e000000000000000000000000000000000001";
@@ -99,20 +99,6 @@ describe("pull requests opened by people", () => {
     expect(states).toMatchObject({ "protected-paths": "fail", secrets: "pass", "test-tampering": "pass", scope: "skip", assignment: "skip", evidence: "skip" });
   });
 });
-
-function forgedStatus(headSha: string, sender: string, state = "success"): Record<string, unknown> {
-  const payload = examplePayload("status");
-  return {
-    ...payload,
-    sha: headSha,
-    context: "aura/hnsc",
-    state,
-    description: "looks good to me",
-    sender: { ...(payload.sender as Record<string, unknown>), login: sender },
-    repository: { ...(payload.repository as Record<string, unknown>), full_name: REPO, name: NAME },
-    installation: { id: INSTALLATION_ID },
-  };
-}
 
 describe("a forged aura/hnsc status", () => {
   it("is answered with the stored verdict, an audit event and one comment to the directors per SHA", async () => {

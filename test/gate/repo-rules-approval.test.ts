@@ -8,22 +8,13 @@ import { clearPermissionCache } from "../../src/github/permissions.js";
 import { mockInstallationTokens, GITHUB_API } from "../helpers/harness.js";
 import { commentPayload } from "../director-e2e/fixtures.js";
 import {
-  apiFiles,
-  claimBody,
-  commitObject,
   DIRECTOR,
-  mainSha,
   mockPermission,
-  mockPullReads,
   mockRepoConfig,
   mockWrites,
   OWNER,
   NAME,
   pullDelivery,
-  pullObject,
-  pushBranch,
-  seedClaim,
-  seedTask,
   type GitHubRecorder,
   useGateHarness,
 } from "./gate-fixture.js";
@@ -53,23 +44,9 @@ function mockGitHub(reads: () => void, first?: () => void): void {
 }
 
 async function agentPull(number: number, branch: string, files: Record<string, string>, options: { draft: boolean; title?: string }) {
-  const headSha = pushBranch(gate.remote, gate.temp.dir, branch, files);
-  const baseSha = mainSha(gate.remote);
-  const taskId = await seedTask(gate.harness.db.pool, { issue: number, pullNumber: number, branch, shas: [headSha] });
-  await seedClaim(gate.harness.db.pool, taskId, headSha, { exitCode: 0, passed: 3, failed: 0, total: 3 });
-  const changed = apiFiles(gate.remote, baseSha, headSha);
-  const pull = pullObject({
-    number,
-    headSha,
-    headRef: branch,
-    baseSha,
-    cloneUrl: gate.remote.url,
-    body: claimBody({ exitCode: 0, passed: 3, failed: 0, total: 3 }, taskId),
-    draft: options.draft,
-    changedFiles: changed.length,
-  });
+  const { headSha, pull, mockReads } = await gate.pushAgentPull({ number, branch, files, claim: { exitCode: 0, passed: 3, failed: 0, total: 3 }, draft: options.draft });
   if (options.title) pull.title = options.title;
-  return { headSha, pull, reads: () => mockPullReads(pull, changed, [commitObject(headSha)]) };
+  return { headSha, pull, reads: mockReads };
 }
 
 const statusesOf = (sha: string) => github.statuses.filter((status) => status.sha === sha);

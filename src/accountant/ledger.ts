@@ -164,6 +164,30 @@ export const STANDING_OUTCOME = `(l.pr_number IS NULL OR (
                    WHERE p.installation_id = l.installation_id AND p.repo = l.repo AND p.pr_number = l.pr_number
                      AND (p.reopened_at > l.closed_at OR (p.reopened_at = l.closed_at AND p.recorded_at > l.recorded_at)))))`;
 
+/** Every (installation, employee) with an outcome or a strike in the ledgers, in that order: whom HR reviews. */
+export async function employeesInLedger(client: Queryable): Promise<{ installationId: number; employeeId: string }[]> {
+  const { rows } = await client.query<{ installation_id: string; employee_id: string }>(
+    `SELECT installation_id, employee_id FROM outcome_ledger UNION SELECT installation_id, employee_id FROM strike_ledger
+     ORDER BY 1, 2`,
+  );
+  return rows.map((row) => ({ installationId: Number(row.installation_id), employeeId: row.employee_id }));
+}
+
+/**
+ * The pull requests among `prNumbers` of one repository whose close stands in the ledger (recorded, and not
+ * superseded by a reopen or a later close): the Employees ask this before syncing a branch, so that a closed PR's
+ * branch is left alone. Only the Accountant reads the ledger; other roles ask it.
+ */
+export async function pullsClosedInLedger(client: Queryable, installationId: number, repo: string, prNumbers: readonly number[]): Promise<Set<number>> {
+  if (prNumbers.length === 0) return new Set();
+  const { rows } = await client.query<{ pr_number: number }>(
+    `SELECT DISTINCT l.pr_number FROM outcome_ledger l
+     WHERE l.installation_id = $1 AND l.repo = $2 AND l.pr_number = ANY($3::int[]) AND ${STANDING_OUTCOME}`,
+    [installationId, repo, prNumbers],
+  );
+  return new Set(rows.map((row) => Number(row.pr_number)));
+}
+
 /**
  * The scored outcomes of an installation in ledger order, optionally for one employee or task class.
  * Governance incidents are left out: they are not a success, and not the employee's failure either. So are

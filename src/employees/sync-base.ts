@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { z } from "zod";
-import { STANDING_OUTCOME } from "../accountant/ledger.js";
+import { pullsClosedInLedger } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
@@ -55,12 +55,14 @@ export async function enqueueSyncBase(db: Pick<pg.PoolClient, "query">, taskId: 
 }
 
 /**
- * SQL condition: the pull request of task `t` (requirement `r`) has no standing close. A task a non-director's
- * merge left in `needs_director` keeps its PR number and branch, but that PR is gone: merging the base into its
- * branch would only push to a dead branch. A close that a reopen superseded does not count.
+ * The tasks among `rows` whose pull request has no standing close (the Accountant's ledger says). A task a
+ * non-director's merge left in `needs_director` keeps its PR number and branch, but that PR is gone: merging the
+ * base into its branch would only push to a dead branch. A close that a reopen superseded does not count.
  */
-const PULL_NOT_CLOSED = `NOT EXISTS (SELECT 1 FROM outcome_ledger l
-   WHERE l.installation_id = r.installation_id AND l.repo = r.repo AND l.pr_number = t.pr_number AND ${STANDING_OUTCOME})`;
+async function withOpenPulls(services: Services, installationId: number, repo: string, rows: { task_id: string; pr_number: number }[]): Promise<number[]> {
+  const closed = await pullsClosedInLedger(services.pool, installationId, repo, rows.map((row) => row.pr_number));
+  return rows.filter((row) => !closed.has(row.pr_number)).map((row) => Number(row.task_id));
+}
 
 export const BaseMovedPayload = z.object({
   installationId: z.number().int().positive(),
@@ -121,15 +123,15 @@ async function enqueueSyncs(services: Services, taskIds: number[]): Promise<numb
  */
 export async function runBaseMoved(services: Services, rawPayload: unknown): Promise<number[]> {
   const { installationId, repo, branch } = BaseMovedPayload.parse(rawPayload);
-  const { rows } = await services.pool.query<{ task_id: string }>(
-    `SELECT t.id AS task_id
+  const { rows } = await services.pool.query<{ task_id: string; pr_number: number }>(
+    `SELECT t.id AS task_id, t.pr_number
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
-       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[]) AND ${PULL_NOT_CLOSED}
+       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[])
      ORDER BY t.id`,
     [installationId, repo, branch, SYNCED_STATES],
   );
-  return enqueueSyncs(services, rows.map((row) => Number(row.task_id)));
+  return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 
 /**
@@ -141,15 +143,15 @@ export async function runBranchPushed(services: Services, rawPayload: unknown): 
   const { installationId, repo, branch, sender, pusher } = BranchPushedPayload.parse(rawPayload);
   const botLogin = services.config.botLogin;
   if (sender === botLogin || pusher === botLogin) return [];
-  const { rows } = await services.pool.query<{ task_id: string }>(
-    `SELECT t.id AS task_id
+  const { rows } = await services.pool.query<{ task_id: string; pr_number: number }>(
+    `SELECT t.id AS task_id, t.pr_number
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
-       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[]) AND ${PULL_NOT_CLOSED}
+       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[])
      ORDER BY t.id`,
     [installationId, repo, branch, SYNCED_STATES],
   );
-  return enqueueSyncs(services, rows.map((row) => Number(row.task_id)));
+  return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 
 export type SyncOutcome =
@@ -176,16 +178,19 @@ type SyncTaskRow = {
 };
 
 async function loadSyncTask(services: Services, taskId: number): Promise<SyncTaskRow | undefined> {
-  const { rows } = await services.pool.query<SyncTaskRow>(
+  const { rows } = await services.pool.query<Omit<SyncTaskRow, "pull_closed">>(
     `SELECT t.id, t.requirement_id, t.task_key, t.state, t.branch, t.pr_number, t.base_conflict_sha, r.installation_id, r.repo,
-            r.issue_number, r.default_branch, a.employee_id, NOT ${PULL_NOT_CLOSED} AS pull_closed,
+            r.issue_number, r.default_branch, a.employee_id,
             (SELECT s.id FROM execution_snapshots s WHERE s.task_id = t.id ORDER BY s.created_at DESC, s.id LIMIT 1) AS snapshot_id
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      LEFT JOIN assignments a ON a.task_id = t.id AND a.active
      WHERE t.id = $1`,
     [taskId],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return undefined;
+  const closed = row.pr_number === null ? new Set<number>() : await pullsClosedInLedger(services.pool, Number(row.installation_id), row.repo, [row.pr_number]);
+  return { ...row, pull_closed: row.pr_number !== null && closed.has(row.pr_number) };
 }
 
 /** Runs `task.sync-base` for one task. Returns what happened (the job ignores it; tests read it). */

@@ -2,15 +2,14 @@
 // task's work tree (resuming the branch when it exists), gives the employee a bounded context, checks every
 // edit before writing, runs the repository's setup and tests in the sandbox, loops on failures (at most two
 // fix rounds), commits as the bot with the Aura trailers, pushes through the one push function, and opens or
-// updates the one PR of the task. Budgets are reserved before every model call; a provider failure fails the
-// task over to the next employee; paid-for work is never thrown away.
+// updates the one PR of the task. Budgets are reserved before every model call; a provider failure is
+// reported to the Manager, which routes the task to the next employee; paid-for work is never thrown away.
 import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import type { Employee, TaskClass } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
-import { routeTask } from "../manager/assign.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
@@ -79,7 +78,7 @@ export const PR_LIMIT_RECHECK_MS = 60_000;
 
 export type WorkOutcome =
   | { kind: "pr_open" | "needs_director"; pullNumber: number | null; reason?: string }
-  | { kind: "failed_over"; from: string; to: string | null }
+  | { kind: "failed_over"; from: string }
   | { kind: "waiting" | "skipped"; reason: string };
 
 type TaskRow = {
@@ -659,28 +658,20 @@ function remainingWork(evidence: RunEvidence | undefined, edited: boolean): stri
   return evidence.passed ? "Nothing from the test run; review the work." : "Making the failing tests pass.";
 }
 
-/** The employee's provider failed: record it and route the task to the next eligible employee. */
+/**
+ * The employee's provider failed: record the failure and ask the Manager to route the task again (`task.reroute`,
+ * src/manager/reroute.ts), in one transaction. Who works next is the Manager's decision, never the employee's.
+ */
 async function failOver(run: Run, failure: ModelCallError): Promise<WorkOutcome> {
   const { services, taskId, employee } = run;
-  const routed = await inTransaction(services.pool, async (client) => {
+  await inTransaction(services.pool, async (client) => {
     await client.query("INSERT INTO task_provider_failures (task_id, employee_id, kind, message) VALUES ($1, $2, $3, $4)", [
       taskId,
       employee.id,
       failure.kind,
       failure.message.slice(0, 2000),
     ]);
-    const excluded = (
-      await client.query<{ employee_id: string }>("SELECT DISTINCT employee_id FROM task_provider_failures WHERE task_id = $1", [taskId])
-    ).rows.map((row) => row.employee_id);
-    const result = await routeTask(services, client, taskId, { excluded });
-    await addNotice(client, run.subject.requirementId, {
-      kind: "info",
-      key: `failover:${taskId}:${employee.id}`,
-      body: `Task \`${run.task.task_key}\`: ${employee.id}'s provider failed (${failure.kind}); ${result.employeeId ? `handed to \`${result.employeeId}\`` : "no other employee is eligible, so a director decides"}.`,
-    });
-    if (!result.employeeId) await escalateRequirement(client, run, "no eligible employee after a provider failure");
-    return result;
+    await enqueue(client, "task.reroute", { taskId, from: employee.id, failure: failure.kind });
   });
-  await refreshStatusComment(services, run.subject.requirementId);
-  return { kind: "failed_over", from: employee.id, to: routed.employeeId };
+  return { kind: "failed_over", from: employee.id };
 }

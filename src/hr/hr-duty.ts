@@ -3,7 +3,7 @@
 // runs on the leader every few minutes and right after each ledger write. Directors suspend and reinstate here too.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
-import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
+import { employeesInLedger, loadOutcomes, loadStrikes } from "../accountant/ledger.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction } from "../core/transitions.js";
 import type { Duty } from "../queue/leader.js";
@@ -148,13 +148,9 @@ export async function reviewAndApply(
 
 /** Every (installation, employee) with something in its ledgers, reviewed once. */
 export async function runHrReviews(services: Services): Promise<HrOutcome[]> {
-  const { rows } = await services.pool.query<{ installation_id: string; employee_id: string }>(
-    `SELECT installation_id, employee_id FROM outcome_ledger UNION SELECT installation_id, employee_id FROM strike_ledger
-     ORDER BY 1, 2`,
-  );
   const outcomes: HrOutcome[] = [];
-  for (const row of rows) {
-    outcomes.push(await reviewAndApply(services, Number(row.installation_id), row.employee_id));
+  for (const { installationId, employeeId } of await employeesInLedger(services.pool)) {
+    outcomes.push(await reviewAndApply(services, installationId, employeeId));
   }
   const moved = outcomes.filter((outcome) => outcome.decision.action !== "none");
   if (moved.length > 0) services.log.info({ moves: moved.map((m) => m.decision.action) }, "HR review moved employees");

@@ -1,10 +1,11 @@
-// The jobs and leader duties of the Manager: intake, planning, routing, the requirement status comment, the reconciler.
+// The jobs and leader duties of the Manager: intake, planning, routing (and routing again after a provider failure), the requirement status comment, the reconciler.
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import type { Role } from "../services.js";
 import { INSTALLATION_TASK, installationHaltScope, installationJobKey, runInstallationJob } from "./installation.js";
 import { INTAKE_TASK, intakeHaltScope, intakeJobKey, runIntakeJob } from "./intake.js";
 import { LABEL_SYNC_TASK, labelSyncHaltScope, labelSyncJobKey, runLabelSyncJob } from "./label-sync.js";
 import { reconcilerDuties } from "./reconciler.js";
+import { REROUTE_TASK, rerouteHaltScope, runRerouteJob } from "./reroute.js";
 
 /** Issue actions that can start, restart or cancel a requirement; the job decides what each one means. */
 const ISSUE_ACTIONS: ReadonlySet<string> = new Set(["labeled", "unlabeled", "closed", "reopened"]);
@@ -49,6 +50,14 @@ export const managerRole: Role = {
       run: (payload, helpers) => runInstallationJob(services, payload, helpers),
     },
     [LABEL_SYNC_TASK]: { stopsWhileHalted: (payload) => labelSyncHaltScope(services, payload), run: (payload) => runLabelSyncJob(services, payload) },
+    // Routing after a provider failure writes the status comment and starts work: stops while halted.
+    [REROUTE_TASK]: {
+      stopsWhileHalted: (payload) => rerouteHaltScope(services, payload),
+      run: async (payload, helpers) => {
+        const outcome = await runRerouteJob(services, payload);
+        helpers.logger.debug(`task.reroute finished: ${outcome.kind === "routed" ? `routed to ${outcome.employeeId ?? "nobody"}` : outcome.reason}`);
+      },
+    },
   }),
   duties: (services, { dispatchAll }) => reconcilerDuties(services, dispatchAll),
 };

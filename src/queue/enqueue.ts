@@ -34,6 +34,8 @@ type DeliveryJob = { deliveryId: string };
 export type JobPayloads = {
   "task.work": { taskId: number; revisionId?: number };
   "task.sync-base": { taskId: number };
+  /** An employee's provider failed the task (`from`: that employee, `failure`: the failure's kind); the Manager routes it again. */
+  "task.reroute": { taskId: number; from: string; failure: string };
   "base.moved": { installationId: number; repo: string; branch: string; deliveryId?: string };
   "branch.pushed": { installationId: number; repo: string; branch: string; sender: string; pusher: string; deliveryId?: string };
   "requirement.intake": { installationId: number; repo: string; issueNumber: number; deliveryId?: string };
@@ -59,6 +61,7 @@ const ATTEMPTS = 5;
 export const JOBS: { [N in JobName]: JobDefaults<N> } = {
   "task.work": { maxAttempts: ATTEMPTS, key: (p) => `task:${p.taskId}` },
   "task.sync-base": { maxAttempts: ATTEMPTS, key: (p) => `sync:${p.taskId}` },
+  "task.reroute": { maxAttempts: ATTEMPTS, key: (p) => `reroute:${p.taskId}` },
   "base.moved": { maxAttempts: ATTEMPTS },
   "branch.pushed": { maxAttempts: ATTEMPTS },
   "requirement.intake": { maxAttempts: ATTEMPTS, key: (p) => `requirement:${p.repo}#${p.issueNumber}` },

@@ -11,6 +11,7 @@ import { openOrUpdatePull } from "../../src/employees/pull-request.js";
 import { requestRevision, RevisionNotPossible } from "../../src/employees/revise.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import { inTransaction } from "../../src/core/transitions.js";
+import { runRerouteJob } from "../../src/manager/reroute.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { geminiReply, loadFixture, openAIReply } from "../employees/provider-fixtures.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -96,11 +97,25 @@ describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? ""
     const fixture = await createTaskFixture(db, services, { parent: dir, config: { employees: ["gpt-4.1-mini", "gemini-2.5-flash"] } });
 
     const first = await runTaskWork(services, { taskId: fixture.taskId }, {});
+    const reported = (
+      await db.pool.query(
+        "SELECT q.task, q.payload FROM queued_jobs q JOIN graphile_worker.jobs j ON j.id = q.job_id WHERE j.key = $1",
+        [`reroute:${fixture.taskId}`],
+      )
+    ).rows;
+    const rerouted = await runRerouteJob(services, reported[0]?.payload);
+    const repeated = await runRerouteJob(services, reported[0]?.payload);
     const second = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     const other = fixture.employeeId === "gpt-4.1-mini" ? "gemini-2.5-flash" : "gpt-4.1-mini";
-    expect(first).toEqual({ kind: "failed_over", from: fixture.employeeId, to: other });
+    // The employee reports the failure; the Manager's task.reroute decides who works next, once.
+    expect(first).toEqual({ kind: "failed_over", from: fixture.employeeId });
+    expect(reported).toEqual([{ task: "task.reroute", payload: { taskId: fixture.taskId, from: fixture.employeeId, failure: "server" } }]);
+    expect(rerouted).toEqual({ kind: "routed", employeeId: other });
+    expect(repeated).toMatchObject({ kind: "skipped" });
     expect(second).toMatchObject({ kind: "pr_open", pullNumber: 100 });
+    const notices = (await db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1", [fixture.requirementId])).rows;
+    expect(notices.map((n) => n.body)).toContainEqual(`Task \`fix-add\`: ${fixture.employeeId}'s provider failed (server); handed to \`${other}\`.`);
     expect(github.pulls.get(100)?.body).toContain(`Employee: \`${other}\``);
     const failures = (await db.pool.query("SELECT employee_id, kind FROM task_provider_failures WHERE task_id = $1", [fixture.taskId])).rows;
     expect(failures).toEqual([{ employee_id: fixture.employeeId, kind: "server" }]);

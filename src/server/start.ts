@@ -3,12 +3,13 @@
 // Migrations run as the database owner; on the embedded default, and with MIGRATION_DATABASE_URL (the owner)
 // beside DATABASE_URL, the app itself then connects as the non-owner role aura_app, so it can append to the
 // audit log only through the chain function.
+import type pg from "pg";
 import pino, { type Logger } from "pino";
 import { Probot, Server } from "probot";
 import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
 import type { AppConfig } from "../config/env.js";
-import { actsAsAppRole, checkAppRole, grantAppRole, prepareAppRole, requireSeparateAppRole } from "../db/app-role.js";
+import { actsAsAppRole, checkAppRole, grantAppRole, prepareAppRole, requireSeparateAppRole, type AppRoleCheck } from "../db/app-role.js";
 import { setAuditRetention } from "../audit/retention.js";
 import { getFreePort, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
@@ -56,29 +57,31 @@ async function loadSetupApp(): Promise<{ setupAppFactory: SetupAppFactory; updat
   return { setupAppFactory, updateEnv };
 }
 
-export async function startAura(
-  config: AppConfig,
-  options: {
-    log?: Logger;
-    dispatch?: Dispatcher;
-    host?: string;
-    /** Listen port; 0 picks a free one (tests). Defaults to PORT. */
-    port?: number;
-    /** Where Probot's setup page writes the registered app's credentials (default: ./.env). */
-    updateEnv?: (env: Record<string, string>) => Record<string, string>;
-    /** Run job workers and take part in leader election in this process (default true). */
-    workers?: boolean;
-    /** Tests and benchmarks: replace the model client of an employee. */
-    modelOverride?: (employee: Employee) => ModelClient;
-    now?: () => Date;
-    workerPollMs?: number;
-    /** Run only these job types (tests of one role); every other job stays queued. */
-    onlyTasks?: readonly string[];
-    leaderRetryMs?: number;
-  } = {},
-): Promise<RunningAura> {
+type StartOptions = {
+  log?: Logger;
+  dispatch?: Dispatcher;
+  host?: string;
+  /** Listen port; 0 picks a free one (tests). Defaults to PORT. */
+  port?: number;
+  /** Where Probot's setup page writes the registered app's credentials (default: ./.env). */
+  updateEnv?: (env: Record<string, string>) => Record<string, string>;
+  /** Run job workers and take part in leader election in this process (default true). */
+  workers?: boolean;
+  /** Tests and benchmarks: replace the model client of an employee. */
+  modelOverride?: (employee: Employee) => ModelClient;
+  now?: () => Date;
+  workerPollMs?: number;
+  /** Run only these job types (tests of one role); every other job stays queued. */
+  onlyTasks?: readonly string[];
+  leaderRetryMs?: number;
+};
+
+/** Shutdown steps, run last-registered first. */
+type Cleanups = (() => Promise<void>)[];
+
+export async function startAura(config: AppConfig, options: StartOptions = {}): Promise<RunningAura> {
   const log = options.log ?? pino({ name: "aura", level: config.LOG_LEVEL });
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: Cleanups = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((error: unknown) => log.error({ err: error }, "shutdown step failed"));
@@ -87,129 +90,22 @@ export async function startAura(
   };
 
   try {
-    let ownerDatabaseUrl = config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL;
-    if (!ownerDatabaseUrl) {
-      log.info({ dataDir: config.AURA_DATA_DIR }, "starting embedded PostgreSQL");
-      const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
-      cleanups.push(embedded.stop);
-      ownerDatabaseUrl = embedded.url;
-    }
-    const applied = await migrate(ownerDatabaseUrl);
-    if (applied.length > 0) log.info({ applied }, "migrations applied");
-    await runGraphileMigrations({ connectionString: ownerDatabaseUrl });
-    // The retention period is the owner's to set: the database refuses the app role any earlier cutoff.
-    await setAuditRetention(ownerDatabaseUrl, config.AURA_AUDIT_RETENTION_DAYS);
-    // The embedded default switches to its non-owner role; with MIGRATION_DATABASE_URL the owner grants
-    // aura_app what the worker needs and DATABASE_URL must be aura_app; DATABASE_URL alone is used as given.
-    const databaseUrl = await appDatabaseUrl(config, ownerDatabaseUrl);
-
-    const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "a database connection failed") });
-    cleanups.push(() => pool.end());
-    const audit = new AuditLog(pool);
-    const role = await checkAppRole(pool);
-    if (config.MIGRATION_DATABASE_URL) requireSeparateAppRole(role, await actsAsAppRole(pool));
-    if (role.warnings.length > 0) log.warn({ role: role.role, warnings: role.warnings }, "the app's database role can write the audit log directly");
-    else log.info({ role: role.role }, "the app connects as a non-owner role; audit appends go through audit.append_events");
-
-    const sandbox: SandboxOptions = {
-      allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED,
-      acceptMissing: config.AURA_SANDBOX_ACCEPT_MISSING,
-      allowSetupNetwork: config.AURA_SETUP_NETWORK,
-      registryHosts: config.AURA_SETUP_REGISTRY_HOSTS,
-      allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
-      ...(config.AURA_SANDBOX_CGROUP ? { cgroupDir: config.AURA_SANDBOX_CGROUP } : {}),
-      uidPool: { base: config.AURA_SANDBOX_UID_BASE, count: config.AURA_SANDBOX_UID_COUNT },
-      onEgress: (event) => {
-        if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
-        else log.debug({ egress: event }, "setup sandbox: registry connection");
-      },
-    };
-    // Detected once, here: whether bubblewrap starts and which limit mechanism works.
-    const sandboxAtStart = sandboxStatus(sandbox);
-    if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
-    else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
-    else if (sandboxAtStart.missing === "") log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs go without the limits AURA_SANDBOX_ACCEPT_MISSING accepts, and every PR says which held and which were missing");
-    else log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
+    const { ownerDatabaseUrl, databaseUrl } = await prepareDatabase(config, log, cleanups);
+    const { pool, audit, role } = await connectAsApp(config, databaseUrl, log, cleanups);
+    const sandbox = sandboxOptions(config, log);
+    logSandboxAtStart(sandboxStatus(sandbox), log);
 
     // Probot's Server treats port 0 as "use 3000", so a free port is chosen here.
     const port = options.port === 0 ? await getFreePort() : (options.port ?? config.PORT);
     const requestBodies = new BodyBudget(config.AURA_BODY_BYTES_IN_FLIGHT);
-    const server = new Server({
-      host: options.host ?? config.HOST ?? "0.0.0.0",
-      port,
-      log,
-      Probot: withBodyLimit(Probot.defaults({
-        appId: config.hasCredentials ? Number(config.APP_ID) : 1,
-        privateKey: config.privateKey ?? "setup mode: no private key yet",
-        secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
-        baseUrl: config.githubApiUrl,
-        log,
-      }), { budget: requestBodies, log }),
-    });
+    const server = createServer(config, { host: options.host, port, log, requestBodies });
     const mode = config.hasCredentials ? "app" : "setup";
     if (mode === "app") {
-      await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? dispatchAll }));
-      server.addHandler(closedSetupRoutes());
-      const breaker = new CircuitBreaker();
-      const services: Services = {
-        config,
-        pool,
-        audit,
-        log,
-        github: createGitHubAccess({
-          appId: Number(config.APP_ID),
-          privateKey: config.privateKey ?? "",
-          baseUrl: config.githubApiUrl,
-          log,
-          writeIntervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
-        }),
-        policies: loadPolicySet(),
-        breaker,
-        modelFor: createModelRegistry(config, breaker, options.modelOverride),
-        workspace: defaultWorkspaceOptions(config, config.botIdentity),
-        sandbox,
-        now: options.now ?? (() => new Date()),
-      };
-      if (options.workers !== false) {
-        const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
-        cleanups.push(worker.stop);
-        const leadership = startLeaderElection({
-          databaseUrl,
-          log,
-          retryMs: options.leaderRetryMs,
-          duties: [...coreDuties(services), ...allDuties(services)],
-        });
-        cleanups.push(leadership.stop);
-      }
+      await loadApp(server, { config, options, log, pool, audit, sandbox, databaseUrl, cleanups });
     } else {
-      const { setupAppFactory, updateEnv } = await loadSetupApp();
-      // Once the page has written credentials it takes no others; the restart picks them up from .env.
-      let configured = false;
-      const setupApp = setupAppFactory({
-        host: server.host,
-        port,
-        log: log.child({ component: "setup" }),
-        updateEnv: (env: Record<string, string>) => {
-          const written = (options.updateEnv ?? updateEnv)(env);
-          if (env.APP_ID) configured = true;
-          return written;
-        },
-      });
-      await server.loadHandlerFactory(async (...args) => closeSetupOnceConfigured(await setupApp(...args), () => configured));
+      await loadSetupPage(server, { port, log, updateEnv: options.updateEnv });
     }
-    server.addHandler(
-      healthHandler({
-        pool,
-        sandboxMode: () => sandboxStatus(sandbox).mode,
-        sandboxDetail: () => {
-          const { bwrap, limits, held, missing, accepted, setupEgress, fix } = sandboxStatus(sandbox);
-          const acceptedNote = accepted && `${accepted} (accepted by the operator in AURA_SANDBOX_ACCEPT_MISSING)`;
-          return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress, ...(fix ? { fix } : {}) };
-        },
-        databaseRole: { role: role.role, warnings: role.warnings },
-        detail: config.AURA_READY_DETAIL,
-      }),
-    );
+    server.addHandler(healthRoutes(config, pool, sandbox, role));
     await server.start();
     cleanups.push(() => server.stop());
     log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
@@ -218,6 +114,153 @@ export async function startAura(
     await stop();
     throw error;
   }
+}
+
+/**
+ * Starts the embedded database when no URL is given, migrates as the owner, sets the audit retention, and
+ * returns the owner's URL and the one the app connects with.
+ */
+async function prepareDatabase(config: AppConfig, log: Logger, cleanups: Cleanups): Promise<{ ownerDatabaseUrl: string; databaseUrl: string }> {
+  let ownerDatabaseUrl = config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL;
+  if (!ownerDatabaseUrl) {
+    log.info({ dataDir: config.AURA_DATA_DIR }, "starting embedded PostgreSQL");
+    const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
+    cleanups.push(embedded.stop);
+    ownerDatabaseUrl = embedded.url;
+  }
+  const applied = await migrate(ownerDatabaseUrl);
+  if (applied.length > 0) log.info({ applied }, "migrations applied");
+  await runGraphileMigrations({ connectionString: ownerDatabaseUrl });
+  // The retention period is the owner's to set: the database refuses the app role any earlier cutoff.
+  await setAuditRetention(ownerDatabaseUrl, config.AURA_AUDIT_RETENTION_DAYS);
+  // The embedded default switches to its non-owner role; with MIGRATION_DATABASE_URL the owner grants
+  // aura_app what the worker needs and DATABASE_URL must be aura_app; DATABASE_URL alone is used as given.
+  const databaseUrl = await appDatabaseUrl(config, ownerDatabaseUrl);
+  return { ownerDatabaseUrl, databaseUrl };
+}
+
+/** The app's pool and audit log, and which database role it turned out to be (logged, and refused if wrong). */
+async function connectAsApp(config: AppConfig, databaseUrl: string, log: Logger, cleanups: Cleanups) {
+  const pool = createPool(databaseUrl, { onError: (error) => log.warn({ reason: error.message }, "a database connection failed") });
+  cleanups.push(() => pool.end());
+  const audit = new AuditLog(pool);
+  const role = await checkAppRole(pool);
+  if (config.MIGRATION_DATABASE_URL) requireSeparateAppRole(role, await actsAsAppRole(pool));
+  if (role.warnings.length > 0) log.warn({ role: role.role, warnings: role.warnings }, "the app's database role can write the audit log directly");
+  else log.info({ role: role.role }, "the app connects as a non-owner role; audit appends go through audit.append_events");
+  return { pool, audit, role };
+}
+
+function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
+  return {
+    allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED,
+    acceptMissing: config.AURA_SANDBOX_ACCEPT_MISSING,
+    allowSetupNetwork: config.AURA_SETUP_NETWORK,
+    registryHosts: config.AURA_SETUP_REGISTRY_HOSTS,
+    allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
+    ...(config.AURA_SANDBOX_CGROUP ? { cgroupDir: config.AURA_SANDBOX_CGROUP } : {}),
+    uidPool: { base: config.AURA_SANDBOX_UID_BASE, count: config.AURA_SANDBOX_UID_COUNT },
+    onEgress: (event) => {
+      if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
+      else log.debug({ egress: event }, "setup sandbox: registry connection");
+    },
+  };
+}
+
+/** Detected once, at start: whether bubblewrap starts and which limit mechanism works. */
+function logSandboxAtStart(sandboxAtStart: ReturnType<typeof sandboxStatus>, log: Logger): void {
+  if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
+  else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
+  else if (sandboxAtStart.missing === "") log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs go without the limits AURA_SANDBOX_ACCEPT_MISSING accepts, and every PR says which held and which were missing");
+  else log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
+}
+
+function createServer(config: AppConfig, at: { host: string | undefined; port: number; log: Logger; requestBodies: BodyBudget }): Server {
+  const { log } = at;
+  return new Server({
+    host: at.host ?? config.HOST ?? "0.0.0.0",
+    port: at.port,
+    log,
+    Probot: withBodyLimit(Probot.defaults({
+      appId: config.hasCredentials ? Number(config.APP_ID) : 1,
+      privateKey: config.privateKey ?? "setup mode: no private key yet",
+      secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
+      baseUrl: config.githubApiUrl,
+      log,
+    }), { budget: at.requestBodies, log }),
+  });
+}
+
+/** The Aura app on the webhook route and, unless turned off, this process's job workers and leader duties. */
+async function loadApp(
+  server: Server,
+  at: { config: AppConfig; options: StartOptions; log: Logger; pool: pg.Pool; audit: AuditLog; sandbox: SandboxOptions; databaseUrl: string; cleanups: Cleanups },
+): Promise<void> {
+  const { config, options, log, pool, audit, cleanups } = at;
+  await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? dispatchAll }));
+  server.addHandler(closedSetupRoutes());
+  const breaker = new CircuitBreaker();
+  const services: Services = {
+    config,
+    pool,
+    audit,
+    log,
+    github: createGitHubAccess({
+      appId: Number(config.APP_ID),
+      privateKey: config.privateKey ?? "",
+      baseUrl: config.githubApiUrl,
+      log,
+      writeIntervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
+    }),
+    policies: loadPolicySet(),
+    breaker,
+    modelFor: createModelRegistry(config, breaker, options.modelOverride),
+    workspace: defaultWorkspaceOptions(config, config.botIdentity),
+    sandbox: at.sandbox,
+    now: options.now ?? (() => new Date()),
+  };
+  if (options.workers === false) return;
+  const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
+  cleanups.push(worker.stop);
+  const leadership = startLeaderElection({
+    databaseUrl: at.databaseUrl,
+    log,
+    retryMs: options.leaderRetryMs,
+    duties: [...coreDuties(services), ...allDuties(services)],
+  });
+  cleanups.push(leadership.stop);
+}
+
+/** Probot's setup page, which registers the GitHub App and writes its credentials to .env. */
+async function loadSetupPage(server: Server, at: { port: number; log: Logger; updateEnv: UpdateEnv | undefined }): Promise<void> {
+  const { setupAppFactory, updateEnv } = await loadSetupApp();
+  // Once the page has written credentials it takes no others; the restart picks them up from .env.
+  let configured = false;
+  const setupApp = setupAppFactory({
+    host: server.host,
+    port: at.port,
+    log: at.log.child({ component: "setup" }),
+    updateEnv: (env: Record<string, string>) => {
+      const written = (at.updateEnv ?? updateEnv)(env);
+      if (env.APP_ID) configured = true;
+      return written;
+    },
+  });
+  await server.loadHandlerFactory(async (...args) => closeSetupOnceConfigured(await setupApp(...args), () => configured));
+}
+
+function healthRoutes(config: AppConfig, pool: pg.Pool, sandbox: SandboxOptions, role: AppRoleCheck) {
+  return healthHandler({
+    pool,
+    sandboxMode: () => sandboxStatus(sandbox).mode,
+    sandboxDetail: () => {
+      const { bwrap, limits, held, missing, accepted, setupEgress, fix } = sandboxStatus(sandbox);
+      const acceptedNote = accepted && `${accepted} (accepted by the operator in AURA_SANDBOX_ACCEPT_MISSING)`;
+      return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress, ...(fix ? { fix } : {}) };
+    },
+    databaseRole: { role: role.role, warnings: role.warnings },
+    detail: config.AURA_READY_DETAIL,
+  });
 }
 
 async function appDatabaseUrl(config: AppConfig, ownerDatabaseUrl: string): Promise<string> {

@@ -127,155 +127,172 @@ async function withSavepoint<T>(client: Db, fn: () => Promise<T>, keep: (result:
   }
 }
 
+type Verb<K extends DirectorCommand["kind"]> = Extract<DirectorCommand, { kind: K }>;
+
 export async function runVerb(ctx: CommandContext, client: Db, command: DirectorCommand): Promise<VerbResult> {
-  const { services } = ctx;
   switch (command.kind) {
     case "help":
       return done(renderHelpText());
-
-    case "scoreboard": {
-      // Runs after commit: the scoreboard is a GitHub write and reads the committed ledger.
-      return {
-        ...done(null, {}, "+1"),
-        afterCommit: async () => void (await upsertScoreboard(services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber })),
-      };
-    }
-
-    case "approve": {
-      const requirement = await requirementForComment(client, ctx);
-      if (!requirement) return refused("There is no Aura requirement on this issue to approve.");
-      const result = await approveRequirement(services, requirement.id, ctx.login);
-      return result.ok ? done(`Plan approved by @${ctx.login}; its tasks are being assigned.`, { requirementId: requirement.id }) : refused(result.message, { requirementId: requirement.id });
-    }
-
-    case "revise": {
-      const task = ctx.isPull ? await taskForPull(client, ctx) : undefined;
-      if (!task) return refused("`/aura revise` works on an agent pull request: write it on the pull request of the task to change.");
-      try {
-        const revision = await withSavepoint(
-          client,
-          () => requestRevision(services, client, { taskId: task.id, instructions: command.instructions, by: ctx.login, sourceKey: `comment:${ctx.commentId}` }),
-          () => true,
-        );
-        return {
-          ...done(`Task \`${task.key}\` goes back to its employee for revision round ${revision.round}.`, { taskId: task.id, ...revision }),
-          afterCommit: refreshAll(services, [task.requirementId]),
-        };
-      } catch (error) {
-        if (error instanceof RevisionNotPossible) return refused(`Cannot revise \`${task.key}\` now: ${error.message}.`, { taskId: task.id });
-        throw error;
-      }
-    }
-
-    case "override": {
-      // `repo-rules` approves the repository's relaxing `rules:`, so it is accepted on any issue as well.
-      if (!ctx.isPull && command.ruleId !== "repo-rules") return refused("`/aura override` works on an agent pull request: write it there.");
-      const result = await overrideRule(services, {
-        installationId: ctx.installationId,
-        repo: ctx.repo,
-        pullNumber: ctx.issueNumber,
-        onPull: ctx.isPull,
-        ruleId: command.ruleId,
-        reason: command.reason,
-        director: ctx.login,
-      });
-      return result.ok ? done(result.message, { ruleId: command.ruleId }) : refused(result.message, { ruleId: command.ruleId });
-    }
-
-    case "reassign": {
-      const requirement = await requirementForComment(client, ctx);
-      if (!requirement) return refused("There is no Aura requirement here: write `/aura reassign` on the requirement issue or one of its pull requests.");
-      const task = await taskByRef(client, requirement.id, command.task);
-      if (!task) return refused(`This requirement has no task \`${command.task}\`.`);
-      if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
-      try {
-        const routed = await withSavepoint(
-          client,
-          () => routeTask(services, client, task.id, { override: { employeeId: command.employee, director: ctx.login } }),
-          (result) => result.employeeId !== null,
-        );
-        if (routed.employeeId === null) return refused(`Cannot reassign \`${task.key}\`: ${routed.decision.reason}.`, { taskId: task.id });
-        // A requirement that failed because its tasks were rejected is worked on again.
-        if (requirement.state === "failed") {
-          await transitionRequirement(client, requirement.id, "in_progress", { actor: ctx.login, reason: `task \`${task.key}\` reassigned` });
-        }
-        return {
-          ...done(`Task \`${task.key}\` reassigned to \`${routed.employeeId}\` (routing decision ${routed.decisionId}).`, {
-            taskId: task.id,
-            employeeId: routed.employeeId,
-            decisionId: routed.decisionId,
-          }),
-          afterCommit: refreshAll(services, [requirement.id]),
-        };
-      } catch (error) {
-        if (error instanceof IllegalTransition) return refused(`Cannot reassign \`${task.key}\` now: ${error.detail}.`, { taskId: task.id });
-        throw error;
-      }
-    }
-
+    case "scoreboard":
+      return scoreboard(ctx);
+    case "approve":
+      return approve(ctx, client);
+    case "revise":
+      return revise(ctx, client, command);
+    case "override":
+      return override(ctx, command);
+    case "reassign":
+      return reassign(ctx, client, command);
     case "suspend":
-    case "reinstate": {
-      if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
-      const to = command.kind === "suspend" ? "suspended" : "probation";
-      const reason = command.kind === "suspend" ? command.reason : (command.note ?? `reinstated by @${ctx.login}`);
-      try {
-        const moved = await changeEmployeeStatus(client, { installationId: ctx.installationId, employeeId: command.employee, to, by: "director", actor: ctx.login, reason });
-        const body =
-          command.kind === "suspend"
-            ? `Director @${ctx.login} suspended \`${command.employee}\`: ${reason}. It gets no new work until a director reinstates it.`
-            : `Director @${ctx.login} reinstated \`${command.employee}\`; it is back on probation.`;
-        const ids = await announceHr(ctx, client, command.employee, body);
-        return { ...done(body, { employeeId: command.employee, from: moved.from, to: moved.to }), afterCommit: refreshAll(services, ids) };
-      } catch (error) {
-        if (error instanceof IllegalEmployeeTransition) {
-          return refused(
-            command.kind === "suspend" ? `\`${command.employee}\` is already suspended.` : `\`${command.employee}\` is not suspended (it is ${error.from}); only a suspended employee can be reinstated.`,
-            { employeeId: command.employee },
-          );
-        }
-        throw error;
-      }
-    }
-
-    case "budget": {
-      const requirement = await requirementForComment(client, ctx);
-      if (!requirement) return refused("There is no Aura requirement here whose budget could be raised.");
-      let taskId: number | null = null;
-      if (command.target.kind === "task") {
-        const task = await taskByRef(client, requirement.id, command.target.ref);
-        if (!task) return refused(`This requirement has no task \`${command.target.ref}\`.`);
-        taskId = task.id;
-      }
-      try {
-        const raised = await raiseBudget(client, {
-          installationId: ctx.installationId,
-          scope: taskId === null ? "requirement" : "task",
-          id: taskId ?? requirement.id,
-          amountUsd: command.amountUsd,
-          by: ctx.login,
-          budgets: services.policies.budgets,
-        });
-        const resumed = await resumeBudgetStopped(client, ctx, requirement.id, taskId);
-        const what = taskId === null ? "the requirement" : `task \`${command.target.kind === "task" ? command.target.ref : ""}\``;
-        const capped = raised.capped ? ` (capped by the app's daily limit; $${command.amountUsd.toFixed(2)} was asked)` : "";
-        return {
-          ...done(
-            `Budget of ${what} raised by $${raised.grantedUsd.toFixed(2)}${capped}; its cap is now $${raised.capUsd.toFixed(2)}.${resumed.length > 0 ? ` Work resumes on ${resumed.length} task${resumed.length === 1 ? "" : "s"}.` : ""}`,
-            { requirementId: requirement.id, taskId, ...raised, resumed },
-          ),
-          afterCommit: refreshAll(services, [requirement.id]),
-        };
-      } catch (error) {
-        if (error instanceof BudgetRaiseRefused) return refused(`The budget cannot be raised: ${error.message}.`);
-        throw error;
-      }
-    }
-
+    case "reinstate":
+      return suspendOrReinstate(ctx, client, command);
+    case "budget":
+      return budget(ctx, client, command);
     case "halt":
       return halt(ctx, client, command.note);
-
     case "resume":
       return resume(ctx, client, command.note);
+  }
+}
+
+function scoreboard(ctx: CommandContext): VerbResult {
+  // Runs after commit: the scoreboard is a GitHub write and reads the committed ledger.
+  return {
+    ...done(null, {}, "+1"),
+    afterCommit: async () => void (await upsertScoreboard(ctx.services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber })),
+  };
+}
+
+async function approve(ctx: CommandContext, client: Db): Promise<VerbResult> {
+  const requirement = await requirementForComment(client, ctx);
+  if (!requirement) return refused("There is no Aura requirement on this issue to approve.");
+  const result = await approveRequirement(ctx.services, requirement.id, ctx.login);
+  return result.ok ? done(`Plan approved by @${ctx.login}; its tasks are being assigned.`, { requirementId: requirement.id }) : refused(result.message, { requirementId: requirement.id });
+}
+
+async function revise(ctx: CommandContext, client: Db, command: Verb<"revise">): Promise<VerbResult> {
+  const { services } = ctx;
+  const task = ctx.isPull ? await taskForPull(client, ctx) : undefined;
+  if (!task) return refused("`/aura revise` works on an agent pull request: write it on the pull request of the task to change.");
+  try {
+    const revision = await withSavepoint(
+      client,
+      () => requestRevision(services, client, { taskId: task.id, instructions: command.instructions, by: ctx.login, sourceKey: `comment:${ctx.commentId}` }),
+      () => true,
+    );
+    return {
+      ...done(`Task \`${task.key}\` goes back to its employee for revision round ${revision.round}.`, { taskId: task.id, ...revision }),
+      afterCommit: refreshAll(services, [task.requirementId]),
+    };
+  } catch (error) {
+    if (error instanceof RevisionNotPossible) return refused(`Cannot revise \`${task.key}\` now: ${error.message}.`, { taskId: task.id });
+    throw error;
+  }
+}
+
+async function override(ctx: CommandContext, command: Verb<"override">): Promise<VerbResult> {
+  // `repo-rules` approves the repository's relaxing `rules:`, so it is accepted on any issue as well.
+  if (!ctx.isPull && command.ruleId !== "repo-rules") return refused("`/aura override` works on an agent pull request: write it there.");
+  const result = await overrideRule(ctx.services, {
+    installationId: ctx.installationId,
+    repo: ctx.repo,
+    pullNumber: ctx.issueNumber,
+    onPull: ctx.isPull,
+    ruleId: command.ruleId,
+    reason: command.reason,
+    director: ctx.login,
+  });
+  return result.ok ? done(result.message, { ruleId: command.ruleId }) : refused(result.message, { ruleId: command.ruleId });
+}
+
+async function reassign(ctx: CommandContext, client: Db, command: Verb<"reassign">): Promise<VerbResult> {
+  const { services } = ctx;
+  const requirement = await requirementForComment(client, ctx);
+  if (!requirement) return refused("There is no Aura requirement here: write `/aura reassign` on the requirement issue or one of its pull requests.");
+  const task = await taskByRef(client, requirement.id, command.task);
+  if (!task) return refused(`This requirement has no task \`${command.task}\`.`);
+  if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+  try {
+    const routed = await withSavepoint(
+      client,
+      () => routeTask(services, client, task.id, { override: { employeeId: command.employee, director: ctx.login } }),
+      (result) => result.employeeId !== null,
+    );
+    if (routed.employeeId === null) return refused(`Cannot reassign \`${task.key}\`: ${routed.decision.reason}.`, { taskId: task.id });
+    // A requirement that failed because its tasks were rejected is worked on again.
+    if (requirement.state === "failed") {
+      await transitionRequirement(client, requirement.id, "in_progress", { actor: ctx.login, reason: `task \`${task.key}\` reassigned` });
+    }
+    return {
+      ...done(`Task \`${task.key}\` reassigned to \`${routed.employeeId}\` (routing decision ${routed.decisionId}).`, {
+        taskId: task.id,
+        employeeId: routed.employeeId,
+        decisionId: routed.decisionId,
+      }),
+      afterCommit: refreshAll(services, [requirement.id]),
+    };
+  } catch (error) {
+    if (error instanceof IllegalTransition) return refused(`Cannot reassign \`${task.key}\` now: ${error.detail}.`, { taskId: task.id });
+    throw error;
+  }
+}
+
+async function suspendOrReinstate(ctx: CommandContext, client: Db, command: Verb<"suspend" | "reinstate">): Promise<VerbResult> {
+  const { services } = ctx;
+  if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+  const to = command.kind === "suspend" ? "suspended" : "probation";
+  const reason = command.kind === "suspend" ? command.reason : (command.note ?? `reinstated by @${ctx.login}`);
+  try {
+    const moved = await changeEmployeeStatus(client, { installationId: ctx.installationId, employeeId: command.employee, to, by: "director", actor: ctx.login, reason });
+    const body =
+      command.kind === "suspend"
+        ? `Director @${ctx.login} suspended \`${command.employee}\`: ${reason}. It gets no new work until a director reinstates it.`
+        : `Director @${ctx.login} reinstated \`${command.employee}\`; it is back on probation.`;
+    const ids = await announceHr(ctx, client, command.employee, body);
+    return { ...done(body, { employeeId: command.employee, from: moved.from, to: moved.to }), afterCommit: refreshAll(services, ids) };
+  } catch (error) {
+    if (error instanceof IllegalEmployeeTransition) {
+      return refused(
+        command.kind === "suspend" ? `\`${command.employee}\` is already suspended.` : `\`${command.employee}\` is not suspended (it is ${error.from}); only a suspended employee can be reinstated.`,
+        { employeeId: command.employee },
+      );
+    }
+    throw error;
+  }
+}
+
+async function budget(ctx: CommandContext, client: Db, command: Verb<"budget">): Promise<VerbResult> {
+  const { services } = ctx;
+  const requirement = await requirementForComment(client, ctx);
+  if (!requirement) return refused("There is no Aura requirement here whose budget could be raised.");
+  let taskId: number | null = null;
+  if (command.target.kind === "task") {
+    const task = await taskByRef(client, requirement.id, command.target.ref);
+    if (!task) return refused(`This requirement has no task \`${command.target.ref}\`.`);
+    taskId = task.id;
+  }
+  try {
+    const raised = await raiseBudget(client, {
+      installationId: ctx.installationId,
+      scope: taskId === null ? "requirement" : "task",
+      id: taskId ?? requirement.id,
+      amountUsd: command.amountUsd,
+      by: ctx.login,
+      budgets: services.policies.budgets,
+    });
+    const resumed = await resumeBudgetStopped(client, ctx, requirement.id, taskId);
+    const what = taskId === null ? "the requirement" : `task \`${command.target.kind === "task" ? command.target.ref : ""}\``;
+    const capped = raised.capped ? ` (capped by the app's daily limit; $${command.amountUsd.toFixed(2)} was asked)` : "";
+    return {
+      ...done(
+        `Budget of ${what} raised by $${raised.grantedUsd.toFixed(2)}${capped}; its cap is now $${raised.capUsd.toFixed(2)}.${resumed.length > 0 ? ` Work resumes on ${resumed.length} task${resumed.length === 1 ? "" : "s"}.` : ""}`,
+        { requirementId: requirement.id, taskId, ...raised, resumed },
+      ),
+      afterCommit: refreshAll(services, [requirement.id]),
+    };
+  } catch (error) {
+    if (error instanceof BudgetRaiseRefused) return refused(`The budget cannot be raised: ${error.message}.`);
+    throw error;
   }
 }
 

@@ -11,7 +11,7 @@ import pino from "pino";
 import type pg from "pg";
 import { AuditLog } from "../../src/audit/append.js";
 import { beforeEach } from "vitest";
-import { GITHUB_API, resetGitHub, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
+import { GITHUB_API, resetGitHub, setUp, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
 import { examplePayload } from "../helpers/webhooks.js";
 
 export const INSTALLATION = 4242;
@@ -56,12 +56,10 @@ export function useDirectorHarness(options: DirectorHarnessOptions) {
       return started.harness;
     },
     get status(): ReturnType<typeof mockStatusComments> {
-      if (!status) throw new Error("useDirectorHarness mocks status comments before each test only with statusComments: true");
-      return status;
+      return setUp(status, "useDirectorHarness mocks status comments before each test only with statusComments: true");
     },
     get github(): ReturnType<typeof mockReplies> {
-      if (!github) throw new Error("useDirectorHarness records replies before each test only with replies: true");
-      return github;
+      return setUp(github, "useDirectorHarness records replies before each test only with replies: true");
     },
   };
 }

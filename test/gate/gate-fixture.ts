@@ -6,7 +6,7 @@ import type pg from "pg";
 import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { GITHUB_API, resetGitHub, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
+import { GITHUB_API, resetGitHub, setUp, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
 import { createBareRemote, makeTempDir, sh, type BareRemote } from "../workspace/git-fixture.js";
 import { mkdirSync, writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -66,22 +66,19 @@ export function useGateHarness(options: GateHarnessOptions = {}) {
       if (options.repoConfig !== undefined) mockRepoConfig(options.repoConfig ?? undefined);
     });
   }
-  const ready = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`useGateHarness has no ${what} here: it is set up in a hook (and ${what === "github" ? "only without mockEachTest: false" : "only with tempPrefix"})`);
-    return value;
-  };
+  const noRemote = "useGateHarness makes the temp dir and bare remote in beforeAll, and only with tempPrefix";
   const context = {
     get harness(): Harness {
       return started.harness;
     },
     get temp(): { dir: string; cleanup: () => void } {
-      return ready(temp, "temp dir");
+      return setUp(temp, noRemote);
     },
     get remote(): BareRemote {
-      return ready(remote, "bare remote");
+      return setUp(remote, noRemote);
     },
     get github(): GitHubRecorder {
-      return ready(github, "github");
+      return setUp(github, "useGateHarness records GitHub's writes from beforeEach, and only without mockEachTest: false");
     },
     /** A test that sets up GitHub again itself hands its recorder over here. */
     set github(recorder: GitHubRecorder) {

@@ -81,6 +81,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
+/** `value` once a hook has set it up; before that (or when nothing sets it up), an error carrying `unset`. */
+export function setUp<T>(value: T | undefined, unset: string): T {
+  if (value === undefined) throw new Error(unset);
+  return value;
+}
+
 /**
  * One harness for the whole test file: started before its first test, stopped after its last. Read `harness`
  * in hooks and tests only (it does not exist while the file is being collected).
@@ -95,8 +101,7 @@ export function useHarness(options: HarnessOptions = {}): { readonly harness: Ha
   });
   return {
     get harness(): Harness {
-      if (!harness) throw new Error("the harness is started in beforeAll: read it in a hook or a test");
-      return harness;
+      return setUp(harness, "the harness is started in beforeAll: read it in a hook or a test");
     },
   };
 }
@@ -116,16 +121,13 @@ export function useRunningAura(start: (db: TestDatabase) => Promise<RunningAura>
     await aura?.stop();
     await db?.drop();
   });
-  const ready = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error("the app is started in beforeAll: read it in a hook or a test");
-    return value;
-  };
+  const unset = "the app is started in beforeAll: read it in a hook or a test";
   return {
     get db(): TestDatabase {
-      return ready(db);
+      return setUp(db, unset);
     },
     get aura(): RunningAura {
-      return ready(aura);
+      return setUp(aura, unset);
     },
   };
 }

@@ -2,8 +2,11 @@
 // issue comments, installation tokens; every request recorded), scripted employees, and a task that is routed
 // through the real router against a local bare repository.
 import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import nock from "nock";
 import pino from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import type { z } from "zod";
 import type { Employee } from "../../src/config/policy-files.js";
 import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
@@ -13,10 +16,11 @@ import { ModelCallError, type ChatMessage, type ModelClient, type StructuredRequ
 import { routeTask } from "../../src/manager/assign.js";
 import { inTransaction } from "../../src/core/transitions.js";
 import type { Services } from "../../src/services.js";
-import type { TestDatabase } from "../helpers/database.js";
-import { insertRequirement } from "../helpers/services.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { setUp } from "../helpers/harness.js";
+import { insertRequirement, testServices } from "../helpers/services.js";
 import { testPrivateKey } from "../helpers/webhooks.js";
-import { createBareRemote, type BareRemote } from "../workspace/git-fixture.js";
+import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
 
 export const GITHUB_API = "https://api.github.com";
 export const INSTALLATION_TOKEN = "ghs_workloopinstallationtoken0000000000";
@@ -220,6 +224,44 @@ export async function createTaskFixture(
   const routed = await inTransaction(db.pool, (client) => routeTask(services, client, taskId));
   if (!routed.employeeId) throw new Error(`the router assigned nobody: ${routed.decision.reason}`);
   return { taskId, requirementId, remote, employeeId: routed.employeeId, issueNumber, repo };
+}
+
+/**
+ * The work-loop tests' set-up: one database and temp dir for the file, nock emptied after each test, and
+ * `setup` for a case of its own (a 0711 directory, the app's services on it, GitHub unthrottled). Read in hooks
+ * and tests only.
+ */
+export function useWorkLoop(tempPrefix: string) {
+  let db: TestDatabase | undefined;
+  let temp: ReturnType<typeof makeTempDir> | undefined;
+  let counter = 0;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    temp = makeTempDir(tempPrefix);
+  });
+  afterAll(async () => {
+    await db?.drop();
+    temp?.cleanup();
+  });
+  afterEach(() => {
+    nock.cleanAll();
+  });
+  const unset = "useWorkLoop sets up in beforeAll: read it in a hook or a test";
+  return {
+    get db(): TestDatabase {
+      return setUp(db, unset);
+    },
+    /** A directory for one case, with its services (`env` added to the case's AURA_DATA_DIR). */
+    setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string> } = {}) {
+      const dir = path.join(setUp(temp, unset).dir, `case-${counter++}`);
+      mkdirSync(dir, { mode: 0o711 });
+      const services = testServices(setUp(db, unset), {
+        ...(options.override ? { modelOverride: options.override } : {}),
+        env: { AURA_DATA_DIR: path.join(dir, "data"), ...options.env },
+      });
+      return { services: { ...services, github: unthrottledGitHub() }, dir };
+    },
+  };
 }
 
 /** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */

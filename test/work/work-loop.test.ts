@@ -1,9 +1,8 @@
 // The task.work job end to end: a real git remote (a local bare repository), the real bubblewrap sandbox,
 // GitHub behind nock, and scripted employees.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { requestRevision } from "../../src/employees/revise.js";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import type { Employee } from "../../src/config/policy-files.js";
@@ -11,39 +10,16 @@ import type { ModelClient } from "../../src/models/model-client.js";
 import { inTransaction } from "../../src/core/transitions.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { TreeLockLost } from "../../src/employees/tree-lock.js";
-import { createTestDatabase, endLockSessions, type TestDatabase } from "../helpers/database.js";
-import { testServices } from "../helpers/services.js";
-import { makeTempDir, sh } from "../workspace/git-fixture.js";
-import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, unthrottledGitHub, replace, scriptedEmployees, write, type TaskFixture } from "./work-fixtures.js";
+import { endLockSessions } from "../helpers/database.js";
+import { sh } from "../workspace/git-fixture.js";
+import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, replace, scriptedEmployees, write, type TaskFixture, useWorkLoop } from "./work-fixtures.js";
 
 const probe = probeBwrap();
-let db: TestDatabase;
-let temp: ReturnType<typeof makeTempDir>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  temp = makeTempDir("aura-work-");
-});
-
-afterAll(async () => {
-  await db.drop();
-  temp.cleanup();
-});
-
-afterEach(() => {
-  nock.cleanAll();
-});
-
-let counter = 0;
-function setup(override: (employee: Employee) => ModelClient) {
-  const dir = path.join(temp.dir, `case-${counter++}`);
-  mkdirSync(dir, { mode: 0o711 });
-  const services = testServices(db, { modelOverride: override, env: { AURA_DATA_DIR: path.join(dir, "data") } });
-  return { services: { ...services, github: unthrottledGitHub() }, dir };
-}
+const work = useWorkLoop("aura-work-");
+const setup = (override: (employee: Employee) => ModelClient) => work.setup({ override });
 
 async function taskRow(taskId: number) {
-  return (await db.pool.query("SELECT state, pr_number, branch, cost_usd, revision_rounds FROM tasks WHERE id = $1", [taskId])).rows[0];
+  return (await work.db.pool.query("SELECT state, pr_number, branch, cost_usd, revision_rounds FROM tasks WHERE id = $1", [taskId])).rows[0];
 }
 
 function branchOf(fixture: TaskFixture): string {
@@ -55,7 +31,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
     const mainBefore = fixture.remote.refs()["refs/heads/main"];
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
@@ -71,10 +47,10 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(message).toContain(services.config.botIdentity.name);
     expect(message).toMatch(/Aura-Task: \d+ fix-add/);
     const snapshotId = /Aura-Snapshot: ([0-9a-f]{16})/.exec(message)?.[1];
-    const snapshot = await db.pool.query("SELECT snapshot FROM execution_snapshots WHERE id = $1", [snapshotId]);
+    const snapshot = await work.db.pool.query("SELECT snapshot FROM execution_snapshots WHERE id = $1", [snapshotId]);
     expect(snapshot.rows[0].snapshot).toMatchObject({ employee: { id: fixture.employeeId }, sandbox: "bwrap", tools: { node: process.version } });
     const tip = refs[`refs/heads/${branch}`];
-    const recorded = await db.pool.query("SELECT sha, kind FROM task_commits WHERE task_id = $1", [fixture.taskId]);
+    const recorded = await work.db.pool.query("SELECT sha, kind FROM task_commits WHERE task_id = $1", [fixture.taskId]);
     expect(recorded.rows).toEqual([{ sha: tip, kind: "work" }]);
     const created = github.requests.filter((r) => r.method === "POST" && /\/pulls$/.test(r.path));
     expect(created).toHaveLength(1);
@@ -85,7 +61,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(body).toContain("2 passed, 0 failed, 0 skipped");
     expect(body).toContain("exit code 0");
     expect(body).not.toContain("aura:evidence");
-    const claims = await db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [fixture.taskId]);
+    const claims = await work.db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [fixture.taskId]);
     expect(claims.rows).toEqual([{ head_sha: tip, claim: { exitCode: 0, passed: 2, failed: 0, skipped: 0, total: 2, headSha: tip } }]);
     expect(await taskRow(fixture.taskId)).toMatchObject({ state: "pr_open", pr_number: 100, branch });
   });
@@ -96,7 +72,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Try *.", wrong), edits("Use +.", right)]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -115,25 +91,22 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Also tweak the README.", FIX_ADD, write("README.md", "# hacked\n")), edits("Only the fix.", FIX_ADD)]);
     const { services, dir } = setup(script.override);
     fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
     expect(script.calls[1]?.messages.at(-1)?.content).toContain("README.md is outside the task's scope");
     expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branchOf(fixture)).trim()).toBe("src/math.js");
-    const refused = await db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.edits_refused' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
+    const refused = await work.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.edits_refused' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
     expect(refused.rowCount).toBe(1);
   });
 
   it("refuses a file over the size limit before writing anything, tells the employee, and commits only the accepted edits", async () => {
     const script = scriptedEmployees([edits("Add fixtures.", FIX_ADD, write("src/fixtures.json", "x".repeat(6144))), edits("Only the fix.", FIX_ADD)]);
-    const dir = path.join(temp.dir, `case-${counter++}`);
-    mkdirSync(dir, { mode: 0o711 });
-    const base = testServices(db, { modelOverride: script.override, env: { AURA_DATA_DIR: path.join(dir, "data"), AURA_EDIT_MAX_FILE_BYTES: "4096" } });
-    const services = { ...base, github: unthrottledGitHub() };
+    const { services, dir } = work.setup({ override: script.override, env: { AURA_EDIT_MAX_FILE_BYTES: "4096" } });
     fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -145,12 +118,9 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
   it("stops with a reason people can read when the employee keeps sending a change over the per-change limit, writing and pushing nothing", async () => {
     const oversized = edits("Two data files.", write("src/a.txt", "a".repeat(1500)), write("src/b.txt", "b".repeat(1500)));
     const script = scriptedEmployees([oversized, oversized, oversized]);
-    const dir = path.join(temp.dir, `case-${counter++}`);
-    mkdirSync(dir, { mode: 0o711 });
-    const base = testServices(db, { modelOverride: script.override, env: { AURA_DATA_DIR: path.join(dir, "data"), AURA_EDIT_MAX_FILE_BYTES: "2048", AURA_EDIT_MAX_CHANGE_BYTES: "2500" } });
-    const services = { ...base, github: unthrottledGitHub() };
+    const { services, dir } = work.setup({ override: script.override, env: { AURA_EDIT_MAX_FILE_BYTES: "2048", AURA_EDIT_MAX_CHANGE_BYTES: "2500" } });
     fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
     const refsBefore = fixture.remote.refs();
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
@@ -158,7 +128,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
     expect(script.calls).toHaveLength(3);
     expect(fixture.remote.refs()).toEqual(refsBefore);
-    const notice = (await db.pool.query("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident'", [fixture.requirementId])).rows[0];
+    const notice = (await work.db.pool.query("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident'", [fixture.requirementId])).rows[0];
     expect(notice?.body).toContain("(the whole change): together the edits add 2.9 KiB, over the 2.4 KiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)");
     expect((await taskRow(fixture.taskId)).state).toBe("needs_director");
   });
@@ -175,7 +145,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Add a network test.", FIX_ADD, write("test/net.test.js", netTest)), edits("Try again.", write("test/net.test.js", netTest))]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
     server.close();
@@ -189,7 +159,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(pull?.body).toContain("the tests still fail");
     expect(sh(fixture.remote.bare, "ls-tree", "--name-only", "-r", branchOf(fixture))).toContain("test/net.test.js");
     expect(await taskRow(fixture.taskId)).toMatchObject({ state: "needs_director", pr_number: 100 });
-    const requirement = await db.pool.query("SELECT state FROM requirements WHERE id = $1", [fixture.requirementId]);
+    const requirement = await work.db.pool.query("SELECT state FROM requirements WHERE id = $1", [fixture.requirementId]);
     expect(requirement.rows[0].state).toBe("needs_director");
   });
 
@@ -208,7 +178,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Fix and check the environment.", FIX_ADD, write("test/env.test.js", envTest))]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
     delete process.env.GITHUB_TOKEN;
@@ -223,10 +193,10 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const script = scriptedEmployees([edits("Use +.", write("src/math.js", fixed))]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
     await runTaskWork(services, { taskId: fixture.taskId }, {});
     // As if the worker died after GitHub created the PR but before the task row recorded it.
-    await db.pool.query("UPDATE tasks SET state = 'working', pr_number = NULL WHERE id = $1", [fixture.taskId]);
+    await work.db.pool.query("UPDATE tasks SET state = 'working', pr_number = NULL WHERE id = $1", [fixture.taskId]);
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -243,7 +213,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     ]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
     await runTaskWork(services, { taskId: fixture.taskId }, {});
     const branch = branchOf(fixture);
     const clone = fixture.remote.personClone("pat");
@@ -254,7 +224,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     sh(clone, "push", "--quiet", "origin", branch);
     const personSha = sh(clone, "rev-parse", "HEAD").trim();
 
-    const revision = await inTransaction(db.pool, (client) =>
+    const revision = await inTransaction(work.db.pool, (client) =>
       requestRevision(services, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: "comment:1" }),
     );
     const outcome = await runTaskWork(services, { taskId: fixture.taskId, revisionId: revision.revisionId }, {});
@@ -266,7 +236,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(script.calls[1]?.messages.map((m) => m.content).join("\n")).toContain("Add triple().");
     expect(await taskRow(fixture.taskId)).toMatchObject({ state: "pr_open", revision_rounds: 1 });
     expect(github.count("POST", /\/pulls$/)).toBe(1);
-    const recorded = (await db.pool.query("SELECT sha FROM task_commits WHERE task_id = $1", [fixture.taskId])).rows.map((r) => r.sha);
+    const recorded = (await work.db.pool.query("SELECT sha FROM task_commits WHERE task_id = $1", [fixture.taskId])).rows.map((r) => r.sha);
     expect(recorded).toContain(tip);
     expect(recorded).not.toContain(personSha);
   });
@@ -278,7 +248,7 @@ describe("fail closed", () => {
     const { services, dir } = setup(script.override);
     const noSandbox = { ...services, sandbox: { allowUnsandboxed: false, bwrapPath: "/nonexistent/bwrap" } };
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(noSandbox, { taskId: fixture.taskId }, {});
 
@@ -296,7 +266,7 @@ describe("fail closed", () => {
     const limits = { cgroup: { kind: "none" as const, reason: "no cgroup here" }, prlimit: undefined, workspace: { ok: true as const }, uids: { ok: true as const, pool: { base: 200_000, count: 64 } } };
     const noLimits = { ...services, sandbox: { allowUnsandboxed: false, limits } };
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const outcome = await runTaskWork(noLimits, { taskId: fixture.taskId }, {});
 
@@ -320,13 +290,13 @@ describe("the lock on the task's tree", () => {
       return {
         ...client,
         generate: (async (request) => {
-          if (ended.length === 0) ended.push(await endLockSessions(db, "aura:task-tree"));
+          if (ended.length === 0) ended.push(await endLockSessions(work.db, "aura:task-tree"));
           return generate(request);
         }) as typeof client.generate,
       };
     });
     const github = fakeGitHub();
-    const fixture = await createTaskFixture(db, services, { parent: dir });
+    const fixture = await createTaskFixture(work.db, services, { parent: dir });
 
     const run = runTaskWork({ ...services, sandbox: { allowUnsandboxed: true } }, { taskId: fixture.taskId }, {});
 

@@ -163,6 +163,25 @@ export type PullClosedResult =
   | { handled: false; reason: string }
   | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
 
+/** One close of an agent pull request with an active assignment, as the steps below need it. */
+type Close = {
+  installationId: number;
+  /** `owner/name`. */
+  repo: string;
+  pull: PullClosedDelivery["pull_request"];
+  /** `owner/name#number`. */
+  pullRef: string;
+  /** Who closed (or merged) it, as the webhook says. */
+  sender: string | null;
+  task: AgentTask;
+  employeeId: string;
+  assignedAt: Date;
+  kind: CloseKind;
+  mergedBy: string | null;
+  directorVia: string | null;
+  closedAt: Date;
+};
+
 export async function handlePullClosed(services: Services, deliveryId: string): Promise<PullClosedResult> {
   const delivery = await readDelivery(services.pool, deliveryId, PullClosedDelivery);
   const installationId = delivery.installation.id;
@@ -178,123 +197,160 @@ export async function handlePullClosed(services: Services, deliveryId: string): 
     await markDeliveryProcessed(services.pool, deliveryId);
     return { handled: false, reason: "no active assignment" };
   }
-  const employeeId = task.employeeId;
-  const assignedAt = task.assignedAt;
+  const decided = await decideCloseKind(services, installationId, repoFullName, pull);
+  const close: Close = {
+    installationId,
+    repo: repoFullName,
+    pull,
+    pullRef: `${repoFullName}#${pull.number}`,
+    sender: delivery.sender?.login ?? null,
+    task,
+    employeeId: task.employeeId,
+    assignedAt: task.assignedAt,
+    ...decided,
+    closedAt: new Date(pull.closed_at ?? services.now().toISOString()),
+  };
 
-  const mergedBy = pull.merged ? (pull.merged_by?.login ?? null) : null;
-  let kind: CloseKind = "rejected";
-  let directorVia: string | null = null;
-  if (pull.merged) {
-    const config = await directorConfig(services, installationId, repoFullName);
-    const check = mergedBy
-      ? await isDirector(services, { installationId, ...splitRepo(repoFullName), login: mergedBy, config })
-      : { director: false, via: null };
-    kind = check.director ? "merged" : "incident";
-    directorVia = check.via;
-  }
-  const closedAt = new Date(pull.closed_at ?? services.now().toISOString());
-  const pullRef = `${repoFullName}#${pull.number}`;
-
-  const outcome = await inTransaction(services.pool, async (client) => {
-    // The task row first, before any other write: the reopen of this PR takes the same lock first, so the two
-    // are serialised and the reopen check below sees a reopen that committed while this close waited.
-    const locked = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId])).rows[0];
-    const taskState = locked?.state ?? task.state;
-    const spend = await authorModelSpend(client, task.taskId, task.costUsd);
-    const counted = await recordOutcome(client, {
-      installationId,
-      employeeId,
-      taskClass: task.taskClass,
-      taskId: task.taskId,
-      requirementId: task.requirementId,
-      result: kind === "rejected" ? "rejected" : "merged",
-      incident: kind === "incident",
-      revisionRounds: task.revisionRounds,
-      costUsd: spend.costUsd,
-      latencyMs: spend.latencyMs,
-      assignedAt,
-      prOpenedAt: new Date(pull.created_at),
-      closedAt,
-      repo: repoFullName,
-      prNumber: pull.number,
-      closedBy: mergedBy ?? delivery.sender?.login ?? null,
-      eventKey: pullCloseKey(installationId, repoFullName, pull.number, pull.closed_at ?? closedAt.toISOString()),
-    });
-    if (!counted) return { counted, strikes: [] as string[] };
-    // A close delivered after the PR's reopen: the row is kept but does not stand, and the task stays open.
-    if (await reopenedAfter(client, { installationId, repo: repoFullName, prNumber: pull.number, closedAt })) {
-      await appendEvents(client, [
-        {
-          actor: "aura/accountant",
-          action: "pull.closed",
-          subject: pullRef,
-          payload: { installationId, taskId: task.taskId, employeeId, kind, mergedBy, directorVia, strikes: [], supersededByReopen: true },
-        },
-      ]);
-      return { counted, strikes: [] as string[] };
-    }
-
-    const strikes: string[] = [];
-    for (const rule of await failedRules(client, { installationId, repo: repoFullName, pullNumber: pull.number, headSha: pull.head.sha })) {
-      const recorded = await recordStrike(client, {
-        installationId,
-        employeeId,
-        pullRequest: pullRef,
-        ruleId: rule.ruleId,
-        severity: rule.severity,
-        headSha: pull.head.sha,
-        taskId: task.taskId,
-        recordedAt: closedAt,
-      });
-      if (recorded) strikes.push(rule.ruleId);
-    }
-
-    const target: TaskState = kind === "merged" ? "merged" : kind === "incident" ? "needs_director" : "rejected";
-    const reason =
-      kind === "merged"
-        ? `PR #${pull.number} merged by director @${mergedBy}`
-        : kind === "incident"
-          ? `PR #${pull.number} merged by @${mergedBy ?? "unknown"}, who is not a director: governance incident`
-          : `PR #${pull.number} closed without merge`;
-    if (taskState !== target && canTransition("task", taskState, target)) {
-      await transitionTask(client, task.taskId, target, { actor: mergedBy ?? "aura/accountant", reason, details: { pullNumber: pull.number } });
-    } else if (taskState !== target) {
-      services.log.warn({ taskId: task.taskId, from: taskState, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
-    }
-    if (kind === "merged") await finishIfAllMerged(client, task.requirementId, mergedBy ?? "aura/accountant");
-    if (kind === "rejected") await failIfNothingLeft(client, task.requirementId, delivery.sender?.login ?? "aura/accountant");
-    if (kind === "incident") {
-      await addNotice(client, task.requirementId, {
-        kind: "incident",
-        body: `Governance incident: PR #${pull.number} (\`${task.taskKey}\`) was merged by @${mergedBy ?? "unknown"}, who is not a director of this repository. It is not counted as a success for \`${employeeId}\`. Directors: please review the merge.`,
-        key: `incident:${pullRef}:${pull.closed_at ?? ""}`,
-      });
-      await appendEvents(client, [
-        {
-          actor: mergedBy ?? "unknown",
-          action: "governance.incident",
-          subject: pullRef,
-          payload: { installationId, taskId: task.taskId, employeeId, mergedBy, reason: "merged by a non-director" },
-        },
-      ]);
-    }
-    await appendEvents(client, [
-      {
-        actor: "aura/accountant",
-        action: "pull.closed",
-        subject: pullRef,
-        payload: { installationId, taskId: task.taskId, employeeId, kind, mergedBy, directorVia, strikes },
-      },
-    ]);
-    return { counted, strikes };
-  });
+  const outcome = await inTransaction(services.pool, (client) => recordClose(services, client, close));
 
   // Idempotent follow-ups, run again on a retry so a failure after the ledger commit still completes them.
-  if (kind === "merged") {
+  if (close.kind === "merged") {
     await inTransaction(services.pool, (client) => releaseDependents(services, client, task.requirementId));
   }
-  await reviewAndApply(services, installationId, employeeId, { requirementIds: [task.requirementId] });
+  await reviewAndApply(services, installationId, close.employeeId, { requirementIds: [task.requirementId] });
   await refreshStatusComment(services, task.requirementId);
   await markDeliveryProcessed(services.pool, deliveryId);
-  return { handled: true, kind, counted: outcome.counted, taskId: task.taskId, employeeId, strikes: outcome.strikes };
+  return { handled: true, kind: close.kind, counted: outcome.counted, taskId: task.taskId, employeeId: close.employeeId, strikes: outcome.strikes };
+}
+
+/** Merged by a director, merged by someone else (an incident), or closed unmerged. */
+async function decideCloseKind(
+  services: Services,
+  installationId: number,
+  repoFullName: string,
+  pull: PullClosedDelivery["pull_request"],
+): Promise<Pick<Close, "kind" | "mergedBy" | "directorVia">> {
+  const mergedBy = pull.merged ? (pull.merged_by?.login ?? null) : null;
+  if (!pull.merged) return { kind: "rejected", mergedBy, directorVia: null };
+  const config = await directorConfig(services, installationId, repoFullName);
+  const check = mergedBy
+    ? await isDirector(services, { installationId, ...splitRepo(repoFullName), login: mergedBy, config })
+    : { director: false, via: null };
+  return { kind: check.director ? "merged" : "incident", mergedBy, directorVia: check.via };
+}
+
+/** The ledger, strikes, task and requirement states and audit events of one close, in one transaction. */
+async function recordClose(services: Services, client: pg.PoolClient, close: Close): Promise<{ counted: boolean; strikes: string[] }> {
+  const { task } = close;
+  // The task row first, before any other write: the reopen of this PR takes the same lock first, so the two
+  // are serialised and the reopen check below sees a reopen that committed while this close waited.
+  const locked = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId])).rows[0];
+  const taskState = locked?.state ?? task.state;
+  const counted = await recordCloseOutcome(client, close);
+  if (!counted) return { counted, strikes: [] as string[] };
+  // A close delivered after the PR's reopen: the row is kept but does not stand, and the task stays open.
+  if (await reopenedAfter(client, { installationId: close.installationId, repo: close.repo, prNumber: close.pull.number, closedAt: close.closedAt })) {
+    await appendPullClosed(client, close, [], { supersededByReopen: true });
+    return { counted, strikes: [] as string[] };
+  }
+
+  const strikes = await recordStrikes(client, close);
+  await moveTaskForClose(services, client, close, taskState);
+  if (close.kind === "merged") await finishIfAllMerged(client, task.requirementId, close.mergedBy ?? "aura/accountant");
+  if (close.kind === "rejected") await failIfNothingLeft(client, task.requirementId, close.sender ?? "aura/accountant");
+  if (close.kind === "incident") await reportIncident(client, close);
+  await appendPullClosed(client, close, strikes);
+  return { counted, strikes };
+}
+
+/** The author's outcome in the ledger; false when this close was already counted. */
+async function recordCloseOutcome(client: pg.PoolClient, close: Close): Promise<boolean> {
+  const { task, pull, kind } = close;
+  const spend = await authorModelSpend(client, task.taskId, task.costUsd);
+  return recordOutcome(client, {
+    installationId: close.installationId,
+    employeeId: close.employeeId,
+    taskClass: task.taskClass,
+    taskId: task.taskId,
+    requirementId: task.requirementId,
+    result: kind === "rejected" ? "rejected" : "merged",
+    incident: kind === "incident",
+    revisionRounds: task.revisionRounds,
+    costUsd: spend.costUsd,
+    latencyMs: spend.latencyMs,
+    assignedAt: close.assignedAt,
+    prOpenedAt: new Date(pull.created_at),
+    closedAt: close.closedAt,
+    repo: close.repo,
+    prNumber: pull.number,
+    closedBy: close.mergedBy ?? close.sender ?? null,
+    eventKey: pullCloseKey(close.installationId, close.repo, pull.number, pull.closed_at ?? close.closedAt.toISOString()),
+  });
+}
+
+/** A strike for each rule the head commit failed; returns the rules newly struck. */
+async function recordStrikes(client: pg.PoolClient, close: Close): Promise<string[]> {
+  const { pull } = close;
+  const strikes: string[] = [];
+  for (const rule of await failedRules(client, { installationId: close.installationId, repo: close.repo, pullNumber: pull.number, headSha: pull.head.sha })) {
+    const recorded = await recordStrike(client, {
+      installationId: close.installationId,
+      employeeId: close.employeeId,
+      pullRequest: close.pullRef,
+      ruleId: rule.ruleId,
+      severity: rule.severity,
+      headSha: pull.head.sha,
+      taskId: close.task.taskId,
+      recordedAt: close.closedAt,
+    });
+    if (recorded) strikes.push(rule.ruleId);
+  }
+  return strikes;
+}
+
+/** The task to `merged`, `needs_director` (incident) or `rejected`, when its state allows it. */
+async function moveTaskForClose(services: Services, client: pg.PoolClient, close: Close, taskState: TaskState): Promise<void> {
+  const { kind, mergedBy, pull, task } = close;
+  const target: TaskState = kind === "merged" ? "merged" : kind === "incident" ? "needs_director" : "rejected";
+  const reason =
+    kind === "merged"
+      ? `PR #${pull.number} merged by director @${mergedBy}`
+      : kind === "incident"
+        ? `PR #${pull.number} merged by @${mergedBy ?? "unknown"}, who is not a director: governance incident`
+        : `PR #${pull.number} closed without merge`;
+  if (taskState !== target && canTransition("task", taskState, target)) {
+    await transitionTask(client, task.taskId, target, { actor: mergedBy ?? "aura/accountant", reason, details: { pullNumber: pull.number } });
+  } else if (taskState !== target) {
+    services.log.warn({ taskId: task.taskId, from: taskState, to: target }, "task state does not allow the close outcome; ledger recorded anyway");
+  }
+}
+
+/** A merge by a non-director: a notice for the directors and a governance.incident event. */
+async function reportIncident(client: pg.PoolClient, close: Close): Promise<void> {
+  const { mergedBy, pull, task } = close;
+  await addNotice(client, task.requirementId, {
+    kind: "incident",
+    body: `Governance incident: PR #${pull.number} (\`${task.taskKey}\`) was merged by @${mergedBy ?? "unknown"}, who is not a director of this repository. It is not counted as a success for \`${close.employeeId}\`. Directors: please review the merge.`,
+    key: `incident:${close.pullRef}:${pull.closed_at ?? ""}`,
+  });
+  await appendEvents(client, [
+    {
+      actor: mergedBy ?? "unknown",
+      action: "governance.incident",
+      subject: close.pullRef,
+      payload: { installationId: close.installationId, taskId: task.taskId, employeeId: close.employeeId, mergedBy, reason: "merged by a non-director" },
+    },
+  ]);
+}
+
+async function appendPullClosed(client: pg.PoolClient, close: Close, strikes: string[], extra: { supersededByReopen?: true } = {}): Promise<void> {
+  const { installationId, task, employeeId, kind, mergedBy, directorVia } = close;
+  await appendEvents(client, [
+    {
+      actor: "aura/accountant",
+      action: "pull.closed",
+      subject: close.pullRef,
+      payload: { installationId, taskId: task.taskId, employeeId, kind, mergedBy, directorVia, strikes, ...extra },
+    },
+  ]);
 }

@@ -58,18 +58,55 @@ function refuse(socket: net.Socket, status: 403 | 400 | 502, text: string): void
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
 
+/** The allow-list, and the record of what it decided. */
+type EgressPolicy = {
+  /** The upstream to connect to, or undefined (recorded as refused) when `target` is not an allowed registry. */
+  decide: (method: string, target: string, defaultPort: number) => { host: string; port: number } | undefined;
+  record: (event: EgressEvent) => void;
+  refusedTargets: string[];
+};
+
+/** Every socket the proxy holds, so close() can cut open tunnels. */
+type SocketTracker = (socket: net.Socket) => void;
+
 /** Starts the proxy on `socketPath` (a Unix socket; its directory is bound into the sandbox). */
 export async function startRegistryProxy(options: {
   socketPath: string;
   allow: readonly string[];
   onEvent?: (event: EgressEvent) => void;
 }): Promise<RegistryProxy> {
-  const allowed = new Set(options.allow.map((entry) => normaliseAuthority(entry).key));
-  const refusedTargets: string[] = [];
+  const egress = egressPolicy(options.allow, options.onEvent);
   const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
+  const track: SocketTracker = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+  };
+
+  const server = http.createServer((req, res) => forwardPlainHttp(req, res, egress, track));
+  server.on("connection", track);
+  server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => tunnel(req, client, head, egress, track));
+  await listen(server, options.socketPath);
+
+  let closed: Promise<void> | undefined;
+  return {
+    socketPath: options.socketPath,
+    refused: () => [...egress.refusedTargets],
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closed;
+    },
+  };
+}
+
+function egressPolicy(allow: readonly string[], onEvent: ((event: EgressEvent) => void) | undefined): EgressPolicy {
+  const allowed = new Set(allow.map((entry) => normaliseAuthority(entry).key));
+  const refusedTargets: string[] = [];
+  const record = (event: EgressEvent) => {
+    if (event.decision === "refused" && !refusedTargets.includes(event.target)) refusedTargets.push(event.target);
+    onEvent?.(event);
   };
   const decide = (method: string, target: string, defaultPort: number): { host: string; port: number } | undefined => {
     let parsed: { host: string; port: number; key: string };
@@ -86,96 +123,82 @@ export async function startRegistryProxy(options: {
     record({ decision: "allowed", method, target: parsed.key });
     return { host: parsed.host.replace(/^\[|\]$/g, ""), port: parsed.port };
   };
-  const record = (event: EgressEvent) => {
-    if (event.decision === "refused" && !refusedTargets.includes(event.target)) refusedTargets.push(event.target);
-    options.onEvent?.(event);
-  };
+  return { decide, record, refusedTargets };
+}
 
-  const server = http.createServer((req, res) => {
-    // Plain-http registries only: the request line carries an absolute URL (proxy form).
-    let url: URL | undefined;
-    try {
-      url = new URL(req.url ?? "");
-    } catch {
-      url = undefined;
-    }
-    if (!url || url.protocol !== "http:") {
-      record({ decision: "refused", method: req.method ?? "?", target: String(req.url).slice(0, 200), reason: "not an absolute http URL" });
-      res.writeHead(400, { "content-type": "text/plain", connection: "close" }).end("aura: only CONNECT or absolute http:// GET requests are proxied\n");
-      return;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      record({ decision: "refused", method: req.method ?? "?", target: url.host, reason: "only GET and HEAD are forwarded" });
-      res.writeHead(405, { "content-type": "text/plain", connection: "close", allow: "GET, HEAD" }).end("aura: only GET and HEAD are forwarded\n");
-      return;
-    }
-    const target = decide(req.method, url.host, 80);
-    if (!target) {
-      res.writeHead(403, { "content-type": "text/plain", connection: "close" }).end(`aura: ${url.host} is not an allowed package registry\n`);
-      return;
-    }
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
-    const upstream = http.request(
-      { host: target.host, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers, agent: false },
-      (response) => {
-        const responseHeaders = Object.fromEntries(Object.entries(response.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
-        res.writeHead(response.statusCode ?? 502, responseHeaders);
-        response.pipe(res);
-      },
-    );
-    upstream.on("socket", track);
-    upstream.on("error", (error) => {
-      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain", connection: "close" }).end(`aura: ${error.message}\n`);
-      else res.destroy();
-    });
-    upstream.end();
+/** Plain-http registries only: the request line carries an absolute URL (proxy form); GET and HEAD are forwarded. */
+function forwardPlainHttp(req: http.IncomingMessage, res: http.ServerResponse, egress: EgressPolicy, track: SocketTracker): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(req.url ?? "");
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== "http:") {
+    egress.record({ decision: "refused", method: req.method ?? "?", target: String(req.url).slice(0, 200), reason: "not an absolute http URL" });
+    res.writeHead(400, { "content-type": "text/plain", connection: "close" }).end("aura: only CONNECT or absolute http:// GET requests are proxied\n");
+    return;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    egress.record({ decision: "refused", method: req.method ?? "?", target: url.host, reason: "only GET and HEAD are forwarded" });
+    res.writeHead(405, { "content-type": "text/plain", connection: "close", allow: "GET, HEAD" }).end("aura: only GET and HEAD are forwarded\n");
+    return;
+  }
+  const target = egress.decide(req.method, url.host, 80);
+  if (!target) {
+    res.writeHead(403, { "content-type": "text/plain", connection: "close" }).end(`aura: ${url.host} is not an allowed package registry\n`);
+    return;
+  }
+  const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+  const upstream = http.request(
+    { host: target.host, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers, agent: false },
+    (response) => {
+      const responseHeaders = Object.fromEntries(Object.entries(response.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+      res.writeHead(response.statusCode ?? 502, responseHeaders);
+      response.pipe(res);
+    },
+  );
+  upstream.on("socket", track);
+  upstream.on("error", (error) => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain", connection: "close" }).end(`aura: ${error.message}\n`);
+    else res.destroy();
   });
-  server.on("connection", track);
+  upstream.end();
+}
 
-  server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    track(client);
-    client.on("error", () => client.destroy());
-    const target = decide("CONNECT", req.url ?? "", 443);
-    if (!target) {
-      refuse(client, 403, `aura: ${req.url ?? "?"} is not an allowed package registry\n`);
-      return;
-    }
-    const upstream = net.connect({ host: target.host, port: target.port });
-    track(upstream);
-    let connected = false;
-    upstream.once("connect", () => {
-      connected = true;
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on("error", (error) => {
-      if (!connected) refuse(client, 502, `aura: ${error.message}\n`);
-      else client.destroy();
-    });
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+/** CONNECT: a TCP tunnel to an allowed registry (HTTPS), or 403. */
+function tunnel(req: http.IncomingMessage, client: net.Socket, head: Buffer, egress: EgressPolicy, track: SocketTracker): void {
+  track(client);
+  client.on("error", () => client.destroy());
+  const target = egress.decide("CONNECT", req.url ?? "", 443);
+  if (!target) {
+    refuse(client, 403, `aura: ${req.url ?? "?"} is not an allowed package registry\n`);
+    return;
+  }
+  const upstream = net.connect({ host: target.host, port: target.port });
+  track(upstream);
+  let connected = false;
+  upstream.once("connect", () => {
+    connected = true;
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
   });
+  upstream.on("error", (error) => {
+    if (!connected) refuse(client, 502, `aura: ${error.message}\n`);
+    else client.destroy();
+  });
+  client.on("close", () => upstream.destroy());
+  upstream.on("close", () => client.destroy());
+}
 
-  await new Promise<void>((resolve, reject) => {
+function listen(server: http.Server, socketPath: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.socketPath, () => {
+    server.listen(socketPath, () => {
       server.off("error", reject);
       resolve();
     });
   });
-
-  let closed: Promise<void> | undefined;
-  return {
-    socketPath: options.socketPath,
-    refused: () => [...refusedTargets],
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return closed;
-    },
-  };
 }

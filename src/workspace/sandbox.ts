@@ -596,17 +596,17 @@ function execute(
   });
 }
 
+type Assessment = ReturnType<typeof assess>;
+type RunUser = { uid: number; gid: number };
+
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
   const timeoutMs = input.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
   const maxOutputBytes = input.maxOutputBytes ?? SANDBOX_DEFAULTS.maxOutputBytes;
   const sizes = sizesOf(input);
-  const { bwrap: probe, limits: limitProbe, report, kind, mode } = assess(options, sizes);
-  if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
-  if (report.refused.length > 0 && !options.allowUnsandboxed) {
-    const names = report.refused.flatMap((limit) => (limit.name === null ? [] : [limit.name]));
-    throw new SandboxLimitsUnavailableError(report.refused.map((limit) => limit.text), names);
-  }
+  const assessment = assess(options, sizes);
+  refuseUnlessAllowed(options, assessment);
+  const { bwrap: probe, limits: limitProbe, kind } = assessment;
   const features = probe.ok ? probe.features : { size: false, disableUserns: false, seccomp: false };
   const proxied = kind === "bwrap" && input.phase === "setup" && options.allowSetupNetwork === true;
   const tree = realpathSync(input.cwd);
@@ -616,59 +616,9 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
   let memoryExceeded = false;
   const started = performance.now();
   try {
-    if (limitProbe.uids.ok) resources.lease = await setupStep("taking a uid", () => leaseUid(limitProbe.uids.pool));
-    const user = resources.lease ? { uid: resources.lease.uid, gid: resources.lease.gid } : undefined;
-    if (user) {
-      await assertReachable(tree, user);
-      // The tree was written by the host (git, edits) and must be writable by the run's user.
-      await setupStep("handing the work tree to the run's uid", () => execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]));
-    }
-    const runName = `run-${process.pid}-${user?.uid ?? "self"}-${Date.now().toString(36)}`;
-    if (limitProbe.cgroup.kind !== "none") {
-      const cgroupProbe = limitProbe.cgroup;
-      resources.cgroup = await setupStep("creating the run's cgroup", () =>
-        createRunCgroup(cgroupProbe, runName, { memoryBytes: sizes.memoryMb * 1024 * 1024, maxProcesses: sizes.maxProcesses }),
-      );
-    }
-    // Without bubblewrap the run sees the real tree anyway, so a layer over it would bound nothing and would
-    // only have root copy back a tree the run could still reach: the workspace limit is not applied there.
-    if (limitProbe.workspace.ok && kind === "bwrap") {
-      resources.workspace = await setupStep("mounting the size-limited work tree", () => mountWorkspace(tree, sizes.workspaceMb * 1024 * 1024, user));
-      await chmod(path.dirname(resources.workspace.merged), 0o711);
-    }
-    const bound = resources.workspace?.merged ?? tree;
-    const program = kind === "bwrap" && features.seccomp ? seccompProgramFile() : undefined;
-    if (program) resources.seccompFd = openSync(program, "r");
-
-    const prefix = limitProbe.prlimit ? prlimitArgs(limitProbe.prlimit, user ? sizes.maxProcesses : undefined) : [];
-    // Signals from inside that bubblewrap's setup is done and the command is about to start.
-    const ready = ["/bin/sh", "-c", `printf . >&${READY_FD}; exec ${SECCOMP_FD}<&- ${READY_FD}>&-; exec "$@"`, "aura-ready"];
-    const phaseEnv = input.phase === "setup" ? setupEnv(options, proxied) : {};
-    let argv: string[];
-    let cwd: string;
-    let env: Record<string, string>;
-    if (kind === "bwrap") {
-      const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
-      const run: BwrapRun = { bound, tree, features, tmpfsBytes: sizes.tmpfsMb * 1024 * 1024, ...(resources.seccompFd === undefined ? {} : { seccompFd: SECCOMP_FD }) };
-      if (proxied) {
-        resources.egress = await setupStep("starting the registry proxy", () => openEgress(options, user));
-        // The forwarder listens first, then starts the command: no shell, no race with the listener.
-        const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
-        argv = [...prefix, bwrap, ...bwrapArgs({ ...run, egressDir: resources.egress.dir }), "--", ...ready, ...forwarder, "/bin/sh", "-c", input.command];
-      } else {
-        argv = [...prefix, bwrap, ...bwrapArgs(run), "--", ...ready, "/bin/sh", "-c", input.command];
-      }
-      cwd = "/";
-      env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
-    } else {
-      const hostHome = await mkdtemp(path.join(os.tmpdir(), "aura-home-"));
-      resources.hostHome = hostHome;
-      if (user) await chown(hostHome, user.uid, user.gid);
-      argv = [...prefix, ...ready, "/bin/sh", "-c", input.command];
-      cwd = bound;
-      env = { ...scrubbedEnv(hostHome), ...phaseEnv };
-    }
-    outcome = await execute(argv, { cwd, env, user, seccompFd: resources.seccompFd }, resources.cgroup, capture, timeoutMs);
+    const { user, bound } = await prepareRun(resources, { tree, limitProbe, sizes, kind, features });
+    const line = await commandLine(options, input, resources, { kind, features, proxied, tree, bound, user, limitProbe, sizes });
+    outcome = await execute(line.argv, { cwd: line.cwd, env: line.env, user, seccompFd: resources.seccompFd }, resources.cgroup, capture, timeoutMs);
     memoryExceeded = (await resources.cgroup?.memoryExceeded()) ?? false;
   } catch (error) {
     await release(resources, false).catch(() => undefined);
@@ -681,6 +631,106 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
     const why = outcome.code === GATE_REFUSED ? "the run could not be placed in its cgroup" : `${kind === "bwrap" ? "bubblewrap" : "the shell"} exited before the command started`;
     throw new SandboxStartError(`could not start the sandbox: ${why}: ${output.text.trim().split("\n").slice(-5).join(" | ") || `exit ${String(outcome.code)}`}`, "setup");
   }
+  const durationMs = Math.round(performance.now() - started);
+  return describeRun(options, input, { assessment, features, proxied, resources, refused, outcome, memoryExceeded, durationMs, output, timeoutMs, maxOutputBytes, sizes });
+}
+
+/** Without a working bubblewrap, or with a missing limit the operator did not accept, runs are refused unless AURA_ALLOW_UNSANDBOXED. */
+function refuseUnlessAllowed(options: SandboxOptions, { bwrap: probe, report }: Assessment): void {
+  if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
+  if (report.refused.length > 0 && !options.allowUnsandboxed) {
+    const names = report.refused.flatMap((limit) => (limit.name === null ? [] : [limit.name]));
+    throw new SandboxLimitsUnavailableError(report.refused.map((limit) => limit.text), names);
+  }
+}
+
+/**
+ * Takes what the run holds, into `resources` (released by the caller): a uid, a cgroup, a size-limited layer
+ * over the work tree, the seccomp program. Returns the run's user and the directory bound at /workspace.
+ */
+async function prepareRun(
+  resources: Resources,
+  at: { tree: string; limitProbe: LimitProbe; sizes: LimitSizes; kind: SandboxKind; features: BwrapFeatures },
+): Promise<{ user: RunUser | undefined; bound: string }> {
+  const { tree, limitProbe, sizes, kind } = at;
+  if (limitProbe.uids.ok) resources.lease = await setupStep("taking a uid", () => leaseUid(limitProbe.uids.pool));
+  const user = resources.lease ? { uid: resources.lease.uid, gid: resources.lease.gid } : undefined;
+  if (user) {
+    await assertReachable(tree, user);
+    // The tree was written by the host (git, edits) and must be writable by the run's user.
+    await setupStep("handing the work tree to the run's uid", () => execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]));
+  }
+  const runName = `run-${process.pid}-${user?.uid ?? "self"}-${Date.now().toString(36)}`;
+  if (limitProbe.cgroup.kind !== "none") {
+    const cgroupProbe = limitProbe.cgroup;
+    resources.cgroup = await setupStep("creating the run's cgroup", () =>
+      createRunCgroup(cgroupProbe, runName, { memoryBytes: sizes.memoryMb * 1024 * 1024, maxProcesses: sizes.maxProcesses }),
+    );
+  }
+  // Without bubblewrap the run sees the real tree anyway, so a layer over it would bound nothing and would
+  // only have root copy back a tree the run could still reach: the workspace limit is not applied there.
+  if (limitProbe.workspace.ok && kind === "bwrap") {
+    resources.workspace = await setupStep("mounting the size-limited work tree", () => mountWorkspace(tree, sizes.workspaceMb * 1024 * 1024, user));
+    await chmod(path.dirname(resources.workspace.merged), 0o711);
+  }
+  const bound = resources.workspace?.merged ?? tree;
+  const program = kind === "bwrap" && at.features.seccomp ? seccompProgramFile() : undefined;
+  if (program) resources.seccompFd = openSync(program, "r");
+  return { user, bound };
+}
+
+/**
+ * The process to spawn: bubblewrap around the command (behind the registry proxy's forwarder when setup may
+ * reach registries), or the plain shell with a temporary home. Starts the proxy into `resources`.
+ */
+async function commandLine(
+  options: SandboxOptions,
+  input: SandboxRunInput,
+  resources: Resources,
+  at: { kind: SandboxKind; features: BwrapFeatures; proxied: boolean; tree: string; bound: string; user: RunUser | undefined; limitProbe: LimitProbe; sizes: LimitSizes },
+): Promise<{ argv: string[]; cwd: string; env: Record<string, string> }> {
+  const { limitProbe, sizes, user, proxied } = at;
+  const prefix = limitProbe.prlimit ? prlimitArgs(limitProbe.prlimit, user ? sizes.maxProcesses : undefined) : [];
+  // Signals from inside that bubblewrap's setup is done and the command is about to start.
+  const ready = ["/bin/sh", "-c", `printf . >&${READY_FD}; exec ${SECCOMP_FD}<&- ${READY_FD}>&-; exec "$@"`, "aura-ready"];
+  const phaseEnv = input.phase === "setup" ? setupEnv(options, proxied) : {};
+  if (at.kind !== "bwrap") {
+    const hostHome = await mkdtemp(path.join(os.tmpdir(), "aura-home-"));
+    resources.hostHome = hostHome;
+    if (user) await chown(hostHome, user.uid, user.gid);
+    return { argv: [...prefix, ...ready, "/bin/sh", "-c", input.command], cwd: at.bound, env: { ...scrubbedEnv(hostHome), ...phaseEnv } };
+  }
+  const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
+  const run: BwrapRun = { bound: at.bound, tree: at.tree, features: at.features, tmpfsBytes: sizes.tmpfsMb * 1024 * 1024, ...(resources.seccompFd === undefined ? {} : { seccompFd: SECCOMP_FD }) };
+  const env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
+  if (!proxied) return { argv: [...prefix, bwrap, ...bwrapArgs(run), "--", ...ready, "/bin/sh", "-c", input.command], cwd: "/", env };
+  resources.egress = await setupStep("starting the registry proxy", () => openEgress(options, user));
+  // The forwarder listens first, then starts the command: no shell, no race with the listener.
+  const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
+  return { argv: [...prefix, bwrap, ...bwrapArgs({ ...run, egressDir: resources.egress.dir }), "--", ...ready, ...forwarder, "/bin/sh", "-c", input.command], cwd: "/", env };
+}
+
+/** The run's evidence: what ran, how it ended, its log, and which limits held. */
+function describeRun(
+  options: SandboxOptions,
+  input: SandboxRunInput,
+  run: {
+    assessment: Assessment;
+    features: BwrapFeatures;
+    proxied: boolean;
+    resources: Resources;
+    refused: string[];
+    outcome: Outcome;
+    memoryExceeded: boolean;
+    durationMs: number;
+    output: ReturnType<OutputCapture["finish"]>;
+    timeoutMs: number;
+    maxOutputBytes: number;
+    sizes: LimitSizes;
+  },
+): SandboxResult {
+  const { assessment, resources, outcome, output, sizes } = run;
+  const { bwrap: probe, limits: limitProbe, report, kind, mode } = assessment;
   const limited = limitProbe.cgroup.kind !== "none";
   return {
     command: input.command,
@@ -688,17 +738,17 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
     exitCode: outcome.code,
     signal: outcome.signal,
     timedOut: outcome.timedOut,
-    memoryExceeded,
-    durationMs: Math.round(performance.now() - started),
+    memoryExceeded: run.memoryExceeded,
+    durationMs: run.durationMs,
     sandbox: kind,
     mode,
     // Unsandboxed commands share the host's network, whatever the phase.
-    network: kind === "none" || proxied,
+    network: kind === "none" || run.proxied,
     egress:
       kind === "none"
         ? { kind: "host" }
         : resources.egress
-          ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused }
+          ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused: run.refused }
           : { kind: "none" },
     logSha256: output.sha256,
     log: output.text,
@@ -706,12 +756,12 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
     logTruncated: output.truncated,
     testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
     limits: {
-      timeoutMs,
+      timeoutMs: run.timeoutMs,
       memoryMb: limited ? sizes.memoryMb : null,
       maxProcesses: limited ? sizes.maxProcesses : null,
-      maxOutputBytes,
+      maxOutputBytes: run.maxOutputBytes,
       uid: resources.lease?.uid ?? null,
-      held: limitReport(limitProbe, probe.ok ? features : undefined, sizes, resources.lease?.uid).held,
+      held: limitReport(limitProbe, probe.ok ? run.features : undefined, sizes, resources.lease?.uid).held,
       missing: report.missing,
       accepted: report.accepted,
     },

@@ -147,15 +147,7 @@ function section(title: string, kind: string, marker: string, body: string): str
  * priority, then the file tree, README and manifests; each section's unused share passes to the next.
  */
 export function buildPlanningMessages(input: PlanningInput): PlanningPrompt {
-  const title = defuseMarkers(sanitizeUntrustedLine(input.issueTitle, 300));
-  const body = defuseMarkers(sanitizeUntrustedText(input.issueBody, { maxChars: 100_000 }).text);
-  const tree = input.fileTree.map((file) => defuseMarkers(sanitizeUntrustedLine(file, 300)));
-  const readme = input.readme === null ? "(no README)" : defuseMarkers(sanitizeUntrustedText(input.readme, { maxChars: 200_000 }).text);
-  const manifests = input.manifests.map((manifest) => ({
-    path: defuseMarkers(sanitizeUntrustedLine(manifest.path, 300)),
-    content: defuseMarkers(sanitizeUntrustedText(manifest.content, { maxChars: 200_000 }).text),
-  }));
-
+  const { title, body, tree, readme, manifests } = sanitizePlanningInput(input);
   const marker = createHash("sha256")
     .update(JSON.stringify([title, body, tree, readme, manifests]))
     .digest("hex")
@@ -175,62 +167,22 @@ export function buildPlanningMessages(input: PlanningInput): PlanningPrompt {
   const overheadChars = system.length + render({ body: "", tree: "", readme: "", manifests: "" }).length + 64;
   const budgetChars = Math.floor(input.tokenBudget * CHARS_PER_TOKEN);
   if (overheadChars > budgetChars) throw new PromptBudgetTooSmall(Math.ceil(overheadChars / CHARS_PER_TOKEN), input.tokenBudget);
-  let available = budgetChars - overheadChars;
 
   const fullTree = tree.join("\n");
   const fullManifests = manifests.map((m) => `### ${m.path}\n${m.content}`).join("\n\n");
   const needs = [body.length, fullTree.length, readme.length, fullManifests.length];
-  const shares = [0.3, 0.3, 0.2, 0.2];
-  const allowance = needs.map((need, i) => Math.min(need, Math.floor(available * (shares[i] ?? 0))));
-  available -= allowance.reduce((sum, value) => sum + value, 0);
-  for (let i = 0; i < needs.length && available > 0; i++) {
-    const extra = Math.min(available, (needs[i] ?? 0) - (allowance[i] ?? 0));
-    allowance[i] = (allowance[i] ?? 0) + extra;
-    available -= extra;
-  }
-  const [bodyChars = 0, treeChars = 0, readmeChars = 0, manifestChars = 0] = allowance;
+  const [bodyChars = 0, treeChars = 0, readmeChars = 0, manifestChars = 0] = shareBudget(budgetChars - overheadChars, needs);
 
   const clippedBody = clip(body, bodyChars);
-
-  const treeLines: string[] = [];
-  if (fullTree.length <= treeChars) {
-    treeLines.push(...tree);
-  } else {
-    // Whole paths only, most relevant first, leaving room to say how many were left out.
-    let treeLength = 0;
-    for (const [index, file] of tree.entries()) {
-      const next = treeLength + (treeLines.length > 0 ? 1 : 0) + file.length;
-      if (next + `\n[… ${tree.length - index} more paths]`.length > treeChars) break;
-      treeLines.push(file);
-      treeLength = next;
-    }
-  }
-  const omittedPaths = tree.length - treeLines.length;
-  if (omittedPaths > 0) {
-    const notice = `[… ${omittedPaths} more paths]`;
-    if (treeLines.join("\n").length + notice.length + 1 <= treeChars) treeLines.push(notice);
-  }
-
+  const fittedTree = fitTree(tree, treeChars);
   const clippedReadme = clip(readme, readmeChars);
-
-  const manifestParts: string[] = [];
-  const cutManifests: string[] = [];
-  let manifestRoom = manifestChars;
-  for (const [index, manifest] of manifests.entries()) {
-    const header = `${index === 0 ? "" : "\n\n"}### ${manifest.path}\n`;
-    const share = Math.floor(manifestRoom / (manifests.length - index));
-    const content = clip(manifest.content, Math.max(0, share - header.length));
-    if (content.truncated) cutManifests.push(manifest.path);
-    if (header.length + content.text.length > share) continue;
-    manifestParts.push(header + content.text);
-    manifestRoom -= header.length + content.text.length;
-  }
+  const fittedManifests = fitManifests(manifests, manifestChars);
 
   const user = render({
     body: clippedBody.text,
-    tree: treeLines.join("\n"),
+    tree: fittedTree.lines.join("\n"),
     readme: clippedReadme.text,
-    manifests: manifestParts.join(""),
+    manifests: fittedManifests.parts.join(""),
   });
   const messages: ChatMessage[] = [
     { role: "system", content: system },
@@ -239,6 +191,75 @@ export function buildPlanningMessages(input: PlanningInput): PlanningPrompt {
   return {
     messages,
     estimatedTokens: estimateTokens(system) + estimateTokens(user),
-    truncated: { issueBody: clippedBody.truncated, fileTree: omittedPaths, readme: clippedReadme.truncated, manifests: cutManifests },
+    truncated: { issueBody: clippedBody.truncated, fileTree: fittedTree.omitted, readme: clippedReadme.truncated, manifests: fittedManifests.cut },
   };
+}
+
+/** Issue, tree, README and manifests, each sanitised and with the section markers defused. */
+function sanitizePlanningInput(input: PlanningInput) {
+  return {
+    title: defuseMarkers(sanitizeUntrustedLine(input.issueTitle, 300)),
+    body: defuseMarkers(sanitizeUntrustedText(input.issueBody, { maxChars: 100_000 }).text),
+    tree: input.fileTree.map((file) => defuseMarkers(sanitizeUntrustedLine(file, 300))),
+    readme: input.readme === null ? "(no README)" : defuseMarkers(sanitizeUntrustedText(input.readme, { maxChars: 200_000 }).text),
+    manifests: input.manifests.map((manifest) => ({
+      path: defuseMarkers(sanitizeUntrustedLine(manifest.path, 300)),
+      content: defuseMarkers(sanitizeUntrustedText(manifest.content, { maxChars: 200_000 }).text),
+    })),
+  };
+}
+
+/**
+ * Characters for each section (issue, tree, README, manifests): a fixed share of `available` each, capped at
+ * what it needs, then what is left over handed out in that order.
+ */
+function shareBudget(available: number, needs: number[]): number[] {
+  const shares = [0.3, 0.3, 0.2, 0.2];
+  const allowance = needs.map((need, i) => Math.min(need, Math.floor(available * (shares[i] ?? 0))));
+  available -= allowance.reduce((sum, value) => sum + value, 0);
+  for (let i = 0; i < needs.length && available > 0; i++) {
+    const extra = Math.min(available, (needs[i] ?? 0) - (allowance[i] ?? 0));
+    allowance[i] = (allowance[i] ?? 0) + extra;
+    available -= extra;
+  }
+  return allowance;
+}
+
+/** Whole paths only, most relevant first, leaving room to say how many were left out (when the notice fits). */
+function fitTree(tree: string[], treeChars: number): { lines: string[]; omitted: number } {
+  const lines: string[] = [];
+  if (tree.join("\n").length <= treeChars) {
+    lines.push(...tree);
+  } else {
+    let treeLength = 0;
+    for (const [index, file] of tree.entries()) {
+      const next = treeLength + (lines.length > 0 ? 1 : 0) + file.length;
+      if (next + `\n[… ${tree.length - index} more paths]`.length > treeChars) break;
+      lines.push(file);
+      treeLength = next;
+    }
+  }
+  const omitted = tree.length - lines.length;
+  if (omitted > 0) {
+    const notice = `[… ${omitted} more paths]`;
+    if (lines.join("\n").length + notice.length + 1 <= treeChars) lines.push(notice);
+  }
+  return { lines, omitted };
+}
+
+/** Each manifest gets an even share of what is left; one whose header does not fit is left out, one cut short is named. */
+function fitManifests(manifests: { path: string; content: string }[], manifestChars: number): { parts: string[]; cut: string[] } {
+  const parts: string[] = [];
+  const cut: string[] = [];
+  let manifestRoom = manifestChars;
+  for (const [index, manifest] of manifests.entries()) {
+    const header = `${index === 0 ? "" : "\n\n"}### ${manifest.path}\n`;
+    const share = Math.floor(manifestRoom / (manifests.length - index));
+    const content = clip(manifest.content, Math.max(0, share - header.length));
+    if (content.truncated) cut.push(manifest.path);
+    if (header.length + content.text.length > share) continue;
+    parts.push(header + content.text);
+    manifestRoom -= header.length + content.text.length;
+  }
+  return { parts, cut };
 }

@@ -3,6 +3,7 @@
 // installation, of every repository with Aura work: see authority.ts), runs the verb, and acknowledges it.
 // Each command comment is recorded once (by installation and comment id), so a retried job neither acts nor
 // replies twice. A person over the command limit (command-throttle.ts) is ignored before anything else is spent.
+import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { isDirector } from "../github/permissions.js";
@@ -36,105 +37,27 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
     await markDeliveryProcessed(services.pool, deliveryId);
     return "ignored";
   }
-  const installationId = delivery.installation.id;
-  const repoFullName = delivery.repository.full_name;
   const ctx: CommandContext = {
     services,
-    installationId,
-    repo: repoFullName,
+    installationId: delivery.installation.id,
+    repo: delivery.repository.full_name,
     issueNumber: delivery.issue.number,
     isPull: delivery.issue.pull_request !== undefined && delivery.issue.pull_request !== null,
     login: author.login,
     commentId: delivery.comment.id,
   };
 
-  const previous = await services.pool.query<{ verb: string; outcome: CommandOutcome; reply: string | null; reaction: string | null; replied_at: Date | null }>(
-    "SELECT verb, outcome, reply, reaction, replied_at FROM director_commands WHERE installation_id = $1 AND comment_id = $2",
-    [installationId, ctx.commentId],
-  );
-  const seen = previous.rows[0];
-  if (seen) {
-    // Recorded by an earlier run that may have died before acknowledging: finish only the acknowledgement.
-    if (seen.replied_at === null && seen.verb === "scoreboard" && seen.outcome === "done") {
-      await upsertScoreboard(services, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber });
-    }
-    if (seen.replied_at === null) await acknowledge(services, ctx, { reply: seen.reply, reaction: asReaction(seen.reaction) });
+  if (await finishEarlierRun(services, ctx)) {
     await markDeliveryProcessed(services.pool, deliveryId);
     return "already_handled";
   }
-
   // Over the per-person limit: ignored before any GitHub call (permission checks, reactions) is spent on it.
   if (await throttled(services, ctx, deliveryId, verbOf(command))) {
     await markDeliveryProcessed(services.pool, deliveryId);
     return "throttled";
   }
-
-  const config = needsDirector(command) ? await directorConfig(services, installationId, repoFullName) : null;
-  const authority = config ? await checkAuthority(services, ctx, config) : { director: false, permission: "none", via: null };
-  // Releases across the installation also need a director of every other repository with Aura work.
-  const scope =
-    authority.director && isWideningVerb(command.kind)
-      ? await reposWithoutDirectorship(services, { installationId, login: ctx.login, checkedRepo: repoFullName })
-      : { missing: [], unreachable: [] };
-  const notDirectorOf = scope.missing;
-
-  const recorded = await inTransaction(services.pool, async (client): Promise<Recorded | null> => {
-    const claimed = await client.query(
-      `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'started') ON CONFLICT DO NOTHING RETURNING 1`,
-      [installationId, ctx.commentId, deliveryId, repoFullName, ctx.issueNumber, ctx.login, verbOf(command)],
-    );
-    if (claimed.rowCount === 0) return null;
-    let result: Recorded;
-    let details: Record<string, unknown> = {};
-    if (command.kind === "unknown") {
-      result = { outcome: "unknown", reply: null, reaction: "confused" };
-      if (await claimRefusalReply(client, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber, login: ctx.login, now: services.now() })) {
-        result.reply = renderHelpText({ unknownVerb: command.verb });
-      }
-    } else if (command.kind === "help") {
-      result = { outcome: "done", reply: null, reaction: null };
-      // Help is for everyone, but a non-director gets it at most once per issue per hour like a refusal.
-      if (await claimRefusalReply(client, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber, login: ctx.login, now: services.now() })) {
-        result.reply = renderHelpText();
-      }
-    } else if (!authority.director) {
-      result = { outcome: "not_director", reply: null, reaction: "-1" };
-      if (await claimRefusalReply(client, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber, login: ctx.login, now: services.now() })) {
-        result.reply = NOT_DIRECTOR(ctx.login);
-      }
-      details = { permission: authority.permission };
-    } else if (notDirectorOf.length > 0 && isWideningVerb(command.kind)) {
-      result = { outcome: "refused", reply: null, reaction: "-1" };
-      if (await claimRefusalReply(client, { installationId, repo: repoFullName, issueNumber: ctx.issueNumber, login: ctx.login, now: services.now() })) {
-        result.reply = wideningRefusal(ctx.login, command.kind, notDirectorOf);
-      }
-      details = { scope: "installation", notDirectorOf };
-    } else if (command.kind === "invalid") {
-      result = { outcome: "invalid", reply: command.reason, reaction: "confused" };
-    } else {
-      const verb: VerbResult = await runVerb(ctx, client, command);
-      details = scope.unreachable.length > 0 ? { ...verb.details, unreachableRepos: scope.unreachable } : verb.details;
-      result = { outcome: verb.outcome, reply: verb.reply, reaction: verb.reaction, ...(verb.afterCommit ? { afterCommit: verb.afterCommit } : {}) };
-    }
-    await client.query("UPDATE director_commands SET outcome = $3, reply = $4, reaction = $5 WHERE installation_id = $1 AND comment_id = $2", [
-      installationId,
-      ctx.commentId,
-      result.outcome,
-      result.reply,
-      result.reaction,
-    ]);
-    await appendEvents(client, [
-      {
-        actor: ctx.login,
-        action: result.outcome === "not_director" || notDirectorOf.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
-        subject: `${repoFullName}#${ctx.issueNumber}`,
-        payload: { installationId, commentId: ctx.commentId, deliveryId, verb: verbOf(command), outcome: result.outcome, via: authority.via, ...details },
-      },
-    ]);
-    return result;
-  });
-
+  const standing = await checkStanding(services, ctx, command);
+  const recorded = await inTransaction(services.pool, (client) => recordCommand(client, ctx, deliveryId, command, standing));
   if (recorded === null) {
     await markDeliveryProcessed(services.pool, deliveryId);
     return "already_handled";
@@ -143,6 +66,102 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
   await acknowledge(services, ctx, recorded);
   await markDeliveryProcessed(services.pool, deliveryId);
   return recorded.outcome;
+}
+
+/**
+ * A command recorded by an earlier run, which may have died before acknowledging: finishes only the
+ * acknowledgement. Returns whether the command had been recorded.
+ */
+async function finishEarlierRun(services: Services, ctx: CommandContext): Promise<boolean> {
+  const previous = await services.pool.query<{ verb: string; outcome: CommandOutcome; reply: string | null; reaction: string | null; replied_at: Date | null }>(
+    "SELECT verb, outcome, reply, reaction, replied_at FROM director_commands WHERE installation_id = $1 AND comment_id = $2",
+    [ctx.installationId, ctx.commentId],
+  );
+  const seen = previous.rows[0];
+  if (!seen) return false;
+  if (seen.replied_at === null && seen.verb === "scoreboard" && seen.outcome === "done") {
+    await upsertScoreboard(services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber });
+  }
+  if (seen.replied_at === null) await acknowledge(services, ctx, { reply: seen.reply, reaction: asReaction(seen.reaction) });
+  return true;
+}
+
+type Standing = Awaited<ReturnType<typeof checkStanding>>;
+
+/** Whether the commenter directs this repository and, for a widening verb, which other repositories they do not. */
+async function checkStanding(services: Services, ctx: CommandContext, command: ParsedCommand) {
+  const config = needsDirector(command) ? await directorConfig(services, ctx.installationId, ctx.repo) : null;
+  const authority = config ? await checkAuthority(services, ctx, config) : { director: false, permission: "none", via: null };
+  // Releases across the installation also need a director of every other repository with Aura work.
+  const scope =
+    authority.director && isWideningVerb(command.kind)
+      ? await reposWithoutDirectorship(services, { installationId: ctx.installationId, login: ctx.login, checkedRepo: ctx.repo })
+      : { missing: [], unreachable: [] };
+  return { authority, scope };
+}
+
+/** Claims the command, decides it (running the verb), and records the outcome and its audit event; null when another run claimed it. */
+async function recordCommand(client: pg.PoolClient, ctx: CommandContext, deliveryId: string, command: ParsedCommand, standing: Standing): Promise<Recorded | null> {
+  const claimed = await client.query(
+    `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'started') ON CONFLICT DO NOTHING RETURNING 1`,
+    [ctx.installationId, ctx.commentId, deliveryId, ctx.repo, ctx.issueNumber, ctx.login, verbOf(command)],
+  );
+  if (claimed.rowCount === 0) return null;
+  const { result, details } = await decideCommand(client, ctx, command, standing);
+  await client.query("UPDATE director_commands SET outcome = $3, reply = $4, reaction = $5 WHERE installation_id = $1 AND comment_id = $2", [
+    ctx.installationId,
+    ctx.commentId,
+    result.outcome,
+    result.reply,
+    result.reaction,
+  ]);
+  const notDirectorOf = standing.scope.missing;
+  await appendEvents(client, [
+    {
+      actor: ctx.login,
+      action: result.outcome === "not_director" || notDirectorOf.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
+      subject: `${ctx.repo}#${ctx.issueNumber}`,
+      payload: { installationId: ctx.installationId, commentId: ctx.commentId, deliveryId, verb: verbOf(command), outcome: result.outcome, via: standing.authority.via, ...details },
+    },
+  ]);
+  return result;
+}
+
+/** Unknown verb, help, not a director, refused widening, invalid, or the verb itself. */
+async function decideCommand(
+  client: pg.PoolClient,
+  ctx: CommandContext,
+  command: ParsedCommand,
+  { authority, scope }: Standing,
+): Promise<{ result: Recorded; details: Record<string, unknown> }> {
+  // Refusals and help to the same person on the same issue are answered at most once an hour.
+  const replyOnce = async (reply: () => string) =>
+    (await claimRefusalReply(client, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber, login: ctx.login, now: ctx.services.now() }))
+      ? reply()
+      : null;
+  const notDirectorOf = scope.missing;
+  if (command.kind === "unknown") {
+    return { result: { outcome: "unknown", reaction: "confused", reply: await replyOnce(() => renderHelpText({ unknownVerb: command.verb })) }, details: {} };
+  }
+  if (command.kind === "help") {
+    // Help is for everyone, but a non-director gets it at most once per issue per hour like a refusal.
+    return { result: { outcome: "done", reaction: null, reply: await replyOnce(() => renderHelpText()) }, details: {} };
+  }
+  if (!authority.director) {
+    return { result: { outcome: "not_director", reaction: "-1", reply: await replyOnce(() => NOT_DIRECTOR(ctx.login)) }, details: { permission: authority.permission } };
+  }
+  if (notDirectorOf.length > 0 && isWideningVerb(command.kind)) {
+    const widening = command.kind;
+    const reply = await replyOnce(() => wideningRefusal(ctx.login, widening, notDirectorOf));
+    return { result: { outcome: "refused", reaction: "-1", reply }, details: { scope: "installation", notDirectorOf } };
+  }
+  if (command.kind === "invalid") return { result: { outcome: "invalid", reply: command.reason, reaction: "confused" }, details: {} };
+  const verb: VerbResult = await runVerb(ctx, client, command);
+  return {
+    result: { outcome: verb.outcome, reply: verb.reply, reaction: verb.reaction, ...(verb.afterCommit ? { afterCommit: verb.afterCommit } : {}) },
+    details: scope.unreachable.length > 0 ? { ...verb.details, unreachableRepos: scope.unreachable } : verb.details,
+  };
 }
 
 /**

@@ -329,92 +329,105 @@ export async function evaluatePull(services: Services, ref: PullRef, hooks: Gate
     const pull = await getPull(octokit, ref.repo, ref.pullNumber);
     const agent = isAgentPull(pull);
     const base = { ref, pull, agent, governed: agent, targetUrl: pull.html_url };
-    let governedSoFar = agent;
-    let pendingPosted: "no" | "not governed" | "governed" = "no";
-    let verdictPosted = false;
-    const posted = () => {
-      verdictPosted = true;
-    };
-    const pending = async (governed: boolean) => {
+    const progress = trackProgress(services, octokit, base);
+    try {
+      return await judgePull(services, octokit, base, hooks, progress);
+    } catch (error) {
+      return await failClosed(services, octokit, base, progress, error);
+    }
+  });
+}
+
+/** What one evaluation has said at the head so far, so a failure can fail closed without saying it twice. */
+type Progress = {
+  /** Whether the pull request is governed, as far as the evaluation got. */
+  governed: boolean;
+  verdictPosted: boolean;
+  /** Posts the pending status once (again only when it turns out governed after all). */
+  pending: (governed: boolean) => Promise<void>;
+};
+
+function trackProgress(services: Services, octokit: InstallationOctokit, base: EvaluationBase): Progress {
+  let pendingPosted: "no" | "not governed" | "governed" = "no";
+  return {
+    governed: base.agent,
+    verdictPosted: false,
+    pending: async (governed) => {
       if (pendingPosted === "governed" || (pendingPosted === "not governed" && !governed)) return;
       pendingPosted = governed ? "governed" : "not governed";
       await sayAtHead(services, octokit, base, { kind: "evaluating", governed });
-    };
-    try {
-      // An agent's commit gets its strict status at once, before anything else is read: whatever stands on it
-      // (a green left from an agent PR that has since closed) never shows on this pull request meanwhile.
-      if (agent || (await isAgentCommit(services, ref, pull.head.sha))) await pending(agent);
-      const { owner, repo } = splitRepo(ref.repo);
-      const config = await readRepoConfig(services, octokit, { owner, repo, ref: pull.base.sha });
-      if (!config.ok) {
-        services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: config.message }, "repo config on the base branch is invalid");
-        return await publish(services, octokit, failed(base, "HNSC could not evaluate: .github/aura.yml on the base branch is invalid"), hooks, posted);
-      }
-      const governed = agent || config.config.governAllPullRequests;
-      governedSoFar = governed;
-      if (!governed) {
-        return await publish(
-          services,
-          octokit,
-          { ...base, governed: false, conclusion: "success", description: NOT_GOVERNED, verdict: undefined, described: undefined, ctx: undefined, task: undefined },
-          hooks,
-          posted,
-        );
-      }
-      await pending(true);
-      const rulesHash = config.config.rules.length > 0 ? repoRulesHash(config.config.rules) : undefined;
-      const approval = rulesHash ? await findRepoRulesApproval(services.pool, { installationId: ref.installationId, repo: ref.repo, rulesHash }) : undefined;
-      const pack = effectivePack(config.config, { protectedPaths: services.policies.protectedPaths, approval });
-      if (!pack.ok) {
-        services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: pack.error.message }, "policy pack unusable");
-        if (pack.error instanceof PolicyRelaxationRefused) {
-          return await publish(services, octokit, relaxationRefused({ ...base, governed }, pack.error), hooks, posted);
-        }
-        return await publish(services, octokit, failed({ ...base, governed }, "HNSC could not evaluate: the policy is invalid"), hooks, posted);
-      }
-      const { ctx, task } = await buildContext(services, octokit, ref, pull, config.config, agent);
-      const verdict = withApprovedRelaxations(await evaluate(pack.pack, ctx), pack.relaxations, pack.approvedBy);
-      const described = describeVerdict(verdict);
-      return await publish(
-        services,
-        octokit,
-        {
-          ...base,
-          governed,
-          conclusion: verdict.conclusion,
-          description: described.description,
-          verdict,
-          described,
-          ctx,
-          task,
-          targetUrl: ctx.evidence?.url ?? pull.html_url,
-        },
-        hooks,
-        posted,
-      );
-    } catch (error) {
-      // Fail closed: whatever stopped the evaluation, the commit does not keep a pending or older green status.
-      services.log.error({ repo: ref.repo, pull: ref.pullNumber, err: error }, "evaluation failed");
-      if (verdictPosted) throw error;
-      const description = `HNSC could not evaluate: ${(error as Error).name}`;
-      // Stored as this pull request's say, so the commit's status and the forgery defence agree with what is posted.
-      const verdict: StoredVerdict = {
-        ...ref,
-        headSha: pull.head.sha,
-        packRevision: "unavailable",
-        conclusion: "error",
-        description,
-        targetUrl: pull.html_url,
-        governed: governedSoFar,
-        agent,
-        rules: [],
-      };
-      await sayAtHead(services, octokit, base, { kind: "verdict", verdict }).catch(() =>
-        postStatus(octokit, ref.repo, pull.head.sha, { state: "error", description, targetUrl: pull.html_url }).catch(() => undefined),
-      );
-      throw error;
-    }
+    },
+  };
+}
+
+/** Pending status, the base branch's config, whether governed, the policy pack, the verdict, and its publication. */
+async function judgePull(services: Services, octokit: InstallationOctokit, base: EvaluationBase, hooks: GateHooks, progress: Progress): Promise<Evaluation> {
+  const { ref, pull, agent } = base;
+  const publishing = (evaluation: Evaluation) =>
+    publish(services, octokit, evaluation, hooks, () => {
+      progress.verdictPosted = true;
+    });
+  // An agent's commit gets its strict status at once, before anything else is read: whatever stands on it
+  // (a green left from an agent PR that has since closed) never shows on this pull request meanwhile.
+  if (agent || (await isAgentCommit(services, ref, pull.head.sha))) await progress.pending(agent);
+  const { owner, repo } = splitRepo(ref.repo);
+  const config = await readRepoConfig(services, octokit, { owner, repo, ref: pull.base.sha });
+  if (!config.ok) {
+    services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: config.message }, "repo config on the base branch is invalid");
+    return await publishing(failed(base, "HNSC could not evaluate: .github/aura.yml on the base branch is invalid"));
+  }
+  const governed = agent || config.config.governAllPullRequests;
+  progress.governed = governed;
+  if (!governed) {
+    return await publishing({ ...base, governed: false, conclusion: "success", description: NOT_GOVERNED, verdict: undefined, described: undefined, ctx: undefined, task: undefined });
+  }
+  await progress.pending(true);
+  const rulesHash = config.config.rules.length > 0 ? repoRulesHash(config.config.rules) : undefined;
+  const approval = rulesHash ? await findRepoRulesApproval(services.pool, { installationId: ref.installationId, repo: ref.repo, rulesHash }) : undefined;
+  const pack = effectivePack(config.config, { protectedPaths: services.policies.protectedPaths, approval });
+  if (!pack.ok) {
+    services.log.warn({ repo: ref.repo, pull: ref.pullNumber, reason: pack.error.message }, "policy pack unusable");
+    if (pack.error instanceof PolicyRelaxationRefused) return await publishing(relaxationRefused({ ...base, governed }, pack.error));
+    return await publishing(failed({ ...base, governed }, "HNSC could not evaluate: the policy is invalid"));
+  }
+  const { ctx, task } = await buildContext(services, octokit, ref, pull, config.config, agent);
+  const verdict = withApprovedRelaxations(await evaluate(pack.pack, ctx), pack.relaxations, pack.approvedBy);
+  const described = describeVerdict(verdict);
+  return await publishing({
+    ...base,
+    governed,
+    conclusion: verdict.conclusion,
+    description: described.description,
+    verdict,
+    described,
+    ctx,
+    task,
+    targetUrl: ctx.evidence?.url ?? pull.html_url,
   });
+}
+
+/** Fail closed: whatever stopped the evaluation, the commit does not keep a pending or older green status. Rethrows. */
+async function failClosed(services: Services, octokit: InstallationOctokit, base: EvaluationBase, progress: Progress, error: unknown): Promise<never> {
+  const { ref, pull, agent } = base;
+  services.log.error({ repo: ref.repo, pull: ref.pullNumber, err: error }, "evaluation failed");
+  if (progress.verdictPosted) throw error;
+  const description = `HNSC could not evaluate: ${(error as Error).name}`;
+  // Stored as this pull request's say, so the commit's status and the forgery defence agree with what is posted.
+  const verdict: StoredVerdict = {
+    ...ref,
+    headSha: pull.head.sha,
+    packRevision: "unavailable",
+    conclusion: "error",
+    description,
+    targetUrl: pull.html_url,
+    governed: progress.governed,
+    agent,
+    rules: [],
+  };
+  await sayAtHead(services, octokit, base, { kind: "verdict", verdict }).catch(() =>
+    postStatus(octokit, ref.repo, pull.head.sha, { state: "error", description, targetUrl: pull.html_url }).catch(() => undefined),
+  );
+  throw error;
 }
 
 /**

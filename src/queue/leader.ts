@@ -28,14 +28,6 @@ export function startLeaderElection(options: {
   const timers: NodeJS.Timeout[] = [];
   let attempt: NodeJS.Timeout | undefined;
 
-  const runDuty = async (duty: Duty) => {
-    try {
-      await duty.run();
-    } catch (error) {
-      options.log.error({ duty: duty.name, reason: error instanceof Error ? error.message : String(error) }, "leader duty failed");
-    }
-  };
-
   const lose = () => {
     if (leader) options.log.warn("leadership lost");
     leader = false;
@@ -53,20 +45,7 @@ export function startLeaderElection(options: {
       if (!result.rows[0]?.locked) return schedule();
       leader = true;
       options.log.info({ duties: options.duties.map((d) => d.name) }, "this process is the leader");
-      for (const duty of options.duties) {
-        const schedule = () => {
-          void runDuty(duty);
-          const timer = setInterval(() => void runDuty(duty), duty.everyMs);
-          timer.unref();
-          timers.push(timer);
-        };
-        if (duty.firstRunAfterMs === undefined) schedule();
-        else {
-          const first = setTimeout(schedule, duty.firstRunAfterMs);
-          first.unref();
-          timers.push(first);
-        }
-      }
+      for (const duty of options.duties) scheduleDuty(duty, options.log, timers);
     } catch (error) {
       options.log.warn({ reason: error instanceof Error ? error.message : String(error) }, "leader election failed; retrying");
       lose();
@@ -103,4 +82,29 @@ export function startLeaderElection(options: {
       await c?.end().catch(() => undefined);
     },
   };
+}
+
+/** Runs the duty now (or after its first delay) and then every `everyMs`; its timers go into `timers`. */
+function scheduleDuty(duty: Duty, log: Logger, timers: NodeJS.Timeout[]): void {
+  const start = () => {
+    void runDuty(duty, log);
+    const timer = setInterval(() => void runDuty(duty, log), duty.everyMs);
+    timer.unref();
+    timers.push(timer);
+  };
+  if (duty.firstRunAfterMs === undefined) start();
+  else {
+    const first = setTimeout(start, duty.firstRunAfterMs);
+    first.unref();
+    timers.push(first);
+  }
+}
+
+/** A duty that fails is logged and runs again at its next interval. */
+async function runDuty(duty: Duty, log: Logger): Promise<void> {
+  try {
+    await duty.run();
+  } catch (error) {
+    log.error({ duty: duty.name, reason: error instanceof Error ? error.message : String(error) }, "leader duty failed");
+  }
 }

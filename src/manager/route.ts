@@ -137,88 +137,91 @@ function evaluate(input: RouteInput): Evaluation {
   const material = seedMaterial(input);
   const seed = routingSeed(input);
   const sorted = [...input.candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-
-  const records: CandidateRecord[] = sorted.map((candidate) => {
-    const failed = firstFailedFilter(candidate, input, new Set());
-    const posterior = candidate.posterior ?? UNIFORM_PRIOR;
-    let draw: number | null = null;
-    let score: number | null = null;
-    if (!failed) {
-      // One stream per employee: its draw does not depend on who else is a candidate.
-      draw = sampleBeta(posterior.alpha, posterior.beta, seededRandom(seed, `employee:${candidate.id}`));
-      score = draw * input.taskValueUsd - candidate.expectedCostUsd;
-    }
-    return {
-      employeeId: candidate.id,
-      provider: candidate.provider,
-      status: candidate.status,
-      outcomes: candidate.outcomes,
-      probationOutcomes: candidate.probationOutcomes ?? candidate.outcomes,
-      eligible: failed === null,
-      failedFilter: failed?.filter ?? null,
-      reason: failed?.reason ?? "eligible",
-      posterior: { alpha: posterior.alpha, beta: posterior.beta },
-      expectedCostUsd: candidate.expectedCostUsd,
-      draw,
-      score,
-      probationCapped: false,
-    };
-  });
-
-  const eligible = records.filter((record) => record.eligible);
-  // Probation is a trial of PROBATION_MIN_OUTCOMES fresh outcomes, for a new employee and equally for one HR
-  // put back on probation: its older outcomes earned it the status it just lost, so they do not lift the cap.
-  const isNewcomer = (record: CandidateRecord) => record.status === "probation" && record.probationOutcomes < PROBATION_MIN_OUTCOMES;
-  const newcomers = eligible.filter(isNewcomer);
-  const activeExists = eligible.some((record) => record.status === "active");
-
-  let pool = eligible;
-  let probationCap: ProbationCapRecord = { applies: false, u: null, share: PROBATION_SHARE, lane: "none" };
-  if (activeExists && newcomers.length > 0) {
-    // The cap is a seeded lane, not a running tally: replaying a decision needs nothing but its seed.
-    const u = seededRandom(seed, "probation-lane")();
-    const lane = u < PROBATION_SHARE ? "probation" : "open";
-    probationCap = { applies: true, u, share: PROBATION_SHARE, lane };
-    if (lane === "probation") {
-      pool = newcomers;
-      for (const record of eligible) {
-        if (!isNewcomer(record)) record.probationCapped = true;
-      }
-    } else {
-      pool = eligible.filter((record) => !isNewcomer(record));
-      for (const record of newcomers) record.probationCapped = true;
-    }
-    for (const record of eligible) {
-      if (record.probationCapped) {
-        record.reason =
-          lane === "probation"
-            ? `eligible, but this draw is the probation lane (u=${u.toFixed(4)} < ${PROBATION_SHARE})`
-            : `eligible, but capped: on probation with ${record.probationOutcomes} of ${PROBATION_MIN_OUTCOMES} outcomes (u=${u.toFixed(4)} ≥ ${PROBATION_SHARE})`;
-      }
-    }
-  }
+  const records = sorted.map((candidate) => candidateRecord(candidate, input, seed));
+  const { pool, probationCap } = applyProbationCap(records.filter((record) => record.eligible), seed);
 
   let best: CandidateRecord | undefined;
   for (const record of pool) {
     // Pool is sorted by id, so a strict comparison keeps the lower id on a tie.
     if (!best || (record.score ?? -Infinity) > (best.score ?? -Infinity)) best = record;
   }
-
-  if (!best) {
-    const counts = new Map<EligibilityFilter, number>();
-    for (const record of records) if (record.failedFilter) counts.set(record.failedFilter, (counts.get(record.failedFilter) ?? 0) + 1);
-    const summary = [...counts].map(([filter, count]) => `${count} × ${filter}`).join(", ");
-    return {
-      seed,
-      material,
-      records,
-      probationCap,
-      winner: null,
-      reason: records.length === 0 ? "no employees are registered" : `no eligible employee (${summary})`,
-    };
-  }
+  if (!best) return { seed, material, records, probationCap, winner: null, reason: noWinnerReason(records) };
   const reason = `highest sampled value: q=${best.draw?.toFixed(4)} × ${formatUsd(input.taskValueUsd)} − ${formatUsd(best.expectedCostUsd)} = ${best.score?.toFixed(4)}`;
   return { seed, material, records, probationCap, winner: best.employeeId, reason };
+}
+
+/** The candidate's filters and, when eligible, its seeded draw and score. */
+function candidateRecord(candidate: RoutingCandidate, input: RouteInput, seed: string): CandidateRecord {
+  const failed = firstFailedFilter(candidate, input, new Set());
+  const posterior = candidate.posterior ?? UNIFORM_PRIOR;
+  let draw: number | null = null;
+  let score: number | null = null;
+  if (!failed) {
+    // One stream per employee: its draw does not depend on who else is a candidate.
+    draw = sampleBeta(posterior.alpha, posterior.beta, seededRandom(seed, `employee:${candidate.id}`));
+    score = draw * input.taskValueUsd - candidate.expectedCostUsd;
+  }
+  return {
+    employeeId: candidate.id,
+    provider: candidate.provider,
+    status: candidate.status,
+    outcomes: candidate.outcomes,
+    probationOutcomes: candidate.probationOutcomes ?? candidate.outcomes,
+    eligible: failed === null,
+    failedFilter: failed?.filter ?? null,
+    reason: failed?.reason ?? "eligible",
+    posterior: { alpha: posterior.alpha, beta: posterior.beta },
+    expectedCostUsd: candidate.expectedCostUsd,
+    draw,
+    score,
+    probationCapped: false,
+  };
+}
+
+/**
+ * Who competes in this draw: everyone eligible, unless newcomers on probation and active employees are both
+ * eligible; then a seeded lane lets only the newcomers compete (PROBATION_SHARE of draws) or only the others.
+ * Marks (and gives the reason for) every eligible record the lane keeps out.
+ */
+function applyProbationCap(eligible: CandidateRecord[], seed: string): { pool: CandidateRecord[]; probationCap: ProbationCapRecord } {
+  // Probation is a trial of PROBATION_MIN_OUTCOMES fresh outcomes, for a new employee and equally for one HR
+  // put back on probation: its older outcomes earned it the status it just lost, so they do not lift the cap.
+  const isNewcomer = (record: CandidateRecord) => record.status === "probation" && record.probationOutcomes < PROBATION_MIN_OUTCOMES;
+  const newcomers = eligible.filter(isNewcomer);
+  const activeExists = eligible.some((record) => record.status === "active");
+  if (!activeExists || newcomers.length === 0) return { pool: eligible, probationCap: { applies: false, u: null, share: PROBATION_SHARE, lane: "none" } };
+
+  // The cap is a seeded lane, not a running tally: replaying a decision needs nothing but its seed.
+  const u = seededRandom(seed, "probation-lane")();
+  const lane = u < PROBATION_SHARE ? "probation" : "open";
+  let pool: CandidateRecord[];
+  if (lane === "probation") {
+    pool = newcomers;
+    for (const record of eligible) {
+      if (!isNewcomer(record)) record.probationCapped = true;
+    }
+  } else {
+    pool = eligible.filter((record) => !isNewcomer(record));
+    for (const record of newcomers) record.probationCapped = true;
+  }
+  for (const record of eligible) {
+    if (record.probationCapped) {
+      record.reason =
+        lane === "probation"
+          ? `eligible, but this draw is the probation lane (u=${u.toFixed(4)} < ${PROBATION_SHARE})`
+          : `eligible, but capped: on probation with ${record.probationOutcomes} of ${PROBATION_MIN_OUTCOMES} outcomes (u=${u.toFixed(4)} ≥ ${PROBATION_SHARE})`;
+    }
+  }
+  return { pool, probationCap: { applies: true, u, share: PROBATION_SHARE, lane } };
+}
+
+/** Why nobody won: how many candidates each filter stopped. */
+function noWinnerReason(records: CandidateRecord[]): string {
+  if (records.length === 0) return "no employees are registered";
+  const counts = new Map<EligibilityFilter, number>();
+  for (const record of records) if (record.failedFilter) counts.set(record.failedFilter, (counts.get(record.failedFilter) ?? 0) + 1);
+  const summary = [...counts].map(([filter, count]) => `${count} × ${filter}`).join(", ");
+  return `no eligible employee (${summary})`;
 }
 
 function decision(input: RouteInput, evaluation: Evaluation, kind: RoutingDecision["kind"]): RoutingDecision {

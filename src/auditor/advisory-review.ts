@@ -303,16 +303,9 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
     taskClass: task.record.taskClass,
     files: reviewed.files,
   });
-  const subject: SpendSubject = {
-    installationId: at.installationId,
-    repo: at.repo,
-    requirementId: task.requirementId,
-    taskId: Number(task.record.taskId),
-    employeeId: reviewerId,
-    day: utcDay(services.now()),
-  };
   let result: StructuredResult<AdvisoryReviewReply>;
   try {
+    const subject = reviewerSpend(services, at, task, reviewerId);
     result = await callReviewer(services, { reviewer, messages: prompt.messages, subject, config: config.config, holder });
   } catch (error) {
     if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) return skip(`budget: ${error.message}`);
@@ -320,11 +313,33 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
     await settle(services, at, { state: "failed", reviewer: reviewerId, detail: reason });
     return { kind: "failed", reason };
   }
+  return postReview(services, octokit, at, { reviewerId, author, result, prompt });
+}
 
+/** The reviewer's call is charged to the reviewed task (so its budget covers it), as the reviewer's spend. */
+function reviewerSpend(services: Services, at: PullAt, task: FoundTask, reviewerId: string): SpendSubject {
+  return {
+    installationId: at.installationId,
+    repo: at.repo,
+    requirementId: task.requirementId,
+    taskId: Number(task.record.taskId),
+    employeeId: reviewerId,
+    day: utcDay(services.now()),
+  };
+}
+
+/** Posts the review on the head commit and settles the row as posted. */
+async function postReview(
+  services: Services,
+  octokit: InstallationOctokit,
+  at: PullAt,
+  review: { reviewerId: string; author: string; result: StructuredResult<AdvisoryReviewReply>; prompt: ReturnType<typeof buildAdvisoryMessages> },
+): Promise<AdvisoryOutcome> {
+  const { reviewerId, result, prompt } = review;
   const body = renderAdvisoryReview({
     headSha: at.headSha,
     reviewer: reviewerId,
-    author,
+    author: review.author,
     reply: result.value,
     costUsd: result.costUsd,
     shown: prompt.shown,
@@ -338,14 +353,14 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
     event: "COMMENT",
     body,
   });
-  const review = { id: Number(data.id), url: data.html_url };
+  const posted = { id: Number(data.id), url: data.html_url };
   await settle(services, at, {
     state: "posted",
     reviewer: reviewerId,
     detail: `${result.value.findings.length} findings`,
     findings: result.value.findings.length,
     costUsd: result.costUsd,
-    review,
+    review: posted,
   });
-  return { kind: "posted", reviewId: review.id, findings: result.value.findings.length, costUsd: result.costUsd };
+  return { kind: "posted", reviewId: posted.id, findings: result.value.findings.length, costUsd: result.costUsd };
 }

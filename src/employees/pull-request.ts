@@ -66,74 +66,88 @@ export function renderPullBody(input: PullBodyInput): string {
   if (input.summary) lines.push("", "#### What the employee says it changed", "", inertMarkdown(input.summary, { prefix: "> " }));
 
   lines.push("", "#### Evidence (the app's own sandbox run)", "");
-  const evidence = input.evidence;
-  const run = evidence?.test ?? evidence?.setup;
-  if (!evidence || !run) {
-    lines.push("No setup or test command ran, so nothing about tests is claimed.");
-  } else {
-    if (run.sandbox === "none") {
-      lines.push(
-        "> [!WARNING]",
-        "> **UNSANDBOXED RUN.** bubblewrap was not available and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran as plain processes on the app's host.",
-        "",
-      );
-    }
-    // Missing limits the operator accepted by name, and any others that ran only because of AURA_ALLOW_UNSANDBOXED.
-    const accepted = run.limits.accepted;
-    const allowed = run.limits.missing.filter((limit) => !accepted.includes(limit));
-    if (accepted.length > 0) {
-      lines.push(
-        "> [!WARNING]",
-        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator accepted running without these in \`AURA_SANDBOX_ACCEPT_MISSING\`: the commands below ran in bubblewrap without ${accepted.join("; ")}.`,
-        "",
-      );
-    }
-    if (allowed.length > 0) {
-      lines.push(
-        "> [!WARNING]",
-        `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set \`AURA_ALLOW_UNSANDBOXED=true\`: the commands below ran without ${allowed.join("; ")}.`,
-        "",
-      );
-    }
-    if (evidence.setup) {
-      lines.push(`- Setup: ${runLine(evidence.setup)}`);
-      const egress = evidence.setup.egress;
-      if (egress.kind === "registry-proxy") {
-        const hosts = (targets: readonly string[]) => targets.map((target) => `\`${target}\``).join(", ");
-        lines.push(`  Setup could reach only: ${hosts(egress.allowed)}; refused: ${egress.refused.length > 0 ? hosts(egress.refused) : "none"}.`);
-      }
-      if ((evidence.setup.exitCode !== 0 || evidence.setup.timedOut) && !evidence.setup.network) {
-        lines.push(
-          "  Setup ran without network; if it needs the package registry, the operator can set `AURA_SETUP_NETWORK=true`, which lets setup reach the registry hosts in `AURA_SETUP_REGISTRY_HOSTS` through the allow-list proxy.",
-        );
-      }
-    }
-    if (evidence.test) {
-      lines.push(`- Tests: ${runLine(evidence.test)}`, `- Counts: ${countsLine(evidence.test)}`);
-    } else {
-      lines.push("- Tests: no test command is configured (`test` in `.github/aura.yml`) and none was detected, so no tests ran.");
-    }
-    const mode =
-      run.sandbox === "bwrap" ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)` : `**\`${run.mode}\` (unsandboxed)**`;
-    lines.push(`- Sandbox: ${mode}`);
-    if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
-    if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
-    lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
-  }
+  lines.push(...evidenceLines(input.evidence));
   lines.push(`- Cost: $${input.cost.usd.toFixed(4)} (${input.cost.tokens} tokens)`);
   if (input.revisionRounds > 0) lines.push(`- Revision rounds: ${input.revisionRounds}`);
 
-  lines.push("");
-  if (input.outcome.kind === "passed") {
-    lines.push("**Status:** the sandbox run passed. The Governor and the Auditor check this PR next; a director decides.");
-  } else if (input.outcome.kind === "tests-failing") {
-    lines.push("**Status: the tests still fail** after the fix rounds. The work is kept here as a draft; a director decides what happens next.");
-  } else {
-    // The reason can quote the employee (refused paths, its invalid reply): inert like the rest of its text.
-    lines.push(`**Status: work stopped.** ${inertInline(input.outcome.reason)}`, "", `What is left: ${inertInline(input.outcome.remaining)}`);
-  }
+  lines.push("", statusLine(input.outcome));
   lines.push("", `<sub>Execution snapshot \`${input.snapshotId}\` (Aura-Snapshot trailer). Aura never merges; a director does.</sub>`);
   return lines.join("\n");
+}
+
+/** Only what the app's own sandbox run showed: warnings about the sandbox, the setup and test runs, and the limits. */
+function evidenceLines(evidence: RunEvidence | undefined): string[] {
+  const run = evidence?.test ?? evidence?.setup;
+  if (!evidence || !run) return ["No setup or test command ran, so nothing about tests is claimed."];
+  const lines = sandboxWarnings(run);
+  if (evidence.setup) lines.push(...setupLines(evidence.setup));
+  if (evidence.test) {
+    lines.push(`- Tests: ${runLine(evidence.test)}`, `- Counts: ${countsLine(evidence.test)}`);
+  } else {
+    lines.push("- Tests: no test command is configured (`test` in `.github/aura.yml`) and none was detected, so no tests ran.");
+  }
+  const mode =
+    run.sandbox === "bwrap" ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)` : `**\`${run.mode}\` (unsandboxed)**`;
+  lines.push(`- Sandbox: ${mode}`);
+  if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
+  if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
+  lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
+  return lines;
+}
+
+/** A warning for an unsandboxed run, and for each kind of missing limit the run went without. */
+function sandboxWarnings(run: SandboxResult): string[] {
+  const lines: string[] = [];
+  if (run.sandbox === "none") {
+    lines.push(
+      "> [!WARNING]",
+      "> **UNSANDBOXED RUN.** bubblewrap was not available and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran as plain processes on the app's host.",
+      "",
+    );
+  }
+  // Missing limits the operator accepted by name, and any others that ran only because of AURA_ALLOW_UNSANDBOXED.
+  const accepted = run.limits.accepted;
+  const allowed = run.limits.missing.filter((limit) => !accepted.includes(limit));
+  if (accepted.length > 0) {
+    lines.push(
+      "> [!WARNING]",
+      `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator accepted running without these in \`AURA_SANDBOX_ACCEPT_MISSING\`: the commands below ran in bubblewrap without ${accepted.join("; ")}.`,
+      "",
+    );
+  }
+  if (allowed.length > 0) {
+    lines.push(
+      "> [!WARNING]",
+      `> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set \`AURA_ALLOW_UNSANDBOXED=true\`: the commands below ran without ${allowed.join("; ")}.`,
+      "",
+    );
+  }
+  return lines;
+}
+
+/** The setup run, the registries it could reach, and what to do when it failed without network. */
+function setupLines(setup: SandboxResult): string[] {
+  const lines = [`- Setup: ${runLine(setup)}`];
+  const egress = setup.egress;
+  if (egress.kind === "registry-proxy") {
+    const hosts = (targets: readonly string[]) => targets.map((target) => `\`${target}\``).join(", ");
+    lines.push(`  Setup could reach only: ${hosts(egress.allowed)}; refused: ${egress.refused.length > 0 ? hosts(egress.refused) : "none"}.`);
+  }
+  if ((setup.exitCode !== 0 || setup.timedOut) && !setup.network) {
+    lines.push(
+      "  Setup ran without network; if it needs the package registry, the operator can set `AURA_SETUP_NETWORK=true`, which lets setup reach the registry hosts in `AURA_SETUP_REGISTRY_HOSTS` through the allow-list proxy.",
+    );
+  }
+  return lines;
+}
+
+function statusLine(outcome: PullOutcome): string {
+  if (outcome.kind === "passed") return "**Status:** the sandbox run passed. The Governor and the Auditor check this PR next; a director decides.";
+  if (outcome.kind === "tests-failing") {
+    return "**Status: the tests still fail** after the fix rounds. The work is kept here as a draft; a director decides what happens next.";
+  }
+  // The reason can quote the employee (refused paths, its invalid reply): inert like the rest of its text.
+  return [`**Status: work stopped.** ${inertInline(outcome.reason)}`, "", `What is left: ${inertInline(outcome.remaining)}`].join("\n");
 }
 
 export type PullTarget = { owner: string; repo: string; branch: string; base: string };

@@ -257,13 +257,7 @@ export async function generateStructured<S extends z.ZodType>(
     try {
       reply = await callWithTimeout(call, messages, maxOutputTokens, timeoutMs, request.signal);
     } catch (error) {
-      if (error instanceof CallerAbort) throw error.reason;
-      const failure = error instanceof CallTimeout
-        ? { kind: "timeout" as const, message: `${provider} ${model} did not answer within ${timeoutMs} ms` }
-        : classify(error);
-      const info = { ...details(), ...(failure.status !== undefined ? { status: failure.status } : {}) };
-      if (failure.kind === "rate_limit") throw new RateLimitError(failure.message, info, failure.retryAfterMs);
-      throw new ModelCallError(failure.kind, failure.message, info);
+      throw callFailed(error, { timeoutMs, classify, details: details() });
     }
     usage = addUsage(usage, reply.usage);
 
@@ -295,6 +289,21 @@ export async function generateStructured<S extends z.ZodType>(
     reaskPrompt += reaskTokenBound(resentReplyTokens(reply));
     messages.push({ role: "assistant", content: reply.text }, { role: "user", content: reaskMessage(request.name, parsed.problems) });
   }
+}
+
+/** What a failed provider call throws: the caller's own abort reason as it was, else a typed ModelCallError. */
+function callFailed(
+  error: unknown,
+  at: { timeoutMs: number; classify: (error: unknown) => FailureClassification; details: ModelCallError["details"] & { provider: string; model: string } },
+): unknown {
+  if (error instanceof CallerAbort) return error.reason;
+  const { provider, model } = at.details;
+  const failure = error instanceof CallTimeout
+    ? { kind: "timeout" as const, message: `${provider} ${model} did not answer within ${at.timeoutMs} ms` }
+    : at.classify(error);
+  const info = { ...at.details, ...(failure.status !== undefined ? { status: failure.status } : {}) };
+  if (failure.kind === "rate_limit") return new RateLimitError(failure.message, info, failure.retryAfterMs);
+  return new ModelCallError(failure.kind, failure.message, info);
 }
 
 /**

@@ -443,29 +443,20 @@ class ChainChecker extends Writable {
 }
 
 /**
- * Checks events with afterSeq < seq <= toSeq on `client` (already inside the verifying snapshot).
- * `startHash` is the hash of event `afterSeq`; null means "trust the first row's prev_hash", for a later
- * range whose junction the caller checks.
+ * The COPY that sends the events of (afterSeq, toSeq].
+ * Events are sent in blocks of BLOCK: one COPY row per block, the block built by PostgreSQL from an
+ * ordered index scan in the same binary layout COPY uses per row. Far fewer, larger messages cost the
+ * client much less than one message per event. When the database hashes, a block carries only the tail
+ * of each canonical text (for the seq/ts column check), whether all its hashes matched, and its last seq.
+ * The inner ORDER BY (met by the index scan, no sort) lets the block's ordered aggregates take their
+ * input as it comes instead of sorting it again each.
  */
-export async function checkRange(
-  client: Pick<pg.ClientBase, "query">,
-  range: { afterSeq: number; toSeq: number; startHash: Buffer | null; anchors: readonly Anchor[]; hashedBy?: HashedBy },
-): Promise<RangeResult> {
-  const hashedBy = range.hashedBy ?? "verifier";
-  const checker = new ChainChecker(range.afterSeq, range.startHash, range.anchors, hashedBy);
-  // Events are sent in blocks of BLOCK: one COPY row per block, the block built by PostgreSQL from an
-  // ordered index scan in the same binary layout COPY uses per row. Far fewer, larger messages cost the
-  // client much less than one message per event. When the database hashes, a block carries only the tail
-  // of each canonical text (for the seq/ts column check), whether all its hashes matched, and its last seq.
-  // The inner ORDER BY (met by the index scan, no sort) lets the block's ordered aggregates take their
-  // input as it comes instead of sorting it again each.
-  const after = Math.trunc(range.afterSeq);
-  const to = Math.trunc(range.toSeq);
-  const anchorBlocks = [...new Set(range.anchors.map((anchor) => Math.floor((Math.trunc(anchor.seq) - 1) / BLOCK)))];
-  const copy = (client as pg.ClientBase).query(
-    copyTo(
-      hashedBy === "database"
-        ? `COPY (
+function blocksCopySql(hashedBy: HashedBy, afterSeq: number, toSeq: number, anchors: readonly Anchor[]): string {
+  const after = Math.trunc(afterSeq);
+  const to = Math.trunc(toSeq);
+  const anchorBlocks = [...new Set(anchors.map((anchor) => Math.floor((Math.trunc(anchor.seq) - 1) / BLOCK)))];
+  return hashedBy === "database"
+    ? `COPY (
              SELECT b, x.records,
                     x.hashes_ok AND substring(x.prevs FROM 33) = substring(x.hashes FOR octet_length(x.hashes) - 32),
                     substring(x.prevs FOR 32), substring(x.hashes FROM octet_length(x.hashes) - 31),
@@ -482,7 +473,7 @@ export async function checkRange(
                      WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) ORDER BY seq OFFSET 0) e
              ) x ORDER BY b
            ) TO STDOUT (FORMAT binary)`
-        : `COPY (
+    : `COPY (
              SELECT b, (
                SELECT string_agg('\\x0005'::bytea || '\\x00000008'::bytea || int8send(seq) || '\\x00000008'::bytea || timestamptz_send(ts)
                         || int4send(length(prev_hash)) || prev_hash || int4send(length(hash)) || hash
@@ -490,9 +481,21 @@ export async function checkRange(
                FROM (SELECT seq, ts, prev_hash, hash, pg_catalog.textsend(canonical) AS text_bytes FROM audit.events
                      WHERE seq > greatest(b * ${BLOCK}, ${after}) AND seq <= least((b + 1) * ${BLOCK}, ${to}) ORDER BY seq OFFSET 0) e)
              FROM generate_series(${Math.floor(after / BLOCK)}, ${Math.floor(Math.max(to - 1, after) / BLOCK)}) b ORDER BY b
-           ) TO STDOUT (FORMAT binary)`,
-    ),
-  );
+           ) TO STDOUT (FORMAT binary)`;
+}
+
+/**
+ * Checks events with afterSeq < seq <= toSeq on `client` (already inside the verifying snapshot).
+ * `startHash` is the hash of event `afterSeq`; null means "trust the first row's prev_hash", for a later
+ * range whose junction the caller checks.
+ */
+export async function checkRange(
+  client: Pick<pg.ClientBase, "query">,
+  range: { afterSeq: number; toSeq: number; startHash: Buffer | null; anchors: readonly Anchor[]; hashedBy?: HashedBy },
+): Promise<RangeResult> {
+  const hashedBy = range.hashedBy ?? "verifier";
+  const checker = new ChainChecker(range.afterSeq, range.startHash, range.anchors, hashedBy);
+  const copy = (client as pg.ClientBase).query(copyTo(blocksCopySql(hashedBy, range.afterSeq, range.toSeq, range.anchors)));
   await pipeline(copy, checker);
   if (checker.suspect) {
     // The database found a hash that does not match in this block: recompute it here to name the event.

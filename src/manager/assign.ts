@@ -12,7 +12,7 @@ import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../con
 import { loadPriceTable, type PriceTable } from "../models/prices.js";
 import { isProviderConfigured } from "../models/providers/index.js";
 import type { Services } from "../services.js";
-import { route, routeOverride, type RoutingCandidate, type RoutingDecision } from "./route.js";
+import { route, routeOverride, type RouteInput, type RoutingCandidate, type RoutingDecision } from "./route.js";
 import { transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
 import type { TaskState } from "../core/state-machine.js";
@@ -58,27 +58,54 @@ type TaskRow = {
   requirement_cost: string;
 };
 
-export async function routeTask(
-  services: Services,
-  client: pg.PoolClient,
-  taskId: number,
-  options: RouteOptions = {},
-): Promise<{ decisionId: number; employeeId: string | null; decision: RoutingDecision }> {
-  const task = (
-    await client.query<TaskRow>(
-      `SELECT t.id, t.task_key, t.task_class, t.state, t.attempt, t.estimate_tokens, t.estimate_usd, t.cost_usd,
-              t.requirement_id, r.installation_id, r.repo, r.private, r.issue_number, r.repo_config,
-              (SELECT coalesce(sum(cost_usd), 0) FROM tasks WHERE requirement_id = r.id) AS requirement_cost
-       FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1 FOR UPDATE OF t`,
-      [taskId],
-    )
-  ).rows[0];
+type Routed = { decisionId: number; employeeId: string | null; decision: RoutingDecision };
+
+/** Routes a task: counts the attempt, scores the candidates, decides, records the decision, assigns the winner. */
+export async function routeTask(services: Services, client: pg.PoolClient, taskId: number, options: RouteOptions = {}): Promise<Routed> {
+  const task = await loadTaskForRouting(client, taskId);
   if (!task) throw new Error(`task ${taskId} does not exist`);
   // The repo config the requirement was planned under (stored at intake); defaults when there was none.
   const config: RepoConfig = task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
   const attempt = task.attempt + 1;
   await client.query("UPDATE tasks SET attempt = $2 WHERE id = $1", [taskId, attempt]);
 
+  const { candidates, notConfigured } = await routingCandidates(services, client, task);
+  const input = routingInput(services, task, config, attempt, candidates, options);
+  const decision = options.override ? routeOverride(input, options.override) : route(input);
+  const decisionId = await recordDecision(client, task, taskId, attempt, decision, notConfigured, options);
+
+  const by = options.override ? "director" : "system";
+  const actor = options.override?.director ?? "aura/router";
+  if (!decision.winner) {
+    if (task.state !== "needs_director") {
+      await transitionTask(client, taskId, "needs_director", { actor, by, reason: `no eligible employee: ${decision.reason}` });
+    }
+    return { decisionId, employeeId: null, decision };
+  }
+  await assignWinner(client, taskId, decision.winner, decisionId, { actor, by, override: options.override });
+  return { decisionId, employeeId: decision.winner, decision };
+}
+
+async function loadTaskForRouting(client: pg.PoolClient, taskId: number): Promise<TaskRow | undefined> {
+  const { rows } = await client.query<TaskRow>(
+    `SELECT t.id, t.task_key, t.task_class, t.state, t.attempt, t.estimate_tokens, t.estimate_usd, t.cost_usd,
+            t.requirement_id, r.installation_id, r.repo, r.private, r.issue_number, r.repo_config,
+            (SELECT coalesce(sum(cost_usd), 0) FROM tasks WHERE requirement_id = r.id) AS requirement_cost
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1 FOR UPDATE OF t`,
+    [taskId],
+  );
+  return rows[0];
+}
+
+/**
+ * The registry's employees whose provider is configured, each with its lifecycle status, its posterior for the
+ * task's class, its probation count and its expected cost; and the ids of those left out as not configured.
+ */
+async function routingCandidates(
+  services: Services,
+  client: pg.PoolClient,
+  task: TaskRow,
+): Promise<{ candidates: RoutingCandidate[]; notConfigured: string[] }> {
   const registry = services.policies.employees;
   const statuses = new Map(
     (
@@ -110,12 +137,24 @@ export async function routeTask(
       expectedCostUsd: expectedCost(employee, task.estimate_tokens, now),
     };
   });
+  return { candidates, notConfigured };
+}
+
+/** What the router decides on: the task, its budget left, the repository's allow-list and data policy. */
+function routingInput(
+  services: Services,
+  task: TaskRow,
+  config: RepoConfig,
+  attempt: number,
+  candidates: RoutingCandidate[],
+  options: RouteOptions,
+): RouteInput {
   const budgets = effectiveBudgets(services.policies.budgets, config);
   const remainingBudget = {
     tokens: budgets.perTask.tokens,
     usd: Math.max(0, Math.min(budgets.perTask.usd - Number(task.cost_usd), budgets.perRequirement.usd - Number(task.requirement_cost))),
   };
-  const input = {
+  return {
     installationId: task.installation_id,
     repo: task.repo,
     issueNumber: task.issue_number,
@@ -132,8 +171,18 @@ export async function routeTask(
     excluded: options.excluded ?? [],
     taskValueUsd: taskValue(config, task.task_class as RoutingCandidate["capabilities"][number]),
   };
-  const decision = options.override ? routeOverride(input, options.override) : route(input);
+}
 
+/** Writes the full routing decision and its `task.routed` audit event; returns the decision's id. */
+async function recordDecision(
+  client: pg.PoolClient,
+  task: TaskRow,
+  taskId: number,
+  attempt: number,
+  decision: RoutingDecision,
+  notConfigured: string[],
+  options: RouteOptions,
+): Promise<number> {
   const inserted = await client.query<{ id: number }>(
     `INSERT INTO routing_decisions (task_id, attempt, kind, seed, winner, decision) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
     [taskId, attempt, decision.kind, decision.seed, decision.winner, JSON.stringify(decision)],
@@ -148,26 +197,24 @@ export async function routeTask(
       payload: { taskId, decisionId, notConfigured, decision },
     },
   ]);
-  const by = options.override ? "director" : "system";
-  const actor = options.override?.director ?? "aura/router";
-  if (!decision.winner) {
-    if (task.state !== "needs_director") {
-      await transitionTask(client, taskId, "needs_director", { actor, by, reason: `no eligible employee: ${decision.reason}` });
-    }
-    return { decisionId, employeeId: null, decision };
-  }
+  return decisionId;
+}
+
+/** Replaces the task's active assignment with the winner's, moves the task to assigned, and enqueues its work. */
+async function assignWinner(
+  client: pg.PoolClient,
+  taskId: number,
+  winner: string,
+  decisionId: number,
+  by: { actor: string; by: "director" | "system"; override: RouteOptions["override"] },
+): Promise<void> {
   await client.query("UPDATE assignments SET active = false WHERE task_id = $1 AND active", [taskId]);
-  await client.query("INSERT INTO assignments (task_id, employee_id, routing_decision_id) VALUES ($1, $2, $3)", [
-    taskId,
-    decision.winner,
-    decisionId,
-  ]);
+  await client.query("INSERT INTO assignments (task_id, employee_id, routing_decision_id) VALUES ($1, $2, $3)", [taskId, winner, decisionId]);
   await transitionTask(client, taskId, "assigned", {
-    actor,
-    by,
-    reason: options.override ? `reassigned by @${options.override.director}` : `routed to ${decision.winner}`,
-    details: { employeeId: decision.winner, decisionId },
+    actor: by.actor,
+    by: by.by,
+    reason: by.override ? `reassigned by @${by.override.director}` : `routed to ${winner}`,
+    details: { employeeId: winner, decisionId },
   });
   await enqueue(client, "task.work", { taskId });
-  return { decisionId, employeeId: decision.winner, decision };
 }

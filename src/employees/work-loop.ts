@@ -50,13 +50,14 @@ import {
   scopesAtWarning,
   taskSpend,
   utcDay,
+  type Amount,
   type SpendHolder,
   type SpendSubject,
 } from "../models/budgets.js";
 import { applyEdits, EditSet, planEdits, recordChange, refusalMessage, type EditRules, type PlannedWrite } from "./edits.js";
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../models/model-client.js";
 import { defaultPriceFor } from "../models/prices.js";
-import { openOrUpdatePull, renderPullBody, type PullOutcome, type RunEvidence } from "./pull-request.js";
+import { openOrUpdatePull, renderPullBody, type PullOutcome, type PullResult, type RunEvidence } from "./pull-request.js";
 import { recordRunClaim, runClaim } from "./run-claims.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } from "./task-context.js";
@@ -424,14 +425,47 @@ async function loadRevision(services: Services, taskId: number, revisionId: numb
 
 type Stop = { reason: string; remaining: string };
 
-async function workInTree(
-  run: Run,
-  workspace: TaskWorkspace,
-  input: { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: SandboxRunMode; treeLock: TreeLock },
-): Promise<WorkOutcome> {
-  const { services, task, taskId, employee } = run;
-  const files = await listFiles(workspace);
-  const brief: TaskBrief = {
+type TreeInput = { token: string; baseRef: string; revision: (RevisionBrief & { id: number }) | undefined; mode: SandboxRunMode; treeLock: TreeLock };
+
+/** What the employee's edit-and-test rounds produced, and why they ended early if they did. */
+type Work = {
+  finalWrites: Map<string, string | null>;
+  summary: string | undefined;
+  evidence: RunEvidence | undefined;
+  stop: Stop | undefined;
+  providerFailure: ModelCallError | undefined;
+};
+
+/**
+ * The work in a prepared tree: record the execution snapshot, let the employee edit and test, save and push what
+ * was done, then hand over: fail over on a provider failure, stop when nothing was changed, else open or update
+ * the task's draft PR and move the task on.
+ */
+async function workInTree(run: Run, workspace: TaskWorkspace, input: TreeInput): Promise<WorkOutcome> {
+  const { services, task } = run;
+  const context = await buildTaskContext(workspace.path, await listFiles(workspace), taskBrief(task), { revision: input.revision });
+  const snapshot = await executionSnapshot(run, workspace, input, context.promptSha256);
+  const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
+  const commands = await repoCommands(run, workspace);
+  const work = await editAndTest(run, workspace, context.messages, commands);
+
+  const saved = await saveOrHandOver(run, workspace, input, work, snapshotId);
+  if ("kind" in saved) return saved;
+  if (work.evidence && saved.headSha) work.evidence.headSha = saved.headSha;
+
+  if (work.providerFailure) return failOver(run, work.providerFailure);
+
+  if (!saved.pushed && task.pr_number === null) {
+    const reason = work.stop?.reason ?? "the employee made no change";
+    await needsDirector(run, reason, `Task \`${task.task_key}\` stopped before any change was made: ${reason}`);
+    await refreshStatusComment(services, run.subject.requirementId);
+    return { kind: "needs_director", pullNumber: null, reason };
+  }
+  return publishWork(run, workspace, input, work, snapshotId);
+}
+
+function taskBrief(task: TaskRow): TaskBrief {
+  return {
     key: task.task_key,
     title: task.title,
     instructions: task.instructions,
@@ -442,8 +476,12 @@ async function workInTree(
     requirementTitle: task.requirement_title,
     repo: task.repo,
   };
-  const context = await buildTaskContext(workspace.path, files, brief, { revision: input.revision });
-  const snapshot: ExecutionSnapshot = {
+}
+
+/** Everything a replay needs to know about this run: who worked, with which limits, from which commit, with which tools. */
+async function executionSnapshot(run: Run, workspace: TaskWorkspace, input: TreeInput, promptSha256: string): Promise<ExecutionSnapshot> {
+  const { services, task, taskId, employee } = run;
+  return {
     taskId,
     attempt: task.attempt,
     revisionRound: input.revision?.round ?? task.revision_rounds,
@@ -455,7 +493,7 @@ async function workInTree(
       maxEditReasks: MAX_EDIT_REASKS,
       maxFixRounds: MAX_FIX_ROUNDS,
     },
-    promptSha256: context.promptSha256,
+    promptSha256,
     baseSha: workspace.baseSha,
     startSha: workspace.startSha,
     branch: workspace.branch,
@@ -464,45 +502,46 @@ async function workInTree(
     policyRevision: services.policies.revision,
     createdAt: services.now().toISOString(),
   };
-  const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
+}
+
+/** The repository's configured setup and test commands, or the ones found in the tree when none is configured. */
+async function repoCommands(run: Run, workspace: TaskWorkspace): Promise<RepoCommands> {
   const configured: RepoCommands = { setup: run.config.setup ?? undefined, test: run.config.test ?? undefined };
-  const commands = configured.setup || configured.test ? configured : await defaultRepoCommands(workspace.path);
-  const change = new Map<string, { before: number; after: number }>();
-  const rules: EditRules = {
+  return configured.setup || configured.test ? configured : await defaultRepoCommands(workspace.path);
+}
+
+function editRules(run: Run, change: Map<string, { before: number; after: number }>): EditRules {
+  const { services, task } = run;
+  return {
     scope: task.scope,
     protectedPaths: services.policies.protectedPaths.protected,
     taskClass: task.task_class,
     limits: { maxFileBytes: services.config.AURA_EDIT_MAX_FILE_BYTES, maxChangeBytes: services.config.AURA_EDIT_MAX_CHANGE_BYTES },
     change,
   };
+}
 
-  const messages: ChatMessage[] = [...context.messages];
-  const finalWrites = new Map<string, string | null>();
-  let summary: string | undefined;
-  let evidence: RunEvidence | undefined;
+/**
+ * The employee's rounds: ask for an EditSet, check it (refused edits go back at most MAX_EDIT_REASKS times), write
+ * it, run setup and tests in the sandbox (failures go back at most MAX_FIX_ROUNDS times). Ends when the tests
+ * pass, the rounds are used up, or a call or the sandbox stops the work.
+ */
+async function editAndTest(run: Run, workspace: TaskWorkspace, contextMessages: ChatMessage[], commands: RepoCommands): Promise<Work> {
+  const { services, taskId, employee } = run;
+  const change = new Map<string, { before: number; after: number }>();
+  const rules = editRules(run, change);
+  const messages: ChatMessage[] = [...contextMessages];
+  const work: Work = { finalWrites: new Map(), summary: undefined, evidence: undefined, stop: undefined, providerFailure: undefined };
   let reasks = 0;
   let fixRounds = 0;
-  let stop: Stop | undefined;
-  let providerFailure: ModelCallError | undefined;
 
   for (let call = 1; ; call++) {
     let result: StructuredResult<EditSet>;
     try {
       result = await callEmployee(run, messages, fixRounds > 0 ? `fix-round-${fixRounds}` : reasks > 0 ? `edit-reask-${reasks}` : "edits");
     } catch (error) {
-      if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) {
-        stop = { reason: error.message, remaining: remainingWork(evidence, finalWrites.size > 0) };
-        break;
-      }
-      if (error instanceof ModelCallError && error.isProviderFailure) {
-        providerFailure = error;
-        break;
-      }
-      if (error instanceof ModelCallError) {
-        stop = { reason: `The employee gave no valid EditSet: ${error.message.split("\n")[0]}`, remaining: remainingWork(evidence, finalWrites.size > 0) };
-        break;
-      }
-      throw error;
+      Object.assign(work, callFailure(error, work));
+      break;
     }
     messages.push({ role: "assistant", content: JSON.stringify(result.value) });
     const plan = await planEdits(workspace.path, result.value, rules);
@@ -511,9 +550,9 @@ async function workInTree(
         { actor: employee.id, action: "task.edits_refused", subject: run.subjectText, payload: { taskId, call, refusals: plan.refusals } },
       ]);
       if (reasks >= MAX_EDIT_REASKS) {
-        stop = {
+        work.stop = {
           reason: `The employee's edits were refused ${reasks + 1} times: ${plan.refusals.map((r) => `${r.path}: ${r.reason}`).join("; ")}`,
-          remaining: remainingWork(evidence, finalWrites.size > 0),
+          remaining: remainingWork(work.evidence, work.finalWrites.size > 0),
         };
         break;
       }
@@ -521,76 +560,99 @@ async function workInTree(
       messages.push({ role: "user", content: refusalMessage(plan.refusals) });
       continue;
     }
-    summary = result.value.summary;
+    work.summary = result.value.summary;
     await applyEdits(workspace.path, plan.writes);
     recordChange(change, plan.writes);
-    for (const write of plan.writes) finalWrites.set(write.path, write.content);
+    for (const write of plan.writes) work.finalWrites.set(write.path, write.content);
     try {
       const checks = await runChecks(services, workspace, commands);
-      evidence = { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds };
+      work.evidence = { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds };
     } catch (error) {
       if (!(error instanceof SandboxUnavailableError)) throw error;
-      stop = { reason: error.message, remaining: "Run the tests: the sandbox stopped working during the task." };
+      work.stop = { reason: error.message, remaining: "Run the tests: the sandbox stopped working during the task." };
       break;
     }
-    if (evidence.passed || fixRounds >= MAX_FIX_ROUNDS) break;
+    if (work.evidence.passed || fixRounds >= MAX_FIX_ROUNDS) break;
     fixRounds++;
-    const failing = evidence.test ?? evidence.setup;
+    const failing = work.evidence.test ?? work.evidence.setup;
     if (failing) messages.push({ role: "user", content: failureMessage(failing, fixRounds, MAX_FIX_ROUNDS) });
   }
+  return work;
+}
 
-  const title = task.title;
+/**
+ * What a failed employee call means for the work: a stop (budget spent, output allowance too small, no valid
+ * EditSet) or a provider failure to fail over from. Any other error is thrown on.
+ */
+function callFailure(error: unknown, work: Work): Pick<Work, "stop"> | Pick<Work, "providerFailure"> {
+  if (error instanceof BudgetExhausted || error instanceof OutputAllowanceTooSmall) {
+    return { stop: { reason: error.message, remaining: remainingWork(work.evidence, work.finalWrites.size > 0) } };
+  }
+  if (error instanceof ModelCallError && error.isProviderFailure) return { providerFailure: error };
+  if (error instanceof ModelCallError) {
+    return {
+      stop: {
+        reason: `The employee gave no valid EditSet: ${error.message.split("\n")[0]}`,
+        remaining: remainingWork(work.evidence, work.finalWrites.size > 0),
+      },
+    };
+  }
+  throw error;
+}
+
+/** Commits and pushes the work; a merge conflict on the push hands the task to a director instead (the outcome returned). */
+async function saveOrHandOver(run: Run, workspace: TaskWorkspace, input: TreeInput, work: Work, snapshotId: string): Promise<Saved | WorkOutcome> {
+  const { services, task, taskId } = run;
   // Model text: a "fixes #12" in it must not close an issue when the commit lands.
-  const commitMessage = withoutIssueReferences(`${title}\n\n${summary ?? (stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`);
-  let saved: Saved;
+  const commitMessage = withoutIssueReferences(
+    `${task.title}\n\n${work.summary ?? (work.stop ? "Partial work, stopped before the task was done." : "Work in progress.")}`,
+  );
   try {
     // Never push from a tree another job may have rebuilt: a lost lock fails this job, which runs again.
     assertTreeLockHeld(input.treeLock, taskId);
-    saved = await saveWork(run, workspace, input.token, finalWrites, commitMessage, snapshotId, evidence);
+    return await saveWork(run, workspace, input.token, work.finalWrites, commitMessage, snapshotId, work.evidence);
   } catch (error) {
     if (!(error instanceof MergeConflictError)) throw error;
-    await needsDirector(run, "merge conflict on push", `Task \`${task.task_key}\`: ${error.message}. A director can resolve the conflict on \`${workspace.branch}\`.`);
+    await needsDirector(
+      run,
+      "merge conflict on push",
+      `Task \`${task.task_key}\`: ${error.message}. A director can resolve the conflict on \`${workspace.branch}\`.`,
+    );
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: task.pr_number, reason: "merge conflict" };
   }
-  if (evidence && saved.headSha) evidence.headSha = saved.headSha;
+}
 
-  if (providerFailure) return failOver(run, providerFailure);
-
-  if (!saved.pushed && task.pr_number === null) {
-    const reason = stop?.reason ?? "the employee made no change";
-    await needsDirector(run, reason, `Task \`${task.task_key}\` stopped before any change was made: ${reason}`);
-    await refreshStatusComment(services, run.subject.requirementId);
-    return { kind: "needs_director", pullNumber: null, reason };
-  }
-
+/** Opens or updates the task's draft PR with the evidence, records it, and moves the task to pr_open or needs_director. */
+async function publishWork(run: Run, workspace: TaskWorkspace, input: TreeInput, work: Work, snapshotId: string): Promise<WorkOutcome> {
+  const { services, task, taskId, employee } = run;
   const cost = await taskSpend(services.pool, taskId);
-  const outcome: PullOutcome = stop
-    ? { kind: "stopped", reason: stop.reason, remaining: stop.remaining }
-    : evidence === undefined || evidence.passed
-      ? { kind: "passed" }
-      : { kind: "tests-failing" };
+  const outcome = pullOutcome(work);
   const body = renderPullBody({
     taskId,
     task: { key: task.task_key, title: task.title, instructions: task.instructions, taskClass: task.task_class, scope: task.scope },
     issueNumber: task.issue_number,
     onlyTask: Number(task.task_count) === 1,
     employee: { id: employee.id, provider: employee.provider, model: employee.model },
-    summary,
-    evidence,
+    summary: work.summary,
+    evidence: work.evidence,
     cost,
     snapshotId,
     outcome,
     revisionRounds: task.revision_rounds,
   });
   const [owner, repoName] = task.repo.split("/") as [string, string];
-  const pull = await openOrUpdatePull(services.github.forInstallation(run.subject.installationId), { owner, repo: repoName, branch: workspace.branch, base: input.baseRef }, {
-    title,
-    body,
-    knownNumber: task.pr_number,
-    // A branch this run created cannot be the head of a PR yet: no lookup needed.
-    branchIsNew: !workspace.resumed,
-  });
+  const pull = await openOrUpdatePull(
+    services.github.forInstallation(run.subject.installationId),
+    { owner, repo: repoName, branch: workspace.branch, base: input.baseRef },
+    {
+      title: task.title,
+      body,
+      knownNumber: task.pr_number,
+      // A branch this run created cannot be the head of a PR yet: no lookup needed.
+      branchIsNew: !workspace.resumed,
+    },
+  );
 
   const next: TaskState = outcome.kind === "passed" ? "pr_open" : "needs_director";
   const reason =
@@ -599,6 +661,35 @@ async function workInTree(
       : outcome.kind === "tests-failing"
         ? `tests still fail after ${MAX_FIX_ROUNDS} fix rounds; draft PR #${pull.number} keeps the work`
         : `work stopped: ${outcome.reason}`;
+  await recordPull(run, workspace, { pull, outcome, next, reason, cost, snapshotId, evidence: work.evidence, revision: input.revision });
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: next, pullNumber: pull.number, ...(outcome.kind !== "passed" ? { reason } : {}) };
+}
+
+function pullOutcome(work: Work): PullOutcome {
+  const { stop, evidence } = work;
+  if (stop) return { kind: "stopped", reason: stop.reason, remaining: stop.remaining };
+  return evidence === undefined || evidence.passed ? { kind: "passed" } : { kind: "tests-failing" };
+}
+
+type PullRecord = {
+  pull: PullResult;
+  outcome: PullOutcome;
+  next: TaskState;
+  reason: string;
+  cost: Amount;
+  snapshotId: string;
+  evidence: RunEvidence | undefined;
+  revision: { id: number } | undefined;
+};
+
+/**
+ * In one transaction: the PR on the task, the task's transition (only while it is still this run's), the revision
+ * handled, a base sync, the `task.pr_opened`/`task.pr_updated` event, and on a stop the escalation and its notice.
+ */
+async function recordPull(run: Run, workspace: TaskWorkspace, record: PullRecord): Promise<void> {
+  const { services, task, taskId, employee } = run;
+  const { pull, outcome, next, reason, cost, snapshotId, evidence } = record;
   await inTransaction(services.pool, async (client) => {
     await client.query("UPDATE tasks SET pr_number = $2, cost_usd = $3, branch = $4, updated_at = now() WHERE id = $1", [
       taskId,
@@ -612,7 +703,7 @@ async function workInTree(
     if (current === "working") {
       await transitionTask(client, taskId, next, { actor: employee.id, reason, details: { pullNumber: pull.number, snapshotId } });
     }
-    if (input.revision) await client.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [input.revision.id]);
+    if (record.revision) await client.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [record.revision.id]);
     // The base may have moved while this run worked (a revision starts from the PR's old branch; a new branch
     // from the base as it was): one sync merges it in, or hands a conflict to a director.
     if (current === "working") await enqueueSyncBase(client, taskId);
@@ -648,8 +739,6 @@ async function workInTree(
       });
     }
   });
-  await refreshStatusComment(services, run.subject.requirementId);
-  return { kind: next, pullNumber: pull.number, ...(outcome.kind !== "passed" ? { reason } : {}) };
 }
 
 function remainingWork(evidence: RunEvidence | undefined, edited: boolean): string {

@@ -38,6 +38,7 @@ import {
   type SandboxOptions,
   type SandboxResult,
   type SandboxRunMode,
+  type SandboxStatus,
   type TaskWorkspace,
 } from "../workspace/index.js";
 import {
@@ -292,7 +293,11 @@ function repoConfigOf(task: TaskRow): RepoConfig {
   return task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
 }
 
-/** Runs the `task.work` job. Returns what happened (the job itself ignores it; tests and the bench read it). */
+/**
+ * Runs the `task.work` job: checks the task is still this job's to work, then that it may start now (a known
+ * employee, a free PR slot, a sandbox, the task's tree), and works it under the tree lock. Returns what happened
+ * (the job itself ignores it; tests and the bench read it).
+ */
 export async function runTaskWork(
   services: Services,
   payload: unknown,
@@ -301,71 +306,24 @@ export async function runTaskWork(
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
   const task = await loadTask(services, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
-  const installationId = Number(task.installation_id);
   const jobPayload = { taskId, ...(revisionId ? { revisionId } : {}) };
   if (task.state !== "assigned" && task.state !== "working") {
     return { kind: "skipped", reason: `task ${taskId} is ${task.state}; nothing to do` };
   }
   if (!task.employee_id) return { kind: "skipped", reason: `task ${taskId} has no active assignment` };
-  const config = repoConfigOf(task);
   const registryEmployee = services.policies.employees.employees.find((candidate) => candidate.id === task.employee_id);
-  const day = utcDay(services.now());
-  const run: Run = {
-    services,
-    task,
-    taskId,
-    employee: registryEmployee ?? {
-      id: task.employee_id,
-      provider: "ollama",
-      model: "unknown",
-      capabilities: [task.task_class],
-      limits: { maxTokensPerCall: 1, timeoutSeconds: 1 },
-      dataPolicy: { local: true },
-    },
-    config,
-    budgets: effectiveBudgets(services.policies.budgets, config),
-    subject: {
-      installationId,
-      repo: task.repo,
-      requirementId: Number(task.requirement_id),
-      taskId,
-      employeeId: task.employee_id,
-      day,
-    },
-    subjectText: `${task.repo}#${task.issue_number}/${task.task_key}`,
-    holder: helpers.job ? { jobId: helpers.job.id, attempt: helpers.job.attempts } : undefined,
-  };
-  if (!registryEmployee) {
-    await needsDirector(run, `employee ${task.employee_id} is not in the registry`, `Task \`${task.task_key}\` is assigned to \`${task.employee_id}\`, which is no longer in policies/employees.yml. A director can \`/aura reassign\` it.`);
-    await refreshStatusComment(services, run.subject.requirementId);
-    return { kind: "needs_director", pullNumber: task.pr_number, reason: "unknown employee" };
-  }
+  const run = newRun(services, task, { taskId, employeeId: task.employee_id, registryEmployee, job: helpers.job });
+  if (!registryEmployee) return stopForUnknownEmployee(run);
 
   // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
-  if (task.pr_number === null && (await openAgentPulls(services, task)) >= config.maxOpenAgentPrs) {
-    await addNotice(services.pool, run.subject.requirementId, {
-      kind: "info",
-      key: `pr-limit:${taskId}`,
-      body: `Task \`${task.task_key}\` waits: ${task.repo} already has ${config.maxOpenAgentPrs} open agent pull requests (\`maxOpenAgentPrs\`). It starts when one closes.`,
-    });
-    await enqueue(services.pool, "task.work", jobPayload, { runAt: new Date(services.now().getTime() + PR_LIMIT_RECHECK_MS) });
-    await refreshStatusComment(services, run.subject.requirementId);
-    return { kind: "waiting", reason: "maxOpenAgentPrs reached" };
+  if (task.pr_number === null && (await openAgentPulls(services, task)) >= run.config.maxOpenAgentPrs) {
+    return waitForPullSlot(run, jobPayload);
   }
 
   // Fail closed before paying for anything: without a sandbox nothing the model writes can be tested.
   const status = sandboxStatus({ ...services.sandbox });
   const mode = status.mode;
-  if (mode === "unavailable") {
-    // Name what is actually missing: bubblewrap, the resource limits, or both (each says how to fix it).
-    const causes = [
-      ...(status.bwrap === "ok" ? [] : [new SandboxUnavailableError(status.bwrap).message]),
-      ...(status.missing !== "" ? [new SandboxLimitsUnavailableError(status.missing.split("; ")).message] : []),
-    ];
-    await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${causes.join(". ")}.`);
-    await refreshStatusComment(services, run.subject.requirementId);
-    return { kind: "needs_director", pullNumber: task.pr_number, reason: "sandbox unavailable" };
-  }
+  if (mode === "unavailable") return stopForNoSandbox(run, status);
   // The base sync may be rebuilding this task's tree right now: try again shortly rather than tear it down.
   const treeLock = await tryTaskTreeLock(services.pool, taskId);
   if (!treeLock) {
@@ -377,6 +335,81 @@ export async function runTaskWork(
   } finally {
     await treeLock.release();
   }
+}
+
+/**
+ * What one run shares: the task, its employee (a placeholder when the assigned one left the registry, so the
+ * stop can still be recorded), the repo config, the budgets and the spend subject.
+ */
+function newRun(
+  services: Services,
+  task: TaskRow,
+  who: { taskId: number; employeeId: string; registryEmployee: Employee | undefined; job: Pick<JobHelpers["job"], "id" | "attempts"> | undefined },
+): Run {
+  const { taskId, employeeId, registryEmployee, job } = who;
+  const config = repoConfigOf(task);
+  const day = utcDay(services.now());
+  return {
+    services,
+    task,
+    taskId,
+    employee: registryEmployee ?? {
+      id: employeeId,
+      provider: "ollama",
+      model: "unknown",
+      capabilities: [task.task_class],
+      limits: { maxTokensPerCall: 1, timeoutSeconds: 1 },
+      dataPolicy: { local: true },
+    },
+    config,
+    budgets: effectiveBudgets(services.policies.budgets, config),
+    subject: {
+      installationId: Number(task.installation_id),
+      repo: task.repo,
+      requirementId: Number(task.requirement_id),
+      taskId,
+      employeeId,
+      day,
+    },
+    subjectText: `${task.repo}#${task.issue_number}/${task.task_key}`,
+    holder: job ? { jobId: job.id, attempt: job.attempts } : undefined,
+  };
+}
+
+async function stopForUnknownEmployee(run: Run): Promise<WorkOutcome> {
+  const { services, task } = run;
+  await needsDirector(
+    run,
+    `employee ${task.employee_id} is not in the registry`,
+    `Task \`${task.task_key}\` is assigned to \`${task.employee_id}\`, which is no longer in policies/employees.yml. A director can \`/aura reassign\` it.`,
+  );
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: "needs_director", pullNumber: task.pr_number, reason: "unknown employee" };
+}
+
+/** Says why the task waits, and runs the job again after PR_LIMIT_RECHECK_MS. */
+async function waitForPullSlot(run: Run, jobPayload: TaskWorkPayload): Promise<WorkOutcome> {
+  const { services, task, taskId, config } = run;
+  await addNotice(services.pool, run.subject.requirementId, {
+    kind: "info",
+    key: `pr-limit:${taskId}`,
+    body: `Task \`${task.task_key}\` waits: ${task.repo} already has ${config.maxOpenAgentPrs} open agent pull requests (\`maxOpenAgentPrs\`). It starts when one closes.`,
+  });
+  await enqueue(services.pool, "task.work", jobPayload, { runAt: new Date(services.now().getTime() + PR_LIMIT_RECHECK_MS) });
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: "waiting", reason: "maxOpenAgentPrs reached" };
+}
+
+async function stopForNoSandbox(run: Run, status: SandboxStatus): Promise<WorkOutcome> {
+  const { services, task } = run;
+  // Name what is actually missing: bubblewrap, the resource limits, or both (each says how to fix it).
+  const causes = [
+    ...(status.bwrap === "ok" ? [] : [new SandboxUnavailableError(status.bwrap).message]),
+    ...(status.missing !== "" ? [new SandboxLimitsUnavailableError(status.missing.split("; ")).message] : []),
+  ];
+  await needsDirector(run, "no sandbox available", `Task \`${task.task_key}\` was not started. ${causes.join(". ")}.`);
+  await refreshStatusComment(services, run.subject.requirementId);
+  return { kind: "needs_director", pullNumber: task.pr_number, reason: "sandbox unavailable" };
 }
 
 /** Moves the task to working, builds its tree from the remote branch (or the base), works, removes the tree. */

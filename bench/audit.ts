@@ -46,12 +46,20 @@ async function main(): Promise<void> {
       );
     });
     await timed("1 producer, batches of 100", 20_000, async () => {
-      for (let b = 0; b < 200; b++) await appendEvents(pool, Array.from({ length: 100 }, (_, i) => event(0, b * 100 + i)));
+      for (let b = 0; b < 200; b++)
+        await appendEvents(
+          pool,
+          Array.from({ length: 100 }, (_, i) => event(0, b * 100 + i)),
+        );
     });
     await timed("8 producers, batches of 100", 80_000, async () => {
       await Promise.all(
         Array.from({ length: 8 }, async (_, p) => {
-          for (let b = 0; b < 100; b++) await appendEvents(pool, Array.from({ length: 100 }, (_, i) => event(p, b * 100 + i)));
+          for (let b = 0; b < 100; b++)
+            await appendEvents(
+              pool,
+              Array.from({ length: 100 }, (_, i) => event(p, b * 100 + i)),
+            );
         }),
       );
     });
@@ -59,7 +67,10 @@ async function main(): Promise<void> {
     let total = Number(rows[0].seq);
     while (total < verifyRows) {
       const n = Math.min(1000, verifyRows - total);
-      await appendEvents(pool, Array.from({ length: n }, (_, i) => event(9, total + i)));
+      await appendEvents(
+        pool,
+        Array.from({ length: n }, (_, i) => event(9, total + i)),
+      );
       total += n;
     }
     // The first read of freshly written rows also sets their hint bits (PostgreSQL writes those pages once);
@@ -69,7 +80,9 @@ async function main(): Promise<void> {
     const freshSeconds = (performance.now() - fresh) / 1000;
     console.log(
       "verify right after writing (sets hint bits), once".padEnd(58) +
-        ` ${Math.round(first.count / freshSeconds).toLocaleString("en-US").padStart(9)} rows/s    (${first.count} in ${freshSeconds.toFixed(2)} s)`,
+        ` ${Math.round(first.count / freshSeconds)
+          .toLocaleString("en-US")
+          .padStart(9)} rows/s    (${first.count} in ${freshSeconds.toFixed(2)} s)`,
     );
     await pool.query("VACUUM (ANALYZE) audit.events");
     // The default hashes in the database (pg_catalog.sha256 per block); --independent recomputes every hash
@@ -78,7 +91,10 @@ async function main(): Promise<void> {
     // target, since single runs on a shared 2-core VM vary by up to ±40 %.
     const runs = Number(process.env.BENCH_VERIFY_RUNS ?? 9);
     const rowsPerSecond = (rate: number) => Math.round(rate).toLocaleString("en-US").padStart(9);
-    for (const [label, hashedBy] of [["hashes by the database (default)", "database"], ["--independent: hashes by the verifier", "verifier"]] as const) {
+    for (const [label, hashedBy] of [
+      ["hashes by the database (default)", "database"],
+      ["--independent: hashes by the verifier", "verifier"],
+    ] as const) {
       const rates: number[] = [];
       for (let run = 1; run <= runs; run++) {
         const start = performance.now();
@@ -86,11 +102,16 @@ async function main(): Promise<void> {
         const seconds = (performance.now() - start) / 1000;
         if (!result.ok) throw new Error(`verify failed: ${JSON.stringify(result.firstBad)}`);
         rates.push(result.count / seconds);
-        console.log(`verify, ${label}, run ${run}`.padEnd(58) + ` ${rowsPerSecond(result.count / seconds)} rows/s    (${result.count} in ${seconds.toFixed(2)} s)`);
+        console.log(
+          `verify, ${label}, run ${run}`.padEnd(58) + ` ${rowsPerSecond(result.count / seconds)} rows/s    (${result.count} in ${seconds.toFixed(2)} s)`,
+        );
       }
       rates.sort((a, b) => a - b);
       const median = rates[Math.floor(rates.length / 2)] ?? 0;
-      console.log(`verify, ${label}, median of ${runs}`.padEnd(58) + ` ${rowsPerSecond(median)} rows/s    (min ${rowsPerSecond(rates[0] ?? 0).trim()}, max ${rowsPerSecond(rates.at(-1) ?? 0).trim()})`);
+      console.log(
+        `verify, ${label}, median of ${runs}`.padEnd(58) +
+          ` ${rowsPerSecond(median)} rows/s    (min ${rowsPerSecond(rates[0] ?? 0).trim()}, max ${rowsPerSecond(rates.at(-1) ?? 0).trim()})`,
+      );
     }
   } finally {
     await pool.end();

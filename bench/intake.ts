@@ -67,13 +67,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function post(port: number, delivery: Prepared): Promise<{ status: number; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: "127.0.0.1", port, path: "/api/github/webhooks", method: "POST", headers: delivery.headers, agent },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
-      },
-    );
+    const request = http.request({ host: "127.0.0.1", port, path: "/api/github/webhooks", method: "POST", headers: delivery.headers, agent }, (response) => {
+      response.resume();
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
+    });
     request.on("error", reject);
     request.end(delivery.payload);
   });

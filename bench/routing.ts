@@ -113,8 +113,7 @@ function simulate(seed: number, drop: boolean, gamma: number = FORGETTING): Run 
     const review = reviewEmployee({ status: state.status, outcomes: own, strikes: [], now: at, probationSince: probationSince(state) });
     if (review.action !== "none") states.set(chosen.id, { status: review.to, changedBy: "aura/hr", changedAt: new Date(at.getTime() + 1000) });
   }
-  const bestId = (t: number) =>
-    [...EMPLOYEES].sort((x, y) => expectedValue(qualityAt(y, t), y.costUsd) - expectedValue(qualityAt(x, t), x.costUsd))[0]?.id;
+  const bestId = (t: number) => [...EMPLOYEES].sort((x, y) => expectedValue(qualityAt(y, t), y.costUsd) - expectedValue(qualityAt(x, t), x.costUsd))[0]?.id;
   const last = choices.slice(-LAST);
   const lastShareBest = last.filter((id, i) => id === bestId(TASKS - LAST + i)).length / last.length;
   let detection: number | null = null;
@@ -166,7 +165,9 @@ function main(): void {
   const lines = [
     "Routing simulation — real router (seeded Beta draws, value = q × task value − cost), Accountant posteriors (γ 0.99), HR review after each outcome (probation cap counts outcomes since the current probation began)",
     `  ${TASKS} tasks × ${SEEDS} seeds, task value $${TASK_VALUE_USD}; employees (quality, cost per task, expected value):`,
-    ...EMPLOYEES.map((e) => `    ${e.id.padEnd(14)} q=${e.quality.toFixed(2)}  $${e.costUsd.toFixed(2)}  EV $${expectedValue(e.quality, e.costUsd).toFixed(2)}`),
+    ...EMPLOYEES.map(
+      (e) => `    ${e.id.padEnd(14)} q=${e.quality.toFixed(2)}  $${e.costUsd.toFixed(2)}  EV $${expectedValue(e.quality, e.costUsd).toFixed(2)}`,
+    ),
     "",
     "Stationary qualities (best value: medium-cheap)",
     `  share of the last ${LAST} tasks to the best-value employee: mean ${pct(mean(shares))}, p10 ${pct(quantile(shares, 0.1))}, median ${pct(quantile(shares, 0.5))}   target ≥ ${pct(TARGET_SHARE)}: ${shareOk ? "MET" : "NOT MET"}`,

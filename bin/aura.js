@@ -31,7 +31,9 @@ async function loadCli() {
     const { runCli } = await import("../dist/cli.js");
     return { loadEnvFile, runCli };
   }
-  throw new Error("aura: neither the TypeScript sources with tsx nor a build was found. Run `npm install` (development) or `npm run build` (compiled, into dist/).");
+  throw new Error(
+    "aura: neither the TypeScript sources with tsx nor a build was found. Run `npm install` (development) or `npm run build` (compiled, into dist/).",
+  );
 }
 
 loadCli()

@@ -40,11 +40,15 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   const config = loadConfig(process.env);
   const [command, sub, ...rest] = argv;
   if (command === "migrate") {
-    return withDatabase(config, async (url) => {
-      const applied = await migrate(url);
-      out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
-      return 0;
-    }, "owner");
+    return withDatabase(
+      config,
+      async (url) => {
+        const applied = await migrate(url);
+        out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
+        return 0;
+      },
+      "owner",
+    );
   }
   if (command !== "audit" || !sub) {
     out.write(usage);
@@ -127,9 +131,7 @@ if (isMain) {
   runCli(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(
-        error instanceof ConfigError ? `${error.message}\n` : `aura: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
+      process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `aura: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     },
   );

@@ -243,7 +243,13 @@ export async function recordReopen(client: Queryable, entry: ReopenEntry): Promi
       actor: "aura/accountant",
       action: "ledger.outcomes_superseded",
       subject: `${entry.repo}#${entry.prNumber}`,
-      payload: { installationId: entry.installationId, taskId: entry.taskId, reopenedAt: entry.reopenedAt.toISOString(), reopenedBy: entry.reopenedBy, superseded },
+      payload: {
+        installationId: entry.installationId,
+        taskId: entry.taskId,
+        reopenedAt: entry.reopenedAt.toISOString(),
+        reopenedBy: entry.reopenedBy,
+        superseded,
+      },
     },
   ]);
   return { superseded };
@@ -251,19 +257,23 @@ export async function recordReopen(client: Queryable, entry: ReopenEntry): Promi
 
 /** Whether a close of the pull request later than `at` is recorded (a reopen delivered after the next close is stale). */
 export async function closedAfter(client: Queryable, pull: { installationId: number; repo: string; prNumber: number; at: Date }): Promise<boolean> {
-  const { rows } = await client.query(
-    "SELECT 1 FROM outcome_ledger WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND closed_at > $4 LIMIT 1",
-    [pull.installationId, pull.repo, pull.prNumber, pull.at],
-  );
+  const { rows } = await client.query("SELECT 1 FROM outcome_ledger WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND closed_at > $4 LIMIT 1", [
+    pull.installationId,
+    pull.repo,
+    pull.prNumber,
+    pull.at,
+  ]);
   return rows.length > 0;
 }
 
 /** Whether the pull request was reopened after this close (a close delivered late must not end the task again). */
 export async function reopenedAfter(client: Queryable, pull: { installationId: number; repo: string; prNumber: number; closedAt: Date }): Promise<boolean> {
-  const { rows } = await client.query(
-    "SELECT 1 FROM pull_reopens WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND reopened_at > $4 LIMIT 1",
-    [pull.installationId, pull.repo, pull.prNumber, pull.closedAt],
-  );
+  const { rows } = await client.query("SELECT 1 FROM pull_reopens WHERE installation_id = $1 AND repo = $2 AND pr_number = $3 AND reopened_at > $4 LIMIT 1", [
+    pull.installationId,
+    pull.repo,
+    pull.prNumber,
+    pull.closedAt,
+  ]);
   return rows.length > 0;
 }
 
@@ -284,8 +294,6 @@ export async function loadStrikes(client: Queryable, installationId: number, emp
 
 /** Governance incidents (merges by non-directors) recorded for an installation. */
 export async function countIncidents(client: Queryable, installationId: number): Promise<number> {
-  const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM outcome_ledger WHERE installation_id = $1 AND incident", [
-    installationId,
-  ]);
+  const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM outcome_ledger WHERE installation_id = $1 AND incident", [installationId]);
   return Number(rows[0]?.n ?? 0);
 }

@@ -34,10 +34,7 @@ export function posteriorsFromOutcomes(outcomes: readonly TaskOutcome[], gamma: 
  * router's probation cap. `probationSince` maps an employee to that moment; an employee missing from it (or
  * mapped to null) has been on probation since it started, so all its outcomes count.
  */
-export function probationOutcomeCounts(
-  outcomes: readonly TaskOutcome[],
-  probationSince: ReadonlyMap<string, Date | null>,
-): Map<string, number> {
+export function probationOutcomeCounts(outcomes: readonly TaskOutcome[], probationSince: ReadonlyMap<string, Date | null>): Map<string, number> {
   const counts = new Map<string, number>();
   for (const outcome of outcomes) {
     const since = probationSince.get(outcome.employee) ?? null;
@@ -48,10 +45,6 @@ export function probationOutcomeCounts(
   return counts;
 }
 
-export async function loadPosteriors(
-  client: Pick<pg.PoolClient, "query">,
-  installationId: number,
-  taskClass: string,
-): Promise<Map<string, EmployeePosterior>> {
+export async function loadPosteriors(client: Pick<pg.PoolClient, "query">, installationId: number, taskClass: string): Promise<Map<string, EmployeePosterior>> {
   return posteriorsFromOutcomes(await loadOutcomes(client, installationId, { taskClass }));
 }

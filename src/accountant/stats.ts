@@ -2,15 +2,7 @@
 // posterior, revision rounds, cost and time to PR, overall and per task class.
 import { betaQuantile } from "./beta-distribution.js";
 import { orderOutcomes, qualityRewards, type TaskOutcome } from "./outcome.js";
-import {
-  credibleInterval,
-  foldPosterior,
-  LOWER_QUANTILE,
-  posteriorMean,
-  UPPER_QUANTILE,
-  type BetaPosterior,
-  type CredibleInterval,
-} from "./posterior.js";
+import { credibleInterval, foldPosterior, LOWER_QUANTILE, posteriorMean, UPPER_QUANTILE, type BetaPosterior, type CredibleInterval } from "./posterior.js";
 
 export type OutcomeStats = {
   /** Every recorded outcome, provider errors included. */

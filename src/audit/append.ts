@@ -15,10 +15,12 @@ export async function appendEvents(db: Queryable, events: readonly AuditEvent[])
 }
 
 async function appendPrepared(db: Queryable, events: PreparedEvent[]): Promise<AppendedEvent[]> {
-  const result = await db.query<{ seq: string; hash: Buffer }>(
-    "SELECT seq, hash FROM audit.append_events($1::text[], $2::text[], $3::text[], $4::text[])",
-    [events.map((e) => e.actor), events.map((e) => e.action), events.map((e) => e.subject), events.map((e) => e.payload)],
-  );
+  const result = await db.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.append_events($1::text[], $2::text[], $3::text[], $4::text[])", [
+    events.map((e) => e.actor),
+    events.map((e) => e.action),
+    events.map((e) => e.subject),
+    events.map((e) => e.payload),
+  ]);
   if (result.rows.length !== events.length) throw new Error("audit append returned a different number of rows than events");
   return result.rows.map((row) => ({ seq: Number(row.seq), hash: row.hash.toString("hex") }));
 }
@@ -55,7 +57,10 @@ export class AuditLog {
       while (this.#pending.length > 0) {
         const batch = this.#pending.splice(0, this.maxBatch);
         try {
-          const appended = await appendPrepared(this.pool, batch.map((p) => p.event));
+          const appended = await appendPrepared(
+            this.pool,
+            batch.map((p) => p.event),
+          );
           batch.forEach((p, i) => p.resolve(appended[i] as AppendedEvent));
         } catch (error) {
           for (const p of batch) p.reject(error);

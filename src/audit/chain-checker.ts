@@ -309,8 +309,7 @@ class ChainChecker extends Writable {
     const anchorHashes = next();
     const lastSeq = next();
     if (records.length === -1) return; // no events in this block: the gap shows at the next event or the head
-    const sound =
-      linksOk.length === 1 && data[linksOk.at] === 1 && firstPrev.length === 32 && lastHash.length === 32 && records.length % RECORD_BYTES === 0;
+    const sound = linksOk.length === 1 && data[linksOk.at] === 1 && firstPrev.length === 32 && lastHash.length === 32 && records.length % RECORD_BYTES === 0;
     if (!sound) {
       const toSeq = lastSeq.length === 8 ? data.readUInt32BE(lastSeq.at) * 2 ** 32 + data.readUInt32BE(lastSeq.at + 4) : this.expectedSeq;
       this.suspect = { afterSeq: this.expectedSeq - 1, startHash: this.prevHash(), trustFirstPrev: this.#trustFirstPrev && this.firstSeq === null, toSeq };
@@ -335,8 +334,9 @@ class ChainChecker extends Writable {
     bytes.set(data.subarray(records.at, records.at + records.length));
     const words = new Int32Array(bytes.buffer, 0, records.length / 4);
     for (let record = 0, word = 0; word < words.length; record += RECORD_BYTES, word += RECORD_BYTES / 4) {
-      const seq = ((bytes[record]! << 24) | (bytes[record + 1]! << 16) | (bytes[record + 2]! << 8) | bytes[record + 3]!) * 2 ** 32
-        + (((bytes[record + 4]! << 24) | (bytes[record + 5]! << 16) | (bytes[record + 6]! << 8) | bytes[record + 7]!) >>> 0);
+      const seq =
+        ((bytes[record]! << 24) | (bytes[record + 1]! << 16) | (bytes[record + 2]! << 8) | bytes[record + 3]!) * 2 ** 32 +
+        (((bytes[record + 4]! << 24) | (bytes[record + 5]! << 16) | (bytes[record + 6]! << 8) | bytes[record + 7]!) >>> 0);
       if (seq !== this.expectedSeq) return this.#unexpected(seq);
       if (!this.#tail.matchesRecord(bytes, record, words, word, seq)) return this.#fail(seq, "stored columns differ from the canonical text");
       if (seq === this.#nextAnchorSeq) {

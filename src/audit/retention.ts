@@ -12,11 +12,7 @@ export type Checkpoint = {
 };
 
 /** Retires partitions that ended more than `retentionDays` before `now`. */
-export async function retireAuditPartitions(
-  pool: pg.Pool,
-  retentionDays: number,
-  now = new Date(),
-): Promise<Checkpoint[]> {
+export async function retireAuditPartitions(pool: pg.Pool, retentionDays: number, now = new Date()): Promise<Checkpoint[]> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   const result = await pool.query<{
     partition_name: string;

@@ -42,9 +42,16 @@ function checkRetention(
 ): { problem: VerifyProblem | null; anchorsChecked: number; anchorsRetired: number } {
   let expectedFirst = 1;
   for (const checkpoint of checkpoints) {
-    if (checkpoint.firstSeq !== expectedFirst || checkpoint.count !== checkpoint.lastSeq - checkpoint.firstSeq + 1 || checkpoint.lastSeq < checkpoint.firstSeq) {
+    if (
+      checkpoint.firstSeq !== expectedFirst ||
+      checkpoint.count !== checkpoint.lastSeq - checkpoint.firstSeq + 1 ||
+      checkpoint.lastSeq < checkpoint.firstSeq
+    ) {
       return {
-        problem: { seq: expectedFirst, reason: `retention checkpoints do not account for event ${expectedFirst} (checkpoint ${checkpoint.firstSeq}–${checkpoint.lastSeq}, ${checkpoint.count} events)` },
+        problem: {
+          seq: expectedFirst,
+          reason: `retention checkpoints do not account for event ${expectedFirst} (checkpoint ${checkpoint.firstSeq}–${checkpoint.lastSeq}, ${checkpoint.count} events)`,
+        },
         anchorsChecked: 0,
         anchorsRetired: 0,
       };
@@ -70,7 +77,11 @@ function checkRetention(
     }
     anchorsChecked += 1;
     if (at.lastHash.toString("hex") !== anchor.hash) {
-      return { problem: { seq: anchor.seq, reason: `anchor in ${anchor.location} records a different hash than the retention checkpoint` }, anchorsChecked, anchorsRetired };
+      return {
+        problem: { seq: anchor.seq, reason: `anchor in ${anchor.location} records a different hash than the retention checkpoint` },
+        anchorsChecked,
+        anchorsRetired,
+      };
     }
   }
   return { problem: null, anchorsChecked, anchorsRetired };
@@ -93,9 +104,7 @@ function getVerifier() {
   // Under a build (dist/*.js) the worker is plain JavaScript; from source it is loaded through tsx.
   const compiled = import.meta.url.endsWith(".js");
   const entry = new URL(compiled ? "./verify-worker.js" : "./verify-worker.ts", import.meta.url);
-  const worker = compiled
-    ? new Worker(entry)
-    : new Worker(new URL("./verify-worker-bootstrap.mjs", import.meta.url), { workerData: { entry: entry.href } });
+  const worker = compiled ? new Worker(entry) : new Worker(new URL("./verify-worker-bootstrap.mjs", import.meta.url), { workerData: { entry: entry.href } });
   worker.unref();
   const pending = new Map<number, (answer: WorkerAnswer) => void>();
   let markReady: () => void = () => undefined;
@@ -151,9 +160,11 @@ export async function verifyAudit(
     const checkpoint = checkpoints.at(-1);
     const startSeq = checkpoint ? checkpoint.lastSeq : 0;
     const startHash = checkpoint ? checkpoint.lastHash : GENESIS_HASH;
-    const stored = (
-      await client.query<{ seq: string; hash: Buffer; location: string }>("SELECT seq, hash, location FROM audit.anchors")
-    ).rows.map((row) => ({ seq: Number(row.seq), hash: row.hash.toString("hex"), location: row.location }));
+    const stored = (await client.query<{ seq: string; hash: Buffer; location: string }>("SELECT seq, hash, location FROM audit.anchors")).rows.map((row) => ({
+      seq: Number(row.seq),
+      hash: row.hash.toString("hex"),
+      location: row.location,
+    }));
     const allAnchors = [...stored, ...externalAnchors];
     const anchors = allAnchors.filter((anchor) => anchor.seq > startSeq);
     const head = (await client.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
@@ -167,7 +178,16 @@ export async function verifyAudit(
     if (!head || retired.problem) {
       await client.query("COMMIT");
       const firstBad = retired.problem ?? { seq: 0, reason: "the chain head row (audit.head) is missing" };
-      return { ok: false, count: 0, headSeq: startSeq, headHash: startHash.toString("hex"), startedAfterSeq: startSeq, anchorsChecked: retired.anchorsChecked, anchorsRetired: retired.anchorsRetired, firstBad };
+      return {
+        ok: false,
+        count: 0,
+        headSeq: startSeq,
+        headHash: startHash.toString("hex"),
+        startedAfterSeq: startSeq,
+        anchorsChecked: retired.anchorsChecked,
+        anchorsRetired: retired.anchorsRetired,
+        firstBad,
+      };
     }
 
     const parallel = (options.parallel ?? os.availableParallelism() > 1) && lastSeq - startSeq >= (options.parallelMinEvents ?? PARALLEL_MIN_EVENTS);

@@ -81,7 +81,10 @@ export function buildAdvisoryMessages(input: {
   files: readonly ChangedFile[];
 }): { messages: ChatMessage[]; shown: number; omitted: string[] } {
   const diff = boundedDiff(input.files);
-  const body = (input.body ?? "").replace(/<!--[\s\S]*?-->/g, "").trim().slice(0, MAX_BODY_CHARS);
+  const body = (input.body ?? "")
+    .replace(/<!--[\s\S]*?-->/g, "")
+    .trim()
+    .slice(0, MAX_BODY_CHARS);
   const system = [
     `You are ${input.reviewer}, reviewing a pull request written by another AI employee (${input.author}).`,
     "Your review is advisory: it does not approve, block or merge anything; a human director decides.",
@@ -102,7 +105,14 @@ export function buildAdvisoryMessages(input: {
   ]
     .filter((line, index, all) => line !== "" || all[index - 1] !== "")
     .join("\n");
-  return { messages: [{ role: "system", content: system }, { role: "user", content: user }], shown: diff.shown, omitted: diff.omitted };
+  return {
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content: user },
+    ],
+    shown: diff.shown,
+    omitted: diff.omitted,
+  };
 }
 
 /** Model text placed in markdown: one line, inert (no markers, HTML, images, links, mentions, references). */
@@ -171,12 +181,30 @@ async function settledState(db: Queryable, at: PullAt): Promise<"posted" | "skip
 async function settle(
   services: Pick<Services, "pool" | "audit" | "log">,
   at: PullAt,
-  outcome: { state: "posted" | "skipped" | "failed"; reviewer: string; detail: string; findings?: number; costUsd?: number; review?: { id: number; url: string } },
+  outcome: {
+    state: "posted" | "skipped" | "failed";
+    reviewer: string;
+    detail: string;
+    findings?: number;
+    costUsd?: number;
+    review?: { id: number; url: string };
+  },
 ): Promise<void> {
   await services.pool.query(
     `UPDATE auditor_advisory_reviews SET state = $5, detail = $6, findings = $7, cost_usd = $8, review_id = $9, review_url = $10, updated_at = now()
       WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4`,
-    [at.installationId, at.repo, at.pullNumber, at.headSha, outcome.state, outcome.detail, outcome.findings ?? null, outcome.costUsd ?? null, outcome.review?.id ?? null, outcome.review?.url ?? null],
+    [
+      at.installationId,
+      at.repo,
+      at.pullNumber,
+      at.headSha,
+      outcome.state,
+      outcome.detail,
+      outcome.findings ?? null,
+      outcome.costUsd ?? null,
+      outcome.review?.id ?? null,
+      outcome.review?.url ?? null,
+    ],
   );
   await services.audit.append({
     actor: "aura/auditor",
@@ -205,7 +233,10 @@ async function findAdvisoryReview(octokit: InstallationOctokit, at: PullAt, botL
     per_page: 100,
   });
   const marker = advisoryMarker(at.headSha);
-  const found = z.array(Review).parse(items).find((item) => item.user?.login === botLogin && item.body?.includes(marker));
+  const found = z
+    .array(Review)
+    .parse(items)
+    .find((item) => item.user?.login === botLogin && item.body?.includes(marker));
   return found ? { id: found.id, url: found.html_url } : undefined;
 }
 
@@ -255,7 +286,12 @@ async function gather(services: Services, octokit: InstallationOctokit, at: Pull
  * and the review posted once. `holder` is the audit job's attempt, named in the budget reservation so a
  * killed attempt's reservation is released when its job runs again (releaseStaleReservations).
  */
-export async function runAdvisoryReview(services: Services, at: PullAt, evaluation?: Evaluation, options: { holder?: SpendHolder } = {}): Promise<AdvisoryOutcome> {
+export async function runAdvisoryReview(
+  services: Services,
+  at: PullAt,
+  evaluation?: Evaluation,
+  options: { holder?: SpendHolder } = {},
+): Promise<AdvisoryOutcome> {
   const lock = await trySessionLock(services.pool, "aura:advisory", `${at.installationId}:${at.repo}#${at.pullNumber}@${at.headSha}`);
   if (!lock) return { kind: "none", reason: "another job is reviewing this head" };
   try {
@@ -285,7 +321,8 @@ async function reviewHead(services: Services, at: PullAt, evaluation: Evaluation
     return { kind: "skipped", reason };
   };
   if (!task || author === undefined) return skip("the task record (and so the author employee) is unknown");
-  if (author === reviewerId) return skip(`the reviewer \`${reviewerId}\` is the author of this pull request; an advisory review must come from another employee`);
+  if (author === reviewerId)
+    return skip(`the reviewer \`${reviewerId}\` is the author of this pull request; an advisory review must come from another employee`);
   const reviewer = services.policies.employees.employees.find((employee) => employee.id === reviewerId);
   if (!reviewer) return skip(`\`${reviewerId}\` is not in the employees registry`);
 

@@ -119,10 +119,14 @@ export async function auditPull(services: Services, job: AuditJob, options: { ho
   }
   const finished = report;
   // The evidence has landed: judge the PR again now, and attach the review to that verdict.
-  const evaluation = await evaluatePull(services, { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber }, {
-    beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
-    afterPublish: (evaluation) => refreshReview(services, evaluation),
-  });
+  const evaluation = await evaluatePull(
+    services,
+    { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber },
+    {
+      beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
+      afterPublish: (evaluation) => refreshReview(services, evaluation),
+    },
+  );
   await advisoryReview(services, job, evaluation, options.holder);
 }
 

@@ -14,7 +14,10 @@ export const EvidenceClaim = z.object({
   failed: z.number().int().nonnegative().optional(),
   skipped: z.number().int().nonnegative().optional(),
   total: z.number().int().nonnegative().optional(),
-  headSha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  headSha: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/)
+    .optional(),
 });
 export type EvidenceClaim = z.infer<typeof EvidenceClaim>;
 
@@ -25,7 +28,10 @@ export function parseEvidenceClaim(raw: unknown): ClaimRead {
   if (raw === undefined || raw === null) return { kind: "none" };
   const parsed = EvidenceClaim.safeParse(raw);
   if (!parsed.success) {
-    return { kind: "invalid", reason: `the recorded claim does not match the schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}` };
+    return {
+      kind: "invalid",
+      reason: `the recorded claim does not match the schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+    };
   }
   return { kind: "claim", claim: parsed.data };
 }

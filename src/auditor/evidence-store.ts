@@ -63,14 +63,26 @@ export async function startRun(db: Queryable, at: PullAt, baseSha: string): Prom
 }
 
 export async function loadRun(db: Queryable, at: PullAt): Promise<StoredRun | undefined> {
-  const { rows } = await db.query<{ state: StoredRun["state"]; report: AuditReport | null; review_id: string | null; review_url: string | null; review_digest: string | null }>(
+  const { rows } = await db.query<{
+    state: StoredRun["state"];
+    report: AuditReport | null;
+    review_id: string | null;
+    review_url: string | null;
+    review_digest: string | null;
+  }>(
     `SELECT state, report, review_id, review_url, review_digest FROM auditor_runs
       WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4`,
     [at.installationId, at.repo, at.pullNumber, at.headSha],
   );
   const row = rows[0];
   if (!row) return undefined;
-  return { state: row.state, report: row.report, reviewId: row.review_id === null ? null : Number(row.review_id), reviewUrl: row.review_url, reviewDigest: row.review_digest };
+  return {
+    state: row.state,
+    report: row.report,
+    reviewId: row.review_id === null ? null : Number(row.review_id),
+    reviewUrl: row.review_url,
+    reviewDigest: row.review_digest,
+  };
 }
 
 export async function finishRun(db: Queryable, at: PullAt, state: "passed" | "failed", report: AuditReport): Promise<void> {

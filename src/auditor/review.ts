@@ -48,7 +48,10 @@ function limitsWarnings(head: RunSummary): string[] {
   const others = (head.limitsMissing ? head.limitsMissing.split("; ") : []).filter((limit) => !accepted.includes(limit));
   const lines: string[] = [];
   if (accepted.length > 0) {
-    lines.push("", `⚠️ **Limits incomplete:** the operator accepted running without these in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: ${accepted.join("; ")}.`);
+    lines.push(
+      "",
+      `⚠️ **Limits incomplete:** the operator accepted running without these in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: ${accepted.join("; ")}.`,
+    );
   }
   if (others.length > 0 || accepted.length === 0) {
     const missing = others.length > 0 ? `: ${others.join("; ")}` : " some of them";
@@ -80,10 +83,14 @@ export function renderReview(report: AuditReport, evaluation: Evaluation, passed
     "",
     `Command \`${head.command ?? "(none)"}\` · diff ${report.diff.files} files, +${report.diff.additions} −${report.diff.deletions} · cost ${money(evaluation.task?.costUsd)} · snapshot \`${snapshot ?? "—"}\` · log sha256 \`${head.logSha256?.slice(0, 16) ?? "—"}\``,
   ];
-  if (head.sandbox === "none") lines.push("", "⚠️ **Unsandboxed:** AURA_ALLOW_UNSANDBOXED=true and bubblewrap does not work here; the tests ran as a plain process.");
+  if (head.sandbox === "none")
+    lines.push("", "⚠️ **Unsandboxed:** AURA_ALLOW_UNSANDBOXED=true and bubblewrap does not work here; the tests ran as a plain process.");
   if (head.limitsHeld) lines.push("", `Sandbox limits that held: ${head.limitsHeld}.`);
   if (head.mode?.endsWith("(no resource limits)") || head.mode?.endsWith("(limits incomplete)")) lines.push(...limitsWarnings(head));
-  for (const [label, run] of [["Head", head], ["Base", base]] as const) {
+  for (const [label, run] of [
+    ["Head", head],
+    ["Base", base],
+  ] as const) {
     if (run?.problem) lines.push("", `⚠️ **${label}:** ${run.problem}`);
   }
   lines.push("", "### Claims versus evidence", "");

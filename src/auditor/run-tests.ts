@@ -54,8 +54,13 @@ export async function runTestsAt(
       if (setup !== null) {
         const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
         if (prepared.exitCode !== 0 || prepared.timedOut) {
-          const offline = sandbox.allowSetupNetwork ? "" : " (setup runs without network; AURA_SETUP_NETWORK=true lets setup reach the registry hosts in AURA_SETUP_REGISTRY_HOSTS through the allow-list proxy)";
-          return summary(prepared, `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`);
+          const offline = sandbox.allowSetupNetwork
+            ? ""
+            : " (setup runs without network; AURA_SETUP_NETWORK=true lets setup reach the registry hosts in AURA_SETUP_REGISTRY_HOSTS through the allow-list proxy)";
+          return summary(
+            prepared,
+            `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`,
+          );
         }
       }
       return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));

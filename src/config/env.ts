@@ -11,8 +11,7 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
 
-const url = (hint: string) =>
-  optionalText.refine((value) => value === undefined || URL.canParse(value), { message: hint });
+const url = (hint: string) => optionalText.refine((value) => value === undefined || URL.canParse(value), { message: hint });
 
 const boolFlag = z
   .enum(["true", "false", "1", "0", ""])
@@ -39,8 +38,7 @@ const hints: Record<string, string> = {
   AURA_ALLOW_UNSANDBOXED: "set AURA_ALLOW_UNSANDBOXED to true or false",
   AURA_ALLOW_LOCAL_CLONE: "set AURA_ALLOW_LOCAL_CLONE to true or false",
   AURA_SETUP_NETWORK: "set AURA_SETUP_NETWORK to true or false",
-  AURA_SETUP_REGISTRY_HOSTS:
-    "set AURA_SETUP_REGISTRY_HOSTS to comma-separated host or host:port entries (port 443 when omitted), e.g. registry.npmjs.org:443",
+  AURA_SETUP_REGISTRY_HOSTS: "set AURA_SETUP_REGISTRY_HOSTS to comma-separated host or host:port entries (port 443 when omitted), e.g. registry.npmjs.org:443",
   AURA_SETUP_INSTALL_SCRIPTS: "set AURA_SETUP_INSTALL_SCRIPTS to true or false",
   AURA_SANDBOX_ACCEPT_MISSING:
     "set AURA_SANDBOX_ACCEPT_MISSING to a comma-separated list of the sandbox limits runs in bubblewrap may go without (e.g. cgroup,workspace,uid), or leave it empty so every limit must hold",
@@ -77,14 +75,12 @@ export const Env = z
     PRIVATE_KEY: optionalText,
     PRIVATE_KEY_PATH: optionalText,
     WEBHOOK_SECRET: optionalText,
-    DATABASE_URL: optionalText.refine(
-      (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
-      { message: "must start with postgres:// or postgresql://" },
-    ),
-    MIGRATION_DATABASE_URL: optionalText.refine(
-      (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
-      { message: "must start with postgres:// or postgresql://" },
-    ),
+    DATABASE_URL: optionalText.refine((value) => value === undefined || /^postgres(ql)?:\/\//.test(value), {
+      message: "must start with postgres:// or postgresql://",
+    }),
+    MIGRATION_DATABASE_URL: optionalText.refine((value) => value === undefined || /^postgres(ql)?:\/\//.test(value), {
+      message: "must start with postgres:// or postgresql://",
+    }),
     AURA_DATA_DIR: z.string().default(".data"),
     AURA_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -92,7 +88,12 @@ export const Env = z
     LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     AURA_READY_DETAIL: z.enum(["local", "none"]).default("local"),
     // Request bodies held at once over all connections (src/server/body-limit.ts); one GitHub payload must fit.
-    AURA_BODY_BYTES_IN_FLIGHT: z.coerce.number().int().min(25 * 1024 ** 2).max(4 * 1024 ** 3).default(64 * 1024 ** 2),
+    AURA_BODY_BYTES_IN_FLIGHT: z.coerce
+      .number()
+      .int()
+      .min(25 * 1024 ** 2)
+      .max(4 * 1024 ** 3)
+      .default(64 * 1024 ** 2),
     // A host name or address with an optional port, as Probot uses it (`https://${GHE_HOST}/api/v3`).
     GHE_HOST: optionalText.refine((value) => value === undefined || isHostWithPort(value), {
       message: "must be a host name with an optional port",
@@ -138,8 +139,18 @@ export const Env = z
     AURA_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(65_536).default(64),
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
     AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
-    AURA_EDIT_MAX_FILE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(1024 ** 2),
-    AURA_EDIT_MAX_CHANGE_BYTES: z.coerce.number().int().min(1).max(1024 ** 3).default(5 * 1024 ** 2),
+    AURA_EDIT_MAX_FILE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(1024 ** 2),
+    AURA_EDIT_MAX_CHANGE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(5 * 1024 ** 2),
     AURA_APP_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]*$/)
@@ -215,9 +226,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const env = result.data;
-  const privateKey =
-    env.PRIVATE_KEY?.replace(/\\n/g, "\n") ??
-    (env.PRIVATE_KEY_PATH ? readFileSync(path.resolve(env.PRIVATE_KEY_PATH), "utf8") : undefined);
+  const privateKey = env.PRIVATE_KEY?.replace(/\\n/g, "\n") ?? (env.PRIVATE_KEY_PATH ? readFileSync(path.resolve(env.PRIVATE_KEY_PATH), "utf8") : undefined);
   const webHost = env.GHE_HOST ?? "github.com";
   return {
     ...env,

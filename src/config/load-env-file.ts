@@ -15,7 +15,13 @@ export function loadEnvFile(env: NodeJS.ProcessEnv, file = path.join(process.cwd
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return [];
-    throw new ConfigError([{ variable: file, problem: `cannot be read (${code ?? String(error)})`, fix: "make it readable by the user running Aura Orchestra, or remove it and set the variables in the environment" }]);
+    throw new ConfigError([
+      {
+        variable: file,
+        problem: `cannot be read (${code ?? String(error)})`,
+        fix: "make it readable by the user running Aura Orchestra, or remove it and set the variables in the environment",
+      },
+    ]);
   }
   const applied: string[] = [];
   for (const [name, value] of Object.entries(parseEnv(text))) {

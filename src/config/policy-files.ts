@@ -212,7 +212,8 @@ function knownKeysAt(schema: z.ZodType, segments: readonly PropertyKey[]): strin
   let current: z.ZodType | undefined = schema;
   for (const segment of [...segments, null]) {
     while (current) {
-      const def: { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType } = (current as unknown as { _zod: { def: { type: string } } })._zod.def;
+      const def: { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType } = (current as unknown as { _zod: { def: { type: string } } })._zod
+        .def;
       if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") current = def.innerType;
       else if (def.type === "pipe") current = def.in;
       else break;
@@ -246,7 +247,8 @@ export function zodProblems(schema: z.ZodType, error: z.ZodError): ConfigProblem
     if (issue.code === "invalid_type") fix = `use a value of type ${issue.expected}`;
     else if (issue.code === "invalid_value") fix = `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     else if (issue.code === "too_big") fix = `use at most ${String(issue.maximum)}`;
-    else if (issue.code === "too_small") fix = issue.origin === "array" ? `list at least ${String(issue.minimum)} item(s)` : `use at least ${String(issue.minimum)}`;
+    else if (issue.code === "too_small")
+      fix = issue.origin === "array" ? `list at least ${String(issue.minimum)} item(s)` : `use at least ${String(issue.minimum)}`;
     else if (issue.code === "invalid_format") fix = "match the required format";
     problems.push({ path: formatPath(issue.path), message: issue.message, fix });
   }

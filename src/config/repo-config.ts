@@ -16,9 +16,7 @@ import {
 export const REPO_CONFIG_PATH = ".github/aura.yml";
 
 /** GitHub logins: letters, digits and single hyphens, at most 39 characters; `[bot]` accounts cannot direct. */
-const GitHubLogin = z
-  .string()
-  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/, "must be a GitHub user login (letters, digits, hyphens)");
+const GitHubLogin = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/, "must be a GitHub user login (letters, digits, hyphens)");
 
 /** A cap a repository may set: either unit may be omitted to keep the app's value. */
 const RepoCap = z.strictObject({
@@ -134,7 +132,11 @@ export function tightenOnlyProblems(config: RepoConfig, context: RepoConfigConte
     });
     const reviewer = config.auditor.reviewer;
     if (reviewer !== null && !known.has(reviewer)) {
-      problems.push({ path: "auditor.reviewer", message: `"${reviewer}" is not in the app's employees registry`, fix: `use one of: ${[...known].join(", ")}, or null` });
+      problems.push({
+        path: "auditor.reviewer",
+        message: `"${reviewer}" is not in the app's employees registry`,
+        fix: `use one of: ${[...known].join(", ")}, or null`,
+      });
     }
   }
   return problems;

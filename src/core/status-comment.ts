@@ -143,10 +143,9 @@ export async function refreshStatusComment(services: Services, requirementId: nu
     )
   ).rows;
   const notices = (
-    await services.pool.query<{ kind: NoticeKind; body: string }>(
-      "SELECT kind, body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id",
-      [requirementId],
-    )
+    await services.pool.query<{ kind: NoticeKind; body: string }>("SELECT kind, body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [
+      requirementId,
+    ])
   ).rows;
   const head = (await services.pool.query<{ seq: number; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
   const anchor = { seq: Number(head?.seq ?? 0), hash: head?.hash.toString("hex") ?? "" };
@@ -173,10 +172,6 @@ export async function refreshStatusComment(services: Services, requirementId: nu
     await services.pool.query("UPDATE requirements SET status_comment_id = $2 WHERE id = $1", [requirementId, result.commentId]);
   }
   if (anchor.seq > 0) {
-    await services.pool.query("SELECT audit.add_anchor($1, $2, $3)", [
-      anchor.seq,
-      head?.hash,
-      `comment:${requirement.repo}#${requirement.issue_number}`,
-    ]);
+    await services.pool.query("SELECT audit.add_anchor($1, $2, $3)", [anchor.seq, head?.hash, `comment:${requirement.repo}#${requirement.issue_number}`]);
   }
 }

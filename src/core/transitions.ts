@@ -61,12 +61,7 @@ export async function transitionRequirement(
   return { from: row.state, to };
 }
 
-export async function transitionTask(
-  client: Db,
-  taskId: number,
-  to: TaskState,
-  context: TransitionContext,
-): Promise<{ from: TaskState; to: TaskState }> {
+export async function transitionTask(client: Db, taskId: number, to: TaskState, context: TransitionContext): Promise<{ from: TaskState; to: TaskState }> {
   const row = (
     await client.query<{ state: TaskState; task_key: string; repo: string; issue_number: number }>(
       `SELECT t.state, t.task_key, r.repo, r.issue_number FROM tasks t JOIN requirements r ON r.id = t.requirement_id

@@ -86,9 +86,7 @@ export async function startEmbeddedPostgres(options: {
 
   const initialised = existsSync(path.join(clusterDir, "PG_VERSION"));
   if (!initialised) rmSync(clusterDir, { recursive: true, force: true });
-  const password = initialised && existsSync(passwordFile)
-    ? readFileSync(passwordFile, "utf8").trim()
-    : randomBytes(18).toString("base64url");
+  const password = initialised && existsSync(passwordFile) ? readFileSync(passwordFile, "utf8").trim() : randomBytes(18).toString("base64url");
   if (!initialised) writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
 
   // The cluster may already be running (the app is up and this is `aura audit verify`): reuse it.
@@ -113,7 +111,11 @@ export async function startEmbeddedPostgres(options: {
   let child: ChildProcess;
   try {
     // Only TCP on loopback: no Unix socket that a sandboxed process could find.
-    child = await startPostmaster(bin.postgres, ["-D", clusterDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="], { env, runAs, log });
+    child = await startPostmaster(bin.postgres, ["-D", clusterDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="], {
+      env,
+      runAs,
+      log,
+    });
   } catch (error) {
     throw new EmbeddedDatabaseError(
       `The embedded PostgreSQL in ${clusterDir} did not start on port ${port}` +
@@ -196,7 +198,11 @@ export function postgresEnvironment(source: NodeJS.ProcessEnv, locale: string): 
 
 function bestLocale(): string {
   try {
-    const available = new Set(execFileSync("locale", ["-a"], { encoding: "utf8" }).split(/\r?\n/).map((line) => line.trim()));
+    const available = new Set(
+      execFileSync("locale", ["-a"], { encoding: "utf8" })
+        .split(/\r?\n/)
+        .map((line) => line.trim()),
+    );
     return ["en_US.UTF-8", "C.UTF-8", "en_US.utf8"].find((locale) => available.has(locale)) ?? "C";
   } catch {
     return "C";
@@ -273,11 +279,15 @@ async function initialiseCluster(options: {
   }
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(bin.initdb, [`--pgdata=${clusterDir}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, `--lc-messages=${options.locale}`], {
-        env: options.env,
-        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        bin.initdb,
+        [`--pgdata=${clusterDir}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, `--lc-messages=${options.locale}`],
+        {
+          env: options.env,
+          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => options.log(chunk.toString()));
       child.stderr.on("data", (chunk: Buffer) => {
@@ -301,7 +311,11 @@ function startPostmaster(
   options: { env: Record<string, string>; runAs: RunAs | undefined; log: (message: string) => void },
 ): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(postgres, args, { env: options.env, ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}), stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(postgres, args, {
+      env: options.env,
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     trackServer(child);
     let output = "";
     child.stderr?.on("data", (chunk: Buffer) => {

@@ -38,9 +38,7 @@ export async function migrate(databaseUrl: string, dir = migrationsDir): Promise
     await client.query(`CREATE TABLE IF NOT EXISTS aura_migrations (
       name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const applied = new Map(
-      (await client.query<{ name: string; checksum: string }>("SELECT name, checksum FROM aura_migrations")).rows.map(
-        (row) => [row.name, row.checksum],
-      ),
+      (await client.query<{ name: string; checksum: string }>("SELECT name, checksum FROM aura_migrations")).rows.map((row) => [row.name, row.checksum]),
     );
     const done: string[] = [];
     for (const migration of migrations) {
@@ -57,16 +55,11 @@ export async function migrate(databaseUrl: string, dir = migrationsDir): Promise
       await client.query("BEGIN");
       try {
         await client.query(migration.sql);
-        await client.query("INSERT INTO aura_migrations (name, checksum) VALUES ($1, $2)", [
-          migration.name,
-          migration.checksum,
-        ]);
+        await client.query("INSERT INTO aura_migrations (name, checksum) VALUES ($1, $2)", [migration.name, migration.checksum]);
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");
-        throw new MigrationError(
-          `Migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new MigrationError(`Migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       done.push(migration.name);
     }
@@ -80,9 +73,6 @@ export async function migrate(databaseUrl: string, dir = migrationsDir): Promise
 /** True when every migration file has been applied (used by /ready). */
 export async function isMigrated(pool: pg.Pool, dir = migrationsDir): Promise<boolean> {
   const names = loadMigrations(dir).map((m) => m.name);
-  const result = await pool.query<{ count: string }>(
-    "SELECT count(*) FROM aura_migrations WHERE name = ANY($1::text[])",
-    [names],
-  );
+  const result = await pool.query<{ count: string }>("SELECT count(*) FROM aura_migrations WHERE name = ANY($1::text[])", [names]);
   return Number(result.rows[0]?.count) === names.length;
 }

@@ -64,6 +64,7 @@ async function readable(services: Services, installationId: number, repo: string
 }
 
 export function wideningRefusal(login: string, verb: WideningVerb, repos: readonly string[]): string {
-  const what = verb === "resume" ? "lifts the halt in every repository of this installation" : "lets the employee work in every repository of this installation";
+  const what =
+    verb === "resume" ? "lifts the halt in every repository of this installation" : "lets the employee work in every repository of this installation";
   return `@${login}, \`/aura ${verb}\` ${what}, so it needs a director of each repository with Aura work. You are not a director of ${formatCount(repos.length, "repository", "repositories")}: ${repos.map((repo) => `\`${repo}\``).join(", ")}. Nothing was changed; a director of all of them can run it.`;
 }

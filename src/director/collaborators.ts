@@ -55,4 +55,3 @@ export async function overrideRule(
       : `Rule \`${result.ruleId}\` was already overridden on ${result.headSha.slice(0, 7)}.`,
   };
 }
-

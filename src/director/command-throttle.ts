@@ -18,7 +18,10 @@ export type ThrottleDecision =
  * Counts this command comment for its author and decides whether it is over the limit. Runs inside the caller's
  * transaction; one person's commands are counted one at a time (a transaction-scoped advisory lock).
  */
-export async function countCommand(client: Queryable, input: { installationId: number; commentId: number; login: string; now: Date }): Promise<ThrottleDecision> {
+export async function countCommand(
+  client: Queryable,
+  input: { installationId: number; commentId: number; login: string; now: Date },
+): Promise<ThrottleDecision> {
   const login = input.login.toLowerCase();
   const windowSeconds = COMMAND_WINDOW_MS / 1000;
   await client.query("SELECT pg_advisory_xact_lock(hashtextextended('aura:command-throttle:' || $1 || ':' || $2, 0))", [input.installationId, login]);

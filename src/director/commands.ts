@@ -101,7 +101,13 @@ async function checkStanding(services: Services, ctx: CommandContext, command: P
 }
 
 /** Claims the command, decides it (running the verb), and records the outcome and its audit event; null when another run claimed it. */
-async function recordCommand(client: pg.PoolClient, ctx: CommandContext, deliveryId: string, command: ParsedCommand, standing: Standing): Promise<Recorded | null> {
+async function recordCommand(
+  client: pg.PoolClient,
+  ctx: CommandContext,
+  deliveryId: string,
+  command: ParsedCommand,
+  standing: Standing,
+): Promise<Recorded | null> {
   const claimed = await client.query(
     `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'started') ON CONFLICT DO NOTHING RETURNING 1`,
@@ -122,7 +128,15 @@ async function recordCommand(client: pg.PoolClient, ctx: CommandContext, deliver
       actor: ctx.login,
       action: result.outcome === "not_director" || notDirectorOf.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
       subject: `${ctx.repo}#${ctx.issueNumber}`,
-      payload: { installationId: ctx.installationId, commentId: ctx.commentId, deliveryId, verb: verbOf(command), outcome: result.outcome, via: standing.authority.via, ...details },
+      payload: {
+        installationId: ctx.installationId,
+        commentId: ctx.commentId,
+        deliveryId,
+        verb: verbOf(command),
+        outcome: result.outcome,
+        via: standing.authority.via,
+        ...details,
+      },
     },
   ]);
   return result;
@@ -137,7 +151,13 @@ async function decideCommand(
 ): Promise<{ result: Recorded; details: Record<string, unknown> }> {
   // Refusals and help to the same person on the same issue are answered at most once an hour.
   const replyOnce = async (reply: () => string) =>
-    (await claimRefusalReply(client, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber, login: ctx.login, now: ctx.services.now() }))
+    (await claimRefusalReply(client, {
+      installationId: ctx.installationId,
+      repo: ctx.repo,
+      issueNumber: ctx.issueNumber,
+      login: ctx.login,
+      now: ctx.services.now(),
+    }))
       ? reply()
       : null;
   const notDirectorOf = scope.missing;
@@ -149,7 +169,10 @@ async function decideCommand(
     return { result: { outcome: "done", reaction: null, reply: await replyOnce(() => renderHelpText()) }, details: {} };
   }
   if (!authority.director) {
-    return { result: { outcome: "not_director", reaction: "-1", reply: await replyOnce(() => NOT_DIRECTOR(ctx.login)) }, details: { permission: authority.permission } };
+    return {
+      result: { outcome: "not_director", reaction: "-1", reply: await replyOnce(() => NOT_DIRECTOR(ctx.login)) },
+      details: { permission: authority.permission },
+    };
   }
   if (notDirectorOf.length > 0 && isWideningVerb(command.kind)) {
     const widening = command.kind;

@@ -5,10 +5,7 @@ import type { InstallationOctokit } from "../github/octokit.js";
 export const REACTIONS = ["+1", "-1", "confused", "eyes"] as const;
 export type Reaction = (typeof REACTIONS)[number];
 
-export async function postReply(
-  octokit: InstallationOctokit,
-  target: { owner: string; repo: string; issueNumber: number; body: string },
-): Promise<number> {
+export async function postReply(octokit: InstallationOctokit, target: { owner: string; repo: string; issueNumber: number; body: string }): Promise<number> {
   const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
     owner: target.owner,
     repo: target.repo,
@@ -18,10 +15,7 @@ export async function postReply(
   return Number(data.id);
 }
 
-export async function react(
-  octokit: InstallationOctokit,
-  target: { owner: string; repo: string; commentId: number; content: Reaction },
-): Promise<void> {
+export async function react(octokit: InstallationOctokit, target: { owner: string; repo: string; commentId: number; content: Reaction }): Promise<void> {
   await octokit.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
     owner: target.owner,
     repo: target.repo,

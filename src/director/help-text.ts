@@ -1,19 +1,7 @@
 // The `/aura` command reference: one table that drives both the help reply posted in GitHub comments and the
 // usage lines the parser quotes when a command is incomplete, so the two can never disagree.
 
-export const DIRECTOR_VERBS = [
-  "help",
-  "approve",
-  "revise",
-  "override",
-  "reassign",
-  "suspend",
-  "reinstate",
-  "budget",
-  "halt",
-  "resume",
-  "scoreboard",
-] as const;
+export const DIRECTOR_VERBS = ["help", "approve", "revise", "override", "reassign", "suspend", "reinstate", "budget", "halt", "resume", "scoreboard"] as const;
 
 export type DirectorVerb = (typeof DIRECTOR_VERBS)[number];
 
@@ -56,12 +44,14 @@ export const COMMAND_REFERENCE = {
   },
   reinstate: {
     usage: "/aura reinstate <employee> [note]",
-    description: "Bring a suspended employee back, on probation, in every repository of this installation (needs a director of every repository with Aura work).",
+    description:
+      "Bring a suspended employee back, on probation, in every repository of this installation (needs a director of every repository with Aura work).",
     example: "/aura reinstate qwen2.5-coder-7b",
   },
   budget: {
     usage: "/aura budget <task|requirement> +<amount> [note]",
-    description: "Raise the spending limit of one task, or of the whole requirement on this issue, by an amount in US dollars (capped by the app's daily limit).",
+    description:
+      "Raise the spending limit of one task, or of the whole requirement on this issue, by an amount in US dollars (capped by the app's daily limit).",
     example: "/aura budget fix-login +2.50",
   },
   halt: {
@@ -103,7 +93,10 @@ export function renderHelpText(options: { unknownVerb?: string } = {}): string {
   if (options.unknownVerb !== undefined && options.unknownVerb !== "") {
     lines.push(`I don't know the command \`${inlineCode(options.unknownVerb)}\`. These are the ones I understand:`, "");
   } else {
-    lines.push("**Aura commands.** Directors (repository admins and maintainers, or people listed under `directors:` in `.github/aura.yml`) can write these in a new issue or pull request comment:", "");
+    lines.push(
+      "**Aura commands.** Directors (repository admins and maintainers, or people listed under `directors:` in `.github/aura.yml`) can write these in a new issue or pull request comment:",
+      "",
+    );
   }
   lines.push("| Command | What it does | Example |", "|---|---|---|");
   for (const verb of DIRECTOR_VERBS) {

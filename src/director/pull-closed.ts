@@ -160,8 +160,7 @@ async function failIfNothingLeft(client: Queryable & pg.PoolClient, requirementI
 }
 
 export type PullClosedResult =
-  | { handled: false; reason: string }
-  | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
+  { handled: false; reason: string } | { handled: true; kind: CloseKind; counted: boolean; taskId: number; employeeId: string; strikes: string[] };
 
 /** One close of an agent pull request with an active assignment, as the steps below need it. */
 type Close = {
@@ -233,9 +232,7 @@ async function decideCloseKind(
   const mergedBy = pull.merged ? (pull.merged_by?.login ?? null) : null;
   if (!pull.merged) return { kind: "rejected", mergedBy, directorVia: null };
   const config = await directorConfig(services, installationId, repoFullName);
-  const check = mergedBy
-    ? await isDirector(services, { installationId, ...splitRepo(repoFullName), login: mergedBy, config })
-    : { director: false, via: null };
+  const check = mergedBy ? await isDirector(services, { installationId, ...splitRepo(repoFullName), login: mergedBy, config }) : { director: false, via: null };
   return { kind: check.director ? "merged" : "incident", mergedBy, directorVia: check.via };
 }
 

@@ -13,8 +13,7 @@ import { findAgentTask } from "./pull-closed.js";
 import { enqueue } from "../queue/enqueue.js";
 
 export type PullReopenedResult =
-  | { handled: false; reason: string }
-  | { handled: true; reopened: boolean; taskId: number; superseded: number[]; reason: string };
+  { handled: false; reason: string } | { handled: true; reopened: boolean; taskId: number; superseded: number[]; reason: string };
 
 export async function handlePullReopened(services: Services, deliveryId: string): Promise<PullReopenedResult> {
   const delivery = await readDelivery(services.pool, deliveryId, PullReopenedDelivery);
@@ -30,8 +29,9 @@ export async function handlePullReopened(services: Services, deliveryId: string)
   const pullRef = `${repo}#${pull.number}`;
 
   const result = await inTransaction(services.pool, async (client) => {
-    const current = (await client.query<{ state: string; pr_number: number | null }>("SELECT state, pr_number FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId]))
-      .rows[0];
+    const current = (
+      await client.query<{ state: string; pr_number: number | null }>("SELECT state, pr_number FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId])
+    ).rows[0];
     const recorded = await recordReopen(client, {
       installationId,
       repo,
@@ -66,7 +66,10 @@ export async function handlePullReopened(services: Services, deliveryId: string)
     });
     const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [task.requirementId])).rows[0];
     if (requirement?.state === "failed") {
-      await transitionRequirement(client, task.requirementId, "in_progress", { actor: by ?? "aura/accountant", reason: `PR #${pull.number} of \`${task.taskKey}\` reopened` });
+      await transitionRequirement(client, task.requirementId, "in_progress", {
+        actor: by ?? "aura/accountant",
+        reason: `PR #${pull.number} of \`${task.taskKey}\` reopened`,
+      });
     }
     await addNotice(client, task.requirementId, {
       kind: "info",

@@ -78,7 +78,12 @@ function agentPullScope<D extends AgentPullDelivery>(services: Services, schema:
     });
     if (!delivery || !acts(delivery)) return undefined;
     const { installation, repository, pull_request: pull } = delivery;
-    const task = await findAgentTask(services.pool, { installationId: installation.id, repo: repository.full_name, pullNumber: pull.number, headRef: pull.head.ref });
+    const task = await findAgentTask(services.pool, {
+      installationId: installation.id,
+      repo: repository.full_name,
+      pullNumber: pull.number,
+      headRef: pull.head.ref,
+    });
     return task ? installation.id : undefined;
   };
 }

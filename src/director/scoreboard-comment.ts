@@ -10,11 +10,7 @@ import type { Services } from "../services.js";
 type Queryable = Pick<pg.PoolClient, "query">;
 
 /** Every registered employee, and any that left the registry but still has ledger rows, with its numbers. */
-export async function buildScoreboardInput(
-  client: Queryable,
-  services: Pick<Services, "policies" | "now">,
-  installationId: number,
-): Promise<ScoreboardInput> {
+export async function buildScoreboardInput(client: Queryable, services: Pick<Services, "policies" | "now">, installationId: number): Promise<ScoreboardInput> {
   const outcomes = await loadOutcomes(client, installationId);
   const strikes = await loadStrikes(client, installationId);
   const states = new Map(
@@ -33,8 +29,7 @@ export async function buildScoreboardInput(
     outcomes: outcomes.filter((outcome) => outcome.employee === employee),
     strikes: strikes.filter((strike) => strike.employee === employee),
   }));
-  const account = (await client.query<{ account: string | null }>("SELECT account FROM installations WHERE id = $1", [installationId])).rows[0]
-    ?.account;
+  const account = (await client.query<{ account: string | null }>("SELECT account FROM installations WHERE id = $1", [installationId])).rows[0]?.account;
   return { employees, now: services.now(), scope: account ?? `installation ${installationId}` };
 }
 

@@ -53,7 +53,10 @@ const refused = (reply: string, details: Record<string, unknown> = {}): VerbResu
 type RequirementRef = { id: number; state: RequirementState };
 
 /** The requirement this comment is about: the issue's own, or (on a pull request) the one its task belongs to. */
-export async function requirementForComment(client: Db, ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">): Promise<RequirementRef | undefined> {
+export async function requirementForComment(
+  client: Db,
+  ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">,
+): Promise<RequirementRef | undefined> {
   const { rows } = await client.query<{ id: string; state: RequirementState }>(
     `SELECT r.id, r.state FROM requirements r WHERE r.installation_id = $1 AND r.repo = $2 AND r.issue_number = $3
      UNION ALL
@@ -67,7 +70,10 @@ export async function requirementForComment(client: Db, ctx: Pick<CommandContext
 }
 
 /** The task of an agent pull request (when the comment is on one). */
-export async function taskForPull(client: Db, ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">): Promise<{ id: number; key: string; requirementId: number } | undefined> {
+export async function taskForPull(
+  client: Db,
+  ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">,
+): Promise<{ id: number; key: string; requirementId: number } | undefined> {
   const { rows } = await client.query<{ id: string; task_key: string; requirement_id: string }>(
     `SELECT t.id, t.task_key, t.requirement_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id
       WHERE r.installation_id = $1 AND r.repo = $2 AND t.pr_number = $3 ORDER BY t.id DESC LIMIT 1`,
@@ -167,7 +173,9 @@ async function approve(ctx: CommandContext, client: Db): Promise<VerbResult> {
   const requirement = await requirementForComment(client, ctx);
   if (!requirement) return refused("There is no Aura requirement on this issue to approve.");
   const result = await approveRequirement(ctx.services, requirement.id, ctx.login);
-  return result.ok ? done(`Plan approved by @${ctx.login}; its tasks are being assigned.`, { requirementId: requirement.id }) : refused(result.message, { requirementId: requirement.id });
+  return result.ok
+    ? done(`Plan approved by @${ctx.login}; its tasks are being assigned.`, { requirementId: requirement.id })
+    : refused(result.message, { requirementId: requirement.id });
 }
 
 async function revise(ctx: CommandContext, client: Db, command: Verb<"revise">): Promise<VerbResult> {
@@ -211,7 +219,8 @@ async function reassign(ctx: CommandContext, client: Db, command: Verb<"reassign
   if (!requirement) return refused("There is no Aura requirement here: write `/aura reassign` on the requirement issue or one of its pull requests.");
   const task = await taskByRef(client, requirement.id, command.task);
   if (!task) return refused(`This requirement has no task \`${command.task}\`.`);
-  if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+  if (!isRegistered(services, command.employee))
+    return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
   try {
     const routed = await withSavepoint(
       client,
@@ -239,11 +248,19 @@ async function reassign(ctx: CommandContext, client: Db, command: Verb<"reassign
 
 async function suspendOrReinstate(ctx: CommandContext, client: Db, command: Verb<"suspend" | "reinstate">): Promise<VerbResult> {
   const { services } = ctx;
-  if (!isRegistered(services, command.employee)) return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
+  if (!isRegistered(services, command.employee))
+    return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(services)}.`);
   const to = command.kind === "suspend" ? "suspended" : "probation";
   const reason = command.kind === "suspend" ? command.reason : (command.note ?? `reinstated by @${ctx.login}`);
   try {
-    const moved = await changeEmployeeStatus(client, { installationId: ctx.installationId, employeeId: command.employee, to, by: "director", actor: ctx.login, reason });
+    const moved = await changeEmployeeStatus(client, {
+      installationId: ctx.installationId,
+      employeeId: command.employee,
+      to,
+      by: "director",
+      actor: ctx.login,
+      reason,
+    });
     const body =
       command.kind === "suspend"
         ? `Director @${ctx.login} suspended \`${command.employee}\`: ${reason}. It gets no new work until a director reinstates it.`
@@ -253,7 +270,9 @@ async function suspendOrReinstate(ctx: CommandContext, client: Db, command: Verb
   } catch (error) {
     if (error instanceof IllegalEmployeeTransition) {
       return refused(
-        command.kind === "suspend" ? `\`${command.employee}\` is already suspended.` : `\`${command.employee}\` is not suspended (it is ${error.from}); only a suspended employee can be reinstated.`,
+        command.kind === "suspend"
+          ? `\`${command.employee}\` is already suspended.`
+          : `\`${command.employee}\` is not suspended (it is ${error.from}); only a suspended employee can be reinstated.`,
         { employeeId: command.employee },
       );
     }
@@ -337,7 +356,12 @@ async function halt(ctx: CommandContext, client: Db, note: string | null): Promi
     await transitionRequirement(client, id, "halted", { actor: ctx.login, by: "director", reason: `/aura halt${note ? `: ${note}` : ""}` });
   }
   await appendEvents(client, [
-    { actor: ctx.login, action: "installation.halted", subject: `installation:${ctx.installationId}`, payload: { installationId: ctx.installationId, note, requirements: ids } },
+    {
+      actor: ctx.login,
+      action: "installation.halted",
+      subject: `installation:${ctx.installationId}`,
+      payload: { installationId: ctx.installationId, note, requirements: ids },
+    },
   ]);
   return {
     ...done(
@@ -360,14 +384,25 @@ async function resume(ctx: CommandContext, client: Db, note: string | null): Pro
   for (const r of rows) {
     const id = Number(r.id);
     // A halted requirement without a recorded state predates the column; it restarts from intake.
-    await transitionRequirement(client, id, r.pre_halt_state ?? "received", { actor: ctx.login, by: "director", reason: `/aura resume${note ? `: ${note}` : ""}` });
+    await transitionRequirement(client, id, r.pre_halt_state ?? "received", {
+      actor: ctx.login,
+      by: "director",
+      reason: `/aura resume${note ? `: ${note}` : ""}`,
+    });
     ids.push(id);
   }
   await appendEvents(client, [
-    { actor: ctx.login, action: "installation.resumed", subject: `installation:${ctx.installationId}`, payload: { installationId: ctx.installationId, note, requirements: ids } },
+    {
+      actor: ctx.login,
+      action: "installation.resumed",
+      subject: `installation:${ctx.installationId}`,
+      payload: { installationId: ctx.installationId, note, requirements: ids },
+    },
   ]);
   return {
-    ...done(`Resumed by @${ctx.login}: work continues from where it stopped. ${ids.length} requirement${ids.length === 1 ? "" : "s"} restored.`, { requirements: ids }),
+    ...done(`Resumed by @${ctx.login}: work continues from where it stopped. ${ids.length} requirement${ids.length === 1 ? "" : "s"} restored.`, {
+      requirements: ids,
+    }),
     afterCommit: refreshAll(ctx.services, ids),
   };
 }

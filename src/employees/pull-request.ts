@@ -20,10 +20,7 @@ export type RunEvidence = {
   fixRounds: number;
 };
 
-export type PullOutcome =
-  | { kind: "passed" }
-  | { kind: "tests-failing" }
-  | { kind: "stopped"; reason: string; remaining: string };
+export type PullOutcome = { kind: "passed" } | { kind: "tests-failing" } | { kind: "stopped"; reason: string; remaining: string };
 
 export type PullBodyInput = {
   taskId: number;
@@ -87,7 +84,9 @@ function evidenceLines(evidence: RunEvidence | undefined): string[] {
     lines.push("- Tests: no test command is configured (`test` in `.github/aura.yml`) and none was detected, so no tests ran.");
   }
   const mode =
-    run.sandbox === "bwrap" ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)` : `**\`${run.mode}\` (unsandboxed)**`;
+    run.sandbox === "bwrap"
+      ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)`
+      : `**\`${run.mode}\` (unsandboxed)**`;
   lines.push(`- Sandbox: ${mode}`);
   if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
   if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);

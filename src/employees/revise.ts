@@ -30,11 +30,7 @@ export class RevisionNotPossible extends Error {
 
 const REVISABLE: readonly TaskState[] = ["pr_open", "needs_director"];
 
-export async function requestRevision(
-  _services: Pick<Services, "log">,
-  client: pg.PoolClient,
-  input: RevisionInput,
-): Promise<RevisionResult> {
+export async function requestRevision(_services: Pick<Services, "log">, client: pg.PoolClient, input: RevisionInput): Promise<RevisionResult> {
   if (input.sourceKey) {
     const seen = await client.query<{ id: string; round: number }>("SELECT id, round FROM revision_requests WHERE source_key = $1", [input.sourceKey]);
     const row = seen.rows[0];

@@ -3,7 +3,16 @@
 // pushes a conflict fix to one).
 import type pg from "pg";
 import type { Role } from "../services.js";
-import { BASE_MOVED_TASK, BRANCH_PUSHED_TASK, dispatchEmployees, runBaseMoved, runBranchPushed, runSyncBase, SYNC_BASE_TASK, SyncBasePayload } from "./sync-base.js";
+import {
+  BASE_MOVED_TASK,
+  BRANCH_PUSHED_TASK,
+  dispatchEmployees,
+  runBaseMoved,
+  runBranchPushed,
+  runSyncBase,
+  SYNC_BASE_TASK,
+  SyncBasePayload,
+} from "./sync-base.js";
 import { runTaskWork } from "./work-loop.js";
 
 /** The installation of the payload's task, `task.work` or `task.sync-base` (none when the task does not exist: the job then skips it). */

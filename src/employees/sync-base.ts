@@ -60,7 +60,12 @@ export async function enqueueSyncBase(db: Pick<pg.PoolClient, "query">, taskId: 
  * base into its branch would only push to a dead branch. A close that a reopen superseded does not count.
  */
 async function withOpenPulls(services: Services, installationId: number, repo: string, rows: { task_id: string; pr_number: number }[]): Promise<number[]> {
-  const closed = await pullsClosedInLedger(services.pool, installationId, repo, rows.map((row) => row.pr_number));
+  const closed = await pullsClosedInLedger(
+    services.pool,
+    installationId,
+    repo,
+    rows.map((row) => row.pr_number),
+  );
   return rows.filter((row) => !closed.has(row.pr_number)).map((row) => Number(row.task_id));
 }
 
@@ -112,7 +117,10 @@ export function dispatchEmployees(delivery: DeliverySummary): JobSpec[] {
 
 /** One `task.sync-base` per task, all in one statement; returns the task ids. */
 async function enqueueSyncs(services: Services, taskIds: number[]): Promise<number[]> {
-  await enqueueMany(services.pool, taskIds.map((taskId) => ({ name: SYNC_BASE_TASK, payload: { taskId } })));
+  await enqueueMany(
+    services.pool,
+    taskIds.map((taskId) => ({ name: SYNC_BASE_TASK, payload: { taskId } })),
+  );
   return taskIds;
 }
 
@@ -226,9 +234,7 @@ async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLoc
   // Only a GitHub remote needs the installation token; a local source (tests, development) costs no request.
   const source = resolveCloneSource({ ...repo, allowLocalClone: services.workspace.allowLocalClone });
   const token =
-    source.kind === "remote"
-      ? ((await services.github.forInstallation(installationId).auth({ type: "installation" })) as { token: string }).token
-      : undefined;
+    source.kind === "remote" ? ((await services.github.forInstallation(installationId).auth({ type: "installation" })) as { token: string }).token : undefined;
   const workspace = await prepareTaskWorkspace(services.workspace, { repo, branch: task.branch, baseRef, token });
   try {
     if (!workspace.resumed) return { kind: "skipped", reason: `branch ${task.branch} is no longer on the remote` };
@@ -254,7 +260,12 @@ async function mergeAndPush(services: Services, task: LockedTask, workspace: Tas
   try {
     merged = await mergeBase(services.workspace, workspace, {
       token,
-      trailers: { requirement: `${task.repo}#${task.issue_number}`, task: `${taskId} ${task.task_key}`, employee: task.employee_id, snapshot: task.snapshot_id },
+      trailers: {
+        requirement: `${task.repo}#${task.issue_number}`,
+        task: `${taskId} ${task.task_key}`,
+        employee: task.employee_id,
+        snapshot: task.snapshot_id,
+      },
     });
   } catch (error) {
     if (!(error instanceof MergeConflictError)) throw error;
@@ -279,14 +290,26 @@ async function mergeAndPush(services: Services, task: LockedTask, workspace: Tas
   if (pushed.mergedRemoteChanges > 0) {
     // A person pushed to the branch meanwhile: their commits were merged in too, by merges recorded like this one.
     const merges = await git(workspaceTarget(workspace, undefined), ["rev-list", "--merges", `${merged.sha}..HEAD`]);
-    await recordMerges(services, task, merges.stdout.split("\n").filter((line) => /^[0-9a-f]{40}$/.test(line)));
+    await recordMerges(
+      services,
+      task,
+      merges.stdout.split("\n").filter((line) => /^[0-9a-f]{40}$/.test(line)),
+    );
   }
   await appendEvents(services.pool, [
     {
       actor: "aura/employees",
       action: "task.base_merged",
       subject,
-      payload: { taskId, pullNumber: task.pr_number, branch: workspace.branch, baseRef: workspace.baseRef, baseSha: merged.baseSha, mergeSha: merged.sha, headSha: pushed.sha },
+      payload: {
+        taskId,
+        pullNumber: task.pr_number,
+        branch: workspace.branch,
+        baseRef: workspace.baseRef,
+        baseSha: merged.baseSha,
+        mergeSha: merged.sha,
+        headSha: pushed.sha,
+      },
     },
   ]);
   await resolveConflict(services, task, workspace, merged.baseSha);
@@ -304,12 +327,18 @@ async function resolveConflict(services: Services, task: LockedTask, workspace: 
   const requirementId = Number(task.requirement_id);
   const resolved = await inTransaction(services.pool, async (client) => {
     const row = (
-      await client.query<{ state: TaskState; base_conflict_sha: string | null }>("SELECT state, base_conflict_sha FROM tasks WHERE id = $1 FOR UPDATE", [taskId])
+      await client.query<{ state: TaskState; base_conflict_sha: string | null }>("SELECT state, base_conflict_sha FROM tasks WHERE id = $1 FOR UPDATE", [
+        taskId,
+      ])
     ).rows[0];
     if (row?.base_conflict_sha === null || row?.base_conflict_sha === undefined) return false;
     await client.query("UPDATE tasks SET base_conflict_sha = NULL WHERE id = $1", [taskId]);
     if (row.state !== "needs_director") return false;
-    await transitionTask(client, taskId, "pr_open", { actor: "aura/employees", reason: `its branch merges with ${workspace.baseRef} again`, details: { baseSha } });
+    await transitionTask(client, taskId, "pr_open", {
+      actor: "aura/employees",
+      reason: `its branch merges with ${workspace.baseRef} again`,
+      details: { baseSha },
+    });
     const waiting = await client.query(
       `SELECT 1 FROM tasks t JOIN requirements r ON r.id = t.requirement_id
        WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision AND t.state = 'needs_director' LIMIT 1`,
@@ -317,7 +346,10 @@ async function resolveConflict(services: Services, task: LockedTask, workspace: 
     );
     const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
     if (requirement?.state === "needs_director" && waiting.rowCount === 0) {
-      await transitionRequirement(client, requirementId, "in_progress", { actor: "aura/employees", reason: `task ${task.task_key}: the conflict with ${workspace.baseRef} is resolved` });
+      await transitionRequirement(client, requirementId, "in_progress", {
+        actor: "aura/employees",
+        reason: `task ${task.task_key}: the conflict with ${workspace.baseRef} is resolved`,
+      });
     }
     await addNotice(client, requirementId, {
       kind: "info",
@@ -337,7 +369,10 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
   const files = conflict.conflictedFiles;
   // Keyed on the conflicting files, not the base: a conflict that stays while the base keeps moving is one
   // notice; a conflict in other files is news.
-  const fileSet = createHash("sha256").update([...files].sort().join("\0")).digest("hex").slice(0, 16);
+  const fileSet = createHash("sha256")
+    .update([...files].sort().join("\0"))
+    .digest("hex")
+    .slice(0, 16);
   const key = `base-conflict:${taskId}:${fileSet}`;
   const changed = await inTransaction(services.pool, async (client) => {
     const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
@@ -345,7 +380,11 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
     const reason = `its branch conflicts with ${workspace.baseRef} (${files.join(", ") || "conflicting changes"})`;
     let moved = false;
     if (state === "pr_open") {
-      await transitionTask(client, taskId, "needs_director", { actor: "aura/employees", reason: `merge conflict with the moved base: ${reason}`, details: { baseSha, files } });
+      await transitionTask(client, taskId, "needs_director", {
+        actor: "aura/employees",
+        reason: `merge conflict with the moved base: ${reason}`,
+        details: { baseSha, files },
+      });
       await client.query("UPDATE tasks SET base_conflict_sha = $2 WHERE id = $1", [taskId, baseSha]);
       moved = true;
       const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
@@ -361,7 +400,12 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
       body: `Task \`${task.task_key}\`: \`${workspace.baseRef}\` moved to ${baseSha.slice(0, 7)} and no longer merges into \`${workspace.branch}\` (PR #${task.pr_number}); conflicts in ${list}. The branch was left as it was. A director can resolve the conflict on the branch, \`/aura revise\` or \`/aura reassign\` the task.`,
     });
     await appendEvents(client, [
-      { actor: "aura/employees", action: "task.base_conflict", subject: `${task.repo}#${task.issue_number}/${task.task_key}`, payload: { taskId, pullNumber: task.pr_number, baseRef: workspace.baseRef, baseSha, files } },
+      {
+        actor: "aura/employees",
+        action: "task.base_conflict",
+        subject: `${task.repo}#${task.issue_number}/${task.task_key}`,
+        payload: { taskId, pullNumber: task.pr_number, baseRef: workspace.baseRef, baseSha, files },
+      },
     ]);
     return true;
   });

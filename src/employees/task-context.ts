@@ -140,9 +140,7 @@ export async function buildTaskContext(
     "",
     parts.length > 0 ? "Current content of the files in scope:" : "No existing file matches the scope; create the files the task needs.",
     ...parts,
-    ...(omittedFiles.length > 0
-      ? ["", "In scope but not shown:", ...omittedFiles.map((file) => `- ${file.path} (${file.reason})`)]
-      : []),
+    ...(omittedFiles.length > 0 ? ["", "In scope but not shown:", ...omittedFiles.map((file) => `- ${file.path} (${file.reason})`)] : []),
   ].join("\n");
   const messages: ChatMessage[] = [
     { role: "system", content: SYSTEM_PROMPT },

@@ -181,7 +181,11 @@ async function warnNearCaps(run: Run): Promise<void> {
   }
 }
 
-async function runChecks(services: Services, workspace: TaskWorkspace, commands: RepoCommands): Promise<{ setup?: SandboxResult; test?: SandboxResult; passed: boolean }> {
+async function runChecks(
+  services: Services,
+  workspace: TaskWorkspace,
+  commands: RepoCommands,
+): Promise<{ setup?: SandboxResult; test?: SandboxResult; passed: boolean }> {
   const options: SandboxOptions = { ...services.sandbox };
   let setup: SandboxResult | undefined;
   if (commands.setup) {
@@ -225,7 +229,12 @@ async function saveWork(
   }
   const commit = await commitChanges(services.workspace, workspace, {
     message,
-    trailers: { requirement: `${run.task.repo}#${run.task.issue_number}`, task: `${run.taskId} ${run.task.task_key}`, employee: run.employee.id, snapshot: snapshotId },
+    trailers: {
+      requirement: `${run.task.repo}#${run.task.issue_number}`,
+      task: `${run.taskId} ${run.task.task_key}`,
+      employee: run.employee.id,
+      snapshot: snapshotId,
+    },
     paths: writes.map((write) => write.path),
   });
   if (commit.created) await recordCommits(run, [{ sha: commit.sha, kind: "work" }], snapshotId);
@@ -237,7 +246,11 @@ async function saveWork(
   if (pushed.mergedRemoteChanges > 0) {
     const merges = await git(workspaceTarget(workspace, undefined), ["rev-list", "--merges", `${commit.sha}..HEAD`]);
     const shas = merges.stdout.split("\n").filter((line) => /^[0-9a-f]{40}$/.test(line));
-    await recordCommits(run, shas.map((sha) => ({ sha, kind: "merge" as const })), snapshotId);
+    await recordCommits(
+      run,
+      shas.map((sha) => ({ sha, kind: "merge" as const })),
+      snapshotId,
+    );
   }
   return { headSha: commit.created ? commit.sha : undefined, pushed: true };
 }
@@ -265,7 +278,11 @@ async function needsDirector(run: Run, reason: string, notice: string): Promise<
     if (state === "assigned") await transitionTask(client, run.taskId, "working", { actor: run.employee.id, reason: "work loop started" });
     if (state !== "needs_director") await transitionTask(client, run.taskId, "needs_director", { actor: run.employee.id, reason });
     await escalateRequirement(client, run, reason);
-    await addNotice(client, Number(run.task.requirement_id), { kind: "incident", body: notice, key: `task-stopped:${run.taskId}:${run.task.attempt}:${run.task.revision_rounds}` });
+    await addNotice(client, Number(run.task.requirement_id), {
+      kind: "incident",
+      body: notice,
+      key: `task-stopped:${run.taskId}:${run.task.attempt}:${run.task.revision_rounds}`,
+    });
   });
 }
 
@@ -298,11 +315,7 @@ function repoConfigOf(task: TaskRow): RepoConfig {
  * employee, a free PR slot, a sandbox, the task's tree), and works it under the tree lock. Returns what happened
  * (the job itself ignores it; tests and the bench read it).
  */
-export async function runTaskWork(
-  services: Services,
-  payload: unknown,
-  helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts"> },
-): Promise<WorkOutcome> {
+export async function runTaskWork(services: Services, payload: unknown, helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts"> }): Promise<WorkOutcome> {
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
   const task = await loadTask(services, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
@@ -447,10 +460,16 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
 }
 
 async function loadRevision(services: Services, taskId: number, revisionId: number): Promise<(RevisionBrief & { id: number }) | undefined> {
-  const { rows } = await services.pool.query<{ id: string; round: number; instructions: string; inline_comments: RevisionBrief["inlineComments"]; requested_by: string }>(
-    "SELECT id, round, instructions, inline_comments, requested_by FROM revision_requests WHERE id = $1 AND task_id = $2 AND handled_at IS NULL",
-    [revisionId, taskId],
-  );
+  const { rows } = await services.pool.query<{
+    id: string;
+    round: number;
+    instructions: string;
+    inline_comments: RevisionBrief["inlineComments"];
+    requested_by: string;
+  }>("SELECT id, round, instructions, inline_comments, requested_by FROM revision_requests WHERE id = $1 AND task_id = $2 AND handled_at IS NULL", [
+    revisionId,
+    taskId,
+  ]);
   const row = rows[0];
   if (!row) return undefined;
   return { id: Number(row.id), round: row.round, instructions: row.instructions, inlineComments: row.inline_comments, requestedBy: row.requested_by };

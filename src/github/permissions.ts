@@ -20,10 +20,7 @@ export function clearPermissionCache(): void {
   cache.clear();
 }
 
-export async function getPermission(
-  octokit: InstallationOctokit,
-  target: { owner: string; repo: string; username: string },
-): Promise<Permission> {
+export async function getPermission(octokit: InstallationOctokit, target: { owner: string; repo: string; username: string }): Promise<Permission> {
   const key = `${octokit.request.endpoint.DEFAULTS.baseUrl}|${target.owner}/${target.repo}|${target.username.toLowerCase()}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.permission;

@@ -138,9 +138,6 @@ export async function pullsForCommit(octokit: InstallationOctokit, fullName: str
 }
 
 /** An agent pull request: head branch `aura/…` in the same repository (a fork's `aura/` branch is not the app's). */
-export function isAgentPull(pull: {
-  head: { ref: string; repo: { full_name: string } | null };
-  base: { repo: { full_name: string } };
-}): boolean {
+export function isAgentPull(pull: { head: { ref: string; repo: { full_name: string } | null }; base: { repo: { full_name: string } } }): boolean {
   return pull.head.ref.startsWith("aura/") && pull.head.repo?.full_name === pull.base.repo.full_name;
 }

@@ -28,9 +28,7 @@ export async function upsertStickyComment(
     issue_number: target.issueNumber,
     per_page: 100,
   });
-  const existing = comments.find(
-    (comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker),
-  );
+  const existing = comments.find((comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker));
   if (existing) {
     await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
       owner,

@@ -71,12 +71,30 @@ function sayOf(pull: PullAtCommit, pullUrl: (pull: number) => string): Say | und
   if (pull.evaluating) {
     const targetUrl = pull.htmlUrl ?? pullUrl(pull.pullNumber);
     const governed = pull.agent || pull.governed;
-    return { pullNumber: pull.pullNumber, agent: pull.agent, governed, state: "pending", description: EVALUATING_DESCRIPTION, targetUrl, recency: Number.MAX_SAFE_INTEGER, name: true };
+    return {
+      pullNumber: pull.pullNumber,
+      agent: pull.agent,
+      governed,
+      state: "pending",
+      description: EVALUATING_DESCRIPTION,
+      targetUrl,
+      recency: Number.MAX_SAFE_INTEGER,
+      name: true,
+    };
   }
   const { verdict } = pull;
   if (!verdict) return undefined;
   const governed = pull.agent || verdict.governed;
-  return { pullNumber: pull.pullNumber, agent: pull.agent, governed, state: verdict.conclusion, description: verdict.description, targetUrl: verdict.targetUrl, recency: verdict.id, name: true };
+  return {
+    pullNumber: pull.pullNumber,
+    agent: pull.agent,
+    governed,
+    state: verdict.conclusion,
+    description: verdict.description,
+    targetUrl: verdict.targetUrl,
+    recency: verdict.id,
+    name: true,
+  };
 }
 
 /** Steps 1 and 2 of the order above: every say, and the says that are ranked. */
@@ -87,7 +105,16 @@ function saysOf(records: CommitRecords, pullUrl: (pull: number) => string): { al
   if (records.agentCommit && !agentSpeaks) {
     const pullNumber = records.agentCommit.pullNumber;
     const targetUrl = pullNumber === undefined ? undefined : pullUrl(pullNumber);
-    all.push({ pullNumber, agent: true, governed: true, state: "failure", description: agentCommitDescription(pullNumber), targetUrl, recency: 0, name: false });
+    all.push({
+      pullNumber,
+      agent: true,
+      governed: true,
+      state: "failure",
+      description: agentCommitDescription(pullNumber),
+      targetUrl,
+      recency: 0,
+      name: false,
+    });
   }
   const agentsCommit = all.some((say) => say.agent);
   return { all, ranked: agentsCommit ? all.filter((say) => say.governed) : all };
@@ -95,12 +122,7 @@ function saysOf(records: CommitRecords, pullUrl: (pull: number) => string): { al
 
 /** Stricter first; among equals an agent PR's say, then a governed one, then the most recent. */
 function compareSays(a: Say, b: Say): number {
-  return (
-    STRICTNESS[b.state] - STRICTNESS[a.state] ||
-    Number(b.agent) - Number(a.agent) ||
-    Number(b.governed) - Number(a.governed) ||
-    b.recency - a.recency
-  );
+  return STRICTNESS[b.state] - STRICTNESS[a.state] || Number(b.agent) - Number(a.agent) || Number(b.governed) - Number(a.governed) || b.recency - a.recency;
 }
 
 /**

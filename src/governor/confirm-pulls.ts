@@ -21,7 +21,10 @@ export async function confirmBackfilledPulls(services: Services, options: { batc
       const found = await confirmPull(services, row);
       if (found) confirmed.push({ ...row, found });
     } catch (error) {
-      services.log.warn({ repo: row.repo, pull: row.pullNumber, reason: String(error) }, "could not confirm a backfilled pull request with GitHub; trying again on the next pass");
+      services.log.warn(
+        { repo: row.repo, pull: row.pullNumber, reason: String(error) },
+        "could not confirm a backfilled pull request with GitHub; trying again on the next pass",
+      );
     }
   }
   return confirmed;

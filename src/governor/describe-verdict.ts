@@ -80,13 +80,8 @@ function location(finding: Finding): string {
 
 /** The status, review summary and inline comments for one verdict. */
 export function describeVerdict(verdict: Verdict): VerdictDescription {
-  const findings = verdict.rules.flatMap((rule) =>
-    rule.state === "fail" || rule.state === "overridden" || rule.state === "error" ? rule.findings : [],
-  );
-  const placeable = findings.filter(
-    (finding): finding is Finding & { path: string; line: number } =>
-      finding.path !== undefined && finding.line !== undefined,
-  );
+  const findings = verdict.rules.flatMap((rule) => (rule.state === "fail" || rule.state === "overridden" || rule.state === "error" ? rule.findings : []));
+  const placeable = findings.filter((finding): finding is Finding & { path: string; line: number } => finding.path !== undefined && finding.line !== undefined);
   const inline = placeable.slice(0, MAX_INLINE_COMMENTS);
   const inlineSet = new Set<Finding>(inline);
   const severityOf = new Map(verdict.rules.map((rule) => [rule.ruleId, rule.severity]));
@@ -104,12 +99,7 @@ export function describeVerdict(verdict: Verdict): VerdictDescription {
     "",
     "| Rule | Severity | State | Details |",
     "| --- | --- | --- | --- |",
-    ...verdict.rules.map(
-      (rule) =>
-        `| \`${rule.ruleId}\` | ${rule.severity} | ${STATE_ICON[rule.state]} | ${cell(
-          [rule.summary, ...rule.notes].join("; "),
-        )} |`,
-    ),
+    ...verdict.rules.map((rule) => `| \`${rule.ruleId}\` | ${rule.severity} | ${STATE_ICON[rule.state]} | ${cell([rule.summary, ...rule.notes].join("; "))} |`),
   ];
   const rest = findings.filter((finding) => !inlineSet.has(finding));
   if (rest.length > 0) {

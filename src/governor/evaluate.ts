@@ -15,13 +15,7 @@ import { evaluateTestTampering } from "./rules/test-tampering.js";
 import { concludeVerdict, type RuleResult, type Verdict } from "./verdict.js";
 
 /** Kinds that judge an agent's task; a human pull request has no task, so they are skipped for it. */
-export const TASK_BOUND_KINDS = [
-  "scope",
-  "diff-size",
-  "dependency-change",
-  "assignment",
-  "evidence",
-] as const satisfies readonly RuleKind[];
+export const TASK_BOUND_KINDS = ["scope", "diff-size", "dependency-change", "assignment", "evidence"] as const satisfies readonly RuleKind[];
 
 const taskBound = new Set<RuleKind>(TASK_BOUND_KINDS);
 

@@ -15,15 +15,7 @@ import { isDirector } from "../github/permissions.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
-import {
-  clip,
-  commitStatusOf,
-  EVALUATING_DESCRIPTION,
-  postStatus,
-  restatusCommit,
-  withCommitLock,
-  type CommitStatus,
-} from "./commit-status.js";
+import { clip, commitStatusOf, EVALUATING_DESCRIPTION, postStatus, restatusCommit, withCommitLock, type CommitStatus } from "./commit-status.js";
 import { describeVerdict, type VerdictDescription } from "./describe-verdict.js";
 import { effectivePack } from "./effective-pack.js";
 import { evaluate } from "./evaluate.js";
@@ -96,12 +88,7 @@ async function readFiles(
 }
 
 /** Logins whose word counts as a director's here: override authors and authors of unrecorded commits. */
-async function findDirectors(
-  services: Services,
-  ref: PullRef,
-  config: RepoConfig,
-  candidates: Iterable<string>,
-): Promise<string[]> {
+async function findDirectors(services: Services, ref: PullRef, config: RepoConfig, candidates: Iterable<string>): Promise<string[]> {
   const { owner, repo } = splitRepo(ref.repo);
   const directors: string[] = [];
   for (const login of new Set(candidates)) {
@@ -122,9 +109,7 @@ async function buildContext(
 ): Promise<{ ctx: PullContext; task: FoundTask | undefined }> {
   const { files, diffSource } = await readFiles(services, octokit, ref, pull);
   const commits = await listPullCommits(octokit, ref.repo, ref.pullNumber);
-  const task = agent
-    ? await findTaskForPull(services.pool, { ...ref, headRef: pull.head.ref, body: pull.body })
-    : undefined;
+  const task = agent ? await findTaskForPull(services.pool, { ...ref, headRef: pull.head.ref, body: pull.body }) : undefined;
   const evidence = agent ? await loadEvidence(services.pool, { ...ref, headSha: pull.head.sha }) : undefined;
   const overrides = await listOverrides(services.pool, ref);
   const recorded = new Set(task?.record.recordedCommitShas.map((sha) => sha.toLowerCase()) ?? []);
@@ -210,13 +195,7 @@ async function isAgentCommit(services: Services, ref: PullRef, sha: string): Pro
   return records.agentCommit !== undefined;
 }
 
-async function publish(
-  services: Services,
-  octokit: InstallationOctokit,
-  evaluation: Evaluation,
-  hooks: GateHooks,
-  onPosted: () => void,
-): Promise<Evaluation> {
+async function publish(services: Services, octokit: InstallationOctokit, evaluation: Evaluation, hooks: GateHooks, onPosted: () => void): Promise<Evaluation> {
   const url = (await hooks.beforePublish?.(evaluation)) ?? evaluation.targetUrl;
   const { ref, pull } = evaluation;
   const commitStatus = await sayAtHead(services, octokit, evaluation, {
@@ -247,7 +226,11 @@ async function publish(
       packRevision: published.verdict?.packRevision ?? null,
       // The commit's status: stricter than this verdict when another pull request at the commit says so.
       posted: commitStatus.state,
-      rules: (published.verdict?.rules ?? []).map((rule) => ({ ruleId: rule.ruleId, state: rule.state, ...(rule.override ? { override: rule.override } : {}) })),
+      rules: (published.verdict?.rules ?? []).map((rule) => ({
+        ruleId: rule.ruleId,
+        state: rule.state,
+        ...(rule.override ? { override: rule.override } : {}),
+      })),
     },
   });
   if (published.agent && published.conclusion === "success" && published.ctx?.evidence?.state === "passed") {
@@ -379,7 +362,16 @@ async function judgePull(services: Services, octokit: InstallationOctokit, base:
   const governed = agent || config.config.governAllPullRequests;
   progress.governed = governed;
   if (!governed) {
-    return await publishing({ ...base, governed: false, conclusion: "success", description: NOT_GOVERNED, verdict: undefined, described: undefined, ctx: undefined, task: undefined });
+    return await publishing({
+      ...base,
+      governed: false,
+      conclusion: "success",
+      description: NOT_GOVERNED,
+      verdict: undefined,
+      described: undefined,
+      ctx: undefined,
+      task: undefined,
+    });
   }
   await progress.pending(true);
   const rulesHash = config.config.rules.length > 0 ? repoRulesHash(config.config.rules) : undefined;

@@ -31,14 +31,10 @@ export type OverrideRequest = {
 export type OverrideRefusal = "not-director" | "unknown-rule" | "empty-reason" | "invalid-config";
 
 export type OverrideResult =
-  | { applied: true; headSha: string; ruleId: string; created: boolean; message: string }
-  | { applied: false; refusal: OverrideRefusal; message: string };
+  { applied: true; headSha: string; ruleId: string; created: boolean; message: string } | { applied: false; refusal: OverrideRefusal; message: string };
 
 /** Every override given on the pull request (for any head; the evaluator applies only the current head's). */
-export async function listOverrides(
-  db: Queryable,
-  pull: { installationId: number; repo: string; pullNumber: number },
-): Promise<RuleOverride[]> {
+export async function listOverrides(db: Queryable, pull: { installationId: number; repo: string; pullNumber: number }): Promise<RuleOverride[]> {
   const { rows } = await db.query<{ rule_id: string; head_sha: string; director: string; reason: string }>(
     `SELECT rule_id, head_sha, director, reason FROM governor_overrides
       WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 ORDER BY id`,
@@ -67,10 +63,7 @@ export async function refuseOverride(
  * Applies a director's override to the PR's current head: checks (again) that `by` is a director and that the
  * rule exists in the pack the PR is judged by, stores it, audits it and enqueues a re-evaluation.
  */
-export async function applyOverride(
-  services: Pick<Services, "audit" | "github" | "policies" | "pool">,
-  request: OverrideRequest,
-): Promise<OverrideResult> {
+export async function applyOverride(services: Pick<Services, "audit" | "github" | "policies" | "pool">, request: OverrideRequest): Promise<OverrideResult> {
   const reason = request.reason.trim();
   if (reason === "") {
     return refuseOverride(services, request, "empty-reason", "An override needs a reason: `/aura override <rule-id> <reason>`.");
@@ -80,11 +73,21 @@ export async function applyOverride(
   const { owner, repo } = splitRepo(request.repo);
   const config = await readRepoConfig(services, octokit, { owner, repo, ref: pull.base.sha });
   if (!config.ok) {
-    return refuseOverride(services, request, "invalid-config", `The base branch's .github/aura.yml is invalid, so no override can be checked: ${config.message}`);
+    return refuseOverride(
+      services,
+      request,
+      "invalid-config",
+      `The base branch's .github/aura.yml is invalid, so no override can be checked: ${config.message}`,
+    );
   }
   const check = await isDirector(services, { installationId: request.installationId, owner, repo, login: request.by, config: config.config });
   if (!check.director) {
-    return refuseOverride(services, request, "not-director", `@${request.by} is not a director of ${request.repo} (permission: ${check.permission}); only directors may override a rule.`);
+    return refuseOverride(
+      services,
+      request,
+      "not-director",
+      `@${request.by} is not a director of ${request.repo} (permission: ${check.permission}); only directors may override a rule.`,
+    );
   }
   const rules = config.config.rules;
   const approval = rules.length > 0 ? await findRepoRulesApproval(services.pool, { ...request, rulesHash: repoRulesHash(rules) }) : undefined;

@@ -13,9 +13,7 @@ export const Severity = z.enum(["minor", "major", "critical"]);
 export type Severity = z.infer<typeof Severity>;
 
 /** Rule ids are typed in `/aura override <rule-id>` comments, so they stay short and shell-safe. */
-export const RuleId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lower-case letters, digits and dashes (e.g. protected-paths)");
+export const RuleId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lower-case letters, digits and dashes (e.g. protected-paths)");
 
 const Glob = z
   .string()
@@ -26,17 +24,20 @@ const Glob = z
 
 const TaskClass = z.string().min(1);
 
-const RegexSource = z.string().min(1).refine(
-  (source) => {
-    try {
-      new RegExp(source, "u");
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: "must be a valid JavaScript regular expression (u flag)" },
-);
+const RegexSource = z
+  .string()
+  .min(1)
+  .refine(
+    (source) => {
+      try {
+        new RegExp(source, "u");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: "must be a valid JavaScript regular expression (u flag)" },
+  );
 
 const Limits = z.strictObject({
   maxFiles: z.number().int().positive(),
@@ -182,10 +183,7 @@ export function toPolicyIssues(
     const startsWithRules = rulesAt.every((key, i) => path[i] === key);
     const index = path[rulesAt.length];
     if (startsWithRules && typeof index === "number") {
-      const rules = rulesAt.reduce<unknown>(
-        (node, key) => (node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined),
-        raw,
-      );
+      const rules = rulesAt.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined), raw);
       const candidate = Array.isArray(rules) ? (rules[index] as { id?: unknown } | undefined)?.id : undefined;
       ruleId = typeof candidate === "string" ? candidate : undefined;
     }

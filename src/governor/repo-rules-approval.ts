@@ -63,8 +63,7 @@ export type RepoRulesApprovalRequest = {
 };
 
 export type RepoRulesApprovalResult =
-  | { ok: true; created: boolean; rulesHash: string; relaxations: Relaxation[]; reevaluated: number; message: string }
-  | { ok: false; message: string };
+  { ok: true; created: boolean; rulesHash: string; relaxations: Relaxation[]; reevaluated: number; message: string } | { ok: false; message: string };
 
 const OpenPull = z.object({ number: z.number().int() });
 const PullBase = z.looseObject({ base: z.looseObject({ ref: z.string(), sha: z.string() }) });
@@ -73,7 +72,10 @@ const PullBase = z.looseObject({ base: z.looseObject({ ref: z.string(), sha: z.s
 async function governedOpenPulls(services: Pick<Services, "github" | "pool">, request: RepoRulesApprovalRequest): Promise<number[]> {
   const octokit = services.github.forInstallation(request.installationId);
   const items = await octokit.paginate("GET /repos/{owner}/{repo}/pulls", { ...splitRepo(request.repo), state: "open", per_page: 100 });
-  const open = z.array(OpenPull).parse(items).map((pull) => pull.number);
+  const open = z
+    .array(OpenPull)
+    .parse(items)
+    .map((pull) => pull.number);
   if (open.length === 0) return [];
   const { rows } = await services.pool.query<{ pull_number: number }>(
     `SELECT DISTINCT pull_number FROM governor_verdicts
@@ -97,7 +99,9 @@ export async function approveRepoRules(
   const octokit = services.github.forInstallation(request.installationId);
   // The gate reads the rules at the pull request's base commit; on an issue, the default branch is meant.
   const base = request.onPull
-    ? PullBase.parse((await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...splitRepo(request.repo), pull_number: request.issueNumber })).data).base
+    ? PullBase.parse(
+        (await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...splitRepo(request.repo), pull_number: request.issueNumber })).data,
+      ).base
     : null;
   const where = base ? `this pull request's base (\`${base.ref}\` at ${base.sha.slice(0, 7)})` : "the default branch";
   const config = await readRepoConfig(services, octokit, { ...splitRepo(request.repo), ...(base ? { ref: base.sha } : {}) });

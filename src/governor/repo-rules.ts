@@ -3,16 +3,7 @@
 // (`/aura override repo-rules <reason>`, see repo-rules-approval.ts), and a verdict that relies on one says so.
 import { z } from "zod";
 import type { Verdict } from "./verdict.js";
-import {
-  PolicyPack,
-  PolicyParseError,
-  PolicyRule,
-  RuleId,
-  Severity,
-  toPolicyIssues,
-  type PolicyIssue,
-  type RuleOfKind,
-} from "./policy-pack.js";
+import { PolicyPack, PolicyParseError, PolicyRule, RuleId, Severity, toPolicyIssues, type PolicyIssue, type RuleOfKind } from "./policy-pack.js";
 
 /**
  * One entry: a new rule (id not in the pack: kind, severity, params and message all required) or a change to a
@@ -51,7 +42,9 @@ export class PolicyRelaxationRefused extends Error {
     super(
       `.github/aura.yml may only add or tighten rules; these relax the policy: ${relaxations
         .map((r) => `${r.ruleId}: ${r.change}`)
-        .join("; ")}. Undo them, or have a director approve these exact rules by writing \`/aura override repo-rules <reason>\` on any issue or pull request of the repository (a later change to the rules needs a new approval).`,
+        .join(
+          "; ",
+        )}. Undo them, or have a director approve these exact rules by writing \`/aura override repo-rules <reason>\` on any issue or pull request of the repository (a later change to the rules needs a new approval).`,
     );
     this.relaxations = relaxations;
   }
@@ -104,9 +97,7 @@ function paramRelaxations(base: PolicyRule, next: PolicyRule): string[] {
           continue;
         }
         // Protected for a class while any entry for the glob does not except it.
-        const exceptedEverywhere = same
-          .map((candidate) => candidate.exceptTaskClasses)
-          .reduce((common, list) => common.filter((cls) => list.includes(cls)));
+        const exceptedEverywhere = same.map((candidate) => candidate.exceptTaskClasses).reduce((common, list) => common.filter((cls) => list.includes(cls)));
         gained(`${entry.glob} exceptions`, notIn(exceptedEverywhere, entry.exceptTaskClasses));
       }
       if (base.params.testScript && !n.params.testScript) out.push("the test script is no longer protected");
@@ -172,11 +163,7 @@ export function findRelaxations(base: PolicyRule, next: PolicyRule): Relaxation[
  * Applies a repo's rules to the pack. Returns the effective pack, or a typed error: PolicyParseError for
  * invalid entries, PolicyRelaxationRefused listing every relaxation when no director override is given.
  */
-export function mergeRepoRules(
-  pack: PolicyPack,
-  repoRules: unknown,
-  directorOverride?: DirectorOverride,
-): MergeResult {
+export function mergeRepoRules(pack: PolicyPack, repoRules: unknown, directorOverride?: DirectorOverride): MergeResult {
   const source = ".github/aura.yml rules";
   const parsedRules = RepoRules.safeParse(repoRules);
   if (!parsedRules.success) {
@@ -195,7 +182,11 @@ export function mergeRepoRules(
     }
     seen.add(entry.id);
     if (entry.id === RESERVED_RULE_ID) {
-      issues.push({ ruleId: entry.id, field: `${field}.id`, message: `"${RESERVED_RULE_ID}" is reserved for \`/aura override repo-rules\`; choose another id` });
+      issues.push({
+        ruleId: entry.id,
+        field: `${field}.id`,
+        message: `"${RESERVED_RULE_ID}" is reserved for \`/aura override repo-rules\`; choose another id`,
+      });
       return;
     }
     const at = rules.findIndex((rule) => rule.id === entry.id);

@@ -42,9 +42,7 @@ export function dispatchGovernor(delivery: DeliverySummary): JobSpec[] {
   if (!EVALUATED_ACTIONS.has(delivery.action) && !baseChanged) return [];
   const pull = parsed.data.pull_request;
   if (pull.state !== "open") return [];
-  const jobs: JobSpec[] = [
-    { task: "pull.evaluate", key: `pull:${repo}#${pull.number}`, payload: { installationId, repo, pullNumber: pull.number } },
-  ];
+  const jobs: JobSpec[] = [{ task: "pull.evaluate", key: `pull:${repo}#${pull.number}`, payload: { installationId, repo, pullNumber: pull.number } }];
   if (isAgentPull(pull)) {
     jobs.push({
       task: "pull.audit",

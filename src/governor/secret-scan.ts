@@ -18,9 +18,7 @@ type CoreRule = CoreConfig["rules"][number];
 // secretlint core ignores `disabled` on a rule inside a preset.
 const FILTER_COMMENTS = "@secretlint/secretlint-rule-filter-comments";
 const config: CoreConfig = {
-  rules: recommendedRules
-    .filter((rule) => rule.meta.id !== FILTER_COMMENTS)
-    .map((rule) => ({ id: rule.meta.id, rule }) as CoreRule),
+  rules: recommendedRules.filter((rule) => rule.meta.id !== FILTER_COMMENTS).map((rule) => ({ id: rule.meta.id, rule }) as CoreRule),
 };
 
 /** secretlint rule ids the scan runs: the recommended preset minus filter-comments. */

@@ -30,7 +30,10 @@ async function recordedShas(db: Queryable, taskId: number): Promise<string[]> {
 async function taskCost(db: Queryable, taskId: number, recorded: number): Promise<number> {
   const exists = await db.query<{ present: boolean }>("SELECT to_regclass('model_spend') IS NOT NULL AS present");
   if (!exists.rows[0]?.present) return recorded;
-  const { rows } = await db.query<{ usd: string | null }>("SELECT sum(usd) AS usd FROM model_spend WHERE task_id = $1 AND state = 'settled' AND purpose <> 'advisory-review'", [taskId]);
+  const { rows } = await db.query<{ usd: string | null }>(
+    "SELECT sum(usd) AS usd FROM model_spend WHERE task_id = $1 AND state = 'settled' AND purpose <> 'advisory-review'",
+    [taskId],
+  );
   return Math.max(recorded, Number(rows[0]?.usd ?? 0));
 }
 

@@ -238,7 +238,15 @@ export type CommitRecords = {
 /** Everything the gate knows about one commit of a repository (read under the commit's lock). */
 export async function readCommitRecords(db: Queryable, at: { installationId: number; repo: string; headSha: string }): Promise<CommitRecords> {
   const pulls = await db.query<
-    VerdictRow & { p_pull_number: number; p_agent: boolean; p_governed: boolean; open: boolean; evaluating: boolean; html_url: string | null; id: string | null }
+    VerdictRow & {
+      p_pull_number: number;
+      p_agent: boolean;
+      p_governed: boolean;
+      open: boolean;
+      evaluating: boolean;
+      html_url: string | null;
+      id: string | null;
+    }
   >(
     `SELECT p.pull_number AS p_pull_number, p.agent AS p_agent, p.governed AS p_governed, p.open, p.evaluating, p.html_url, v.*
        FROM governor_pulls p

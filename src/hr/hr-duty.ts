@@ -26,10 +26,11 @@ export type EmployeeState = {
 
 /** Locks (creating on first use) the employee's row for this installation and returns its state. */
 export async function lockEmployeeState(client: Queryable, installationId: number, employeeId: string): Promise<EmployeeState> {
-  await client.query(
-    `INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-    [installationId, employeeId, INITIAL_STATUS],
-  );
+  await client.query(`INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+    installationId,
+    employeeId,
+    INITIAL_STATUS,
+  ]);
   const row = (
     await client.query<{ status: string; reinstated_at: Date | null; reason: string | null; changed_by: string | null; changed_at: Date }>(
       "SELECT status, reinstated_at, reason, changed_by, changed_at FROM employee_states WHERE installation_id = $1 AND employee_id = $2 FOR UPDATE",
@@ -75,7 +76,15 @@ export async function changeEmployeeStatus(client: Queryable, change: StatusChan
       actor: change.actor,
       action: `employee.${reinstated ? "reinstated" : to === "suspended" ? "suspended" : to === "active" ? "promoted" : "demoted"}`,
       subject: `installation:${change.installationId}/employee:${change.employeeId}`,
-      payload: { installationId: change.installationId, employeeId: change.employeeId, from: current.status, to, by: change.by, reason: change.reason, ...change.details },
+      payload: {
+        installationId: change.installationId,
+        employeeId: change.employeeId,
+        from: current.status,
+        to,
+        by: change.by,
+        reason: change.reason,
+        ...change.details,
+      },
     },
   ]);
   return { from: current.status, to };

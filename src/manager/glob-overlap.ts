@@ -7,11 +7,7 @@
 import braces from "braces";
 import { unsupportedGlobSyntax } from "../config/policy-files.js";
 
-type CharToken =
-  | { kind: "literal"; char: string }
-  | { kind: "any" }
-  | { kind: "star" }
-  | { kind: "class"; negated: boolean; ranges: [number, number][] };
+type CharToken = { kind: "literal"; char: string } | { kind: "any" } | { kind: "star" } | { kind: "class"; negated: boolean; ranges: [number, number][] };
 
 type Segment = { kind: "globstar" } | { kind: "pattern"; tokens: CharToken[] };
 
@@ -271,7 +267,12 @@ function patternsIntersect(a: CharToken[], b: CharToken[]): boolean {
 function segmentListsIntersect(a: Segment[], b: Segment[]): boolean {
   // Only pattern segments reach itemsIntersect: globstars are the wildcards.
   const tokens = (segment: Segment) => (segment.kind === "pattern" ? segment.tokens : []);
-  return sequencesIntersect(a, b, (segment) => segment.kind === "globstar", (x, y) => patternsIntersect(tokens(x), tokens(y)));
+  return sequencesIntersect(
+    a,
+    b,
+    (segment) => segment.kind === "globstar",
+    (x, y) => patternsIntersect(tokens(x), tokens(y)),
+  );
 }
 
 /** True when some repository path matches both globs (wildcards match dot-files). Throws GlobSyntaxError. */
@@ -281,8 +282,7 @@ export function globsOverlap(a: string, b: string): boolean {
   return left.some((x) => right.some((y) => segmentListsIntersect(x, y)));
 }
 
-const isWildcardFree = (segment: Segment | undefined) =>
-  segment?.kind === "pattern" && segment.tokens.every((token) => token.kind === "literal");
+const isWildcardFree = (segment: Segment | undefined) => segment?.kind === "pattern" && segment.tokens.every((token) => token.kind === "literal");
 
 // Whether a task scope reaches a protected path.
 // - Anchored protected globs (first segment a plain name, like `.github/workflows/**`): any overlap counts, and a

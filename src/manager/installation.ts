@@ -93,7 +93,12 @@ export async function runInstallationJob(services: Services, rawPayload: unknown
         );
         const stopped = await stopInstallationJobs(client, payload.installationId, String(helpers.job.id));
         await appendEvents(client, [
-          { actor: body.sender?.login ?? "github", action: "installation.removed", subject: `installation:${payload.installationId}`, payload: { stoppedJobs: stopped, deliveryId: delivery.deliveryId } },
+          {
+            actor: body.sender?.login ?? "github",
+            action: "installation.removed",
+            subject: `installation:${payload.installationId}`,
+            payload: { stoppedJobs: stopped, deliveryId: delivery.deliveryId },
+          },
         ]);
         await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = $1", [delivery.deliveryId]);
       });
@@ -156,7 +161,11 @@ export async function runInstallationJob(services: Services, rawPayload: unknown
 }
 
 /** Creates the repository's requirement label (from its config, or the default when the config is invalid). */
-export async function ensureRequirementLabel(services: Services, installationId: number, fullName: string): Promise<{ repo: string; label: string; created: boolean }> {
+export async function ensureRequirementLabel(
+  services: Services,
+  installationId: number,
+  fullName: string,
+): Promise<{ repo: string; label: string; created: boolean }> {
   const [owner = "", repo = ""] = fullName.split("/");
   const octokit = services.github.forInstallation(installationId);
   const config = await readRepoConfig(services, octokit, { owner, repo });

@@ -98,8 +98,6 @@ export class ManagerModelsUnavailable extends Error {
   override name = "ManagerModelsUnavailable";
 }
 
-
-
 function isBot(sender: IssuesDelivery["sender"]): boolean {
   return sender.type === "Bot" || sender.login.endsWith("[bot]");
 }
@@ -194,7 +192,12 @@ class Intake {
     for (const row of rows) {
       const parsed = IssuesDelivery.safeParse(row.payload);
       if (parsed.success) deliveries.push({ deliveryId: row.delivery_id, body: parsed.data });
-      else await markDeliveryProcessed(this.services.pool, row.delivery_id, `not an issues payload the Manager understands: ${parsed.error.message.slice(0, 300)}`);
+      else
+        await markDeliveryProcessed(
+          this.services.pool,
+          row.delivery_id,
+          `not an issues payload the Manager understands: ${parsed.error.message.slice(0, 300)}`,
+        );
     }
     return deliveries;
   }
@@ -291,7 +294,15 @@ class Intake {
     if (permission === null || !atLeast(permission, "triage")) return this.refuse(delivery, config.requirementLabel, permission);
 
     await inTransaction(this.services.pool, async (client) => {
-      const values = [body.issue.title, sender, body.repository.default_branch, JSON.stringify(config), config.requirementLabel, body.repository.private, body.repository.id];
+      const values = [
+        body.issue.title,
+        sender,
+        body.repository.default_branch,
+        JSON.stringify(config),
+        config.requirementLabel,
+        body.repository.private,
+        body.repository.id,
+      ];
       const inserted = await client.query<{ id: number }>(
         `INSERT INTO requirements (installation_id, repo, issue_number, title, labeled_by, default_branch, repo_config, requirement_label, private, repo_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -417,7 +428,12 @@ class Intake {
         [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
       );
       await appendEvents(client, [
-        { actor: delivery.body.sender.login, action: "repo_config.invalid", subject: this.subject, payload: { message, label, deliveryId: delivery.deliveryId } },
+        {
+          actor: delivery.body.sender.login,
+          action: "repo_config.invalid",
+          subject: this.subject,
+          payload: { message, label, deliveryId: delivery.deliveryId },
+        },
       ]);
       await markDeliveryProcessed(client, delivery.deliveryId, "repository config invalid");
     });
@@ -495,7 +511,12 @@ class Intake {
 
     if (outcome.kind === "providers-failed" && !finalAttempt) {
       await appendEvents(this.services.pool, [
-        { actor: "aura/manager", action: "plan.deferred", subject: this.subject, payload: { requirementId: requirement.id, reason: outcome.reason, ...planning } },
+        {
+          actor: "aura/manager",
+          action: "plan.deferred",
+          subject: this.subject,
+          payload: { requirementId: requirement.id, reason: outcome.reason, ...planning },
+        },
       ]);
       throw new ManagerModelsUnavailable(`${outcome.reason}; planning will be retried`);
     }
@@ -504,12 +525,22 @@ class Intake {
       if (current?.state !== "planning") {
         // Cancelled (or taken over by a director) while the model was thinking: the draft is dropped.
         await appendEvents(client, [
-          { actor: "aura/manager", action: "plan.discarded", subject: this.subject, payload: { requirementId: requirement.id, state: current?.state ?? null, outcome: outcome.kind } },
+          {
+            actor: "aura/manager",
+            action: "plan.discarded",
+            subject: this.subject,
+            payload: { requirementId: requirement.id, state: current?.state ?? null, outcome: outcome.kind },
+          },
         ]);
         return;
       }
       await appendEvents(client, [
-        { actor: "aura/manager", action: "plan.drafted", subject: this.subject, payload: { requirementId: requirement.id, outcome: outcome.kind, ...planning } },
+        {
+          actor: "aura/manager",
+          action: "plan.drafted",
+          subject: this.subject,
+          payload: { requirementId: requirement.id, outcome: outcome.kind, ...planning },
+        },
       ]);
       await this.settle(client, requirement.id, config, outcome);
     });
@@ -554,9 +585,17 @@ class Intake {
       case "planned":
         return this.storePlan(client, requirementId, config, outcome.plan, outcome.employeeId);
       case "refused":
-        return needsDirector("needs_director", planRefusedExplanation(outcome.problems, outcome.employeeId), `the rules refused the plan ${outcome.record.calls.length} times`);
+        return needsDirector(
+          "needs_director",
+          planRefusedExplanation(outcome.problems, outcome.employeeId),
+          `the rules refused the plan ${outcome.record.calls.length} times`,
+        );
       case "invalid-output":
-        return needsDirector("needs_director", invalidOutputExplanation(outcome.employeeId, outcome.reason), "the manager model gave no valid plan after re-asks");
+        return needsDirector(
+          "needs_director",
+          invalidOutputExplanation(outcome.employeeId, outcome.reason),
+          "the manager model gave no valid plan after re-asks",
+        );
       case "providers-failed":
         return needsDirector("needs_director", providersFailedExplanation(outcome.reason), "no manager model could be reached");
       case "over-budget":
@@ -586,7 +625,19 @@ class Intake {
       await client.query(
         `INSERT INTO tasks (requirement_id, plan_revision, task_key, title, instructions, task_class, scope, acceptance, depends_on, estimate_tokens, estimate_usd)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
-        [requirementId, revision, task.id, task.title, task.instructions, task.taskClass, task.scope, task.acceptance, task.dependsOn, task.estimate.tokens, task.estimate.usd],
+        [
+          requirementId,
+          revision,
+          task.id,
+          task.title,
+          task.instructions,
+          task.taskClass,
+          task.scope,
+          task.acceptance,
+          task.dependsOn,
+          task.estimate.tokens,
+          task.estimate.usd,
+        ],
       );
     }
     await transitionRequirement(client, requirementId, "planned", {
@@ -595,7 +646,10 @@ class Intake {
       details: { planRevision: revision, tasks: plan.tasks.map((task) => task.id) },
     });
     if (config.planApproval) {
-      await transitionRequirement(client, requirementId, "awaiting_approval", { actor: "aura/manager", reason: "planApproval is on: waiting for /aura approve" });
+      await transitionRequirement(client, requirementId, "awaiting_approval", {
+        actor: "aura/manager",
+        reason: "planApproval is on: waiting for /aura approve",
+      });
       return;
     }
     await transitionRequirement(client, requirementId, "in_progress", { actor: "aura/manager", reason: "tasks released to routing" });
@@ -629,10 +683,14 @@ class Intake {
         return false;
       }
       await client.query("UPDATE requirements SET plan_problems = $2 WHERE id = $1", [requirement.id, JSON.stringify(crashExplanation(attempts, message))]);
-      await transitionRequirement(client, requirement.id, "needs_director", { actor: "aura/manager", reason: `planning failed ${attempts} times: ${message.slice(0, 300)}` });
+      await transitionRequirement(client, requirement.id, "needs_director", {
+        actor: "aura/manager",
+        reason: `planning failed ${attempts} times: ${message.slice(0, 300)}`,
+      });
       return true;
     });
-    if (moved) await this.refreshStatus(true).catch((refreshError: unknown) => this.log.warn({ reason: String(refreshError) }, "status comment refresh failed"));
+    if (moved)
+      await this.refreshStatus(true).catch((refreshError: unknown) => this.log.warn({ reason: String(refreshError) }, "status comment refresh failed"));
     return moved;
   }
 }

@@ -77,8 +77,6 @@ export async function runLabelSyncJob(services: Services, rawPayload: unknown): 
     }
   }
   await inTransaction(services.pool, async (client) => {
-    await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = ANY($1::text[]) AND processed_at IS NULL", [
-      deliveryIds,
-    ]);
+    await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = ANY($1::text[]) AND processed_at IS NULL", [deliveryIds]);
   });
 }

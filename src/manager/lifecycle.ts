@@ -34,10 +34,9 @@ const WORKING_STATES: readonly RequirementState[] = ["in_progress", "needs_direc
  */
 export async function releaseDependents(services: Services, client: pg.PoolClient, requirementId: number): Promise<RoutedTask[]> {
   const requirement = (
-    await client.query<{ state: RequirementState; plan_revision: number }>(
-      "SELECT state, plan_revision FROM requirements WHERE id = $1 FOR UPDATE",
-      [requirementId],
-    )
+    await client.query<{ state: RequirementState; plan_revision: number }>("SELECT state, plan_revision FROM requirements WHERE id = $1 FOR UPDATE", [
+      requirementId,
+    ])
   ).rows[0];
   if (!requirement || !WORKING_STATES.includes(requirement.state)) return [];
   const tasks = (
@@ -107,10 +106,7 @@ export async function cancelRequirement(
     await client.query("UPDATE assignments SET active = false WHERE task_id = ANY($1::bigint[]) AND active", [taskIds]);
     // A running job cannot be deleted; remove_job stops it from being retried and frees its key.
     await client.query("SELECT graphile_worker.remove_job('task:' || id) FROM unnest($1::bigint[]) AS id", [taskIds]);
-    await client.query(
-      "UPDATE model_spend SET state = 'released', settled_at = now() WHERE task_id = ANY($1::bigint[]) AND state = 'reserved'",
-      [taskIds],
-    );
+    await client.query("UPDATE model_spend SET state = 'released', settled_at = now() WHERE task_id = ANY($1::bigint[]) AND state = 'reserved'", [taskIds]);
   }
   await transitionRequirement(client, requirementId, "cancelled", { actor: context.actor, reason: context.reason, details: { cancelledTasks: taskIds } });
   await addNotice(client, requirementId, {

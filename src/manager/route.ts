@@ -107,13 +107,19 @@ export type RoutingDecision = {
 const formatUsd = (usd: number) => `$${usd.toFixed(4)}`;
 
 /** The first hard filter a candidate fails, with a sentence saying why; null when it passes them all. */
-function firstFailedFilter(candidate: RoutingCandidate, input: RouteInput, skip: ReadonlySet<EligibilityFilter>): { filter: EligibilityFilter; reason: string } | null {
+function firstFailedFilter(
+  candidate: RoutingCandidate,
+  input: RouteInput,
+  skip: ReadonlySet<EligibilityFilter>,
+): { filter: EligibilityFilter; reason: string } | null {
   const checks: Record<EligibilityFilter, () => string | null> = {
     status: () => (candidate.status === "suspended" ? "suspended by HR; suspended employees never get work" : null),
-    capability: () => (candidate.capabilities.includes(input.taskClass) ? null : `not capable of ${input.taskClass} tasks (capabilities: ${candidate.capabilities.join(", ")})`),
+    capability: () =>
+      candidate.capabilities.includes(input.taskClass) ? null : `not capable of ${input.taskClass} tasks (capabilities: ${candidate.capabilities.join(", ")})`,
     "allow-list": () => (input.allowList.length === 0 || input.allowList.includes(candidate.id) ? null : "not in this repository's employees allow-list"),
     budget: () => {
-      if (input.estimate.tokens > input.remainingBudget.tokens) return `estimate of ${input.estimate.tokens} tokens exceeds the ${input.remainingBudget.tokens} tokens left`;
+      if (input.estimate.tokens > input.remainingBudget.tokens)
+        return `estimate of ${input.estimate.tokens} tokens exceeds the ${input.remainingBudget.tokens} tokens left`;
       if (candidate.expectedCostUsd > input.remainingBudget.usd)
         return `expected cost ${formatUsd(candidate.expectedCostUsd)} exceeds the ${formatUsd(input.remainingBudget.usd)} left`;
       return null;
@@ -138,7 +144,10 @@ function evaluate(input: RouteInput): Evaluation {
   const seed = routingSeed(input);
   const sorted = [...input.candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const records = sorted.map((candidate) => candidateRecord(candidate, input, seed));
-  const { pool, probationCap } = applyProbationCap(records.filter((record) => record.eligible), seed);
+  const { pool, probationCap } = applyProbationCap(
+    records.filter((record) => record.eligible),
+    seed,
+  );
 
   let best: CandidateRecord | undefined;
   for (const record of pool) {

@@ -36,7 +36,11 @@ function dependencyEdges(tasks: readonly TaskNode[]): Map<string, string[]> {
   const known = new Set(tasks.map((task) => task.id));
   const edges = new Map<string, string[]>();
   for (const task of tasks) {
-    if (!edges.has(task.id)) edges.set(task.id, task.dependsOn.filter((dependency) => known.has(dependency)));
+    if (!edges.has(task.id))
+      edges.set(
+        task.id,
+        task.dependsOn.filter((dependency) => known.has(dependency)),
+      );
   }
   return edges;
 }

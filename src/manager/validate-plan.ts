@@ -62,7 +62,6 @@ function scopeLocationProblem(scope: string): { kind: PlanProblemKind; message: 
   return undefined;
 }
 
-
 function normaliseProtected(entry: ProtectedGlob): { glob: string; reason: string | undefined; allowTaskClasses: readonly TaskClass[] } {
   return typeof entry === "string"
     ? { glob: entry, reason: undefined, allowTaskClasses: [] }
@@ -109,7 +108,12 @@ function dependencyProblems(plan: TaskPlan): PlanProblem[] {
   const ids = new Set<string>();
   for (const task of plan.tasks) {
     if (ids.has(task.id)) {
-      problems.push({ kind: "duplicate-task-id", taskId: task.id, message: `task id ${code(task.id)} is used more than once`, fix: "give every task its own id" });
+      problems.push({
+        kind: "duplicate-task-id",
+        taskId: task.id,
+        message: `task id ${code(task.id)} is used more than once`,
+        fix: "give every task its own id",
+      });
     }
     ids.add(task.id);
   }
@@ -144,7 +148,9 @@ function scopeProblems(task: PlannedTask, scope: string, protectedRules: readonl
   if (location) return [{ ...location, taskId: task.id, fix: "use a path glob relative to the repository root, such as `src/module/**`" }];
   const syntax = globSyntaxProblem(scope);
   if (syntax !== undefined) {
-    return [{ kind: "scope-invalid", taskId: task.id, message: `scope ${code(scope)} ${syntax}`, fix: "use plain globs: names, `*`, `**`, `?`, `[abc]` and `{a,b}`" }];
+    return [
+      { kind: "scope-invalid", taskId: task.id, message: `scope ${code(scope)} ${syntax}`, fix: "use plain globs: names, `*`, `**`, `?`, `[abc]` and `{a,b}`" },
+    ];
   }
   return protectedRules
     .filter((rule) => !rule.allowTaskClasses.includes(task.taskClass))

@@ -47,9 +47,7 @@ export class BudgetExhausted extends Error {
     super(
       `The ${describeScope(scope)} budget is exhausted: ${formatAmount(unit, used)} of ${formatAmount(unit, cap)} used, ` +
         `and the next model call may need up to ${formatAmount(unit, needed)}. ` +
-        (scope === "task" || scope === "requirement"
-          ? `A director can raise it with \`/aura budget <usd>\`.`
-          : "It resets at midnight UTC."),
+        (scope === "task" || scope === "requirement" ? `A director can raise it with \`/aura budget <usd>\`.` : "It resets at midnight UTC."),
     );
   }
 }
@@ -251,10 +249,11 @@ export async function reserveSpend(
  * real spend: money a provider charged is never forgotten.
  */
 export async function settleSpend(db: Queryable, reservationId: number, actual: Amount): Promise<void> {
-  await db.query(
-    "UPDATE model_spend SET state = 'settled', tokens = $2, usd = $3, settled_at = now() WHERE id = $1 AND state IN ('reserved', 'released')",
-    [reservationId, Math.max(0, Math.round(actual.tokens)), Math.max(0, actual.usd)],
-  );
+  await db.query("UPDATE model_spend SET state = 'settled', tokens = $2, usd = $3, settled_at = now() WHERE id = $1 AND state IN ('reserved', 'released')", [
+    reservationId,
+    Math.max(0, Math.round(actual.tokens)),
+    Math.max(0, actual.usd),
+  ]);
 }
 
 /** Frees the reservations of calls that never ran (a cancelled requirement, a crashed worker). */
@@ -391,7 +390,11 @@ export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
   },
   call: (bounds: CallBounds) => Promise<T>,
 ): Promise<T> {
-  const amount = worstCase({ promptTokens: promptTokenBound(input.prompt.messages, input.prompt.schema), maxOutputTokens: input.maxOutputTokens, price: input.price });
+  const amount = worstCase({
+    promptTokens: promptTokenBound(input.prompt.messages, input.prompt.schema),
+    maxOutputTokens: input.maxOutputTokens,
+    price: input.price,
+  });
   const { reservationId } = await reserveSpend(pool, {
     subject: input.subject,
     budgets: input.budgets,

@@ -360,9 +360,7 @@ function geminiNode(node: JsonSchema, path: string): GeminiSchema {
     const entries = Object.entries(node.properties ?? {});
     // Gemini rejects an object schema with no properties.
     if (entries.length === 0) throw new UnsupportedSchemaError(path, "an object without properties", "gemini");
-    out.properties = Object.fromEntries(
-      entries.map(([key, value]) => [key, geminiNode(value, path ? `${path}.${key}` : key)]),
-    );
+    out.properties = Object.fromEntries(entries.map(([key, value]) => [key, geminiNode(value, path ? `${path}.${key}` : key)]));
     out.required = node.required ?? entries.map(([key]) => key);
   }
   if (type === "array" && node.items) {

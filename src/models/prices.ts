@@ -90,8 +90,7 @@ export class PriceTable {
   priceFor(model: string, at: Date, provider?: ProviderName): Price {
     const time = at.getTime();
     const match = this.entries.find(
-      (entry) =>
-        entry.model === model && (provider === undefined || entry.provider === provider) && effectiveTime(entry) <= time,
+      (entry) => entry.model === model && (provider === undefined || entry.provider === provider) && effectiveTime(entry) <= time,
     );
     if (match) return { ...match };
     if (provider === "ollama") {

@@ -101,7 +101,13 @@ export function inputPriceBound(price: Price): number {
  * attempt's input (at inputPriceBound), divided by the output price, and never more than the request's own
  * maximum. Undefined when nothing bounds the reply.
  */
-export function outputAllowance(input: { maxCostUsd: number | undefined; spentUsd: number; inputTokens: number; price: Price | undefined; modelMax: number | undefined }): number | undefined {
+export function outputAllowance(input: {
+  maxCostUsd: number | undefined;
+  spentUsd: number;
+  inputTokens: number;
+  price: Price | undefined;
+  modelMax: number | undefined;
+}): number | undefined {
   const { maxCostUsd, price, modelMax } = input;
   if (maxCostUsd === undefined || price === undefined) return modelMax;
   const left = maxCostUsd - input.spentUsd - (input.inputTokens * inputPriceBound(price)) / 1e6;
@@ -159,9 +165,7 @@ function addUsage(total: Usage, more: Usage): Usage {
 
 /** Zod issues as short lines a model can act on: `- tasks.0.title: Invalid input: expected string`. */
 export function formatValidationError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `- ${issue.path.length > 0 ? issue.path.join(".") : "<root>"}: ${issue.message}`)
-    .join("\n");
+  return error.issues.map((issue) => `- ${issue.path.length > 0 ? issue.path.join(".") : "<root>"}: ${issue.message}`).join("\n");
 }
 
 /** The user message of a re-ask, at most REASK_MESSAGE_MAX_BYTES: a long list of problems is cut, never the instruction. */
@@ -214,9 +218,7 @@ function stripFence(text: string): string {
 }
 
 /** Runs the call → parse → validate → re-ask loop. Throws ModelCallError on every failure. */
-export async function generateStructured<S extends z.ZodType>(
-  options: StructuredLoopOptions<S>,
-): Promise<StructuredResult<z.infer<S>>> {
+export async function generateStructured<S extends z.ZodType>(options: StructuredLoopOptions<S>): Promise<StructuredResult<z.infer<S>>> {
   const { provider, model, request, call, classify, cost } = options;
   const clock = options.clock ?? Date.now;
   const timeoutMs = request.timeoutMs ?? options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -247,7 +249,13 @@ export async function generateStructured<S extends z.ZodType>(
 
   for (;;) {
     const inputTokens = firstPrompt + reaskPrompt;
-    const maxOutputTokens = outputAllowance({ maxCostUsd: request.maxCostUsd, spentUsd: cost(usage), inputTokens, price: options.price, modelMax: request.maxOutputTokens });
+    const maxOutputTokens = outputAllowance({
+      maxCostUsd: request.maxCostUsd,
+      spentUsd: cost(usage),
+      inputTokens,
+      price: options.price,
+      modelMax: request.maxOutputTokens,
+    });
     if (maxOutputTokens !== undefined && maxOutputTokens < Math.min(MIN_OUTPUT_TOKENS, request.maxOutputTokens ?? MIN_OUTPUT_TOKENS)) {
       // The budget, not the model, stops here: no call (or no re-ask) the reservation cannot pay for.
       throw budgetStop(attempts === 0 ? "prompt" : "reask", inputTokens, maxOutputTokens);
@@ -298,9 +306,8 @@ function callFailed(
 ): unknown {
   if (error instanceof CallerAbort) return error.reason;
   const { provider, model } = at.details;
-  const failure = error instanceof CallTimeout
-    ? { kind: "timeout" as const, message: `${provider} ${model} did not answer within ${at.timeoutMs} ms` }
-    : at.classify(error);
+  const failure =
+    error instanceof CallTimeout ? { kind: "timeout" as const, message: `${provider} ${model} did not answer within ${at.timeoutMs} ms` } : at.classify(error);
   const info = { ...at.details, ...(failure.status !== undefined ? { status: failure.status } : {}) };
   if (failure.kind === "rate_limit") return new RateLimitError(failure.message, info, failure.retryAfterMs);
   return new ModelCallError(failure.kind, failure.message, info);

@@ -138,12 +138,7 @@ export async function enqueueMany(db: Db, requests: readonly JobRequest[]): Prom
 }
 
 /** Queues one job (in the caller's transaction when `db` is a client in one); returns its id. */
-export async function enqueue<N extends JobName>(
-  db: Db,
-  name: N,
-  payload: JobPayloads[N],
-  options: { key?: string; runAt?: Date } = {},
-): Promise<string> {
+export async function enqueue<N extends JobName>(db: Db, name: N, payload: JobPayloads[N], options: { key?: string; runAt?: Date } = {}): Promise<string> {
   const [id] = await enqueueMany(db, [{ name, payload, ...options } as JobRequest]);
   return id as string;
 }

@@ -29,12 +29,7 @@ export async function isHalted(pool: Pick<pg.Pool, "query">, installationId: num
  * True when the job must not run now: its installation is halted, and the job has been queued again to run in
  * 15 s (same name, payload and key). The caller returns at once.
  */
-export async function deferWhileHalted(
-  deps: { pool: pg.Pool; log: Logger },
-  name: string,
-  job: JobDefinition,
-  payload: unknown,
-): Promise<boolean> {
+export async function deferWhileHalted(deps: { pool: pg.Pool; log: Logger }, name: string, job: JobDefinition, payload: unknown): Promise<boolean> {
   if (job.stopsWhileHalted === false) return false;
   const installationId = await job.stopsWhileHalted(payload);
   if (installationId === undefined || !(await isHalted(deps.pool, installationId))) return false;

@@ -17,11 +17,7 @@ export function jobWaitingFor(column: string): string {
   return `EXISTS (SELECT 1 FROM queued_jobs q WHERE q.payload->>'deliveryId' = ${column} AND ${JOB_STILL_QUEUED})`;
 }
 
-export async function recordDelivery(
-  pool: pg.Pool,
-  delivery: DeliverySummary,
-  dispatch: Dispatcher,
-): Promise<RecordResult> {
+export async function recordDelivery(pool: pg.Pool, delivery: DeliverySummary, dispatch: Dispatcher): Promise<RecordResult> {
   const jobs = dispatch(delivery);
   // The common case, a new delivery, is one statement: one round trip and one commit for the inbox row and
   // all its jobs together.
@@ -72,14 +68,18 @@ export async function recordDelivery(
  * delivery gets one when it succeeds) keeps an earlier job's time and note.
  */
 export async function markDeliveryProcessed(pool: Pick<pg.Pool, "query">, deliveryId: string, note?: string): Promise<void> {
-  await pool.query(
-    "UPDATE webhook_deliveries SET processed_at = coalesce(processed_at, now()), error = coalesce(error, $2) WHERE delivery_id = $1",
-    [deliveryId, note ?? null],
-  );
+  await pool.query("UPDATE webhook_deliveries SET processed_at = coalesce(processed_at, now()), error = coalesce(error, $2) WHERE delivery_id = $1", [
+    deliveryId,
+    note ?? null,
+  ]);
 }
 
 /** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
-export async function deliveredRepository(pool: Pick<pg.Pool, "query">, installationId: number, repo: string): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
+export async function deliveredRepository(
+  pool: Pick<pg.Pool, "query">,
+  installationId: number,
+  repo: string,
+): Promise<{ cloneUrl?: string; defaultBranch?: string }> {
   const { rows } = await pool.query<{ clone_url: string | null; default_branch: string | null }>(
     `SELECT payload #>> '{repository,clone_url}' AS clone_url, payload #>> '{repository,default_branch}' AS default_branch
      FROM webhook_deliveries WHERE installation_id = $1 AND repository = $2 ORDER BY received_at DESC LIMIT 1`,

@@ -16,12 +16,7 @@ export type Duty = {
 
 export type Leadership = { isLeader: () => boolean; stop: () => Promise<void> };
 
-export function startLeaderElection(options: {
-  databaseUrl: string;
-  log: Logger;
-  duties: Duty[];
-  retryMs?: number;
-}): Leadership {
+export function startLeaderElection(options: { databaseUrl: string; log: Logger; duties: Duty[]; retryMs?: number }): Leadership {
   let client: pg.Client | undefined;
   let leader = false;
   let stopped = false;

@@ -20,10 +20,7 @@ export const REDELIVERY_WINDOW_MS = 3 * 24 * 3_600_000;
  * Deletes up to `batch` prunable deliveries received before `now - retentionMs`; returns how many. The records
  * of finished jobs (`queued_jobs`, which tell whether a job still names a delivery) are forgotten first.
  */
-export async function pruneDeliveries(
-  pool: Pick<pg.Pool, "query">,
-  options: { now: Date; retentionMs?: number; batch?: number },
-): Promise<number> {
+export async function pruneDeliveries(pool: Pick<pg.Pool, "query">, options: { now: Date; retentionMs?: number; batch?: number }): Promise<number> {
   const retentionMs = Math.max(options.retentionMs ?? DELIVERY_RETENTION_MS, REDELIVERY_WINDOW_MS);
   const cutoff = new Date(options.now.getTime() - retentionMs);
   await forgetFinishedJobs(pool);

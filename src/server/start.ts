@@ -108,7 +108,10 @@ export async function startAura(config: AppConfig, options: StartOptions = {}): 
     server.addHandler(healthRoutes(config, pool, sandbox, role));
     await server.start();
     cleanups.push(() => server.stop());
-    log.info({ port: server.port, mode }, mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App");
+    log.info(
+      { port: server.port, mode },
+      mode === "app" ? "Aura Orchestra is running" : "Aura Orchestra is in setup mode: open the page above to register the GitHub App",
+    );
     return { port: server.port, databaseUrl, ownerDatabaseUrl, mode, requestBodies, stop };
   } catch (error) {
     await stop();
@@ -171,7 +174,11 @@ function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
 function logSandboxAtStart(sandboxAtStart: ReturnType<typeof sandboxStatus>, log: Logger): void {
   if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
   else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
-  else if (sandboxAtStart.missing === "") log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs go without the limits AURA_SANDBOX_ACCEPT_MISSING accepts, and every PR says which held and which were missing");
+  else if (sandboxAtStart.missing === "")
+    log.warn(
+      { sandbox: sandboxAtStart },
+      "sandbox incomplete: runs go without the limits AURA_SANDBOX_ACCEPT_MISSING accepts, and every PR says which held and which were missing",
+    );
   else log.warn({ sandbox: sandboxAtStart }, "sandbox incomplete: runs are allowed by AURA_ALLOW_UNSANDBOXED and every PR says which limits held");
 }
 
@@ -181,20 +188,32 @@ function createServer(config: AppConfig, at: { host: string | undefined; port: n
     host: at.host ?? config.HOST ?? "0.0.0.0",
     port: at.port,
     log,
-    Probot: withBodyLimit(Probot.defaults({
-      appId: config.hasCredentials ? Number(config.APP_ID) : 1,
-      privateKey: config.privateKey ?? "setup mode: no private key yet",
-      secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
-      baseUrl: config.githubApiUrl,
-      log,
-    }), { budget: at.requestBodies, log }),
+    Probot: withBodyLimit(
+      Probot.defaults({
+        appId: config.hasCredentials ? Number(config.APP_ID) : 1,
+        privateKey: config.privateKey ?? "setup mode: no private key yet",
+        secret: config.WEBHOOK_SECRET ?? "setup mode: webhooks are not accepted",
+        baseUrl: config.githubApiUrl,
+        log,
+      }),
+      { budget: at.requestBodies, log },
+    ),
   });
 }
 
 /** The Aura app on the webhook route and, unless turned off, this process's job workers and leader duties. */
 async function loadApp(
   server: Server,
-  at: { config: AppConfig; options: StartOptions; log: Logger; pool: pg.Pool; audit: AuditLog; sandbox: SandboxOptions; databaseUrl: string; cleanups: Cleanups },
+  at: {
+    config: AppConfig;
+    options: StartOptions;
+    log: Logger;
+    pool: pg.Pool;
+    audit: AuditLog;
+    sandbox: SandboxOptions;
+    databaseUrl: string;
+    cleanups: Cleanups;
+  },
 ): Promise<void> {
   const { config, options, log, pool, audit, cleanups } = at;
   await server.load(createApp({ pool, audit, dispatch: options.dispatch ?? dispatchAll }));
@@ -256,7 +275,15 @@ function healthRoutes(config: AppConfig, pool: pg.Pool, sandbox: SandboxOptions,
     sandboxDetail: () => {
       const { bwrap, limits, held, missing, accepted, setupEgress, fix } = sandboxStatus(sandbox);
       const acceptedNote = accepted && `${accepted} (accepted by the operator in AURA_SANDBOX_ACCEPT_MISSING)`;
-      return { bwrap, cgroup: limits, limitsHeld: held, limitsMissing: missing || "none", limitsMissingAccepted: acceptedNote || "none", setupEgress, ...(fix ? { fix } : {}) };
+      return {
+        bwrap,
+        cgroup: limits,
+        limitsHeld: held,
+        limitsMissing: missing || "none",
+        limitsMissingAccepted: acceptedNote || "none",
+        setupEgress,
+        ...(fix ? { fix } : {}),
+      };
     },
     databaseRole: { role: role.role, warnings: role.warnings },
     detail: config.AURA_READY_DETAIL,

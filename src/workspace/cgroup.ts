@@ -8,10 +8,7 @@ import { readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-export type CgroupProbe =
-  | { kind: "v2"; parent: string }
-  | { kind: "v1"; memory: string; pids: string; swapLimit: boolean }
-  | { kind: "none"; reason: string };
+export type CgroupProbe = { kind: "v2"; parent: string } | { kind: "v1"; memory: string; pids: string; swapLimit: boolean } | { kind: "none"; reason: string };
 
 export type RunLimits = { memoryBytes: number; maxProcesses: number };
 
@@ -79,7 +76,10 @@ function probeV2(dir: string, configured: boolean): CgroupProbe {
   const enabled = words(path.join(dir, "cgroup.subtree_control"));
   if (!enabled.includes("memory") || !enabled.includes("pids")) {
     if (!configured) {
-      return { kind: "none", reason: `the app's cgroup ${dir} does not enable memory and pids for child groups; set AURA_SANDBOX_CGROUP to a delegated cgroup v2 directory` };
+      return {
+        kind: "none",
+        reason: `the app's cgroup ${dir} does not enable memory and pids for child groups; set AURA_SANDBOX_CGROUP to a delegated cgroup v2 directory`,
+      };
     }
     try {
       // A group with processes in it cannot enable controllers for children: the processes move to a leaf.
@@ -94,7 +94,13 @@ function probeV2(dir: string, configured: boolean): CgroupProbe {
       return { kind: "none", reason: `cannot enable memory and pids for child groups of ${dir}: ${error instanceof Error ? error.message : String(error)}` };
     }
   }
-  const failed = tryChild([dir], [["memory.max", "67108864"], ["pids.max", "16"]]);
+  const failed = tryChild(
+    [dir],
+    [
+      ["memory.max", "67108864"],
+      ["pids.max", "16"],
+    ],
+  );
   return failed ? { kind: "none", reason: `cannot create a limited group under ${dir}: ${failed}` } : { kind: "v2", parent: dir };
 }
 
@@ -103,16 +109,22 @@ function probeV1(all: Mount[], groups: Map<string, string>): CgroupProbe {
   const memory = hierarchy("memory");
   const pids = hierarchy("pids");
   if (!memory || !pids) return { kind: "none", reason: "no cgroup v2 with memory and pids, and no cgroup v1 memory and pids hierarchies are mounted" };
-  const parents = [
-    path.join(memory.point, groups.get("memory") ?? "/", V1_GROUP),
-    path.join(pids.point, groups.get("pids") ?? "/", V1_GROUP),
-  ] as const;
+  const parents = [path.join(memory.point, groups.get("memory") ?? "/", V1_GROUP), path.join(pids.point, groups.get("pids") ?? "/", V1_GROUP)] as const;
   try {
     for (const parent of parents) mkdirSync(parent, { recursive: true });
   } catch (error) {
-    return { kind: "none", reason: `cannot create cgroup v1 groups (${error instanceof Error ? error.message : String(error)}); run the app as root or give it a delegated cgroup v2 directory (AURA_SANDBOX_CGROUP)` };
+    return {
+      kind: "none",
+      reason: `cannot create cgroup v1 groups (${error instanceof Error ? error.message : String(error)}); run the app as root or give it a delegated cgroup v2 directory (AURA_SANDBOX_CGROUP)`,
+    };
   }
-  const failed = tryChild([...parents], [["memory.limit_in_bytes", "67108864"], ["pids.max", "16"]]);
+  const failed = tryChild(
+    [...parents],
+    [
+      ["memory.limit_in_bytes", "67108864"],
+      ["pids.max", "16"],
+    ],
+  );
   if (failed) return { kind: "none", reason: `cannot create limited cgroup v1 groups: ${failed}` };
   return { kind: "v1", memory: parents[0], pids: parents[1], swapLimit: existsSync(path.join(parents[0], "memory.memsw.limit_in_bytes")) };
 }

@@ -65,7 +65,10 @@ async function ensureCommits(options: WorkspaceOptions, input: CommitSource, sha
   const fetch = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--filter=blob:none", "origin"];
   const bySha = await git(target, [...fetch, ...missing], { okExitCodes: [1, 128] });
   if (bySha.exitCode !== 0) {
-    const refspecs = ["+refs/heads/*:refs/remotes/origin/*", ...(input.fallbackRefs ?? []).map((ref) => `+${ref}:refs/remotes/origin/extra/${ref.replace(/^refs\//, "")}`)];
+    const refspecs = [
+      "+refs/heads/*:refs/remotes/origin/*",
+      ...(input.fallbackRefs ?? []).map((ref) => `+${ref}:refs/remotes/origin/extra/${ref.replace(/^refs\//, "")}`),
+    ];
     await git(target, [...fetch, ...refspecs], { okExitCodes: [1, 128] });
   }
   for (const sha of missing) {
@@ -78,10 +81,7 @@ async function ensureCommits(options: WorkspaceOptions, input: CommitSource, sha
  * The full diff of a pull request from a clone: merge base of `baseSha` and `headSha` to `headSha`, as GitHub
  * shows it, in the REST API's ChangedFile shape (complete: no file limit, binaries without a patch).
  */
-export async function diffFromClone(
-  options: WorkspaceOptions,
-  input: CommitSource & { baseSha: string; headSha: string },
-): Promise<ChangedFile[]> {
+export async function diffFromClone(options: WorkspaceOptions, input: CommitSource & { baseSha: string; headSha: string }): Promise<ChangedFile[]> {
   const source = resolveCloneSource({ ...input.repo, allowLocalClone: options.allowLocalClone });
   const key = cacheFor(options, source, input.repo.fullName, undefined).gitDir;
   return withLock(key, async () => {

@@ -4,7 +4,10 @@
 /** A clone source that the configuration does not allow (a local path or file:// without the flag). */
 export class CloneSourceNotAllowedError extends Error {
   override name = "CloneSourceNotAllowedError";
-  constructor(readonly source: string, reason: string) {
+  constructor(
+    readonly source: string,
+    reason: string,
+  ) {
     super(`Clone source refused: ${reason}`);
   }
 }
@@ -48,16 +51,7 @@ export class GitCommandError extends Error {
 }
 
 export type UnsafePathReason =
-  | "empty"
-  | "absolute"
-  | "parent-segment"
-  | "git-dir"
-  | "symlink"
-  | "outside-root"
-  | "not-a-file"
-  | "not-a-directory"
-  | "invalid-character"
-  | "too-large";
+  "empty" | "absolute" | "parent-segment" | "git-dir" | "symlink" | "outside-root" | "not-a-file" | "not-a-directory" | "invalid-character" | "too-large";
 
 /** A model-supplied (or repo-supplied) path that could escape the work tree or touch git metadata. */
 export class UnsafePathError extends Error {

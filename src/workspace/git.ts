@@ -122,11 +122,7 @@ export async function git(target: GitTarget, args: string[], options: { cwd?: st
  * Runs `git <args>` against the target (module-internal; also used by the push function). Exit codes listed in `okExitCodes` (besides 0) resolve with their
  * code; any other failure throws GitCommandError with the token removed from every part of the message.
  */
-export async function runGit(
-  target: GitTarget,
-  args: string[],
-  options: { cwd?: string; okExitCodes?: number[] } = {},
-): Promise<GitResult> {
+export async function runGit(target: GitTarget, args: string[], options: { cwd?: string; okExitCodes?: number[] } = {}): Promise<GitResult> {
   const cwd = options.cwd ?? target.workTree ?? target.gitDir;
   const secrets = target.token ? [target.token] : [];
   let exit: GitExit | undefined;

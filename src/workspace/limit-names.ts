@@ -18,7 +18,9 @@ export function parseLimitNames(text: string): LimitName[] {
     .filter((entry) => entry !== "");
   const unknown = names.filter((name) => !isLimitName(name));
   if (unknown.length > 0) {
-    throw new Error(`names ${unknown.map((name) => JSON.stringify(name)).join(", ")}, which ${unknown.length === 1 ? "is not a limit" : "are not limits"} (allowed: ${LIMIT_NAMES.join(", ")})`);
+    throw new Error(
+      `names ${unknown.map((name) => JSON.stringify(name)).join(", ")}, which ${unknown.length === 1 ? "is not a limit" : "are not limits"} (allowed: ${LIMIT_NAMES.join(", ")})`,
+    );
   }
   return [...new Set(names.filter(isLimitName))];
 }

@@ -19,8 +19,5 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   for (const secret of secrets.flatMap(secretForms).sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(REDACTED);
   }
-  return out
-    .replace(AUTH_HEADER, `$1${REDACTED}`)
-    .replace(URL_USERINFO, `$1${REDACTED}@`)
-    .replace(GITHUB_TOKEN, REDACTED);
+  return out.replace(AUTH_HEADER, `$1${REDACTED}`).replace(URL_USERINFO, `$1${REDACTED}@`).replace(GITHUB_TOKEN, REDACTED);
 }

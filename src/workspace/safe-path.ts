@@ -95,11 +95,7 @@ export async function safeWriteFile(root: string, relPath: string, content: stri
   await mkdir(path.dirname(target), { recursive: true });
   // Re-check after creating parents, then refuse to follow a link at the last component.
   await resolveInside(root, relPath);
-  const handle = await open(
-    target,
-    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW,
-    0o644,
-  );
+  const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
   try {
     await handle.writeFile(content);
   } finally {

@@ -59,7 +59,8 @@ function probeWorkspace(): Check {
   const dir = mkdtempSync(path.join(os.tmpdir(), "aura-wsprobe-"));
   const run = (file: string, args: string[]) => {
     const result = spawnSync(file, args, { timeout: 10_000, encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
-    if (result.status !== 0) throw new Error(`${file} ${args.slice(0, 3).join(" ")}: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`);
+    if (result.status !== 0)
+      throw new Error(`${file} ${args.slice(0, 3).join(" ")}: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`);
   };
   const mounted: string[] = [];
   try {
@@ -122,7 +123,11 @@ export function limitReport(probe: LimitProbe, bwrap: BwrapFeatures | undefined,
   if (bwrap?.size) held.push(`tmpfs ${size(sizes.tmpfsMb)}`);
   else lack("tmpfs", bwrap ? "sized tmpfs (this bubblewrap has no --size: install 0.7 or later)" : "sized tmpfs (no bubblewrap)");
   if (probe.workspace.ok && bwrap) held.push(`workspace ${size(sizes.workspaceMb)}`);
-  else lack("workspace", `workspace disk limit (${probe.workspace.ok ? "not applied without bubblewrap: the run can reach the real tree" : probe.workspace.reason})`);
+  else
+    lack(
+      "workspace",
+      `workspace disk limit (${probe.workspace.ok ? "not applied without bubblewrap: the run can reach the real tree" : probe.workspace.reason})`,
+    );
   if (probe.uids.ok) held.push(uid === undefined ? `uid per run (${probe.uids.pool.count} from ${probe.uids.pool.base})` : `uid ${uid}`);
   else lack("uid", `a uid per run (${probe.uids.reason})`);
   if (bwrap?.seccomp) held.push("seccomp");

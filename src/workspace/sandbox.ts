@@ -56,10 +56,7 @@ export type SandboxRunMode = "bwrap" | "bwrap (limits incomplete)" | "none" | "n
 export type SandboxMode = SandboxRunMode | "unavailable";
 
 /** How a run could reach the outside: not at all, the registry proxy only, or the host's network (unsandboxed). */
-export type SandboxEgress =
-  | { kind: "none" }
-  | { kind: "registry-proxy"; allowed: string[]; refused: string[] }
-  | { kind: "host" };
+export type SandboxEgress = { kind: "none" } | { kind: "registry-proxy"; allowed: string[]; refused: string[] } | { kind: "host" };
 
 export type SandboxOptions = {
   /** AURA_ALLOW_UNSANDBOXED: run without bubblewrap, or without every limit, when they do not work. */
@@ -299,7 +296,12 @@ export function explainBwrapFailure(bwrap: string, stderr: string): string {
 export type BwrapProbe = { ok: true; features: BwrapFeatures; featureError?: string } | { ok: false; error: string };
 const probes = new Map<string, BwrapProbe>();
 
-function tryBwrap(bwrap: string, args: string[], user: { uid: number; gid: number } | undefined, stdio: (number | "ignore")[] = []): { ok: boolean; stderr: string } {
+function tryBwrap(
+  bwrap: string,
+  args: string[],
+  user: { uid: number; gid: number } | undefined,
+  stdio: (number | "ignore")[] = [],
+): { ok: boolean; stderr: string } {
   const result = spawnSync(bwrap, [...args, "--", "/bin/true"], {
     cwd: "/",
     env: scrubbedEnv(SANDBOX_HOME),
@@ -334,8 +336,15 @@ export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "uidPool"
       const program = features.seccomp ? seccompProgramFile() : undefined;
       const fd = program ? openSync(program, "r") : undefined;
       try {
-        const full = tryBwrap(bwrap, bwrapArgs({ features, tmpfsBytes: 1024 * 1024, ...(fd === undefined ? {} : { seccompFd: SECCOMP_FD }) }), user, fd === undefined ? [] : ["ignore", fd]);
-        probe = full.ok ? { ok: true, features } : { ok: true, features: none, featureError: `${bwrap} with --size, --disable-userns and --seccomp failed: ${full.stderr.trim()}` };
+        const full = tryBwrap(
+          bwrap,
+          bwrapArgs({ features, tmpfsBytes: 1024 * 1024, ...(fd === undefined ? {} : { seccompFd: SECCOMP_FD }) }),
+          user,
+          fd === undefined ? [] : ["ignore", fd],
+        );
+        probe = full.ok
+          ? { ok: true, features }
+          : { ok: true, features: none, featureError: `${bwrap} with --size, --disable-userns and --seccomp failed: ${full.stderr.trim()}` };
       } finally {
         if (fd !== undefined) closeSync(fd);
       }
@@ -394,9 +403,11 @@ function assess(options: SandboxOptions, sizes: LimitSizes, uid?: number) {
 
 /** One sentence for an operator whose runs are refused: what would let them run. */
 function fixFor(bwrapWorks: boolean, refused: readonly MissingLimit[]): string {
-  if (!bwrapWorks) return "make bubblewrap work on this host (install it; see the bwrap field for why it failed), or set AURA_ALLOW_UNSANDBOXED=true to run commands as plain processes";
+  if (!bwrapWorks)
+    return "make bubblewrap work on this host (install it; see the bwrap field for why it failed), or set AURA_ALLOW_UNSANDBOXED=true to run commands as plain processes";
   const names = refused.map((limit) => limit.name);
-  if (names.length === 0 || names.some((name) => name === null)) return 'fix the host (docs/architecture.md, "Sandbox"); a bubblewrap that fails with its own limits cannot be accepted as missing';
+  if (names.length === 0 || names.some((name) => name === null))
+    return 'fix the host (docs/architecture.md, "Sandbox"); a bubblewrap that fails with its own limits cannot be accepted as missing';
   return `fix the host (docs/architecture.md, "Sandbox"; root gives each run a cgroup, a disk layer and a uid), or set AURA_SANDBOX_ACCEPT_MISSING=${names.join(",")} to run in bubblewrap without exactly these limits`;
 }
 
@@ -492,7 +503,14 @@ async function setupStep<T>(what: string, step: () => Promise<T>): Promise<T> {
   }
 }
 
-type Resources = { lease?: Lease; cgroup?: RunCgroup; workspace?: WorkspaceMount; hostHome?: string; egress?: { dir: string; proxy: RegistryProxy }; seccompFd?: number };
+type Resources = {
+  lease?: Lease;
+  cgroup?: RunCgroup;
+  workspace?: WorkspaceMount;
+  hostHome?: string;
+  egress?: { dir: string; proxy: RegistryProxy };
+  seccompFd?: number;
+};
 
 /** Tears a run down in reverse order; the first failure is reported as an infrastructure error after all steps ran. */
 async function release(resources: Resources, commitWorkspace: boolean): Promise<void> {
@@ -511,7 +529,9 @@ async function release(resources: Resources, commitWorkspace: boolean): Promise<
   if (cgroup) await attempt("stopping the run's processes", () => cgroup.killAll());
   if (lease) await attempt("stopping the processes of the run's uid", () => lease.killAll());
   if (workspace) {
-    await attempt("copying the run's changes back to the work tree", () => (commitWorkspace && failures.length === 0 ? workspace.commit() : workspace.discard()));
+    await attempt("copying the run's changes back to the work tree", () =>
+      commitWorkspace && failures.length === 0 ? workspace.commit() : workspace.discard(),
+    );
     if (failures.length > 0) await workspace.discard().catch(() => undefined);
   }
   if (cgroup) await attempt("removing the run's cgroup", () => cgroup.destroy());
@@ -628,11 +648,30 @@ export async function runInSandbox(options: SandboxOptions, input: SandboxRunInp
   await release(resources, outcome.started);
   const output = capture.finish();
   if (!outcome.started && !outcome.timedOut) {
-    const why = outcome.code === GATE_REFUSED ? "the run could not be placed in its cgroup" : `${kind === "bwrap" ? "bubblewrap" : "the shell"} exited before the command started`;
-    throw new SandboxStartError(`could not start the sandbox: ${why}: ${output.text.trim().split("\n").slice(-5).join(" | ") || `exit ${String(outcome.code)}`}`, "setup");
+    const why =
+      outcome.code === GATE_REFUSED
+        ? "the run could not be placed in its cgroup"
+        : `${kind === "bwrap" ? "bubblewrap" : "the shell"} exited before the command started`;
+    throw new SandboxStartError(
+      `could not start the sandbox: ${why}: ${output.text.trim().split("\n").slice(-5).join(" | ") || `exit ${String(outcome.code)}`}`,
+      "setup",
+    );
   }
   const durationMs = Math.round(performance.now() - started);
-  return describeRun(options, input, { assessment, features, proxied, resources, refused, outcome, memoryExceeded, durationMs, output, timeoutMs, maxOutputBytes, sizes });
+  return describeRun(options, input, {
+    assessment,
+    features,
+    proxied,
+    resources,
+    refused,
+    outcome,
+    memoryExceeded,
+    durationMs,
+    output,
+    timeoutMs,
+    maxOutputBytes,
+    sizes,
+  });
 }
 
 /** Without a working bubblewrap, or with a missing limit the operator did not accept, runs are refused unless AURA_ALLOW_UNSANDBOXED. */
@@ -640,7 +679,10 @@ function refuseUnlessAllowed(options: SandboxOptions, { bwrap: probe, report }: 
   if (!probe.ok && !options.allowUnsandboxed) throw new SandboxUnavailableError(probe.error);
   if (report.refused.length > 0 && !options.allowUnsandboxed) {
     const names = report.refused.flatMap((limit) => (limit.name === null ? [] : [limit.name]));
-    throw new SandboxLimitsUnavailableError(report.refused.map((limit) => limit.text), names);
+    throw new SandboxLimitsUnavailableError(
+      report.refused.map((limit) => limit.text),
+      names,
+    );
   }
 }
 
@@ -687,7 +729,16 @@ async function commandLine(
   options: SandboxOptions,
   input: SandboxRunInput,
   resources: Resources,
-  at: { kind: SandboxKind; features: BwrapFeatures; proxied: boolean; tree: string; bound: string; user: RunUser | undefined; limitProbe: LimitProbe; sizes: LimitSizes },
+  at: {
+    kind: SandboxKind;
+    features: BwrapFeatures;
+    proxied: boolean;
+    tree: string;
+    bound: string;
+    user: RunUser | undefined;
+    limitProbe: LimitProbe;
+    sizes: LimitSizes;
+  },
 ): Promise<{ argv: string[]; cwd: string; env: Record<string, string> }> {
   const { limitProbe, sizes, user, proxied } = at;
   const prefix = limitProbe.prlimit ? prlimitArgs(limitProbe.prlimit, user ? sizes.maxProcesses : undefined) : [];
@@ -701,13 +752,23 @@ async function commandLine(
     return { argv: [...prefix, ...ready, "/bin/sh", "-c", input.command], cwd: at.bound, env: { ...scrubbedEnv(hostHome), ...phaseEnv } };
   }
   const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
-  const run: BwrapRun = { bound: at.bound, tree: at.tree, features: at.features, tmpfsBytes: sizes.tmpfsMb * 1024 * 1024, ...(resources.seccompFd === undefined ? {} : { seccompFd: SECCOMP_FD }) };
+  const run: BwrapRun = {
+    bound: at.bound,
+    tree: at.tree,
+    features: at.features,
+    tmpfsBytes: sizes.tmpfsMb * 1024 * 1024,
+    ...(resources.seccompFd === undefined ? {} : { seccompFd: SECCOMP_FD }),
+  };
   const env = { ...scrubbedEnv(SANDBOX_HOME), ...phaseEnv };
   if (!proxied) return { argv: [...prefix, bwrap, ...bwrapArgs(run), "--", ...ready, "/bin/sh", "-c", input.command], cwd: "/", env };
   resources.egress = await setupStep("starting the registry proxy", () => openEgress(options, user));
   // The forwarder listens first, then starts the command: no shell, no race with the listener.
   const forwarder = [realpathSync(process.execPath), `${SANDBOX_EGRESS}/forwarder.mjs`, String(SANDBOX_PROXY_PORT), `${SANDBOX_EGRESS}/proxy.sock`];
-  return { argv: [...prefix, bwrap, ...bwrapArgs({ ...run, egressDir: resources.egress.dir }), "--", ...ready, ...forwarder, "/bin/sh", "-c", input.command], cwd: "/", env };
+  return {
+    argv: [...prefix, bwrap, ...bwrapArgs({ ...run, egressDir: resources.egress.dir }), "--", ...ready, ...forwarder, "/bin/sh", "-c", input.command],
+    cwd: "/",
+    env,
+  };
 }
 
 /** The run's evidence: what ran, how it ended, its log, and which limits held. */

@@ -327,11 +327,9 @@ async function mergeInto(
   const target = workspaceTarget(workspace, token, options.identity);
   const subject = `Merge ${label} into ${workspace.branch}`;
   const message = trailers ? commitMessage(subject, trailers) : subject;
-  const result = await git(
-    target,
-    ["merge", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-m", message, rev],
-    { okExitCodes: [1] },
-  );
+  const result = await git(target, ["merge", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-m", message, rev], {
+    okExitCodes: [1],
+  });
   if (result.exitCode === 0) return;
   const files = await conflictedFiles(target);
   await git(target, ["merge", "--abort"], { okExitCodes: [128] });

@@ -117,7 +117,10 @@ function tryLock(flock: string, file: string): Promise<Holder | undefined> {
     child.once("exit", (code, signal) => {
       if (held) return;
       if (code === LOCK_BUSY) resolve(undefined);
-      else reject(new SandboxStartError(`could not start the sandbox: ${flock} ${file} failed (${stderr.trim() || `exit ${String(code ?? signal)}`})`, "uid-pool"));
+      else
+        reject(
+          new SandboxStartError(`could not start the sandbox: ${flock} ${file} failed (${stderr.trim() || `exit ${String(code ?? signal)}`})`, "uid-pool"),
+        );
     });
   });
 }

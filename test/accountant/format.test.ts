@@ -42,12 +42,12 @@ describe("formatDuration", () => {
 
 describe("formatCount", () => {
   it("uses the singular for one and the plural otherwise", () => {
-    expect([formatCount(0, "task"), formatCount(1, "task"), formatCount(2, "task"), formatCount(1, "repository", "repositories"), formatCount(3, "repository", "repositories")]).toEqual([
-      "0 tasks",
-      "1 task",
-      "2 tasks",
-      "1 repository",
-      "3 repositories",
-    ]);
+    expect([
+      formatCount(0, "task"),
+      formatCount(1, "task"),
+      formatCount(2, "task"),
+      formatCount(1, "repository", "repositories"),
+      formatCount(3, "repository", "repositories"),
+    ]).toEqual(["0 tasks", "1 task", "2 tasks", "1 repository", "3 repositories"]);
   });
 });

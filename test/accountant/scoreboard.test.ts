@@ -22,7 +22,11 @@ const steady: ScoreboardEmployee = {
   employee: "gemini-flash",
   status: "active",
   outcomes: tasks("gemini-flash", [
-    ...repeat(16, { result: "merged" as const, costUsd: 0.25 }).map((spec, i) => ({ ...spec, taskClass: i < 10 ? "feature" : "docs", prOpenedAt: prAfter(30, i) })),
+    ...repeat(16, { result: "merged" as const, costUsd: 0.25 }).map((spec, i) => ({
+      ...spec,
+      taskClass: i < 10 ? "feature" : "docs",
+      prOpenedAt: prAfter(30, i),
+    })),
     ...repeat(4, { result: "rejected" as const, costUsd: 0.6, revisionRounds: 1 }).map((spec, i) => ({ ...spec, prOpenedAt: prAfter(90, 16 + i) })),
     { result: "provider_error", costUsd: 0 },
   ]),
@@ -43,7 +47,21 @@ function mainRow(markdown: string, employee: string): string[] {
   return line.slice(2, -2).split(" | ");
 }
 
-const COLUMNS = ["#", "Employee", "Status", "Tasks", "Merged", "Rejected", "Merge rate (n)", "Score", "Strikes (30 d)", "Revisions / PR", "Total cost", "Cost / merged PR", "Median time to PR"];
+const COLUMNS = [
+  "#",
+  "Employee",
+  "Status",
+  "Tasks",
+  "Merged",
+  "Rejected",
+  "Merge rate (n)",
+  "Score",
+  "Strikes (30 d)",
+  "Revisions / PR",
+  "Total cost",
+  "Cost / merged PR",
+  "Median time to PR",
+];
 const cellOf = (row: string[], column: string) => row[COLUMNS.indexOf(column)];
 
 describe("rankScoreboard", () => {
@@ -133,7 +151,10 @@ describe("renderScoreboard", () => {
   });
 
   it("puts counts of one in the singular", () => {
-    const single = renderScoreboard({ employees: [{ employee: "solo", status: "probation", outcomes: tasks("solo", [{ result: "merged" }]), strikes: [] }], now });
+    const single = renderScoreboard({
+      employees: [{ employee: "solo", status: "probation", outcomes: tasks("solo", [{ result: "merged" }]), strikes: [] }],
+      now,
+    });
 
     expect(single).toContain("1 employee, 1 task, ");
   });

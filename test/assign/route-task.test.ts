@@ -95,13 +95,28 @@ describe("routeTask", () => {
     for (const [i, result] of results.entries()) {
       const closedAt = new Date(Date.now() - (120 - i) * 60_000);
       await recordOutcome(db.pool, {
-        installationId, employeeId: slumping as string, taskClass: "bugfix", taskId: history.taskIds["old"] as number, requirementId: history.requirementId,
-        result, revisionRounds: 0, costUsd: 0.1, latencyMs: null, assignedAt: closedAt, prOpenedAt: closedAt, closedAt,
-        repo: "octo-org/widgets", prNumber: null, closedBy: null, eventKey: `cap-test:${i}`,
+        installationId,
+        employeeId: slumping as string,
+        taskClass: "bugfix",
+        taskId: history.taskIds["old"] as number,
+        requirementId: history.requirementId,
+        result,
+        revisionRounds: 0,
+        costUsd: 0.1,
+        latencyMs: null,
+        assignedAt: closedAt,
+        prOpenedAt: closedAt,
+        closedAt,
+        repo: "octo-org/widgets",
+        prNumber: null,
+        closedBy: null,
+        eventKey: `cap-test:${i}`,
       });
     }
     await db.pool.query("INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, 'active'), ($1, $3, 'active')", [
-      installationId, slumping, steady,
+      installationId,
+      slumping,
+      steady,
     ]);
     const demotion = await reviewAndApply(services, installationId, slumping as string);
     const { taskIds } = await insertRequirement(db, { issueNumber: 51, installationId, tasks: [{ key: "next", taskClass: "bugfix" }] });

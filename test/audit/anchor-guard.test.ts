@@ -27,7 +27,11 @@ function asRoleUrl(url: string, role: string): string {
   return withRole.toString();
 }
 
-const refusal = (work: Promise<unknown>) => work.then(() => "accepted", (error: Error) => error.message);
+const refusal = (work: Promise<unknown>) =>
+  work.then(
+    () => "accepted",
+    (error: Error) => error.message,
+  );
 
 beforeAll(async () => {
   db = await createTestDatabase();

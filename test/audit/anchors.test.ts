@@ -79,9 +79,7 @@ describe("anchors outside the database", () => {
       await appendEvents(local.pool, events(8, "real"));
       const head = (await local.pool.query("SELECT seq, hash FROM audit.head")).rows[0];
       await local.pool.query("INSERT INTO installations (id) VALUES (1)");
-      await local.pool.query(
-        "INSERT INTO requirements (installation_id, repo, issue_number, status_comment_id) VALUES (1, 'octo-org/widgets', 4, 555)",
-      );
+      await local.pool.query("INSERT INTO requirements (installation_id, repo, issue_number, status_comment_id) VALUES (1, 'octo-org/widgets', 4, 555)");
       mockInstallationTokens();
       nock("https://api.github.com")
         .get("/repos/octo-org/widgets/issues/comments/555")
@@ -108,9 +106,7 @@ describe("anchors outside the database", () => {
       await appendEvents(local.pool, events(6, "real"));
       const head = (await local.pool.query("SELECT seq, hash FROM audit.head")).rows[0];
       await local.pool.query("INSERT INTO installations (id) VALUES (7)");
-      await local.pool.query(
-        "INSERT INTO requirements (installation_id, repo, issue_number, status_comment_id) VALUES (7, 'octo-org/gadgets', 9, 556)",
-      );
+      await local.pool.query("INSERT INTO requirements (installation_id, repo, issue_number, status_comment_id) VALUES (7, 'octo-org/gadgets', 9, 556)");
       await rewriteHistory(local, 7);
       mockInstallationTokens();
       // Only a request made with an installation token (authenticated as the app) is answered.
@@ -156,7 +152,10 @@ describe("anchors outside the database", () => {
 
     const result = await cli(["audit", "export", "--out", file]);
 
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { seq: number; hash: string });
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { seq: number; hash: string });
     expect(result.code).toBe(0);
     expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(lines[0]?.hash).toMatch(/^[0-9a-f]{64}$/);

@@ -21,7 +21,7 @@ const event = (i: number) => ({
   actor: `writer-${i % 8}`,
   action: "test.appended",
   subject: `item#${i}`,
-  payload: { i, text: "tab\there \\ \"quoted\" ünïcode ✓", nested: { b: 2, a: [1, 2.5, null] } },
+  payload: { i, text: 'tab\there \\ "quoted" ünïcode ✓', nested: { b: 2, a: [1, 2.5, null] } },
 });
 
 async function withTriggersDisabled(target: TestDatabase, sql: string): Promise<void> {
@@ -73,7 +73,7 @@ describe("Audit Core", () => {
 
   it("stores the exact RFC 8785 canonical text and links each hash to the previous one", async () => {
     const log = new AuditLog(db.pool);
-    const tricky = { actor: "a\u0001\"b\\", action: "b.c", subject: "tab\there ✓ \u007f", payload: { z: 1, a: "x", n: 1e21, f: 0.1, e: "\n\b" } };
+    const tricky = { actor: 'a\u0001"b\\', action: "b.c", subject: "tab\there ✓ \u007f", payload: { z: 1, a: "x", n: 1e21, f: 0.1, e: "\n\b" } };
 
     const appended = await log.append(tricky);
     const row = (await db.pool.query("SELECT * FROM audit.events WHERE seq = $1", [appended.seq])).rows[0];
@@ -133,7 +133,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("names the first altered event when the canonical text was changed with triggers disabled", async () => {
     const local = await createTestDatabase();
     try {
-      await appendEvents(local.pool, Array.from({ length: 20 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 20 }, (_, i) => event(i)),
+      );
       await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#7', 'item#8') WHERE seq = 8");
 
       const result = await verifyAudit(local.pool, [], { hashedBy });
@@ -149,7 +152,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     const local = await createTestDatabase();
     try {
       await pinAuditClock(local);
-      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 10 }, (_, i) => event(i)),
+      );
       await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 second' WHERE seq = 4");
 
       const result = await verifyAudit(local.pool, [], { hashedBy });
@@ -184,7 +190,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   ])("reports removed event %i", async (seq, reason) => {
     const local = await createTestDatabase();
     try {
-      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 10 }, (_, i) => event(i)),
+      );
       await withTriggersDisabled(local, `DELETE FROM audit.events WHERE seq = ${seq}`);
 
       const result = await verifyAudit(local.pool, [], { hashedBy });
@@ -201,11 +210,18 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     [12, "stored hashes are not 32 bytes long", "UPDATE audit.events SET hash = '\\x00' WHERE seq = 12"],
     [30, "event 30 is missing (next stored event is 31)", "DELETE FROM audit.events WHERE seq = 30"],
     [31, "event 31 is missing (next stored event is 32)", "DELETE FROM audit.events WHERE seq = 31"],
-    [45, "stored hash does not match sha256(prev_hash || canonical)", "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 45"],
+    [
+      45,
+      "stored hash does not match sha256(prev_hash || canonical)",
+      "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 45",
+    ],
   ])("checks both halves in parallel and their seam: finds seq %i", async (seq, reason, tamper) => {
     const local = await createTestDatabase();
     try {
-      await appendEvents(local.pool, Array.from({ length: 60 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 60 }, (_, i) => event(i)),
+      );
       const clean = await verifyAudit(local.pool, [], { parallel: true, parallelMinEvents: 10, hashedBy });
       await withTriggersDisabled(local, tamper);
 
@@ -218,9 +234,12 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
     }
   });
 
-
   it.each([
-    ["a sub-millisecond edit of ts", "UPDATE audit.events SET ts = ts + interval '999 microseconds' WHERE seq = 4", { seq: 4, reason: "stored columns differ from the canonical text" }],
+    [
+      "a sub-millisecond edit of ts",
+      "UPDATE audit.events SET ts = ts + interval '999 microseconds' WHERE seq = 4",
+      { seq: 4, reason: "stored columns differ from the canonical text" },
+    ],
     [
       "a ts beyond JavaScript's date range",
       "SELECT audit.ensure_partition('280000-01-01Z'); UPDATE audit.events SET ts = '280000-01-01Z' WHERE seq = 5",
@@ -231,13 +250,20 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
       "INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) SELECT seq, ts + interval '1 millisecond', prev_hash, hash, canonical FROM audit.events WHERE seq = 6",
       { seq: 6, reason: "event 6 is stored twice" },
     ],
-    ["the head row set back", "UPDATE audit.head SET seq = 8, hash = (SELECT hash FROM audit.events WHERE seq = 8)", { seq: 9, reason: "event 9 is stored after the chain head row (head at 8)" }],
+    [
+      "the head row set back",
+      "UPDATE audit.head SET seq = 8, hash = (SELECT hash FROM audit.events WHERE seq = 8)",
+      { seq: 9, reason: "event 9 is stored after the chain head row (head at 8)" },
+    ],
     ["the head row deleted", "DELETE FROM audit.head", { seq: 0, reason: "the chain head row (audit.head) is missing" }],
   ])("reports %s", async (_what, tamper, firstBad) => {
     const local = await createTestDatabase();
     try {
       await pinAuditClock(local);
-      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 10 }, (_, i) => event(i)),
+      );
       await withTriggersDisabled(local, tamper);
 
       const result = await verifyAudit(local.pool, [], { hashedBy });
@@ -252,7 +278,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("is not fooled by a checkpoint written without retiring the events it covers", async () => {
     const local = await createTestDatabase();
     try {
-      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 10 }, (_, i) => event(i)),
+      );
       await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 3");
       await local.pool.query(
         `INSERT INTO audit.checkpoints (partition_name, range_from, range_to, first_seq, last_seq, event_count, last_hash)
@@ -297,7 +326,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
       // The same time of day one day earlier, and a millisecond later just after midnight.
       await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts - interval '1 day' WHERE seq = 100");
       const dayEarlier = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
-      await withTriggersDisabled(local, "UPDATE audit.events SET ts = ts + interval '1 day' WHERE seq = 100; UPDATE audit.events SET ts = ts + interval '1 millisecond' WHERE seq = 1000");
+      await withTriggersDisabled(
+        local,
+        "UPDATE audit.events SET ts = ts + interval '1 day' WHERE seq = 100; UPDATE audit.events SET ts = ts + interval '1 millisecond' WHERE seq = 1000",
+      );
       const milliLater = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
 
       expect(clean).toMatchObject({ ok: true, count: 1200, headSeq: 1200 });
@@ -311,7 +343,10 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("resolves functions from pg_catalog only: planted public.convert_to and public.textsend change nothing", async () => {
     const local = await createTestDatabase();
     try {
-      await appendEvents(local.pool, Array.from({ length: 10 }, (_, i) => event(i)));
+      await appendEvents(
+        local.pool,
+        Array.from({ length: 10 }, (_, i) => event(i)),
+      );
       const original = (await local.pool.query<{ canonical: string }>("SELECT canonical FROM audit.events WHERE seq = 3")).rows[0]?.canonical ?? "";
       await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq = 3");
       // A function that hands the verifier the original bytes of the altered event, whatever it is asked.
@@ -337,7 +372,11 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("checks anchors inside later blocks of a long chain", async () => {
     const local = await createTestDatabase();
     try {
-      for (let b = 0; b < 3; b++) await appendEvents(local.pool, Array.from({ length: 1500 }, (_, i) => event(b * 1500 + i)));
+      for (let b = 0; b < 3; b++)
+        await appendEvents(
+          local.pool,
+          Array.from({ length: 1500 }, (_, i) => event(b * 1500 + i)),
+        );
       const stored = (await local.pool.query<{ hash: Buffer }>("SELECT hash FROM audit.events WHERE seq = 3500")).rows[0]?.hash.toString("hex") ?? "";
 
       const good = await verifyAudit(local.pool, [{ seq: 3500, hash: stored, location: "good.json" }], { hashedBy, parallel: false });
@@ -353,7 +392,11 @@ describe.each(["database", "verifier"] as const)("verify, hashes recomputed by t
   it("names the exact event in a later block of a long chain, with the blocks before it intact", async () => {
     const local = await createTestDatabase();
     try {
-      for (let b = 0; b < 5; b++) await appendEvents(local.pool, Array.from({ length: 1000 }, (_, i) => event(b * 1000 + i)));
+      for (let b = 0; b < 5; b++)
+        await appendEvents(
+          local.pool,
+          Array.from({ length: 1000 }, (_, i) => event(b * 1000 + i)),
+        );
       await withTriggersDisabled(local, "UPDATE audit.events SET canonical = replace(canonical, 'item#', 'item-') WHERE seq IN (2718, 4001)");
 
       const result = await verifyAudit(local.pool, [], { hashedBy, parallel: false });
@@ -379,9 +422,15 @@ describe("verify", () => {
   it("continues from the newest checkpoint after retention drops old partitions", async () => {
     // Write 30 events dated 400 days ago by moving the chain's clock, then put the clock back.
     await fresh.pool.query("CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT clock_timestamp() - interval '400 days' $$");
-    await appendEvents(fresh.pool, Array.from({ length: 30 }, (_, i) => event(i)));
+    await appendEvents(
+      fresh.pool,
+      Array.from({ length: 30 }, (_, i) => event(i)),
+    );
     await fresh.pool.query("CREATE OR REPLACE FUNCTION audit.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT clock_timestamp() $$");
-    await appendEvents(fresh.pool, Array.from({ length: 15 }, (_, i) => event(100 + i)));
+    await appendEvents(
+      fresh.pool,
+      Array.from({ length: 15 }, (_, i) => event(100 + i)),
+    );
 
     const checkpoints = await retireAuditPartitions(fresh.pool, 365);
     const result = await verifyAudit(fresh.pool);
@@ -419,4 +468,3 @@ describe("verify", () => {
     }
   });
 });
-

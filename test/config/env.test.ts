@@ -28,8 +28,7 @@ describe("environment configuration", () => {
       GHE_HOST: "https://ghe.example.com",
       AURA_READY_DETAIL: "everyone",
     };
-    const attempt = () =>
-      loadConfig(badEnv);
+    const attempt = () => loadConfig(badEnv);
 
     expect(attempt).toThrow(ConfigError);
     const message = (() => {
@@ -46,7 +45,9 @@ describe("environment configuration", () => {
     expect(message).toContain("DATABASE_URL must start with postgres:// or postgresql://");
     expect(message).toContain("OLLAMA_HOST must be a URL");
     expect(message).toContain("GHE_HOST must be a host name with an optional port");
-    expect(message).toContain("AURA_READY_DETAIL is invalid: set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none");
+    expect(message).toContain(
+      "AURA_READY_DETAIL is invalid: set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
+    );
   });
 
   it("requires WEBHOOK_SECRET and a private key whenever APP_ID is set", () => {
@@ -54,9 +55,7 @@ describe("environment configuration", () => {
   });
 
   it("reports an unreadable PRIVATE_KEY_PATH", () => {
-    expect(() => loadConfig({ APP_ID: "12", WEBHOOK_SECRET: "s", PRIVATE_KEY_PATH: "/nonexistent/key.pem" })).toThrow(
-      /PRIVATE_KEY_PATH cannot be read/,
-    );
+    expect(() => loadConfig({ APP_ID: "12", WEBHOOK_SECRET: "s", PRIVATE_KEY_PATH: "/nonexistent/key.pem" })).toThrow(/PRIVATE_KEY_PATH cannot be read/);
   });
 
   it("builds GitHub Enterprise URLs from GHE_HOST and GHE_PROTOCOL", () => {
@@ -75,12 +74,19 @@ describe("environment configuration", () => {
     expect(config.botIdentity.email).toBe("1+aura-orchestra[bot]@users.noreply.ghe.example.com");
   });
 
-  it.each(["ghe.example.com:", "ghe.example.com:0", "ghe.example.com:65536", "ghe.example.com:https", "ghe.example.com/api", "user@ghe.example.com", "ghe example.com", "-ghe.example.com", "ghe.example.com:8443/x"])(
-    "refuses GHE_HOST %j",
-    (value) => {
-      expect(() => loadConfig({ GHE_HOST: value })).toThrow(/GHE_HOST must be a host name with an optional port/);
-    },
-  );
+  it.each([
+    "ghe.example.com:",
+    "ghe.example.com:0",
+    "ghe.example.com:65536",
+    "ghe.example.com:https",
+    "ghe.example.com/api",
+    "user@ghe.example.com",
+    "ghe example.com",
+    "-ghe.example.com",
+    "ghe.example.com:8443/x",
+  ])("refuses GHE_HOST %j", (value) => {
+    expect(() => loadConfig({ GHE_HOST: value })).toThrow(/GHE_HOST must be a host name with an optional port/);
+  });
 
   it("reads AURA_SANDBOX_ACCEPT_MISSING as a list of limit names (empty by default: every limit must hold)", () => {
     expect(loadConfig({}).AURA_SANDBOX_ACCEPT_MISSING).toEqual([]);

@@ -39,11 +39,16 @@ describe("the shipped policy files", () => {
     const { protected: rules } = loadProtectedPaths();
     const check = (scope: string, taskClass: "feature" | "dependency" = "feature") =>
       validatePlan(
-        { summary: "s", tasks: [{ id: "t", title: "t", instructions: "i", taskClass, scope: [scope], acceptance: ["a"], dependsOn: [], estimate: { tokens: 1, usd: 0 } }] },
+        {
+          summary: "s",
+          tasks: [{ id: "t", title: "t", instructions: "i", taskClass, scope: [scope], acceptance: ["a"], dependsOn: [], estimate: { tokens: 1, usd: 0 } }],
+        },
         { maxTasks: 5, protectedGlobs: rules, budget: { perTask: { tokens: 10, usd: 1 }, perRequirement: { tokens: 10, usd: 1 } } },
       ).ok;
 
-    const verdicts = [".github/workflows/ci.yml", ".github/aura.yml", "CODEOWNERS", "docs/CODEOWNERS", "yarn.lock", "policies/**", "src/**"].map((scope) => check(scope));
+    const verdicts = [".github/workflows/ci.yml", ".github/aura.yml", "CODEOWNERS", "docs/CODEOWNERS", "yarn.lock", "policies/**", "src/**"].map((scope) =>
+      check(scope),
+    );
 
     expect(verdicts).toEqual([false, false, false, false, false, true, true]);
     expect(check("package-lock.json", "dependency")).toBe(true);
@@ -51,11 +56,16 @@ describe("the shipped policy files", () => {
 });
 
 describe("policy file validation (fail closed)", () => {
-  const employee = "{ id: e1, provider: openai, model: m, capabilities: [bugfix], limits: { maxTokensPerCall: 1000, timeoutSeconds: 60 }, dataPolicy: { local: false } }";
+  const employee =
+    "{ id: e1, provider: openai, model: m, capabilities: [bugfix], limits: { maxTokensPerCall: 1000, timeoutSeconds: 60 }, dataPolicy: { local: false } }";
 
   it.each([
     ["an unknown provider", `version: 1\nmanager: [e1]\nemployees: [${employee.replace("openai", "anthropic")}]`, "employees[0].provider"],
-    ["a hosted model marked local", `version: 1\nmanager: [e1]\nemployees: [${employee.replace("local: false", "local: true")}]`, "employees[0].dataPolicy.local"],
+    [
+      "a hosted model marked local",
+      `version: 1\nmanager: [e1]\nemployees: [${employee.replace("local: false", "local: true")}]`,
+      "employees[0].dataPolicy.local",
+    ],
     ["a duplicate id", `version: 1\nmanager: [e1]\nemployees: [${employee}, ${employee}]`, "employees[1].id"],
     ["a manager that is not an employee", `version: 1\nmanager: [e2]\nemployees: [${employee}]`, "manager[0]"],
     ["an unknown capability", `version: 1\nmanager: [e1]\nemployees: [${employee.replace("[bugfix]", "[poetry]")}]`, "employees[0].capabilities[0]"],

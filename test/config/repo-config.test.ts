@@ -87,8 +87,16 @@ describe("parseRepoConfig", () => {
   });
 
   it.each([
-    ["an unknown top-level key, with a suggestion", "maxTask: 3", { path: "maxTask", message: "is not a known key", fix: 'did you mean "maxTasks"? Otherwise remove it' }],
-    ["an unknown nested key", "auditor: { reviewr: x }", { path: "auditor.reviewr", message: "is not a known key", fix: 'did you mean "reviewer"? Otherwise remove it' }],
+    [
+      "an unknown top-level key, with a suggestion",
+      "maxTask: 3",
+      { path: "maxTask", message: "is not a known key", fix: 'did you mean "maxTasks"? Otherwise remove it' },
+    ],
+    [
+      "an unknown nested key",
+      "auditor: { reviewr: x }",
+      { path: "auditor.reviewr", message: "is not a known key", fix: 'did you mean "reviewer"? Otherwise remove it' },
+    ],
     ["a key with no close match", "colour: blue", { path: "colour", message: "is not a known key" }],
     ["a wrong type", "maxTasks: five", { path: "maxTasks", fix: "use a value of type number" }],
     ["a quoted boolean", 'planApproval: "yes"', { path: "planApproval", fix: "use a value of type boolean" }],
@@ -112,7 +120,12 @@ describe("parseRepoConfig", () => {
 
   it.each([
     ["perTask.usd", "budgets: { perTask: { usd: 2.01 } }", "budgets.perTask.usd", "2.01 is higher than the app's limit of 2"],
-    ["perRequirement.tokens", "budgets: { perRequirement: { tokens: 2000000 } }", "budgets.perRequirement.tokens", "2000000 is higher than the app's limit of 1500000"],
+    [
+      "perRequirement.tokens",
+      "budgets: { perRequirement: { tokens: 2000000 } }",
+      "budgets.perRequirement.tokens",
+      "2000000 is higher than the app's limit of 1500000",
+    ],
     ["perDay.usd", "budgets: { perDay: { usd: 51 } }", "budgets.perDay.usd", "51 is higher than the app's limit of 50"],
   ])("refuses a budget raise (%s)", (_name, yaml, path, message) => {
     const problems = problemsOf(yaml, { appBudgets });

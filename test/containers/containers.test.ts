@@ -65,7 +65,10 @@ describe("docker-compose.yml", () => {
 
   it("runs the app with PostgreSQL (volume and healthcheck) and Ollama", () => {
     const compose = parse(composeText) as {
-      services: Record<string, { depends_on?: Record<string, { condition: string }>; volumes?: string[]; healthcheck?: { test: string[] }; environment?: Record<string, string> }>;
+      services: Record<
+        string,
+        { depends_on?: Record<string, { condition: string }>; volumes?: string[]; healthcheck?: { test: string[] }; environment?: Record<string, string> }
+      >;
     };
 
     expect(Object.keys(compose.services).sort()).toEqual(["app", "ollama", "postgres"]);
@@ -93,12 +96,47 @@ describe("Dockerfile", () => {
 // The sandbox under Docker: bubblewrap needs user namespaces and mounts inside them, which Docker's default
 // seccomp profile refuses to a container without CAP_SYS_ADMIN. docker/seccomp-aura.json is that default
 // profile plus one named entry; Docker's daemon cannot run here, so its format and content are checked instead.
-const Action = z.enum(["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"]);
+const Action = z.enum([
+  "SCMP_ACT_KILL",
+  "SCMP_ACT_KILL_PROCESS",
+  "SCMP_ACT_KILL_THREAD",
+  "SCMP_ACT_TRAP",
+  "SCMP_ACT_ERRNO",
+  "SCMP_ACT_TRACE",
+  "SCMP_ACT_ALLOW",
+  "SCMP_ACT_LOG",
+  "SCMP_ACT_NOTIFY",
+]);
 const Arch = z.string().regex(/^SCMP_ARCH_[A-Z0-9_]+$/);
 const Filter = z.strictObject({
   caps: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).optional(),
-  arches: z.array(z.enum(["amd64", "x86", "x32", "arm", "arm64", "mips", "mips64", "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "riscv64", "s390", "s390x"])).optional(),
-  minKernel: z.string().regex(/^\d+\.\d+$/).optional(),
+  arches: z
+    .array(
+      z.enum([
+        "amd64",
+        "x86",
+        "x32",
+        "arm",
+        "arm64",
+        "mips",
+        "mips64",
+        "mips64n32",
+        "mipsel",
+        "mipsel64",
+        "mipsel64n32",
+        "ppc",
+        "ppc64",
+        "ppc64le",
+        "riscv64",
+        "s390",
+        "s390x",
+      ]),
+    )
+    .optional(),
+  minKernel: z
+    .string()
+    .regex(/^\d+\.\d+$/)
+    .optional(),
 });
 /** The JSON moby reads as a seccomp profile (api/types seccomp.Seccomp), with no field it would silently ignore. */
 const SeccompProfile = z.strictObject({
@@ -115,7 +153,11 @@ const SeccompProfile = z.strictObject({
           .array(
             z.strictObject({
               index: z.number().int().min(0).max(5),
-              value: z.number().int().min(0).max(2 ** 64 - 1),
+              value: z
+                .number()
+                .int()
+                .min(0)
+                .max(2 ** 64 - 1),
               valueTwo: z.number().int().min(0).optional(),
               op: z.enum(["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"]),
             }),
@@ -139,7 +181,22 @@ const isAddition = (rule: SyscallRule) => rule.comment?.startsWith("Aura Orchest
 const defaultRules = profile.syscalls.filter((rule) => !isAddition(rule));
 const BUBBLEWRAP_NEEDS = ["clone", "mount", "pivot_root", "sethostname", "umount2", "unshare"];
 /** Docker's default capability set: what the app container has (the compose file adds none). */
-const DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"];
+const DEFAULT_CAPS = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE",
+];
 
 /**
  * The syscalls allowed with no argument condition to an amd64 container with `caps` on kernel 6, the way the
@@ -191,7 +248,27 @@ describe("docker/seccomp-aura.json", () => {
 
     expect([...after].filter((name) => !before.has(name)).sort()).toEqual(BUBBLEWRAP_NEEDS);
     expect([...before].filter((name) => !after.has(name))).toEqual([]);
-    for (const refused of ["setns", "bpf", "keyctl", "add_key", "request_key", "init_module", "perf_event_open", "open_by_handle_at", "userfaultfd", "io_uring_setup", "ptrace_attach", "kexec_load", "mount_setattr", "fsopen", "open_tree", "move_mount", "reboot", "swapon", "clock_settime"]) {
+    for (const refused of [
+      "setns",
+      "bpf",
+      "keyctl",
+      "add_key",
+      "request_key",
+      "init_module",
+      "perf_event_open",
+      "open_by_handle_at",
+      "userfaultfd",
+      "io_uring_setup",
+      "ptrace_attach",
+      "kexec_load",
+      "mount_setattr",
+      "fsopen",
+      "open_tree",
+      "move_mount",
+      "reboot",
+      "swapon",
+      "clock_settime",
+    ]) {
       expect(after.has(refused), refused).toBe(false);
     }
   });
@@ -269,10 +346,16 @@ describe("docker-compose.yml's app service", () => {
 });
 
 describe("Dockerfile's build and deps stages", () => {
-  const stages = readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ").split(/^FROM /m).slice(1);
-  const stage = (name: string) =>
-    (stages.find((text) => text.split("\n")[0]?.endsWith(` AS ${name}`)) ?? "").split("\n").map((line) => line.trim());
-  const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const stages = readFileSync("Dockerfile", "utf8")
+    .replace(/\\\n/g, " ")
+    .split(/^FROM /m)
+    .slice(1);
+  const stage = (name: string) => (stages.find((text) => text.split("\n")[0]?.endsWith(` AS ${name}`)) ?? "").split("\n").map((line) => line.trim());
+  const pkg = JSON.parse(readFileSync("package.json", "utf8")) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
 
   it("compiles with `npm run build` (tsconfig.build.json, src/ only) after a full install", () => {
     const build = stage("build");
@@ -295,9 +378,15 @@ describe("Dockerfile's build and deps stages", () => {
 });
 
 describe("Dockerfile's final stage", () => {
-  const stages = readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ").split(/^FROM /m).slice(1);
+  const stages = readFileSync("Dockerfile", "utf8")
+    .replace(/\\\n/g, " ")
+    .split(/^FROM /m)
+    .slice(1);
   const final = stages.at(-1) ?? "";
-  const instructions = final.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
+  const instructions = final
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
   const arg = (keyword: string) => instructions.filter((line) => line.startsWith(`${keyword} `)).map((line) => line.slice(keyword.length + 1).trim());
 
   it("installs bubblewrap (not setuid) and git, and runs as the unprivileged user that owns the data directory", () => {

@@ -52,7 +52,8 @@ describe("a waiting session lock", () => {
       steps.push("waiter ran");
       return "done";
     });
-    while ((await db.pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount !== 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((await db.pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount !== 1)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     steps.push("holder released");
     await held?.release();
 

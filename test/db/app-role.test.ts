@@ -48,7 +48,12 @@ describe("migration 011: the aura_app role", () => {
         "DELETE FROM aura_migrations",
       ]) {
         await client.query("SAVEPOINT attempt");
-        outcomes.push(await client.query(sql).then(() => "accepted", (error: Error) => error.message));
+        outcomes.push(
+          await client.query(sql).then(
+            () => "accepted",
+            (error: Error) => error.message,
+          ),
+        );
         await client.query("ROLLBACK TO SAVEPOINT attempt");
       }
       await client.query("ROLLBACK");

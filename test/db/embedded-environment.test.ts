@@ -42,7 +42,10 @@ describe("the embedded PostgreSQL server's environment", () => {
 
     const pid = Number(readFileSync(path.join(dataDir, "postgres", "postmaster.pid"), "utf8").split("\n")[0]);
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
-    const names = environ.split("\0").filter(Boolean).map((entry) => entry.slice(0, entry.indexOf("=")));
+    const names = environ
+      .split("\0")
+      .filter(Boolean)
+      .map((entry) => entry.slice(0, entry.indexOf("=")));
 
     for (const name of Object.keys(secrets)) expect(names).not.toContain(name);
     expect(environ).not.toContain("not-for-postgres");

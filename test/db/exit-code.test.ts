@@ -90,21 +90,25 @@ describe("a process that loads the embedded database", () => {
      console.log(readFileSync(${JSON.stringify(path.join(dataDir, "postgres", "postmaster.pid"))}, "utf8").split("\\n")[0]);
      setInterval(() => undefined, 1_000);`;
 
-  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("stops its server and exits as killed when %s reaches it alone and nobody else handles it", async (signal) => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));
-    let postmaster = 0;
-    try {
-      const result = await runAndSignal(serveForever(dataDir), signal);
-      postmaster = result.postmaster;
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)(
+    "stops its server and exits as killed when %s reaches it alone and nobody else handles it",
+    async (signal) => {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));
+      let postmaster = 0;
+      try {
+        const result = await runAndSignal(serveForever(dataDir), signal);
+        postmaster = result.postmaster;
 
-      expect(postmaster).toBeGreaterThan(0);
-      expect(result.code).toBe(128 + os.constants.signals[signal]);
-      expect(await gone(postmaster, 15_000)).toBe(true);
-    } finally {
-      if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGKILL");
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  }, 90_000);
+        expect(postmaster).toBeGreaterThan(0);
+        expect(result.code).toBe(128 + os.constants.signals[signal]);
+        expect(await gone(postmaster, 15_000)).toBe(true);
+      } finally {
+        if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGKILL");
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
 
   it("leaves the signal to the process's own handler when it has one, and the server still stops at exit", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "aura-signal-"));

@@ -11,7 +11,9 @@ describe("migrations", () => {
     try {
       const [a, b] = await Promise.all([migrate(db.url), migrate(db.url)]);
 
-      const all = readdirSync(migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+      const all = readdirSync(migrationsDir)
+        .filter((f) => f.endsWith(".sql"))
+        .sort();
       expect([...a, ...b].sort()).toEqual(all);
       const rows = await db.pool.query("SELECT count(*)::int AS n FROM aura_migrations");
       expect(rows.rows[0].n).toBe(all.length);

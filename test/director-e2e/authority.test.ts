@@ -7,17 +7,7 @@ import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { isHalted } from "../../src/queue/halt.js";
 import { buildScoreboardInput } from "../../src/director/scoreboard-comment.js";
 import { GITHUB_API } from "../helpers/harness.js";
-import {
-  auditActions,
-  closedPayload,
-  commentPayload,
-  DIRECTOR,
-  INSTALLATION,
-  OWNER,
-  seedAgentTask,
-  testServices,
-  useDirectorHarness,
-} from "./fixtures.js";
+import { auditActions, closedPayload, commentPayload, DIRECTOR, INSTALLATION, OWNER, seedAgentTask, testServices, useDirectorHarness } from "./fixtures.js";
 
 const OTHER_REPO = `${OWNER}/gadgets`;
 const THIRD_REPO = `${OWNER}/sprockets`;
@@ -35,7 +25,11 @@ function mockOtherRepo(repo: string, permission: string, options: { reachable?: 
     .optionally()
     .reply(reachable ? 200 : 404, reachable ? { full_name: repo } : { message: "Not Found" });
   nock(GITHUB_API).persist().patch(`/repos/${repo}/issues/comments/${OTHER_STATUS_COMMENT_ID}`).optionally().reply(200, { id: OTHER_STATUS_COMMENT_ID });
-  nock(GITHUB_API).persist().get(`/repos/${repo}/contents/${encodeURIComponent(".github/aura.yml")}`).optionally().reply(404, { message: "Not Found" });
+  nock(GITHUB_API)
+    .persist()
+    .get(`/repos/${repo}/contents/${encodeURIComponent(".github/aura.yml")}`)
+    .optionally()
+    .reply(404, { message: "Not Found" });
   nock(GITHUB_API)
     .persist()
     .get(`/repos/${repo}/collaborators/${DIRECTOR}/permission`)
@@ -152,7 +146,10 @@ describe("tenancy", () => {
 
     expect((await loadPosteriors(e2e.harness.db.pool, first, "docs")).get("gemini-2.5-flash")).toEqual({ alpha: 2, beta: 1, outcomes: 1 });
     expect(await loadPosteriors(e2e.harness.db.pool, second, "docs")).toEqual(new Map());
-    expect(decision.rows[0]?.decision.candidates.find((c) => c.employeeId === "gemini-2.5-flash")).toMatchObject({ posterior: { alpha: 1, beta: 1 }, outcomes: 0 });
+    expect(decision.rows[0]?.decision.candidates.find((c) => c.employeeId === "gemini-2.5-flash")).toMatchObject({
+      posterior: { alpha: 1, beta: 1 },
+      outcomes: 0,
+    });
     expect(boardFirst.employees.find((e) => e.employee === "gemini-2.5-flash")?.outcomes).toHaveLength(1);
     expect(boardSecond.employees.every((e) => e.outcomes.length === 0)).toBe(true);
     expect(await loadPosteriors(e2e.harness.db.pool, INSTALLATION, "docs")).toEqual(new Map());

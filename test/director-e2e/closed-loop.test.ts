@@ -51,7 +51,16 @@ describe("a pull request merged by a director", () => {
     await e2e.harness.waitForIdle();
 
     expect(await ledgerRows(task.taskId)).toEqual([
-      { employee_id: "gemini-2.5-flash", task_class: "docs", result: "merged", incident: false, revision_rounds: 1, cost: 0.42, closed_by: DIRECTOR, pr_number: task.prNumber },
+      {
+        employee_id: "gemini-2.5-flash",
+        task_class: "docs",
+        result: "merged",
+        incident: false,
+        revision_rounds: 1,
+        cost: 0.42,
+        closed_by: DIRECTOR,
+        pr_number: task.prNumber,
+      },
     ]);
     expect(await taskState(task.taskId)).toBe("merged");
     const posterior = (await loadPosteriors(e2e.harness.db.pool, INSTALLATION, "docs")).get("gemini-2.5-flash");
@@ -84,7 +93,9 @@ describe("a pull request merged by a director", () => {
     await e2e.harness.deliver("pull_request", closedPayload(task, { merged: true, by: DIRECTOR }));
     await e2e.harness.waitForIdle();
 
-    const { rows } = await e2e.harness.db.pool.query("SELECT cost_usd::float8 AS cost, latency_ms::int AS latency FROM outcome_ledger WHERE task_id = $1", [task.taskId]);
+    const { rows } = await e2e.harness.db.pool.query("SELECT cost_usd::float8 AS cost, latency_ms::int AS latency FROM outcome_ledger WHERE task_id = $1", [
+      task.taskId,
+    ]);
     expect(rows).toEqual([{ cost: 0.3, latency: 2000 }]);
   });
 
@@ -150,7 +161,10 @@ describe("strikes", () => {
       );
     }
 
-    await e2e.harness.deliver("pull_request", closedPayload(task, { merged: false, by: DIRECTOR, headSha, installationId: 777, closedAt: new Date().toISOString() }));
+    await e2e.harness.deliver(
+      "pull_request",
+      closedPayload(task, { merged: false, by: DIRECTOR, headSha, installationId: 777, closedAt: new Date().toISOString() }),
+    );
     await e2e.harness.waitForIdle();
 
     const strikes = await e2e.harness.db.pool.query("SELECT employee_id, rule_id, severity FROM strike_ledger WHERE installation_id = 777");
@@ -159,7 +173,9 @@ describe("strikes", () => {
     expect(state.rows[0]?.status).toBe("suspended");
     expect((await auditActions(e2e.harness.db.pool, "employee.suspended")).some((e) => e.payload.employeeId === "qwen2.5-coder-7b")).toBe(true);
     // Suspension is per installation: the same employee elsewhere is untouched.
-    const elsewhere = await e2e.harness.db.pool.query("SELECT status FROM employee_states WHERE installation_id = $1 AND employee_id = 'qwen2.5-coder-7b'", [INSTALLATION]);
+    const elsewhere = await e2e.harness.db.pool.query("SELECT status FROM employee_states WHERE installation_id = $1 AND employee_id = 'qwen2.5-coder-7b'", [
+      INSTALLATION,
+    ]);
     expect(elsewhere.rows[0]?.status ?? "probation").not.toBe("suspended");
     const next = await seedNextTask(777, "docs");
     const decision = await inTransaction(e2e.harness.db.pool, async (client) => {
@@ -234,8 +250,12 @@ describe("replay", () => {
     });
 
     // The ledger gave gemini a posterior for docs: the stored decisions drew from it, and replay draws the same.
-    expect(decisions.every((d) => d.candidates.find((c) => c.employeeId === "gemini-2.5-flash")?.posterior.alpha === posteriors.get("gemini-2.5-flash")?.alpha)).toBe(true);
-    expect(replayed.map((d) => [d.seed, d.winner, d.candidates.map((c) => c.draw)])).toEqual(decisions.map((d) => [d.seed, d.winner, d.candidates.map((c) => c.draw)]));
+    expect(
+      decisions.every((d) => d.candidates.find((c) => c.employeeId === "gemini-2.5-flash")?.posterior.alpha === posteriors.get("gemini-2.5-flash")?.alpha),
+    ).toBe(true);
+    expect(replayed.map((d) => [d.seed, d.winner, d.candidates.map((c) => c.draw)])).toEqual(
+      decisions.map((d) => [d.seed, d.winner, d.candidates.map((c) => c.draw)]),
+    );
     expect(new Set(decisions.map((d) => d.seed)).size).toBe(40);
   });
 });

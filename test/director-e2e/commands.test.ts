@@ -31,10 +31,10 @@ async function command(body: string, login: string, issueNumber: number, options
 }
 
 async function employeeStatus(employeeId: string, installationId = INSTALLATION): Promise<string> {
-  const { rows } = await e2e.harness.db.pool.query<{ status: string }>(
-    "SELECT status FROM employee_states WHERE installation_id = $1 AND employee_id = $2",
-    [installationId, employeeId],
-  );
+  const { rows } = await e2e.harness.db.pool.query<{ status: string }>("SELECT status FROM employee_states WHERE installation_id = $1 AND employee_id = $2", [
+    installationId,
+    employeeId,
+  ]);
   return rows[0]?.status ?? "probation";
 }
 
@@ -110,9 +110,10 @@ describe("a director", () => {
 
     expect(suspended).toBe("suspended");
     expect(await employeeStatus("gemini-2.5-flash")).toBe("probation");
-    const reinstated = await e2e.harness.db.pool.query("SELECT reinstated_at FROM employee_states WHERE installation_id = $1 AND employee_id = 'gemini-2.5-flash'", [
-      INSTALLATION,
-    ]);
+    const reinstated = await e2e.harness.db.pool.query(
+      "SELECT reinstated_at FROM employee_states WHERE installation_id = $1 AND employee_id = 'gemini-2.5-flash'",
+      [INSTALLATION],
+    );
     expect(reinstated.rows[0]?.reinstated_at).toBeInstanceOf(Date);
     expect(e2e.github.replies.map((reply) => reply.body)).toEqual([
       expect.stringContaining("suspended `gemini-2.5-flash`"),
@@ -187,7 +188,10 @@ describe("a director", () => {
     expect(await isHalted(e2e.harness.db.pool, installationId)).toBe(false);
     const resumed = await e2e.harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [task.requirementId]);
     expect(resumed.rows[0]?.state).toBe("in_progress");
-    expect(e2e.github.replies.map((reply) => reply.body)).toEqual([expect.stringContaining("Halted by @dana-director"), expect.stringContaining("Resumed by @dana-director")]);
+    expect(e2e.github.replies.map((reply) => reply.body)).toEqual([
+      expect.stringContaining("Halted by @dana-director"),
+      expect.stringContaining("Resumed by @dana-director"),
+    ]);
   });
 
   it("acts once on a redelivered command", async () => {

@@ -72,9 +72,15 @@ export function testServices(harness: Harness): Services {
     pool,
     audit: new AuditLog(pool),
     log: pino({ level: "silent" }),
-    github: { forInstallation: () => { throw new Error("tests route without GitHub"); } },
+    github: {
+      forInstallation: () => {
+        throw new Error("tests route without GitHub");
+      },
+    },
     policies: loadPolicySet(),
-    modelFor: () => { throw new Error("no model calls in routing"); },
+    modelFor: () => {
+      throw new Error("no model calls in routing");
+    },
     breaker: new CircuitBreaker(),
     workspace: { root: harness.dataDir, identity: harness.config.botIdentity, allowLocalClone: true },
     sandbox: { allowUnsandboxed: false },
@@ -90,7 +96,15 @@ let prCounter = 500;
 /** A requirement in progress with one task routed (director override, so the employee is known) and its PR open. */
 export async function seedAgentTask(
   harness: Harness,
-  options: { employeeId: string; taskClass?: string; costUsd?: number; revisionRounds?: number; issueNumber?: number; prNumber?: number; installationId?: number },
+  options: {
+    employeeId: string;
+    taskClass?: string;
+    costUsd?: number;
+    revisionRounds?: number;
+    issueNumber?: number;
+    prNumber?: number;
+    installationId?: number;
+  },
 ): Promise<SeededTask> {
   const services = testServices(harness);
   const issueNumber = options.issueNumber ?? ++issueCounter;
@@ -199,7 +213,13 @@ export function changesRequestedPayload(task: SeededTask, options: { reviewId: n
     ...payload,
     installation: { id: INSTALLATION },
     repository: { ...loose(payload.repository), full_name: REPO, name: REPO_NAME },
-    review: { ...review, id: options.reviewId, state: "changes_requested", body: options.body, user: { ...loose(review.user), login: options.login, type: "User" } },
+    review: {
+      ...review,
+      id: options.reviewId,
+      state: "changes_requested",
+      body: options.body,
+      user: { ...loose(review.user), login: options.login, type: "User" },
+    },
     pull_request: { ...pull, number: task.prNumber, head: { ...loose(pull.head), ref: task.branch } },
   };
 }
@@ -207,7 +227,11 @@ export function changesRequestedPayload(task: SeededTask, options: { reviewId: n
 /** `.github/aura.yml` is absent (defaults) and each login has the given permission; both may be asked any number of times. */
 export function mockRepoAccess(permissions: Record<string, string>): void {
   nock(GITHUB_API).persist().get(`/repos/${REPO}/contents/.github%2Faura.yml`).optionally().reply(404, { message: "Not Found" });
-  nock(GITHUB_API).persist().get(`/repos/${REPO}/contents/${encodeURIComponent(".github/aura.yml")}`).optionally().reply(404, { message: "Not Found" });
+  nock(GITHUB_API)
+    .persist()
+    .get(`/repos/${REPO}/contents/${encodeURIComponent(".github/aura.yml")}`)
+    .optionally()
+    .reply(404, { message: "Not Found" });
   for (const [login, permission] of Object.entries(permissions)) {
     nock(GITHUB_API)
       .persist()
@@ -262,4 +286,3 @@ export async function auditActions(pool: pg.Pool, action: string): Promise<{ act
   );
   return rows;
 }
-

@@ -10,7 +10,9 @@ describe("an agent PR rejected while a fork's PR has the same head", () => {
     mockStatusComments();
     const task = await seedAgentTask(e2e.harness, { employeeId: "gpt-4.1-mini", installationId: 778 });
     const headSha = "d".repeat(40);
-    const rules = [{ ruleId: "protected-paths", kind: "protected-paths", severity: "major", state: "fail", summary: "edited .github/workflows", findings: [], notes: [] }];
+    const rules = [
+      { ruleId: "protected-paths", kind: "protected-paths", severity: "major", state: "fail", summary: "edited .github/workflows", findings: [], notes: [] },
+    ];
     await e2e.harness.db.pool.query(
       `INSERT INTO governor_verdicts (installation_id, repo, pull_number, head_sha, pack_revision, conclusion, description, governed, agent, rules)
        VALUES (778, $1, $2, $3, 'rev', 'failure', 'HNSC failed: protected-paths', true, true, $4)`,
@@ -23,7 +25,10 @@ describe("an agent PR rejected while a fork's PR has the same head", () => {
       [REPO, task.prNumber + 1, headSha],
     );
 
-    await e2e.harness.deliver("pull_request", closedPayload(task, { merged: false, by: DIRECTOR, headSha, installationId: 778, closedAt: new Date().toISOString() }));
+    await e2e.harness.deliver(
+      "pull_request",
+      closedPayload(task, { merged: false, by: DIRECTOR, headSha, installationId: 778, closedAt: new Date().toISOString() }),
+    );
     await e2e.harness.waitForIdle();
 
     const strikes = await e2e.harness.db.pool.query("SELECT employee_id, rule_id, pull_request FROM strike_ledger WHERE installation_id = 778");

@@ -33,7 +33,9 @@ describe("renderHelpText", () => {
     const rows = help.split("\n").filter((line) => line.startsWith("| `/aura"));
     const at = rows.findIndex((line) => line.startsWith("| `/aura override <rule-id>"));
 
-    expect(rows[at + 1]).toContain("`/aura override repo-rules <reason>` | Accept the relaxations in this repository's `.github/aura.yml` rules (lapses when those rules change).");
+    expect(rows[at + 1]).toContain(
+      "`/aura override repo-rules <reason>` | Accept the relaxations in this repository's `.github/aura.yml` rules (lapses when those rules change).",
+    );
   });
 
   it("says which installation-wide commands need a director of every repository", () => {

@@ -45,15 +45,24 @@ describe("parseCommand: verbs and arguments", () => {
     ["/aura approve ship it", { kind: "approve", note: "ship it" }],
     ["/aura halt Investigating a bad merge.", { kind: "halt", note: "Investigating a bad merge." }],
     ["/aura resume", { kind: "resume", note: null }],
-    ["/aura override protected-paths The lockfile change is intended.", { kind: "override", ruleId: "protected-paths", reason: "The lockfile change is intended." }],
+    [
+      "/aura override protected-paths The lockfile change is intended.",
+      { kind: "override", ruleId: "protected-paths", reason: "The lockfile change is intended." },
+    ],
     ["/aura reassign T2 gemini-2.5-pro", { kind: "reassign", task: "T2", employee: "gemini-2.5-pro", note: null }],
     ["/aura reassign #41 ollama/qwen2.5-coder:7b too slow", { kind: "reassign", task: "#41", employee: "ollama/qwen2.5-coder:7b", note: "too slow" }],
-    ["/aura suspend ollama-qwen Keeps editing files outside its task.", { kind: "suspend", employee: "ollama-qwen", reason: "Keeps editing files outside its task." }],
+    [
+      "/aura suspend ollama-qwen Keeps editing files outside its task.",
+      { kind: "suspend", employee: "ollama-qwen", reason: "Keeps editing files outside its task." },
+    ],
     ["/aura reinstate ollama-qwen", { kind: "reinstate", employee: "ollama-qwen", note: null }],
     ["/aura budget T3 +5", { kind: "budget", target: { kind: "task", ref: "T3" }, amountCents: 500, amountUsd: 5, note: null }],
     ["/aura budget T3 +2.50", { kind: "budget", target: { kind: "task", ref: "T3" }, amountCents: 250, amountUsd: 2.5, note: null }],
     ["/aura budget T3 +0.5", { kind: "budget", target: { kind: "task", ref: "T3" }, amountCents: 50, amountUsd: 0.5, note: null }],
-    ["/aura budget requirement +$12 tests are slow", { kind: "budget", target: { kind: "requirement" }, amountCents: 1200, amountUsd: 12, note: "tests are slow" }],
+    [
+      "/aura budget requirement +$12 tests are slow",
+      { kind: "budget", target: { kind: "requirement" }, amountCents: 1200, amountUsd: 12, note: "tests are slow" },
+    ],
   ])("%s", (body, expected) => {
     const parsed = parseCommand(body);
 

@@ -204,7 +204,12 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
         return {
           sha,
           node_id: `C_${sha.slice(0, 12)}`,
-          commit: { message: message.trimEnd(), author: { email: authorEmail }, committer: { email: committerEmail }, verification: { verified: false, reason: "unsigned" } },
+          commit: {
+            message: message.trimEnd(),
+            author: { email: authorEmail },
+            committer: { email: committerEmail },
+            verification: { verified: false, reason: "unsigned" },
+          },
           author: account(authorEmail),
           committer: account(committerEmail),
           html_url: `https://github.com/${fullName}/commit/${sha}`,
@@ -235,7 +240,8 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
       if (query.includes("markPullRequestReadyForReview")) {
         const number = Number(/PR_kwDOfake(\d+)/.exec(String(variables.id))?.[1]);
         const pull = pulls.get(number);
-        if (!pull) return [200, { data: null, errors: [{ type: "NOT_FOUND", message: `Could not resolve to a node with the global id of '${String(variables.id)}'` }] }];
+        if (!pull)
+          return [200, { data: null, errors: [{ type: "NOT_FOUND", message: `Could not resolve to a node with the global id of '${String(variables.id)}'` }] }];
         pull.draft = false;
         return [200, { data: { markPullRequestReadyForReview: { pullRequest: { isDraft: false } } } }];
       }
@@ -255,7 +261,10 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
     if (method === "GET" && (m = /^\/git\/trees\/(.+)$/.exec(rest))) {
       const sha = resolve(m[1] as string);
       if (!sha) return [404, NOT_FOUND];
-      const listing = git(bare, "ls-tree", "-r", "-t", "-l", sha).trim().split("\n").filter((line) => line !== "");
+      const listing = git(bare, "ls-tree", "-r", "-t", "-l", sha)
+        .trim()
+        .split("\n")
+        .filter((line) => line !== "");
       const tree = listing.map((line) => {
         const [meta = "", path = ""] = line.split("\t");
         const [mode, type, objectSha, size] = meta.split(/\s+/);
@@ -265,14 +274,17 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
     }
     if (method === "GET" && (m = /^\/issues\/(\d+)$/.exec(rest))) {
       if (Number(m[1]) !== options.issue.number) return [404, NOT_FOUND];
-      return [200, { number: options.issue.number, title: options.issue.title, body: options.issue.body, state: "open", user: userJson(options.issue.user), labels: [] }];
+      return [
+        200,
+        { number: options.issue.number, title: options.issue.title, body: options.issue.body, state: "open", user: userJson(options.issue.user), labels: [] },
+      ];
     }
     if (method === "GET" && (m = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
       const issue = Number(m[1]);
       return [200, comments.filter((comment) => comment.issue === issue).map(commentJson)];
     }
     if (method === "POST" && (m = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
-      if (typeof body?.body !== "string") return [422, { message: "Invalid request.\n\n\"body\" wasn't supplied." }];
+      if (typeof body?.body !== "string") return [422, { message: 'Invalid request.\n\n"body" wasn\'t supplied.' }];
       const now = new Date().toISOString();
       const comment: Comment = { id: nextComment++, issue: Number(m[1]), body: body.body, user: bot, created_at: now, updated_at: now };
       comments.push(comment);
@@ -303,9 +315,16 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
       const errors: { resource: string; field: string; code: string }[] = [];
       if (!resolve(`refs/heads/${head}`)) errors.push({ resource: "PullRequest", field: "head", code: "invalid" });
       if (!resolve(`refs/heads/${base}`)) errors.push({ resource: "PullRequest", field: "base", code: "invalid" });
-      if (errors.length > 0) return [422, { message: "Validation Failed", errors, documentation_url: "https://docs.github.com/rest/pulls/pulls#create-a-pull-request" }];
+      if (errors.length > 0)
+        return [422, { message: "Validation Failed", errors, documentation_url: "https://docs.github.com/rest/pulls/pulls#create-a-pull-request" }];
       if ([...pulls.values()].some((pull) => pull.state === "open" && pull.head === head)) {
-        return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for ${owner}:${head}.` }] }];
+        return [
+          422,
+          {
+            message: "Validation Failed",
+            errors: [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for ${owner}:${head}.` }],
+          },
+        ];
       }
       const number = nextPull++;
       pulls.set(number, {
@@ -392,7 +411,10 @@ export function fakeGitHub(options: FakeGitHubOptions): FakeGitHub {
         created_at: new Date().toISOString(),
       };
       statuses.push(status);
-      return [201, { id: statuses.length, state: status.state, description: status.description, context: status.context, target_url: status.target_url, creator: bot }];
+      return [
+        201,
+        { id: statuses.length, state: status.state, description: status.description, context: status.context, target_url: status.target_url, creator: bot },
+      ];
     }
     if (method === "GET" && (m = /^\/commits\/([0-9a-f]{40})\/pulls$/.exec(rest))) {
       const sha = m[1];

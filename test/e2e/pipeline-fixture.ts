@@ -110,7 +110,10 @@ type Loose = Record<string, unknown>;
 const loose = (value: unknown): Loose => (value !== null && typeof value === "object" ? (value as Loose) : {});
 
 /** `issues.labeled` by `sender` for the fake's repository and issue. */
-export function labeledPayload(github: FakeGitHub, input: { installationId: number; issue: { number: number; title: string; body: string }; sender: string }): Loose {
+export function labeledPayload(
+  github: FakeGitHub,
+  input: { installationId: number; issue: { number: number; title: string; body: string }; sender: string },
+): Loose {
   const payload = examplePayload("issues", "labeled");
   const label = { id: 1, node_id: "LA_aura", name: "aura:requirement", color: "5319e7", default: false, description: null };
   return {

@@ -82,7 +82,15 @@ async function runUntilReviewed(name: string, installationId: number): Promise<P
   expect(labeled.status).toBe(200);
   await harness.waitForIdle(45_000);
 
-  const { rows: tasks } = await harness.db.pool.query<{ id: number; requirement_id: number; task_key: string; state: string; pr_number: number | null; branch: string | null; employee_id: string }>(
+  const { rows: tasks } = await harness.db.pool.query<{
+    id: number;
+    requirement_id: number;
+    task_key: string;
+    state: string;
+    pr_number: number | null;
+    branch: string | null;
+    employee_id: string;
+  }>(
     `SELECT t.id, t.requirement_id, t.task_key, t.state, t.pr_number, t.branch, a.employee_id
        FROM tasks t JOIN requirements r ON r.id = t.requirement_id JOIN assignments a ON a.task_id = t.id AND a.active
       WHERE r.installation_id = $1 AND r.repo = $2`,
@@ -105,13 +113,28 @@ async function runUntilReviewed(name: string, installationId: number): Promise<P
   expect(opened.status).toBe(200);
   await harness.waitForIdle(45_000);
 
-  return { github, remote, mainBefore, repo, installationId, taskId: task.id, requirementId: task.requirement_id, employeeId: task.employee_id, pullNumber, headSha, prBody };
+  return {
+    github,
+    remote,
+    mainBefore,
+    repo,
+    installationId,
+    taskId: task.id,
+    requirementId: task.requirement_id,
+    employeeId: task.employee_id,
+    pullNumber,
+    headSha,
+    prBody,
+  };
 }
 
 /** A director presses merge (or close) on GitHub, and GitHub delivers `pull_request.closed`. */
 async function close(run: Pipeline, merged: boolean): Promise<void> {
   run.github.closePull(run.pullNumber, { merged, by: MAINTAINER });
-  const delivered = await harness.deliver("pull_request", pullPayload(run.github, { action: "closed", number: run.pullNumber, installationId: run.installationId, sender: MAINTAINER }));
+  const delivered = await harness.deliver(
+    "pull_request",
+    pullPayload(run.github, { action: "closed", number: run.pullNumber, installationId: run.installationId, sender: MAINTAINER }),
+  );
   expect(delivered.status).toBe(200);
   await harness.waitForIdle(30_000);
 }
@@ -194,7 +217,13 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     // foldPosterior for one reward of 1.0 from the uniform prior Beta(1, 1).
     expect((await loadPosteriors(harness.db.pool, run.installationId, "bugfix")).get(run.employeeId)).toEqual({ alpha: 2, beta: 1, outcomes: 1 });
 
-    const scoreboard = commentPayload(run.github, { installationId: run.installationId, issue: ISSUE.number, body: "/aura scoreboard", login: MAINTAINER, commentId: 31_337 });
+    const scoreboard = commentPayload(run.github, {
+      installationId: run.installationId,
+      issue: ISSUE.number,
+      body: "/aura scoreboard",
+      login: MAINTAINER,
+      commentId: 31_337,
+    });
     await harness.deliver("issue_comment", scoreboard);
     await harness.waitForIdle();
 
@@ -210,7 +239,21 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     // Rank 1 (Beta(2, 1) has the highest lower bound); 1 task, 1 merged, none rejected; 100 % over n = 1;
     // score mean 2/3 with 10 %–90 % bounds √0.1 and √0.9; no strikes or revisions; one call's cost, all of it
     // for the one merged PR.
-    expect(cells).toEqual(["1", `\`${run.employeeId}\``, "probation", "1", "1", "0", "100 % [10–100 %] (1)", "0.67 [**0.32**–0.95]", "0", "0", formatUsd(CALL_COST_USD), formatUsd(CALL_COST_USD), timeToPr]);
+    expect(cells).toEqual([
+      "1",
+      `\`${run.employeeId}\``,
+      "probation",
+      "1",
+      "1",
+      "0",
+      "100 % [10–100 %] (1)",
+      "0.67 [**0.32**–0.95]",
+      "0",
+      "0",
+      formatUsd(CALL_COST_USD),
+      formatUsd(CALL_COST_USD),
+      timeToPr,
+    ]);
     expect(run.github.reactions).toContainEqual({ commentId: 31_337, content: "+1" });
     // One status comment on the issue, kept up to date: it ends showing the merged task and its cost.
     const status = run.github.comments.filter((comment) => comment.issue === ISSUE.number && comment.body.startsWith("<!-- aura:status "));
@@ -227,7 +270,9 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
 
     await close(run, false);
 
-    expect(await ledger(run.taskId)).toMatchObject([{ employee_id: run.employeeId, result: "rejected", incident: false, cost: CALL_COST_USD, closed_by: MAINTAINER }]);
+    expect(await ledger(run.taskId)).toMatchObject([
+      { employee_id: run.employeeId, result: "rejected", incident: false, cost: CALL_COST_USD, closed_by: MAINTAINER },
+    ]);
     // Its only task rejected, nobody works on the requirement any more: it fails (a director may reassign).
     expect(await states(run)).toEqual({ task: "rejected", taskCost: CALL_COST_USD, requirement: "failed" });
     const status = run.github.comments.filter((comment) => comment.issue === ISSUE.number && comment.body.startsWith("<!-- aura:status "));

@@ -104,10 +104,7 @@ describe("withCircuitBreaker", () => {
 
   it("stops sending requests after repeated 500s and fails fast with unavailable", async () => {
     const breaker = new CircuitBreaker({ failureThreshold: 2, clock: manualClock().now });
-    const scope = nock("https://breaker.openai.test")
-      .post("/v1/chat/completions")
-      .times(2)
-      .reply(500, loadFixture("openai-error-500.json"));
+    const scope = nock("https://breaker.openai.test").post("/v1/chat/completions").times(2).reply(500, loadFixture("openai-error-500.json"));
     const guarded = guardedClient(breaker);
 
     const outcomes: unknown[] = [];

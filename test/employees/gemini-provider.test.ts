@@ -142,7 +142,10 @@ describe("gemini provider", () => {
   });
 
   it("aborts a hung call at the timeout and classifies it as timeout", async () => {
-    nock(BASE).post(PATH).delay(10_000).reply(200, geminiReply(JSON.stringify(valid)));
+    nock(BASE)
+      .post(PATH)
+      .delay(10_000)
+      .reply(200, geminiReply(JSON.stringify(valid)));
 
     const error = await failure(client(150).generate({ name: "Triage", schema: Triage, messages }));
 

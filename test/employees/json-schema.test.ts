@@ -2,13 +2,7 @@
 import { SchemaType } from "@google/generative-ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  fromStrictJson,
-  toGeminiSchema,
-  toStrictJsonSchema,
-  UnsupportedSchemaError,
-  type JsonSchema,
-} from "../../src/models/json-schema.js";
+import { fromStrictJson, toGeminiSchema, toStrictJsonSchema, UnsupportedSchemaError, type JsonSchema } from "../../src/models/json-schema.js";
 
 /** Every object in a strict schema must list all its properties as required and forbid others. */
 function assertStrictObjects(node: JsonSchema, path = "<root>"): void {

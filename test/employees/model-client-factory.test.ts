@@ -4,11 +4,7 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { UnknownPriceError } from "../../src/models/prices.js";
-import {
-  createModelClient,
-  isProviderConfigured,
-  ProviderNotConfiguredError,
-} from "../../src/models/providers/index.js";
+import { createModelClient, isProviderConfigured, ProviderNotConfiguredError } from "../../src/models/providers/index.js";
 import { UnsupportedSchemaError } from "../../src/models/json-schema.js";
 import { openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
 
@@ -41,8 +37,7 @@ describe("createModelClient", () => {
   });
 
   it("refuses a paid model with no price instead of costing it at zero", () => {
-    const build = () =>
-      createModelClient({ id: "x", provider: "openai", model: "gpt-unlisted" }, { OPENAI_API_KEY: "sk" }, options);
+    const build = () => createModelClient({ id: "x", provider: "openai", model: "gpt-unlisted" }, { OPENAI_API_KEY: "sk" }, options);
 
     expect(build).toThrow(UnknownPriceError);
   });

@@ -130,7 +130,10 @@ describe("ollama provider", () => {
   });
 
   it("aborts a hung call at the timeout and classifies it as timeout", async () => {
-    nock(HOST).post("/api/chat").delay(10_000).reply(200, ollamaReply(JSON.stringify(valid)));
+    nock(HOST)
+      .post("/api/chat")
+      .delay(10_000)
+      .reply(200, ollamaReply(JSON.stringify(valid)));
 
     const error = await failure(client(150).generate({ name: "Triage", schema: Triage, messages }));
 

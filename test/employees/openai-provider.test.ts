@@ -171,9 +171,7 @@ describe("openai provider", () => {
   });
 
   it("classifies 429 as rate_limit with the retry-after hint, without SDK retries", async () => {
-    const { scope } = scriptReplies([
-      { status: 429, body: loadFixture("openai-error-429.json"), headers: { "retry-after": "7" } },
-    ]);
+    const { scope } = scriptReplies([{ status: 429, body: loadFixture("openai-error-429.json"), headers: { "retry-after": "7" } }]);
 
     const error = await failure(client().generate({ name: "Triage", schema: Triage, messages }));
 
@@ -194,7 +192,10 @@ describe("openai provider", () => {
   });
 
   it("aborts a hung call at the timeout and classifies it as timeout", async () => {
-    nock(BASE).post("/v1/chat/completions").delay(10_000).reply(200, openAIReply(JSON.stringify(valid)));
+    nock(BASE)
+      .post("/v1/chat/completions")
+      .delay(10_000)
+      .reply(200, openAIReply(JSON.stringify(valid)));
 
     const error = await failure(client({ timeoutMs: 150 }).generate({ name: "Triage", schema: Triage, messages }));
 

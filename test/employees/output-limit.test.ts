@@ -101,7 +101,9 @@ describe("output limit from the reservation", () => {
 
   it("openai: a reservation that cannot pay for the prompt plus a minimal reply sends nothing", async () => {
     // No interceptor: a request would fail the test (network is disabled).
-    const error = await openai().generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd: 0.0001 }).catch((e: unknown) => e);
+    const error = await openai()
+      .generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd: 0.0001 })
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OutputAllowanceTooSmall);
     expect(String((error as Error).message)).toContain("was not made");
@@ -159,7 +161,9 @@ describe("a call the budget ends is a budget outcome, not the employee's invalid
       openAIReplyWith('{"summary": "Login broken on Saf', "length", { prompt: 400, completion: 100 }),
     ]);
 
-    const error = await openai().generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd }).catch((e: unknown) => e);
+    const error = await openai()
+      .generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd })
+      .catch((e: unknown) => e);
 
     expect(bodies).toHaveLength(1);
     expect(bodies[0]?.max_completion_tokens).toBe(100);
@@ -177,7 +181,9 @@ describe("a call the budget ends is a budget outcome, not the employee's invalid
     const maxCostUsd = dollars(GPT41, promptBound(messages), 100);
     const bodies = record(nock("https://api.openai.com"), "/v1/chat/completions", [openAIReplyWith("not json", "stop", { prompt: 400, completion: 3 })]);
 
-    const error = await openai().generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd }).catch((e: unknown) => e);
+    const error = await openai()
+      .generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 4_096, maxCostUsd })
+      .catch((e: unknown) => e);
 
     expect(bodies).toHaveLength(1);
     expect(error).toBeInstanceOf(OutputAllowanceTooSmall);
@@ -194,7 +200,9 @@ describe("a call the budget ends is a budget outcome, not the employee's invalid
       openAIReplyWith('{"summary": "Lo', "length", { prompt: 600, completion: 100 }),
     ]);
 
-    const error = await openai().generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 100, maxCostUsd: 5 }).catch((e: unknown) => e);
+    const error = await openai()
+      .generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: 100, maxCostUsd: 5 })
+      .catch((e: unknown) => e);
 
     expect(bodies.map((body) => body.max_completion_tokens)).toEqual([100, 100, 100]);
     expect(error).toBeInstanceOf(ModelCallError);

@@ -1,12 +1,6 @@
 // The dated price table: validation, choosing the entry in force, cost from normalised usage.
 import { describe, expect, it } from "vitest";
-import {
-  costUsd,
-  loadPriceTable,
-  parsePriceTable,
-  PriceTableError,
-  UnknownPriceError,
-} from "../../src/models/prices.js";
+import { costUsd, loadPriceTable, parsePriceTable, PriceTableError, UnknownPriceError } from "../../src/models/prices.js";
 import { testPrices } from "./provider-fixtures.js";
 
 describe("price table", () => {

@@ -130,13 +130,24 @@ describe("a reservation pays for the output limit of every attempt", () => {
 
   it("a call the budget ends is settled with what its attempts cost", async () => {
     const messages: ChatMessage[] = [{ role: "user", content: "The login button does nothing on Safari." }];
-    const { reservationId } = await reserveSpend(db.pool, { subject, budgets, amount: { tokens: 5_000, usd: 0.01 }, purpose: "cut-short", deadlineMs: 60_000, at: TEST_NOW });
+    const { reservationId } = await reserveSpend(db.pool, {
+      subject,
+      budgets,
+      amount: { tokens: 5_000, usd: 0.01 },
+      purpose: "cut-short",
+      deadlineMs: 60_000,
+      at: TEST_NOW,
+    });
     nock("https://api.openai.com")
       .post("/v1/chat/completions")
       .reply(200, () => {
         const reply = openAIReply('{"summary": "Login bro');
         const choices = z.array(z.record(z.string(), z.unknown())).parse(reply.choices);
-        return { ...reply, choices: choices.map((choice) => ({ ...choice, finish_reason: "length" })), usage: { prompt_tokens: 300, completion_tokens: 900, total_tokens: 1_200 } };
+        return {
+          ...reply,
+          choices: choices.map((choice) => ({ ...choice, finish_reason: "length" })),
+          usage: { prompt_tokens: 300, completion_tokens: 900, total_tokens: 1_200 },
+        };
       });
 
     const error = await settledCall(db.pool, reservationId, () =>
@@ -168,7 +179,16 @@ describe("token caps count volume, dollars count the strict bound", () => {
 
     const result = await budgetedCall(
       db.pool,
-      { subject: fresh, budgets: defaults, purpose: "full-context", at: TEST_NOW, prompt: { messages, schema: Triage }, maxOutputTokens: 16_384, timeoutMs: 60_000, price },
+      {
+        subject: fresh,
+        budgets: defaults,
+        purpose: "full-context",
+        at: TEST_NOW,
+        prompt: { messages, schema: Triage },
+        maxOutputTokens: 16_384,
+        timeoutMs: 60_000,
+        price,
+      },
       (bounds) => client().generate({ name: "Triage", schema: Triage, messages, ...bounds }),
     );
 

@@ -70,7 +70,9 @@ describe("stale budget reservations", () => {
     try {
       const job = (await db.pool.query<{ id: string }>("SELECT (graphile_worker.add_job('spend.hold', '{}'::json, max_attempts => 3)).id")).rows[0];
       await waitFor(async () => {
-        const row = (await db.pool.query("SELECT 1 FROM graphile_worker.jobs WHERE id = $1 AND attempts = 1 AND locked_at IS NULL AND last_error IS NOT NULL", [job?.id])).rowCount;
+        const row = (
+          await db.pool.query("SELECT 1 FROM graphile_worker.jobs WHERE id = $1 AND attempts = 1 AND locked_at IS NULL AND last_error IS NOT NULL", [job?.id])
+        ).rowCount;
         return row ? true : undefined;
       });
 

@@ -55,8 +55,7 @@ describe("generateStructured", () => {
 
   it("passes a caller's abort through as the caller's reason, not as a provider failure", async () => {
     const controller = new AbortController();
-    const call: ProviderTurn = ({ signal }) =>
-      new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("sdk aborted"))));
+    const call: ProviderTurn = ({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("sdk aborted"))));
 
     const outcome = run(call, controller.signal);
     controller.abort(new Error("requirement closed"));

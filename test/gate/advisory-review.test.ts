@@ -8,13 +8,7 @@ import { describe, expect, it } from "vitest";
 import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
 import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
-import {
-  INSTALLATION_ID,
-  mockRepoConfig,
-  pullDelivery,
-  REPO,
-  useGateHarness,
-} from "./gate-fixture.js";
+import { INSTALLATION_ID, mockRepoConfig, pullDelivery, REPO, useGateHarness } from "./gate-fixture.js";
 
 const GEMINI = "https://gemini.gateway.test";
 const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
@@ -80,7 +74,10 @@ describe("an advisory reviewer other than the author", () => {
     expect(advisory[0]?.body).toContain("`gpt-4.1-mini`");
     expect(gemini.prompts).toHaveLength(1);
     expect(gemini.prompts[0]).toContain("+export const answer = 31;");
-    expect(gate.github.statuses.filter((status) => status.sha === headSha).at(-1)).toMatchObject({ state: "success", description: "HNSC passed: 8 of 8 rules" });
+    expect(gate.github.statuses.filter((status) => status.sha === headSha).at(-1)).toMatchObject({
+      state: "success",
+      description: "HNSC passed: 8 of 8 rules",
+    });
     const spend = await gate.harness.db.pool.query<{ employee_id: string; state: string; usd: number }>(
       "SELECT employee_id, state, usd::float8 AS usd FROM model_spend WHERE purpose = 'advisory-review'",
     );
@@ -126,7 +123,7 @@ describe("an advisory review that cannot be given", () => {
 
   it("posts nothing when the model returns garbage after the re-asks, and the audit job and the gate are unaffected", async () => {
     const { headSha, pull } = await agentPull(33, "gemini-2.5-flash");
-    const gemini = geminiReplies(["I think it looks fine!", "{\"summary\": 3}", "still not the schema"]);
+    const gemini = geminiReplies(["I think it looks fine!", '{"summary": 3}', "still not the schema"]);
 
     await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
     await gate.harness.waitForIdle(90_000);
@@ -174,7 +171,9 @@ describe("two audit jobs of the same head at the same time", () => {
     expect(calls).toBe(1);
     expect(reviewsOf(headSha).filter((review) => review.body.includes(ADVISORY))).toHaveLength(1);
     expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(["none", "posted"]);
-    const spend = await gate.harness.db.pool.query("SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)");
+    const spend = await gate.harness.db.pool.query(
+      "SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)",
+    );
     expect(spend.rows).toHaveLength(1);
   }, 120_000);
 });

@@ -117,10 +117,10 @@ describe("an outsider's pull request at a failing agent PR's head", () => {
     await deliverAndSettle("pull_request", pullDelivery("opened", agent));
     await deliverAndSettle("pull_request", pullDelivery("opened", otherPull(65, first, { author: "mallory", headRef: "patch-2", forkOf: "mallory/widgets" })));
     const second = pushChange("aura/64-workflow-again");
-    await gate.harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
-      second.headSha,
-      first.headSha,
-    ]);
+    await gate.harness.db.pool.query(
+      "INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2",
+      [second.headSha, first.headSha],
+    );
     // GitHub now reports the new head: the earlier reads of this pull request are replaced, the record of writes kept.
     nock.cleanAll();
     mockInstallationTokens();
@@ -267,10 +267,10 @@ describe("an agent PR that passed at a commit", () => {
     const { push: first, pull: agent } = await passingAgentPull(82, "aura/82-clean");
     await deliverAndSettle("pull_request", pullDelivery("opened", agent));
     const second = pushClean("aura/82-clean-again", { "src/app.js": "export const answer = 43;\n" });
-    await gate.harness.db.pool.query("INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2", [
-      second.headSha,
-      first.headSha,
-    ]);
+    await gate.harness.db.pool.query(
+      "INSERT INTO task_commits (task_id, sha, kind, employee_id) SELECT task_id, $1, 'work', employee_id FROM task_commits WHERE sha = $2",
+      [second.headSha, first.headSha],
+    );
     remockReads(second.headSha);
     const moved = { ...agent, head: { ...(agent.head as Record<string, unknown>), sha: second.headSha } };
     mockPullReads(moved, second.files, [commitObject(second.headSha)]);

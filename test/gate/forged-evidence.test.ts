@@ -26,7 +26,9 @@ async function auditBrokenPull(number: number, recorded: Record<string, unknown>
   await gate.harness.deliver("pull_request", pullDelivery("opened", pull));
   await gate.harness.waitForIdle(90_000);
 
-  const { rows } = await gate.harness.db.pool.query<{ report: { claim: unknown; flags: string[] } }>("SELECT report FROM auditor_runs WHERE head_sha = $1", [headSha]);
+  const { rows } = await gate.harness.db.pool.query<{ report: { claim: unknown; flags: string[] } }>("SELECT report FROM auditor_runs WHERE head_sha = $1", [
+    headSha,
+  ]);
   return { report: rows[0]?.report, review: gate.github.reviews.find((candidate) => candidate.commit_id === headSha) };
 }
 

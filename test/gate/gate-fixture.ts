@@ -230,7 +230,14 @@ export function commitObject(sha: string, author = BOT): Record<string, unknown>
 }
 
 export type Status = { sha: string; state: string; description: string; context: string; target_url?: string };
-export type PostedReview = { id: number; pull: number; commit_id: string; event: string; body: string; comments: { path: string; line: number; side: string; body: string }[] };
+export type PostedReview = {
+  id: number;
+  pull: number;
+  commit_id: string;
+  event: string;
+  body: string;
+  comments: { path: string; line: number; side: string; body: string }[];
+};
 
 /** GitHub's writes as the tests see them, and what the mocked reads return. */
 export type GitHubRecorder = {
@@ -262,7 +269,12 @@ export function mockWrites(): GitHubRecorder {
       const pull = Number(/pulls\/(\d+)/.exec(uri)?.[1]);
       return recorder.reviews
         .filter((review) => review.pull === pull)
-        .map((review) => ({ id: review.id, body: review.body, html_url: `https://github.com/${REPO}/pull/${pull}#pullrequestreview-${review.id}`, user: { login: BOT } }));
+        .map((review) => ({
+          id: review.id,
+          body: review.body,
+          html_url: `https://github.com/${REPO}/pull/${pull}#pullrequestreview-${review.id}`,
+          user: { login: BOT },
+        }));
     });
   api
     .post(new RegExp(`^${repoPath}/pulls/(\\d+)/reviews$`))
@@ -288,7 +300,9 @@ export function mockWrites(): GitHubRecorder {
     .optionally()
     .reply(200, (uri) => {
       const issue = Number(/issues\/(\d+)/.exec(uri)?.[1]);
-      return recorder.comments.filter((comment) => comment.issue === issue).map((comment, index) => ({ id: 500 + index, body: comment.body, user: { login: BOT, type: "Bot" } }));
+      return recorder.comments
+        .filter((comment) => comment.issue === issue)
+        .map((comment, index) => ({ id: 500 + index, body: comment.body, user: { login: BOT, type: "Bot" } }));
     });
   api
     .post(new RegExp(`^${repoPath}/issues/(\\d+)/comments$`))
@@ -310,7 +324,10 @@ export function mockWrites(): GitHubRecorder {
 
 /** `.github/aura.yml` at any ref: the given text, or 404 (defaults) when undefined. */
 export function mockRepoConfig(text: string | undefined): void {
-  const scope = nock(GITHUB_API).persist().get(new RegExp(`^${repoPath}/contents/\\.github(%2F|/)aura\\.yml(\\?.*)?$`)).optionally();
+  const scope = nock(GITHUB_API)
+    .persist()
+    .get(new RegExp(`^${repoPath}/contents/\\.github(%2F|/)aura\\.yml(\\?.*)?$`))
+    .optionally();
   if (text === undefined) scope.reply(404, { message: "Not Found" });
   else scope.reply(200, { type: "file", encoding: "base64", path: ".github/aura.yml", content: Buffer.from(text).toString("base64") });
 }
@@ -320,9 +337,18 @@ export function mockPullReads(pull: Record<string, unknown>, files: Record<strin
   const number = pull.number as number;
   const api = nock(GITHUB_API).persist();
   // A function, so a test can change what GitHub reports (e.g. draft) after the mock is set up.
-  api.get(`${repoPath}/pulls/${number}`).optionally().reply(200, () => pull);
-  api.get(new RegExp(`^${repoPath}/pulls/${number}/files(\\?.*)?$`)).optionally().reply(200, files);
-  api.get(new RegExp(`^${repoPath}/pulls/${number}/commits(\\?.*)?$`)).optionally().reply(200, commits);
+  api
+    .get(`${repoPath}/pulls/${number}`)
+    .optionally()
+    .reply(200, () => pull);
+  api
+    .get(new RegExp(`^${repoPath}/pulls/${number}/files(\\?.*)?$`))
+    .optionally()
+    .reply(200, files);
+  api
+    .get(new RegExp(`^${repoPath}/pulls/${number}/commits(\\?.*)?$`))
+    .optionally()
+    .reply(200, commits);
 }
 
 export function mockPermission(login: string, permission: string): void {

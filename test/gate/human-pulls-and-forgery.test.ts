@@ -71,7 +71,10 @@ describe("pull requests opened by people", () => {
     const pull = humanPull(30, 3000);
     const pages: number[] = [];
     nock(GITHUB_API).persist().get(`/repos/${OWNER}/${NAME}/pulls/30`).reply(200, pull);
-    nock(GITHUB_API).get(`/repos/${OWNER}/${NAME}/pulls/30/commits`).query(true).reply(200, [commitObject(sha(30), "pat-person")]);
+    nock(GITHUB_API)
+      .get(`/repos/${OWNER}/${NAME}/pulls/30/commits`)
+      .query(true)
+      .reply(200, [commitObject(sha(30), "pat-person")]);
     nock(GITHUB_API)
       .get(`/repos/${OWNER}/${NAME}/pulls/30/files`)
       .query(true)
@@ -94,7 +97,9 @@ describe("pull requests opened by people", () => {
     expect(pages).toEqual(Array.from({ length: 30 }, (_, index) => index + 1));
     expect(gate.github.statuses.map((status) => status.state)).toEqual(["pending", "failure"]);
     expect(gate.github.statuses[1]?.description).toBe("HNSC failed: protected-paths");
-    const { rows } = await gate.harness.db.pool.query<{ rules: { ruleId: string; state: string }[] }>("SELECT rules FROM governor_verdicts WHERE pull_number = 30");
+    const { rows } = await gate.harness.db.pool.query<{ rules: { ruleId: string; state: string }[] }>(
+      "SELECT rules FROM governor_verdicts WHERE pull_number = 30",
+    );
     const states = Object.fromEntries((rows[0]?.rules ?? []).map((rule) => [rule.ruleId, rule.state]));
     expect(states).toMatchObject({ "protected-paths": "fail", secrets: "pass", "test-tampering": "pass", scope: "skip", assignment: "skip", evidence: "skip" });
   });

@@ -7,17 +7,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { mockInstallationTokens, GITHUB_API } from "../helpers/harness.js";
 import { commentPayload } from "../director-e2e/fixtures.js";
-import {
-  DIRECTOR,
-  mockPermission,
-  mockRepoConfig,
-  mockWrites,
-  OWNER,
-  NAME,
-  pullDelivery,
-  type GitHubRecorder,
-  useGateHarness,
-} from "./gate-fixture.js";
+import { DIRECTOR, mockPermission, mockRepoConfig, mockWrites, OWNER, NAME, pullDelivery, type GitHubRecorder, useGateHarness } from "./gate-fixture.js";
 
 const RELAXING = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**"]\n';
 const RELAXING_MORE = 'test: sh test.sh\nrules:\n  - id: scope\n    params:\n      allow: ["docs/**", "notes/**"]\n';
@@ -39,12 +29,22 @@ function mockGitHub(reads: () => void, first?: () => void): void {
   github = fresh;
   mockRepoConfig(config);
   mockPermission(DIRECTOR, "admin");
-  nock(GITHUB_API).persist().post(/\/issues\/comments\/\d+\/reactions$/).optionally().reply(201, { id: 1, content: "+1" });
+  nock(GITHUB_API)
+    .persist()
+    .post(/\/issues\/comments\/\d+\/reactions$/)
+    .optionally()
+    .reply(201, { id: 1, content: "+1" });
   reads();
 }
 
 async function agentPull(number: number, branch: string, files: Record<string, string>, options: { draft: boolean; title?: string }) {
-  const { headSha, pull, mockReads } = await gate.pushAgentPull({ number, branch, files, claim: { exitCode: 0, passed: 3, failed: 0, total: 3 }, draft: options.draft });
+  const { headSha, pull, mockReads } = await gate.pushAgentPull({
+    number,
+    branch,
+    files,
+    claim: { exitCode: 0, passed: 3, failed: 0, total: 3 },
+    draft: options.draft,
+  });
   if (options.title) pull.title = options.title;
   return { headSha, pull, reads: mockReads };
 }
@@ -76,14 +76,19 @@ describe("repo rules that relax the policy", () => {
   }, 120_000);
 
   it("are approved by `/aura override repo-rules` from a director; the PR is judged under them, showing who approved", async () => {
-    nock(GITHUB_API).get(`/repos/${OWNER}/${NAME}/pulls`).query(true).reply(200, [{ number: 21 }]);
+    nock(GITHUB_API)
+      .get(`/repos/${OWNER}/${NAME}/pulls`)
+      .query(true)
+      .reply(200, [{ number: 21 }]);
     // Written on an issue, not the pull request: the approval is for the repository's rules.
     const comment = commentPayload({ body: "/aura override repo-rules Docs may be touched by every task here.", login: DIRECTOR, issueNumber: 3 });
 
     await gate.harness.deliver("issue_comment", comment.payload);
     await gate.harness.waitForIdle(90_000);
 
-    expect(github.comments.find((reply) => reply.issue === 3)?.body).toContain("Repo rules approved by @octo-director: Docs may be touched by every task here.");
+    expect(github.comments.find((reply) => reply.issue === 3)?.body).toContain(
+      "Repo rules approved by @octo-director: Docs may be touched by every task here.",
+    );
     const last = statusesOf(pr.headSha).at(-1);
     expect(last?.state).toBe("success");
     expect(last?.description).toContain("approved by @octo-director");
@@ -127,7 +132,10 @@ describe("a repo-rules approval written on a pull request", () => {
         .get(new RegExp(`^/repos/${OWNER}/${NAME}/contents/\\.github(%2F|/)aura\\.yml$`))
         .reply(200, { type: "file", encoding: "base64", path: ".github/aura.yml", content: Buffer.from(defaultBranchRules).toString("base64") });
     });
-    nock(GITHUB_API).get(`/repos/${OWNER}/${NAME}/pulls`).query(true).reply(200, [{ number: 31 }]);
+    nock(GITHUB_API)
+      .get(`/repos/${OWNER}/${NAME}/pulls`)
+      .query(true)
+      .reply(200, [{ number: 31 }]);
     await gate.harness.deliver("pull_request", pullDelivery("opened", pr.pull));
     await gate.harness.waitForIdle(90_000);
     const before = statusesOf(pr.headSha).at(-1)?.state;

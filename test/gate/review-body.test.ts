@@ -28,7 +28,9 @@ function summary(overrides: Partial<RunSummary>): RunSummary {
 
 function review(head: RunSummary, base: RunSummary): string {
   const report: AuditReport = { headSha: HEAD, baseSha: BASE, head, base, claim: { kind: "none" }, flags: [], diff: { files: 1, additions: 3, deletions: 1 } };
-  const pull = GitHubPull.parse(pullObject({ number: 12, headSha: HEAD, headRef: "aura/12-fix", baseSha: BASE, cloneUrl: "file:///remote.git", changedFiles: 1 }));
+  const pull = GitHubPull.parse(
+    pullObject({ number: 12, headSha: HEAD, headRef: "aura/12-fix", baseSha: BASE, cloneUrl: "file:///remote.git", changedFiles: 1 }),
+  );
   const evaluation: Evaluation = {
     ref: { installationId: 1, repo: "octo-org/widgets", pullNumber: 12 },
     pull,
@@ -47,12 +49,18 @@ function review(head: RunSummary, base: RunSummary): string {
 
 describe("the sandbox in the Auditor's review", () => {
   it("shows the mode of each run, the limits that held, and warns naming the limits the head's tests ran without", () => {
-    const incomplete = { mode: "bwrap (limits incomplete)" as const, limitsHeld: "uid 200003, seccomp", limitsMissing: "memory and process limits per run (no cgroup)" };
+    const incomplete = {
+      mode: "bwrap (limits incomplete)" as const,
+      limitsHeld: "uid 200003, seccomp",
+      limitsMissing: "memory and process limits per run (no cgroup)",
+    };
     const text = review(summary(incomplete), summary(incomplete));
 
     expect(text).toContain("| Sandbox | bwrap (limits incomplete) | bwrap (limits incomplete) | |");
     expect(text).toContain("Sandbox limits that held: uid 200003, seccomp.");
-    expect(text).toContain("⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: memory and process limits per run (no cgroup).");
+    expect(text).toContain(
+      "⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: memory and process limits per run (no cgroup).",
+    );
   });
 
   it("says the limits the head's tests ran without were accepted in AURA_SANDBOX_ACCEPT_MISSING, not AURA_ALLOW_UNSANDBOXED", () => {
@@ -78,7 +86,9 @@ describe("the sandbox in the Auditor's review", () => {
     const text = review(summary(mixed), summary({}));
 
     expect(text).toContain("in AURA_SANDBOX_ACCEPT_MISSING; the tests ran in bubblewrap without: memory and process limits per run (no cgroup).");
-    expect(text).toContain("⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: seccomp filter (no syscall table for riscv64).");
+    expect(text).toContain(
+      "⚠️ **Limits incomplete:** AURA_ALLOW_UNSANDBOXED=true and not every sandbox limit works here; the tests ran without: seccomp filter (no syscall table for riscv64).",
+    );
   });
 
   it("has no limits warning when limits applied, and reads reports stored before the mode was recorded", () => {

@@ -16,11 +16,20 @@ describe("the no-merge guard", () => {
     [{ method: "PUT", url: "/repos/{owner}/{repo}/pulls/{pull_number}/merge" }, "merging a pull request"],
     [{ method: "POST", url: "/repos/{owner}/{repo}/merges" }, "merging branches"],
     [{ method: "POST", url: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", event: "APPROVE" }, "submitting a review with event APPROVE"],
-    [{ method: "POST", url: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events", event: "REQUEST_CHANGES" }, "submitting a review with event REQUEST_CHANGES"],
+    [
+      { method: "POST", url: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events", event: "REQUEST_CHANGES" },
+      "submitting a review with event REQUEST_CHANGES",
+    ],
     [{ method: "PATCH", url: "/repos/{owner}/{repo}/git/refs/{ref}", ref: "heads/main" }, "moving ref heads/main"],
     [{ method: "POST", url: "/repos/{owner}/{repo}/git/refs", ref: "refs/heads/release" }, "moving ref refs/heads/release"],
-    [{ method: "POST", url: "/graphql", query: "mutation { enablePullRequestAutoMerge(input: {}) { clientMutationId } }" }, "GraphQL mutation enablePullRequestAutoMerge"],
-    [{ method: "POST", url: "/graphql", query: "mutation($id: ID!) { mergePullRequest(input: {pullRequestId: $id}) { clientMutationId } }" }, "GraphQL mutation mergePullRequest"],
+    [
+      { method: "POST", url: "/graphql", query: "mutation { enablePullRequestAutoMerge(input: {}) { clientMutationId } }" },
+      "GraphQL mutation enablePullRequestAutoMerge",
+    ],
+    [
+      { method: "POST", url: "/graphql", query: "mutation($id: ID!) { mergePullRequest(input: {pullRequestId: $id}) { clientMutationId } }" },
+      "GraphQL mutation mergePullRequest",
+    ],
     [{ method: "POST", url: "/graphql", query: "mutation { createCommitOnBranch(input: {}) { commit { oid } } }" }, "GraphQL mutation createCommitOnBranch"],
     [{ method: "POST", url: "/repos/{owner}/{repo}/merge-upstream", branch: "main" }, "syncing a branch with its upstream"],
     [{ method: "PUT", url: "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch" }, "updating a pull request's branch"],
@@ -43,7 +52,12 @@ describe("the no-merge guard", () => {
 
   it("stops a merge request before it leaves the process and records the refusal", async () => {
     mockInstallationTokens();
-    const octokit = createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }) }).forInstallation(1);
+    const octokit = createGitHubAccess({
+      appId: 123,
+      privateKey: testPrivateKey,
+      baseUrl: "https://api.github.com",
+      log: pino({ level: "silent" }),
+    }).forInstallation(1);
     const merge = nock("https://api.github.com").put("/repos/octo-org/widgets/pulls/3/merge").reply(200, { merged: true });
 
     const attempt = octokit.request("PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge", { owner: "octo-org", repo: "widgets", pull_number: 3 });

@@ -19,7 +19,11 @@ function tagsOf(html: string): string[] {
 
 function textOutsideCode(html: string): string {
   const text = html.replace(/<code>[\s\S]*?<\/code>/g, " ").replace(/<[^>]+>/g, " ");
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+  return text
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, "&");
 }
 
 const HOSTILE: [string, string][] = [

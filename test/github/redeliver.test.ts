@@ -20,7 +20,13 @@ describe("deliveries GitHub failed to hand over", () => {
   it("are redelivered once each, unless the inbox already has them", async () => {
     const now = new Date("2026-11-27T10:00:00Z");
     await db.pool.query("INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('guid-known', 'issues', '{}')");
-    const app = createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }), writeIntervalMs: 0 }).forApp!();
+    const app = createGitHubAccess({
+      appId: 123,
+      privateKey: testPrivateKey,
+      baseUrl: "https://api.github.com",
+      log: pino({ level: "silent" }),
+      writeIntervalMs: 0,
+    }).forApp!();
     const at = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
     const github = nock("https://api.github.com")
       .get("/app/hook/deliveries")

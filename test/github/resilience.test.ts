@@ -7,7 +7,14 @@ import { testPrivateKey } from "../helpers/webhooks.js";
 
 const api = "https://api.github.com";
 const github = () =>
-  createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: api, log: pino({ level: "silent" }), writeIntervalMs: 0, retryUnitMs: 1 }).forInstallation(7);
+  createGitHubAccess({
+    appId: 123,
+    privateKey: testPrivateKey,
+    baseUrl: api,
+    log: pino({ level: "silent" }),
+    writeIntervalMs: 0,
+    retryUnitMs: 1,
+  }).forInstallation(7);
 
 describe("GitHub failures", () => {
   it("retries a 502 and succeeds", async () => {
@@ -28,7 +35,12 @@ describe("GitHub failures", () => {
       .post("/repos/o/r/issues/1/comments")
       .reply(201, { id: 9 });
 
-    const { data } = await github().request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner: "o", repo: "r", issue_number: 1, body: "hi" });
+    const { data } = await github().request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner: "o",
+      repo: "r",
+      issue_number: 1,
+      body: "hi",
+    });
 
     expect(data.id).toBe(9);
     scope.done();

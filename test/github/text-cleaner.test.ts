@@ -10,7 +10,14 @@ import { testPrivateKey } from "../helpers/webhooks.js";
 
 const api = "https://api.github.com";
 const github = () =>
-  createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: api, log: pino({ level: "silent" }), writeIntervalMs: 0, retryUnitMs: 1 }).forInstallation(31);
+  createGitHubAccess({
+    appId: 123,
+    privateKey: testPrivateKey,
+    baseUrl: api,
+    log: pino({ level: "silent" }),
+    writeIntervalMs: 0,
+    retryUnitMs: 1,
+  }).forInstallation(31);
 
 // Bidi embeddings, overrides, isolates and marks; zero-width space and non-joiner; word joiner and invisible
 // operators; BOM; tag characters; the Mongolian vowel separator; C0/C1 controls. (U+200D is kept inside emoji.)
@@ -130,7 +137,14 @@ describe("the request hook on every installation client", () => {
         return { id: 1 };
       });
 
-    await github().request("POST /repos/{owner}/{repo}/statuses/{sha}", { owner: "o", repo: "r", sha, state: "failure", context: "aura/hnsc", description: "blocked\u202E: tests" });
+    await github().request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+      owner: "o",
+      repo: "r",
+      sha,
+      state: "failure",
+      context: "aura/hnsc",
+      description: "blocked\u202E: tests",
+    });
 
     scope.done();
     expect(received).toMatchObject({ state: "failure", context: "aura/hnsc", description: "blocked: tests" });

@@ -57,7 +57,13 @@ describe("the status of a commit", () => {
 
   it("is the agent PR's failure over a fork's 'not governed' success, naming the agent PR", () => {
     const status = strictestStatus(
-      records([pull(60, { state: "failure", description: "HNSC failed: protected-paths", agent: true }), pull(61, { state: "success", description: "not governed by Aura" })], 60),
+      records(
+        [
+          pull(60, { state: "failure", description: "HNSC failed: protected-paths", agent: true }),
+          pull(61, { state: "success", description: "not governed by Aura" }),
+        ],
+        60,
+      ),
       url,
     );
 
@@ -80,9 +86,21 @@ describe("the status of a commit", () => {
   });
 
   it("is the agent PR's own success when it passes, and a governed PR's failure there still wins", () => {
-    const alone = strictestStatus(records([pull(80, { state: "success", description: "HNSC passed", agent: true }), pull(81, { state: "success", description: "not governed by Aura" })], 80), url);
+    const alone = strictestStatus(
+      records(
+        [pull(80, { state: "success", description: "HNSC passed", agent: true }), pull(81, { state: "success", description: "not governed by Aura" })],
+        80,
+      ),
+      url,
+    );
     const governed = strictestStatus(
-      records([pull(80, { state: "success", description: "HNSC passed", agent: true }), pull(82, { state: "failure", description: "HNSC failed: secrets", governed: true })], 80),
+      records(
+        [
+          pull(80, { state: "success", description: "HNSC passed", agent: true }),
+          pull(82, { state: "failure", description: "HNSC failed: secrets", governed: true }),
+        ],
+        80,
+      ),
       url,
     );
 
@@ -108,7 +126,9 @@ describe("the status of a commit", () => {
 
   it("is nothing when no pull request there has a say and no agent wrote the commit", () => {
     expect(strictestStatus(records([]), url)).toBeUndefined();
-    expect(strictestStatus(records([{ pullNumber: 3, agent: false, governed: false, htmlUrl: undefined, evaluating: false, verdict: undefined }]), url)).toBeUndefined();
+    expect(
+      strictestStatus(records([{ pullNumber: 3, agent: false, governed: false, htmlUrl: undefined, evaluating: false, verdict: undefined }]), url),
+    ).toBeUndefined();
   });
 
   it("sets aside an ungoverned pull request's error at an agent's commit, and never ends greener than the agent's say", () => {
@@ -130,7 +150,13 @@ describe("the status of a commit", () => {
 
   it("keeps a governed pull request's error at an agent's commit", () => {
     const status = strictestStatus(
-      records([pull(110, { state: "success", description: "HNSC passed", agent: true }), pull(111, { state: "error", description: "HNSC could not evaluate: the policy is invalid", governed: true })], 110),
+      records(
+        [
+          pull(110, { state: "success", description: "HNSC passed", agent: true }),
+          pull(111, { state: "error", description: "HNSC could not evaluate: the policy is invalid", governed: true }),
+        ],
+        110,
+      ),
       url,
     );
 

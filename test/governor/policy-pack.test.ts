@@ -64,7 +64,9 @@ describe("loadPolicyPack", () => {
     },
     {
       name: "a marker that is not a regular expression",
-      text: oneRule("  - { id: tt, kind: test-tampering, severity: major, message: m, params: { testFiles: ['**/*.test.ts'], skipMarkers: ['(unclosed'], assertionPatterns: ['expect'] } }"),
+      text: oneRule(
+        "  - { id: tt, kind: test-tampering, severity: major, message: m, params: { testFiles: ['**/*.test.ts'], skipMarkers: ['(unclosed'], assertionPatterns: ['expect'] } }",
+      ),
       ruleId: "tt",
       field: "rules[0].params.skipMarkers[0]",
       message: /regular expression/,
@@ -78,7 +80,9 @@ describe("loadPolicyPack", () => {
     },
     {
       name: "a duplicate rule id",
-      text: oneRule("  - { id: ev, kind: evidence, severity: major, message: m, params: {} }\n  - { id: ev, kind: evidence, severity: minor, message: m, params: {} }"),
+      text: oneRule(
+        "  - { id: ev, kind: evidence, severity: major, message: m, params: {} }\n  - { id: ev, kind: evidence, severity: minor, message: m, params: {} }",
+      ),
       ruleId: "ev",
       field: "rules[1].id",
       message: /duplicate/,

@@ -57,7 +57,9 @@ function planTouching(scope: string, protectedGlobs: ReturnType<typeof loadProte
   return validatePlan(
     {
       summary: "s",
-      tasks: [{ id: "t", title: "t", instructions: "i", taskClass: "feature", scope: [scope], acceptance: ["a"], dependsOn: [], estimate: { tokens: 1, usd: 0 } }],
+      tasks: [
+        { id: "t", title: "t", instructions: "i", taskClass: "feature", scope: [scope], acceptance: ["a"], dependsOn: [], estimate: { tokens: 1, usd: 0 } },
+      ],
     },
     { maxTasks: 5, protectedGlobs, budget: { perTask: { tokens: 10, usd: 1 }, perRequirement: { tokens: 10, usd: 1 } } },
   );

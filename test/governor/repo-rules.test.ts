@@ -66,13 +66,7 @@ describe("mergeRepoRules", () => {
 
     const error = refused(mergeRepoRules(pack, repoRules));
 
-    expect(error.relaxations.map((relaxation) => relaxation.ruleId)).toEqual([
-      "diff-size",
-      "diff-size",
-      "secrets",
-      "scope",
-      "dependency-change",
-    ]);
+    expect(error.relaxations.map((relaxation) => relaxation.ruleId)).toEqual(["diff-size", "diff-size", "secrets", "scope", "dependency-change"]);
     expect(error.message).toMatch(/maxFiles for the default raised from 40 to 500/);
     expect(error.message).toMatch(/maxChangedLines for bugfix raised from 800 to 5000/);
     expect(error.message).toMatch(/severity lowered from critical to minor/);
@@ -104,7 +98,11 @@ describe("mergeRepoRules", () => {
     { name: "an unknown key", rules: [{ id: "scope", weight: 2 }], field: "rules[0]" },
     { name: "a changed kind", rules: [{ id: "scope", kind: "secrets" }], field: "rules[0].kind" },
     { name: "a new rule without a message", rules: [{ id: "x", kind: "evidence", severity: "minor", params: {} }], field: "rules[0].message" },
-    { name: "a parameter of the wrong type", rules: [{ id: "diff-size", params: { default: { maxFiles: "ten" } } }], field: "rules[0].params.default.maxFiles" },
+    {
+      name: "a parameter of the wrong type",
+      rules: [{ id: "diff-size", params: { default: { maxFiles: "ten" } } }],
+      field: "rules[0].params.default.maxFiles",
+    },
     { name: "a rules section that is not a list", rules: { scope: {} }, field: "rules" },
   ])("refuses $name with a PolicyParseError naming the field", ({ rules, field }) => {
     const result = mergeRepoRules(pack, rules);

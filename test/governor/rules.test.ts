@@ -3,16 +3,7 @@ import { describe, expect, it } from "vitest";
 import { evaluate } from "../../src/governor/evaluate.js";
 import type { ChangedFile, PullContext } from "../../src/governor/pull-context.js";
 import type { RuleState } from "../../src/governor/verdict.js";
-import {
-  agentContext,
-  commit,
-  defaultPack,
-  fixtureFiles,
-  HEAD_SHA,
-  OLD_HEAD_SHA,
-  RECORDED_SHA,
-  task,
-} from "./pull-fixtures.js";
+import { agentContext, commit, defaultPack, fixtureFiles, HEAD_SHA, OLD_HEAD_SHA, RECORDED_SHA, task } from "./pull-fixtures.js";
 
 interface Row {
   name: string;
@@ -117,9 +108,7 @@ table("protected-paths", [
   },
   {
     name: "renaming a workflow away still touches the protected path",
-    files: [
-      { filename: "ci-old.yml", previousFilename: ".github/workflows/ci.yml", status: "renamed", additions: 0, deletions: 0, patch: undefined },
-    ],
+    files: [{ filename: "ci-old.yml", previousFilename: ".github/workflows/ci.yml", status: "renamed", additions: 0, deletions: 0, patch: undefined }],
     state: "fail",
     findings: [["ci-old.yml", undefined, undefined]],
   },
@@ -175,7 +164,12 @@ table("diff-size", [
   },
   {
     name: "too many changed lines for the class fails",
-    files: [addedFile("src/big.ts", Array.from({ length: 801 }, (_, i) => `export const v${i} = ${i};`))],
+    files: [
+      addedFile(
+        "src/big.ts",
+        Array.from({ length: 801 }, (_, i) => `export const v${i} = ${i};`),
+      ),
+    ],
     context: { task: task({ taskClass: "bugfix" }) },
     state: "fail",
     summary: /801 changed lines/,
@@ -222,10 +216,7 @@ table("secrets", [
   },
   {
     name: "a secretlint-disable comment in the change cannot silence the scan",
-    files: [
-      addedFile("src/a.ts", ["// secretlint-disable"]),
-      addedFile("src/b.ts", ['export const t = "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";']),
-    ],
+    files: [addedFile("src/a.ts", ["// secretlint-disable"]), addedFile("src/b.ts", ['export const t = "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";'])],
     state: "fail",
     findings: [["src/b.ts", 1, "RIGHT"]],
   },
@@ -319,7 +310,10 @@ table("assignment", [
   {
     name: "a bot-authored commit the work loop did not record fails",
     files: fixtureFiles("clean"),
-    context: { commits: [commit(RECORDED_SHA, "aura-orchestra[bot]"), commit("b0b0000000000000000000000000000000000002", "aura-orchestra[bot]")], totalCommits: 2 },
+    context: {
+      commits: [commit(RECORDED_SHA, "aura-orchestra[bot]"), commit("b0b0000000000000000000000000000000000002", "aura-orchestra[bot]")],
+      totalCommits: 2,
+    },
     state: "fail",
     summary: /1 assignment problem$/,
   },

@@ -97,7 +97,9 @@ describe("the router's probation cap", () => {
   });
 
   it("does not apply while no active employee is eligible", () => {
-    const decision = route(input(7, [candidate("demoted", { ...demotedBase, probationOutcomes: 0 }), candidate("other", { status: "probation", outcomes: 40 })]));
+    const decision = route(
+      input(7, [candidate("demoted", { ...demotedBase, probationOutcomes: 0 }), candidate("other", { status: "probation", outcomes: 40 })]),
+    );
 
     expect(decision.probationCap.applies).toBe(false);
   });

@@ -116,26 +116,36 @@ describe("installation events", () => {
     });
     await waitForManager(harness.db);
 
-    const states = await harness.db.pool.query<{ repo: string; state: string }>("SELECT repo, state FROM requirements WHERE id = ANY($1::bigint[]) ORDER BY repo", [
-      rows.map((row) => row.id),
-    ]);
+    const states = await harness.db.pool.query<{ repo: string; state: string }>(
+      "SELECT repo, state FROM requirements WHERE id = ANY($1::bigint[]) ORDER BY repo",
+      [rows.map((row) => row.id)],
+    );
     expect(states.rows).toEqual([
       { repo: "acme/gone", state: "cancelled" },
       { repo: "acme/stays", state: "in_progress" },
     ]);
-    const audit = await harness.db.pool.query<{ payload: { repositories: string[] } }>("SELECT payload FROM audit.events WHERE action = 'installation.repositories_removed'");
+    const audit = await harness.db.pool.query<{ payload: { repositories: string[] } }>(
+      "SELECT payload FROM audit.events WHERE action = 'installation.repositories_removed'",
+    );
     expect(audit.rows.map((row) => row.payload.repositories)).toEqual([["acme/gone"]]);
   });
 
   it("marks the installation removed, stops its queued jobs, and ignores its later deliveries", async () => {
-    await enqueue(harness.db.pool, "requirement.intake", { installationId: INSTALLATION_ID, repo: "acme/one", issueNumber: 99 }, { runAt: new Date(Date.now() + 3_600_000) });
+    await enqueue(
+      harness.db.pool,
+      "requirement.intake",
+      { installationId: INSTALLATION_ID, repo: "acme/one", issueNumber: 99 },
+      { runAt: new Date(Date.now() + 3_600_000) },
+    );
 
     await harness.deliver("installation", installationPayload("deleted", []));
     await waitForManager(harness.db);
     await harness.deliver("issues", issuesPayload("labeled", { repo: "acme/one", issue: 5 }));
     await waitForManager(harness.db);
 
-    const installation = await harness.db.pool.query<{ removed: boolean }>("SELECT removed_at IS NOT NULL AS removed FROM installations WHERE id = $1", [INSTALLATION_ID]);
+    const installation = await harness.db.pool.query<{ removed: boolean }>("SELECT removed_at IS NOT NULL AS removed FROM installations WHERE id = $1", [
+      INSTALLATION_ID,
+    ]);
     expect(installation.rows[0]?.removed).toBe(true);
     const jobs = await harness.db.pool.query("SELECT 1 FROM graphile_worker.jobs WHERE key = 'requirement:acme/one#99'");
     expect(jobs.rowCount).toBe(0);

@@ -62,9 +62,7 @@ async function tasksOf(requirementId: number) {
 }
 
 async function workJobs(): Promise<string[]> {
-  const { rows } = await harness.db.pool.query<{ key: string }>(
-    "SELECT key FROM graphile_worker.jobs WHERE task_identifier = 'task.work' ORDER BY key",
-  );
+  const { rows } = await harness.db.pool.query<{ key: string }>("SELECT key FROM graphile_worker.jobs WHERE task_identifier = 'task.work' ORDER BY key");
   return rows.map((row) => row.key);
 }
 

@@ -53,7 +53,10 @@ const workflow: TaskPlan = {
 
 /** Labels `issue` in its own repository by a writer, with the planning reads mocked; returns the comment log. */
 async function label(repo: string, issue: number, options: { body?: string; config?: string; failEdits?: number } = {}) {
-  const github = mockRepository(repo, { ...(options.config ? { config: options.config } : {}), ...(options.failEdits ? { failEdits: options.failEdits } : {}) });
+  const github = mockRepository(repo, {
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.failEdits ? { failEdits: options.failEdits } : {}),
+  });
   mockPermission(repo, "maintainer", "write");
   mockRepoView(repo);
   await harness.deliver("issues", issuesPayload("labeled", { repo, issue, ...(options.body ? { body: options.body } : {}) }));
@@ -62,7 +65,9 @@ async function label(repo: string, issue: number, options: { body?: string; conf
 
 async function drafted(subject: string) {
   const events = await auditActions(harness.db, subject);
-  return events.filter((event) => event.action === "plan.drafted").map((event) => event.payload as { outcome: string; record: { calls: { employeeId: string; outcome: string; schemaReasks: string[] }[] } });
+  return events
+    .filter((event) => event.action === "plan.drafted")
+    .map((event) => event.payload as { outcome: string; record: { calls: { employeeId: string; outcome: string; schemaReasks: string[] }[] } });
 }
 
 async function taskCount(repo: string): Promise<number> {

@@ -55,15 +55,15 @@ async function seedRequirement(repo: string, issue: number, tasks: SeedTask[], s
 }
 
 async function jobKeys(identifier: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ key: string }>(
-    "SELECT key FROM graphile_worker.jobs WHERE task_identifier = $1 ORDER BY key",
-    [identifier],
-  );
+  const { rows } = await db.pool.query<{ key: string }>("SELECT key FROM graphile_worker.jobs WHERE task_identifier = $1 ORDER BY key", [identifier]);
   return rows.map((row) => row.key);
 }
 
 async function taskState(id: number) {
-  const { rows } = await db.pool.query<{ state: string; stuck_retries: number; attempt: number }>("SELECT state, stuck_retries, attempt FROM tasks WHERE id = $1", [id]);
+  const { rows } = await db.pool.query<{ state: string; stuck_retries: number; attempt: number }>(
+    "SELECT state, stuck_retries, attempt FROM tasks WHERE id = $1",
+    [id],
+  );
   return rows[0];
 }
 
@@ -114,7 +114,14 @@ describe("routing through routeTask", () => {
 
     expect(second).toEqual(first);
     expect(first[0]?.seed).toBe(
-      routingSeed({ installationId: INSTALLATION_ID, repo: "acme/routing", issueNumber: 100, taskId: "t1", attempt: 1, policyRevision: services.policies.revision }),
+      routingSeed({
+        installationId: INSTALLATION_ID,
+        repo: "acme/routing",
+        issueNumber: 100,
+        taskId: "t1",
+        attempt: 1,
+        policyRevision: services.policies.revision,
+      }),
     );
     expect(new Set(first.map((decision) => decision.seed)).size).toBe(60);
     expect(new Set(first.map((decision) => decision.winner))).toEqual(new Set(["gpt-4.1-mini", "gemini-2.5-flash"]));
@@ -196,7 +203,11 @@ describe("dispatch", () => {
     const jobs = ["labeled", "unlabeled", "closed", "reopened", "edited"].map((action) => dispatchManager(delivery(action)));
 
     expect(jobs.map((list) => list.length)).toEqual([1, 1, 1, 1, 0]);
-    expect(jobs[0]?.[0]).toEqual({ task: "requirement.intake", key: "requirement:acme/x#12", payload: { installationId: INSTALLATION_ID, repo: "acme/x", issueNumber: 12 } });
+    expect(jobs[0]?.[0]).toEqual({
+      task: "requirement.intake",
+      key: "requirement:acme/x#12",
+      payload: { installationId: INSTALLATION_ID, repo: "acme/x", issueNumber: 12 },
+    });
   });
 });
 
@@ -253,7 +264,14 @@ describe("the gate's pull requests backfilled by migration 020", () => {
       [INSTALLATION_ID, REPO],
     );
     // Agent PRs (a task recorded each) and one person's PR (16), each with a success verdict at its head.
-    const tasks: [number, string][] = [[11, "merged"], [12, "rejected"], [13, "pr_open"], [14, "pr_open"], [15, "pr_open"], [17, "pr_open"]];
+    const tasks: [number, string][] = [
+      [11, "merged"],
+      [12, "rejected"],
+      [13, "pr_open"],
+      [14, "pr_open"],
+      [15, "pr_open"],
+      [17, "pr_open"],
+    ];
     for (const [pr, state] of tasks) {
       await old.pool.query(
         `INSERT INTO tasks (requirement_id, task_key, title, instructions, task_class, scope, state, branch, pr_number)
@@ -305,7 +323,13 @@ describe("the gate's pull requests backfilled by migration 020", () => {
       { pull_number: 12, open: false, merged: false, unconfirmed: false },
       ...[13, 14, 15, 16, 17].map((pull_number) => ({ pull_number, open: true, merged: false, unconfirmed: true })),
     ]);
-    expect(first.map((row) => [row.pullNumber, row.found])).toEqual([[13, "closed"], [14, "open"], [15, "moved"], [16, "gone"], [17, "merged"]]);
+    expect(first.map((row) => [row.pullNumber, row.found])).toEqual([
+      [13, "closed"],
+      [14, "open"],
+      [15, "moved"],
+      [16, "gone"],
+      [17, "merged"],
+    ]);
     expect(second).toEqual([]);
     expect(nock.pendingMocks().filter((mock) => mock.startsWith("GET"))).toEqual([]);
     expect(rows.rows).toEqual([

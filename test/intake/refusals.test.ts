@@ -121,10 +121,9 @@ describe("who may start a requirement", () => {
     await waitForManager(harness.db);
 
     expect(github.created).toHaveLength(0);
-    const { rows } = await harness.db.pool.query<{ error: string }>(
-      "SELECT error FROM webhook_deliveries WHERE repository = $1 AND processed_at IS NOT NULL",
-      [repo],
-    );
+    const { rows } = await harness.db.pool.query<{ error: string }>("SELECT error FROM webhook_deliveries WHERE repository = $1 AND processed_at IS NOT NULL", [
+      repo,
+    ]);
     expect(rows.map((row) => row.error)).toEqual(["repository config invalid; label not recognisable"]);
   });
 });

@@ -121,7 +121,14 @@ export function issuesPayload(action: "labeled" | "unlabeled" | "closed" | "reop
     ...base,
     action,
     ...(action === "labeled" || action === "unlabeled" ? { label: { id: 1, name: label, color: "5319e7", default: false } } : {}),
-    repository: { ...repository, full_name: options.repo, name, owner: { ...(repository.owner as object), login: owner }, default_branch: "main", private: false },
+    repository: {
+      ...repository,
+      full_name: options.repo,
+      name,
+      owner: { ...(repository.owner as object), login: owner },
+      default_branch: "main",
+      private: false,
+    },
     issue: {
       ...issue,
       number: options.issue,
@@ -204,7 +211,9 @@ export function mockRepoView(repo: string, files = ["README.md", "package.json",
 }
 
 export function mockPermission(repo: string, username: string, role: string) {
-  return nock(GITHUB_API).get(`/repos/${repo}/collaborators/${username}/permission`).reply(200, { permission: role === "triage" ? "read" : role, role_name: role, user: { login: username } });
+  return nock(GITHUB_API)
+    .get(`/repos/${repo}/collaborators/${username}/permission`)
+    .reply(200, { permission: role === "triage" ? "read" : role, role_name: role, user: { login: username } });
 }
 
 /** Waits until no job other than the Employees' `task.work` is waiting or running; throws on a failed job. */
@@ -240,7 +249,10 @@ export async function auditActions(db: TestDatabase, subject: string): Promise<{
 }
 
 /** The services a job gets, over the harness's database, for calling the Manager's functions directly. */
-export function servicesFor(harness: Pick<Harness, "config"> & { db: Pick<TestDatabase, "pool"> }, modelOverride?: (employee: Employee) => ModelClient): Services {
+export function servicesFor(
+  harness: Pick<Harness, "config"> & { db: Pick<TestDatabase, "pool"> },
+  modelOverride?: (employee: Employee) => ModelClient,
+): Services {
   const log = pino({ level: "silent" });
   const breaker = new CircuitBreaker();
   return {
@@ -248,7 +260,12 @@ export function servicesFor(harness: Pick<Harness, "config"> & { db: Pick<TestDa
     pool: harness.db.pool,
     audit: new AuditLog(harness.db.pool),
     log,
-    github: createGitHubAccess({ appId: Number(harness.config.APP_ID), privateKey: harness.config.privateKey ?? "", baseUrl: harness.config.githubApiUrl, log }),
+    github: createGitHubAccess({
+      appId: Number(harness.config.APP_ID),
+      privateKey: harness.config.privateKey ?? "",
+      baseUrl: harness.config.githubApiUrl,
+      log,
+    }),
     policies: loadPolicySet(),
     breaker,
     modelFor: createModelRegistry(harness.config, breaker, modelOverride),

@@ -202,7 +202,10 @@ describe("route", () => {
   });
 
   it("breaks an exact tie by employee id", () => {
-    const candidates = [employee("zulu", { posterior: { alpha: 1e9, beta: 1e-9 }, expectedCostUsd: 0 }), employee("yankee", { posterior: { alpha: 1e9, beta: 1e-9 }, expectedCostUsd: 0 })];
+    const candidates = [
+      employee("zulu", { posterior: { alpha: 1e9, beta: 1e-9 }, expectedCostUsd: 0 }),
+      employee("yankee", { posterior: { alpha: 1e9, beta: 1e-9 }, expectedCostUsd: 0 }),
+    ];
 
     const decision = route(input({ candidates, taskValueUsd: 0 }));
 

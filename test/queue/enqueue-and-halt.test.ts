@@ -59,7 +59,13 @@ describe("the enqueue module and the halt", () => {
     ]);
 
     expect(await jobs()).toEqual([
-      { task_identifier: "pull.evaluate", key: "pull:acme/app#4", max_attempts: 5, payload: { installationId: INSTALLATION, repo: "acme/app", pullNumber: 4, deliveryId: "d-2" }, later: false },
+      {
+        task_identifier: "pull.evaluate",
+        key: "pull:acme/app#4",
+        max_attempts: 5,
+        payload: { installationId: INSTALLATION, repo: "acme/app", pullNumber: 4, deliveryId: "d-2" },
+        later: false,
+      },
       { task_identifier: "task.work", key: "task:9", max_attempts: 5, payload: { taskId: 9 }, later: false },
     ]);
     // The collapsed job now names the newer delivery only, as its payload does.
@@ -76,9 +82,10 @@ describe("the enqueue module and the halt", () => {
   });
 
   it("puts a halted job back under its own key, runs nothing, and leaves its delivery unprocessed; after resume it runs", async () => {
-    await db.pool.query("INSERT INTO webhook_deliveries (delivery_id, event, installation_id, repository, payload) VALUES ('d-9', 'pull_request', $1, 'acme/app', '{}')", [
-      INSTALLATION,
-    ]);
+    await db.pool.query(
+      "INSERT INTO webhook_deliveries (delivery_id, event, installation_id, repository, payload) VALUES ('d-9', 'pull_request', $1, 'acme/app', '{}')",
+      [INSTALLATION],
+    );
     const tasks = allTasks({ ...services, pool: db.pool }, ["pull.gate-closed"]);
     const payload = { installationId: INSTALLATION, repo: "acme/app", pullNumber: 8, deliveryId: "d-9" };
     const processed = async () => (await db.pool.query("SELECT processed_at FROM webhook_deliveries WHERE delivery_id = 'd-9'")).rows[0].processed_at;

@@ -19,7 +19,8 @@ describe("pruning the webhook inbox", () => {
     );
   }
 
-  const remaining = async () => (await db.pool.query<{ delivery_id: string }>("SELECT delivery_id FROM webhook_deliveries ORDER BY delivery_id")).rows.map((r) => r.delivery_id);
+  const remaining = async () =>
+    (await db.pool.query<{ delivery_id: string }>("SELECT delivery_id FROM webhook_deliveries ORDER BY delivery_id")).rows.map((r) => r.delivery_id);
 
   beforeAll(async () => {
     db = await createTestDatabase();

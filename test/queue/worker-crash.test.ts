@@ -55,10 +55,7 @@ describe("a worker process killed mid-job", () => {
       },
     });
     try {
-      const finished = await waitFor(
-        async () => (await db.pool.query("SELECT payload FROM crash_log WHERE note = 'finished'")).rows[0],
-        20_000,
-      );
+      const finished = await waitFor(async () => (await db.pool.query("SELECT payload FROM crash_log WHERE note = 'finished'")).rows[0], 20_000);
 
       expect(finished.payload).toEqual({ requirement: 42 });
       expect(leader.isLeader()).toBe(true);

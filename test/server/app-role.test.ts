@@ -60,7 +60,11 @@ describe("the embedded default connects the app as a non-owner role", () => {
   });
 
   it("refuses a direct INSERT into the audit log while append through the function works", async () => {
-    const refusal = (sql: string) => appPool.query(sql).then(() => "accepted", (error: Error) => error.message);
+    const refusal = (sql: string) =>
+      appPool.query(sql).then(
+        () => "accepted",
+        (error: Error) => error.message,
+      );
 
     const direct = await refusal("INSERT INTO audit.events (seq, ts, prev_hash, hash, canonical) VALUES (999999, now(), '\\x00', '\\x00', '{}')");
     const disable = await refusal("ALTER TABLE audit.events DISABLE TRIGGER refuse_row_change");

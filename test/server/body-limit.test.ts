@@ -12,7 +12,12 @@ import { startAura } from "../../src/server/start.js";
 import { examplePayload, sign, testPrivateKey, testSecret } from "../helpers/webhooks.js";
 import { startSetupMode, useRunningAura } from "../helpers/harness.js";
 
-const githubHeaders = ["Content-Type: application/json", "X-GitHub-Event: issues", "X-GitHub-Delivery: 6b2c4e1a-0000-4000-8000-000000000001", `X-Hub-Signature-256: ${sign("{}")}`];
+const githubHeaders = [
+  "Content-Type: application/json",
+  "X-GitHub-Event: issues",
+  "X-GitHub-Delivery: 6b2c4e1a-0000-4000-8000-000000000001",
+  `X-Hub-Signature-256: ${sign("{}")}`,
+];
 
 /** A webhook request's head with GitHub's headers (signed for a body of `{}`, so any other body fails the signature check). */
 const webhookHeaders = (extra: string[], headers = githubHeaders) =>
@@ -31,7 +36,13 @@ function upload(port: number, head: string, body: Buffer): Upload {
     connected.write(head);
     connected.write(body);
   }).finally(() => (closed = true));
-  return { get socket() { return socket; }, closed: () => closed, done };
+  return {
+    get socket() {
+      return socket;
+    },
+    closed: () => closed,
+    done,
+  };
 }
 
 /** Opens a socket, sends `send(socket)`, and resolves with what the server wrote once it closed the connection. */
@@ -81,7 +92,8 @@ describe("the webhook endpoint's body limit", () => {
 
     const { response, closedByServer } = await exchange(app.aura.port, (socket) => {
       socket.write(webhookHeaders(["Transfer-Encoding: chunked"]));
-      for (let sent = 0; sent <= MAX_BODY_BYTES; sent += mebibyte.length) socket.write(Buffer.concat([Buffer.from(`${mebibyte.length.toString(16)}\r\n`), mebibyte, Buffer.from("\r\n")]));
+      for (let sent = 0; sent <= MAX_BODY_BYTES; sent += mebibyte.length)
+        socket.write(Buffer.concat([Buffer.from(`${mebibyte.length.toString(16)}\r\n`), mebibyte, Buffer.from("\r\n")]));
       // The body never ends (no last chunk): only counting while it streams can answer.
     });
 
@@ -188,7 +200,9 @@ describe("webhook requests that can never be accepted are refused before their b
     const headers = githubHeaders.filter((line) => !line.startsWith(`${header}:`));
 
     // One byte of a 1 MiB body is sent: only an answer that does not wait for the body can come.
-    const { response, closedByServer } = await exchange(app.aura.port, (socket) => socket.write(`${webhookHeaders([`Content-Length: ${mebibytes(1)}`], headers)}{`));
+    const { response, closedByServer } = await exchange(app.aura.port, (socket) =>
+      socket.write(`${webhookHeaders([`Content-Length: ${mebibytes(1)}`], headers)}{`),
+    );
 
     expect(statusOf(response)).toBe(status);
     expect(response).toContain(message);

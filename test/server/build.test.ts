@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import { getFreePort } from "../../src/db/embedded.js";
 
 const root = path.resolve(".");
-const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "warn" as const, ...extra });
+const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH ?? "",
+  HOME: os.tmpdir(),
+  LOG_LEVEL: "warn" as const,
+  ...extra,
+});
 
 /** Runs a command to its end; resolves with its exit code and output. */
 function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; output: string }> {
@@ -46,7 +51,12 @@ function importedPackages(code: string): string[] {
   const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\)\(\s*)"([^"]+)"/g)].map((match) => match[1] as string);
   return specifiers
     .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:") && !builtinModules.includes(specifier))
-    .map((specifier) => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/"));
+    .map((specifier) =>
+      specifier
+        .split("/")
+        .slice(0, specifier.startsWith("@") ? 2 : 1)
+        .join("/"),
+    );
 }
 
 describe("the compiled build", () => {
@@ -61,7 +71,9 @@ describe("the compiled build", () => {
     expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
     expect([...imported]).toEqual(expect.arrayContaining(["probot", "canonicalize", "pg-copy-streams", "@octokit/rest"]));
     // The scripts read beside the modules at run time are there.
-    expect(compiled.map((file) => path.relative(root, file))).toEqual(expect.arrayContaining(["dist/main.js", "dist/cli.js", "dist/workspace/sandbox-forwarder.mjs", "dist/audit/verify-worker.js"]));
+    expect(compiled.map((file) => path.relative(root, file))).toEqual(
+      expect.arrayContaining(["dist/main.js", "dist/cli.js", "dist/workspace/sandbox-forwarder.mjs", "dist/audit/verify-worker.js"]),
+    );
 
     // Started from another directory, so migrations and policies are found from dist/ itself, not the working directory.
     const elsewhere = mkdtempSync(path.join(os.tmpdir(), "aura-build-"));

@@ -112,7 +112,11 @@ describe("docker-compose.yml's database roles", () => {
   });
 
   it("leaves the app no way to rewrite or re-chain the audit log", async () => {
-    const refusal = (sql: string) => appPool.query(sql).then(() => "accepted", (error: Error) => error.message);
+    const refusal = (sql: string) =>
+      appPool.query(sql).then(
+        () => "accepted",
+        (error: Error) => error.message,
+      );
 
     const replica = await refusal("SET session_replication_role = replica");
     const disable = await refusal("ALTER TABLE audit.events DISABLE TRIGGER refuse_row_change");
@@ -138,7 +142,12 @@ describe("docker-compose.yml's database roles", () => {
   }, 30_000);
 
   it("refuses to start when MIGRATION_DATABASE_URL is set and DATABASE_URL is not the app's role", async () => {
-    const attempt = startAura(config({ DATABASE_URL: ownerUrl, MIGRATION_DATABASE_URL: ownerUrl }), { log: silent, port: 0, host: "127.0.0.1", workers: false });
+    const attempt = startAura(config({ DATABASE_URL: ownerUrl, MIGRATION_DATABASE_URL: ownerUrl }), {
+      log: silent,
+      port: 0,
+      host: "127.0.0.1",
+      workers: false,
+    });
 
     await expect(attempt).rejects.toThrow(
       /^MIGRATION_DATABASE_URL is set, so DATABASE_URL must connect as aura_app, which owns nothing: the app's database role aura_owner owns audit\.events \(or is a member of its owner\); the app's database role aura_owner is not aura_app/,

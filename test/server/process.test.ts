@@ -23,7 +23,15 @@ async function waitForReady(port: number, timeoutMs: number): Promise<void> {
 async function runOnce(dataDir: string, signal: NodeJS.Signals): Promise<{ exitCode: number | null; postgresPid: number }> {
   const port = await getFreePort();
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), PORT: String(port), AURA_DATA_DIR: dataDir, NO_SMEE_SETUP: "true", LOG_LEVEL: "warn", HOST: "127.0.0.1" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: os.tmpdir(),
+      PORT: String(port),
+      AURA_DATA_DIR: dataDir,
+      NO_SMEE_SETUP: "true",
+      LOG_LEVEL: "warn",
+      HOST: "127.0.0.1",
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

@@ -94,7 +94,14 @@ describe("the running app", () => {
       status: "ready",
       database: "ok",
       sandbox: expect.stringMatching(/^(bwrap|none|unavailable)( \(limits incomplete\))?$/),
-      sandboxDetail: { bwrap: expect.any(String), cgroup: expect.any(String), limitsHeld: expect.any(String), limitsMissing: expect.any(String), limitsMissingAccepted: "none", setupEgress: "none" },
+      sandboxDetail: {
+        bwrap: expect.any(String),
+        cgroup: expect.any(String),
+        limitsHeld: expect.any(String),
+        limitsMissing: expect.any(String),
+        limitsMissingAccepted: "none",
+        setupEgress: "none",
+      },
     });
   });
 
@@ -125,7 +132,10 @@ describe("the running app", () => {
   it("with AURA_READY_DETAIL=none shows the detail to nobody, this host included", async () => {
     const config = loadConfig({ AURA_READY_DETAIL: "none" });
     const server = http.createServer((req, res) => {
-      void healthHandler({ pool: db.pool, sandboxMode: () => "bwrap", databaseRole: { role: "aura_app", warnings: ["w"] }, detail: config.AURA_READY_DETAIL })(req, res);
+      void healthHandler({ pool: db.pool, sandboxMode: () => "bwrap", databaseRole: { role: "aura_app", warnings: ["w"] }, detail: config.AURA_READY_DETAIL })(
+        req,
+        res,
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
@@ -143,7 +153,12 @@ describe("the running app", () => {
     .find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
   it.skipIf(external === undefined)(`answers a peer on ${external ?? "another address"} without the operator's detail`, async () => {
     const server = http.createServer((req, res) => {
-      void healthHandler({ pool: db.pool, sandboxMode: () => "bwrap", sandboxDetail: () => ({ bwrap: "/usr/bin/bwrap" }), databaseRole: { role: "aura_app", warnings: ["w"] } })(req, res);
+      void healthHandler({
+        pool: db.pool,
+        sandboxMode: () => "bwrap",
+        sandboxDetail: () => ({ bwrap: "/usr/bin/bwrap" }),
+        databaseRole: { role: "aura_app", warnings: ["w"] },
+      })(req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
     try {
@@ -154,7 +169,14 @@ describe("the running app", () => {
       const local = await fetch(`http://127.0.0.1:${port}/ready`);
 
       expect(await remote.json()).toEqual({ status: "ready", database: "ok", sandbox: "bwrap" });
-      expect(await local.json()).toEqual({ status: "ready", database: "ok", sandbox: "bwrap", sandboxDetail: { bwrap: "/usr/bin/bwrap" }, databaseRole: "aura_app", warnings: ["w"] });
+      expect(await local.json()).toEqual({
+        status: "ready",
+        database: "ok",
+        sandbox: "bwrap",
+        sandboxDetail: { bwrap: "/usr/bin/bwrap" },
+        databaseRole: "aura_app",
+        warnings: ["w"],
+      });
     } finally {
       nock.enableNetConnect(loopbackHost);
       await new Promise((resolve) => server.close(resolve));
@@ -176,7 +198,10 @@ describe("readiness when the database is down", () => {
       const proxied = await fetch(`http://127.0.0.1:${aura.port}/ready`, { headers: { "x-forwarded-for": "203.0.113.9" } });
 
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({ status: "database unreachable", database: expect.stringMatching(/database .* does not exist|terminat|connect/) });
+      expect(await ready.json()).toMatchObject({
+        status: "database unreachable",
+        database: expect.stringMatching(/database .* does not exist|terminat|connect/),
+      });
       expect(health.status).toBe(200);
       expect(proxied.status).toBe(503);
       expect(await proxied.json()).toEqual({ status: "database unreachable", database: "unreachable", sandbox: expect.any(String) });
@@ -197,7 +222,11 @@ describe("setup mode without GitHub credentials", () => {
     expect(response.status).toBe(200);
     expect(html).toContain("Aura Orchestra");
     const manifest = JSON.parse(
-      html.match(/name="manifest"[^>]*value='([^']+)'|value="([^"]+)"[^>]*name="manifest"/)?.slice(1).find(Boolean)?.replace(/&quot;/g, '"') ?? "{}",
+      html
+        .match(/name="manifest"[^>]*value='([^']+)'|value="([^"]+)"[^>]*name="manifest"/)
+        ?.slice(1)
+        .find(Boolean)
+        ?.replace(/&quot;/g, '"') ?? "{}",
     ) as { default_permissions?: Record<string, string>; default_events?: string[] };
     expect(manifest.default_permissions).toMatchObject({ statuses: "write", pull_requests: "write" });
     expect(manifest.default_permissions).not.toHaveProperty("workflows");
@@ -206,17 +235,15 @@ describe("setup mode without GitHub credentials", () => {
   });
 
   it("converts the manifest code into credentials through GitHub's API", async () => {
-    const github = nock("https://api.github.com")
-      .post("/app-manifests/abc123/conversions")
-      .reply(201, {
-        id: 4242,
-        slug: "aura-orchestra",
-        client_id: "Iv1.x",
-        client_secret: "cs",
-        webhook_secret: "ws",
-        pem: "-----BEGIN RSA PRIVATE KEY-----\nMII...\n-----END RSA PRIVATE KEY-----\n",
-        html_url: "https://github.com/apps/aura-orchestra",
-      });
+    const github = nock("https://api.github.com").post("/app-manifests/abc123/conversions").reply(201, {
+      id: 4242,
+      slug: "aura-orchestra",
+      client_id: "Iv1.x",
+      client_secret: "cs",
+      webhook_secret: "ws",
+      pem: "-----BEGIN RSA PRIVATE KEY-----\nMII...\n-----END RSA PRIVATE KEY-----\n",
+      html_url: "https://github.com/apps/aura-orchestra",
+    });
 
     const response = await fetch(`http://127.0.0.1:${app.aura.port}/probot/setup?code=abc123`, { redirect: "manual" });
 

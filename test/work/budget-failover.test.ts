@@ -84,9 +84,15 @@ describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? ""
     let modelCalls = 0;
     const firstFails = (ok: () => Record<string, unknown>, failure: Record<string, unknown>) => (): [number, string, Record<string, string>] => {
       modelCalls++;
-      return modelCalls === 1 ? [500, JSON.stringify(failure), { "content-type": "application/json" }] : [200, JSON.stringify(ok()), { "content-type": "application/json" }];
+      return modelCalls === 1
+        ? [500, JSON.stringify(failure), { "content-type": "application/json" }]
+        : [200, JSON.stringify(ok()), { "content-type": "application/json" }];
     };
-    nock("https://openai.test").persist().post("/v1/chat/completions").optionally().reply(firstFails(() => openAIReply(reply), loadFixture("openai-error-500.json")));
+    nock("https://openai.test")
+      .persist()
+      .post("/v1/chat/completions")
+      .optionally()
+      .reply(firstFails(() => openAIReply(reply), loadFixture("openai-error-500.json")));
     nock("https://gemini.test")
       .persist()
       .post("/v1beta/models/gemini-2.5-flash:generateContent")
@@ -98,10 +104,9 @@ describe.skipIf(!probe.ok)(`budgets and failover in the work loop${probe.ok ? ""
 
     const first = await runTaskWork(services, { taskId: fixture.taskId }, {});
     const reported = (
-      await db.pool.query(
-        "SELECT q.task, q.payload FROM queued_jobs q JOIN graphile_worker.jobs j ON j.id = q.job_id WHERE j.key = $1",
-        [`reroute:${fixture.taskId}`],
-      )
+      await db.pool.query("SELECT q.task, q.payload FROM queued_jobs q JOIN graphile_worker.jobs j ON j.id = q.job_id WHERE j.key = $1", [
+        `reroute:${fixture.taskId}`,
+      ])
     ).rows;
     const rerouted = await runRerouteJob(services, reported[0]?.payload);
     const repeated = await runRerouteJob(services, reported[0]?.payload);
@@ -148,11 +153,15 @@ describe("rate-aware and draft-aware pull requests", () => {
     const { services } = setup();
     const github = fakeGitHub({ draftUnsupported: true });
 
-    const pull = await openOrUpdatePull(services.github.forInstallation(1), { owner: "octo-org", repo: "free", branch: "aura/1-x", base: "main" }, {
-      title: "Fix add()",
-      body: "body",
-      knownNumber: null,
-    });
+    const pull = await openOrUpdatePull(
+      services.github.forInstallation(1),
+      { owner: "octo-org", repo: "free", branch: "aura/1-x", base: "main" },
+      {
+        title: "Fix add()",
+        body: "body",
+        knownNumber: null,
+      },
+    );
 
     expect(pull).toMatchObject({ created: true, draft: false, title: "[WIP] Fix add()" });
     expect(github.pulls.get(pull.number)).toMatchObject({ title: "[WIP] Fix add()", draft: false, head: "aura/1-x" });
@@ -185,7 +194,9 @@ describe("raiseBudget", () => {
     const { services } = setup();
     const budgets = services.policies.budgets;
 
-    const first = await inTransaction(db.pool, (client) => raiseBudget(client, { installationId: 77, scope: "task", id: 1, amountUsd: 1_000, by: "dana", budgets }));
+    const first = await inTransaction(db.pool, (client) =>
+      raiseBudget(client, { installationId: 77, scope: "task", id: 1, amountUsd: 1_000, by: "dana", budgets }),
+    );
     const second = inTransaction(db.pool, (client) => raiseBudget(client, { installationId: 77, scope: "task", id: 1, amountUsd: 5, by: "dana", budgets }));
 
     expect(first).toEqual({ grantedUsd: budgets.perDayPerInstallation.usd - budgets.perTask.usd, capUsd: budgets.perDayPerInstallation.usd, capped: true });
@@ -214,7 +225,9 @@ describe("requestRevision", () => {
     await expect(noPull).rejects.toBeInstanceOf(RevisionNotPossible);
     const task = (await db.pool.query("SELECT state, revision_rounds FROM tasks WHERE id = $1", [taskIds["a"]])).rows[0];
     expect(task).toEqual({ state: "working", revision_rounds: 1 });
-    const job = await db.pool.query("SELECT q.payload FROM graphile_worker.jobs j JOIN queued_jobs q ON q.job_id = j.id WHERE j.key = $1", [`task:${taskIds["a"]}`]);
+    const job = await db.pool.query("SELECT q.payload FROM graphile_worker.jobs j JOIN queued_jobs q ON q.job_id = j.id WHERE j.key = $1", [
+      `task:${taskIds["a"]}`,
+    ]);
     expect(job.rows[0].payload).toEqual({ taskId: taskIds["a"], revisionId: first.revisionId });
   });
 });

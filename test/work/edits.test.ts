@@ -51,8 +51,8 @@ describe("planEdits", () => {
 
   it("refuses paths outside the scope and protected paths unless the task class may touch them", async () => {
     const outside = await reasonsFor(write("docs/guide.md", "text\n"));
-    const lockFile = await reasonsFor(write("package-lock.json", "{\"x\":1}\n"));
-    const asDependencyTask = await planEdits(tree, edits("deps", write("package-lock.json", "{\"x\":1}\n")), { ...rules, taskClass: "dependency" });
+    const lockFile = await reasonsFor(write("package-lock.json", '{"x":1}\n'));
+    const asDependencyTask = await planEdits(tree, edits("deps", write("package-lock.json", '{"x":1}\n')), { ...rules, taskClass: "dependency" });
 
     expect(outside.join()).toMatch(/outside the task's scope/);
     expect(lockFile.join()).toMatch(/protected path/);
@@ -95,7 +95,9 @@ describe("size limits on what an employee writes", () => {
 
     expect(plan).toEqual({
       ok: false,
-      refusals: [{ path: "src/big.bin", reason: expect.stringContaining("the new content is 50 MiB, over the 1 MiB one file may have (AURA_EDIT_MAX_FILE_BYTES)") }],
+      refusals: [
+        { path: "src/big.bin", reason: expect.stringContaining("the new content is 50 MiB, over the 1 MiB one file may have (AURA_EDIT_MAX_FILE_BYTES)") },
+      ],
     });
     expect(existsSync(path.join(tree, "src", "small.js"))).toBe(false);
   });
@@ -110,18 +112,31 @@ describe("size limits on what an employee writes", () => {
 
   it("counts the whole change across edit sets against the per-change limit", async () => {
     const change = new Map<string, { before: number; after: number }>();
-    const first = await planEdits(tree, edits("one", write("src/a1.txt", mib(0.9)), write("src/a2.txt", mib(0.9)), write("src/a3.txt", mib(0.9))), { ...rules, limits, change });
+    const first = await planEdits(tree, edits("one", write("src/a1.txt", mib(0.9)), write("src/a2.txt", mib(0.9)), write("src/a3.txt", mib(0.9))), {
+      ...rules,
+      limits,
+      change,
+    });
     if (!first.ok) throw new Error("expected the first set to pass");
     await applyEdits(tree, first.writes);
     recordChange(change, first.writes);
 
     const rewrite = await planEdits(tree, edits("same files", write("src/a1.txt", mib(0.5))), { ...rules, limits, change });
-    const more = await planEdits(tree, edits("more", write("src/b1.txt", mib(0.9)), write("src/b2.txt", mib(0.9)), write("src/b3.txt", mib(0.9))), { ...rules, limits, change });
+    const more = await planEdits(tree, edits("more", write("src/b1.txt", mib(0.9)), write("src/b2.txt", mib(0.9)), write("src/b3.txt", mib(0.9))), {
+      ...rules,
+      limits,
+      change,
+    });
 
     expect(rewrite.ok).toBe(true);
     expect(more).toEqual({
       ok: false,
-      refusals: [{ path: "(the whole change)", reason: expect.stringContaining("together the edits add 5.4 MiB, over the 5 MiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)") }],
+      refusals: [
+        {
+          path: "(the whole change)",
+          reason: expect.stringContaining("together the edits add 5.4 MiB, over the 5 MiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)"),
+        },
+      ],
     });
   });
 });

@@ -22,7 +22,16 @@ function run(overrides: Partial<SandboxResult>): SandboxResult {
     logBytes: 0,
     logTruncated: false,
     testCounts: undefined,
-    limits: { timeoutMs: 600_000, memoryMb: 4096, maxProcesses: 256, maxOutputBytes: 1_048_576, uid: 200_003, held: ["bwrap", "cgroup v1 memory 4 GiB + pids 256", "seccomp"], missing: [], accepted: [] },
+    limits: {
+      timeoutMs: 600_000,
+      memoryMb: 4096,
+      maxProcesses: 256,
+      maxOutputBytes: 1_048_576,
+      uid: 200_003,
+      held: ["bwrap", "cgroup v1 memory 4 GiB + pids 256", "seccomp"],
+      missing: [],
+      accepted: [],
+    },
     ...overrides,
   };
 }
@@ -53,18 +62,38 @@ describe("the sandbox evidence in a PR body", () => {
   });
 
   it("says which limits held, and warns visibly naming the ones that did not", () => {
-    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: 200_003, held: ["uid 200003", "seccomp"], missing: ["memory and process limits per run (no cgroup)"], accepted: [] };
+    const limits = {
+      timeoutMs: 600_000,
+      memoryMb: null,
+      maxProcesses: null,
+      maxOutputBytes: 1_048_576,
+      uid: 200_003,
+      held: ["uid 200003", "seccomp"],
+      missing: ["memory and process limits per run (no cgroup)"],
+      accepted: [],
+    };
     const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
 
     expect(text).toContain("- Sandbox: `bwrap (limits incomplete)`");
     expect(text).toContain("- Limits that held: uid 200003, seccomp");
-    expect(text).toContain("> [!WARNING]\n> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory and process limits per run (no cgroup).");
+    expect(text).toContain(
+      "> [!WARNING]\n> **LIMITS INCOMPLETE.** Not every sandbox limit works on the app's host and the operator set `AURA_ALLOW_UNSANDBOXED=true`: the commands below ran without memory and process limits per run (no cgroup).",
+    );
     expect(text).not.toContain("UNSANDBOXED RUN");
   });
 
   it("says which missing limits the operator accepted in AURA_SANDBOX_ACCEPT_MISSING, not AURA_ALLOW_UNSANDBOXED", () => {
     const missing = ["memory and process limits per run (cgroupfs is read-only)", "a uid per run (the app does not run as root)"];
-    const limits = { timeoutMs: 600_000, memoryMb: null, maxProcesses: null, maxOutputBytes: 1_048_576, uid: null, held: ["tmpfs 512 MiB", "seccomp"], missing, accepted: missing };
+    const limits = {
+      timeoutMs: 600_000,
+      memoryMb: null,
+      maxProcesses: null,
+      maxOutputBytes: 1_048_576,
+      uid: null,
+      held: ["tmpfs 512 MiB", "seccomp"],
+      missing,
+      accepted: missing,
+    };
 
     const text = body(undefined, run({ mode: "bwrap (limits incomplete)", limits }));
 
@@ -94,8 +123,18 @@ describe("the sandbox evidence in a PR body", () => {
   });
 
   it("says which hosts setup could reach through the proxy and which it was refused", () => {
-    const proxied = run({ phase: "setup", command: "npm ci", network: true, egress: { kind: "registry-proxy", allowed: ["registry.npmjs.org:443"], refused: ["evil.example:443"] } });
-    const clean = run({ phase: "setup", command: "npm ci", network: true, egress: { kind: "registry-proxy", allowed: ["registry.npmjs.org:443"], refused: [] } });
+    const proxied = run({
+      phase: "setup",
+      command: "npm ci",
+      network: true,
+      egress: { kind: "registry-proxy", allowed: ["registry.npmjs.org:443"], refused: ["evil.example:443"] },
+    });
+    const clean = run({
+      phase: "setup",
+      command: "npm ci",
+      network: true,
+      egress: { kind: "registry-proxy", allowed: ["registry.npmjs.org:443"], refused: [] },
+    });
 
     expect(body(proxied, run({}))).toContain("Setup could reach only: `registry.npmjs.org:443`; refused: `evil.example:443`.");
     expect(body(clean, run({}))).toContain("Setup could reach only: `registry.npmjs.org:443`; refused: none.");

@@ -73,10 +73,11 @@ async function openAgentPull(): Promise<OpenPull> {
   sh(clone, "commit", "--quiet", "-m", "A person's commit");
   const personSha = sh(clone, "rev-parse", "HEAD").trim();
   sh(clone, "push", "--quiet", "origin", branch);
-  await harness.db.pool.query(
-    "INSERT INTO execution_snapshots (id, task_id, attempt, employee_id, snapshot) VALUES ($1, $2, 1, $3, '{}')",
-    [`${SNAPSHOT.slice(0, 12)}${String(fixture.taskId).padStart(4, "0")}`, fixture.taskId, fixture.employeeId],
-  );
+  await harness.db.pool.query("INSERT INTO execution_snapshots (id, task_id, attempt, employee_id, snapshot) VALUES ($1, $2, 1, $3, '{}')", [
+    `${SNAPSHOT.slice(0, 12)}${String(fixture.taskId).padStart(4, "0")}`,
+    fixture.taskId,
+    fixture.employeeId,
+  ]);
   await harness.db.pool.query("UPDATE tasks SET state = 'pr_open', branch = $2, pr_number = 100 WHERE id = $1", [fixture.taskId, branch]);
   return { ...fixture, branch, agentSha, personSha, installationId };
 }
@@ -101,7 +102,15 @@ function pushPayload(pull: OpenPull, after: string, ref = "refs/heads/main"): Re
     created: false,
     deleted: false,
     forced: false,
-    repository: { ...(payload.repository as object), name, full_name: pull.repo, owner: { login: owner }, default_branch: "main", master_branch: "main", clone_url: pull.remote.url },
+    repository: {
+      ...(payload.repository as object),
+      name,
+      full_name: pull.repo,
+      owner: { login: owner },
+      default_branch: "main",
+      master_branch: "main",
+      clone_url: pull.remote.url,
+    },
     installation: { id: pull.installationId },
   };
 }
@@ -109,7 +118,11 @@ function pushPayload(pull: OpenPull, after: string, ref = "refs/heads/main"): Re
 /** `login` pushes to the task's own branch (as GitHub reports it in `sender` and `pusher`). */
 async function deliverBranchPush(pull: OpenPull, login: string): Promise<void> {
   const after = pull.remote.refs()[`refs/heads/${pull.branch}`] as string;
-  const payload = { ...pushPayload(pull, after, `refs/heads/${pull.branch}`), sender: { login, type: "User" }, pusher: { name: login, email: `${login}@example.com` } };
+  const payload = {
+    ...pushPayload(pull, after, `refs/heads/${pull.branch}`),
+    sender: { login, type: "User" },
+    pusher: { name: login, email: `${login}@example.com` },
+  };
   const delivered = await harness.deliver("push", payload);
   expect(delivered.status).toBe(200);
   await harness.waitForIdle();
@@ -167,7 +180,9 @@ describe("which pushes start a base sync", () => {
     const deletedAura = dispatchEmployees(delivery({ ref: "refs/heads/aura/7-fix", deleted: true, repository, ...who }));
 
     expect(main).toEqual([{ task: "base.moved", payload: { installationId: 5, repo: "octo-org/widgets", branch: "main" } }]);
-    expect(aura).toEqual([{ task: "branch.pushed", payload: { installationId: 5, repo: "octo-org/widgets", branch: "aura/7-fix", sender: "mona", pusher: "mona" } }]);
+    expect(aura).toEqual([
+      { task: "branch.pushed", payload: { installationId: 5, repo: "octo-org/widgets", branch: "aura/7-fix", sender: "mona", pusher: "mona" } },
+    ]);
     expect(feature).toEqual([]);
     expect(deleted).toEqual([]);
     expect(deletedAura).toEqual([]);
@@ -214,7 +229,9 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(merged);
     expect(sh(pull.remote.bare, "rev-list", "--merges", "--count", `main..${pull.branch}`).trim()).toBe("1");
-    const events = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    const events = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
+      String(pull.taskId),
+    ]);
     expect(events.rows[0].n).toBe(1);
   });
 
@@ -276,7 +293,9 @@ describe("a moved base", () => {
     expect(task.rows[0].base_conflict_sha).toBeNull();
     const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
     expect(requirement.rows[0].state).toBe("in_progress");
-    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [pull.requirementId]);
+    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [
+      pull.requirementId,
+    ]);
     expect(notices.rows.at(-1)?.body).toContain(`PR #100 is back in review`);
   });
 
@@ -298,7 +317,10 @@ describe("a moved base", () => {
     expect(await taskState(pull.taskId)).toBe("needs_director");
     const notices = await harness.db.pool.query("SELECT count(*)::int AS n FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
     expect(notices.rows[0].n).toBe(1);
-    const conflicts = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    const conflicts = await harness.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1",
+      [String(pull.taskId)],
+    );
     expect(conflicts.rows[0].n).toBe(1);
     expect(github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length).toBe(commentWrites);
   });
@@ -327,9 +349,14 @@ describe("a moved base", () => {
     const commentWrites = () => github.requests.filter((request) => request.method !== "GET" && request.path.includes("/comments")).length;
     const writesAfterFirst = commentWrites();
     const notices = async () =>
-      (await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident' ORDER BY id", [pull.requirementId])).rows;
+      (
+        await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident' ORDER BY id", [
+          pull.requirementId,
+        ])
+      ).rows;
     const conflictEvents = async () =>
-      (await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)])).rows.length;
+      (await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)])).rows
+        .length;
 
     await deliverPush(pull, moveMain(pull, "rita", { "src/math.js": "exports.add = (a, b) => 0 + b + a;\n\nexports.double = (a) => a * 2;\n" }));
     const sameSet = { notices: (await notices()).length, events: await conflictEvents(), writes: commentWrites() };
@@ -372,7 +399,9 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
     expect(queuedBefore).toEqual({ kind: "skipped", reason: `PR #100 of task ${pull.taskId} is closed` });
-    const merges = await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(pull.taskId)]);
+    const merges = await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
+      String(pull.taskId),
+    ]);
     expect(merges.rows).toEqual([]);
   });
 
@@ -458,7 +487,9 @@ describe("a base that moves while the task is being worked on", () => {
     expect(sh(fixture.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
     expect(fixture.remote.refs()["refs/heads/main"]).toBe(mainTip);
     expect(await taskState(fixture.taskId)).toBe("pr_open");
-    const merged = await harness.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
+    const merged = await harness.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
+      String(fixture.taskId),
+    ]);
     expect(merged.rows.map((row) => row.payload)).toMatchObject([{ baseSha: mainTip, headSha: tip }]);
     expect(github.count("POST", /\/pulls$/)).toBe(1);
   });

@@ -12,7 +12,14 @@ import type { Employee } from "../../src/config/policy-files.js";
 import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
 import type { RepoConfigInput } from "../../src/config/repo-config.js";
 import type { EditSet } from "../../src/employees/edits.js";
-import { ModelCallError, type ChatMessage, type ModelClient, type StructuredRequest, type StructuredResult, type Usage } from "../../src/models/model-client.js";
+import {
+  ModelCallError,
+  type ChatMessage,
+  type ModelClient,
+  type StructuredRequest,
+  type StructuredResult,
+  type Usage,
+} from "../../src/models/model-client.js";
 import { routeTask } from "../../src/manager/assign.js";
 import { inTransaction } from "../../src/core/transitions.js";
 import type { Services } from "../../src/services.js";
@@ -58,10 +65,22 @@ export function fakeGitHub(options: { draftUnsupported?: boolean; origin?: strin
     }
     if (method === "POST" && /^\/repos\/[^/]+\/[^/]+\/pulls$/.test(p)) {
       if (options.draftUnsupported && body?.draft === true) {
-        return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", code: "custom", message: "Draft pull requests are not supported in this repository." }] }];
+        return [
+          422,
+          {
+            message: "Validation Failed",
+            errors: [{ resource: "PullRequest", code: "custom", message: "Draft pull requests are not supported in this repository." }],
+          },
+        ];
       }
       if ([...pulls.values()].some((pull) => pull.state === "open" && pull.head === String(body?.head))) {
-        return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for octo-org:${String(body?.head)}.` }] }];
+        return [
+          422,
+          {
+            message: "Validation Failed",
+            errors: [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for octo-org:${String(body?.head)}.` }],
+          },
+        ];
       }
       const pull: Pull = {
         number: nextPull++,
@@ -83,7 +102,10 @@ export function fakeGitHub(options: { draftUnsupported?: boolean; origin?: strin
     }
     if (method === "GET" && (match = /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {
       const issue = Number(match[1]);
-      return [200, [...comments.values()].filter((c) => c.issue === issue).map((c) => ({ id: c.id, body: c.body, user: { login: "aura-orchestra[bot]", type: "Bot" } }))];
+      return [
+        200,
+        [...comments.values()].filter((c) => c.issue === issue).map((c) => ({ id: c.id, body: c.body, user: { login: "aura-orchestra[bot]", type: "Bot" } })),
+      ];
     }
     if (method === "POST" && (match = /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {
       const comment = { id: nextComment++, issue: Number(match[1]), body: String(body?.body) };
@@ -212,7 +234,10 @@ export async function createTaskFixture(
     installationId: input.installationId ?? 1,
     repo,
     issueNumber,
-    tasks: [{ key: "fix-add", title: input.title ?? "Fix add()", taskClass: input.taskClass ?? "bugfix", scope: input.scope ?? ["src/**", "test/**"] }, ...extra],
+    tasks: [
+      { key: "fix-add", title: input.title ?? "Fix add()", taskClass: input.taskClass ?? "bugfix", scope: input.scope ?? ["src/**", "test/**"] },
+      ...extra,
+    ],
   });
   const config = { test: "node --test test/*.test.js", ...input.config };
   await db.pool.query("UPDATE requirements SET repo_config = $2, default_branch = 'main' WHERE id = $1", [requirementId, JSON.stringify(config)]);
@@ -266,5 +291,12 @@ export function useWorkLoop(tempPrefix: string) {
 
 /** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */
 export function unthrottledGitHub(): GitHubAccess {
-  return createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: "https://api.github.com", log: pino({ level: "silent" }), writeIntervalMs: 0, retryUnitMs: 1 });
+  return createGitHubAccess({
+    appId: 123,
+    privateKey: testPrivateKey,
+    baseUrl: "https://api.github.com",
+    log: pino({ level: "silent" }),
+    writeIntervalMs: 0,
+    retryUnitMs: 1,
+  });
 }

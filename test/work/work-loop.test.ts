@@ -12,7 +12,18 @@ import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { TreeLockLost } from "../../src/employees/tree-lock.js";
 import { endLockSessions } from "../helpers/database.js";
 import { sh } from "../workspace/git-fixture.js";
-import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, replace, scriptedEmployees, write, type TaskFixture, useWorkLoop } from "./work-fixtures.js";
+import {
+  BUGGY_PROJECT,
+  createTaskFixture,
+  edits,
+  fakeGitHub,
+  FIX_ADD,
+  replace,
+  scriptedEmployees,
+  write,
+  type TaskFixture,
+  useWorkLoop,
+} from "./work-fixtures.js";
 
 const probe = probeBwrap();
 const work = useWorkLoop("aura-work-");
@@ -98,7 +109,9 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(outcome).toMatchObject({ kind: "pr_open" });
     expect(script.calls[1]?.messages.at(-1)?.content).toContain("README.md is outside the task's scope");
     expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branchOf(fixture)).trim()).toBe("src/math.js");
-    const refused = await work.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.edits_refused' AND payload->>'taskId' = $1", [String(fixture.taskId)]);
+    const refused = await work.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.edits_refused' AND payload->>'taskId' = $1", [
+      String(fixture.taskId),
+    ]);
     expect(refused.rowCount).toBe(1);
   });
 
@@ -111,7 +124,9 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
     expect(outcome).toMatchObject({ kind: "pr_open" });
-    expect(script.calls[1]?.messages.at(-1)?.content).toContain("src/fixtures.json: the new content is 6 KiB, over the 4 KiB one file may have (AURA_EDIT_MAX_FILE_BYTES)");
+    expect(script.calls[1]?.messages.at(-1)?.content).toContain(
+      "src/fixtures.json: the new content is 6 KiB, over the 4 KiB one file may have (AURA_EDIT_MAX_FILE_BYTES)",
+    );
     expect(sh(fixture.remote.bare, "diff", "--name-only", "main", branchOf(fixture)).trim()).toBe("src/math.js");
   });
 
@@ -128,8 +143,11 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
     expect(script.calls).toHaveLength(3);
     expect(fixture.remote.refs()).toEqual(refsBefore);
-    const notice = (await work.db.pool.query("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident'", [fixture.requirementId])).rows[0];
-    expect(notice?.body).toContain("(the whole change): together the edits add 2.9 KiB, over the 2.4 KiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)");
+    const notice = (await work.db.pool.query("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident'", [fixture.requirementId]))
+      .rows[0];
+    expect(notice?.body).toContain(
+      "(the whole change): together the edits add 2.9 KiB, over the 2.4 KiB one task's change may add (AURA_EDIT_MAX_CHANGE_BYTES)",
+    );
     expect((await taskRow(fixture.taskId)).state).toBe("needs_director");
   });
 
@@ -142,7 +160,10 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
     const netTest = `const test = require('node:test');\nconst net = require('node:net');\ntest('reaches the host', (t, done) => { net.connect(${port}, '127.0.0.1').on('connect', () => done()).on('error', (e) => done(e)); });\n`;
-    const script = scriptedEmployees([edits("Add a network test.", FIX_ADD, write("test/net.test.js", netTest)), edits("Try again.", write("test/net.test.js", netTest))]);
+    const script = scriptedEmployees([
+      edits("Add a network test.", FIX_ADD, write("test/net.test.js", netTest)),
+      edits("Try again.", write("test/net.test.js", netTest)),
+    ]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
     const fixture = await createTaskFixture(work.db, services, { parent: dir });
@@ -207,10 +228,7 @@ describe.skipIf(!probe.ok)(`the work loop${probe.ok ? "" : ` (skipped: ${probe.o
   });
 
   it("a revision adds commits to the same branch and keeps a person's commit", async () => {
-    const script = scriptedEmployees([
-      edits("Use +.", FIX_ADD),
-      edits("Triple too.", write("src/triple.js", "exports.triple = (a) => a * 3;\n")),
-    ]);
+    const script = scriptedEmployees([edits("Use +.", FIX_ADD), edits("Triple too.", write("src/triple.js", "exports.triple = (a) => a * 3;\n"))]);
     const { services, dir } = setup(script.override);
     const github = fakeGitHub();
     const fixture = await createTaskFixture(work.db, services, { parent: dir });
@@ -263,7 +281,12 @@ describe("fail closed", () => {
   it.skipIf(!probe.ok)("with bubblewrap but no working resource limits the director is told it is the limits, not bubblewrap", async () => {
     const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
     const { services, dir } = setup(script.override);
-    const limits = { cgroup: { kind: "none" as const, reason: "no cgroup here" }, prlimit: undefined, workspace: { ok: true as const }, uids: { ok: true as const, pool: { base: 200_000, count: 64 } } };
+    const limits = {
+      cgroup: { kind: "none" as const, reason: "no cgroup here" },
+      prlimit: undefined,
+      workspace: { ok: true as const },
+      uids: { ok: true as const, pool: { base: 200_000, count: 64 } },
+    };
     const noLimits = { ...services, sandbox: { allowUnsandboxed: false, limits } };
     const github = fakeGitHub();
     const fixture = await createTaskFixture(work.db, services, { parent: dir });
@@ -273,11 +296,12 @@ describe("fail closed", () => {
     expect(outcome).toMatchObject({ kind: "needs_director", reason: "sandbox unavailable" });
     expect(script.calls).toHaveLength(0);
     const comment = [...github.comments.values()][0]?.body;
-    expect(comment).toContain("Not every sandbox limit can be applied here; refusing to run repository commands. Missing: memory and process limits per run (no cgroup here)");
+    expect(comment).toContain(
+      "Not every sandbox limit can be applied here; refusing to run repository commands. Missing: memory and process limits per run (no cgroup here)",
+    );
     expect(comment).toContain("AURA_ALLOW_UNSANDBOXED=true");
     expect(comment).not.toContain("bubblewrap sandbox");
   });
-
 });
 
 describe("the lock on the task's tree", () => {

@@ -72,7 +72,16 @@ describe("branch names", () => {
 
   it("accepts only refs under refs/heads/aura/", () => {
     expect(() => assertAuraRef("refs/heads/aura/42-fix")).not.toThrow();
-    for (const ref of ["refs/heads/main", "refs/heads/aura", "refs/heads/aura/", "refs/heads/aura/../main", "refs/tags/aura/x", "aura/x", "refs/heads/aura/x.lock", "+refs/heads/aura/x"]) {
+    for (const ref of [
+      "refs/heads/main",
+      "refs/heads/aura",
+      "refs/heads/aura/",
+      "refs/heads/aura/../main",
+      "refs/tags/aura/x",
+      "aura/x",
+      "refs/heads/aura/x.lock",
+      "+refs/heads/aura/x",
+    ]) {
       expect(() => assertAuraRef(ref), ref).toThrow(RefNotAllowedError);
     }
   });

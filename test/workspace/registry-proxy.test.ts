@@ -5,7 +5,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/env.js";
-import { normaliseAuthority, parseRegistryHosts, RegistryHostError, startRegistryProxy, type EgressEvent, type RegistryProxy } from "../../src/workspace/registry-proxy.js";
+import {
+  normaliseAuthority,
+  parseRegistryHosts,
+  RegistryHostError,
+  startRegistryProxy,
+  type EgressEvent,
+  type RegistryProxy,
+} from "../../src/workspace/registry-proxy.js";
 
 /** Speaks raw HTTP to the proxy's Unix socket; `then` is sent once the first reply has arrived. */
 function talk(socketPath: string, request: string, then?: string): Promise<string> {

@@ -21,11 +21,18 @@ const scratch = useScratchTree("aura-sbxlim-");
 
 describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status.missing || status.bwrap})`}`, () => {
   it("says in its status which limits hold", () => {
-    expect(status.held).toMatch(/^cgroup v[12] memory 4 GiB \+ pids 1024, tmpfs 512 MiB, workspace 2 GiB, uid per run \(64 from 200000\), seccomp, no nested user namespaces$/);
+    expect(status.held).toMatch(
+      /^cgroup v[12] memory 4 GiB \+ pids 1024, tmpfs 512 MiB, workspace 2 GiB, uid per run \(64 from 200000\), seccomp, no nested user namespaces$/,
+    );
   });
 
   it("refuses writes to /tmp past the tmpfs size", async () => {
-    const result = await runInSandbox(sandboxed, { command: "head -c 20000000 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big", cwd: scratch.tree, phase: "test", tmpfsMb: 8 });
+    const result = await runInSandbox(sandboxed, {
+      command: "head -c 20000000 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big",
+      cwd: scratch.tree,
+      phase: "test",
+      tmpfsMb: 8,
+    });
 
     expect(result.log).toMatch(/No space left on device/);
     expect(result.log).not.toContain("rc=0");
@@ -60,7 +67,13 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
   });
 
   it("kills a run whose tmpfs and processes exceed its memory limit", async () => {
-    const result = await runInSandbox(sandboxed, { command: "head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?", cwd: scratch.tree, phase: "test", memoryMb: 64, tmpfsMb: 512 });
+    const result = await runInSandbox(sandboxed, {
+      command: "head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?",
+      cwd: scratch.tree,
+      phase: "test",
+      memoryMb: 64,
+      tmpfsMb: 512,
+    });
 
     expect(result.memoryExceeded).toBe(true);
     expect(result.log).not.toContain("rc=0");
@@ -120,14 +133,22 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
 
     const result = await runInSandbox(sandboxed, { command, cwd: scratch.tree, phase: "test" });
 
-    expect(result.log).toBe(["ptrace=1", "mount=1", "unshare=1", "keyctl=1", "userns: unshare: unshare failed: Operation not permitted", "node 2", "git version", ""].join("\n"));
+    expect(result.log).toBe(
+      ["ptrace=1", "mount=1", "unshare=1", "keyctl=1", "userns: unshare: unshare failed: Operation not permitted", "node 2", "git version", ""].join("\n"),
+    );
   });
 
   it("reports a sandbox that cannot start as an infrastructure error, and a failing command as a result", async () => {
     const wrapper = path.join(scratch.dir, "bwrap-broken");
-    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--chdir*) echo "bwrap: Can't mount tmpfs on /newroot/tmp: No space left on device" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncase "$*" in *--chdir*) echo "bwrap: Can't mount tmpfs on /newroot/tmp: No space left on device" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`,
+      { mode: 0o755 },
+    );
 
-    const broken: unknown = await runInSandbox({ ...sandboxed, bwrapPath: wrapper }, { command: "exit 0", cwd: scratch.tree, phase: "test" }).catch((error: unknown) => error);
+    const broken: unknown = await runInSandbox({ ...sandboxed, bwrapPath: wrapper }, { command: "exit 0", cwd: scratch.tree, phase: "test" }).catch(
+      (error: unknown) => error,
+    );
     const failing = await runInSandbox(sandboxed, { command: "echo 'bwrap: not really'; exit 1", cwd: scratch.tree, phase: "test" });
 
     expect(broken).toBeInstanceOf(SandboxStartError);

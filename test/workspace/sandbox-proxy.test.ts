@@ -45,7 +45,12 @@ function fakeRegistry(): { server: http.Server; requests: string[]; tarball: Buf
   const pkg = path.join(staging.dir, "package");
   mkdirSync(pkg);
   // The postinstall script must NOT run: install scripts are off in setup by default.
-  const manifest = { name: "aura-fixture-pkg", version: "1.0.0", main: "index.js", scripts: { postinstall: "node -e \"require('fs').writeFileSync('/workspace/POSTINSTALL_RAN', '')\"" } };
+  const manifest = {
+    name: "aura-fixture-pkg",
+    version: "1.0.0",
+    main: "index.js",
+    scripts: { postinstall: "node -e \"require('fs').writeFileSync('/workspace/POSTINSTALL_RAN', '')\"" },
+  };
   writeFileSync(path.join(pkg, "package.json"), JSON.stringify(manifest));
   writeFileSync(path.join(pkg, "index.js"), "module.exports = 'fixture package loaded';\n");
   execFileSync("tar", ["czf", path.join(staging.dir, "p.tgz"), "-C", staging.dir, "package"]);
@@ -58,11 +63,13 @@ function fakeRegistry(): { server: http.Server; requests: string[]; tarball: Buf
     const base = `http://${req.headers.host}`;
     if (req.url === "/aura-fixture-pkg") {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({
-        name: manifest.name,
-        "dist-tags": { latest: "1.0.0" },
-        versions: { "1.0.0": { ...manifest, dist: { tarball: `${base}/aura-fixture-pkg/-/aura-fixture-pkg-1.0.0.tgz`, integrity } } },
-      }));
+      res.end(
+        JSON.stringify({
+          name: manifest.name,
+          "dist-tags": { latest: "1.0.0" },
+          versions: { "1.0.0": { ...manifest, dist: { tarball: `${base}/aura-fixture-pkg/-/aura-fixture-pkg-1.0.0.tgz`, integrity } } },
+        }),
+      );
     } else if (req.url === "/aura-fixture-pkg/-/aura-fixture-pkg-1.0.0.tgz") {
       res.end(tarball);
     } else {
@@ -196,9 +203,25 @@ describe.skipIf(!probe.ok)(`setup egress through the registry proxy${probe.ok ? 
       delete process.env.GITHUB_TOKEN;
     });
 
-    const names = result.log.trim().split("\n").map((line) => line.split("=")[0] ?? "").filter((name) => !["PWD", "SHLVL", "_"].includes(name));
+    const names = result.log
+      .trim()
+      .split("\n")
+      .map((line) => line.split("=")[0] ?? "")
+      .filter((name) => !["PWD", "SHLVL", "_"].includes(name));
     expect(names.sort()).toEqual(
-      ["CI", "HOME", "HTTPS_PROXY", "HTTP_PROXY", "LANG", "PATH", "http_proxy", "https_proxy", "npm_config_https_proxy", "npm_config_ignore_scripts", "npm_config_proxy"].sort(),
+      [
+        "CI",
+        "HOME",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "LANG",
+        "PATH",
+        "http_proxy",
+        "https_proxy",
+        "npm_config_https_proxy",
+        "npm_config_ignore_scripts",
+        "npm_config_proxy",
+      ].sort(),
     );
     expect(result.log).not.toContain("ghs_egresstoken");
     expect(result.log).toContain("npm_config_ignore_scripts=true");
@@ -206,7 +229,10 @@ describe.skipIf(!probe.ok)(`setup egress through the registry proxy${probe.ok ? 
   });
 
   it("keeps setup offline when setup network is not allowed", async () => {
-    const result = await runInSandbox({ ...options, allowSetupNetwork: false }, { command: `node probe.js connect 127.0.0.1:${rawPort}`, cwd: tree, phase: "setup" });
+    const result = await runInSandbox(
+      { ...options, allowSetupNetwork: false },
+      { command: `node probe.js connect 127.0.0.1:${rawPort}`, cwd: tree, phase: "setup" },
+    );
 
     expect(result.log).toContain("no proxy");
     expect(result).toMatchObject({ network: false, egress: { kind: "none" } });

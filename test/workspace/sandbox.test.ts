@@ -182,7 +182,9 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
     await expect(attempt).rejects.toThrow(/add cgroup,workspace,uid to AURA_SANDBOX_ACCEPT_MISSING to run in bubblewrap without exactly these limits/);
     expect(existsSync(path.join(tree, "ran.txt"))).toBe(false);
     expect(sandboxMode({ ...sandboxed, limits: asInDocker })).toBe("unavailable");
-    expect(sandboxStatus({ ...sandboxed, limits: asInDocker }).fix).toMatch(/or set AURA_SANDBOX_ACCEPT_MISSING=cgroup,workspace,uid to run in bubblewrap without exactly these limits$/);
+    expect(sandboxStatus({ ...sandboxed, limits: asInDocker }).fix).toMatch(
+      /or set AURA_SANDBOX_ACCEPT_MISSING=cgroup,workspace,uid to run in bubblewrap without exactly these limits$/,
+    );
   });
 
   it("runs in bubblewrap without exactly the limits AURA_SANDBOX_ACCEPT_MISSING names, and the result says which held and which were accepted", async () => {
@@ -190,10 +192,20 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
 
     const result = await runInSandbox(accepting, { command: "touch /workspace/ran.txt; id -u; echo ran > /tmp/x && cat /tmp/x", cwd: tree, phase: "test" });
 
-    expect(result).toMatchObject({ exitCode: 0, sandbox: "bwrap", mode: "bwrap (limits incomplete)", network: false, limits: { memoryMb: null, maxProcesses: null, uid: null } });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      sandbox: "bwrap",
+      mode: "bwrap (limits incomplete)",
+      network: false,
+      limits: { memoryMb: null, maxProcesses: null, uid: null },
+    });
     expect(result.log).toMatch(/ran\n$/);
     expect(existsSync(path.join(tree, "ran.txt"))).toBe(true);
-    const expected = ["memory and process limits per run (cgroupfs is read-only)", "workspace disk limit (the app does not run as root)", "a uid per run (the app does not run as root)"];
+    const expected = [
+      "memory and process limits per run (cgroupfs is read-only)",
+      "workspace disk limit (the app does not run as root)",
+      "a uid per run (the app does not run as root)",
+    ];
     expect(result.limits.missing).toEqual(expected);
     expect(result.limits.accepted).toEqual(expected);
     if (probe.ok && probe.features.size && probe.features.seccomp && probe.features.disableUserns) {
@@ -225,8 +237,15 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
   it("never accepts a bubblewrap that fails with its own limits (--size, --disable-userns, --seccomp), whatever is named", async () => {
     chmodSync(temp.dir, 0o755);
     const wrapper = path.join(temp.dir, "bwrap-no-seccomp");
-    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--seccomp*) echo "bwrap: seccomp refused here" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`, { mode: 0o755 });
-    const everything: SandboxOptions = { ...sandboxed, bwrapPath: wrapper, limits: asInDocker, acceptMissing: ["cgroup", "tmpfs", "workspace", "uid", "seccomp", "userns"] };
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--seccomp*) echo "bwrap: seccomp refused here" >&2; exit 1;; esac\nexec /usr/bin/bwrap "$@"\n`, {
+      mode: 0o755,
+    });
+    const everything: SandboxOptions = {
+      ...sandboxed,
+      bwrapPath: wrapper,
+      limits: asInDocker,
+      acceptMissing: ["cgroup", "tmpfs", "workspace", "uid", "seccomp", "userns"],
+    };
 
     const attempt = runInSandbox(everything, { command: "touch /workspace/ran.txt", cwd: tree, phase: "test" });
 
@@ -237,14 +256,22 @@ describe.skipIf(!probe.ok)(`bubblewrap sandbox${probe.ok ? "" : ` (skipped: ${pr
   });
 
   it("passes no token or key in the environment", async () => {
-    const secrets = { GITHUB_TOKEN: "ghs_envtoken000000000000000000000000", OPENAI_API_KEY: "sk-envkey", PRIVATE_KEY: "PEMPEM", DATABASE_URL: "postgres://u:p@h/d" };
+    const secrets = {
+      GITHUB_TOKEN: "ghs_envtoken000000000000000000000000",
+      OPENAI_API_KEY: "sk-envkey",
+      PRIVATE_KEY: "PEMPEM",
+      DATABASE_URL: "postgres://u:p@h/d",
+    };
     Object.assign(process.env, secrets);
 
     const result = await runInSandbox(sandboxed, { command: "env", cwd: tree, phase: "test" }).finally(() => {
       for (const key of Object.keys(secrets)) delete process.env[key];
     });
 
-    const names = result.log.trim().split("\n").map((line) => line.split("=")[0]);
+    const names = result.log
+      .trim()
+      .split("\n")
+      .map((line) => line.split("=")[0]);
     expect(names.filter((name) => !["PWD", "SHLVL", "_"].includes(name ?? "")).sort()).toEqual(["CI", "HOME", "LANG", "PATH"]);
     for (const value of Object.values(secrets)) expect(result.log).not.toContain(value);
   });

@@ -10,7 +10,7 @@ function run(program: Buffer, data: { nr: number; arch: number; args?: number[] 
   input.writeUInt32LE(data.arch, 4);
   (data.args ?? []).forEach((arg, index) => input.writeBigUInt64LE(BigInt(arg), 16 + index * 8));
   let accumulator = 0;
-  for (let pc = 0; pc < program.length / 8; ) {
+  for (let pc = 0; pc < program.length / 8;) {
     const code = program.readUInt16LE(pc * 8);
     const jt = program.readUInt8(pc * 8 + 2);
     const jf = program.readUInt8(pc * 8 + 3);
@@ -37,7 +37,9 @@ describe.each<SeccompArch>(["x64", "arm64"])("the sandbox's seccomp filter on %s
   const program = encode(sandboxFilter(arch));
 
   it("answers EPERM for every denied call, ptrace, mount and unshare among them", () => {
-    expect(deniedSyscalls(arch)).toEqual(expect.arrayContaining(["ptrace", "mount", "umount2", "unshare", "setns", "bpf", "keyctl", "io_uring_setup", "kexec_load"]));
+    expect(deniedSyscalls(arch)).toEqual(
+      expect.arrayContaining(["ptrace", "mount", "umount2", "unshare", "setns", "bpf", "keyctl", "io_uring_setup", "kexec_load"]),
+    );
 
     for (const [name, nr] of Object.entries(table.denied)) expect([name, run(program, { nr, arch: table.audit })]).toEqual([name, EPERM]);
   });
@@ -71,20 +73,40 @@ describe("the BPF assembler", () => {
   });
 
   it("encodes code, jt, jf and k little-endian, eight bytes each", () => {
-    const bytes = encode(assemble([{ op: "ld", offset: 4 }, { op: "jeq", k: 7, then: "yes", else: "no" }, { op: "label", name: "no" }, { op: "ret", k: 0 }, { op: "label", name: "yes" }, { op: "ret", k: 0x7fff0000 }]));
+    const bytes = encode(
+      assemble([
+        { op: "ld", offset: 4 },
+        { op: "jeq", k: 7, then: "yes", else: "no" },
+        { op: "label", name: "no" },
+        { op: "ret", k: 0 },
+        { op: "label", name: "yes" },
+        { op: "ret", k: 0x7fff0000 },
+      ]),
+    );
 
-    expect([...bytes]).toEqual([
-      0x20, 0, 0, 0, 4, 0, 0, 0,
-      0x15, 0, 1, 0, 7, 0, 0, 0,
-      0x06, 0, 0, 0, 0, 0, 0, 0,
-      0x06, 0, 0, 0, 0, 0, 0xff, 0x7f,
-    ]);
+    expect([...bytes]).toEqual([0x20, 0, 0, 0, 4, 0, 0, 0, 0x15, 0, 1, 0, 7, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]);
   });
 
   it("refuses unknown labels, backward jumps and jumps beyond 255", () => {
-    expect(() => assemble([{ op: "jeq", k: 1, then: "nowhere" }, { op: "ret", k: 0 }])).toThrow(/unknown label nowhere/);
-    expect(() => assemble([{ op: "label", name: "top" }, { op: "jeq", k: 1, then: "top" }, { op: "ret", k: 0 }])).toThrow(/outside 0..255/);
-    const far = [{ op: "jeq" as const, k: 1, then: "end" }, ...Array.from({ length: 300 }, () => ({ op: "ret" as const, k: 0 })), { op: "label" as const, name: "end" }, { op: "ret" as const, k: 0 }];
+    expect(() =>
+      assemble([
+        { op: "jeq", k: 1, then: "nowhere" },
+        { op: "ret", k: 0 },
+      ]),
+    ).toThrow(/unknown label nowhere/);
+    expect(() =>
+      assemble([
+        { op: "label", name: "top" },
+        { op: "jeq", k: 1, then: "top" },
+        { op: "ret", k: 0 },
+      ]),
+    ).toThrow(/outside 0..255/);
+    const far = [
+      { op: "jeq" as const, k: 1, then: "end" },
+      ...Array.from({ length: 300 }, () => ({ op: "ret" as const, k: 0 })),
+      { op: "label" as const, name: "end" },
+      { op: "ret" as const, k: 0 },
+    ];
     expect(() => assemble(far)).toThrow(/outside 0..255/);
   });
 });

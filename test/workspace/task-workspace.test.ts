@@ -65,12 +65,7 @@ describe("task workspace with a real git remote", () => {
     expect(remote.refs()["refs/heads/aura/12-add-the-greeting"]).toBe(commit.sha);
     expect(sh(remote.bare, "log", "-1", "--format=%an <%ae>|%cn", commit.sha).trim()).toBe(`${bot.name} <${bot.email}>|${bot.name}`);
     const trailerBlock = sh(remote.bare, "log", "-1", "--format=%(trailers:only,unfold)", commit.sha).trim();
-    expect(trailerBlock.split("\n")).toEqual([
-      "Aura-Requirement: octo/app#12",
-      "Aura-Task: task-7",
-      "Aura-Employee: openai-gpt",
-      "Aura-Snapshot: snap-abc",
-    ]);
+    expect(trailerBlock.split("\n")).toEqual(["Aura-Requirement: octo/app#12", "Aura-Task: task-7", "Aura-Employee: openai-gpt", "Aura-Snapshot: snap-abc"]);
     expect(sh(remote.bare, "diff", "--name-only", workspace.baseSha, commit.sha).trim()).toBe("src/greet.js");
     expect(nonAuraRefs()).toEqual(before);
   });
@@ -210,7 +205,18 @@ describe("task workspace with a real git remote", () => {
     await commitChanges(options, workspace, { message: "b", trailers });
     const ranUnderAura = existsSync(marker);
     // Control: the same planted hooks do run under a plain git, so the assertion above can fail.
-    sh(workspace.path, `--git-dir=${workspace.gitDir}`, `--work-tree=${workspace.path}`, "-c", `safe.directory=*`, "commit", "--quiet", "--allow-empty", "-m", "control");
+    sh(
+      workspace.path,
+      `--git-dir=${workspace.gitDir}`,
+      `--work-tree=${workspace.path}`,
+      "-c",
+      `safe.directory=*`,
+      "commit",
+      "--quiet",
+      "--allow-empty",
+      "-m",
+      "control",
+    );
 
     expect(ranUnderAura).toBe(false);
     expect(readFileSync(marker, "utf8")).toMatch(/pre-commit|fsmonitor/);

@@ -11,9 +11,7 @@ export function evaluateEvidence(rule: RuleOfKind<"evidence">, input: RuleInput)
   if (evidence.state === "pending") {
     return { state: "pending", summary: `the Auditor is running the tests on ${head}`, findings: [], notes: [] };
   }
-  const counts = evidence.counts
-    ? ` (${evidence.counts.passed} passed, ${evidence.counts.failed} failed, ${evidence.counts.skipped} skipped)`
-    : "";
+  const counts = evidence.counts ? ` (${evidence.counts.passed} passed, ${evidence.counts.failed} failed, ${evidence.counts.skipped} skipped)` : "";
   if (evidence.state === "failed") {
     return {
       state: "fail",

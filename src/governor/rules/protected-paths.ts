@@ -15,8 +15,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
     .filter((entry) => taskClass === undefined || !entry.exceptTaskClasses.includes(taskClass))
     .map((entry) => ({ glob: entry.glob, reason: entry.reason, match: globMatcher([entry.glob]) }));
   const testScript = rule.params.testScript;
-  const checkTestScript =
-    testScript !== undefined && (taskClass === undefined || !testScript.exceptTaskClasses.includes(taskClass));
+  const checkTestScript = testScript !== undefined && (taskClass === undefined || !testScript.exceptTaskClasses.includes(taskClass));
   const isPackageJson = globMatcher(["**/package.json"]);
 
   const findings: Finding[] = [];
@@ -38,8 +37,7 @@ export function evaluateProtectedPaths(rule: RuleOfKind<"protected-paths">, inpu
       continue;
     }
     const { added, removed } = input.patchOf(file);
-    const changed =
-      added.find((line) => TEST_SCRIPT_LINE.test(line.text)) ?? removed.find((line) => TEST_SCRIPT_LINE.test(line.text));
+    const changed = added.find((line) => TEST_SCRIPT_LINE.test(line.text)) ?? removed.find((line) => TEST_SCRIPT_LINE.test(line.text));
     if (changed) {
       findings.push({
         ruleId: rule.id,

@@ -108,9 +108,7 @@ export function missingPatchReason(files: readonly ChangedFile[]): string {
 
 /** Both names of a renamed or copied file, so moving a file out of (or into) a guarded path counts. */
 export function namesOf(file: ChangedFile): string[] {
-  return file.previousFilename && file.previousFilename !== file.filename
-    ? [file.filename, file.previousFilename]
-    : [file.filename];
+  return file.previousFilename && file.previousFilename !== file.filename ? [file.filename, file.previousFilename] : [file.filename];
 }
 
 export function plural(count: number, noun: string): string {

@@ -12,11 +12,7 @@ export function kindForStatus(status: number): FailureClassification["kind"] {
 }
 
 /** Milliseconds from a `Retry-After` (seconds or HTTP date) or `retry-after-ms` header value. */
-export function parseRetryAfter(
-  retryAfter: string | null | undefined,
-  retryAfterMs?: string | null,
-  now: number = Date.now(),
-): number | undefined {
+export function parseRetryAfter(retryAfter: string | null | undefined, retryAfterMs?: string | null, now: number = Date.now()): number | undefined {
   if (retryAfterMs) {
     const ms = Number(retryAfterMs);
     if (Number.isFinite(ms) && ms >= 0) return Math.round(ms);

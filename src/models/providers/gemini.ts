@@ -30,9 +30,7 @@ const GenerateContentReply = z.object({
   candidates: z
     .array(
       z.object({
-        content: z
-          .object({ parts: z.array(z.object({ text: z.string().optional(), thought: z.boolean().optional() })).optional() })
-          .optional(),
+        content: z.object({ parts: z.array(z.object({ text: z.string().optional(), thought: z.boolean().optional() })).optional() }).optional(),
         finishReason: z.string().optional(),
       }),
     )
@@ -80,8 +78,7 @@ export function classifyGeminiError(error: unknown): FailureClassification {
     // Gemini answers an invalid key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
     const badKey = list.some((detail) => detail.reason === "API_KEY_INVALID");
     const kind = badKey ? "auth" : kindForStatus(error.status);
-    const retryAfterMs =
-      kind === "rate_limit" ? list.map((detail) => parseProtoDuration(detail.retryDelay)).find((ms) => ms !== undefined) : undefined;
+    const retryAfterMs = kind === "rate_limit" ? list.map((detail) => parseProtoDuration(detail.retryDelay)).find((ms) => ms !== undefined) : undefined;
     return {
       kind,
       status: error.status,
@@ -110,50 +107,52 @@ export class GeminiModelClient implements ModelClient {
     this.options = options;
     this.model = options.model;
     const sdk = new GoogleGenerativeAI(options.apiKey);
-    this.generative = sdk.getGenerativeModel(
-      { model: options.model },
-      options.baseUrl !== undefined ? { baseUrl: options.baseUrl.replace(/\/+$/, "") } : {},
-    );
+    this.generative = sdk.getGenerativeModel({ model: options.model }, options.baseUrl !== undefined ? { baseUrl: options.baseUrl.replace(/\/+$/, "") } : {});
   }
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const responseSchema = sdkSchema(toGeminiSchema(request.schema));
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyGeminiError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
-      const result = await this.generative.generateContent(
-        {
-          ...geminiContents(messages),
-          generationConfig: {
-            responseMimeType: "application/json",
-            responseSchema,
-            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-            ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
+    return generatePriced(
+      { provider: this.provider, model: this.model, options: this.options },
+      request,
+      classifyGeminiError,
+      async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
+        const result = await this.generative.generateContent(
+          {
+            ...geminiContents(messages),
+            generationConfig: {
+              responseMimeType: "application/json",
+              responseSchema,
+              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+              ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
+            },
           },
-        },
-        { signal },
-      );
-      const parsed = GenerateContentReply.safeParse(result.response);
-      if (!parsed.success) {
-        throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
-      }
-      const candidate = parsed.data.candidates?.[0];
-      const text = (candidate?.content?.parts ?? [])
-        .filter((part) => part.thought !== true)
-        .map((part) => part.text ?? "")
-        .join("");
-      const blocked = parsed.data.promptFeedback?.blockReason;
-      const finishReason = candidate?.finishReason;
-      // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
-      const refusal = blocked
-        ? `prompt blocked (${blocked})`
-        : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
-          ? `no answer (finish reason ${finishReason})`
-          : undefined;
-      return {
-        text,
-        usage: geminiUsage(parsed.data.usageMetadata),
-        ...(refusal ? { refusal } : {}),
-        ...(finishReason ? { finishReason } : {}),
-      };
-    });
+          { signal },
+        );
+        const parsed = GenerateContentReply.safeParse(result.response);
+        if (!parsed.success) {
+          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
+        }
+        const candidate = parsed.data.candidates?.[0];
+        const text = (candidate?.content?.parts ?? [])
+          .filter((part) => part.thought !== true)
+          .map((part) => part.text ?? "")
+          .join("");
+        const blocked = parsed.data.promptFeedback?.blockReason;
+        const finishReason = candidate?.finishReason;
+        // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
+        const refusal = blocked
+          ? `prompt blocked (${blocked})`
+          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
+            ? `no answer (finish reason ${finishReason})`
+            : undefined;
+        return {
+          text,
+          usage: geminiUsage(parsed.data.usageMetadata),
+          ...(refusal ? { refusal } : {}),
+          ...(finishReason ? { finishReason } : {}),
+        };
+      },
+    );
   }
 }

@@ -15,9 +15,7 @@ export { classifyOpenAIError, OpenAIModelClient, openAIUsage, schemaName } from 
 export type EmployeeModelRef = { id: string; provider: ProviderName; model: string };
 
 /** The environment variables the providers read (see src/config/env.ts). */
-export type ProviderEnv = Partial<
-  Pick<AppConfig, "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "GEMINI_API_KEY" | "GEMINI_BASE_URL" | "OLLAMA_HOST">
->;
+export type ProviderEnv = Partial<Pick<AppConfig, "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "GEMINI_API_KEY" | "GEMINI_BASE_URL" | "OLLAMA_HOST">>;
 
 export type CreateModelClientOptions = {
   /** Defaults to policies/prices.yml, read once per process. */
@@ -53,11 +51,7 @@ let defaultPrices: PriceTable | undefined;
  * The ModelClient for an employee. Throws ProviderNotConfiguredError when a key is missing and
  * UnknownPriceError when policies/prices.yml has no price for the model today (ollama is always free).
  */
-export function createModelClient(
-  employee: EmployeeModelRef,
-  env: ProviderEnv,
-  options: CreateModelClientOptions = {},
-): ModelClient {
+export function createModelClient(employee: EmployeeModelRef, env: ProviderEnv, options: CreateModelClientOptions = {}): ModelClient {
   const prices = options.prices ?? (defaultPrices ??= loadPriceTable());
   const now = options.now ?? (() => new Date());
   // Fail closed now rather than after the first paid call.

@@ -75,44 +75,46 @@ export class OllamaModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const format = toStrictJsonSchema(request.schema);
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOllamaError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
-      let retryAfterMs: number | undefined;
-      // The SDK passes no signal on non-streaming calls, so the deadline is wired in through fetch.
-      const client = new Ollama({
-        host: this.options.host ?? DEFAULT_OLLAMA_HOST,
-        fetch: async (input, init) => {
-          const response = await fetch(input, { ...init, signal });
-          if (response.status === 429) retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-          return response;
-        },
-      });
-      let reply: unknown;
-      try {
-        reply = await client.chat({
-          model: this.model,
-          messages,
-          format,
-          stream: false,
-          options: {
-            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-            ...(maxOutputTokens !== undefined ? { num_predict: maxOutputTokens } : {}),
+    return generatePriced(
+      { provider: this.provider, model: this.model, options: this.options },
+      request,
+      classifyOllamaError,
+      async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
+        let retryAfterMs: number | undefined;
+        // The SDK passes no signal on non-streaming calls, so the deadline is wired in through fetch.
+        const client = new Ollama({
+          host: this.options.host ?? DEFAULT_OLLAMA_HOST,
+          fetch: async (input, init) => {
+            const response = await fetch(input, { ...init, signal });
+            if (response.status === 429) retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+            return response;
           },
         });
-      } catch (error) {
-        throw new RetryAfterSeen(error, retryAfterMs);
-      }
-      const parsed = ChatReply.safeParse(reply);
-      if (!parsed.success) {
-        throw new RetryAfterSeen(
-          { name: "ResponseError", status_code: 502, error: `unexpected /api/chat shape: ${errorMessage(parsed.error)}` },
-          undefined,
-        );
-      }
-      return {
-        text: parsed.data.message.content,
-        usage: ollamaUsage(parsed.data),
-        ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
-      };
-    });
+        let reply: unknown;
+        try {
+          reply = await client.chat({
+            model: this.model,
+            messages,
+            format,
+            stream: false,
+            options: {
+              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+              ...(maxOutputTokens !== undefined ? { num_predict: maxOutputTokens } : {}),
+            },
+          });
+        } catch (error) {
+          throw new RetryAfterSeen(error, retryAfterMs);
+        }
+        const parsed = ChatReply.safeParse(reply);
+        if (!parsed.success) {
+          throw new RetryAfterSeen({ name: "ResponseError", status_code: 502, error: `unexpected /api/chat shape: ${errorMessage(parsed.error)}` }, undefined);
+        }
+        return {
+          text: parsed.data.message.content,
+          usage: ollamaUsage(parsed.data),
+          ...(parsed.data.done_reason ? { finishReason: parsed.data.done_reason } : {}),
+        };
+      },
+    );
   }
 }

@@ -68,8 +68,7 @@ export function classifyOpenAIError(error: unknown): FailureClassification {
   if (error instanceof APIConnectionError || error instanceof APIUserAbortError) return classifyNetworkError("openai", error);
   if (error instanceof APIError && error.status !== undefined) {
     const kind = kindForStatus(error.status);
-    const retryAfterMs =
-      kind === "rate_limit" ? parseRetryAfter(error.headers?.get("retry-after"), error.headers?.get("retry-after-ms")) : undefined;
+    const retryAfterMs = kind === "rate_limit" ? parseRetryAfter(error.headers?.get("retry-after"), error.headers?.get("retry-after-ms")) : undefined;
     return {
       kind,
       status: error.status,
@@ -95,31 +94,36 @@ export class OpenAIModelClient implements ModelClient {
 
   async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
     const schema = toStrictJsonSchema(request.schema);
-    return generatePriced({ provider: this.provider, model: this.model, options: this.options }, request, classifyOpenAIError, async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
-      const completion: unknown = await this.client.chat.completions.create(
-        {
-          model: this.model,
-          messages,
-          response_format: {
-            type: "json_schema",
-            json_schema: { name: schemaName(request.name), strict: true, schema },
+    return generatePriced(
+      { provider: this.provider, model: this.model, options: this.options },
+      request,
+      classifyOpenAIError,
+      async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
+        const completion: unknown = await this.client.chat.completions.create(
+          {
+            model: this.model,
+            messages,
+            response_format: {
+              type: "json_schema",
+              json_schema: { name: schemaName(request.name), strict: true, schema },
+            },
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(maxOutputTokens !== undefined ? { [outputLimitParameter(this.model, this.options.baseURL)]: maxOutputTokens } : {}),
           },
-          ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-          ...(maxOutputTokens !== undefined ? { [outputLimitParameter(this.model, this.options.baseURL)]: maxOutputTokens } : {}),
-        },
-        { signal, maxRetries: 0 },
-      );
-      const parsed = ChatCompletionReply.safeParse(completion);
-      if (!parsed.success) {
-        throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
-      }
-      const choice = parsed.data.choices[0];
-      return {
-        text: choice?.message.content ?? "",
-        usage: openAIUsage(parsed.data.usage),
-        ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
-        ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
-      };
-    });
+          { signal, maxRetries: 0 },
+        );
+        const parsed = ChatCompletionReply.safeParse(completion);
+        if (!parsed.success) {
+          throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
+        }
+        const choice = parsed.data.choices[0];
+        return {
+          text: choice?.message.content ?? "",
+          usage: openAIUsage(parsed.data.usage),
+          ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
+          ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+        };
+      },
+    );
   }
 }

@@ -2,13 +2,13 @@
 // limit, a uid per run so one fork bomb cannot stop another run, a memory limit that counts tmpfs, Node's fetch
 // and WebAssembly working, the seccomp filter and no nested user namespaces, and a sandbox that fails to start
 // reported as an infrastructure error rather than a test result. Runs where bubblewrap and every limit work.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SandboxStartError } from "../../src/workspace/errors.js";
 import { encode, sandboxFilter } from "../../src/workspace/seccomp.js";
 import { explainBwrapFailure, probeBwrap, runInSandbox, sandboxStatus, type SandboxOptions } from "../../src/workspace/sandbox.js";
-import { leaseUid, processesOf } from "../../src/workspace/uid-pool.js";
+import { leaseUid } from "../../src/workspace/uid-pool.js";
 import { until } from "../helpers/wait.js";
 import { useScratchTree } from "./git-fixture.js";
 
@@ -80,12 +80,25 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
   });
 
   it("lets another run start while a fork bomb fills its own process limit", async () => {
-    // Forks until the kernel refuses, keeps the children for a few seconds, then reaps them.
-    const bomb = `perl -e 'my $n = 0; while ($n < 500) { my $pid = fork(); last unless defined $pid; if ($pid == 0) { sleep 4; exit 0 } $n++ } print "saturated\\n"; 1 while wait() != -1'`;
+    // Forks until the kernel refuses, keeps the children for a few seconds, then reaps them. The children live
+    // long enough for one look at /proc to see them even on a loaded machine.
+    const bomb = `perl -e 'my $n = 0; while ($n < 500) { my $pid = fork(); last unless defined $pid; if ($pid == 0) { sleep 8; exit 0 } $n++ } print "saturated\\n"; 1 while wait() != -1'`;
     const pool = { base: 200_000, count: 64 };
+    // One pass over /proc for the whole pool (a pass per uid took seconds under load and missed the bomb).
     const inPool = () => {
       let count = 0;
-      for (let uid = pool.base; uid < pool.base + pool.count; uid++) count += processesOf(uid).length;
+      for (const entry of readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        const status = (() => {
+          try {
+            return readFileSync(`/proc/${entry}/status`, "utf8");
+          } catch {
+            return "";
+          }
+        })();
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+        if (uid >= pool.base && uid < pool.base + pool.count && !/^State:\s+Z/m.test(status)) count++;
+      }
       return count;
     };
 

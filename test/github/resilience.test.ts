@@ -1,20 +1,9 @@
 import nock from "nock";
-import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { createGitHubAccess } from "../../src/github/octokit.js";
-import { mockInstallationTokens } from "../helpers/harness.js";
-import { testPrivateKey } from "../helpers/webhooks.js";
+import { mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
 
 const api = "https://api.github.com";
-const github = () =>
-  createGitHubAccess({
-    appId: 123,
-    privateKey: testPrivateKey,
-    baseUrl: api,
-    log: pino({ level: "silent" }),
-    writeIntervalMs: 0,
-    retryUnitMs: 1,
-  }).forInstallation(7);
+const github = () => unthrottledGitHub().forInstallation(7);
 
 describe("GitHub failures", () => {
   it("retries a 502 and succeeds", async () => {

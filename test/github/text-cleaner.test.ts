@@ -1,23 +1,12 @@
 // Invisible and bidirectional control characters never reach GitHub: the characters themselves (a table of
 // hostile and legitimate text), and the request hook seen from "GitHub"'s side through the real Octokit with nock.
 import nock from "nock";
-import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { stripInvisibleCharacters } from "../../src/github/invisible-characters.js";
-import { createGitHubAccess } from "../../src/github/octokit.js";
-import { mockInstallationTokens } from "../helpers/harness.js";
-import { testPrivateKey } from "../helpers/webhooks.js";
+import { mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
 
 const api = "https://api.github.com";
-const github = () =>
-  createGitHubAccess({
-    appId: 123,
-    privateKey: testPrivateKey,
-    baseUrl: api,
-    log: pino({ level: "silent" }),
-    writeIntervalMs: 0,
-    retryUnitMs: 1,
-  }).forInstallation(31);
+const github = () => unthrottledGitHub().forInstallation(31);
 
 // Bidi embeddings, overrides, isolates and marks; zero-width space and non-joiner; word joiner and invisible
 // operators; BOM; tag characters; the Mongolian vowel separator; C0/C1 controls. (U+200D is kept inside emoji.)

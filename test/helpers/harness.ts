@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type AppConfig } from "../../src/config/env.js";
 import type { Employee } from "../../src/config/policy-files.js";
 import type { ModelClient } from "../../src/models/model-client.js";
+import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { JOBS } from "../../src/queue/enqueue.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
@@ -180,4 +181,16 @@ async function waitForIdle(db: TestDatabase, timeoutMs: number, onlyTasks?: read
     if (Date.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms: ${relevant.map((r) => r.task_identifier).join(", ")}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */
+export function unthrottledGitHub(): GitHubAccess {
+  return createGitHubAccess({
+    appId: 123,
+    privateKey: testPrivateKey,
+    baseUrl: GITHUB_API,
+    log: pino({ level: "silent" }),
+    writeIntervalMs: 0,
+    retryUnitMs: 1,
+  });
 }

@@ -5,11 +5,9 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import nock from "nock";
-import pino from "pino";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { z } from "zod";
 import type { Employee } from "../../src/config/policy-files.js";
-import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
 import type { RepoConfigInput } from "../../src/config/repo-config.js";
 import type { EditSet } from "../../src/employees/edits.js";
 import {
@@ -24,9 +22,9 @@ import { routeTask } from "../../src/manager/assign.js";
 import { inTransaction } from "../../src/core/transitions.js";
 import type { Services } from "../../src/services.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { setUp } from "../helpers/harness.js";
+import { setUp, unthrottledGitHub } from "../helpers/harness.js";
+export { unthrottledGitHub };
 import { insertRequirement, testServices } from "../helpers/services.js";
-import { testPrivateKey } from "../helpers/webhooks.js";
 import { createBareRemote, makeTempDir, type BareRemote } from "../workspace/git-fixture.js";
 
 export const GITHUB_API = "https://api.github.com";
@@ -287,16 +285,4 @@ export function useWorkLoop(tempPrefix: string) {
       return { services: { ...services, github: unthrottledGitHub() }, dir };
     },
   };
-}
-
-/** The app's GitHub access (app auth, throttling, retry, the no-merge guard) without pauses between writes. */
-export function unthrottledGitHub(): GitHubAccess {
-  return createGitHubAccess({
-    appId: 123,
-    privateKey: testPrivateKey,
-    baseUrl: "https://api.github.com",
-    log: pino({ level: "silent" }),
-    writeIntervalMs: 0,
-    retryUnitMs: 1,
-  });
 }

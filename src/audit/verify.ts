@@ -152,77 +152,27 @@ export async function verifyAudit(
     // tampering; ordered index scans so the rows stream without a sort.
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(VERIFY_SESSION_SQL);
-    const checkpoints = (
-      await client.query<{ first_seq: string; last_seq: string; event_count: string; last_hash: Buffer }>(
-        "SELECT first_seq, last_seq, event_count, last_hash FROM audit.checkpoints ORDER BY last_seq",
-      )
-    ).rows.map((row) => ({ firstSeq: Number(row.first_seq), lastSeq: Number(row.last_seq), count: Number(row.event_count), lastHash: row.last_hash }));
-    const checkpoint = checkpoints.at(-1);
-    const startSeq = checkpoint ? checkpoint.lastSeq : 0;
-    const startHash = checkpoint ? checkpoint.lastHash : GENESIS_HASH;
-    const stored = (await client.query<{ seq: string; hash: Buffer; location: string }>("SELECT seq, hash, location FROM audit.anchors")).rows.map((row) => ({
-      seq: Number(row.seq),
-      hash: row.hash.toString("hex"),
-      location: row.location,
-    }));
-    const allAnchors = [...stored, ...externalAnchors];
-    const anchors = allAnchors.filter((anchor) => anchor.seq > startSeq);
-    const head = (await client.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
-    const headSeq = Number(head?.seq ?? 0);
-    const bounds = (await client.query<{ min: string | null; max: string | null }>("SELECT min(seq) AS min, max(seq) AS max FROM audit.events")).rows[0];
-    const minSeq = bounds?.min === null || bounds?.min === undefined ? null : Number(bounds.min);
-    const maxSeq = Number(bounds?.max ?? 0);
-    const lastSeq = Math.max(headSeq, maxSeq);
+    const chain = await readChainState(client, externalAnchors);
     // Problems with what retention left behind, found before any event is read.
-    const retired = checkRetention(checkpoints, minSeq, allAnchors);
-    if (!head || retired.problem) {
+    const retired = checkRetention(chain.checkpoints, chain.minSeq, chain.allAnchors);
+    if (!chain.head || retired.problem) {
       await client.query("COMMIT");
       const firstBad = retired.problem ?? { seq: 0, reason: "the chain head row (audit.head) is missing" };
       return {
         ok: false,
         count: 0,
-        headSeq: startSeq,
-        headHash: startHash.toString("hex"),
-        startedAfterSeq: startSeq,
+        headSeq: chain.startSeq,
+        headHash: chain.startHash.toString("hex"),
+        startedAfterSeq: chain.startSeq,
         anchorsChecked: retired.anchorsChecked,
         anchorsRetired: retired.anchorsRetired,
         firstBad,
       };
     }
-
-    const parallel = (options.parallel ?? os.availableParallelism() > 1) && lastSeq - startSeq >= (options.parallelMinEvents ?? PARALLEL_MIN_EVENTS);
-    const hashedBy = options.hashedBy ?? "database";
-    let ranges: RangeResult[];
-    const poolSize = (pool as unknown as { options: { max?: number } }).options.max ?? 10;
-    if (parallel && hashedBy === "database" && poolSize >= 2) {
-      // The database does the hashing, so this thread has little to do per event: a second connection in the
-      // same snapshot streams the second half while the first streams here, and two server processes hash.
-      const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]?.id ?? "";
-      const parts = Math.min(DATABASE_PARTS, poolSize);
-      const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? lastSeq : startSeq + Math.floor(((lastSeq - startSeq) * i) / parts)));
-      ranges = await Promise.all(
-        bounds.slice(0, -1).map((from, i) => {
-          const to = bounds[i + 1] as number;
-          const own = anchors.filter((a) => a.seq > from && a.seq <= to);
-          return i === 0
-            ? checkRange(client, { afterSeq: from, toSeq: to, startHash, anchors: own, hashedBy })
-            : inSnapshot(pool, snapshot, (other) => checkRange(other, { afterSeq: from, toSeq: to, startHash: null, anchors: own, hashedBy }));
-        }),
-      );
-    } else if (parallel) {
-      const databaseUrl = (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
-      if (!databaseUrl) throw new Error("parallel audit verification needs a pool created from a connection string");
-      const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]?.id ?? "";
-      const middle = startSeq + Math.floor((lastSeq - startSeq) / 2);
-      ranges = await Promise.all([
-        checkRange(client, { afterSeq: startSeq, toSeq: middle, startHash, anchors, hashedBy }),
-        runWorker({ databaseUrl, snapshot, afterSeq: middle, toSeq: lastSeq, anchors: anchors.filter((a) => a.seq > middle), hashedBy }),
-      ]);
-    } else {
-      ranges = [await checkRange(client, { afterSeq: startSeq, toSeq: lastSeq, startHash, anchors, hashedBy })];
-    }
+    const ranges = await checkRanges(pool, client, chain, options);
     await client.query("COMMIT");
-    const result = combine(ranges, { startSeq, startHash, headSeq, maxSeq, headHash: head.hash.toString("hex"), anchors });
+    const { startSeq, startHash, headSeq, maxSeq, anchors } = chain;
+    const result = combine(ranges, { startSeq, startHash, headSeq, maxSeq, headHash: chain.head.hash.toString("hex"), anchors });
     return { ...result, anchorsChecked: result.anchorsChecked + retired.anchorsChecked, anchorsRetired: retired.anchorsRetired };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
@@ -230,6 +180,91 @@ export async function verifyAudit(
   } finally {
     client.release();
   }
+}
+
+/** What the verifying snapshot holds before any event is read: checkpoints, anchors, the head row and the stored seq range. */
+type ChainState = {
+  checkpoints: Checkpoint[];
+  /** Where the check starts: after the newest checkpoint (its last seq and hash), or at the genesis. */
+  startSeq: number;
+  startHash: Buffer;
+  /** Every anchor, stored and external; `anchors` are those after startSeq, which the ranges check. */
+  allAnchors: Anchor[];
+  anchors: Anchor[];
+  head: { seq: string; hash: Buffer } | undefined;
+  headSeq: number;
+  minSeq: number | null;
+  maxSeq: number;
+  /** The last seq to read: the head row's or the highest stored, whichever is later. */
+  lastSeq: number;
+};
+
+async function readChainState(client: pg.PoolClient, externalAnchors: readonly Anchor[]): Promise<ChainState> {
+  const checkpoints = (
+    await client.query<{ first_seq: string; last_seq: string; event_count: string; last_hash: Buffer }>(
+      "SELECT first_seq, last_seq, event_count, last_hash FROM audit.checkpoints ORDER BY last_seq",
+    )
+  ).rows.map((row) => ({ firstSeq: Number(row.first_seq), lastSeq: Number(row.last_seq), count: Number(row.event_count), lastHash: row.last_hash }));
+  const checkpoint = checkpoints.at(-1);
+  const startSeq = checkpoint ? checkpoint.lastSeq : 0;
+  const startHash = checkpoint ? checkpoint.lastHash : GENESIS_HASH;
+  const stored = (await client.query<{ seq: string; hash: Buffer; location: string }>("SELECT seq, hash, location FROM audit.anchors")).rows.map((row) => ({
+    seq: Number(row.seq),
+    hash: row.hash.toString("hex"),
+    location: row.location,
+  }));
+  const allAnchors = [...stored, ...externalAnchors];
+  const anchors = allAnchors.filter((anchor) => anchor.seq > startSeq);
+  const head = (await client.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
+  const headSeq = Number(head?.seq ?? 0);
+  const bounds = (await client.query<{ min: string | null; max: string | null }>("SELECT min(seq) AS min, max(seq) AS max FROM audit.events")).rows[0];
+  const minSeq = bounds?.min === null || bounds?.min === undefined ? null : Number(bounds.min);
+  const maxSeq = Number(bounds?.max ?? 0);
+  return { checkpoints, startSeq, startHash, allAnchors, anchors, head, headSeq, minSeq, maxSeq, lastSeq: Math.max(headSeq, maxSeq) };
+}
+
+/**
+ * Checks the events after the start: in one range on this connection, or (a large chain with threads to spare) in
+ * parts read at once inside the same exported snapshot, on a second connection when the database hashes and in
+ * the worker thread when this process does.
+ */
+async function checkRanges(
+  pool: pg.Pool,
+  client: pg.PoolClient,
+  chain: ChainState,
+  options: { parallel?: boolean; parallelMinEvents?: number; hashedBy?: HashedBy },
+): Promise<RangeResult[]> {
+  const { startSeq, startHash, lastSeq, anchors } = chain;
+  const parallel = (options.parallel ?? os.availableParallelism() > 1) && lastSeq - startSeq >= (options.parallelMinEvents ?? PARALLEL_MIN_EVENTS);
+  const hashedBy = options.hashedBy ?? "database";
+  const poolSize = (pool as unknown as { options: { max?: number } }).options.max ?? 10;
+  if (parallel && hashedBy === "database" && poolSize >= 2) {
+    // The database does the hashing, so this thread has little to do per event: a second connection in the
+    // same snapshot streams the second half while the first streams here, and two server processes hash.
+    const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]?.id ?? "";
+    const parts = Math.min(DATABASE_PARTS, poolSize);
+    const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? lastSeq : startSeq + Math.floor(((lastSeq - startSeq) * i) / parts)));
+    return Promise.all(
+      bounds.slice(0, -1).map((from, i) => {
+        const to = bounds[i + 1] as number;
+        const own = anchors.filter((a) => a.seq > from && a.seq <= to);
+        return i === 0
+          ? checkRange(client, { afterSeq: from, toSeq: to, startHash, anchors: own, hashedBy })
+          : inSnapshot(pool, snapshot, (other) => checkRange(other, { afterSeq: from, toSeq: to, startHash: null, anchors: own, hashedBy }));
+      }),
+    );
+  }
+  if (parallel) {
+    const databaseUrl = (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
+    if (!databaseUrl) throw new Error("parallel audit verification needs a pool created from a connection string");
+    const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]?.id ?? "";
+    const middle = startSeq + Math.floor((lastSeq - startSeq) / 2);
+    return Promise.all([
+      checkRange(client, { afterSeq: startSeq, toSeq: middle, startHash, anchors, hashedBy }),
+      runWorker({ databaseUrl, snapshot, afterSeq: middle, toSeq: lastSeq, anchors: anchors.filter((a) => a.seq > middle), hashedBy }),
+    ]);
+  }
+  return [await checkRange(client, { afterSeq: startSeq, toSeq: lastSeq, startHash, anchors, hashedBy })];
 }
 
 /** Runs `fn` on a second pooled connection inside the snapshot `snapshot` exported by the verifying transaction. */

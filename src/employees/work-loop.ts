@@ -7,7 +7,7 @@
 import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
-import type { Employee, TaskClass } from "../config/policy-files.js";
+import type { Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import type { TaskState } from "../core/state-machine.js";
@@ -64,6 +64,18 @@ import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot
 import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
+import {
+  countOpenAgentPulls,
+  loadOpenRevision,
+  loadTaskToWork,
+  lockTaskState,
+  markRevisionHandled,
+  recordProviderFailure,
+  recordTaskCommit,
+  recordTaskPull,
+  startTaskBranch,
+  type TaskRow,
+} from "./store.js";
 
 export const TaskWorkPayload = z.object({
   taskId: z.coerce.number().int().positive(),
@@ -82,46 +94,6 @@ export type WorkOutcome =
   | { kind: "pr_open" | "needs_director"; pullNumber: number | null; reason?: string }
   | { kind: "failed_over"; from: string }
   | { kind: "waiting" | "skipped"; reason: string };
-
-type TaskRow = {
-  id: string;
-  requirement_id: string;
-  task_key: string;
-  title: string;
-  instructions: string;
-  task_class: TaskClass;
-  scope: string[];
-  acceptance: string[];
-  state: TaskState;
-  attempt: number;
-  branch: string | null;
-  pr_number: number | null;
-  revision_rounds: number;
-  installation_id: string;
-  repo: string;
-  issue_number: number;
-  requirement_title: string;
-  requirement_state: string;
-  repo_config: unknown;
-  default_branch: string | null;
-  task_count: string;
-  employee_id: string | null;
-};
-
-async function loadTask(services: Services, taskId: number): Promise<TaskRow | undefined> {
-  const { rows } = await services.pool.query<TaskRow>(
-    `SELECT t.id, t.requirement_id, t.task_key, t.title, t.instructions, t.task_class, t.scope, t.acceptance, t.state,
-            t.attempt, t.branch, t.pr_number, t.revision_rounds, r.installation_id, r.repo, r.issue_number,
-            r.title AS requirement_title, r.state AS requirement_state, r.repo_config, r.default_branch,
-            (SELECT count(*) FROM tasks o WHERE o.requirement_id = r.id AND o.state <> 'cancelled') AS task_count,
-            a.employee_id
-     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
-     WHERE t.id = $1`,
-    [taskId],
-  );
-  return rows[0];
-}
 
 /** Everything one run of the loop shares. */
 type Run = {
@@ -199,10 +171,7 @@ async function runChecks(
 
 async function recordCommits(run: Run, shas: { sha: string; kind: "work" | "merge" }[], snapshotId: string): Promise<void> {
   for (const commit of shas) {
-    await run.services.pool.query(
-      `INSERT INTO task_commits (task_id, sha, kind, employee_id, snapshot_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-      [run.taskId, commit.sha, commit.kind, run.employee.id, snapshotId],
-    );
+    await recordTaskCommit(run.services.pool, { taskId: run.taskId, sha: commit.sha, kind: commit.kind, employeeId: run.employee.id, snapshotId });
   }
 }
 
@@ -274,7 +243,7 @@ async function fileExists(root: string, file: string): Promise<boolean> {
 async function needsDirector(run: Run, reason: string, notice: string): Promise<void> {
   const { services } = run;
   await inTransaction(services.pool, async (client) => {
-    const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [run.taskId])).rows[0]?.state;
+    const state = await lockTaskState(client, run.taskId);
     if (state === "assigned") await transitionTask(client, run.taskId, "working", { actor: run.employee.id, reason: "work loop started" });
     if (state !== "needs_director") await transitionTask(client, run.taskId, "needs_director", { actor: run.employee.id, reason });
     await escalateRequirement(client, run, reason);
@@ -296,16 +265,6 @@ async function escalateRequirement(client: Parameters<typeof transitionTask>[0],
   }
 }
 
-async function openAgentPulls(services: Services, task: TaskRow): Promise<number> {
-  const { rows } = await services.pool.query<{ open: string }>(
-    `SELECT count(*) AS open FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-     WHERE r.installation_id = $1 AND r.repo = $2 AND t.id <> $3 AND t.pr_number IS NOT NULL
-       AND t.state IN ('working', 'pr_open', 'needs_director')`,
-    [task.installation_id, task.repo, task.id],
-  );
-  return Number(rows[0]?.open ?? 0);
-}
-
 function repoConfigOf(task: TaskRow): RepoConfig {
   return task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
 }
@@ -317,7 +276,7 @@ function repoConfigOf(task: TaskRow): RepoConfig {
  */
 export async function runTaskWork(services: Services, payload: unknown, helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts"> }): Promise<WorkOutcome> {
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
-  const task = await loadTask(services, taskId);
+  const task = await loadTaskToWork(services.pool, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
   const jobPayload = { taskId, ...(revisionId ? { revisionId } : {}) };
   if (task.state !== "assigned" && task.state !== "working") {
@@ -329,7 +288,10 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
   if (!registryEmployee) return stopForUnknownEmployee(run);
 
   // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
-  if (task.pr_number === null && (await openAgentPulls(services, task)) >= run.config.maxOpenAgentPrs) {
+  if (
+    task.pr_number === null &&
+    (await countOpenAgentPulls(services.pool, { installationId: task.installation_id, repo: task.repo, exceptTaskId: task.id })) >= run.config.maxOpenAgentPrs
+  ) {
     return waitForPullSlot(run, jobPayload);
   }
 
@@ -438,7 +400,7 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
     );
   }
 
-  const revision = revisionId ? await loadRevision(services, taskId, revisionId) : undefined;
+  const revision = revisionId ? await loadOpenRevision(services.pool, taskId, revisionId) : undefined;
   const octokit = services.github.forInstallation(installationId);
   const auth = (await octokit.auth({ type: "installation" })) as { token: string };
   const delivered = await deliveredRepository(services.pool, installationId, task.repo);
@@ -451,28 +413,12 @@ async function prepareAndWork(run: Run, input: { revisionId: number | undefined;
     token: auth.token,
   });
   // A new run supersedes a base conflict the sync reported; whether the base still conflicts is the next sync's to find.
-  await services.pool.query("UPDATE tasks SET branch = $2, base_conflict_sha = NULL, updated_at = now() WHERE id = $1", [taskId, branch]);
+  await startTaskBranch(services.pool, taskId, branch);
   try {
     return await workInTree(run, workspace, { token: auth.token, baseRef, revision, mode, treeLock: input.treeLock });
   } finally {
     await removeTaskWorkspace(workspace).catch((error: unknown) => services.log.warn({ taskId, reason: String(error) }, "could not remove the work tree"));
   }
-}
-
-async function loadRevision(services: Services, taskId: number, revisionId: number): Promise<(RevisionBrief & { id: number }) | undefined> {
-  const { rows } = await services.pool.query<{
-    id: string;
-    round: number;
-    instructions: string;
-    inline_comments: RevisionBrief["inlineComments"];
-    requested_by: string;
-  }>("SELECT id, round, instructions, inline_comments, requested_by FROM revision_requests WHERE id = $1 AND task_id = $2 AND handled_at IS NULL", [
-    revisionId,
-    taskId,
-  ]);
-  const row = rows[0];
-  if (!row) return undefined;
-  return { id: Number(row.id), round: row.round, instructions: row.instructions, inlineComments: row.inline_comments, requestedBy: row.requested_by };
 }
 
 type Stop = { reason: string; remaining: string };
@@ -743,19 +689,14 @@ async function recordPull(run: Run, workspace: TaskWorkspace, record: PullRecord
   const { services, task, taskId, employee } = run;
   const { pull, outcome, next, reason, cost, snapshotId, evidence } = record;
   await inTransaction(services.pool, async (client) => {
-    await client.query("UPDATE tasks SET pr_number = $2, cost_usd = $3, branch = $4, updated_at = now() WHERE id = $1", [
-      taskId,
-      pull.number,
-      cost.usd,
-      workspace.branch,
-    ]);
+    await recordTaskPull(client, taskId, { number: pull.number, costUsd: cost.usd, branch: workspace.branch });
     // The requirement may have been cancelled (or the task reassigned) while the employee worked: the PR is
     // recorded, but the task's state is no longer this run's to change.
-    const current = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
+    const current = await lockTaskState(client, taskId);
     if (current === "working") {
       await transitionTask(client, taskId, next, { actor: employee.id, reason, details: { pullNumber: pull.number, snapshotId } });
     }
-    if (record.revision) await client.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [record.revision.id]);
+    if (record.revision) await markRevisionHandled(client, record.revision.id);
     // The base may have moved while this run worked (a revision starts from the PR's old branch; a new branch
     // from the base as it was): one sync merges it in, or hands a conflict to a director.
     if (current === "working") await enqueueSyncBase(client, taskId);
@@ -806,12 +747,7 @@ function remainingWork(evidence: RunEvidence | undefined, edited: boolean): stri
 async function failOver(run: Run, failure: ModelCallError): Promise<WorkOutcome> {
   const { services, taskId, employee } = run;
   await inTransaction(services.pool, async (client) => {
-    await client.query("INSERT INTO task_provider_failures (task_id, employee_id, kind, message) VALUES ($1, $2, $3, $4)", [
-      taskId,
-      employee.id,
-      failure.kind,
-      failure.message.slice(0, 2000),
-    ]);
+    await recordProviderFailure(client, { taskId, employeeId: employee.id, kind: failure.kind, message: failure.message });
     await enqueue(client, "task.reroute", { taskId, from: employee.id, failure: failure.kind });
   });
   return { kind: "failed_over", from: employee.id };

@@ -1,0 +1,127 @@
+// The Employees' queries: the task a run works on, what the run records (commits, its pull request, provider
+// failures, handled revisions), and the counts it waits on. Each function is one statement; a caller that needs
+// several in one transaction passes its client, so the statements, their order and their locks stay the
+// caller's to decide.
+import type pg from "pg";
+import type { TaskClass } from "../config/policy-files.js";
+import type { RevisionBrief } from "./task-context.js";
+import type { TaskState } from "../core/state-machine.js";
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+
+/** A task as the work loop reads it: the task, its requirement, and its active assignment. */
+export type TaskRow = {
+  id: string;
+  requirement_id: string;
+  task_key: string;
+  title: string;
+  instructions: string;
+  task_class: TaskClass;
+  scope: string[];
+  acceptance: string[];
+  state: TaskState;
+  attempt: number;
+  branch: string | null;
+  pr_number: number | null;
+  revision_rounds: number;
+  installation_id: string;
+  repo: string;
+  issue_number: number;
+  requirement_title: string;
+  requirement_state: string;
+  repo_config: unknown;
+  default_branch: string | null;
+  task_count: string;
+  employee_id: string | null;
+};
+
+export async function loadTaskToWork(db: Queryable, taskId: number): Promise<TaskRow | undefined> {
+  const { rows } = await db.query<TaskRow>(
+    `SELECT t.id, t.requirement_id, t.task_key, t.title, t.instructions, t.task_class, t.scope, t.acceptance, t.state,
+            t.attempt, t.branch, t.pr_number, t.revision_rounds, r.installation_id, r.repo, r.issue_number,
+            r.title AS requirement_title, r.state AS requirement_state, r.repo_config, r.default_branch,
+            (SELECT count(*) FROM tasks o WHERE o.requirement_id = r.id AND o.state <> 'cancelled') AS task_count,
+            a.employee_id
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+     WHERE t.id = $1`,
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** The task's state, its row locked until the caller's transaction ends. */
+export async function lockTaskState(client: pg.PoolClient, taskId: number): Promise<TaskState | undefined> {
+  return (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
+}
+
+/** Open agent pull requests in the repository, other than the given task's. */
+export async function countOpenAgentPulls(db: Queryable, at: { installationId: string; repo: string; exceptTaskId: string }): Promise<number> {
+  const { rows } = await db.query<{ open: string }>(
+    `SELECT count(*) AS open FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND t.id <> $3 AND t.pr_number IS NOT NULL
+       AND t.state IN ('working', 'pr_open', 'needs_director')`,
+    [at.installationId, at.repo, at.exceptTaskId],
+  );
+  return Number(rows[0]?.open ?? 0);
+}
+
+/** Records a commit of the task's branch (once: a commit recorded before is left as it is). */
+export async function recordTaskCommit(
+  db: Queryable,
+  commit: { taskId: number; sha: string; kind: "work" | "merge"; employeeId: string; snapshotId: string },
+): Promise<void> {
+  await db.query(`INSERT INTO task_commits (task_id, sha, kind, employee_id, snapshot_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
+    commit.taskId,
+    commit.sha,
+    commit.kind,
+    commit.employeeId,
+    commit.snapshotId,
+  ]);
+}
+
+/** The branch a run works on; a new run also clears a base conflict the sync reported. */
+export async function startTaskBranch(db: Queryable, taskId: number, branch: string): Promise<void> {
+  await db.query("UPDATE tasks SET branch = $2, base_conflict_sha = NULL, updated_at = now() WHERE id = $1", [taskId, branch]);
+}
+
+/** A revision request of the task that no run has handled yet. */
+export async function loadOpenRevision(db: Queryable, taskId: number, revisionId: number): Promise<(RevisionBrief & { id: number }) | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    round: number;
+    instructions: string;
+    inline_comments: RevisionBrief["inlineComments"];
+    requested_by: string;
+  }>("SELECT id, round, instructions, inline_comments, requested_by FROM revision_requests WHERE id = $1 AND task_id = $2 AND handled_at IS NULL", [
+    revisionId,
+    taskId,
+  ]);
+  const row = rows[0];
+  if (!row) return undefined;
+  return { id: Number(row.id), round: row.round, instructions: row.instructions, inlineComments: row.inline_comments, requestedBy: row.requested_by };
+}
+
+export async function markRevisionHandled(db: Queryable, revisionId: number): Promise<void> {
+  await db.query("UPDATE revision_requests SET handled_at = now() WHERE id = $1", [revisionId]);
+}
+
+/** The task's pull request, what the task has cost so far, and its branch. */
+export async function recordTaskPull(db: Queryable, taskId: number, pull: { number: number; costUsd: number; branch: string }): Promise<void> {
+  await db.query("UPDATE tasks SET pr_number = $2, cost_usd = $3, branch = $4, updated_at = now() WHERE id = $1", [
+    taskId,
+    pull.number,
+    pull.costUsd,
+    pull.branch,
+  ]);
+}
+
+/** A provider failure of the employee on the task (the message cut to 2000 characters). */
+export async function recordProviderFailure(db: Queryable, failure: { taskId: number; employeeId: string; kind: string; message: string }): Promise<void> {
+  await db.query("INSERT INTO task_provider_failures (task_id, employee_id, kind, message) VALUES ($1, $2, $3, $4)", [
+    failure.taskId,
+    failure.employeeId,
+    failure.kind,
+    failure.message.slice(0, 2000),
+  ]);
+}

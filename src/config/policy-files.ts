@@ -24,6 +24,13 @@ export type Provider = z.infer<typeof Provider>;
 /** Every employee enters the company on probation; only HR (on evidence) promotes it. */
 export const INITIAL_EMPLOYEE_STATUS = "probation" as const;
 
+/**
+ * How an employee works a task: `native` calls tools through its provider's own tool calling, `actions` answers
+ * one JSON action per turn (models without tool calling), `none` writes one EditSet (the single-shot path).
+ */
+export const WORK_MODES = ["native", "actions", "none"] as const;
+export type WorkMode = (typeof WORK_MODES)[number];
+
 /** Employee ids appear in commands (`/aura reassign t2 gpt-4.1-mini`), branch trailers and scoreboards. */
 export const EmployeeId = z
   .string()
@@ -43,6 +50,8 @@ export const Employee = z
       /** The model runs on infrastructure the operator controls; only such models may see private repos under `localModelsOnly`. */
       local: z.boolean(),
     }),
+    /** How the employee works; unset: `native` for hosted providers, `actions` for Ollama (see workModeOf). */
+    tools: z.enum(WORK_MODES).optional(),
   })
   .superRefine((employee, ctx) => {
     // A hosted API sends code to a third party; claiming otherwise would silently break the private-repo policy.
@@ -55,6 +64,11 @@ export const Employee = z
     }
   });
 export type Employee = z.infer<typeof Employee>;
+
+/** The employee's work mode: its `tools` when set, else `native` for a hosted provider and `actions` for Ollama. */
+export function workModeOf(employee: Pick<Employee, "provider" | "tools">): WorkMode {
+  return employee.tools ?? (employee.provider === "ollama" ? "actions" : "native");
+}
 
 export const EmployeesRegistry = z
   .strictObject({

@@ -43,6 +43,30 @@ const TaskValues = z.strictObject(
   >,
 );
 
+/** The agent loop's step cap when neither the repository nor the task class sets one. */
+export const DEFAULT_AGENT_MAX_STEPS = 50;
+/** Minutes one agent run may take in all (model turns and commands) before it stops and keeps its work. */
+export const DEFAULT_AGENT_MAX_MINUTES = 30;
+/** Turns in a row without a tool call that worked (only text, or only refused or failed calls) before the run stops. */
+export const DEFAULT_AGENT_MAX_IDLE_TURNS = 6;
+
+const StepCap = z.number().int().min(1).max(500);
+
+/** The agent loop's limits for this repository; every one optional (see agentLimits for the defaults). */
+export const AgentConfig = z.strictObject({
+  /** Model turns one run may take. */
+  maxSteps: StepCap.optional(),
+  /** A cap per task class, over maxSteps (e.g. `{ docs: 15, feature: 80 }`). */
+  maxStepsByClass: z
+    .strictObject(Object.fromEntries(TASK_CLASSES.map((taskClass) => [taskClass, StepCap.optional()])) as Record<TaskClass, z.ZodOptional<typeof StepCap>>)
+    .optional(),
+  maxMinutes: z.number().int().min(1).max(600).optional(),
+  maxIdleTurns: z.number().int().min(1).max(100).optional(),
+  /** When true, only employees that work with tools (`tools: native | actions`) are routed this repository's tasks. */
+  requireTools: z.boolean().optional(),
+});
+export type AgentConfig = z.infer<typeof AgentConfig>;
+
 export const RepoConfig = z.strictObject({
   /** The issue label that turns an issue into a requirement. */
   requirementLabel: z.string().trim().min(1).max(50).default("aura:requirement"),
@@ -81,6 +105,8 @@ export const RepoConfig = z.strictObject({
     })
     .default({ reviewer: null }),
   taskValues: TaskValues.default({}),
+  /** The agent loop's limits (step caps, time, idle turns) and whether tools are required; defaults when absent. */
+  agent: AgentConfig.optional(),
   /** Extra governor rules; the governor owns their schema and may only tighten. */
   rules: z.array(z.unknown()).default([]),
 });
@@ -195,4 +221,18 @@ export function allowedEmployeeIds(config: RepoConfig, registry: EmployeesRegist
   if (config.employees.length === 0) return all;
   const allowed = new Set(config.employees);
   return all.filter((id) => allowed.has(id));
+}
+
+/** The limits one agent run of a task works under. */
+export type AgentLimits = { maxSteps: number; maxMinutes: number; maxIdleTurns: number; requireTools: boolean };
+
+/** The agent limits for a task of `taskClass`: the class's step cap, else the repository's, else the defaults. */
+export function agentLimits(config: RepoConfig, taskClass: TaskClass): AgentLimits {
+  const agent = config.agent ?? {};
+  return {
+    maxSteps: agent.maxStepsByClass?.[taskClass] ?? agent.maxSteps ?? DEFAULT_AGENT_MAX_STEPS,
+    maxMinutes: agent.maxMinutes ?? DEFAULT_AGENT_MAX_MINUTES,
+    maxIdleTurns: agent.maxIdleTurns ?? DEFAULT_AGENT_MAX_IDLE_TURNS,
+    requireTools: agent.requireTools ?? false,
+  };
 }

@@ -3,6 +3,7 @@
 // that answers badly (invalid_output) is reachable, and judging its quality is the Accountant's job.
 import type { z } from "zod";
 import { ModelCallError, type ModelClient, type ModelFailureKind, type StructuredRequest, type StructuredResult } from "./model-client.js";
+import type { ToolTurnRequest, ToolTurnResult } from "./tool-calling.js";
 
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -145,32 +146,39 @@ export class CircuitBreaker {
 }
 
 /**
- * Wraps an employee's client so every call goes through the breaker: refused with ModelCallError
- * "unavailable" while open, and each outcome recorded. Errors that are not ModelCallError (a schema the
- * converter cannot express, a caller abort) say nothing about the provider and are not recorded.
+ * Wraps an employee's client so every call (a structured reply or an agent turn) goes through the breaker:
+ * refused with ModelCallError "unavailable" while open, and each outcome recorded. Errors that are not
+ * ModelCallError (a schema the converter cannot express, a caller abort) say nothing about the provider and
+ * are not recorded.
  */
 export function withCircuitBreaker(client: ModelClient, breaker: CircuitBreaker, employeeId: string): ModelClient {
+  const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
+    if (!breaker.tryAcquire(employeeId)) {
+      const snapshot = breaker.snapshot(employeeId);
+      throw new ModelCallError(
+        "unavailable",
+        `employee ${employeeId} is paused after repeated ${snapshot.lastFailureKind ?? "provider"} failures; retry after ${new Date(snapshot.retryAt ?? 0).toISOString()}`,
+        { provider: client.provider, model: client.model, attempts: 0 },
+      );
+    }
+    try {
+      const result = await call();
+      breaker.recordSuccess(employeeId);
+      return result;
+    } catch (error) {
+      if (error instanceof ModelCallError) breaker.recordFailure(employeeId, error.kind);
+      else breaker.release(employeeId);
+      throw error;
+    }
+  };
   return {
     provider: client.provider,
     model: client.model,
-    async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
-      if (!breaker.tryAcquire(employeeId)) {
-        const snapshot = breaker.snapshot(employeeId);
-        throw new ModelCallError(
-          "unavailable",
-          `employee ${employeeId} is paused after repeated ${snapshot.lastFailureKind ?? "provider"} failures; retry after ${new Date(snapshot.retryAt ?? 0).toISOString()}`,
-          { provider: client.provider, model: client.model, attempts: 0 },
-        );
-      }
-      try {
-        const result = await client.generate(request);
-        breaker.recordSuccess(employeeId);
-        return result;
-      } catch (error) {
-        if (error instanceof ModelCallError) breaker.recordFailure(employeeId, error.kind);
-        else breaker.release(employeeId);
-        throw error;
-      }
+    generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
+      return guarded(() => client.generate(request));
+    },
+    turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+      return guarded(() => client.turn(request));
     },
   };
 }

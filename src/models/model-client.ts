@@ -2,6 +2,7 @@
 // provider converts the schema to its structured-output format, validates the reply again with zod, re-asks
 // at most twice with the validation errors, and otherwise fails with a typed, classified error.
 import type { z } from "zod";
+import type { ToolTurnRequest, ToolTurnResult } from "./tool-calling.js";
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
@@ -120,4 +121,11 @@ export interface ModelClient {
   readonly provider: ProviderName;
   readonly model: string;
   generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>>;
+  /**
+   * One agent turn: the model calls tools or answers in text. `protocol: "native"` uses the provider's own
+   * tool calling, `"actions"` the one-action-per-turn structured protocol (action-protocol.ts). Bad tool
+   * calls come back with `argumentError`; failures throw ModelCallError or OutputAllowanceTooSmall as
+   * `generate` does.
+   */
+  turn(request: ToolTurnRequest): Promise<ToolTurnResult>;
 }

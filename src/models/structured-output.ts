@@ -41,7 +41,7 @@ export type ProviderTurn = (input: { messages: ChatMessage[]; signal: AbortSigna
 export const MIN_OUTPUT_TOKENS = 64;
 
 /** Tokens a provider may add per message for its role and framing, counted generously. */
-const MESSAGE_OVERHEAD_TOKENS = 8;
+export const MESSAGE_OVERHEAD_TOKENS = 8;
 
 /** The most UTF-8 bytes a re-ask message may have; longer lists of problems are cut (see reaskMessage). */
 export const REASK_MESSAGE_MAX_BYTES = 2_048;
@@ -51,7 +51,7 @@ export const REASK_MESSAGE_MAX_BYTES = 2_048;
  * Ollama) and Gemini's response schema. A schema no provider can express counts as nothing (the call is then
  * refused before it is sent).
  */
-function schemaBytesBound(schema: z.ZodType): number {
+export function schemaBytesBound(schema: z.ZodType): number {
   let bytes = 0;
   for (const convert of [toStrictJsonSchema, toGeminiSchema]) {
     try {
@@ -263,7 +263,7 @@ export async function generateStructured<S extends z.ZodType>(options: Structure
     attempts += 1;
     let reply: ProviderReply;
     try {
-      reply = await callWithTimeout(call, messages, maxOutputTokens, timeoutMs, request.signal);
+      reply = await callWithTimeout((signal) => call({ messages: [...messages], signal, maxOutputTokens }), timeoutMs, request.signal);
     } catch (error) {
       throw callFailed(error, { timeoutMs, classify, details: details() });
     }
@@ -300,7 +300,7 @@ export async function generateStructured<S extends z.ZodType>(options: Structure
 }
 
 /** What a failed provider call throws: the caller's own abort reason as it was, else a typed ModelCallError. */
-function callFailed(
+export function callFailed(
   error: unknown,
   at: { timeoutMs: number; classify: (error: unknown) => FailureClassification; details: ModelCallError["details"] & { provider: string; model: string } },
 ): unknown {
@@ -317,7 +317,7 @@ function callFailed(
  * Whether a reply stopped at its output limit (the provider's finish reason, or all of the limit used) while
  * that limit was below the request's own maximum, i.e. lowered by the reservation.
  */
-function wasCutByBudget(reply: ProviderReply, sentLimit: number | undefined, requestMax: number | undefined): boolean {
+export function wasCutByBudget(reply: Pick<ProviderReply, "usage" | "finishReason">, sentLimit: number | undefined, requestMax: number | undefined): boolean {
   if (sentLimit === undefined || (requestMax !== undefined && sentLimit >= requestMax)) return false;
   const stoppedAtLimit = reply.finishReason !== undefined && /length|max_tokens/i.test(reply.finishReason);
   return stoppedAtLimit || reply.usage.output >= sentLimit;
@@ -334,13 +334,7 @@ class CallerAbort extends Error {
  * One provider call under a deadline. The SDK gets an AbortSignal that fires on the deadline or the caller's
  * abort, and we stop waiting at that moment even if an SDK ignores the signal.
  */
-async function callWithTimeout(
-  call: ProviderTurn,
-  messages: ChatMessage[],
-  maxOutputTokens: number | undefined,
-  timeoutMs: number,
-  callerSignal: AbortSignal | undefined,
-): Promise<ProviderReply> {
+export async function callWithTimeout<T>(call: (signal: AbortSignal) => Promise<T>, timeoutMs: number, callerSignal: AbortSignal | undefined): Promise<T> {
   if (callerSignal?.aborted) throw new CallerAbort(callerSignal.reason);
   const controller = new AbortController();
   let stop: (error: Error) => void = () => undefined;
@@ -358,7 +352,7 @@ async function callWithTimeout(
     stop(error);
   };
   callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
-  const pending = call({ messages: [...messages], signal: controller.signal, maxOutputTokens });
+  const pending = call(controller.signal);
   // The losing promise of the race must not surface as an unhandled rejection.
   pending.catch(() => undefined);
   try {

@@ -25,6 +25,8 @@ export type ToolCall = {
   rawArguments: string;
   arguments?: Record<string, unknown>;
   argumentError?: string;
+  /** Gemini's `thoughtSignature` on the functionCall part, sent back with the call so a thinking model keeps its context. */
+  thoughtSignature?: string;
 };
 
 /** A message of the conversation, provider-neutral. */
@@ -64,4 +66,8 @@ export type ToolTurnResult = {
   durationMs: number;
   /** The provider's stop reason (`stop`, `tool_calls`, `length`, `STOP`, …) when it gave one. */
   finishReason?: string;
+  /** Set when the provider says the model declined to answer (OpenAI `refusal`, a Gemini block or safety stop). */
+  refusal?: string;
+  /** Provider calls this turn took: 1 natively, more when the action protocol re-asked for a valid action. */
+  attempts?: number;
 };

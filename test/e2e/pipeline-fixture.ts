@@ -2,6 +2,8 @@
 // scripted model that plays both the manager (a TaskPlan) and the employee (an EditSet) through the providers'
 // real structured-output loop, and webhook deliveries built from @octokit/webhooks-examples and the fake
 // GitHub's own records, so what is delivered is what GitHub would send for the state it holds.
+import { actionTurn } from "../../src/models/action-protocol.js";
+import type { ToolTurnRequest, ToolTurnResult } from "../../src/models/tool-calling.js";
 import type { z } from "zod";
 import type { Employee } from "../../src/config/policy-files.js";
 import type { EditSet } from "../../src/employees/edits.js";
@@ -87,6 +89,10 @@ export function scriptedCompany() {
   const override = (employee: Employee): ModelClient => ({
     provider: employee.provider,
     model: employee.model,
+    // Agent turns go through the scripted structured replies as actions (one tool call per turn).
+    turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+      return actionTurn(this, request);
+    },
     generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
       return generateStructured({
         provider: employee.provider,

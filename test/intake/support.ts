@@ -1,6 +1,8 @@
 // Shared pieces of the intake tests: a scripted manager model that runs through the providers' real
 // structured-output loop (so re-asks happen exactly as in production), GitHub behind nock for one repository,
 // `issues` payloads built from the real webhook examples, and a wait that leaves employees' jobs alone.
+import { actionTurn } from "../../src/models/action-protocol.js";
+import type { ToolTurnRequest, ToolTurnResult } from "../../src/models/tool-calling.js";
 import nock from "nock";
 import pino from "pino";
 import { AuditLog } from "../../src/audit/append.js";
@@ -36,6 +38,10 @@ export function scriptedModels() {
   const override = (employee: Employee): ModelClient => ({
     provider: employee.provider,
     model: employee.model,
+    // Agent turns go through the scripted structured replies as actions (one tool call per turn).
+    turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+      return actionTurn(this, request);
+    },
     generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
       const queue = queues.get(employee.id) ?? [];
       const head = queue[0];

@@ -1,6 +1,8 @@
 // Fixtures for the work-loop tests and the task benchmark: a small in-memory GitHub behind nock (pull requests,
 // issue comments, installation tokens; every request recorded), scripted employees, and a task that is routed
 // through the real router against a local bare repository.
+import { actionTurn } from "../../src/models/action-protocol.js";
+import type { ToolTurnRequest, ToolTurnResult } from "../../src/models/tool-calling.js";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -153,6 +155,10 @@ export function scriptedEmployees(steps: ScriptStep[], usage: Usage = { input: 1
   const override = (employee: Employee): ModelClient => ({
     provider: employee.provider,
     model: employee.model,
+    // Agent turns go through the scripted structured replies as actions (one tool call per turn).
+    turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+      return actionTurn(this, request);
+    },
     async generate<S extends z.ZodType>(request: StructuredRequest<S>): Promise<StructuredResult<z.infer<S>>> {
       const call: ScriptCall = { employeeId: employee.id, index: calls.length, messages: request.messages.map((m) => ({ ...m })) };
       calls.push(call);

@@ -11,7 +11,9 @@ import {
 import { z } from "zod";
 import { toGeminiSchema, type GeminiSchema } from "../json-schema.js";
 import type { ChatMessage, ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
+import { actionTurn } from "../action-protocol.js";
 import type { PriceTable } from "../prices.js";
+import type { ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseProtoDuration } from "./classify.js";
 
@@ -154,5 +156,10 @@ export class GeminiModelClient implements ModelClient {
         };
       },
     );
+  }
+
+  // Native tool calling follows; until then every turn takes the action protocol.
+  turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+    return actionTurn(this, request);
   }
 }

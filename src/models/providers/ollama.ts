@@ -4,7 +4,9 @@ import { Ollama } from "ollama";
 import { z } from "zod";
 import { toStrictJsonSchema } from "../json-schema.js";
 import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
+import { actionTurn } from "../action-protocol.js";
 import type { PriceTable } from "../prices.js";
+import type { ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
 
@@ -116,5 +118,10 @@ export class OllamaModelClient implements ModelClient {
         };
       },
     );
+  }
+
+  // Native tool calling follows; until then every turn takes the action protocol.
+  turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+    return actionTurn(this, request);
   }
 }

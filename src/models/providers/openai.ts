@@ -3,9 +3,12 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { z } from "zod";
 import { toStrictJsonSchema } from "../json-schema.js";
+import { actionTurn } from "../action-protocol.js";
 import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
 import type { PriceTable } from "../prices.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
+import type { AgentMessage, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
+import { nativeTurn, type NativeTurnReply } from "../tool-turn.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
 
 export type OpenAIClientOptions = {
@@ -37,6 +40,54 @@ const ChatCompletionReply = z.object({
     })
     .nullish(),
 });
+
+/** The parts of a chat completion with tool calls we rely on. */
+const ToolCompletionReply = ChatCompletionReply.extend({
+  choices: z
+    .array(
+      z.object({
+        finish_reason: z.string().nullish(),
+        message: z.object({
+          content: z.string().nullish(),
+          refusal: z.string().nullish(),
+          tool_calls: z
+            .array(
+              z.union([
+                z.object({ id: z.string(), type: z.literal("function"), function: z.object({ name: z.string(), arguments: z.string() }) }),
+                // Custom (free-text) tools are never declared by us; such a call is reported as unknown.
+                z.object({ id: z.string(), type: z.string(), custom: z.object({ name: z.string(), input: z.string() }).optional() }),
+              ]),
+            )
+            .nullish(),
+        }),
+      }),
+    )
+    .min(1),
+});
+
+type OpenAIMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+
+/** The conversation in OpenAI's shape: assistant turns carry `tool_calls`, tool answers quote `tool_call_id`. */
+export function openAIMessages(messages: readonly AgentMessage[]): OpenAIMessage[] {
+  return messages.map((message): OpenAIMessage => {
+    if (message.role === "tool") return { role: "tool", tool_call_id: message.callId, content: message.content };
+    if (message.role !== "assistant") return { role: message.role, content: message.content };
+    if (message.toolCalls.length === 0) return { role: "assistant", content: message.content };
+    return {
+      role: "assistant",
+      content: message.content === "" ? null : message.content,
+      tool_calls: message.toolCalls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.rawArguments } })),
+    };
+  });
+}
+
+/** Each tool as a strict function: OpenAI then holds the model's arguments to the schema. */
+export function openAITools(tools: readonly ToolSpec[]): OpenAI.Chat.Completions.ChatCompletionFunctionTool[] {
+  return tools.map((tool) => ({
+    type: "function",
+    function: { name: tool.name, description: tool.description, strict: true, parameters: toStrictJsonSchema(tool.parameters) },
+  }));
+}
 
 /** OpenAI counts cached tokens inside `prompt_tokens`; we keep them apart so each is priced once. */
 export function openAIUsage(usage: z.infer<typeof ChatCompletionReply>["usage"]): Usage {
@@ -119,6 +170,45 @@ export class OpenAIModelClient implements ModelClient {
         const choice = parsed.data.choices[0];
         return {
           text: choice?.message.content ?? "",
+          usage: openAIUsage(parsed.data.usage),
+          ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
+          ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+        };
+      },
+    );
+  }
+
+  async turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+    if (request.protocol === "actions") return actionTurn(this, request);
+    const tools = openAITools(request.tools);
+    return nativeTurn(
+      { provider: this.provider, model: this.model, options: this.options },
+      request,
+      classifyOpenAIError,
+      async ({ signal, maxOutputTokens }): Promise<NativeTurnReply> => {
+        const completion: unknown = await this.client.chat.completions.create(
+          {
+            model: this.model,
+            messages: openAIMessages(request.messages),
+            ...(tools.length > 0 ? { tools, tool_choice: "auto" as const, parallel_tool_calls: true } : {}),
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(maxOutputTokens !== undefined ? { [outputLimitParameter(this.model, this.options.baseURL)]: maxOutputTokens } : {}),
+          },
+          { signal, maxRetries: 0 },
+        );
+        const parsed = ToolCompletionReply.safeParse(completion);
+        if (!parsed.success) {
+          throw new APIError(502, undefined, `unexpected chat completion shape: ${errorMessage(parsed.error)}`, undefined);
+        }
+        const choice = parsed.data.choices[0];
+        const calls = (choice?.message.tool_calls ?? []).map((call) =>
+          "function" in call
+            ? { id: call.id, name: call.function.name, arguments: call.function.arguments }
+            : { id: call.id, name: call.custom?.name ?? call.type, arguments: call.custom?.input ?? "" },
+        );
+        return {
+          text: choice?.message.content ?? "",
+          calls,
           usage: openAIUsage(parsed.data.usage),
           ...(choice?.message.refusal ? { refusal: choice.message.refusal } : {}),
           ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),

@@ -25,6 +25,12 @@ export async function addNotice(
   );
 }
 
+/** Whether the requirement already has the notice with this key. */
+export async function hasNotice(client: Pick<pg.PoolClient, "query">, requirementId: number, key: string): Promise<boolean> {
+  const seen = await client.query("SELECT 1 FROM requirement_notices WHERE requirement_id = $1 AND key = $2", [requirementId, key]);
+  return (seen.rowCount ?? 0) > 0;
+}
+
 const STATE_TEXT: Record<RequirementState, string> = {
   received: "Received — planning starts shortly.",
   planning: "Planning — the Manager is drafting a plan and the rules are checking it.",

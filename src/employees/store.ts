@@ -125,3 +125,92 @@ export async function recordProviderFailure(db: Queryable, failure: { taskId: nu
     failure.message.slice(0, 2000),
   ]);
 }
+
+/** A task with an open agent pull request (as far as the tasks table knows: the Accountant's ledger has the closes). */
+export type TaskPull = { task_id: string; pr_number: number };
+
+/** The repository's tasks in `states` whose pull request is on the base `branch`, by task id. */
+export async function listTaskPullsOnBase(
+  db: Queryable,
+  at: { installationId: number; repo: string; branch: string; states: readonly TaskState[] },
+): Promise<TaskPull[]> {
+  const { rows } = await db.query<TaskPull>(
+    `SELECT t.id AS task_id, t.pr_number
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
+       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[])
+     ORDER BY t.id`,
+    [at.installationId, at.repo, at.branch, at.states],
+  );
+  return rows;
+}
+
+/** The repository's tasks in `states` on the branch `branch` that a base conflict stopped, by task id. */
+export async function listConflictedTaskPulls(
+  db: Queryable,
+  at: { installationId: number; repo: string; branch: string; states: readonly TaskState[] },
+): Promise<TaskPull[]> {
+  const { rows } = await db.query<TaskPull>(
+    `SELECT t.id AS task_id, t.pr_number
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
+       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[])
+     ORDER BY t.id`,
+    [at.installationId, at.repo, at.branch, at.states],
+  );
+  return rows;
+}
+
+/** A task as the base sync reads it: the task, its requirement, its active assignment and its newest snapshot. */
+export type SyncTaskRow = {
+  id: string;
+  requirement_id: string;
+  task_key: string;
+  state: TaskState;
+  branch: string | null;
+  pr_number: number | null;
+  installation_id: string;
+  repo: string;
+  issue_number: number;
+  default_branch: string | null;
+  employee_id: string | null;
+  snapshot_id: string | null;
+  base_conflict_sha: string | null;
+};
+
+export async function loadTaskToSync(db: Queryable, taskId: number): Promise<SyncTaskRow | undefined> {
+  const { rows } = await db.query<SyncTaskRow>(
+    `SELECT t.id, t.requirement_id, t.task_key, t.state, t.branch, t.pr_number, t.base_conflict_sha, r.installation_id, r.repo,
+            r.issue_number, r.default_branch, a.employee_id,
+            (SELECT s.id FROM execution_snapshots s WHERE s.task_id = t.id ORDER BY s.created_at DESC, s.id LIMIT 1) AS snapshot_id
+     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+     WHERE t.id = $1`,
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** The task's state and the base it last conflicted with, its row locked until the caller's transaction ends. */
+export async function lockTaskConflict(client: pg.PoolClient, taskId: number): Promise<{ state: TaskState; base_conflict_sha: string | null } | undefined> {
+  const { rows } = await client.query<{ state: TaskState; base_conflict_sha: string | null }>(
+    "SELECT state, base_conflict_sha FROM tasks WHERE id = $1 FOR UPDATE",
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** The base commit the task's branch conflicts with (null: it conflicts with none). */
+export async function setBaseConflict(db: Queryable, taskId: number, baseSha: string | null): Promise<void> {
+  await db.query("UPDATE tasks SET base_conflict_sha = $2 WHERE id = $1", [taskId, baseSha]);
+}
+
+/** Whether a task of the requirement's current plan still needs a director. */
+export async function hasTaskNeedingDirector(db: Queryable, requirementId: number): Promise<boolean> {
+  const waiting = await db.query(
+    `SELECT 1 FROM tasks t JOIN requirements r ON r.id = t.requirement_id
+     WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision AND t.state = 'needs_director' LIMIT 1`,
+    [requirementId],
+  );
+  return (waiting.rowCount ?? 0) > 0;
+}

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { pullsClosedInLedger } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
 import type { TaskState } from "../core/state-machine.js";
-import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { addNotice, hasNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import { enqueue, enqueueMany } from "../queue/enqueue.js";
@@ -33,6 +33,18 @@ import {
   type TaskWorkspace,
 } from "../workspace/index.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
+import {
+  hasTaskNeedingDirector,
+  listConflictedTaskPulls,
+  listTaskPullsOnBase,
+  loadTaskToSync,
+  lockTaskConflict,
+  lockTaskState,
+  recordTaskCommit,
+  setBaseConflict,
+  type SyncTaskRow,
+  type TaskPull,
+} from "./store.js";
 
 export const BASE_MOVED_TASK = "base.moved" as const;
 export const BRANCH_PUSHED_TASK = "branch.pushed" as const;
@@ -59,7 +71,7 @@ export async function enqueueSyncBase(db: Pick<pg.PoolClient, "query">, taskId: 
  * non-director's merge left in `needs_director` keeps its PR number and branch, but that PR is gone: merging the
  * base into its branch would only push to a dead branch. A close that a reopen superseded does not count.
  */
-async function withOpenPulls(services: Services, installationId: number, repo: string, rows: { task_id: string; pr_number: number }[]): Promise<number[]> {
+async function withOpenPulls(services: Services, installationId: number, repo: string, rows: TaskPull[]): Promise<number[]> {
   const closed = await pullsClosedInLedger(
     services.pool,
     installationId,
@@ -131,14 +143,7 @@ async function enqueueSyncs(services: Services, taskIds: number[]): Promise<numb
  */
 export async function runBaseMoved(services: Services, rawPayload: unknown): Promise<number[]> {
   const { installationId, repo, branch } = BaseMovedPayload.parse(rawPayload);
-  const { rows } = await services.pool.query<{ task_id: string; pr_number: number }>(
-    `SELECT t.id AS task_id, t.pr_number
-     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-     WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
-       AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[])
-     ORDER BY t.id`,
-    [installationId, repo, branch, SYNCED_STATES],
-  );
+  const rows = await listTaskPullsOnBase(services.pool, { installationId, repo, branch, states: SYNCED_STATES });
   return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 
@@ -151,14 +156,7 @@ export async function runBranchPushed(services: Services, rawPayload: unknown): 
   const { installationId, repo, branch, sender, pusher } = BranchPushedPayload.parse(rawPayload);
   const botLogin = services.config.botLogin;
   if (sender === botLogin || pusher === botLogin) return [];
-  const { rows } = await services.pool.query<{ task_id: string; pr_number: number }>(
-    `SELECT t.id AS task_id, t.pr_number
-     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-     WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
-       AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[])
-     ORDER BY t.id`,
-    [installationId, repo, branch, SYNCED_STATES],
-  );
+  const rows = await listConflictedTaskPulls(services.pool, { installationId, repo, branch, states: SYNCED_STATES });
   return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 
@@ -168,34 +166,9 @@ export type SyncOutcome =
   | { kind: "conflict"; files: string[]; baseSha: string }
   | { kind: "skipped" | "busy"; reason: string };
 
-type SyncTaskRow = {
-  id: string;
-  requirement_id: string;
-  task_key: string;
-  state: TaskState;
-  branch: string | null;
-  pr_number: number | null;
-  installation_id: string;
-  repo: string;
-  issue_number: number;
-  default_branch: string | null;
-  employee_id: string | null;
-  snapshot_id: string | null;
-  base_conflict_sha: string | null;
-  pull_closed: boolean;
-};
-
-async function loadSyncTask(services: Services, taskId: number): Promise<SyncTaskRow | undefined> {
-  const { rows } = await services.pool.query<Omit<SyncTaskRow, "pull_closed">>(
-    `SELECT t.id, t.requirement_id, t.task_key, t.state, t.branch, t.pr_number, t.base_conflict_sha, r.installation_id, r.repo,
-            r.issue_number, r.default_branch, a.employee_id,
-            (SELECT s.id FROM execution_snapshots s WHERE s.task_id = t.id ORDER BY s.created_at DESC, s.id LIMIT 1) AS snapshot_id
-     FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-     LEFT JOIN assignments a ON a.task_id = t.id AND a.active
-     WHERE t.id = $1`,
-    [taskId],
-  );
-  const row = rows[0];
+/** The task to sync, and whether the Accountant's ledger has its pull request closed. */
+async function loadSyncTask(services: Services, taskId: number): Promise<(SyncTaskRow & { pull_closed: boolean }) | undefined> {
+  const row = await loadTaskToSync(services.pool, taskId);
   if (!row) return undefined;
   const closed = row.pr_number === null ? new Set<number>() : await pullsClosedInLedger(services.pool, Number(row.installation_id), row.repo, [row.pr_number]);
   return { ...row, pull_closed: row.pr_number !== null && closed.has(row.pr_number) };
@@ -223,7 +196,7 @@ export async function runSyncBase(services: Services, rawPayload: unknown): Prom
   }
 }
 
-type LockedTask = SyncTaskRow & { branch: string; employee_id: string; snapshot_id: string };
+type LockedTask = SyncTaskRow & { pull_closed: boolean; branch: string; employee_id: string; snapshot_id: string };
 
 async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLock): Promise<SyncOutcome> {
   const taskId = Number(task.id);
@@ -246,10 +219,7 @@ async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLoc
 
 async function recordMerges(services: Services, task: LockedTask, shas: string[]): Promise<void> {
   for (const sha of shas) {
-    await services.pool.query(
-      `INSERT INTO task_commits (task_id, sha, kind, employee_id, snapshot_id) VALUES ($1, $2, 'merge', $3, $4) ON CONFLICT DO NOTHING`,
-      [task.id, sha, task.employee_id, task.snapshot_id],
-    );
+    await recordTaskCommit(services.pool, { taskId: Number(task.id), sha, kind: "merge", employeeId: task.employee_id, snapshotId: task.snapshot_id });
   }
 }
 
@@ -326,26 +296,18 @@ async function resolveConflict(services: Services, task: LockedTask, workspace: 
   const taskId = Number(task.id);
   const requirementId = Number(task.requirement_id);
   const resolved = await inTransaction(services.pool, async (client) => {
-    const row = (
-      await client.query<{ state: TaskState; base_conflict_sha: string | null }>("SELECT state, base_conflict_sha FROM tasks WHERE id = $1 FOR UPDATE", [
-        taskId,
-      ])
-    ).rows[0];
+    const row = await lockTaskConflict(client, taskId);
     if (row?.base_conflict_sha === null || row?.base_conflict_sha === undefined) return false;
-    await client.query("UPDATE tasks SET base_conflict_sha = NULL WHERE id = $1", [taskId]);
+    await setBaseConflict(client, taskId, null);
     if (row.state !== "needs_director") return false;
     await transitionTask(client, taskId, "pr_open", {
       actor: "aura/employees",
       reason: `its branch merges with ${workspace.baseRef} again`,
       details: { baseSha },
     });
-    const waiting = await client.query(
-      `SELECT 1 FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-       WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision AND t.state = 'needs_director' LIMIT 1`,
-      [requirementId],
-    );
+    const waiting = await hasTaskNeedingDirector(client, requirementId);
     const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
-    if (requirement?.state === "needs_director" && waiting.rowCount === 0) {
+    if (requirement?.state === "needs_director" && !waiting) {
       await transitionRequirement(client, requirementId, "in_progress", {
         actor: "aura/employees",
         reason: `task ${task.task_key}: the conflict with ${workspace.baseRef} is resolved`,
@@ -375,8 +337,8 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
     .slice(0, 16);
   const key = `base-conflict:${taskId}:${fileSet}`;
   const changed = await inTransaction(services.pool, async (client) => {
-    const state = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [taskId])).rows[0]?.state;
-    const seen = await client.query("SELECT 1 FROM requirement_notices WHERE requirement_id = $1 AND key = $2", [requirementId, key]);
+    const state = await lockTaskState(client, taskId);
+    const seen = await hasNotice(client, requirementId, key);
     const reason = `its branch conflicts with ${workspace.baseRef} (${files.join(", ") || "conflicting changes"})`;
     let moved = false;
     if (state === "pr_open") {
@@ -385,14 +347,14 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
         reason: `merge conflict with the moved base: ${reason}`,
         details: { baseSha, files },
       });
-      await client.query("UPDATE tasks SET base_conflict_sha = $2 WHERE id = $1", [taskId, baseSha]);
+      await setBaseConflict(client, taskId, baseSha);
       moved = true;
       const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
       if (requirement?.state === "in_progress") {
         await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/employees", reason: `task ${task.task_key}: ${reason}` });
       }
     }
-    if ((seen.rowCount ?? 0) > 0 && !moved) return false;
+    if (seen && !moved) return false;
     const list = files.length > 0 ? files.map((file) => `\`${file}\``).join(", ") : "files git could not name";
     await addNotice(client, requirementId, {
       kind: "incident",

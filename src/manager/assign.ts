@@ -7,7 +7,7 @@ import { appendEvents } from "../audit/append.js";
 import { loadOutcomes } from "../accountant/ledger.js";
 import { posteriorsFromOutcomes, probationOutcomeCounts, UNIFORM_PRIOR } from "../accountant/posteriors.js";
 import { loadProbationStarts } from "../hr/probation.js";
-import type { Employee } from "../config/policy-files.js";
+import { workModeOf, type Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
 import { loadPriceTable, type PriceTable } from "../models/prices.js";
 import { isProviderConfigured } from "../models/providers/index.js";
@@ -135,6 +135,7 @@ async function routingCandidates(
       outcomes: posterior?.outcomes ?? 0,
       probationOutcomes: onProbation.get(employee.id) ?? 0,
       expectedCostUsd: expectedCost(employee, task.estimate_tokens, now),
+      workMode: workModeOf(employee),
     };
   });
   return { candidates, notConfigured };
@@ -165,6 +166,7 @@ function routingInput(
     estimate: { tokens: task.estimate_tokens, usd: Number(task.estimate_usd) },
     candidates,
     allowList: config.employees ?? [],
+    requireTools: config.agent?.requireTools ?? false,
     remainingBudget,
     isCircuitOpen: (id: string) => !services.breaker.isAvailable(id),
     dataPolicy: { privateRepo: task.private, localModelsOnly: config.dataPolicy.privateRepoLocalModelsOnly },

@@ -2,7 +2,7 @@
 // leaving a recorded reason; then each eligible employee's quality is drawn from its Beta posterior with a PRNG
 // seeded from the task, and the best sampled value (quality × task value − expected cost) wins. The decision
 // record keeps every candidate, the seed and the draws, so the same inputs always replay to the same winner.
-import type { Provider, TaskClass } from "../config/policy-files.js";
+import type { Provider, TaskClass, WorkMode } from "../config/policy-files.js";
 import { type SeedParts, routingSeed, sampleBeta, seedMaterial, seededRandom } from "./seeded-random.js";
 import type { EmployeeStatus } from "../core/state-machine.js";
 
@@ -36,6 +36,8 @@ export type RoutingCandidate = {
   probationOutcomes?: number;
   /** Expected dollar cost of this task for this employee: the task's token estimate at its price. */
   expectedCostUsd: number;
+  /** How the employee works (registry `tools`): with tools natively, by actions, or single-shot (`none`). */
+  workMode?: WorkMode;
 };
 
 export type RouteInput = SeedParts & {
@@ -45,6 +47,8 @@ export type RouteInput = SeedParts & {
   candidates: readonly RoutingCandidate[];
   /** The repo's `employees:` allow-list; empty allows every registered employee. */
   allowList: readonly string[];
+  /** The repo's `agent.requireTools`: employees that cannot work with tools (`tools: none`) are left out. */
+  requireTools?: boolean;
   /** What is left of the tightest applicable budget (task, requirement, day). */
   remainingBudget: { tokens: number; usd: number };
   /** True when the employee's circuit breaker is open (its provider keeps failing). */
@@ -75,6 +79,8 @@ export type CandidateRecord = {
   score: number | null;
   /** Eligible, but kept out of this draw by the probation cap. */
   probationCapped: boolean;
+  /** How the candidate would work the task; null when the candidate did not say. */
+  workMode: WorkMode | null;
 };
 
 export type ProbationCapRecord = {
@@ -100,6 +106,8 @@ export type RoutingDecision = {
   /** Every candidate, sorted by id, eligible or not, with why. */
   candidates: CandidateRecord[];
   winner: string | null;
+  /** How the winner works the task (agent with native tools, actions, or single-shot `none`); null without a winner. */
+  workMode: WorkMode | null;
   reason: string;
   override: { employeeId: string; director: string; bypassed: EligibilityFilter[]; routerWouldChoose: string | null } | null;
 };
@@ -116,7 +124,12 @@ function firstFailedFilter(
     status: () => (candidate.status === "suspended" ? "suspended by HR; suspended employees never get work" : null),
     capability: () =>
       candidate.capabilities.includes(input.taskClass) ? null : `not capable of ${input.taskClass} tasks (capabilities: ${candidate.capabilities.join(", ")})`,
-    "allow-list": () => (input.allowList.length === 0 || input.allowList.includes(candidate.id) ? null : "not in this repository's employees allow-list"),
+    // The repository decides who may work on it: its allow-list, and whether tools are required.
+    "allow-list": () => {
+      if (input.allowList.length > 0 && !input.allowList.includes(candidate.id)) return "not in this repository's employees allow-list";
+      if (input.requireTools && candidate.workMode === "none") return "works without tools (tools: none), and this repository requires tools (agent.requireTools)";
+      return null;
+    },
     budget: () => {
       if (input.estimate.tokens > input.remainingBudget.tokens)
         return `estimate of ${input.estimate.tokens} tokens exceeds the ${input.remainingBudget.tokens} tokens left`;
@@ -184,6 +197,7 @@ function candidateRecord(candidate: RoutingCandidate, input: RouteInput, seed: s
     draw,
     score,
     probationCapped: false,
+    workMode: candidate.workMode ?? null,
   };
 }
 
@@ -246,9 +260,14 @@ function decision(input: RouteInput, evaluation: Evaluation, kind: RoutingDecisi
     probationCap: evaluation.probationCap,
     candidates: evaluation.records,
     winner: evaluation.winner,
+    workMode: workModeOfWinner(input, evaluation.winner),
     reason: evaluation.reason,
     override: null,
   };
+}
+
+function workModeOfWinner(input: RouteInput, winner: string | null): WorkMode | null {
+  return input.candidates.find((candidate) => candidate.id === winner)?.workMode ?? null;
 }
 
 /** Routes one task attempt. Pure: the same input always gives the same decision. */
@@ -284,6 +303,7 @@ export function routeOverride(input: RouteInput, override: { employeeId: string;
   return {
     ...base,
     winner: target.id,
+    workMode: target.workMode ?? null,
     reason: `director @${override.director} reassigned the task to ${target.id}${bypassed.length > 0 ? ` (waiving ${bypassed.join(", ")})` : ""}`,
     override: { ...record, bypassed },
   };

@@ -8,6 +8,7 @@ import { transitionTask } from "../core/transitions.js";
 import type { TaskState } from "../core/state-machine.js";
 import type { Services } from "../services.js";
 import { enqueue } from "../queue/enqueue.js";
+import { findRevisionBySource, insertRevisionRequest, lockTaskForRevision, setRevisionRounds } from "./store.js";
 
 export type InlineComment = { path: string; line?: number | null; body: string };
 
@@ -32,16 +33,10 @@ const REVISABLE: readonly TaskState[] = ["pr_open", "needs_director"];
 
 export async function requestRevision(_services: Pick<Services, "log">, client: pg.PoolClient, input: RevisionInput): Promise<RevisionResult> {
   if (input.sourceKey) {
-    const seen = await client.query<{ id: string; round: number }>("SELECT id, round FROM revision_requests WHERE source_key = $1", [input.sourceKey]);
-    const row = seen.rows[0];
+    const row = await findRevisionBySource(client, input.sourceKey);
     if (row) return { revisionId: Number(row.id), round: row.round, created: false };
   }
-  const task = (
-    await client.query<{ state: TaskState; revision_rounds: number; pr_number: number | null }>(
-      "SELECT state, revision_rounds, pr_number FROM tasks WHERE id = $1 FOR UPDATE",
-      [input.taskId],
-    )
-  ).rows[0];
+  const task = await lockTaskForRevision(client, input.taskId);
   if (!task) throw new RevisionNotPossible(`task ${input.taskId} does not exist`);
   if (!REVISABLE.includes(task.state) || task.pr_number === null) {
     throw new RevisionNotPossible(
@@ -49,13 +44,15 @@ export async function requestRevision(_services: Pick<Services, "log">, client: 
     );
   }
   const round = task.revision_rounds + 1;
-  const inserted = await client.query<{ id: string }>(
-    `INSERT INTO revision_requests (task_id, round, instructions, inline_comments, requested_by, source_key)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-    [input.taskId, round, input.instructions, JSON.stringify(input.inlineComments ?? []), input.by, input.sourceKey ?? null],
-  );
-  const revisionId = Number(inserted.rows[0]?.id);
-  await client.query("UPDATE tasks SET revision_rounds = $2 WHERE id = $1", [input.taskId, round]);
+  const revisionId = await insertRevisionRequest(client, {
+    taskId: input.taskId,
+    round,
+    instructions: input.instructions,
+    inlineComments: input.inlineComments ?? [],
+    by: input.by,
+    sourceKey: input.sourceKey ?? null,
+  });
+  await setRevisionRounds(client, input.taskId, round);
   await transitionTask(client, input.taskId, "working", {
     actor: input.by,
     by: "director",

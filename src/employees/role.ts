@@ -13,17 +13,14 @@ import {
   SYNC_BASE_TASK,
   SyncBasePayload,
 } from "./sync-base.js";
+import { loadTaskInstallation } from "./store.js";
 import { runTaskWork } from "./work-loop.js";
 
 /** The installation of the payload's task, `task.work` or `task.sync-base` (none when the task does not exist: the job then skips it). */
 async function taskInstallation(pool: Pick<pg.Pool, "query">, raw: unknown): Promise<number | undefined> {
   const parsed = SyncBasePayload.safeParse(raw);
   if (!parsed.success) return undefined;
-  const { rows } = await pool.query<{ installation_id: string }>(
-    "SELECT r.installation_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1",
-    [parsed.data.taskId],
-  );
-  return rows[0] ? Number(rows[0].installation_id) : undefined;
+  return loadTaskInstallation(pool, parsed.data.taskId);
 }
 
 export const employeesRole: Role = {

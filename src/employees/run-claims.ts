@@ -1,10 +1,8 @@
 // What the work loop's own sandbox run showed, recorded for the Auditor in `task_run_claims` before the branch is
 // pushed (so the Auditor, started by the push, finds it). The Auditor compares its own run with this record
 // (src/auditor/claims.ts); nothing in the pull request body, which carries model text, can stand in for it.
-import type pg from "pg";
+// The claim is stored by recordRunClaim in store.ts.
 import type { RunEvidence } from "./pull-request.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** The claim for a run on `headSha` (the commit that holds the tested tree); undefined when no tests ran. */
 export function runClaim(evidence: RunEvidence, headSha: string | undefined): Record<string, unknown> | undefined {
@@ -16,9 +14,4 @@ export function runClaim(evidence: RunEvidence, headSha: string | undefined): Re
     ...(counts && counts.unit === "tests" ? { passed: counts.passed, failed: counts.failed, skipped: counts.skipped, total: counts.total } : {}),
     ...(headSha ? { headSha } : {}),
   };
-}
-
-/** Records the claim of a run; `headSha` is null when the run pushed no commit of its own. Append-only. */
-export async function recordRunClaim(db: Queryable, taskId: number, headSha: string | null, claim: Record<string, unknown>): Promise<void> {
-  await db.query("INSERT INTO task_run_claims (task_id, head_sha, claim) VALUES ($1, $2, $3)", [taskId, headSha, JSON.stringify(claim)]);
 }

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import type { sandboxMode } from "../workspace/index.js";
+import { insertSnapshot } from "./store.js";
 
 const execFileAsync = promisify(execFile);
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
@@ -63,12 +64,7 @@ export function snapshotId(snapshot: ExecutionSnapshot): string {
 /** Stores and audits the snapshot; storing the same snapshot twice keeps one row. Returns its id. */
 export async function recordSnapshot(client: Pick<pg.PoolClient, "query">, snapshot: ExecutionSnapshot, subject: string): Promise<string> {
   const id = snapshotId(snapshot);
-  const inserted = await client.query(
-    `INSERT INTO execution_snapshots (id, task_id, attempt, revision_round, employee_id, snapshot)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [id, snapshot.taskId, snapshot.attempt, snapshot.revisionRound, snapshot.employee.id, JSON.stringify(snapshot)],
-  );
-  if ((inserted.rowCount ?? 0) > 0) {
+  if (await insertSnapshot(client, id, snapshot)) {
     await appendEvents(client, [{ actor: snapshot.employee.id, action: "task.snapshot", subject, payload: { snapshotId: id, ...snapshot } }]);
   }
   return id;

@@ -214,3 +214,66 @@ export async function hasTaskNeedingDirector(db: Queryable, requirementId: numbe
   );
   return (waiting.rowCount ?? 0) > 0;
 }
+
+/** The installation of the task's requirement (undefined when the task does not exist). */
+export async function loadTaskInstallation(db: Queryable, taskId: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ installation_id: string }>(
+    "SELECT r.installation_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1",
+    [taskId],
+  );
+  return rows[0] ? Number(rows[0].installation_id) : undefined;
+}
+
+/** Records the claim of a run; `headSha` is null when the run pushed no commit of its own. Append-only. */
+export async function recordRunClaim(db: Queryable, taskId: number, headSha: string | null, claim: Record<string, unknown>): Promise<void> {
+  await db.query("INSERT INTO task_run_claims (task_id, head_sha, claim) VALUES ($1, $2, $3)", [taskId, headSha, JSON.stringify(claim)]);
+}
+
+/** Stores an execution snapshot under its id; false when a snapshot with that id was stored before (it is kept). */
+export async function insertSnapshot(
+  db: Queryable,
+  id: string,
+  snapshot: { taskId: number; attempt: number; revisionRound: number; employee: { id: string } },
+): Promise<boolean> {
+  const inserted = await db.query(
+    `INSERT INTO execution_snapshots (id, task_id, attempt, revision_round, employee_id, snapshot)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [id, snapshot.taskId, snapshot.attempt, snapshot.revisionRound, snapshot.employee.id, JSON.stringify(snapshot)],
+  );
+  return (inserted.rowCount ?? 0) > 0;
+}
+
+/** The revision recorded for a director's command or review (its source key), if there is one. */
+export async function findRevisionBySource(db: Queryable, sourceKey: string): Promise<{ id: string; round: number } | undefined> {
+  const seen = await db.query<{ id: string; round: number }>("SELECT id, round FROM revision_requests WHERE source_key = $1", [sourceKey]);
+  return seen.rows[0];
+}
+
+/** What decides whether the task can be revised, its row locked until the caller's transaction ends. */
+export async function lockTaskForRevision(
+  client: pg.PoolClient,
+  taskId: number,
+): Promise<{ state: TaskState; revision_rounds: number; pr_number: number | null } | undefined> {
+  const { rows } = await client.query<{ state: TaskState; revision_rounds: number; pr_number: number | null }>(
+    "SELECT state, revision_rounds, pr_number FROM tasks WHERE id = $1 FOR UPDATE",
+    [taskId],
+  );
+  return rows[0];
+}
+
+/** Records a revision request of round `round`; returns its id. */
+export async function insertRevisionRequest(
+  db: Queryable,
+  request: { taskId: number; round: number; instructions: string; inlineComments: unknown[]; by: string; sourceKey: string | null },
+): Promise<number> {
+  const inserted = await db.query<{ id: string }>(
+    `INSERT INTO revision_requests (task_id, round, instructions, inline_comments, requested_by, source_key)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+    [request.taskId, request.round, request.instructions, JSON.stringify(request.inlineComments), request.by, request.sourceKey],
+  );
+  return Number(inserted.rows[0]?.id);
+}
+
+export async function setRevisionRounds(db: Queryable, taskId: number, rounds: number): Promise<void> {
+  await db.query("UPDATE tasks SET revision_rounds = $2 WHERE id = $1", [taskId, rounds]);
+}

@@ -59,7 +59,7 @@ import { applyEdits, EditSet, planEdits, recordChange, refusalMessage, type Edit
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../models/model-client.js";
 import { defaultPriceFor } from "../models/prices.js";
 import { openOrUpdatePull, renderPullBody, type PullOutcome, type PullResult, type RunEvidence } from "./pull-request.js";
-import { recordRunClaim, runClaim } from "./run-claims.js";
+import { runClaim } from "./run-claims.js";
 import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot.js";
 import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
@@ -71,6 +71,7 @@ import {
   lockTaskState,
   markRevisionHandled,
   recordProviderFailure,
+  recordRunClaim,
   recordTaskCommit,
   recordTaskPull,
   startTaskBranch,

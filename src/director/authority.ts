@@ -1,12 +1,12 @@
 // Authority that matches scope. `halt`, `resume`, `suspend` and `reinstate` act on the whole installation.
 // Stopping is always safe, so a director of any one repository may halt or suspend; releasing widens work
 // in every repository, so `resume` and `reinstate` need a director of each repository that has Aura work.
-import type pg from "pg";
 import { isDirector } from "../github/permissions.js";
 import type { Services } from "../services.js";
 import { formatCount } from "../accountant/format.js";
 import { splitRepo } from "./payloads.js";
 import { directorConfig } from "./pull-closed.js";
+import { reposWithAuraWork } from "./store.js";
 
 /** Verbs that release work across the installation. (`budget` raises one task or requirement, in one repository.) */
 export const WIDENING_VERBS = ["resume", "reinstate"] as const;
@@ -14,18 +14,6 @@ export type WideningVerb = (typeof WIDENING_VERBS)[number];
 
 export function isWideningVerb(verb: string): verb is WideningVerb {
   return (WIDENING_VERBS as readonly string[]).includes(verb);
-}
-
-/** Requirement states with no Aura work left in them. */
-const FINISHED = ["done", "failed", "cancelled"] as const;
-
-/** Repositories of the installation with a requirement that is not finished (halted ones included), sorted. */
-export async function reposWithAuraWork(client: Pick<pg.PoolClient, "query">, installationId: number): Promise<string[]> {
-  const { rows } = await client.query<{ repo: string }>(
-    "SELECT DISTINCT repo FROM requirements WHERE installation_id = $1 AND state <> ALL($2::text[]) ORDER BY repo",
-    [installationId, FINISHED],
-  );
-  return rows.map((row) => row.repo);
 }
 
 /**

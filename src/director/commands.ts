@@ -17,11 +17,20 @@ import { renderHelpText } from "./help-text.js";
 import { parseCommentCommand, type ParsedCommand } from "./parse-command.js";
 import { IssueCommentDelivery, readDelivery, splitRepo } from "./payloads.js";
 import { directorConfig } from "./pull-closed.js";
-import { claimRefusalReply } from "./refusals.js";
 import { upsertScoreboard } from "./scoreboard-comment.js";
+import {
+  claimCommand,
+  claimRefusalReply,
+  claimThrottledCommand,
+  findRecordedCommand,
+  markCommandAcknowledged,
+  recordCommandOutcome,
+  type CommandClaim,
+  type CommandOutcome,
+} from "./store.js";
 import { runVerb, type CommandContext, type VerbResult } from "./verbs.js";
 
-export type CommandOutcome = "ignored" | "done" | "refused" | "not_director" | "invalid" | "unknown" | "already_handled" | "throttled";
+export type { CommandOutcome };
 
 const NOT_DIRECTOR = (login: string) =>
   `@${login}, only a director of this repository can run Aura commands (repository admins and maintainers, or people with write access listed under \`directors:\` in \`.github/aura.yml\`). Nothing was changed.`;
@@ -73,11 +82,7 @@ export async function handleDirectorCommand(services: Services, deliveryId: stri
  * acknowledgement. Returns whether the command had been recorded.
  */
 async function finishEarlierRun(services: Services, ctx: CommandContext): Promise<boolean> {
-  const previous = await services.pool.query<{ verb: string; outcome: CommandOutcome; reply: string | null; reaction: string | null; replied_at: Date | null }>(
-    "SELECT verb, outcome, reply, reaction, replied_at FROM director_commands WHERE installation_id = $1 AND comment_id = $2",
-    [ctx.installationId, ctx.commentId],
-  );
-  const seen = previous.rows[0];
+  const seen = await findRecordedCommand(services.pool, ctx);
   if (!seen) return false;
   if (seen.replied_at === null && seen.verb === "scoreboard" && seen.outcome === "done") {
     await upsertScoreboard(services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber });
@@ -108,20 +113,9 @@ async function recordCommand(
   command: ParsedCommand,
   standing: Standing,
 ): Promise<Recorded | null> {
-  const claimed = await client.query(
-    `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'started') ON CONFLICT DO NOTHING RETURNING 1`,
-    [ctx.installationId, ctx.commentId, deliveryId, ctx.repo, ctx.issueNumber, ctx.login, verbOf(command)],
-  );
-  if (claimed.rowCount === 0) return null;
+  if (!(await claimCommand(client, commandClaim(ctx, deliveryId, verbOf(command))))) return null;
   const { result, details } = await decideCommand(client, ctx, command, standing);
-  await client.query("UPDATE director_commands SET outcome = $3, reply = $4, reaction = $5 WHERE installation_id = $1 AND comment_id = $2", [
-    ctx.installationId,
-    ctx.commentId,
-    result.outcome,
-    result.reply,
-    result.reaction,
-  ]);
+  await recordCommandOutcome(client, ctx, result);
   const notDirectorOf = standing.scope.missing;
   await appendEvents(client, [
     {
@@ -197,12 +191,7 @@ async function throttled(services: Services, ctx: CommandContext, deliveryId: st
     const decision = await countCommand(client, { installationId: ctx.installationId, commentId: ctx.commentId, login: ctx.login, now: services.now() });
     if (!decision.throttled) return false;
     const reply = decision.notify ? throttleNotice(ctx.login) : null;
-    const claimed = await client.query(
-      `INSERT INTO director_commands (installation_id, comment_id, delivery_id, repo, issue_number, login, verb, outcome, reply, replied_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'throttled', $8, CASE WHEN $8::text IS NULL THEN now() END) ON CONFLICT DO NOTHING RETURNING 1`,
-      [ctx.installationId, ctx.commentId, deliveryId, ctx.repo, ctx.issueNumber, ctx.login, verb, reply],
-    );
-    if (claimed.rowCount === 0) return null;
+    if (!(await claimThrottledCommand(client, commandClaim(ctx, deliveryId, verb), reply))) return null;
     if (decision.notify) {
       await appendEvents(client, [
         {
@@ -228,6 +217,10 @@ async function throttled(services: Services, ctx: CommandContext, deliveryId: st
   return true;
 }
 
+function commandClaim(ctx: CommandContext, deliveryId: string, verb: string): CommandClaim {
+  return { installationId: ctx.installationId, commentId: ctx.commentId, deliveryId, repo: ctx.repo, issueNumber: ctx.issueNumber, login: ctx.login, verb };
+}
+
 function needsDirector(command: ParsedCommand): boolean {
   return command.kind !== "help" && command.kind !== "unknown";
 }
@@ -249,8 +242,5 @@ async function acknowledge(services: Services, ctx: CommandContext, recorded: Pi
   const { owner, repo } = splitRepo(ctx.repo);
   if (recorded.reaction) await react(octokit, { owner, repo, commentId: ctx.commentId, content: recorded.reaction });
   if (recorded.reply) await postReply(octokit, { owner, repo, issueNumber: ctx.issueNumber, body: recorded.reply });
-  await services.pool.query("UPDATE director_commands SET replied_at = now() WHERE installation_id = $1 AND comment_id = $2", [
-    ctx.installationId,
-    ctx.commentId,
-  ]);
+  await markCommandAcknowledged(services.pool, ctx);
 }

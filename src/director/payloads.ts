@@ -2,6 +2,7 @@
 // a reader for a delivery's body from the inbox (jobs carry only the delivery id).
 import type pg from "pg";
 import { z } from "zod";
+import { deliveryPayload } from "../queue/inbox.js";
 
 const User = z.object({ login: z.string(), type: z.string().default("User") });
 const Installation = z.object({ id: z.number().int() });
@@ -64,7 +65,7 @@ export class DeliveryUnusable extends Error {
 
 /** Reads a delivery's body from the inbox and checks it against `schema`. */
 export async function readDelivery<S extends z.ZodType>(pool: Pick<pg.Pool, "query">, deliveryId: string, schema: S): Promise<z.infer<S>> {
-  const row = (await pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [deliveryId])).rows[0];
+  const row = await deliveryPayload(pool, deliveryId);
   if (!row) throw new DeliveryUnusable(`delivery ${deliveryId} is not in the inbox`);
   const parsed = schema.safeParse(row.payload);
   if (!parsed.success) throw new DeliveryUnusable(`delivery ${deliveryId} does not have the expected shape: ${parsed.error.message}`);

@@ -18,61 +18,11 @@ import { inTransaction, transitionRequirement, transitionTask } from "../core/tr
 import { markDeliveryProcessed } from "../queue/inbox.js";
 import type { Services } from "../services.js";
 import { PullClosedDelivery, readDelivery, splitRepo } from "./payloads.js";
+import { authorSpendOfTask, currentPlanLosses, currentPlanMerges, findAgentTask, lockTask, type AgentTask } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
 export type CloseKind = "merged" | "incident" | "rejected";
-
-export type AgentTask = {
-  taskId: number;
-  taskKey: string;
-  requirementId: number;
-  taskClass: string;
-  state: TaskState;
-  revisionRounds: number;
-  costUsd: number;
-  employeeId: string | null;
-  assignedAt: Date | null;
-};
-
-/** The task an agent pull request belongs to: the PR number the work loop recorded, else its `aura/*` branch. */
-export async function findAgentTask(
-  client: Queryable,
-  pull: { installationId: number; repo: string; pullNumber: number; headRef: string },
-): Promise<AgentTask | undefined> {
-  const { rows } = await client.query<{
-    id: string;
-    task_key: string;
-    requirement_id: string;
-    task_class: string;
-    state: TaskState;
-    revision_rounds: number;
-    cost_usd: string;
-    employee_id: string | null;
-    assigned_at: Date | null;
-  }>(
-    `SELECT t.id, t.task_key, t.requirement_id, t.task_class, t.state, t.revision_rounds, t.cost_usd, a.employee_id, a.created_at AS assigned_at
-       FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-       LEFT JOIN assignments a ON a.task_id = t.id AND a.active
-      WHERE r.installation_id = $1 AND r.repo = $2
-        AND (t.pr_number = $3 OR (t.branch = $4 AND $4 LIKE 'aura/%'))
-      ORDER BY (t.pr_number = $3) DESC NULLS LAST, t.id DESC LIMIT 1`,
-    [pull.installationId, pull.repo, pull.pullNumber, pull.headRef],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    taskId: Number(row.id),
-    taskKey: row.task_key,
-    requirementId: Number(row.requirement_id),
-    taskClass: row.task_class,
-    state: row.state,
-    revisionRounds: row.revision_rounds,
-    costUsd: Number(row.cost_usd),
-    employeeId: row.employee_id,
-    assignedAt: row.assigned_at,
-  };
-}
 
 /** The repo config from the default branch; when it is invalid, the defaults (admins and maintainers still direct). */
 export async function directorConfig(services: Services, installationId: number, repoFullName: string): Promise<RepoConfig> {
@@ -107,33 +57,14 @@ async function failedRules(
  * cost is the one the work loop recorded on the task.
  */
 async function authorModelSpend(client: Queryable, taskId: number, recordedUsd: number): Promise<{ latencyMs: number | null; costUsd: number }> {
-  const present = await client.query<{ present: boolean }>("SELECT to_regclass('model_spend') IS NOT NULL AS present");
-  if (!present.rows[0]?.present) return { latencyMs: null, costUsd: recordedUsd };
-  const { rows } = await client.query<{ total: string | null; usd: string | null }>(
-    `SELECT round(sum(extract(epoch FROM settled_at - created_at) * 1000)) AS total, sum(usd) AS usd
-       FROM model_spend WHERE task_id = $1 AND state = 'settled' AND settled_at IS NOT NULL AND purpose <> 'advisory-review'`,
-    [taskId],
-  );
-  const total = rows[0]?.total;
-  const usd = rows[0]?.usd;
-  return {
-    latencyMs: total === null || total === undefined ? null : Number(total),
-    costUsd: usd === null || usd === undefined ? recordedUsd : Number(usd),
-  };
+  const spend = await authorSpendOfTask(client, taskId);
+  return { latencyMs: spend?.latencyMs ?? null, costUsd: spend?.usd ?? recordedUsd };
 }
 
 /** `in_progress`/`needs_director` → `done` once every task of the current plan is merged (cancelled ones aside). */
 async function finishIfAllMerged(client: Queryable & pg.PoolClient, requirementId: number, actor: string): Promise<boolean> {
-  const { rows } = await client.query<{ state: string; open: string; merged: string }>(
-    `SELECT r.state,
-            count(*) FILTER (WHERE t.state NOT IN ('merged', 'cancelled')) AS open,
-            count(*) FILTER (WHERE t.state = 'merged') AS merged
-       FROM requirements r JOIN tasks t ON t.requirement_id = r.id AND t.plan_revision = r.plan_revision
-      WHERE r.id = $1 GROUP BY r.state`,
-    [requirementId],
-  );
-  const row = rows[0];
-  if (!row || Number(row.open) > 0 || Number(row.merged) === 0) return false;
+  const row = await currentPlanMerges(client, requirementId);
+  if (!row || row.open > 0 || row.merged === 0) return false;
   if (row.state !== "in_progress" && row.state !== "needs_director") return false;
   await transitionRequirement(client, requirementId, "done", { actor, reason: "every task's pull request was merged by a director" });
   return true;
@@ -145,16 +76,8 @@ async function finishIfAllMerged(client: Queryable & pg.PoolClient, requirementI
  * director's `/aura reassign` or `/aura revise` brings it back.
  */
 async function failIfNothingLeft(client: Queryable & pg.PoolClient, requirementId: number, actor: string): Promise<boolean> {
-  const { rows } = await client.query<{ state: string; open: string; lost: string }>(
-    `SELECT r.state,
-            count(*) FILTER (WHERE t.state NOT IN ('merged', 'cancelled', 'rejected', 'failed')) AS open,
-            count(*) FILTER (WHERE t.state IN ('rejected', 'failed')) AS lost
-       FROM requirements r JOIN tasks t ON t.requirement_id = r.id AND t.plan_revision = r.plan_revision
-      WHERE r.id = $1 GROUP BY r.state`,
-    [requirementId],
-  );
-  const row = rows[0];
-  if (!row || row.state !== "in_progress" || Number(row.open) > 0 || Number(row.lost) === 0) return false;
+  const row = await currentPlanLosses(client, requirementId);
+  if (!row || row.state !== "in_progress" || row.open > 0 || row.lost === 0) return false;
   await transitionRequirement(client, requirementId, "failed", { actor, reason: "every remaining task was rejected or failed" });
   return true;
 }
@@ -241,7 +164,7 @@ async function recordClose(services: Services, client: pg.PoolClient, close: Clo
   const { task } = close;
   // The task row first, before any other write: the reopen of this PR takes the same lock first, so the two
   // are serialised and the reopen check below sees a reopen that committed while this close waited.
-  const locked = (await client.query<{ state: TaskState }>("SELECT state FROM tasks WHERE id = $1 FOR UPDATE", [task.taskId])).rows[0];
+  const locked = await lockTask(client, task.taskId);
   const taskState = locked?.state ?? task.state;
   const counted = await recordCloseOutcome(client, close);
   if (!counted) return { counted, strikes: [] as string[] };

@@ -7,7 +7,8 @@ import { requestRevision, RevisionNotPossible } from "../employees/revise.js";
 import { refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction } from "../core/transitions.js";
 import { ReviewSubmittedDelivery, readDelivery, splitRepo } from "./payloads.js";
-import { directorConfig, findAgentTask } from "./pull-closed.js";
+import { directorConfig } from "./pull-closed.js";
+import { findAgentTask } from "./store.js";
 
 export type RevisionOutcome = "not_agent_pull" | "not_director" | "requested" | "refused";
 

@@ -10,9 +10,10 @@ import type { Role, Services } from "../services.js";
 import type { TaskList } from "../queue/worker.js";
 import { handleDirectorCommand } from "./commands.js";
 import { DeliveryUnusable, JobPayload, PullClosedDelivery, PullReopenedDelivery, readDelivery, ReviewSubmittedDelivery } from "./payloads.js";
-import { findAgentTask, handlePullClosed } from "./pull-closed.js";
+import { handlePullClosed } from "./pull-closed.js";
 import { handlePullReopened } from "./pull-reopened.js";
 import { handleChangesRequested } from "./review-revision.js";
+import { findAgentTask } from "./store.js";
 
 type Loose = Record<string, unknown>;
 

@@ -6,6 +6,7 @@ import { renderScoreboard, SCOREBOARD_MARKER, type ScoreboardEmployee, type Scor
 import { upsertStickyComment } from "../github/sticky-comment.js";
 import { EmployeeStatus, INITIAL_STATUS } from "../hr/employee-status.js";
 import type { Services } from "../services.js";
+import { employeeStatuses, installationAccount, recordScoreboardComment, scoreboardCommentId } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -13,13 +14,7 @@ type Queryable = Pick<pg.PoolClient, "query">;
 export async function buildScoreboardInput(client: Queryable, services: Pick<Services, "policies" | "now">, installationId: number): Promise<ScoreboardInput> {
   const outcomes = await loadOutcomes(client, installationId);
   const strikes = await loadStrikes(client, installationId);
-  const states = new Map(
-    (
-      await client.query<{ employee_id: string; status: string }>("SELECT employee_id, status FROM employee_states WHERE installation_id = $1", [
-        installationId,
-      ])
-    ).rows.map((row) => [row.employee_id, EmployeeStatus.parse(row.status)]),
-  );
+  const states = new Map((await employeeStatuses(client, installationId)).map((row) => [row.employeeId, EmployeeStatus.parse(row.status)]));
   const ids = new Set<string>(services.policies.employees.employees.map((employee) => employee.id));
   for (const outcome of outcomes) ids.add(outcome.employee);
   for (const strike of strikes) ids.add(strike.employee);
@@ -29,7 +24,7 @@ export async function buildScoreboardInput(client: Queryable, services: Pick<Ser
     outcomes: outcomes.filter((outcome) => outcome.employee === employee),
     strikes: strikes.filter((strike) => strike.employee === employee),
   }));
-  const account = (await client.query<{ account: string | null }>("SELECT account FROM installations WHERE id = $1", [installationId])).rows[0]?.account;
+  const account = await installationAccount(client, installationId);
   return { employees, now: services.now(), scope: account ?? `installation ${installationId}` };
 }
 
@@ -39,12 +34,7 @@ export async function upsertScoreboard(
   target: { installationId: number; repo: string; issueNumber: number },
 ): Promise<{ commentId: number; created: boolean }> {
   const input = await buildScoreboardInput(services.pool, services, target.installationId);
-  const known = (
-    await services.pool.query<{ comment_id: string }>(
-      "SELECT comment_id FROM scoreboard_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3",
-      [target.installationId, target.repo, target.issueNumber],
-    )
-  ).rows[0];
+  const known = await scoreboardCommentId(services.pool, target);
   const [owner = "", repo = ""] = target.repo.split("/");
   const result = await upsertStickyComment(services.github.forInstallation(target.installationId), {
     owner,
@@ -52,12 +42,8 @@ export async function upsertScoreboard(
     issueNumber: target.issueNumber,
     marker: SCOREBOARD_MARKER,
     body: renderScoreboard(input),
-    commentId: known ? Number(known.comment_id) : null,
+    commentId: known,
   });
-  await services.pool.query(
-    `INSERT INTO scoreboard_comments (installation_id, repo, issue_number, comment_id) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (installation_id, repo, issue_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, updated_at = now()`,
-    [target.installationId, target.repo, target.issueNumber, result.commentId],
-  );
+  await recordScoreboardComment(services.pool, target, result.commentId);
   return result;
 }

@@ -7,7 +7,7 @@ import { appendEvents } from "../audit/append.js";
 import { IllegalEmployeeTransition } from "../hr/employee-status.js";
 import { affectedRequirements, changeEmployeeStatus } from "../hr/hr-duty.js";
 import { routeTask } from "../manager/assign.js";
-import { IllegalTransition, type RequirementState } from "../core/state-machine.js";
+import { IllegalTransition } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { transitionRequirement, transitionTask } from "../core/transitions.js";
 import type { Services } from "../services.js";
@@ -19,6 +19,20 @@ import { renderHelpText } from "./help-text.js";
 import type { DirectorCommand } from "./parse-command.js";
 import { upsertScoreboard } from "./scoreboard-comment.js";
 import { enqueue } from "../queue/enqueue.js";
+import {
+  budgetStoppedTasks,
+  clearHalt,
+  ensureInstallation,
+  haltableRequirements,
+  haltedRequirements,
+  lockHaltState,
+  markHalted,
+  requirementForComment,
+  requirementState,
+  taskByRef,
+  taskForPull,
+  withSavepoint,
+} from "./store.js";
 
 type Db = pg.PoolClient;
 
@@ -50,51 +64,6 @@ const done = (reply: string | null, details: Record<string, unknown> = {}, react
 });
 const refused = (reply: string, details: Record<string, unknown> = {}): VerbResult => ({ outcome: "refused", reply, reaction: "confused", details });
 
-type RequirementRef = { id: number; state: RequirementState };
-
-/** The requirement this comment is about: the issue's own, or (on a pull request) the one its task belongs to. */
-export async function requirementForComment(
-  client: Db,
-  ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">,
-): Promise<RequirementRef | undefined> {
-  const { rows } = await client.query<{ id: string; state: RequirementState }>(
-    `SELECT r.id, r.state FROM requirements r WHERE r.installation_id = $1 AND r.repo = $2 AND r.issue_number = $3
-     UNION ALL
-     SELECT r.id, r.state FROM requirements r JOIN tasks t ON t.requirement_id = r.id
-      WHERE r.installation_id = $1 AND r.repo = $2 AND t.pr_number = $3
-     LIMIT 1`,
-    [ctx.installationId, ctx.repo, ctx.issueNumber],
-  );
-  const row = rows[0];
-  return row ? { id: Number(row.id), state: row.state } : undefined;
-}
-
-/** The task of an agent pull request (when the comment is on one). */
-export async function taskForPull(
-  client: Db,
-  ctx: Pick<CommandContext, "installationId" | "repo" | "issueNumber">,
-): Promise<{ id: number; key: string; requirementId: number } | undefined> {
-  const { rows } = await client.query<{ id: string; task_key: string; requirement_id: string }>(
-    `SELECT t.id, t.task_key, t.requirement_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id
-      WHERE r.installation_id = $1 AND r.repo = $2 AND t.pr_number = $3 ORDER BY t.id DESC LIMIT 1`,
-    [ctx.installationId, ctx.repo, ctx.issueNumber],
-  );
-  const row = rows[0];
-  return row ? { id: Number(row.id), key: row.task_key, requirementId: Number(row.requirement_id) } : undefined;
-}
-
-/** `T2`, `#T2` or a task's numeric id, within one requirement. */
-async function taskByRef(client: Db, requirementId: number, ref: string): Promise<{ id: number; key: string } | undefined> {
-  const key = ref.replace(/^#/, "");
-  const { rows } = await client.query<{ id: string; task_key: string }>(
-    `SELECT id, task_key FROM tasks WHERE requirement_id = $1 AND (lower(task_key) = lower($2) OR id::text = $2)
-     ORDER BY (lower(task_key) = lower($2)) DESC LIMIT 1`,
-    [requirementId, key],
-  );
-  const row = rows[0];
-  return row ? { id: Number(row.id), key: row.task_key } : undefined;
-}
-
 function isRegistered(services: Services, employeeId: string): boolean {
   return services.policies.employees.employees.some((employee) => employee.id === employeeId);
 }
@@ -119,19 +88,6 @@ const refreshAll = (services: Services, requirementIds: readonly number[]) => as
     );
   }
 };
-
-/** A rollback point inside the command's transaction, for verbs whose refusal must leave no trace but the record. */
-async function withSavepoint<T>(client: Db, fn: () => Promise<T>, keep: (result: T) => boolean): Promise<T> {
-  await client.query("SAVEPOINT director_verb");
-  try {
-    const result = await fn();
-    await client.query(keep(result) ? "RELEASE SAVEPOINT director_verb" : "ROLLBACK TO SAVEPOINT director_verb");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK TO SAVEPOINT director_verb");
-    throw error;
-  }
-}
 
 type Verb<K extends DirectorCommand["kind"]> = Extract<DirectorCommand, { kind: K }>;
 
@@ -320,38 +276,24 @@ async function budget(ctx: CommandContext, client: Db, command: Verb<"budget">):
  * waiting for a director is in progress again.
  */
 async function resumeBudgetStopped(client: Db, ctx: CommandContext, requirementId: number, taskId: number | null): Promise<number[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT t.id FROM tasks t JOIN assignments a ON a.task_id = t.id AND a.active
-      WHERE t.requirement_id = $1 AND t.state = 'needs_director' AND ($2::bigint IS NULL OR t.id = $2) ORDER BY t.id`,
-    [requirementId, taskId],
-  );
-  const ids = rows.map((row) => Number(row.id));
+  const ids = await budgetStoppedTasks(client, requirementId, taskId);
   for (const id of ids) {
     await transitionTask(client, id, "working", { actor: ctx.login, by: "director", reason: `budget raised by @${ctx.login}` });
     await enqueue(client, "task.work", { taskId: id });
   }
-  const requirement = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
-  if (ids.length > 0 && requirement?.state === "needs_director") {
+  const state = await requirementState(client, requirementId);
+  if (ids.length > 0 && state === "needs_director") {
     await transitionRequirement(client, requirementId, "in_progress", { actor: ctx.login, reason: `budget raised by @${ctx.login}` });
   }
   return ids;
 }
 
 async function halt(ctx: CommandContext, client: Db, note: string | null): Promise<VerbResult> {
-  await client.query("INSERT INTO installations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", [ctx.installationId]);
-  const row = (
-    await client.query<{ halted_at: Date | null; halted_by: string | null }>("SELECT halted_at, halted_by FROM installations WHERE id = $1 FOR UPDATE", [
-      ctx.installationId,
-    ])
-  ).rows[0];
-  if (row?.halted_at) return done(`Already halted by @${row.halted_by ?? "a director"} since ${row.halted_at.toISOString()}.`, { alreadyHalted: true });
-  await client.query("UPDATE installations SET halted_at = now(), halted_by = $2, halt_reason = $3 WHERE id = $1", [ctx.installationId, ctx.login, note]);
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT id FROM requirements WHERE installation_id = $1
-       AND state IN ('received', 'planning', 'planned', 'awaiting_approval', 'in_progress', 'needs_director') ORDER BY id`,
-    [ctx.installationId],
-  );
-  const ids = rows.map((r) => Number(r.id));
+  await ensureInstallation(client, ctx.installationId);
+  const row = await lockHaltState(client, ctx.installationId);
+  if (row?.haltedAt) return done(`Already halted by @${row.haltedBy ?? "a director"} since ${row.haltedAt.toISOString()}.`, { alreadyHalted: true });
+  await markHalted(client, ctx.installationId, ctx.login, note);
+  const ids = await haltableRequirements(client, ctx.installationId);
   for (const id of ids) {
     await transitionRequirement(client, id, "halted", { actor: ctx.login, by: "director", reason: `/aura halt${note ? `: ${note}` : ""}` });
   }
@@ -373,18 +315,13 @@ async function halt(ctx: CommandContext, client: Db, note: string | null): Promi
 }
 
 async function resume(ctx: CommandContext, client: Db, note: string | null): Promise<VerbResult> {
-  const row = (await client.query<{ halted_at: Date | null }>("SELECT halted_at FROM installations WHERE id = $1 FOR UPDATE", [ctx.installationId])).rows[0];
-  if (!row?.halted_at) return done("Nothing to resume: this installation is not halted.", { notHalted: true });
-  await client.query("UPDATE installations SET halted_at = NULL, halted_by = NULL, halt_reason = NULL WHERE id = $1", [ctx.installationId]);
-  const { rows } = await client.query<{ id: string; pre_halt_state: RequirementState | null }>(
-    "SELECT id, pre_halt_state FROM requirements WHERE installation_id = $1 AND state = 'halted' ORDER BY id",
-    [ctx.installationId],
-  );
+  const row = await lockHaltState(client, ctx.installationId);
+  if (!row?.haltedAt) return done("Nothing to resume: this installation is not halted.", { notHalted: true });
+  await clearHalt(client, ctx.installationId);
   const ids: number[] = [];
-  for (const r of rows) {
-    const id = Number(r.id);
+  for (const { id, preHaltState } of await haltedRequirements(client, ctx.installationId)) {
     // A halted requirement without a recorded state predates the column; it restarts from intake.
-    await transitionRequirement(client, id, r.pre_halt_state ?? "received", {
+    await transitionRequirement(client, id, preHaltState ?? "received", {
       actor: ctx.login,
       by: "director",
       reason: `/aura resume${note ? `: ${note}` : ""}`,

@@ -74,6 +74,12 @@ export async function markDeliveryProcessed(pool: Pick<pg.Pool, "query">, delive
   ]);
 }
 
+/** A delivery's body as the inbox stored it (jobs carry only the delivery id); undefined when it is gone. */
+export async function deliveryPayload(pool: Pick<pg.Pool, "query">, deliveryId: string): Promise<{ payload: unknown } | undefined> {
+  const { rows } = await pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [deliveryId]);
+  return rows[0];
+}
+
 /** The original delivery's repository fields: a local clone_url (tests) and the default branch. */
 export async function deliveredRepository(
   pool: Pick<pg.Pool, "query">,

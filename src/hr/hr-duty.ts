@@ -10,6 +10,7 @@ import type { Duty } from "../queue/leader.js";
 import type { Services } from "../services.js";
 import { EmployeeStatus, INITIAL_STATUS, probationSince, transition, type TransitionActor } from "./employee-status.js";
 import { reviewEmployee, type HrDecision } from "./review-employee.js";
+import { affectedRequirements, insertEmployeeStateIfMissing, lockEmployeeStateRow, updateEmployeeStatus } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -26,17 +27,8 @@ export type EmployeeState = {
 
 /** Locks (creating on first use) the employee's row for this installation and returns its state. */
 export async function lockEmployeeState(client: Queryable, installationId: number, employeeId: string): Promise<EmployeeState> {
-  await client.query(`INSERT INTO employee_states (installation_id, employee_id, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-    installationId,
-    employeeId,
-    INITIAL_STATUS,
-  ]);
-  const row = (
-    await client.query<{ status: string; reinstated_at: Date | null; reason: string | null; changed_by: string | null; changed_at: Date }>(
-      "SELECT status, reinstated_at, reason, changed_by, changed_at FROM employee_states WHERE installation_id = $1 AND employee_id = $2 FOR UPDATE",
-      [installationId, employeeId],
-    )
-  ).rows[0];
+  await insertEmployeeStateIfMissing(client, installationId, employeeId, INITIAL_STATUS);
+  const row = await lockEmployeeStateRow(client, installationId, employeeId);
   return {
     status: EmployeeStatus.parse(row?.status ?? INITIAL_STATUS),
     reinstatedAt: row?.reinstated_at ?? null,
@@ -65,12 +57,7 @@ export async function changeEmployeeStatus(client: Queryable, change: StatusChan
   const current = await lockEmployeeState(client, change.installationId, change.employeeId);
   const to = transition(current.status, change.to, change.by);
   const reinstated = current.status === "suspended" && to === "probation";
-  await client.query(
-    `UPDATE employee_states SET status = $3, reason = $4, changed_at = now(), changed_by = $5,
-       reinstated_at = CASE WHEN $6 THEN now() ELSE reinstated_at END
-     WHERE installation_id = $1 AND employee_id = $2`,
-    [change.installationId, change.employeeId, to, change.reason, change.actor, reinstated],
-  );
+  await updateEmployeeStatus(client, { ...change, to, reinstated });
   await appendEvents(client, [
     {
       actor: change.actor,
@@ -90,16 +77,8 @@ export async function changeEmployeeStatus(client: Queryable, change: StatusChan
   return { from: current.status, to };
 }
 
-/** Requirements of the installation where the employee holds an unfinished task: the ones an HR move affects. */
-export async function affectedRequirements(client: Queryable, installationId: number, employeeId: string): Promise<number[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT DISTINCT r.id FROM requirements r JOIN tasks t ON t.requirement_id = r.id
-       JOIN assignments a ON a.task_id = t.id AND a.active
-     WHERE r.installation_id = $1 AND a.employee_id = $2 AND t.state NOT IN ('merged', 'cancelled', 'rejected', 'failed')`,
-    [installationId, employeeId],
-  );
-  return rows.map((row) => Number(row.id));
-}
+// Requirements an HR move affects: the Director's `/aura suspend` announces to them too.
+export { affectedRequirements };
 
 const VERB = { promote: "promoted to active", demote: "put back on probation", suspend: "suspended" } as const;
 

@@ -1,18 +1,19 @@
-// The router's probation numbers from the database: for each employee of an installation, how many quality
+// The router's HR numbers from the database: each employee's standing in an installation, and how many quality
 // outcomes of a task class it has closed since its current probation began (see probationSince).
 import type pg from "pg";
 import { loadOutcomes } from "../accountant/ledger.js";
 import { probationOutcomeCounts } from "../accountant/posteriors.js";
 import { EmployeeStatus, probationSince } from "./employee-status.js";
+import { loadEmployeeStateChanges, loadEmployeeStatuses } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
+/** Each employee's status (the router's status filter); an employee without a row has never been moved. */
+export { loadEmployeeStatuses };
+
 /** Each employee's probation start (null: on probation since it started, or not on probation). */
 export async function loadProbationStarts(client: Queryable, installationId: number): Promise<Map<string, Date | null>> {
-  const { rows } = await client.query<{ employee_id: string; status: string; changed_by: string | null; changed_at: Date }>(
-    "SELECT employee_id, status, changed_by, changed_at FROM employee_states WHERE installation_id = $1",
-    [installationId],
-  );
+  const rows = await loadEmployeeStateChanges(client, installationId);
   return new Map(
     rows.map((row) => [row.employee_id, probationSince({ status: EmployeeStatus.parse(row.status), changedBy: row.changed_by, changedAt: row.changed_at })]),
   );

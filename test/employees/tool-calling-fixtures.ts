@@ -56,3 +56,32 @@ export function openAIToolReply(calls: { id: string; name: string; arguments: st
     })),
   };
 }
+
+/** A generateContent response whose first candidate has `text` (when given) and these functionCall parts. */
+export function geminiToolReply(calls: { name: string; args: unknown; thoughtSignature?: string }[], text?: string): Record<string, unknown> {
+  const body = loadFixture("gemini-generate-content-function-call.json");
+  const candidates = z.array(z.record(z.string(), z.unknown())).parse(body.candidates);
+  const parts = [
+    ...(text !== undefined ? [{ text }] : []),
+    ...calls.map((call) => ({
+      functionCall: { name: call.name, args: call.args },
+      ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}),
+    })),
+  ];
+  return { ...body, candidates: candidates.map((candidate) => ({ ...candidate, content: { role: "model", parts } })) };
+}
+
+/** An /api/chat response whose message has `content` and these tool calls (arguments as an object). */
+export function ollamaToolReply(calls: { name: string; arguments: unknown; id?: string }[], content = ""): Record<string, unknown> {
+  const body = loadFixture("ollama-chat-tool-calls.json");
+  return {
+    ...body,
+    message: {
+      role: "assistant",
+      content,
+      ...(calls.length > 0
+        ? { tool_calls: calls.map((call) => ({ ...(call.id ? { id: call.id } : {}), function: { name: call.name, arguments: call.arguments } })) }
+        : {}),
+    },
+  };
+}

@@ -1,11 +1,15 @@
 // The Gemini employee provider: generateContent with a JSON response MIME type and a response schema,
 // through the official @google/generative-ai SDK. GEMINI_BASE_URL overrides the API endpoint.
 import {
+  FunctionCallingMode,
   GoogleGenerativeAI,
   GoogleGenerativeAIFetchError,
   GoogleGenerativeAIRequestInputError,
   type Content,
+  type FunctionDeclaration,
+  type FunctionDeclarationSchema,
   type GenerativeModel,
+  type Part,
   type ResponseSchema,
 } from "@google/generative-ai";
 import { z } from "zod";
@@ -13,7 +17,8 @@ import { toGeminiSchema, type GeminiSchema } from "../json-schema.js";
 import type { ChatMessage, ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
 import { actionTurn } from "../action-protocol.js";
 import type { PriceTable } from "../prices.js";
-import type { ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
+import type { AgentMessage, ToolCall, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
+import { madeUpCallId, nativeTurn, type NativeTurnReply } from "../tool-turn.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseProtoDuration } from "./classify.js";
 
@@ -32,7 +37,21 @@ const GenerateContentReply = z.object({
   candidates: z
     .array(
       z.object({
-        content: z.object({ parts: z.array(z.object({ text: z.string().optional(), thought: z.boolean().optional() })).optional() }).optional(),
+        content: z
+          .object({
+            parts: z
+              .array(
+                z.object({
+                  text: z.string().optional(),
+                  thought: z.boolean().optional(),
+                  // `args` is checked by the tool-call validation, which answers a bad one to the model.
+                  functionCall: z.object({ name: z.string(), args: z.unknown() }).optional(),
+                  thoughtSignature: z.string().optional(),
+                }),
+              )
+              .optional(),
+          })
+          .optional(),
         finishReason: z.string().optional(),
       }),
     )
@@ -69,6 +88,62 @@ export function geminiContents(messages: ChatMessage[]): { systemInstruction?: s
     .filter((m) => m.role !== "system")
     .map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
   return { ...(system.length > 0 ? { systemInstruction: system.join("\n\n") } : {}), contents };
+}
+
+/** A call's arguments as Gemini wants them back: an object (what the model sent, even when it did not validate). */
+function sentArgs(call: ToolCall): Record<string, unknown> {
+  if (call.arguments) return call.arguments;
+  try {
+    const parsed: unknown = JSON.parse(call.rawArguments);
+    return z.record(z.string(), z.unknown()).catch({}).parse(parsed);
+  } catch {
+    return {};
+  }
+}
+
+/** A model turn: its text, then each functionCall part (with the thought signature it came with). */
+function modelContent(message: Extract<AgentMessage, { role: "assistant" }>): Content {
+  const calls: Part[] = message.toolCalls.map((call) => ({
+    functionCall: { name: call.name, args: sentArgs(call) },
+    ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}),
+  }));
+  const text: Part[] = message.content !== "" || calls.length === 0 ? [{ text: message.content }] : [];
+  return { role: "model", parts: [...text, ...calls] };
+}
+
+/**
+ * The conversation in Gemini's shape: system messages become the system instruction, model turns carry
+ * functionCall parts, and the answers to one turn's calls go back together as functionResponse parts of one
+ * user content, in the order of the calls (Gemini matches them by name and position; it has no call ids).
+ */
+export function geminiToolContents(messages: readonly AgentMessage[]): { systemInstruction?: string; contents: Content[] } {
+  const system = messages.filter((m) => m.role === "system").map((m) => m.content);
+  const contents: Content[] = [];
+  for (const message of messages) {
+    if (message.role === "system") continue;
+    if (message.role === "assistant") {
+      contents.push(modelContent(message));
+      continue;
+    }
+    if (message.role === "user") {
+      contents.push({ role: "user", parts: [{ text: message.content }] });
+      continue;
+    }
+    const part: Part = { functionResponse: { name: message.name, response: { content: message.content } } };
+    const last = contents.at(-1);
+    if (last && last.role === "user" && last.parts.every((p) => p.functionResponse !== undefined)) last.parts.push(part);
+    else contents.push({ role: "user", parts: [part] });
+  }
+  return { ...(system.length > 0 ? { systemInstruction: system.join("\n\n") } : {}), contents };
+}
+
+/** Each tool as a function declaration; a tool without arguments declares none (Gemini rejects an empty object). */
+export function geminiFunctionDeclarations(tools: readonly ToolSpec[]): FunctionDeclaration[] {
+  return tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    ...(Object.keys(tool.parameters.shape).length > 0 ? { parameters: sdkSchema(toGeminiSchema(tool.parameters)) as FunctionDeclarationSchema } : {}),
+  }));
 }
 
 const GoogleErrorDetail = z.object({ "@type": z.string().optional(), reason: z.string().optional(), retryDelay: z.unknown().optional() });
@@ -158,8 +233,56 @@ export class GeminiModelClient implements ModelClient {
     );
   }
 
-  // Native tool calling follows; until then every turn takes the action protocol.
-  turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
-    return actionTurn(this, request);
+  async turn(request: ToolTurnRequest): Promise<ToolTurnResult> {
+    if (request.protocol === "actions") return actionTurn(this, request);
+    const functionDeclarations = geminiFunctionDeclarations(request.tools);
+    return nativeTurn(
+      { provider: this.provider, model: this.model, options: this.options },
+      request,
+      classifyGeminiError,
+      async ({ signal, maxOutputTokens }): Promise<NativeTurnReply> => {
+        const result = await this.generative.generateContent(
+          {
+            ...geminiToolContents(request.messages),
+            ...(functionDeclarations.length > 0
+              ? { tools: [{ functionDeclarations }], toolConfig: { functionCallingConfig: { mode: FunctionCallingMode.AUTO } } }
+              : {}),
+            generationConfig: {
+              ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+              ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
+            },
+          },
+          { signal },
+        );
+        const parsed = GenerateContentReply.safeParse(result.response);
+        if (!parsed.success) {
+          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
+        }
+        const candidate = parsed.data.candidates?.[0];
+        const parts = (candidate?.content?.parts ?? []).filter((part) => part.thought !== true);
+        const text = parts.map((part) => part.text ?? "").join("");
+        const calls = parts.flatMap(({ functionCall, thoughtSignature }) => (functionCall ? [{ ...functionCall, thoughtSignature }] : []));
+        const blocked = parsed.data.promptFeedback?.blockReason;
+        const finishReason = candidate?.finishReason;
+        // A safety stop, or MALFORMED_FUNCTION_CALL (a call Gemini could not parse), leaves nothing to act on.
+        const refusal = blocked
+          ? `prompt blocked (${blocked})`
+          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === "" && calls.length === 0
+            ? `no answer (finish reason ${finishReason})`
+            : undefined;
+        return {
+          text,
+          calls: calls.map((call, index) => ({
+            id: madeUpCallId(request.messages, index),
+            name: call.name,
+            arguments: call.args ?? {},
+            ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}),
+          })),
+          usage: geminiUsage(parsed.data.usageMetadata),
+          ...(refusal ? { refusal } : {}),
+          ...(finishReason ? { finishReason } : {}),
+        };
+      },
+    );
   }
 }

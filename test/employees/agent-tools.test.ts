@@ -174,6 +174,26 @@ describe("editing inside the scope", () => {
     expect(tools.writes()).toEqual(new Map([["lib/other.js", "module.exports = 2;\n"]]));
   });
 
+  it("refuses scope requests for unsafe paths itself and asks the rule layer only about the rest", async () => {
+    const asked: string[][] = [];
+    const tools = toolbox({
+      requestScope: (paths) => {
+        asked.push(paths);
+        return Promise.resolve({ granted: paths, refused: [] });
+      },
+    });
+
+    const mixed = await tools.run(call("request_scope", { paths: ["../outside/**", ".git/hooks/*", "lib/other.js"], reason: "needed" }));
+    const onlyUnsafe = await tools.run(call("request_scope", { paths: ["/etc/passwd"], reason: "needed" }));
+
+    expect(asked).toEqual([["lib/other.js"]]);
+    expect(mixed.scope?.decision.granted).toEqual(["lib/other.js"]);
+    expect(mixed.scope?.decision.refused.map((entry) => entry.path)).toEqual(["../outside/**", ".git/hooks/*"]);
+    expect(onlyUnsafe.status).toBe("refused");
+    expect(onlyUnsafe.observation).toMatch(/^Refused: \/etc\/passwd: .*relative to the repository root/);
+    expect(tools.scope()).toEqual(["src/**", "lib/other.js"]);
+  });
+
   it("replaces exactly once: no match and two matches are errors that say how to fix the search", async () => {
     const tools = toolbox();
 

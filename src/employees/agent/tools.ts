@@ -7,7 +7,7 @@
 import path from "node:path";
 import type { z } from "zod";
 import type { ToolCall, ToolSpec } from "../../models/tool-calling.js";
-import { SANDBOX_DEFAULTS, type RepoCommands, type SandboxOptions } from "../../workspace/index.js";
+import { checkRelativePath, SANDBOX_DEFAULTS, UnsafePathError, type RepoCommands, type SandboxOptions } from "../../workspace/index.js";
 import type { EditRules } from "../edits.js";
 import { runCommandTool, runTestsTool, type CommandContext, type RunLimits } from "./command-tools.js";
 import { TOOL_ARGS, TOOL_NAMES, toolSpecs, type ToolArgs, type ToolName } from "./tool-specs.js";
@@ -107,7 +107,7 @@ export function createToolbox(options: ToolboxOptions): AgentToolbox {
       return step;
     },
     request_scope: async (args) => {
-      const decision = await options.requestScope(args.paths, args.reason);
+      const decision = await decideScope(options.requestScope, args.paths, args.reason);
       for (const granted of decision.granted) if (!grants.includes(granted)) grants.push(granted);
       return { ...scopeStep(decision), scope: { requested: args.paths, reason: args.reason, decision } };
     },
@@ -155,6 +155,23 @@ async function dispatch(handlers: { [Name in ToolName]: (args: ToolArgs<Name>) =
 
 function withoutNulls(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([, value]) => value !== null));
+}
+
+/** Unsafe paths (`..`, absolute, .git) are refused here; only the rest reach the rule layer. */
+async function decideScope(requestScope: ToolboxOptions["requestScope"], paths: string[], reason: string): Promise<ScopeDecision> {
+  const unsafe: ScopeDecision["refused"] = [];
+  const safe: string[] = [];
+  for (const requested of paths) {
+    try {
+      checkRelativePath(requested);
+      safe.push(requested);
+    } catch (error) {
+      if (!(error instanceof UnsafePathError)) throw error;
+      unsafe.push({ path: requested, reason: error.message });
+    }
+  }
+  const decision = safe.length > 0 ? await requestScope(safe, reason) : { granted: [], refused: [] };
+  return { granted: decision.granted, refused: [...unsafe, ...decision.refused] };
 }
 
 function scopeStep(decision: ScopeDecision): Step {

@@ -11,6 +11,8 @@ import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type Usage }
 import { inputPriceBound, MAX_REASKS, promptTokenBound, reaskTokenBound } from "./structured-output.js";
 import type { StructuredRequest } from "./model-client.js";
 import type { Price } from "./prices.js";
+import type { AgentMessage, ToolProtocol, ToolSpec } from "./tool-calling.js";
+import { turnPromptTokenBound } from "./tool-turn.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -405,6 +407,62 @@ export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
     at: input.at,
   });
   // Without a known price the client refuses the model before calling it; tokens still bound the reply.
+  const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
+  return settledCall(pool, reservationId, () => call(bounds));
+}
+
+/** What one agent turn will send: its conversation, its tools, and how the model takes them. */
+export type TurnPrompt = { messages: readonly AgentMessage[]; tools: readonly ToolSpec[]; protocol: ToolProtocol };
+
+/**
+ * The worst case of one agent turn. Natively a turn is a single call (a bad tool call is answered by the
+ * loop, not re-asked): its prompt bound (turnPromptTokenBound) and the full output limit. Under the action
+ * protocol it is a structured call with its re-asks, counted as worstCase counts them.
+ */
+export function turnWorstCase(input: { turn: TurnPrompt; maxOutputTokens: number; price: Price | undefined }): Amount {
+  const promptTokens = turnPromptTokenBound(input.turn);
+  if (input.turn.protocol === "actions") return worstCase({ promptTokens, maxOutputTokens: input.maxOutputTokens, price: input.price });
+  const tokens = Math.ceil(promptTokens / BYTES_PER_TOKEN_ESTIMATE) + input.maxOutputTokens;
+  const usd = input.price ? (promptTokens * inputPriceBound(input.price) + input.maxOutputTokens * input.price.output) / 1e6 : 0;
+  return { tokens, usd };
+}
+
+/** How long one turn may take: one call natively, every attempt of the structured call under the action protocol. */
+export function turnDeadlineMs(protocol: ToolProtocol, timeoutMs: number): number {
+  return protocol === "actions" ? callDeadlineMs(timeoutMs) : timeoutMs;
+}
+
+/**
+ * One agent turn under a budget, as budgetedCall is for a structured call: reserves the turn's worst case
+ * (or throws BudgetExhausted), makes the turn with the reservation as its dollar bound, so no reply can cost
+ * more than was reserved, and settles the real usage (also what a failed turn used).
+ */
+export async function budgetedTurn<T extends { usage: Usage; costUsd: number }>(
+  pool: pg.Pool,
+  input: {
+    subject: SpendSubject;
+    budgets: EffectiveBudgets;
+    purpose: string;
+    holder?: SpendHolder;
+    at: Date;
+    /** What the turn will send; its prompt is bounded by turnPromptTokenBound, as the turn's allowance is. */
+    turn: TurnPrompt;
+    maxOutputTokens: number;
+    timeoutMs: number;
+    price: Price | undefined;
+  },
+  call: (bounds: CallBounds) => Promise<T>,
+): Promise<T> {
+  const amount = turnWorstCase({ turn: input.turn, maxOutputTokens: input.maxOutputTokens, price: input.price });
+  const { reservationId } = await reserveSpend(pool, {
+    subject: input.subject,
+    budgets: input.budgets,
+    amount,
+    purpose: input.purpose,
+    ...(input.holder ? { holder: input.holder } : {}),
+    deadlineMs: turnDeadlineMs(input.turn.protocol, input.timeoutMs),
+    at: input.at,
+  });
   const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
   return settledCall(pool, reservationId, () => call(bounds));
 }

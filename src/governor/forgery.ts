@@ -12,6 +12,7 @@ import { commitStatusOf, postStatus, STATUS_CONTEXT, withCommitLock, type Commit
 import { evaluatePull, type GateHooks } from "./gate.js";
 import { pullsForCommit, splitRepo } from "../github/pull.js";
 import { latestVerdictForSha } from "./verdict-store.js";
+import { countForgery, recordForgeryComment } from "./store.js";
 
 export const StatusEvent = z.object({
   sha: z.string().regex(/^[0-9a-f]{40}$/),
@@ -37,13 +38,8 @@ export function statusAuthor(event: Pick<StatusEvent, "sender" | "creator">): st
 async function notifyDirectors(services: Services, event: StatusEvent, pullNumber: number, author: string): Promise<void> {
   const repo = event.repository.full_name;
   const installationId = event.installation.id;
-  const { rows } = await services.pool.query<{ comment_id: string | null }>(
-    `INSERT INTO governor_forgeries (installation_id, repo, head_sha, pull_number) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (installation_id, repo, head_sha) DO UPDATE SET forgeries = governor_forgeries.forgeries + 1
-     RETURNING comment_id`,
-    [installationId, repo, event.sha, pullNumber],
-  );
-  if (rows[0]?.comment_id) return;
+  const at = { installationId, repo, headSha: event.sha };
+  if (await countForgery(services.pool, { ...at, pullNumber })) return;
   const octokit = services.github.forInstallation(installationId);
   const { owner, repo: name } = splitRepo(repo);
   const marker = forgeryMarker(event.sha);
@@ -72,12 +68,7 @@ async function notifyDirectors(services: Services, event: StatusEvent, pullNumbe
     });
     commentId = Number(data.id);
   }
-  await services.pool.query("UPDATE governor_forgeries SET comment_id = $4 WHERE installation_id = $1 AND repo = $2 AND head_sha = $3", [
-    installationId,
-    repo,
-    event.sha,
-    commentId,
-  ]);
+  await recordForgeryComment(services.pool, at, commentId);
 }
 
 /**

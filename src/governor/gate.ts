@@ -20,10 +20,10 @@ import { describeVerdict, type VerdictDescription } from "./describe-verdict.js"
 import { effectivePack } from "./effective-pack.js";
 import { evaluate } from "./evaluate.js";
 import { getPull, isAgentPull, listPullCommits, listPullFiles, splitRepo, type GitHubPull } from "../github/pull.js";
-import { listOverrides } from "./overrides.js";
+import { findRepoRulesApproval, listOverrides } from "./store.js";
 import type { ChangedFile, PullContext } from "./pull-context.js";
 import { PolicyRelaxationRefused, withApprovedRelaxations } from "./repo-rules.js";
-import { findRepoRulesApproval, REPO_RULES_COMMAND, repoRulesHash } from "./repo-rules-approval.js";
+import { REPO_RULES_COMMAND, repoRulesHash } from "./repo-rules-approval.js";
 import { findTaskForPull, type FoundTask } from "./task-record.js";
 import type { Conclusion, Verdict } from "./verdict.js";
 import { isPullRecordedOpen, readCommitRecords, recordPullClosed, recordPullHead, storeVerdict, type StoredVerdict } from "./verdict-store.js";

@@ -9,13 +9,10 @@ import { isDirector } from "../github/permissions.js";
 import { inTransaction } from "../core/transitions.js";
 import type { Services } from "../services.js";
 import { enqueue } from "../queue/enqueue.js";
-import type pg from "pg";
 import { effectivePack } from "./effective-pack.js";
 import { getPull, splitRepo } from "../github/pull.js";
-import { findRepoRulesApproval, repoRulesHash } from "./repo-rules-approval.js";
-import type { RuleOverride } from "./pull-context.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+import { repoRulesHash } from "./repo-rules-approval.js";
+import { findRepoRulesApproval, insertOverride } from "./store.js";
 
 export type OverrideRequest = {
   installationId: number;
@@ -32,16 +29,6 @@ export type OverrideRefusal = "not-director" | "unknown-rule" | "empty-reason" |
 
 export type OverrideResult =
   { applied: true; headSha: string; ruleId: string; created: boolean; message: string } | { applied: false; refusal: OverrideRefusal; message: string };
-
-/** Every override given on the pull request (for any head; the evaluator applies only the current head's). */
-export async function listOverrides(db: Queryable, pull: { installationId: number; repo: string; pullNumber: number }): Promise<RuleOverride[]> {
-  const { rows } = await db.query<{ rule_id: string; head_sha: string; director: string; reason: string }>(
-    `SELECT rule_id, head_sha, director, reason FROM governor_overrides
-      WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 ORDER BY id`,
-    [pull.installationId, pull.repo, pull.pullNumber],
-  );
-  return rows.map((row) => ({ ruleId: row.rule_id, headSha: row.head_sha, by: row.director, reason: row.reason }));
-}
 
 /** Records a refused override in the audit log (the Director role replies to the person). */
 export async function refuseOverride(
@@ -101,13 +88,8 @@ export async function applyOverride(services: Pick<Services, "audit" | "github" 
   }
   const headSha = pull.head.sha;
   const created = await inTransaction(services.pool, async (client) => {
-    const inserted = await client.query(
-      `INSERT INTO governor_overrides (installation_id, repo, pull_number, head_sha, rule_id, reason, director)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (installation_id, repo, pull_number, head_sha, rule_id) DO NOTHING`,
-      [request.installationId, request.repo, request.pullNumber, headSha, request.ruleId, reason, request.by],
-    );
-    if (inserted.rowCount !== 1) return false;
+    const inserted = await insertOverride(client, { ...request, headSha, reason, director: request.by });
+    if (!inserted) return false;
     await appendEvents(client, [
       {
         actor: request.by,

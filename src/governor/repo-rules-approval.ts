@@ -4,7 +4,6 @@
 // lapses it. Approvals are audited, and every verdict that relies on one says who approved what and why.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import type pg from "pg";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -13,12 +12,12 @@ import { enqueue } from "../queue/enqueue.js";
 import type { Services } from "../services.js";
 import { effectivePack } from "./effective-pack.js";
 import { splitRepo } from "../github/pull.js";
-import type { DirectorOverride, Relaxation } from "./repo-rules.js";
+import type { Relaxation } from "./repo-rules.js";
+import { findRepoRulesApproval, insertRepoRulesApproval } from "./store.js";
+import { governedPulls } from "./verdict-store.js";
 
 // The package is CommonJS whose typings claim an ES default export; require gives the function itself.
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** The pseudo rule id a director names to approve the repository's relaxing rules. */
 export const REPO_RULES_OVERRIDE = "repo-rules";
@@ -31,22 +30,6 @@ export function repoRulesHash(rules: readonly unknown[]): string {
   const text = canonicalize(rules);
   if (text === undefined) throw new TypeError("the repository's rules cannot be canonicalised");
   return createHash("sha256").update(text).digest("hex");
-}
-
-export type RepoRulesApproval = DirectorOverride & { rulesHash: string; approvedAt: Date };
-
-/** The approval of exactly these rules, if a director gave one. */
-export async function findRepoRulesApproval(
-  db: Queryable,
-  at: { installationId: number; repo: string; rulesHash: string },
-): Promise<RepoRulesApproval | undefined> {
-  const { rows } = await db.query<{ director: string; reason: string; created_at: Date }>(
-    `SELECT director, reason, created_at FROM repo_rules_approvals
-      WHERE installation_id = $1 AND repo = $2 AND rules_hash = $3`,
-    [at.installationId, at.repo, at.rulesHash],
-  );
-  const row = rows[0];
-  return row ? { by: row.director, reason: row.reason, rulesHash: at.rulesHash, approvedAt: row.created_at } : undefined;
 }
 
 export type RepoRulesApprovalRequest = {
@@ -77,12 +60,7 @@ async function governedOpenPulls(services: Pick<Services, "github" | "pool">, re
     .parse(items)
     .map((pull) => pull.number);
   if (open.length === 0) return [];
-  const { rows } = await services.pool.query<{ pull_number: number }>(
-    `SELECT DISTINCT pull_number FROM governor_verdicts
-      WHERE installation_id = $1 AND repo = $2 AND governed AND pull_number = ANY($3::int[]) ORDER BY pull_number`,
-    [request.installationId, request.repo, open],
-  );
-  return rows.map((row) => row.pull_number);
+  return governedPulls(services.pool, { installationId: request.installationId, repo: request.repo, pullNumbers: open });
 }
 
 /**
@@ -119,12 +97,16 @@ export async function approveRepoRules(
   }
   const listed = merged.relaxations.map((relaxation) => `\`${relaxation.ruleId}\`: ${relaxation.change}`);
   const created = await inTransaction(services.pool, async (client) => {
-    const inserted = await client.query(
-      `INSERT INTO repo_rules_approvals (installation_id, repo, rules_hash, relaxations, director, reason, issue_number)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (installation_id, repo, rules_hash) DO NOTHING`,
-      [request.installationId, request.repo, rulesHash, JSON.stringify(merged.relaxations), request.by, reason, request.issueNumber],
-    );
-    if (inserted.rowCount !== 1) return false;
+    const inserted = await insertRepoRulesApproval(client, {
+      installationId: request.installationId,
+      repo: request.repo,
+      rulesHash,
+      relaxations: merged.relaxations,
+      director: request.by,
+      reason,
+      issueNumber: request.issueNumber,
+    });
+    if (!inserted) return false;
     await appendEvents(client, [
       {
         actor: request.by,

@@ -11,6 +11,7 @@ import { handleStatusEvent } from "./forgery.js";
 import { STATUS_CONTEXT } from "./commit-status.js";
 import { evaluatePull, recordPullClose } from "./gate.js";
 import { isAgentPull } from "../github/pull.js";
+import { deliveryPayload } from "../queue/inbox.js";
 
 const EVALUATED_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
 
@@ -85,9 +86,9 @@ function tasks(services: Services): Record<string, JobDefinition> {
       run: async (raw) => {
         const job = ForgeryJob.parse(raw);
         // The forgery check reacts to GitHub's own record of who set the status, read from the stored delivery.
-        const { rows } = await services.pool.query<{ payload: unknown }>("SELECT payload FROM webhook_deliveries WHERE delivery_id = $1", [job.deliveryId]);
-        if (!rows[0]) return;
-        await handleStatusEvent(services, rows[0].payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
+        const delivery = await deliveryPayload(services.pool, job.deliveryId);
+        if (!delivery) return;
+        await handleStatusEvent(services, delivery.payload, { afterPublish: (evaluation) => refreshReview(services, evaluation) });
       },
     },
   };

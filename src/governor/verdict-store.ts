@@ -214,6 +214,16 @@ export async function isPullRecordedOpen(db: Queryable, at: { installationId: nu
   return rows.length > 0;
 }
 
+/** Which of these pull requests the governor has judged as governed (each once, in order). */
+export async function governedPulls(db: Queryable, among: { installationId: number; repo: string; pullNumbers: readonly number[] }): Promise<number[]> {
+  const { rows } = await db.query<{ pull_number: number }>(
+    `SELECT DISTINCT pull_number FROM governor_verdicts
+      WHERE installation_id = $1 AND repo = $2 AND governed AND pull_number = ANY($3::int[]) ORDER BY pull_number`,
+    [among.installationId, among.repo, among.pullNumbers],
+  );
+  return rows.map((row) => row.pull_number);
+}
+
 /** What one open pull request says about the commit that is its head. */
 export type PullAtCommit = {
   pullNumber: number;

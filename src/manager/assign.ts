@@ -6,7 +6,7 @@ import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { loadOutcomes } from "../accountant/ledger.js";
 import { posteriorsFromOutcomes, probationOutcomeCounts, UNIFORM_PRIOR } from "../accountant/posteriors.js";
-import { loadProbationStarts } from "../hr/probation.js";
+import { loadEmployeeStatuses, loadProbationStarts } from "../hr/probation.js";
 import { workModeOf, type Employee } from "../config/policy-files.js";
 import { effectiveBudgets, parseRepoConfig, RepoConfig, taskValue } from "../config/repo-config.js";
 import { loadPriceTable, type PriceTable } from "../models/prices.js";
@@ -14,8 +14,8 @@ import { isProviderConfigured } from "../models/providers/index.js";
 import type { Services } from "../services.js";
 import { route, routeOverride, type RouteInput, type RoutingCandidate, type RoutingDecision } from "./route.js";
 import { transitionTask } from "../core/transitions.js";
+import { insertRoutingDecision, lockTaskForRouting, replaceActiveAssignment, setTaskAttempt, type RoutingTask } from "./task-store.js";
 import { enqueue } from "../queue/enqueue.js";
-import type { TaskState } from "../core/state-machine.js";
 
 export type RouteOptions = {
   /** Employees that already failed this task (provider failover). */
@@ -40,34 +40,16 @@ function expectedCost(employee: Employee, estimateTokens: number, at: Date): num
   }
 }
 
-type TaskRow = {
-  id: number;
-  task_key: string;
-  task_class: string;
-  state: TaskState;
-  attempt: number;
-  estimate_tokens: number;
-  estimate_usd: string;
-  cost_usd: string;
-  requirement_id: number;
-  installation_id: number;
-  repo: string;
-  private: boolean;
-  issue_number: number;
-  repo_config: unknown;
-  requirement_cost: string;
-};
-
 type Routed = { decisionId: number; employeeId: string | null; decision: RoutingDecision };
 
 /** Routes a task: counts the attempt, scores the candidates, decides, records the decision, assigns the winner. */
 export async function routeTask(services: Services, client: pg.PoolClient, taskId: number, options: RouteOptions = {}): Promise<Routed> {
-  const task = await loadTaskForRouting(client, taskId);
+  const task = await lockTaskForRouting(client, taskId);
   if (!task) throw new Error(`task ${taskId} does not exist`);
   // The repo config the requirement was planned under (stored at intake); defaults when there was none.
   const config: RepoConfig = task.repo_config ? RepoConfig.parse(task.repo_config) : parseRepoConfig(null);
   const attempt = task.attempt + 1;
-  await client.query("UPDATE tasks SET attempt = $2 WHERE id = $1", [taskId, attempt]);
+  await setTaskAttempt(client, taskId, attempt);
 
   const { candidates, notConfigured } = await routingCandidates(services, client, task);
   const input = routingInput(services, task, config, attempt, candidates, options);
@@ -86,17 +68,6 @@ export async function routeTask(services: Services, client: pg.PoolClient, taskI
   return { decisionId, employeeId: decision.winner, decision };
 }
 
-async function loadTaskForRouting(client: pg.PoolClient, taskId: number): Promise<TaskRow | undefined> {
-  const { rows } = await client.query<TaskRow>(
-    `SELECT t.id, t.task_key, t.task_class, t.state, t.attempt, t.estimate_tokens, t.estimate_usd, t.cost_usd,
-            t.requirement_id, r.installation_id, r.repo, r.private, r.issue_number, r.repo_config,
-            (SELECT coalesce(sum(cost_usd), 0) FROM tasks WHERE requirement_id = r.id) AS requirement_cost
-     FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1 FOR UPDATE OF t`,
-    [taskId],
-  );
-  return rows[0];
-}
-
 /**
  * The registry's employees whose provider is configured, each with its lifecycle status, its posterior for the
  * task's class, its probation count and its expected cost; and the ids of those left out as not configured.
@@ -104,17 +75,10 @@ async function loadTaskForRouting(client: pg.PoolClient, taskId: number): Promis
 async function routingCandidates(
   services: Services,
   client: pg.PoolClient,
-  task: TaskRow,
+  task: RoutingTask,
 ): Promise<{ candidates: RoutingCandidate[]; notConfigured: string[] }> {
   const registry = services.policies.employees;
-  const statuses = new Map(
-    (
-      await client.query<{ employee_id: string; status: RoutingCandidate["status"] }>(
-        "SELECT employee_id, status FROM employee_states WHERE installation_id = $1",
-        [task.installation_id],
-      )
-    ).rows.map((row) => [row.employee_id, row.status]),
-  );
+  const statuses = await loadEmployeeStatuses(client, task.installation_id);
   // One read of the ledger for both: the posteriors, and the probation cap's count, which takes only the
   // outcomes since the current probation began (probation is a trial of fresh outcomes).
   const outcomes = await loadOutcomes(client, task.installation_id, { taskClass: task.task_class });
@@ -144,7 +108,7 @@ async function routingCandidates(
 /** What the router decides on: the task, its budget left, the repository's allow-list and data policy. */
 function routingInput(
   services: Services,
-  task: TaskRow,
+  task: RoutingTask,
   config: RepoConfig,
   attempt: number,
   candidates: RoutingCandidate[],
@@ -178,18 +142,14 @@ function routingInput(
 /** Writes the full routing decision and its `task.routed` audit event; returns the decision's id. */
 async function recordDecision(
   client: pg.PoolClient,
-  task: TaskRow,
+  task: RoutingTask,
   taskId: number,
   attempt: number,
   decision: RoutingDecision,
   notConfigured: string[],
   options: RouteOptions,
 ): Promise<number> {
-  const inserted = await client.query<{ id: number }>(
-    `INSERT INTO routing_decisions (task_id, attempt, kind, seed, winner, decision) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-    [taskId, attempt, decision.kind, decision.seed, decision.winner, JSON.stringify(decision)],
-  );
-  const decisionId = Number(inserted.rows[0]?.id);
+  const decisionId = await insertRoutingDecision(client, taskId, attempt, decision);
   const subject = `${task.repo}#${task.issue_number}/${task.task_key}`;
   await appendEvents(client, [
     {
@@ -210,8 +170,7 @@ async function assignWinner(
   decisionId: number,
   by: { actor: string; by: "director" | "system"; override: RouteOptions["override"] },
 ): Promise<void> {
-  await client.query("UPDATE assignments SET active = false WHERE task_id = $1 AND active", [taskId]);
-  await client.query("INSERT INTO assignments (task_id, employee_id, routing_decision_id) VALUES ($1, $2, $3)", [taskId, winner, decisionId]);
+  await replaceActiveAssignment(client, taskId, winner, decisionId);
   await transitionTask(client, taskId, "assigned", {
     actor: by.actor,
     by: by.by,

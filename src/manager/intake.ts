@@ -11,7 +11,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
-import { parseRepoConfig, RepoConfig, effectiveBudgets } from "../config/repo-config.js";
+import { parseRepoConfig, RepoConfig, effectiveBudgets, type EffectiveBudgets } from "../config/repo-config.js";
 import { releaseStaleReservations, utcDay, type SpendHolder } from "../models/budgets.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { atLeast, getPermission, type Permission } from "../github/permissions.js";
@@ -34,10 +34,27 @@ import {
   refusalComment,
 } from "./intake-messages.js";
 import { cancelRequirement, releaseDependents } from "./lifecycle.js";
-import { buildPlanningMessages, type ProtectedGlob, type TaskPlan } from "./plan.js";
+import { buildPlanningMessages, type PlanningInput, type PlanningPrompt, type ProtectedGlob, type TaskPlan } from "./plan.js";
 import { draftPlan, type DraftOutcome } from "./planner.js";
-import { readRepoView } from "./repo-view.js";
-import { canTransition, type RequirementState, type TaskState } from "../core/state-machine.js";
+import { readRepoView, type RepoView } from "./repo-view.js";
+import { loadLatestIssuePayload, loadUnprocessedIssueDeliveries } from "./delivery-store.js";
+import { isInstallationRemoved, recordInstallation } from "./installation-store.js";
+import {
+  insertRequirement,
+  loadIntakeComment,
+  loadIssueRequirement,
+  loadRequirementLabels,
+  lockIssueRequirement,
+  recordRefusalComment,
+  renewRequirement,
+  saveIntakeComment,
+  setPlanProblems,
+  storePlanRevision,
+  type RequirementFields,
+  type RequirementRow,
+} from "./requirement-store.js";
+import { insertPlannedTask, lockEarlierPlanTasks } from "./task-store.js";
+import { canTransition } from "../core/state-machine.js";
 import { refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
@@ -84,13 +101,14 @@ export type IssuesDelivery = z.infer<typeof IssuesDelivery>;
 
 type Delivery = { deliveryId: string; body: IssuesDelivery };
 
-type RequirementRow = {
-  id: number;
-  state: RequirementState;
-  requirement_label: string | null;
-  default_branch: string | null;
-  repo_config: unknown;
-  title: string;
+/** What planning a requirement asks the manager models, and the limits their plan is held to. */
+type PlanningRequest = {
+  config: RepoConfig;
+  view: RepoView;
+  budgets: EffectiveBudgets;
+  budget: NonNullable<PlanningInput["budget"]>;
+  protectedGlobs: ProtectedGlob[];
+  prompt: PlanningPrompt;
 };
 
 /** Every manager model failed for provider reasons; the job is retried later (not a quality failure). */
@@ -168,28 +186,16 @@ class Intake {
   }
 
   async installationRemoved(): Promise<boolean> {
-    const { rows } = await this.services.pool.query<{ removed: boolean }>("SELECT removed_at IS NOT NULL AS removed FROM installations WHERE id = $1", [
-      this.job.installationId,
-    ]);
-    return rows[0]?.removed ?? false;
+    return isInstallationRemoved(this.services.pool, this.job.installationId);
   }
 
   async recordInstallation(): Promise<void> {
-    await this.services.pool.query("INSERT INTO installations (id, account) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [
-      this.job.installationId,
-      this.owner,
-    ]);
+    await recordInstallation(this.services.pool, this.job.installationId, this.owner);
   }
 
   private async deliveries(): Promise<Delivery[]> {
-    const { rows } = await this.services.pool.query<{ delivery_id: string; payload: unknown }>(
-      `SELECT delivery_id, payload FROM webhook_deliveries
-       WHERE processed_at IS NULL AND event = 'issues' AND installation_id = $1 AND repository = $2 AND payload #>> '{issue,number}' = $3
-       ORDER BY received_at, delivery_id`,
-      [this.job.installationId, this.job.repo, String(this.job.issueNumber)],
-    );
     const deliveries: Delivery[] = [];
-    for (const row of rows) {
+    for (const row of await loadUnprocessedIssueDeliveries(this.services.pool, this.job)) {
       const parsed = IssuesDelivery.safeParse(row.payload);
       if (parsed.success) deliveries.push({ deliveryId: row.delivery_id, body: parsed.data });
       else
@@ -206,13 +212,8 @@ class Intake {
     for (const delivery of await this.deliveries()) await markDeliveryProcessed(this.services.pool, delivery.deliveryId, reason);
   }
 
-  private async requirement(db: Pick<pg.PoolClient, "query"> = this.services.pool, lock = false): Promise<RequirementRow | undefined> {
-    const { rows } = await db.query<RequirementRow>(
-      `SELECT id, state, requirement_label, default_branch, repo_config, title FROM requirements
-       WHERE installation_id = $1 AND repo = $2 AND issue_number = $3${lock ? " FOR UPDATE" : ""}`,
-      [this.job.installationId, this.job.repo, this.job.issueNumber],
-    );
-    return rows[0];
+  private async requirement(): Promise<RequirementRow | undefined> {
+    return loadIssueRequirement(this.services.pool, this.job);
   }
 
   /** The repository config on the default branch, read at most once per job. */
@@ -293,23 +294,17 @@ class Intake {
     if (!isBot(body.sender)) permission = await getPermission(this.octokit, { owner: this.owner, repo: this.name, username: sender });
     if (permission === null || !atLeast(permission, "triage")) return this.refuse(delivery, config.requirementLabel, permission);
 
+    const fields: RequirementFields = {
+      title: body.issue.title,
+      labeledBy: sender,
+      defaultBranch: body.repository.default_branch,
+      repoConfig: config,
+      requirementLabel: config.requirementLabel,
+      private: body.repository.private,
+      repoId: body.repository.id,
+    };
     await inTransaction(this.services.pool, async (client) => {
-      const values = [
-        body.issue.title,
-        sender,
-        body.repository.default_branch,
-        JSON.stringify(config),
-        config.requirementLabel,
-        body.repository.private,
-        body.repository.id,
-      ];
-      const inserted = await client.query<{ id: number }>(
-        `INSERT INTO requirements (installation_id, repo, issue_number, title, labeled_by, default_branch, repo_config, requirement_label, private, repo_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (installation_id, repo, issue_number) DO NOTHING RETURNING id`,
-        [this.job.installationId, this.job.repo, this.job.issueNumber, ...values],
-      );
-      const id = inserted.rows[0]?.id;
+      const id = await insertRequirement(client, this.job, fields);
       if (id !== undefined) {
         await appendEvents(client, [
           {
@@ -320,13 +315,9 @@ class Intake {
           },
         ]);
       } else {
-        const row = await this.requirement(client, true);
+        const row = await lockIssueRequirement(client, this.job);
         if (row?.state === "cancelled") {
-          await client.query(
-            `UPDATE requirements SET title = $2, labeled_by = $3, default_branch = $4, repo_config = $5, requirement_label = $6, private = $7, repo_id = $8,
-               plan_problems = NULL WHERE id = $1`,
-            [row.id, ...values],
-          );
+          await renewRequirement(client, row.id, fields);
           await transitionRequirement(client, row.id, "received", {
             actor: sender,
             reason: how === "labelled" ? `labelled again by @${sender}` : `issue reopened by @${sender}`,
@@ -346,13 +337,10 @@ class Intake {
   private async refuse(delivery: Delivery, label: string, permission: Permission | null): Promise<void> {
     const { sender } = delivery.body;
     const bot = isBot(sender);
-    const already = await this.services.pool.query(
-      "SELECT 1 FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'refusal'",
-      [this.job.installationId, this.job.repo, this.job.issueNumber],
-    );
+    const already = await loadIntakeComment(this.services.pool, this.job, "refusal");
     let commentId: number | null = null;
     let body = "";
-    if (already.rowCount === 0 && !bot) {
+    if (already === undefined && !bot) {
       body = refusalComment({ login: sender.login, label, permission });
       // A crash after posting finds the comment again by its marker instead of posting a second one.
       ({ commentId } = await upsertStickyComment(this.octokit, {
@@ -364,13 +352,7 @@ class Intake {
       }));
     }
     await inTransaction(this.services.pool, async (client) => {
-      if (commentId !== null) {
-        await client.query(
-          `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'refusal', $4, $5)
-           ON CONFLICT DO NOTHING`,
-          [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
-        );
-      }
+      if (commentId !== null) await recordRefusalComment(client, this.job, { id: commentId, bodyHash: sha(body) });
       await appendEvents(client, [
         {
           actor: sender.login,
@@ -395,21 +377,13 @@ class Intake {
    * comment goes only where the label is plausibly the requirement label, and never twice with the same text.
    */
   private async reportInvalidConfig(delivery: Delivery, message: string, label: string): Promise<void> {
-    const known = await this.services.pool.query<{ requirement_label: string }>(
-      "SELECT DISTINCT requirement_label FROM requirements WHERE installation_id = $1 AND repo = $2 AND requirement_label IS NOT NULL",
-      [this.job.installationId, this.job.repo],
-    );
-    const plausible = label === DEFAULT_LABEL || /aura/i.test(label) || known.rows.some((row) => row.requirement_label === label);
+    const known = await loadRequirementLabels(this.services.pool, this.job.installationId, this.job.repo);
+    const plausible = label === DEFAULT_LABEL || /aura/i.test(label) || known.includes(label);
     if (!plausible) return markDeliveryProcessed(this.services.pool, delivery.deliveryId, "repository config invalid; label not recognisable");
     // A bot could not start a requirement with a valid config either: refused in the audit log, and no comment.
     if (isBot(delivery.body.sender)) return this.refuse(delivery, label, null);
     const body = configErrorComment({ message, branch: delivery.body.repository.default_branch, label });
-    const previous = (
-      await this.services.pool.query<{ comment_id: number; body_hash: string }>(
-        "SELECT comment_id, body_hash FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'config-error'",
-        [this.job.installationId, this.job.repo, this.job.issueNumber],
-      )
-    ).rows[0];
+    const previous = await loadIntakeComment(this.services.pool, this.job, "config-error");
     let commentId = previous?.comment_id ?? null;
     if (previous?.body_hash !== sha(body)) {
       ({ commentId } = await upsertStickyComment(this.octokit, {
@@ -422,11 +396,7 @@ class Intake {
       }));
     }
     await inTransaction(this.services.pool, async (client) => {
-      await client.query(
-        `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'config-error', $4, $5)
-         ON CONFLICT (installation_id, repo, issue_number, kind) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_hash = EXCLUDED.body_hash, updated_at = now()`,
-        [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
-      );
+      await saveIntakeComment(client, this.job, "config-error", { id: commentId, bodyHash: sha(body) });
       await appendEvents(client, [
         {
           actor: delivery.body.sender.login,
@@ -441,13 +411,7 @@ class Intake {
 
   /** The issue text the planner reads: the newest delivery's copy (the text at the time it was labelled). */
   private async issueText(): Promise<{ title: string; body: string }> {
-    const { rows } = await this.services.pool.query<{ payload: unknown }>(
-      `SELECT payload FROM webhook_deliveries
-       WHERE event = 'issues' AND installation_id = $1 AND repository = $2 AND payload #>> '{issue,number}' = $3
-       ORDER BY received_at DESC LIMIT 1`,
-      [this.job.installationId, this.job.repo, String(this.job.issueNumber)],
-    );
-    const parsed = IssuesDelivery.safeParse(rows[0]?.payload);
+    const parsed = IssuesDelivery.safeParse(await loadLatestIssuePayload(this.services.pool, this.job));
     if (parsed.success) return { title: parsed.data.issue.title, body: parsed.data.issue.body ?? "" };
     const { data } = await this.octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
       owner: this.owner,
@@ -467,7 +431,19 @@ class Intake {
       );
       await this.refreshStatus(true);
     }
+    const request = await this.planningRequest(requirement);
+    // An earlier attempt killed mid-call must not keep its reservation against the caps this plan needs.
+    await releaseStaleReservations(this.services.pool, { at: this.services.now(), requirementId: requirement.id });
+    const outcome = await this.draft(requirement.id, request, holder);
+    const planning = { record: outcome.record, prompt: { estimatedTokens: request.prompt.estimatedTokens, truncated: request.prompt.truncated } };
+    if (outcome.kind === "providers-failed" && !finalAttempt) return this.deferPlanning(requirement.id, outcome.reason, planning);
+    await this.recordDraft(requirement.id, request.config, outcome, planning);
+    this.statusFresh = false;
+    if (outcome.kind === "over-budget") await this.reportPlanningBudget(outcome.reason);
+  }
 
+  /** What the planner is asked and held to: the prompt (issue, tree, readme, manifests) and the repository's limits. */
+  private async planningRequest(requirement: RequirementRow): Promise<PlanningRequest> {
     const config = requirement.repo_config ? RepoConfig.parse(requirement.repo_config) : parseRepoConfig(null);
     const branch = requirement.default_branch ?? (await this.defaultBranch());
     const view = await readRepoView(this.octokit, { owner: this.owner, repo: this.name, ref: branch });
@@ -490,12 +466,16 @@ class Intake {
       maxTasks: config.maxTasks,
       budget,
     });
-    // An earlier attempt killed mid-call must not keep its reservation against the caps this plan needs.
-    await releaseStaleReservations(this.services.pool, { at: this.services.now(), requirementId: requirement.id });
-    const outcome = await draftPlan(this.services, {
+    return { config, view, budgets, budget, protectedGlobs, prompt };
+  }
+
+  /** Asks the manager models for a plan, spending against the requirement's budgets. */
+  private async draft(requirementId: number, request: PlanningRequest, holder: SpendHolder): Promise<DraftOutcome> {
+    const { config, view, budgets, budget, protectedGlobs, prompt } = request;
+    return draftPlan(this.services, {
       messages: prompt.messages,
       spend: {
-        subject: { installationId: this.job.installationId, repo: this.job.repo, requirementId: requirement.id, day: utcDay(this.services.now()) },
+        subject: { installationId: this.job.installationId, repo: this.job.repo, requirementId, day: utcDay(this.services.now()) },
         budgets,
         holder,
       },
@@ -507,21 +487,25 @@ class Intake {
         ...(view.treeTruncated || view.fileTree.length === 0 ? {} : { repoFiles: view.fileTree }),
       },
     });
-    const planning = { record: outcome.record, prompt: { estimatedTokens: prompt.estimatedTokens, truncated: prompt.truncated } };
+  }
 
-    if (outcome.kind === "providers-failed" && !finalAttempt) {
-      await appendEvents(this.services.pool, [
-        {
-          actor: "aura/manager",
-          action: "plan.deferred",
-          subject: this.subject,
-          payload: { requirementId: requirement.id, reason: outcome.reason, ...planning },
-        },
-      ]);
-      throw new ManagerModelsUnavailable(`${outcome.reason}; planning will be retried`);
-    }
+  /** No manager model could be reached and attempts are left: audited, and the job is retried later. */
+  private async deferPlanning(requirementId: number, reason: string, planning: Record<string, unknown>): Promise<never> {
+    await appendEvents(this.services.pool, [
+      {
+        actor: "aura/manager",
+        action: "plan.deferred",
+        subject: this.subject,
+        payload: { requirementId, reason, ...planning },
+      },
+    ]);
+    throw new ManagerModelsUnavailable(`${reason}; planning will be retried`);
+  }
+
+  /** Audits the draft and settles the requirement by it, unless the requirement left `planning` meanwhile. */
+  private async recordDraft(requirementId: number, config: RepoConfig, outcome: DraftOutcome, planning: Record<string, unknown>): Promise<void> {
     await inTransaction(this.services.pool, async (client) => {
-      const current = await this.requirement(client, true);
+      const current = await lockIssueRequirement(client, this.job);
       if (current?.state !== "planning") {
         // Cancelled (or taken over by a director) while the model was thinking: the draft is dropped.
         await appendEvents(client, [
@@ -529,7 +513,7 @@ class Intake {
             actor: "aura/manager",
             action: "plan.discarded",
             subject: this.subject,
-            payload: { requirementId: requirement.id, state: current?.state ?? null, outcome: outcome.kind },
+            payload: { requirementId, state: current?.state ?? null, outcome: outcome.kind },
           },
         ]);
         return;
@@ -539,13 +523,11 @@ class Intake {
           actor: "aura/manager",
           action: "plan.drafted",
           subject: this.subject,
-          payload: { requirementId: requirement.id, outcome: outcome.kind, ...planning },
+          payload: { requirementId, outcome: outcome.kind, ...planning },
         },
       ]);
-      await this.settle(client, requirement.id, config, outcome);
+      await this.settle(client, requirementId, config, outcome);
     });
-    this.statusFresh = false;
-    if (outcome.kind === "over-budget") await this.reportPlanningBudget(outcome.reason);
   }
 
   /**
@@ -554,12 +536,7 @@ class Intake {
    */
   private async reportPlanningBudget(reason: string): Promise<void> {
     const body = planningBudgetComment(reason);
-    const previous = (
-      await this.services.pool.query<{ comment_id: number; body_hash: string }>(
-        "SELECT comment_id, body_hash FROM intake_comments WHERE installation_id = $1 AND repo = $2 AND issue_number = $3 AND kind = 'planning-budget'",
-        [this.job.installationId, this.job.repo, this.job.issueNumber],
-      )
-    ).rows[0];
+    const previous = await loadIntakeComment(this.services.pool, this.job, "planning-budget");
     if (previous?.body_hash === sha(body)) return;
     const { commentId } = await upsertStickyComment(this.octokit, {
       owner: this.owner,
@@ -569,16 +546,12 @@ class Intake {
       body,
       commentId: previous?.comment_id ?? null,
     });
-    await this.services.pool.query(
-      `INSERT INTO intake_comments (installation_id, repo, issue_number, kind, comment_id, body_hash) VALUES ($1, $2, $3, 'planning-budget', $4, $5)
-       ON CONFLICT (installation_id, repo, issue_number, kind) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_hash = EXCLUDED.body_hash, updated_at = now()`,
-      [this.job.installationId, this.job.repo, this.job.issueNumber, commentId, sha(body)],
-    );
+    await saveIntakeComment(this.services.pool, this.job, "planning-budget", { id: commentId, bodyHash: sha(body) });
   }
 
   private async settle(client: pg.PoolClient, requirementId: number, config: RepoConfig, outcome: DraftOutcome): Promise<void> {
     const needsDirector = async (to: "needs_director" | "failed", explanation: string, reason: string) => {
-      await client.query("UPDATE requirements SET plan_problems = $2 WHERE id = $1", [requirementId, JSON.stringify(explanation)]);
+      await setPlanProblems(client, requirementId, explanation);
       await transitionRequirement(client, requirementId, to, { actor: "aura/manager", reason });
     };
     switch (outcome.kind) {
@@ -606,40 +579,14 @@ class Intake {
   }
 
   private async storePlan(client: pg.PoolClient, requirementId: number, config: RepoConfig, plan: TaskPlan, employeeId: string): Promise<void> {
-    const { rows } = await client.query<{ plan_revision: number }>(
-      "UPDATE requirements SET plan = $2, plan_problems = NULL, plan_revision = plan_revision + 1 WHERE id = $1 RETURNING plan_revision",
-      [requirementId, JSON.stringify({ ...plan, plannedBy: employeeId })],
-    );
-    const revision = rows[0]?.plan_revision ?? 1;
+    const revision = (await storePlanRevision(client, requirementId, { ...plan, plannedBy: employeeId })) ?? 1;
     // Tasks of an earlier plan that are still open give way to the new plan.
-    const earlier = await client.query<{ id: number; state: TaskState }>(
-      "SELECT id, state FROM tasks WHERE requirement_id = $1 AND plan_revision < $2 ORDER BY id FOR UPDATE",
-      [requirementId, revision],
-    );
-    for (const task of earlier.rows) {
+    for (const task of await lockEarlierPlanTasks(client, requirementId, revision)) {
       if (canTransition("task", task.state, "cancelled")) {
         await transitionTask(client, task.id, "cancelled", { actor: "aura/manager", reason: "superseded by a new plan" });
       }
     }
-    for (const task of plan.tasks) {
-      await client.query(
-        `INSERT INTO tasks (requirement_id, plan_revision, task_key, title, instructions, task_class, scope, acceptance, depends_on, estimate_tokens, estimate_usd)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
-        [
-          requirementId,
-          revision,
-          task.id,
-          task.title,
-          task.instructions,
-          task.taskClass,
-          task.scope,
-          task.acceptance,
-          task.dependsOn,
-          task.estimate.tokens,
-          task.estimate.usd,
-        ],
-      );
-    }
+    for (const task of plan.tasks) await insertPlannedTask(client, requirementId, revision, task);
     await transitionRequirement(client, requirementId, "planned", {
       actor: "aura/manager",
       reason: `a plan of ${plan.tasks.length} task${plan.tasks.length === 1 ? "" : "s"} by ${employeeId} passed the rules`,
@@ -675,14 +622,14 @@ class Intake {
     const message = error instanceof Error ? error.message : String(error);
     this.log.error({ reason: message }, "planning failed on its last attempt");
     const moved = await inTransaction(this.services.pool, async (client) => {
-      const requirement = await this.requirement(client, true);
+      const requirement = await lockIssueRequirement(client, this.job);
       if (!requirement) return false;
       if (requirement.state === "received") {
         await transitionRequirement(client, requirement.id, "planning", { actor: "aura/manager", reason: "planning started" });
       } else if (requirement.state !== "planning") {
         return false;
       }
-      await client.query("UPDATE requirements SET plan_problems = $2 WHERE id = $1", [requirement.id, JSON.stringify(crashExplanation(attempts, message))]);
+      await setPlanProblems(client, requirement.id, crashExplanation(attempts, message));
       await transitionRequirement(client, requirement.id, "needs_director", {
         actor: "aura/manager",
         reason: `planning failed ${attempts} times: ${message.slice(0, 300)}`,

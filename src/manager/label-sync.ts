@@ -7,6 +7,7 @@ import { appendEvents } from "../audit/append.js";
 import { RepoConfig } from "../config/repo-config.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import type { Services } from "../services.js";
+import { loadUnprocessedLabelDeliveries, setDeliveriesProcessed } from "./delivery-store.js";
 import { ensureRequirementLabel } from "./installation.js";
 import { inTransaction } from "../core/transitions.js";
 
@@ -32,12 +33,7 @@ function removedName(delivery: z.infer<typeof LabelDelivery>): string | undefine
 
 /** The repository's unprocessed `label` deliveries, and those that took a label name away, oldest first. */
 async function labelRemovals(services: Services, payload: z.infer<typeof LabelSyncPayload>) {
-  const { rows } = await services.pool.query<{ delivery_id: string; payload: unknown }>(
-    `SELECT delivery_id, payload FROM webhook_deliveries
-     WHERE processed_at IS NULL AND installation_id = $1 AND repository = $2 AND event = 'label'
-     ORDER BY received_at, delivery_id`,
-    [payload.installationId, payload.repo],
-  );
+  const rows = await loadUnprocessedLabelDeliveries(services.pool, payload.installationId, payload.repo);
   const removals = rows.flatMap((row) => {
     const parsed = LabelDelivery.safeParse(row.payload);
     const name = parsed.success ? removedName(parsed.data) : undefined;
@@ -76,7 +72,5 @@ export async function runLabelSyncJob(services: Services, rawPayload: unknown): 
       }
     }
   }
-  await inTransaction(services.pool, async (client) => {
-    await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = ANY($1::text[]) AND processed_at IS NULL", [deliveryIds]);
-  });
+  await inTransaction(services.pool, (client) => setDeliveriesProcessed(client, deliveryIds));
 }

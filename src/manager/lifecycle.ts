@@ -4,7 +4,9 @@
 import type pg from "pg";
 import type { Services } from "../services.js";
 import { routeTask } from "./assign.js";
-import { canTransition, type RequirementState, type TaskState } from "../core/state-machine.js";
+import { lockRequirementPlan, lockRequirementState } from "./requirement-store.js";
+import { loadPlanTasks, lockRequirementTasks, stopCancelledTaskWork } from "./task-store.js";
+import { canTransition, type RequirementState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
@@ -33,18 +35,9 @@ const WORKING_STATES: readonly RequirementState[] = ["in_progress", "needs_direc
  * Call inside a transaction; the Director's merge handling calls it after a task's PR merges.
  */
 export async function releaseDependents(services: Services, client: pg.PoolClient, requirementId: number): Promise<RoutedTask[]> {
-  const requirement = (
-    await client.query<{ state: RequirementState; plan_revision: number }>("SELECT state, plan_revision FROM requirements WHERE id = $1 FOR UPDATE", [
-      requirementId,
-    ])
-  ).rows[0];
+  const requirement = await lockRequirementPlan(client, requirementId);
   if (!requirement || !WORKING_STATES.includes(requirement.state)) return [];
-  const tasks = (
-    await client.query<{ id: number; task_key: string; state: TaskState; depends_on: string[] }>(
-      "SELECT id, task_key, state, depends_on FROM tasks WHERE requirement_id = $1 AND plan_revision = $2 ORDER BY id",
-      [requirementId, requirement.plan_revision],
-    )
-  ).rows;
+  const tasks = await loadPlanTasks(client, requirementId, requirement.plan_revision);
   const stateOf = new Map(tasks.map((task) => [task.task_key, task.state]));
   const routed: RoutedTask[] = [];
   for (const task of tasks) {
@@ -72,9 +65,9 @@ export async function releaseDependents(services: Services, client: pg.PoolClien
 /** `/aura approve`: a director starts a plan that waited for approval. The caller has checked the director. */
 export async function approvePlan(services: Services, requirementId: number, director: string): Promise<{ routed: RoutedTask[] }> {
   const routed = await inTransaction(services.pool, async (client) => {
-    const row = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1 FOR UPDATE", [requirementId])).rows[0];
-    if (!row) throw new Error(`requirement ${requirementId} does not exist`);
-    if (row.state !== "awaiting_approval") throw new PlanNotAwaitingApproval(requirementId, row.state);
+    const state = await lockRequirementState(client, requirementId);
+    if (!state) throw new Error(`requirement ${requirementId} does not exist`);
+    if (state !== "awaiting_approval") throw new PlanNotAwaitingApproval(requirementId, state);
     await transitionRequirement(client, requirementId, "in_progress", { actor: director, by: "director", reason: `plan approved by @${director}` });
     return releaseDependents(services, client, requirementId);
   });
@@ -91,23 +84,16 @@ export async function cancelRequirement(
   requirementId: number,
   context: { actor: string; reason: string; noticeKey: string },
 ): Promise<{ cancelled: boolean; taskIds: number[] }> {
-  const requirement = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1 FOR UPDATE", [requirementId])).rows[0];
-  if (!requirement || !canTransition("requirement", requirement.state, "cancelled")) return { cancelled: false, taskIds: [] };
-  const tasks = (
-    await client.query<{ id: number; state: TaskState }>("SELECT id, state FROM tasks WHERE requirement_id = $1 ORDER BY id FOR UPDATE", [requirementId])
-  ).rows;
+  const state = await lockRequirementState(client, requirementId);
+  if (!state || !canTransition("requirement", state, "cancelled")) return { cancelled: false, taskIds: [] };
+  const tasks = await lockRequirementTasks(client, requirementId);
   const taskIds: number[] = [];
   for (const task of tasks) {
     if (!canTransition("task", task.state, "cancelled")) continue;
     await transitionTask(client, task.id, "cancelled", { actor: context.actor, reason: context.reason });
     taskIds.push(task.id);
   }
-  if (taskIds.length > 0) {
-    await client.query("UPDATE assignments SET active = false WHERE task_id = ANY($1::bigint[]) AND active", [taskIds]);
-    // A running job cannot be deleted; remove_job stops it from being retried and frees its key.
-    await client.query("SELECT graphile_worker.remove_job('task:' || id) FROM unnest($1::bigint[]) AS id", [taskIds]);
-    await client.query("UPDATE model_spend SET state = 'released', settled_at = now() WHERE task_id = ANY($1::bigint[]) AND state = 'reserved'", [taskIds]);
-  }
+  if (taskIds.length > 0) await stopCancelledTaskWork(client, taskIds);
   await transitionRequirement(client, requirementId, "cancelled", { actor: context.actor, reason: context.reason, details: { cancelledTasks: taskIds } });
   await addNotice(client, requirementId, {
     kind: "info",

@@ -12,10 +12,12 @@ import type { Services } from "../services.js";
 import type { Dispatcher } from "../queue/dispatch.js";
 import type { Duty } from "../queue/leader.js";
 import { routeTask } from "./assign.js";
-import { enqueueMany, JOB_STILL_QUEUED } from "../queue/enqueue.js";
-import { deliveryJobs, jobWaitingFor } from "../queue/inbox.js";
+import { enqueueMany } from "../queue/enqueue.js";
+import { deliveryJobs } from "../queue/inbox.js";
+import { lockMissedDeliveries, recordRedispatch, setDeliveryProcessed } from "./delivery-store.js";
 import { INTAKE_TASK } from "./intake.js";
-import type { TaskState } from "../core/state-machine.js";
+import { loadRequirementState, lockRequirementsWithLostIntake } from "./requirement-store.js";
+import { countStuckRetry, findStuckTasks, lockTaskForStuckCheck } from "./task-store.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
 
@@ -41,28 +43,15 @@ export type StuckTaskAction = { taskId: number; action: "retried" | "needs_direc
 
 /** Retries each stuck task once (a new routing decision), then hands it to a director. */
 export async function reconcileStuckTasks(services: Services, options: Pick<ReconcilerOptions, "stuckTaskMs" | "batch">): Promise<StuckTaskAction[]> {
-  const { rows } = await services.pool.query<{ id: number; requirement_id: number }>(
-    `SELECT t.id, t.requirement_id FROM tasks t
-       JOIN requirements r ON r.id = t.requirement_id
-       LEFT JOIN installations i ON i.id = r.installation_id
-     WHERE t.state IN ('assigned', 'working') AND t.updated_at < now() - make_interval(secs => $1)
-       AND i.halted_at IS NULL AND i.removed_at IS NULL
-     ORDER BY t.updated_at LIMIT $2`,
-    [options.stuckTaskMs / 1000, options.batch],
-  );
+  const rows = await findStuckTasks(services.pool, { stuckMs: options.stuckTaskMs, batch: options.batch });
   const actions: StuckTaskAction[] = [];
   for (const row of rows) {
     const action = await inTransaction(services.pool, async (client) => {
-      const task = (
-        await client.query<{ state: TaskState; stuck_retries: number; task_key: string; stale: boolean }>(
-          `SELECT state, stuck_retries, task_key, updated_at < now() - make_interval(secs => $2) AS stale FROM tasks WHERE id = $1 FOR UPDATE`,
-          [row.id, options.stuckTaskMs / 1000],
-        )
-      ).rows[0];
+      const task = await lockTaskForStuckCheck(client, row.id, options.stuckTaskMs);
       if (!task || !task.stale || (task.state !== "assigned" && task.state !== "working")) return null;
       const minutes = Math.round(options.stuckTaskMs / 60_000);
       if (task.stuck_retries === 0) {
-        await client.query("UPDATE tasks SET stuck_retries = stuck_retries + 1 WHERE id = $1", [row.id]);
+        await countStuckRetry(client, row.id);
         if (task.state === "working") {
           await transitionTask(client, row.id, "queued", { actor: "aura/reconciler", reason: `no progress for ${minutes} minutes; retrying once` });
         }
@@ -89,8 +78,8 @@ export async function reconcileStuckTasks(services: Services, options: Pick<Reco
 }
 
 async function moveRequirementToDirector(client: pg.PoolClient, requirementId: number, reason: string): Promise<void> {
-  const { rows } = await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId]);
-  if (rows[0]?.state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/reconciler", reason });
+  const state = await loadRequirementState(client, requirementId);
+  if (state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/reconciler", reason });
 }
 
 /** Releases the reservations of model calls that can no longer be running (see releaseStaleReservations). */
@@ -103,19 +92,7 @@ export async function reconcileStaleReservations(services: Services): Promise<nu
 /** Enqueues intake again for requirements waiting for a plan whose job is gone. Returns their ids. */
 export async function reconcileLostIntake(services: Services, options: Pick<ReconcilerOptions, "lostIntakeMs" | "batch">): Promise<number[]> {
   return inTransaction(services.pool, async (client) => {
-    const { rows } = await client.query<{ id: number; installation_id: number; repo: string; issue_number: number }>(
-      `SELECT r.id, r.installation_id, r.repo, r.issue_number FROM requirements r
-         LEFT JOIN installations i ON i.id = r.installation_id
-       WHERE r.state IN ('received', 'planning') AND r.updated_at < now() - make_interval(secs => $1)
-         AND i.removed_at IS NULL
-         AND NOT EXISTS (
-           SELECT 1 FROM queued_jobs q
-           WHERE (q.job_key = 'requirement:' || r.repo || '#' || r.issue_number
-                  OR (q.payload->>'repo' = r.repo AND q.payload->>'issueNumber' = r.issue_number::text))
-             AND ${JOB_STILL_QUEUED})
-       ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`,
-      [options.lostIntakeMs / 1000, options.batch],
-    );
+    const rows = await lockRequirementsWithLostIntake(client, { lostMs: options.lostIntakeMs, batch: options.batch });
     await enqueueMany(
       client,
       rows.map((row) => ({ name: INTAKE_TASK, payload: { installationId: Number(row.installation_id), repo: row.repo, issueNumber: row.issue_number } })),
@@ -135,21 +112,7 @@ export async function reconcileMissedDeliveries(
   options: Pick<ReconcilerOptions, "missedDeliveryMs" | "batch">,
 ): Promise<{ redispatched: string[]; settled: string[] }> {
   return inTransaction(services.pool, async (client) => {
-    const { rows } = await client.query<{
-      delivery_id: string;
-      event: string;
-      action: string | null;
-      installation_id: number | null;
-      repository: string | null;
-      payload: Record<string, unknown>;
-    }>(
-      `SELECT d.delivery_id, d.event, d.action, d.installation_id, d.repository, d.payload FROM webhook_deliveries d
-       WHERE d.processed_at IS NULL AND d.received_at < now() - make_interval(secs => $1)
-         AND NOT EXISTS (SELECT 1 FROM delivery_redispatches x WHERE x.delivery_id = d.delivery_id)
-         AND NOT ${jobWaitingFor("d.delivery_id")}
-       ORDER BY d.received_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
-      [options.missedDeliveryMs / 1000, options.batch],
-    );
+    const rows = await lockMissedDeliveries(client, { missedMs: options.missedDeliveryMs, batch: options.batch });
     const redispatched: string[] = [];
     const settled: string[] = [];
     for (const row of rows) {
@@ -162,12 +125,12 @@ export async function reconcileMissedDeliveries(
         payload: row.payload,
       });
       if (jobs.length === 0) {
-        await client.query("UPDATE webhook_deliveries SET processed_at = now() WHERE delivery_id = $1", [row.delivery_id]);
+        await setDeliveryProcessed(client, row.delivery_id);
         settled.push(row.delivery_id);
         continue;
       }
       await enqueueMany(client, deliveryJobs(jobs, row.delivery_id));
-      await client.query("INSERT INTO delivery_redispatches (delivery_id, jobs) VALUES ($1, $2)", [row.delivery_id, jobs.length]);
+      await recordRedispatch(client, row.delivery_id, jobs.length);
       redispatched.push(row.delivery_id);
     }
     if (redispatched.length > 0) services.log.warn({ deliveries: redispatched }, "re-dispatched deliveries that were never processed");

@@ -7,6 +7,8 @@ import { addNotice, refreshStatusComment } from "../core/status-comment.js";
 import { inTransaction, transitionRequirement } from "../core/transitions.js";
 import type { Services } from "../services.js";
 import { routeTask } from "./assign.js";
+import { loadRequirementState } from "./requirement-store.js";
+import { loadFailedEmployees, loadTaskInstallation, lockTaskWithAssignee } from "./task-store.js";
 
 export const REROUTE_TASK = "task.reroute";
 
@@ -19,11 +21,7 @@ export type RerouteOutcome = { kind: "routed"; employeeId: string | null } | { k
 export async function rerouteHaltScope(services: Pick<Services, "pool">, raw: unknown): Promise<number | undefined> {
   const parsed = ReroutePayload.safeParse(raw);
   if (!parsed.success) return undefined;
-  const { rows } = await services.pool.query<{ installation_id: string }>(
-    "SELECT r.installation_id FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1",
-    [parsed.data.taskId],
-  );
-  return rows[0] ? Number(rows[0].installation_id) : undefined;
+  return loadTaskInstallation(services.pool, parsed.data.taskId);
 }
 
 /**
@@ -33,22 +31,13 @@ export async function rerouteHaltScope(services: Pick<Services, "pool">, raw: un
 export async function runRerouteJob(services: Services, raw: unknown): Promise<RerouteOutcome> {
   const payload = ReroutePayload.parse(raw);
   const outcome = await inTransaction(services.pool, async (client) => {
-    const task = (
-      await client.query<{ task_key: string; requirement_id: string; state: string; employee_id: string | null }>(
-        `SELECT t.task_key, t.requirement_id, t.state, a.employee_id
-           FROM tasks t LEFT JOIN assignments a ON a.task_id = t.id AND a.active
-          WHERE t.id = $1 FOR UPDATE OF t`,
-        [payload.taskId],
-      )
-    ).rows[0];
+    const task = await lockTaskWithAssignee(client, payload.taskId);
     if (!task) return { kind: "skipped", reason: "the task no longer exists" } as const;
     if (task.employee_id !== payload.from || (task.state !== "working" && task.state !== "assigned")) {
       return { kind: "skipped", reason: `the task is ${task.state}${task.employee_id ? ` with ${task.employee_id}` : ""} now` } as const;
     }
     const requirementId = Number(task.requirement_id);
-    const excluded = (
-      await client.query<{ employee_id: string }>("SELECT DISTINCT employee_id FROM task_provider_failures WHERE task_id = $1", [payload.taskId])
-    ).rows.map((row) => row.employee_id);
+    const excluded = await loadFailedEmployees(client, payload.taskId);
     const result = await routeTask(services, client, payload.taskId, { excluded });
     await addNotice(client, requirementId, {
       kind: "info",
@@ -64,6 +53,6 @@ export async function runRerouteJob(services: Services, raw: unknown): Promise<R
 }
 
 async function moveRequirementToDirector(client: Parameters<typeof transitionRequirement>[0], requirementId: number, reason: string): Promise<void> {
-  const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
-  if (requirement?.state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/manager", reason });
+  const state = await loadRequirementState(client, requirementId);
+  if (state === "in_progress") await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/manager", reason });
 }

@@ -3,7 +3,7 @@
 import type { JobHelpers } from "graphile-worker";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stopInstallationJobs } from "../../src/manager/installation.js";
+import { stopInstallationJobs } from "../../src/manager/installation-store.js";
 import { enqueue, enqueueMany, JOBS } from "../../src/queue/enqueue.js";
 import { HALT_RECHECK_MS } from "../../src/queue/halt.js";
 import { jobWaitingFor } from "../../src/queue/inbox.js";

@@ -45,6 +45,8 @@ export const Employee = z
     limits: z.strictObject({
       maxTokensPerCall: z.number().int().positive().max(2_000_000),
       timeoutSeconds: z.number().int().positive().max(3600),
+      /** The model's context window in tokens; the agent shortens older observations as a turn nears it. */
+      contextTokens: z.number().int().min(4096).max(10_000_000).optional(),
     }),
     dataPolicy: z.strictObject({
       /** The model runs on infrastructure the operator controls; only such models may see private repos under `localModelsOnly`. */

@@ -30,6 +30,8 @@ export type ExecutionSnapshot = {
   /** The sandbox mode the attempt ran under (as `sandboxMode` reports it). */
   sandbox: ReturnType<typeof sandboxMode>;
   policyRevision: string;
+  /** How the employee worked: as an agent (`native`, `actions`) with its step cap, or single-shot (`none`). */
+  work?: { mode: "native" | "actions" | "none"; maxSteps: number | null };
   createdAt: string;
 };
 

@@ -7,8 +7,8 @@
 import type { JobHelpers } from "graphile-worker";
 import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
-import type { Employee } from "../config/policy-files.js";
-import { effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
+import { workModeOf, type Employee, type WorkMode } from "../config/policy-files.js";
+import { agentLimits, effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
@@ -64,6 +64,7 @@ import { recordSnapshot, toolVersions, type ExecutionSnapshot } from "./snapshot
 import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } from "./task-context.js";
 import { enqueueSyncBase } from "./sync-base.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
+import { prepareAgent, recordSingleShot, runAgent, type AgentTask } from "./agent/loop-work.js";
 import {
   countOpenAgentPulls,
   loadOpenRevision,
@@ -108,6 +109,8 @@ type Run = {
   subjectText: string;
   /** The job attempt running this loop, named in each reservation. */
   holder: SpendHolder | undefined;
+  /** Fires when the job is stopped: an agent run stops at its next step and stays on record as interrupted. */
+  signal: AbortSignal | undefined;
 };
 
 /** One model call under a reservation that bounds it: reserve the worst case, call, settle the real usage, warn near caps. */
@@ -275,7 +278,11 @@ function repoConfigOf(task: TaskRow): RepoConfig {
  * employee, a free PR slot, a sandbox, the task's tree), and works it under the tree lock. Returns what happened
  * (the job itself ignores it; tests and the bench read it).
  */
-export async function runTaskWork(services: Services, payload: unknown, helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts"> }): Promise<WorkOutcome> {
+export async function runTaskWork(
+  services: Services,
+  payload: unknown,
+  helpers: { job?: Pick<JobHelpers["job"], "id" | "attempts">; abortSignal?: AbortSignal },
+): Promise<WorkOutcome> {
   const { taskId, revisionId } = TaskWorkPayload.parse(payload);
   const task = await loadTaskToWork(services.pool, taskId);
   if (!task) return { kind: "skipped", reason: `task ${taskId} does not exist` };
@@ -285,7 +292,7 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
   }
   if (!task.employee_id) return { kind: "skipped", reason: `task ${taskId} has no active assignment` };
   const registryEmployee = services.policies.employees.employees.find((candidate) => candidate.id === task.employee_id);
-  const run = newRun(services, task, { taskId, employeeId: task.employee_id, registryEmployee, job: helpers.job });
+  const run = newRun(services, task, { taskId, employeeId: task.employee_id, registryEmployee, job: helpers.job, signal: helpers.abortSignal });
   if (!registryEmployee) return stopForUnknownEmployee(run);
 
   // Rate-aware: a task that has no PR yet waits while the repository has its maximum of open agent PRs.
@@ -320,7 +327,13 @@ export async function runTaskWork(services: Services, payload: unknown, helpers:
 function newRun(
   services: Services,
   task: TaskRow,
-  who: { taskId: number; employeeId: string; registryEmployee: Employee | undefined; job: Pick<JobHelpers["job"], "id" | "attempts"> | undefined },
+  who: {
+    taskId: number;
+    employeeId: string;
+    registryEmployee: Employee | undefined;
+    job: Pick<JobHelpers["job"], "id" | "attempts"> | undefined;
+    signal: AbortSignal | undefined;
+  },
 ): Run {
   const { taskId, employeeId, registryEmployee, job } = who;
   const config = repoConfigOf(task);
@@ -349,6 +362,7 @@ function newRun(
     },
     subjectText: `${task.repo}#${task.issue_number}/${task.task_key}`,
     holder: job ? { jobId: job.id, attempt: job.attempts } : undefined,
+    signal: who.signal,
   };
 }
 
@@ -433,6 +447,8 @@ type Work = {
   evidence: RunEvidence | undefined;
   stop: Stop | undefined;
   providerFailure: ModelCallError | undefined;
+  /** The repository guidance files an agent was given (for the PR). */
+  guidance?: string[];
 };
 
 /**
@@ -442,11 +458,11 @@ type Work = {
  */
 async function workInTree(run: Run, workspace: TaskWorkspace, input: TreeInput): Promise<WorkOutcome> {
   const { services, task } = run;
-  const context = await buildTaskContext(workspace.path, await listFiles(workspace), taskBrief(task), { revision: input.revision });
-  const snapshot = await executionSnapshot(run, workspace, input, context.promptSha256);
-  const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
   const commands = await repoCommands(run, workspace);
-  const work = await editAndTest(run, workspace, context.messages, commands);
+  const plan = await planWork(run, workspace, input, commands);
+  const snapshot = await executionSnapshot(run, workspace, input, plan.promptSha256, plan.mode);
+  const snapshotId = await recordSnapshot(services.pool, snapshot, run.subjectText);
+  const work = await plan.work();
 
   const saved = await saveOrHandOver(run, workspace, input, work, snapshotId);
   if ("kind" in saved) return saved;
@@ -461,6 +477,61 @@ async function workInTree(run: Run, workspace: TaskWorkspace, input: TreeInput):
     return { kind: "needs_director", pullNumber: null, reason };
   }
   return publishWork(run, workspace, input, work, snapshotId);
+}
+
+/**
+ * How the employee works the task (its registry `tools`): as an agent (native tool calls or the action
+ * protocol), or single-shot EditSets (`none`). Either way the first messages are built before the snapshot.
+ */
+async function planWork(
+  run: Run,
+  workspace: TaskWorkspace,
+  input: TreeInput,
+  commands: RepoCommands,
+): Promise<{ promptSha256: string; mode: { mode: WorkMode; maxSteps: number | null }; work: () => Promise<Work> }> {
+  const { services, task } = run;
+  const mode = workModeOf(run.employee);
+  if (mode === "none") {
+    const context = await buildTaskContext(workspace.path, await listFiles(workspace), taskBrief(task), { revision: input.revision });
+    const record = { taskId: run.taskId, attempt: task.attempt, revisionRound: input.revision?.round ?? task.revision_rounds };
+    const who = { employeeId: run.employee.id, jobId: run.holder?.jobId ?? null, subject: run.subjectText };
+    return {
+      promptSha256: context.promptSha256,
+      mode: { mode, maxSteps: null },
+      work: () => recordSingleShot(services, { ...record, ...who }, () => editAndTest(run, workspace, context.messages, commands)),
+    };
+  }
+  const agent = agentTask(run, workspace, input, commands, mode);
+  const start = await prepareAgent(agent);
+  return { promptSha256: start.promptSha256, mode: { mode, maxSteps: agent.limits.maxSteps }, work: () => runAgent(agent, start) };
+}
+
+function agentTask(run: Run, workspace: TaskWorkspace, input: TreeInput, commands: RepoCommands, protocol: "native" | "actions"): AgentTask {
+  const { services, task } = run;
+  return {
+    services,
+    employee: run.employee,
+    protocol,
+    taskId: run.taskId,
+    attempt: task.attempt,
+    revisionRound: input.revision?.round ?? task.revision_rounds,
+    brief: taskBrief(task),
+    subject: run.subject,
+    subjectText: run.subjectText,
+    budgets: run.budgets,
+    holder: run.holder,
+    limits: agentLimits(run.config, task.task_class),
+    workspace,
+    commands,
+    rules: editRules(run, new Map()),
+    revision: input.revision,
+    afterTurn: () => warnNearCaps(run),
+    checks: async () => {
+      const checks = await runChecks(services, workspace, commands);
+      return { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds: 0 };
+    },
+    signal: run.signal,
+  };
 }
 
 function taskBrief(task: TaskRow): TaskBrief {
@@ -478,7 +549,13 @@ function taskBrief(task: TaskRow): TaskBrief {
 }
 
 /** Everything a replay needs to know about this run: who worked, with which limits, from which commit, with which tools. */
-async function executionSnapshot(run: Run, workspace: TaskWorkspace, input: TreeInput, promptSha256: string): Promise<ExecutionSnapshot> {
+async function executionSnapshot(
+  run: Run,
+  workspace: TaskWorkspace,
+  input: TreeInput,
+  promptSha256: string,
+  work: { mode: WorkMode; maxSteps: number | null },
+): Promise<ExecutionSnapshot> {
   const { services, task, taskId, employee } = run;
   return {
     taskId,
@@ -499,6 +576,7 @@ async function executionSnapshot(run: Run, workspace: TaskWorkspace, input: Tree
     tools: await toolVersions(),
     sandbox: input.mode,
     policyRevision: services.policies.revision,
+    work,
     createdAt: services.now().toISOString(),
   };
 }

@@ -17,7 +17,7 @@ import { createPool } from "../db/pool.js";
 import { createApp } from "../app.js";
 import type { Dispatcher } from "../queue/dispatch.js";
 import { retireAuditPartitions } from "../audit/retention.js";
-import { loadPolicySet, type Employee } from "../config/policy-files.js";
+import { loadPolicySet, type Employee, type PolicySet } from "../config/policy-files.js";
 import { CircuitBreaker } from "../models/circuit-breaker.js";
 import type { ModelClient } from "../models/model-client.js";
 import { createGitHubAccess } from "../github/octokit.js";
@@ -69,6 +69,8 @@ type StartOptions = {
   workers?: boolean;
   /** Tests and benchmarks: replace the model client of an employee. */
   modelOverride?: (employee: Employee) => ModelClient;
+  /** Tests and benchmarks: the policies to run with instead of those read from policies/. */
+  policies?: PolicySet;
   now?: () => Date;
   workerPollMs?: number;
   /** Run only these job types (tests of one role); every other job stays queued. */
@@ -231,7 +233,7 @@ async function loadApp(
       log,
       writeIntervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
     }),
-    policies: loadPolicySet(),
+    policies: options.policies ?? loadPolicySet(),
     breaker,
     modelFor: createModelRegistry(config, breaker, options.modelOverride),
     workspace: defaultWorkspaceOptions(config, config.botIdentity),

@@ -7,13 +7,14 @@ import nock from "nock";
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type AppConfig } from "../../src/config/env.js";
-import type { Employee } from "../../src/config/policy-files.js";
+import type { Employee, WorkMode } from "../../src/config/policy-files.js";
 import type { ModelClient } from "../../src/models/model-client.js";
 import { createGitHubAccess, type GitHubAccess } from "../../src/github/octokit.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { JOBS } from "../../src/queue/enqueue.js";
 import { startAura, type RunningAura } from "../../src/server/start.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
+import { testPolicies } from "./services.js";
 import { deliver, testPrivateKey, testSecret } from "./webhooks.js";
 
 export const GITHUB_API = "https://api.github.com";
@@ -32,6 +33,8 @@ export type Harness = {
 export type HarnessOptions = {
   env?: Record<string, string>;
   modelOverride?: (employee: Employee) => ModelClient;
+  /** Every employee's `tools`; with a modelOverride the default is `none` (see testPolicies). */
+  employeeTools?: WorkMode;
   now?: () => Date;
   /** Run only these job types; the others stay queued and `waitForIdle` ignores them. */
   onlyTasks?: readonly string[];
@@ -64,6 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     workerPollMs: 100,
     leaderRetryMs: 100,
     modelOverride: options.modelOverride,
+    policies: testPolicies(options.employeeTools ?? (options.modelOverride ? "none" : undefined)),
     now: options.now,
     onlyTasks,
   });

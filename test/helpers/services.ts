@@ -3,7 +3,7 @@
 import pino from "pino";
 import { AuditLog } from "../../src/audit/append.js";
 import { loadConfig } from "../../src/config/env.js";
-import { loadPolicySet, type Employee } from "../../src/config/policy-files.js";
+import { loadPolicySet, type Employee, type PolicySet, type WorkMode } from "../../src/config/policy-files.js";
 import { CircuitBreaker } from "../../src/models/circuit-breaker.js";
 import type { ModelClient } from "../../src/models/model-client.js";
 import { createGitHubAccess } from "../../src/github/octokit.js";
@@ -11,9 +11,20 @@ import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../
 import type { TestDatabase } from "./database.js";
 import { testPrivateKey, testSecret } from "./webhooks.js";
 
+/**
+ * The real policies with every employee's `tools` set. Scripted model doubles answer structured messages
+ * (TaskPlan, EditSet), so a test that scripts its models runs its employees single-shot (`none`) unless it
+ * asks for the agent (`native`, `actions`). The revision stays the file's, so routing seeds do not change.
+ */
+export function testPolicies(tools: WorkMode | undefined): PolicySet {
+  const policies = loadPolicySet();
+  if (tools === undefined) return policies;
+  return { ...policies, employees: { ...policies.employees, employees: policies.employees.employees.map((employee) => ({ ...employee, tools })) } };
+}
+
 export function testServices(
   db: TestDatabase,
-  options: { env?: Record<string, string>; modelOverride?: (employee: Employee) => ModelClient; now?: () => Date } = {},
+  options: { env?: Record<string, string>; modelOverride?: (employee: Employee) => ModelClient; now?: () => Date; employeeTools?: WorkMode } = {},
 ): Services {
   const config = loadConfig({
     APP_ID: "123",
@@ -33,7 +44,7 @@ export function testServices(
     audit: new AuditLog(db.pool),
     log,
     github: createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: config.githubApiUrl, log, writeIntervalMs: 0 }),
-    policies: loadPolicySet(),
+    policies: testPolicies(options.employeeTools ?? (options.modelOverride ? "none" : undefined)),
     breaker,
     modelFor: createModelRegistry(config, breaker, options.modelOverride),
     workspace: defaultWorkspaceOptions(config, config.botIdentity),

@@ -9,7 +9,7 @@ import path from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { z } from "zod";
-import type { Employee } from "../../src/config/policy-files.js";
+import type { Employee, WorkMode } from "../../src/config/policy-files.js";
 import type { RepoConfigInput } from "../../src/config/repo-config.js";
 import type { EditSet } from "../../src/employees/edits.js";
 import {
@@ -281,11 +281,12 @@ export function useWorkLoop(tempPrefix: string) {
       return setUp(db, unset);
     },
     /** A directory for one case, with its services (`env` added to the case's AURA_DATA_DIR). */
-    setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string> } = {}) {
+    setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string>; employeeTools?: WorkMode } = {}) {
       const dir = path.join(setUp(temp, unset).dir, `case-${counter++}`);
       mkdirSync(dir, { mode: 0o711 });
       const services = testServices(setUp(db, unset), {
         ...(options.override ? { modelOverride: options.override } : {}),
+        ...(options.employeeTools ? { employeeTools: options.employeeTools } : {}),
         env: { AURA_DATA_DIR: path.join(dir, "data"), ...options.env },
       });
       return { services: { ...services, github: unthrottledGitHub() }, dir };

@@ -4,10 +4,9 @@
 // caller's to decide.
 import type pg from "pg";
 import type { TaskClass } from "../config/policy-files.js";
+import type { Queryable } from "../db/queryable.js";
 import type { RevisionBrief } from "./task-context.js";
 import type { TaskState } from "../core/state-machine.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** A task as the work loop reads it: the task, its requirement, and its active assignment. */
 export type TaskRow = {
@@ -129,35 +128,30 @@ export async function recordProviderFailure(db: Queryable, failure: { taskId: nu
 /** A task with an open agent pull request (as far as the tasks table knows: the Accountant's ledger has the closes). */
 export type TaskPull = { task_id: string; pr_number: number };
 
-/** The repository's tasks in `states` whose pull request is on the base `branch`, by task id. */
-export async function listTaskPullsOnBase(
-  db: Queryable,
-  at: { installationId: number; repo: string; branch: string; states: readonly TaskState[] },
-): Promise<TaskPull[]> {
-  const { rows } = await db.query<TaskPull>(
-    `SELECT t.id AS task_id, t.pr_number
+/**
+ * The tasks a base sync concerns, by task id: `onBase`, those in `states` whose pull request is on the base
+ * `branch` (it moved); `conflictedOnBranch`, those in `states` on the branch `branch` (pushed to) that a base
+ * conflict stopped.
+ */
+const TASK_PULLS_TO_SYNC = {
+  onBase: `SELECT t.id AS task_id, t.pr_number
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND coalesce(r.default_branch, $3) = $3
        AND t.pr_number IS NOT NULL AND t.branch IS NOT NULL AND t.state = ANY($4::text[])
      ORDER BY t.id`,
-    [at.installationId, at.repo, at.branch, at.states],
-  );
-  return rows;
-}
-
-/** The repository's tasks in `states` on the branch `branch` that a base conflict stopped, by task id. */
-export async function listConflictedTaskPulls(
-  db: Queryable,
-  at: { installationId: number; repo: string; branch: string; states: readonly TaskState[] },
-): Promise<TaskPull[]> {
-  const { rows } = await db.query<TaskPull>(
-    `SELECT t.id AS task_id, t.pr_number
+  conflictedOnBranch: `SELECT t.id AS task_id, t.pr_number
      FROM tasks t JOIN requirements r ON r.id = t.requirement_id
      WHERE r.installation_id = $1 AND r.repo = $2 AND t.branch = $3
        AND t.base_conflict_sha IS NOT NULL AND t.pr_number IS NOT NULL AND t.state = ANY($4::text[])
      ORDER BY t.id`,
-    [at.installationId, at.repo, at.branch, at.states],
-  );
+} as const;
+
+export async function listTaskPullsToSync(
+  db: Queryable,
+  which: keyof typeof TASK_PULLS_TO_SYNC,
+  at: { installationId: number; repo: string; branch: string; states: readonly TaskState[] },
+): Promise<TaskPull[]> {
+  const { rows } = await db.query<TaskPull>(TASK_PULLS_TO_SYNC[which], [at.installationId, at.repo, at.branch, at.states]);
   return rows;
 }
 

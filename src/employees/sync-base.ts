@@ -35,8 +35,7 @@ import {
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 import {
   hasTaskNeedingDirector,
-  listConflictedTaskPulls,
-  listTaskPullsOnBase,
+  listTaskPullsToSync,
   loadTaskToSync,
   lockTaskConflict,
   lockTaskState,
@@ -143,7 +142,7 @@ async function enqueueSyncs(services: Services, taskIds: number[]): Promise<numb
  */
 export async function runBaseMoved(services: Services, rawPayload: unknown): Promise<number[]> {
   const { installationId, repo, branch } = BaseMovedPayload.parse(rawPayload);
-  const rows = await listTaskPullsOnBase(services.pool, { installationId, repo, branch, states: SYNCED_STATES });
+  const rows = await listTaskPullsToSync(services.pool, "onBase", { installationId, repo, branch, states: SYNCED_STATES });
   return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 
@@ -156,7 +155,7 @@ export async function runBranchPushed(services: Services, rawPayload: unknown): 
   const { installationId, repo, branch, sender, pusher } = BranchPushedPayload.parse(rawPayload);
   const botLogin = services.config.botLogin;
   if (sender === botLogin || pusher === botLogin) return [];
-  const rows = await listConflictedTaskPulls(services.pool, { installationId, repo, branch, states: SYNCED_STATES });
+  const rows = await listTaskPullsToSync(services.pool, "conflictedOnBranch", { installationId, repo, branch, states: SYNCED_STATES });
   return enqueueSyncs(services, await withOpenPulls(services, installationId, repo, rows));
 }
 

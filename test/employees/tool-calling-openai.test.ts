@@ -217,6 +217,33 @@ describe("openai tool calling", () => {
     expect(bodies[0]?.max_tokens).toBe(500);
   });
 
+  it("fails as a budget stop, with what the turn cost, when the reply is cut off at a limit the reservation lowered", async () => {
+    const reply = openAIToolReply([{ id: "call_1", name: "read_file", arguments: '{"path": "src/' }]);
+    const choices = z.array(z.record(z.string(), z.unknown())).parse(reply.choices);
+    const withLength = {
+      ...reply,
+      choices: choices.map((choice) => ({ ...choice, finish_reason: "length" })),
+      usage: { prompt_tokens: 900, completion_tokens: 500 },
+    };
+    scriptReplies([{ status: 200, body: withLength }]);
+    const maxCostUsd = (turnPromptTokenBound(request()) * 2 + 500 * 8) / 1e6;
+
+    const error = await rejection(client().turn(request({ maxCostUsd, maxOutputTokens: 4000 })));
+
+    expect(error instanceof OutputAllowanceTooSmall && error.details.reason).toBe("truncated");
+    expect(error instanceof OutputAllowanceTooSmall && error.details.usage).toEqual({ input: 900, cachedInput: 0, output: 500 });
+    expect(error instanceof OutputAllowanceTooSmall && error.details.costUsd).toBeCloseTo((900 * 2 + 500 * 8) / 1e6, 12);
+  });
+
+  it("stops waiting at the turn's timeout and classifies it as timeout", async () => {
+    nock(BASE).post("/v1/chat/completions").delay(10_000).reply(200, openAIToolReply([]));
+
+    const error = await rejection(client().turn(request({ timeoutMs: 150 })));
+
+    expect(error instanceof ModelCallError && error.kind).toBe("timeout");
+    expect(error instanceof Error && error.message).toBe("openai gpt-4.1 did not answer within 150 ms");
+  });
+
   it("refuses a turn whose reservation cannot pay for the prompt and a minimal reply, without calling", async () => {
     const promptTokens = turnPromptTokenBound(request());
 

@@ -20,6 +20,7 @@ import type { ChangedFile } from "../governor/pull-context.js";
 import { findTaskForPull, type FoundTask } from "../governor/task-record.js";
 import type { Services } from "../services.js";
 import type { PullAt } from "./evidence-store.js";
+import { advisoryReviewState, claimAdvisoryReview, settleAdvisoryReview, type AdvisorySettlement, type AdvisoryState } from "./store.js";
 
 export const ADVISORY_LABEL = "Advisory — does not gate";
 /** Characters of diff the reviewer sees; the rest of the files are named as omitted. */
@@ -152,60 +153,20 @@ export function renderAdvisoryReview(input: {
 
 type Queryable = Pick<Services["pool"], "query">;
 
-type AdvisoryRow = { state: "pending" | "posted" | "skipped" | "failed" };
-
 /** Claims the head SHA for the reviewer; an existing row that is not pending means this SHA is settled. */
-async function claim(db: Queryable, at: PullAt, reviewer: string): Promise<AdvisoryRow> {
-  await db.query(
-    `INSERT INTO auditor_advisory_reviews (installation_id, repo, pull_number, head_sha, reviewer) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (installation_id, repo, pull_number, head_sha) DO NOTHING`,
-    [at.installationId, at.repo, at.pullNumber, at.headSha, reviewer],
-  );
-  const { rows } = await db.query<AdvisoryRow>(
-    "SELECT state FROM auditor_advisory_reviews WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4",
-    [at.installationId, at.repo, at.pullNumber, at.headSha],
-  );
-  return rows[0] ?? { state: "pending" };
+async function claim(db: Queryable, at: PullAt, reviewer: string): Promise<{ state: AdvisoryState }> {
+  await claimAdvisoryReview(db, at, reviewer);
+  return { state: (await advisoryReviewState(db, at)) ?? "pending" };
 }
 
 /** The state of this SHA's advisory review when it is settled (a redelivery then needs no GitHub read at all). */
 async function settledState(db: Queryable, at: PullAt): Promise<"posted" | "skipped" | "failed" | undefined> {
-  const { rows } = await db.query<AdvisoryRow>(
-    "SELECT state FROM auditor_advisory_reviews WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4",
-    [at.installationId, at.repo, at.pullNumber, at.headSha],
-  );
-  const state = rows[0]?.state;
+  const state = await advisoryReviewState(db, at);
   return state === undefined || state === "pending" ? undefined : state;
 }
 
-async function settle(
-  services: Pick<Services, "pool" | "audit" | "log">,
-  at: PullAt,
-  outcome: {
-    state: "posted" | "skipped" | "failed";
-    reviewer: string;
-    detail: string;
-    findings?: number;
-    costUsd?: number;
-    review?: { id: number; url: string };
-  },
-): Promise<void> {
-  await services.pool.query(
-    `UPDATE auditor_advisory_reviews SET state = $5, detail = $6, findings = $7, cost_usd = $8, review_id = $9, review_url = $10, updated_at = now()
-      WHERE installation_id = $1 AND repo = $2 AND pull_number = $3 AND head_sha = $4`,
-    [
-      at.installationId,
-      at.repo,
-      at.pullNumber,
-      at.headSha,
-      outcome.state,
-      outcome.detail,
-      outcome.findings ?? null,
-      outcome.costUsd ?? null,
-      outcome.review?.id ?? null,
-      outcome.review?.url ?? null,
-    ],
-  );
+async function settle(services: Pick<Services, "pool" | "audit" | "log">, at: PullAt, outcome: AdvisorySettlement & { reviewer: string }): Promise<void> {
+  await settleAdvisoryReview(services.pool, at, outcome);
   await services.audit.append({
     actor: "aura/auditor",
     action: `auditor.advisory.${outcome.state}`,

@@ -2,12 +2,12 @@
 // provider converts the schema to its structured-output format, validates the reply again with zod, re-asks
 // at most twice with the validation errors, and otherwise fails with a typed, classified error.
 import type { z } from "zod";
+import type { ProviderName, Usage } from "./provider-types.js";
 import type { ToolTurnRequest, ToolTurnResult } from "./tool-calling.js";
 
-export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
+export type { ProviderName, Usage } from "./provider-types.js";
 
-/** Token usage normalised across providers. */
-export type Usage = { input: number; cachedInput: number; output: number };
+export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
 export type StructuredRequest<S extends z.ZodType> = {
   /** Name of the message type, used as the JSON schema name (`TaskPlan`, `EditSet`). */
@@ -40,8 +40,6 @@ export type StructuredResult<T> = {
   provider: ProviderName;
   durationMs: number;
 };
-
-export type ProviderName = "openai" | "gemini" | "ollama";
 
 /** Why a model call failed. Only `invalid_output` says anything about the model's quality. */
 export type ModelFailureKind = "auth" | "rate_limit" | "timeout" | "server" | "invalid_output" | "bad_request" | "unavailable";

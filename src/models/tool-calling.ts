@@ -3,7 +3,7 @@
 // Gemini functionDeclarations/functionCall, Ollama tools) and back. A model without native tool calling
 // works through the structured-output action protocol instead (one action per turn, see `ToolProtocol`).
 import type { z } from "zod";
-import type { ProviderName, Usage } from "./model-client.js";
+import type { ProviderName, Usage } from "./provider-types.js";
 
 /** A tool the model may call: its name, what it does, and a strict zod object schema for its arguments. */
 export type ToolSpec = {

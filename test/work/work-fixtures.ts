@@ -281,12 +281,13 @@ export function useWorkLoop(tempPrefix: string) {
       return setUp(db, unset);
     },
     /** A directory for one case, with its services (`env` added to the case's AURA_DATA_DIR). */
-    setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string>; employeeTools?: WorkMode } = {}) {
+    setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string>; employeeTools?: WorkMode; now?: () => Date } = {}) {
       const dir = path.join(setUp(temp, unset).dir, `case-${counter++}`);
       mkdirSync(dir, { mode: 0o711 });
       const services = testServices(setUp(db, unset), {
         ...(options.override ? { modelOverride: options.override } : {}),
         ...(options.employeeTools ? { employeeTools: options.employeeTools } : {}),
+        ...(options.now ? { now: options.now } : {}),
         env: { AURA_DATA_DIR: path.join(dir, "data"), ...options.env },
       });
       return { services: { ...services, github: unthrottledGitHub() }, dir };

@@ -9,14 +9,14 @@
 // test/director-e2e/closed-loop.test.ts ("replay") and not repeated here.
 import { mkdirSync } from "node:fs";
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { formatDuration, formatUsd } from "../../src/accountant/format.js";
 import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { SCOREBOARD_MARKER } from "../../src/accountant/scoreboard.js";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
-import { mockInstallationTokens, startHarness, type Harness } from "../helpers/harness.js";
-import { createBareRemote, makeTempDir, sh, type BareRemote } from "../workspace/git-fixture.js";
+import { mockInstallationTokens, useHarness } from "../helpers/harness.js";
+import { createBareRemote, sh, useTempDir, type BareRemote } from "../workspace/git-fixture.js";
 import { fakeGitHub, type FakeGitHub } from "./fake-github.js";
 import { CALL_COST_USD, commentPayload, labeledPayload, PROJECT, pullPayload, scriptedCompany } from "./pipeline-fixture.js";
 
@@ -27,18 +27,8 @@ const ISSUE = { number: 42, title: "add() subtracts", body: "add(2, 3) returns -
 
 const probe = probeBwrap();
 const company = scriptedCompany();
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-
-beforeAll(async () => {
-  harness = await startHarness({ env: { OPENAI_API_KEY: "sk-test-not-used", AURA_APP_SLUG: "aura-orchestra" }, modelOverride: company.override });
-  temp = makeTempDir("aura-e2e-");
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-  temp?.cleanup();
-});
+const temp = useTempDir("aura-e2e-");
+const started = useHarness({ env: { OPENAI_API_KEY: "sk-test-not-used", AURA_APP_SLUG: "aura-orchestra" }, modelOverride: company.override });
 
 beforeEach(() => {
   nock.cleanAll();
@@ -78,11 +68,11 @@ async function runUntilReviewed(name: string, installationId: number): Promise<P
   });
 
   // 1. A maintainer labels the issue: intake, planning, routing, then the employee's work loop.
-  const labeled = await harness.deliver("issues", labeledPayload(github, { installationId, issue: ISSUE, sender: MAINTAINER }));
+  const labeled = await started.harness.deliver("issues", labeledPayload(github, { installationId, issue: ISSUE, sender: MAINTAINER }));
   expect(labeled.status).toBe(200);
-  await harness.waitForIdle(45_000);
+  await started.harness.waitForIdle(45_000);
 
-  const { rows: tasks } = await harness.db.pool.query<{
+  const { rows: tasks } = await started.harness.db.pool.query<{
     id: number;
     requirement_id: number;
     task_key: string;
@@ -109,9 +99,9 @@ async function runUntilReviewed(name: string, installationId: number): Promise<P
   expect(sh(remote.bare, "diff", "--name-only", "main", headSha).trim().split("\n")).toEqual(["src/math.js", "test/math.test.js"]);
 
   // 2. GitHub announces the PR the app opened.
-  const opened = await harness.deliver("pull_request", pullPayload(github, { action: "opened", number: pullNumber, installationId, sender: BOT }));
+  const opened = await started.harness.deliver("pull_request", pullPayload(github, { action: "opened", number: pullNumber, installationId, sender: BOT }));
   expect(opened.status).toBe(200);
-  await harness.waitForIdle(45_000);
+  await started.harness.waitForIdle(45_000);
 
   return {
     github,
@@ -131,16 +121,16 @@ async function runUntilReviewed(name: string, installationId: number): Promise<P
 /** A director presses merge (or close) on GitHub, and GitHub delivers `pull_request.closed`. */
 async function close(run: Pipeline, merged: boolean): Promise<void> {
   run.github.closePull(run.pullNumber, { merged, by: MAINTAINER });
-  const delivered = await harness.deliver(
+  const delivered = await started.harness.deliver(
     "pull_request",
     pullPayload(run.github, { action: "closed", number: run.pullNumber, installationId: run.installationId, sender: MAINTAINER }),
   );
   expect(delivered.status).toBe(200);
-  await harness.waitForIdle(30_000);
+  await started.harness.waitForIdle(30_000);
 }
 
 async function ledger(taskId: number) {
-  const { rows } = await harness.db.pool.query(
+  const { rows } = await started.harness.db.pool.query(
     `SELECT employee_id, task_class, result, incident, revision_rounds, cost_usd::float8 AS cost, closed_by, pr_number, assigned_at, pr_opened_at
        FROM outcome_ledger WHERE task_id = $1`,
     [taskId],
@@ -149,8 +139,10 @@ async function ledger(taskId: number) {
 }
 
 async function states(run: Pipeline) {
-  const task = await harness.db.pool.query<{ state: string; cost: number }>("SELECT state, cost_usd::float8 AS cost FROM tasks WHERE id = $1", [run.taskId]);
-  const requirement = await harness.db.pool.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [run.requirementId]);
+  const task = await started.harness.db.pool.query<{ state: string; cost: number }>("SELECT state, cost_usd::float8 AS cost FROM tasks WHERE id = $1", [
+    run.taskId,
+  ]);
+  const requirement = await started.harness.db.pool.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [run.requirementId]);
   return { task: task.rows[0]?.state, taskCost: task.rows[0]?.cost, requirement: requirement.rows[0]?.state };
 }
 
@@ -176,7 +168,7 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     expect(run.prBody).toContain("3 passed, 0 failed, 0 skipped, 3 tests in total");
     expect(run.prBody).toContain(`- Tested commit: ${run.headSha}`);
     // What the Auditor compares its run with is the work loop's record, not the body.
-    const claims = await harness.db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [run.taskId]);
+    const claims = await started.harness.db.pool.query("SELECT head_sha, claim FROM task_run_claims WHERE task_id = $1", [run.taskId]);
     expect(claims.rows).toEqual([{ head_sha: run.headSha, claim: { exitCode: 0, passed: 3, failed: 0, skipped: 0, total: 3, headSha: run.headSha } }]);
     // The gate: pending first (and while it waits for the Auditor's evidence), success last, on the head
     // commit, pointing at the Auditor's review; the draft then becomes ready for review.
@@ -215,7 +207,7 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     expect(await ledger(run.taskId)).toHaveLength(1);
     expect(await states(run)).toEqual({ task: "merged", taskCost: CALL_COST_USD, requirement: "done" });
     // foldPosterior for one reward of 1.0 from the uniform prior Beta(1, 1).
-    expect((await loadPosteriors(harness.db.pool, run.installationId, "bugfix")).get(run.employeeId)).toEqual({ alpha: 2, beta: 1, outcomes: 1 });
+    expect((await loadPosteriors(started.harness.db.pool, run.installationId, "bugfix")).get(run.employeeId)).toEqual({ alpha: 2, beta: 1, outcomes: 1 });
 
     const scoreboard = commentPayload(run.github, {
       installationId: run.installationId,
@@ -224,8 +216,8 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
       login: MAINTAINER,
       commentId: 31_337,
     });
-    await harness.deliver("issue_comment", scoreboard);
-    await harness.waitForIdle();
+    await started.harness.deliver("issue_comment", scoreboard);
+    await started.harness.waitForIdle();
 
     const boards = run.github.comments.filter((comment) => comment.issue === ISSUE.number && comment.body.startsWith(SCOREBOARD_MARKER));
     expect(boards).toHaveLength(1);
@@ -279,7 +271,7 @@ describe.skipIf(!probe.ok)(`the company end to end${probe.ok ? "" : ` (skipped: 
     expect(status).toHaveLength(1);
     expect(status[0]?.body).toContain(`| \`${run.employeeId}\` | ~20k tokens, $0.20 | rejected | #${run.pullNumber} | ${formatUsd(CALL_COST_USD)} |`);
     expect(status[0]?.body).not.toContain("employees are working");
-    expect((await loadPosteriors(harness.db.pool, run.installationId, "bugfix")).get(run.employeeId)).toEqual({ alpha: 1, beta: 2, outcomes: 1 });
+    expect((await loadPosteriors(started.harness.db.pool, run.installationId, "bugfix")).get(run.employeeId)).toEqual({ alpha: 1, beta: 2, outcomes: 1 });
     expectOnlyAuraBranchesMoved(run);
     expect(run.github.unhandled).toEqual([]);
   });

@@ -1,32 +1,22 @@
 // Issue 4 item 11: the whole requirement of one task, from the `issues.labeled` delivery to the draft PR,
 // makes at most 15 GitHub API requests. A count, not a time, so a redundant read fails CI wherever it runs.
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
+import { beforeEach, expect, it } from "vitest";
 import { clearPermissionCache } from "../../src/github/permissions.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { scriptedCompany } from "../e2e/pipeline-fixture.js";
-import { startHarness, type Harness } from "../helpers/harness.js";
-import { makeTempDir } from "../workspace/git-fixture.js";
+import { useHarness } from "../helpers/harness.js";
+import { useTempDir } from "../workspace/git-fixture.js";
 import { runLabelToPull, summarise } from "./label-to-pull.js";
 
 const MAX_REQUESTS = 15;
 
 const company = scriptedCompany();
-let harness: Harness;
-let temp: ReturnType<typeof makeTempDir>;
-
-beforeAll(async () => {
-  harness = await startHarness({
-    // Without bubblewrap the run is unsandboxed (and says so): the count is the same either way.
-    env: { OPENAI_API_KEY: "sk-test-not-used", AURA_ALLOW_UNSANDBOXED: probeBwrap().ok ? "false" : "true" },
-    modelOverride: company.override,
-  });
-  temp = makeTempDir("aura-request-count-");
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-  temp?.cleanup();
+const temp = useTempDir("aura-request-count-");
+const started = useHarness({
+  // Without bubblewrap the run is unsandboxed (and says so): the count is the same either way.
+  env: { OPENAI_API_KEY: "sk-test-not-used", AURA_ALLOW_UNSANDBOXED: probeBwrap().ok ? "false" : "true" },
+  modelOverride: company.override,
 });
 
 beforeEach(() => {
@@ -36,7 +26,7 @@ beforeEach(() => {
 });
 
 it(`takes a labelled one-task requirement to its draft PR in at most ${MAX_REQUESTS} GitHub requests`, async () => {
-  const run = await runLabelToPull(harness.aura, harness.db.pool, { parent: temp.dir, name: "widgets", installationId: 7301 });
+  const run = await runLabelToPull(started.harness.aura, started.harness.db.pool, { parent: temp.dir, name: "widgets", installationId: 7301 });
 
   // It did get there: one draft PR for the task's branch, and the status comment shows it.
   expect(run.github.count("POST", /\/pulls$/)).toBe(1);

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JobHelpers } from "graphile-worker";
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pullCloseKey, recordOutcome } from "../../src/accountant/ledger.js";
 import { requestRevision } from "../../src/employees/revise.js";
 import { dispatchEmployees, runBranchPushed, runSyncBase, SYNC_BASE_TASK } from "../../src/employees/sync-base.js";
@@ -16,35 +16,28 @@ import { runTaskWork } from "../../src/employees/work-loop.js";
 import { inTransaction } from "../../src/core/transitions.js";
 import { allTasks } from "../../src/roles.js";
 import type { Services } from "../../src/services.js";
-import { startHarness, type Harness } from "../helpers/harness.js";
+import { useHarness } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { examplePayload } from "../helpers/webhooks.js";
-import { makeTempDir, sh } from "../workspace/git-fixture.js";
+import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { createTaskFixture, edits, fakeGitHub, FIX_ADD, scriptedEmployees, unthrottledGitHub, write, type TaskFixture } from "./work-fixtures.js";
 
 const SYNC_JOBS = ["base.moved", "branch.pushed", "task.sync-base"];
 
 /** The job waiting under `key`, and whether it is due later (graphile-worker's public view). */
 async function queuedLater(key: string) {
-  const { rows } = await harness.db.pool.query("SELECT task_identifier, run_at > now() AS later FROM graphile_worker.jobs WHERE key = $1", [key]);
+  const { rows } = await started.harness.db.pool.query("SELECT task_identifier, run_at > now() AS later FROM graphile_worker.jobs WHERE key = $1", [key]);
   return rows;
 }
 const SNAPSHOT = "0123456789abcdef";
 
-let harness: Harness;
+const temp = useTempDir("aura-sync-base-");
+const started = useHarness({ onlyTasks: SYNC_JOBS });
 let services: Services;
-let temp: ReturnType<typeof makeTempDir>;
 let counter = 0;
 
-beforeAll(async () => {
-  harness = await startHarness({ onlyTasks: SYNC_JOBS });
-  services = testServices(harness.db);
-  temp = makeTempDir("aura-sync-base-");
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-  temp?.cleanup();
+beforeAll(() => {
+  services = testServices(started.harness.db);
 });
 
 beforeEach(() => {
@@ -61,7 +54,7 @@ async function openAgentPull(): Promise<OpenPull> {
   const parent = path.join(temp.dir, `case-${counter}`);
   mkdirSync(parent, { mode: 0o711 });
   const installationId = 8100 + counter++;
-  const fixture = await createTaskFixture(harness.db, services, { parent, installationId });
+  const fixture = await createTaskFixture(started.harness.db, services, { parent, installationId });
   const branch = `aura/${fixture.issueNumber}-fix-add`;
   const clone = fixture.remote.personClone("agent");
   sh(clone, "checkout", "--quiet", "-b", branch);
@@ -73,12 +66,12 @@ async function openAgentPull(): Promise<OpenPull> {
   sh(clone, "commit", "--quiet", "-m", "A person's commit");
   const personSha = sh(clone, "rev-parse", "HEAD").trim();
   sh(clone, "push", "--quiet", "origin", branch);
-  await harness.db.pool.query("INSERT INTO execution_snapshots (id, task_id, attempt, employee_id, snapshot) VALUES ($1, $2, 1, $3, '{}')", [
+  await started.harness.db.pool.query("INSERT INTO execution_snapshots (id, task_id, attempt, employee_id, snapshot) VALUES ($1, $2, 1, $3, '{}')", [
     `${SNAPSHOT.slice(0, 12)}${String(fixture.taskId).padStart(4, "0")}`,
     fixture.taskId,
     fixture.employeeId,
   ]);
-  await harness.db.pool.query("UPDATE tasks SET state = 'pr_open', branch = $2, pr_number = 100 WHERE id = $1", [fixture.taskId, branch]);
+  await started.harness.db.pool.query("UPDATE tasks SET state = 'pr_open', branch = $2, pr_number = 100 WHERE id = $1", [fixture.taskId, branch]);
   return { ...fixture, branch, agentSha, personSha, installationId };
 }
 
@@ -123,9 +116,9 @@ async function deliverBranchPush(pull: OpenPull, login: string): Promise<void> {
     sender: { login, type: "User" },
     pusher: { name: login, email: `${login}@example.com` },
   };
-  const delivered = await harness.deliver("push", payload);
+  const delivered = await started.harness.deliver("push", payload);
   expect(delivered.status).toBe(200);
-  await harness.waitForIdle();
+  await started.harness.waitForIdle();
 }
 
 /** A person merges `main` into the task's branch in their own clone, resolving any conflict with `resolved`, and pushes. */
@@ -145,14 +138,14 @@ function mergeMainByHand(pull: OpenPull, name: string, resolved: Record<string, 
 }
 
 async function deliverPush(pull: OpenPull, after: string, id?: string): Promise<string> {
-  const delivered = await harness.deliver("push", pushPayload(pull, after), id ? { id } : {});
+  const delivered = await started.harness.deliver("push", pushPayload(pull, after), id ? { id } : {});
   expect(delivered.status).toBe(200);
-  await harness.waitForIdle();
+  await started.harness.waitForIdle();
   return delivered.id;
 }
 
 async function taskState(taskId: number): Promise<string> {
-  return (await harness.db.pool.query<{ state: string }>("SELECT state FROM tasks WHERE id = $1", [taskId])).rows[0]?.state ?? "";
+  return (await started.harness.db.pool.query<{ state: string }>("SELECT state FROM tasks WHERE id = $1", [taskId])).rows[0]?.state ?? "";
 }
 
 function parents(pull: OpenPull, sha: string): string[] {
@@ -204,7 +197,7 @@ describe("a moved base", () => {
     expect(sh(pull.remote.bare, "show", `${tip}:src/notes.js`)).toBe("// a person's note\n");
     expect(sh(pull.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
     const [author, message] = sh(pull.remote.bare, "log", "-1", "--format=%an <%ae>%x00%B", tip).split("\0");
-    expect(author).toBe(`${harness.config.botIdentity.name} <${harness.config.botIdentity.email}>`);
+    expect(author).toBe(`${started.harness.config.botIdentity.name} <${started.harness.config.botIdentity.email}>`);
     expect(message).toContain(`Merge main into ${pull.branch}`);
     expect(message).toContain(`Aura-Task: ${pull.taskId} fix-add`);
     expect(message).toContain(`Aura-Employee: ${pull.employeeId}`);
@@ -213,7 +206,7 @@ describe("a moved base", () => {
     expect(Object.keys(refs).sort()).toEqual(Object.keys(refsBefore).sort());
     expect(Object.entries(refs).filter(([ref, sha]) => ref !== `refs/heads/${pull.branch}` && sha !== refsBefore[ref])).toEqual([]);
     // The Governor's assignment rule will find the merge recorded for the task.
-    const recorded = await harness.db.pool.query("SELECT kind FROM task_commits WHERE task_id = $1 AND sha = $2", [pull.taskId, tip]);
+    const recorded = await started.harness.db.pool.query("SELECT kind FROM task_commits WHERE task_id = $1 AND sha = $2", [pull.taskId, tip]);
     expect(recorded.rows).toEqual([{ kind: "merge" }]);
     expect(await taskState(pull.taskId)).toBe("pr_open");
   });
@@ -229,9 +222,10 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(merged);
     expect(sh(pull.remote.bare, "rev-list", "--merges", "--count", `main..${pull.branch}`).trim()).toBe("1");
-    const events = await harness.db.pool.query("SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
-      String(pull.taskId),
-    ]);
+    const events = await started.harness.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1",
+      [String(pull.taskId)],
+    );
     expect(events.rows[0].n).toBe(1);
   });
 
@@ -246,9 +240,11 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
     expect(await taskState(pull.taskId)).toBe("needs_director");
-    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    const requirement = await started.harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
     expect(requirement.rows[0].state).toBe("needs_director");
-    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
+    const notices = await started.harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1", [
+      pull.requirementId,
+    ]);
     expect(notices.rows).toHaveLength(1);
     expect(notices.rows[0]?.body).toContain("`src/math.js`");
     const status = [...github.comments.values()];
@@ -272,7 +268,7 @@ describe("a moved base", () => {
     expect(parents(pull, tip)).toEqual([pull.personSha, reverted]);
     expect(sh(pull.remote.bare, "show", `${tip}:src/math.js`)).toContain("a + b");
     expect(await taskState(pull.taskId)).toBe("pr_open");
-    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    const requirement = await started.harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
     expect(requirement.rows[0].state).toBe("in_progress");
   });
 
@@ -289,11 +285,11 @@ describe("a moved base", () => {
     // The person's merge already contains the base: no bot merge on top of it, and the task is back in review.
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(fixed);
     expect(await taskState(pull.taskId)).toBe("pr_open");
-    const task = await harness.db.pool.query("SELECT base_conflict_sha FROM tasks WHERE id = $1", [pull.taskId]);
+    const task = await started.harness.db.pool.query("SELECT base_conflict_sha FROM tasks WHERE id = $1", [pull.taskId]);
     expect(task.rows[0].base_conflict_sha).toBeNull();
-    const requirement = await harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
+    const requirement = await started.harness.db.pool.query("SELECT state FROM requirements WHERE id = $1", [pull.requirementId]);
     expect(requirement.rows[0].state).toBe("in_progress");
-    const notices = await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [
+    const notices = await started.harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 ORDER BY id", [
       pull.requirementId,
     ]);
     expect(notices.rows.at(-1)?.body).toContain(`PR #100 is back in review`);
@@ -315,9 +311,9 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(tip);
     expect(await taskState(pull.taskId)).toBe("needs_director");
-    const notices = await harness.db.pool.query("SELECT count(*)::int AS n FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
+    const notices = await started.harness.db.pool.query("SELECT count(*)::int AS n FROM requirement_notices WHERE requirement_id = $1", [pull.requirementId]);
     expect(notices.rows[0].n).toBe(1);
-    const conflicts = await harness.db.pool.query(
+    const conflicts = await started.harness.db.pool.query(
       "SELECT count(*)::int AS n FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1",
       [String(pull.taskId)],
     );
@@ -335,7 +331,7 @@ describe("a moved base", () => {
     const byApp = await runBranchPushed(services, { ...at, sender: bot, pusher: bot });
     const byPerson = await runBranchPushed(services, { ...at, sender: "rita", pusher: "rita" });
     const otherBranch = await runBranchPushed(services, { ...at, branch: "aura/999-other", sender: "rita", pusher: "rita" });
-    await harness.waitForIdle();
+    await started.harness.waitForIdle();
 
     expect(byApp).toEqual([]);
     expect(byPerson).toEqual([pull.taskId]);
@@ -350,13 +346,14 @@ describe("a moved base", () => {
     const writesAfterFirst = commentWrites();
     const notices = async () =>
       (
-        await harness.db.pool.query<{ body: string }>("SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident' ORDER BY id", [
-          pull.requirementId,
-        ])
+        await started.harness.db.pool.query<{ body: string }>(
+          "SELECT body FROM requirement_notices WHERE requirement_id = $1 AND kind = 'incident' ORDER BY id",
+          [pull.requirementId],
+        )
       ).rows;
     const conflictEvents = async () =>
-      (await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)])).rows
-        .length;
+      (await started.harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_conflict' AND payload->>'taskId' = $1", [String(pull.taskId)]))
+        .rows.length;
 
     await deliverPush(pull, moveMain(pull, "rita", { "src/math.js": "exports.add = (a, b) => 0 + b + a;\n\nexports.double = (a) => a * 2;\n" }));
     const sameSet = { notices: (await notices()).length, events: await conflictEvents(), writes: commentWrites() };
@@ -372,8 +369,8 @@ describe("a moved base", () => {
 
   it("leaves alone the branch of a PR that a non-director merged (a standing close), whatever the task's state", async () => {
     const pull = await openAgentPull();
-    await harness.db.pool.query("UPDATE tasks SET state = 'needs_director' WHERE id = $1", [pull.taskId]);
-    await recordOutcome(harness.db.pool, {
+    await started.harness.db.pool.query("UPDATE tasks SET state = 'needs_director' WHERE id = $1", [pull.taskId]);
+    await recordOutcome(started.harness.db.pool, {
       installationId: pull.installationId,
       employeeId: pull.employeeId,
       taskClass: "bugfix",
@@ -399,7 +396,7 @@ describe("a moved base", () => {
 
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
     expect(queuedBefore).toEqual({ kind: "skipped", reason: `PR #100 of task ${pull.taskId} is closed` });
-    const merges = await harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
+    const merges = await started.harness.db.pool.query("SELECT 1 FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
       String(pull.taskId),
     ]);
     expect(merges.rows).toEqual([]);
@@ -417,15 +414,15 @@ describe("a moved base", () => {
   it("waits while the installation is halted", async () => {
     const pull = await openAgentPull();
     moveMain(pull, "mona", { "NEW.md": "new on main\n" });
-    await harness.db.pool.query("UPDATE installations SET halted_at = now() WHERE id = $1", [pull.installationId]);
-    const sync = allTasks({ ...services, workspace: { ...services.workspace, root: path.join(harness.dataDir, "workspaces") } }, [SYNC_BASE_TASK]);
+    await started.harness.db.pool.query("UPDATE installations SET halted_at = now() WHERE id = $1", [pull.installationId]);
+    const sync = allTasks({ ...services, workspace: { ...services.workspace, root: path.join(started.harness.dataDir, "workspaces") } }, [SYNC_BASE_TASK]);
 
     await sync[SYNC_BASE_TASK]?.({ taskId: pull.taskId }, {} as JobHelpers);
 
     expect(await queuedLater(`sync:${pull.taskId}`)).toEqual([{ task_identifier: "task.sync-base", later: true }]);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
-    await harness.db.pool.query("UPDATE installations SET halted_at = NULL WHERE id = $1", [pull.installationId]);
-    await harness.db.pool.query("SELECT graphile_worker.remove_job($1)", [`sync:${pull.taskId}`]);
+    await started.harness.db.pool.query("UPDATE installations SET halted_at = NULL WHERE id = $1", [pull.installationId]);
+    await started.harness.db.pool.query("SELECT graphile_worker.remove_job($1)", [`sync:${pull.taskId}`]);
   });
 });
 
@@ -434,11 +431,11 @@ describe("one job at a time in a task's tree", () => {
     const pull = await openAgentPull();
     moveMain(pull, "mona", { "NEW.md": "new on main\n" });
     const script = scriptedEmployees([edits("Use +.", FIX_ADD)]);
-    const worker = testServices(harness.db, { modelOverride: script.override });
-    const lock = await tryTaskTreeLock(harness.db.pool, pull.taskId);
+    const worker = testServices(started.harness.db, { modelOverride: script.override });
+    const lock = await tryTaskTreeLock(started.harness.db.pool, pull.taskId);
 
     const sync = await runSyncBase(services, { taskId: pull.taskId });
-    await harness.db.pool.query("UPDATE tasks SET state = 'working' WHERE id = $1", [pull.taskId]);
+    await started.harness.db.pool.query("UPDATE tasks SET state = 'working' WHERE id = $1", [pull.taskId]);
     const work = await runTaskWork({ ...worker, sandbox: { allowUnsandboxed: true } }, { taskId: pull.taskId }, {});
     await lock?.release();
 
@@ -447,7 +444,7 @@ describe("one job at a time in a task's tree", () => {
     expect(await queuedLater(`sync:${pull.taskId}`)).toEqual([{ task_identifier: "task.sync-base", later: true }]);
     expect(work).toMatchObject({ kind: "waiting" });
     expect(await queuedLater(`task:${pull.taskId}`)).toEqual([{ task_identifier: "task.work", later: true }]);
-    await harness.db.pool.query("SELECT graphile_worker.remove_job(k) FROM unnest($1::text[]) AS k", [[`sync:${pull.taskId}`, `task:${pull.taskId}`]]);
+    await started.harness.db.pool.query("SELECT graphile_worker.remove_job(k) FROM unnest($1::text[]) AS k", [[`sync:${pull.taskId}`, `task:${pull.taskId}`]]);
     expect(script.calls).toHaveLength(0);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
   });
@@ -460,15 +457,19 @@ describe("a base that moves while the task is being worked on", () => {
     const installationId = 8100 + counter++;
     const github = fakeGitHub();
     const script = scriptedEmployees([edits("Use +.", FIX_ADD), edits("Triple too.", write("src/triple.js", "exports.triple = (a) => a * 3;\n"))]);
-    const worker = { ...testServices(harness.db, { modelOverride: script.override }), github: unthrottledGitHub(), sandbox: { allowUnsandboxed: true } };
-    const fixture = await createTaskFixture(harness.db, worker, { parent, installationId });
+    const worker = {
+      ...testServices(started.harness.db, { modelOverride: script.override }),
+      github: unthrottledGitHub(),
+      sandbox: { allowUnsandboxed: true },
+    };
+    const fixture = await createTaskFixture(started.harness.db, worker, { parent, installationId });
     const branch = `aura/${fixture.issueNumber}-fix-add`;
     const pull: OpenPull = { ...fixture, branch, agentSha: "", personSha: "", installationId };
     expect(await runTaskWork(worker, { taskId: fixture.taskId }, {})).toMatchObject({ kind: "pr_open", pullNumber: 100 });
-    await harness.waitForIdle();
+    await started.harness.waitForIdle();
     const firstTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
 
-    const revision = await inTransaction(harness.db.pool, (client) =>
+    const revision = await inTransaction(started.harness.db.pool, (client) =>
       requestRevision(worker, client, { taskId: fixture.taskId, instructions: "Add triple().", by: "director-dana", sourceKey: `comment:${fixture.taskId}` }),
     );
     const mainTip = moveMain(pull, "mona", { "NEW.md": "new on main\n" });
@@ -476,7 +477,7 @@ describe("a base that moves while the task is being worked on", () => {
     expect(fixture.remote.refs()[`refs/heads/${branch}`]).toBe(firstTip);
     const revised = await runTaskWork(worker, { taskId: fixture.taskId, revisionId: revision.revisionId }, {});
     const revisionTip = fixture.remote.refs()[`refs/heads/${branch}`] as string;
-    await harness.waitForIdle();
+    await started.harness.waitForIdle();
 
     expect(revised).toMatchObject({ kind: "pr_open", pullNumber: 100 });
     expect(revisionTip).not.toBe(firstTip);
@@ -487,7 +488,7 @@ describe("a base that moves while the task is being worked on", () => {
     expect(sh(fixture.remote.bare, "show", `${tip}:NEW.md`)).toBe("new on main\n");
     expect(fixture.remote.refs()["refs/heads/main"]).toBe(mainTip);
     expect(await taskState(fixture.taskId)).toBe("pr_open");
-    const merged = await harness.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
+    const merged = await started.harness.db.pool.query("SELECT payload FROM audit.events WHERE action = 'task.base_merged' AND payload->>'taskId' = $1", [
       String(fixture.taskId),
     ]);
     expect(merged.rows.map((row) => row.payload)).toMatchObject([{ baseSha: mainTip, headSha: tip }]);

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 
 export const hermeticGitEnv = {
   PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -33,6 +33,23 @@ export function makeTempDir(prefix: string): { dir: string; cleanup: () => void 
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   chmodSync(dir, 0o711);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** One temp dir (as makeTempDir makes it) for the whole test file: made before its first test, removed after its last. Read `dir` in hooks and tests only. */
+export function useTempDir(prefix: string): { readonly dir: string } {
+  let temp: ReturnType<typeof makeTempDir> | undefined;
+  beforeAll(() => {
+    temp = makeTempDir(prefix);
+  });
+  afterAll(() => {
+    temp?.cleanup();
+  });
+  return {
+    get dir(): string {
+      if (!temp) throw new Error("the temp dir is made in beforeAll: read it in a hook or a test");
+      return temp.dir;
+    },
+  };
 }
 
 /**

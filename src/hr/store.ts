@@ -1,9 +1,7 @@
 // HR's data: each employee's standing per installation (`employee_states`), and the requirements an HR move
 // touches. Every function runs on the connection it is given, so it joins the caller's transaction.
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { EmployeeStatus } from "./employee-status.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** An `employee_states` row as stored (its status not yet checked against EmployeeStatus). */
 export type EmployeeStateRow = { status: string; reinstated_at: Date | null; reason: string | null; changed_by: string | null; changed_at: Date };

@@ -1,11 +1,9 @@
 // The Manager's reads and writes of the webhook inbox (`webhook_deliveries`): the unprocessed deliveries each of
 // its jobs applies (an issue's, an installation's, a repository's label events), marking them processed, and
 // the reconciler's record of deliveries it dispatched again. Recording deliveries is the queue's (queue/inbox.ts).
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import { jobWaitingFor } from "../queue/inbox.js";
 import type { IssueKey } from "./requirement-store.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** A delivery's id and its payload as GitHub sent it (not yet checked against a schema). */
 export type StoredDelivery = { delivery_id: string; payload: unknown };

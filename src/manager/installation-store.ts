@@ -1,9 +1,7 @@
 // The Manager's installation data: which installations exist and whether the app was removed from them, and
 // stopping a removed installation's queued jobs. Every function runs on the connection it is given, so it
 // joins the caller's transaction.
-import type pg from "pg";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+import type { Queryable } from "../db/queryable.js";
 
 /** Whether the app was uninstalled from the installation (an unknown one is not removed). */
 export async function isInstallationRemoved(db: Queryable, installationId: number): Promise<boolean> {

@@ -2,11 +2,9 @@
 // intake's comments on the issue (kept so that each is posted once and edited only when its text changes).
 // Every function runs on the connection it is given, so it joins the caller's transaction; state changes go
 // through core/transitions.ts, not through here.
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { RequirementState } from "../core/state-machine.js";
 import { JOB_STILL_QUEUED } from "../queue/enqueue.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** The issue a requirement belongs to. */
 export type IssueKey = { installationId: number; repo: string; issueNumber: number };

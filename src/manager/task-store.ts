@@ -1,12 +1,10 @@
 // The Manager's task data: the tasks of a plan, the routing decisions and assignments that give them to
 // employees, and the provider failures that route them again. Every function runs on the connection it is
 // given, so it joins the caller's transaction; state changes go through core/transitions.ts, not through here.
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { TaskState } from "../core/state-machine.js";
 import type { TaskPlan } from "./plan.js";
 import type { RoutingDecision } from "./route.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** A task with what routing needs of it and of its requirement (numeric columns as PostgreSQL returns them). */
 export type RoutingTask = {

@@ -2,10 +2,8 @@
 // (`auditor_advisory_reviews`), claimed before any model call or post and settled once it is done. A store of its
 // own, beside evidence-store.ts, on purpose: evidence-store.ts (the test runs the governor's evidence rule reads)
 // is on the Auditor's surface, which other roles import, while the advisory reviews are nobody else's business.
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { PullAt } from "./evidence-store.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 export type AdvisoryState = "pending" | "posted" | "skipped" | "failed";
 

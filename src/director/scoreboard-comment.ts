@@ -5,8 +5,9 @@ import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
 import { renderScoreboard, SCOREBOARD_MARKER, type ScoreboardEmployee, type ScoreboardInput } from "../accountant/scoreboard.js";
 import { upsertStickyComment } from "../github/sticky-comment.js";
 import { EmployeeStatus, INITIAL_STATUS } from "../hr/employee-status.js";
+import { loadEmployeeStatuses } from "../hr/probation.js";
 import type { Services } from "../services.js";
-import { employeeStatuses, installationAccount, recordScoreboardComment, scoreboardCommentId } from "./store.js";
+import { installationAccount, recordScoreboardComment, scoreboardCommentId } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -14,7 +15,7 @@ type Queryable = Pick<pg.PoolClient, "query">;
 export async function buildScoreboardInput(client: Queryable, services: Pick<Services, "policies" | "now">, installationId: number): Promise<ScoreboardInput> {
   const outcomes = await loadOutcomes(client, installationId);
   const strikes = await loadStrikes(client, installationId);
-  const states = new Map((await employeeStatuses(client, installationId)).map((row) => [row.employeeId, EmployeeStatus.parse(row.status)]));
+  const states = new Map([...(await loadEmployeeStatuses(client, installationId))].map(([employee, status]) => [employee, EmployeeStatus.parse(status)]));
   const ids = new Set<string>(services.policies.employees.employees.map((employee) => employee.id));
   for (const outcome of outcomes) ids.add(outcome.employee);
   for (const strike of strikes) ids.add(strike.employee);

@@ -5,10 +5,8 @@
 // scoreboard_comments, and the halt columns of installations; it also reads (and, through core/transitions.ts,
 // moves) the Manager's requirements and tasks a command or a close is about. Queries on tables that belong to
 // another role with no exported function for them are marked "another role's table" below.
-import type pg from "pg";
 import type { RequirementState, TaskState } from "../core/state-machine.js";
-
-type Queryable = Pick<pg.PoolClient, "query">;
+import type { Queryable } from "../db/queryable.js";
 
 // ---- Commands (`director_commands`): one row per command comment, claimed before the verb runs. ----
 
@@ -385,14 +383,6 @@ export async function authorSpendOfTask(client: Queryable, taskId: number): Prom
   const total = rows[0]?.total;
   const usd = rows[0]?.usd;
   return { latencyMs: total === null || total === undefined ? null : Number(total), usd: usd === null || usd === undefined ? null : Number(usd) };
-}
-
-/** Another role's table (HR's `employee_states`): each employee's recorded status in the installation, unparsed. */
-export async function employeeStatuses(client: Queryable, installationId: number): Promise<{ employeeId: string; status: string }[]> {
-  const { rows } = await client.query<{ employee_id: string; status: string }>("SELECT employee_id, status FROM employee_states WHERE installation_id = $1", [
-    installationId,
-  ]);
-  return rows.map((row) => ({ employeeId: row.employee_id, status: row.status }));
 }
 
 /** Another role's table (the Manager's `installations`): the account the installation belongs to, when known. */

@@ -3,11 +3,9 @@
 // A store of its own, beside verdict-store.ts, on purpose: verdict-store.ts (the verdicts and the gate's record of
 // pull request heads) is on the governor's surface, which other roles import, while nothing here is theirs to
 // read. Functions take the caller's client, so writes stay in the caller's transaction.
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { RuleOverride } from "./pull-context.js";
 import type { DirectorOverride, Relaxation } from "./repo-rules.js";
-
-type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
 
 /** A pull request of a repository (`owner/name`) in an installation. */
 type PullRef = { installationId: number; repo: string; pullNumber: number };

@@ -2,25 +2,22 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
 import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
-import { geminiReply, loadFixture, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import {
+  geminiReply,
+  loadFixture,
+  TEST_NOW,
+  testPrices,
+  modelCallFailure as failure,
+  scriptPosts,
+  triageMessages as messages,
+  Triage,
+  type ScriptedReply,
+} from "./provider-fixtures.js";
 
 const BASE = "https://gemini.gateway.test";
 const PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
-
-const Triage = z.object({
-  summary: z.string().min(1),
-  severity: z.enum(["low", "high"]),
-  labels: z.array(z.string()).max(3),
-  owner: z.string().optional(),
-});
-
-const messages: ChatMessage[] = [
-  { role: "system", content: "You triage issues. Reply with JSON." },
-  { role: "user", content: "The login button does nothing on Safari." },
-];
 
 const valid = { summary: "Login broken on Safari", severity: "high", labels: ["bug"], owner: null };
 
@@ -39,27 +36,8 @@ function client(timeoutMs?: number) {
   );
 }
 
-function scriptReplies(replies: { status: number; body: unknown }[]) {
-  const bodies: GenerateRequestBody[] = [];
-  const scope = nock(BASE).matchHeader("x-goog-api-key", "gm-test");
-  for (const reply of replies) {
-    scope
-      .post(PATH, (body: unknown) => {
-        bodies.push(GenerateRequestBody.parse(body));
-        return true;
-      })
-      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json" });
-  }
-  return { scope, bodies };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  if (!(error instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(error)}`);
-  return error;
+function scriptReplies(replies: ScriptedReply[]) {
+  return scriptPosts(nock(BASE).matchHeader("x-goog-api-key", "gm-test"), PATH, (body) => GenerateRequestBody.parse(body), replies);
 }
 
 describe("gemini provider", () => {

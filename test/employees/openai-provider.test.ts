@@ -2,24 +2,22 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
 import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
-import { closedPort, loadFixture, openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import {
+  closedPort,
+  loadFixture,
+  openAIReply,
+  TEST_NOW,
+  testPrices,
+  modelCallFailure as failure,
+  scriptPosts,
+  triageMessages as messages,
+  Triage,
+  type ScriptedReply,
+} from "./provider-fixtures.js";
 
 const BASE = "https://gateway.openai.test";
-
-const Triage = z.object({
-  summary: z.string().min(1),
-  severity: z.enum(["low", "high"]),
-  labels: z.array(z.string()).max(3),
-  owner: z.string().optional(),
-});
-
-const messages: ChatMessage[] = [
-  { role: "system", content: "You triage issues. Reply with JSON." },
-  { role: "user", content: "The login button does nothing on Safari." },
-];
 
 const valid = { summary: "Login broken on Safari", severity: "high", labels: ["bug"], owner: null };
 
@@ -39,27 +37,8 @@ function client(overrides: { baseUrl?: string; timeoutMs?: number } = {}) {
 }
 
 /** Replies in order, recording each request body. */
-function scriptReplies(replies: { status: number; body: unknown; headers?: Record<string, string> }[]) {
-  const bodies: ChatRequestBody[] = [];
-  const scope = nock(BASE);
-  for (const reply of replies) {
-    scope
-      .post("/v1/chat/completions", (body: unknown) => {
-        bodies.push(ChatRequestBody.parse(body));
-        return true;
-      })
-      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json", ...reply.headers });
-  }
-  return { scope, bodies };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  if (!(error instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(error)}`);
-  return error;
+function scriptReplies(replies: ScriptedReply[]) {
+  return scriptPosts(nock(BASE), "/v1/chat/completions", (body) => ChatRequestBody.parse(body), replies);
 }
 
 describe("openai provider", () => {

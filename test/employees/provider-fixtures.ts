@@ -2,7 +2,9 @@
 // model's reply text, so each test states only what differs: the JSON the model "wrote".
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import type nock from "nock";
 import { z } from "zod";
+import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
 import { parsePriceTable, type PriceTable } from "../../src/models/prices.js";
 
 const fixtureDir = new URL("../fixtures/providers/", import.meta.url);
@@ -63,4 +65,45 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
+}
+
+/** The structured output every provider test asks for: an issue's triage (`owner` optional, so sent as nullable). */
+export const Triage = z.object({
+  summary: z.string().min(1),
+  severity: z.enum(["low", "high"]),
+  labels: z.array(z.string()).max(3),
+  owner: z.string().optional(),
+});
+
+/** The conversation every provider test sends. */
+export const triageMessages: ChatMessage[] = [
+  { role: "system", content: "You triage issues. Reply with JSON." },
+  { role: "user", content: "The login button does nothing on Safari." },
+];
+
+/** One scripted HTTP reply of a provider: its status, its JSON body, any headers beyond the content type. */
+export type ScriptedReply = { status: number; body: unknown; headers?: Record<string, string> };
+
+/** Answers POSTs to `path` on `scope` with `replies` in order, recording each request body as `parse` reads it. */
+export function scriptPosts<T>(scope: nock.Scope, path: string, parse: (body: unknown) => T, replies: ScriptedReply[]): { scope: nock.Scope; bodies: T[] } {
+  const bodies: T[] = [];
+  for (const reply of replies) {
+    scope
+      .post(path, (body: unknown) => {
+        bodies.push(parse(body));
+        return true;
+      })
+      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json", ...reply.headers });
+  }
+  return { scope, bodies };
+}
+
+/** The ModelCallError `promise` rejects with (anything else, or no rejection, fails the test). */
+export async function modelCallFailure(promise: Promise<unknown>): Promise<ModelCallError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  if (!(error instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(error)}`);
+  return error;
 }

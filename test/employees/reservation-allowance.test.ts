@@ -3,54 +3,23 @@
 // huge prompt or a CJK one still gets the employee's full output limit on the first attempt and on every
 // re-ask. Real PostgreSQL for the reservation, the real OpenAI SDK with nock for the calls.
 import nock from "nock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { EffectiveBudgets } from "../../src/config/repo-config.js";
 import { budgetedCall, reserveSpend, settledCall, worstCase, type SpendSubject } from "../../src/models/budgets.js";
 import { toStrictJsonSchema } from "../../src/models/json-schema.js";
 import { OutputAllowanceTooSmall, type ChatMessage } from "../../src/models/model-client.js";
-import { parsePriceTable } from "../../src/models/prices.js";
 import { promptTokenBound } from "../../src/models/structured-output.js";
-import { createModelClient } from "../../src/models/providers/index.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { insertRequirement } from "../helpers/services.js";
 import { openAIReply, TEST_NOW } from "./provider-fixtures.js";
+import { gpt4oClient as client, GPT_4O_PRICE as price, ROOMY_BUDGETS as budgets, useSpendSubject } from "./spend-fixtures.js";
 
-const prices = parsePriceTable(`
-version: 1
-currency: USD
-prices:
-  - { provider: openai, model: gpt-4o, effective: "2024-10-01", input: 2.50, cachedInput: 1.25, output: 10.00 }
-`);
-const price = prices.priceFor("gpt-4o", TEST_NOW, "openai");
 /** The employee's own output limit per call. */
 const MAX_TOKENS_PER_CALL = 8_000;
 const Triage = z.object({ summary: z.string().min(1), severity: z.enum(["low", "high"]) });
 const valid = JSON.stringify({ summary: "Login broken on Safari", severity: "high" });
 const schemaBytes = Buffer.byteLength(JSON.stringify(toStrictJsonSchema(Triage)), "utf8");
-// Caps far above these calls: the test is about each call's own reservation, not the caps.
-const budgets: EffectiveBudgets = {
-  warnAtFraction: 0.8,
-  perTask: { tokens: 100_000_000, usd: 1_000 },
-  perRequirement: { tokens: 100_000_000, usd: 1_000 },
-  perDayPerInstallation: { tokens: 100_000_000, usd: 1_000 },
-  perDayPerRepo: { tokens: 100_000_000, usd: 1_000 },
-};
-
-let db: TestDatabase;
-let subject: SpendSubject;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  const { requirementId, taskIds } = await insertRequirement(db, { tasks: [{ key: "big-prompt" }] });
-  subject = { installationId: 1, repo: "octo-org/widgets", requirementId, taskId: taskIds["big-prompt"] ?? 0, employeeId: "gpt-4o", day: "2100-01-01" };
-}, 60_000);
-
-afterAll(async () => {
-  await db.drop();
-});
-
-const client = () => createModelClient({ id: "gpt-4o", provider: "openai", model: "gpt-4o" }, { OPENAI_API_KEY: "sk-test" }, { prices, now: () => TEST_NOW });
+const spend = useSpendSubject({ taskKey: "big-prompt", employeeId: "gpt-4o" });
 
 const SentBody = z.object({ max_completion_tokens: z.number(), messages: z.array(z.object({ content: z.string() })) });
 
@@ -74,7 +43,7 @@ function worstCaseOpenAI(texts: string[]): { limits: number[] } {
 }
 
 async function spendRow(purpose: string): Promise<{ state: string; reserved_usd: number; usd: number }> {
-  const { rows } = await db.pool.query<{ state: string; reserved_usd: number; usd: number }>(
+  const { rows } = await spend.db.pool.query<{ state: string; reserved_usd: number; usd: number }>(
     "SELECT state, reserved_usd::float8 AS reserved_usd, usd::float8 AS usd FROM model_spend WHERE purpose = $1",
     [purpose],
   );
@@ -85,8 +54,17 @@ async function spendRow(purpose: string): Promise<{ state: string; reserved_usd:
 /** A reserved call of `messages`, through budgetedCall as the work loop, planning and the advisory review make it. */
 const reservedCall = (messages: ChatMessage[], purpose: string) =>
   budgetedCall(
-    db.pool,
-    { subject, budgets, purpose, at: TEST_NOW, prompt: { messages, schema: Triage }, maxOutputTokens: MAX_TOKENS_PER_CALL, timeoutMs: 60_000, price },
+    spend.db.pool,
+    {
+      subject: spend.subject,
+      budgets,
+      purpose,
+      at: TEST_NOW,
+      prompt: { messages, schema: Triage },
+      maxOutputTokens: MAX_TOKENS_PER_CALL,
+      timeoutMs: 60_000,
+      price,
+    },
     (bounds) => client().generate({ name: "Triage", schema: Triage, messages, ...bounds }),
   );
 
@@ -130,8 +108,8 @@ describe("a reservation pays for the output limit of every attempt", () => {
 
   it("a call the budget ends is settled with what its attempts cost", async () => {
     const messages: ChatMessage[] = [{ role: "user", content: "The login button does nothing on Safari." }];
-    const { reservationId } = await reserveSpend(db.pool, {
-      subject,
+    const { reservationId } = await reserveSpend(spend.db.pool, {
+      subject: spend.subject,
       budgets,
       amount: { tokens: 5_000, usd: 0.01 },
       purpose: "cut-short",
@@ -150,7 +128,7 @@ describe("a reservation pays for the output limit of every attempt", () => {
         };
       });
 
-    const error = await settledCall(db.pool, reservationId, () =>
+    const error = await settledCall(spend.db.pool, reservationId, () =>
       client().generate({ name: "Triage", schema: Triage, messages, maxOutputTokens: MAX_TOKENS_PER_CALL, maxCostUsd: 0.01 }),
     ).catch((e: unknown) => e);
 
@@ -166,8 +144,8 @@ describe("token caps count volume, dollars count the strict bound", () => {
   it("reserves a 100 KB English context under the default per-task token cap, while the dollars still cover one token per byte", async () => {
     const defaults: EffectiveBudgets = { ...budgets, perTask: { tokens: 400_000, usd: 2 } };
     // A task of its own: the calls above spent their task's dollars.
-    const { requirementId, taskIds } = await insertRequirement(db, { issueNumber: 2, tasks: [{ key: "full-context" }] });
-    const fresh: SpendSubject = { ...subject, requirementId, taskId: taskIds["full-context"] ?? 0 };
+    const { requirementId, taskIds } = await insertRequirement(spend.db, { issueNumber: 2, tasks: [{ key: "full-context" }] });
+    const fresh: SpendSubject = { ...spend.subject, requirementId, taskId: taskIds["full-context"] ?? 0 };
     const messages: ChatMessage[] = [
       { role: "system", content: "You triage issues. Reply with JSON." },
       { role: "user", content: `Context:\n${"export function handler(request) { return render(request.body); }\n".repeat(1_550)}` },
@@ -178,7 +156,7 @@ describe("token caps count volume, dollars count the strict bound", () => {
     worstCaseOpenAI([valid]);
 
     const result = await budgetedCall(
-      db.pool,
+      spend.db.pool,
       {
         subject: fresh,
         budgets: defaults,

@@ -3,51 +3,20 @@
 // whole limit, and settles what the provider billed, also for a failed turn. Real PostgreSQL for the
 // reservation, the real OpenAI SDK with nock for the turns.
 import nock from "nock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { EffectiveBudgets } from "../../src/config/repo-config.js";
-import { BudgetExhausted, budgetedTurn, callDeadlineMs, RESERVATION_MARGIN_MS, turnWorstCase, type SpendSubject } from "../../src/models/budgets.js";
+import { BudgetExhausted, budgetedTurn, callDeadlineMs, RESERVATION_MARGIN_MS, turnWorstCase } from "../../src/models/budgets.js";
 import { ModelCallError } from "../../src/models/model-client.js";
-import { parsePriceTable } from "../../src/models/prices.js";
-import { createModelClient } from "../../src/models/providers/index.js";
 import { turnPromptTokenBound } from "../../src/models/tool-turn.js";
 import type { ToolTurnRequest } from "../../src/models/tool-calling.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { insertRequirement } from "../helpers/services.js";
 import { loadFixture, openAIReply, TEST_NOW } from "./provider-fixtures.js";
+import { gpt4oClient as client, GPT_4O_PRICE as price, ROOMY_BUDGETS as roomy, useSpendSubject } from "./spend-fixtures.js";
 import { openAIToolReply, request } from "./tool-calling-fixtures.js";
 
-const prices = parsePriceTable(`
-version: 1
-currency: USD
-prices:
-  - { provider: openai, model: gpt-4o, effective: "2024-10-01", input: 2.50, cachedInput: 1.25, output: 10.00 }
-`);
-const price = prices.priceFor("gpt-4o", TEST_NOW, "openai");
 const MAX_TOKENS_PER_CALL = 8_000;
 const TIMEOUT_MS = 60_000;
-const roomy: EffectiveBudgets = {
-  warnAtFraction: 0.8,
-  perTask: { tokens: 100_000_000, usd: 1_000 },
-  perRequirement: { tokens: 100_000_000, usd: 1_000 },
-  perDayPerInstallation: { tokens: 100_000_000, usd: 1_000 },
-  perDayPerRepo: { tokens: 100_000_000, usd: 1_000 },
-};
-
-let db: TestDatabase;
-let subject: SpendSubject;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  const { requirementId, taskIds } = await insertRequirement(db, { tasks: [{ key: "agent" }] });
-  subject = { installationId: 1, repo: "octo-org/widgets", requirementId, taskId: taskIds.agent ?? 0, employeeId: "gpt-4o", day: "2100-01-01" };
-}, 60_000);
-
-afterAll(async () => {
-  await db.drop();
-});
-
-const client = () => createModelClient({ id: "gpt-4o", provider: "openai", model: "gpt-4o" }, { OPENAI_API_KEY: "sk-test" }, { prices, now: () => TEST_NOW });
+const spend = useSpendSubject({ taskKey: "agent", employeeId: "gpt-4o" });
 
 const SentLimit = z.object({ max_completion_tokens: z.number() });
 
@@ -72,7 +41,7 @@ function dearestOpenAI(turn: ToolTurnRequest, bodies: unknown[]): { limits: numb
 type SpendRow = { state: string; reserved_usd: number; reserved_tokens: number; usd: number; tokens: number; expires_at: Date };
 
 async function spendRow(purpose: string): Promise<SpendRow> {
-  const { rows } = await db.pool.query<SpendRow>(
+  const { rows } = await spend.db.pool.query<SpendRow>(
     "SELECT state, reserved_usd::float8 AS reserved_usd, reserved_tokens::float8 AS reserved_tokens, usd::float8 AS usd, tokens::float8 AS tokens, expires_at FROM model_spend WHERE purpose = $1",
     [purpose],
   );
@@ -81,7 +50,7 @@ async function spendRow(purpose: string): Promise<SpendRow> {
 }
 
 function input(purpose: string, turn: ToolTurnRequest, budgets: EffectiveBudgets = roomy) {
-  return { subject, budgets, purpose, at: TEST_NOW, turn, maxOutputTokens: MAX_TOKENS_PER_CALL, timeoutMs: TIMEOUT_MS, price };
+  return { subject: spend.subject, budgets, purpose, at: TEST_NOW, turn, maxOutputTokens: MAX_TOKENS_PER_CALL, timeoutMs: TIMEOUT_MS, price };
 }
 
 describe("budgetedTurn", () => {
@@ -92,7 +61,7 @@ describe("budgetedTurn", () => {
     const openai = dearestOpenAI(turn, bodies);
     const seen: SpendRow[] = [];
 
-    const result = await budgetedTurn(db.pool, input("turn-native", turn), async (bounds) => {
+    const result = await budgetedTurn(spend.db.pool, input("turn-native", turn), async (bounds) => {
       seen.push(await spendRow("turn-native"));
       return client().turn({ ...turn, ...bounds });
     });
@@ -119,7 +88,7 @@ describe("budgetedTurn", () => {
       .reply(200, openAIReply(JSON.stringify({ thought: "look", tool: "search", arguments_json: '{"pattern":"x"}' })));
     const seen: SpendRow[] = [];
 
-    await budgetedTurn(db.pool, input("turn-actions", turn), async (bounds) => {
+    await budgetedTurn(spend.db.pool, input("turn-actions", turn), async (bounds) => {
       seen.push(await spendRow("turn-actions"));
       return client().turn({ ...turn, ...bounds });
     });
@@ -136,7 +105,7 @@ describe("budgetedTurn", () => {
     const turn = request();
     nock("https://api.openai.com").post("/v1/chat/completions").reply(500, loadFixture("openai-error-500.json"));
 
-    const error = await budgetedTurn(db.pool, input("turn-failed", turn), (bounds) => client().turn({ ...turn, ...bounds })).then(
+    const error = await budgetedTurn(spend.db.pool, input("turn-failed", turn), (bounds) => client().turn({ ...turn, ...bounds })).then(
       () => undefined,
       (rejected: unknown) => rejected,
     );
@@ -153,7 +122,7 @@ describe("budgetedTurn", () => {
     const tight = { ...roomy, perTask: { tokens: 100_000_000, usd: worst.usd / 2 } };
     let called = false;
 
-    const error = await budgetedTurn(db.pool, input("turn-refused", turn, tight), (bounds) => {
+    const error = await budgetedTurn(spend.db.pool, input("turn-refused", turn, tight), (bounds) => {
       called = true;
       return client().turn({ ...turn, ...bounds });
     }).then(

@@ -2,21 +2,19 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
 import {
   geminiReply,
   loadFixture,
-  TEST_NOW,
-  testPrices,
   modelCallFailure as failure,
   scriptPosts,
   triageMessages as messages,
   Triage,
   type ScriptedReply,
+  GEMINI_BASE as BASE,
+  geminiClient as client,
 } from "./provider-fixtures.js";
 
-const BASE = "https://gemini.gateway.test";
 const PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
 
 const valid = { summary: "Login broken on Safari", severity: "high", labels: ["bug"], owner: null };
@@ -27,14 +25,6 @@ const GenerateRequestBody = z.object({
   generationConfig: z.record(z.string(), z.unknown()),
 });
 type GenerateRequestBody = z.infer<typeof GenerateRequestBody>;
-
-function client(timeoutMs?: number) {
-  return createModelClient(
-    { id: "gemini-flash", provider: "gemini", model: "gemini-2.5-flash" },
-    { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: BASE },
-    { prices: testPrices(), now: () => TEST_NOW, ...(timeoutMs ? { defaultTimeoutMs: timeoutMs } : {}) },
-  );
-}
 
 function scriptReplies(replies: ScriptedReply[]) {
   return scriptPosts(nock(BASE).matchHeader("x-goog-api-key", "gm-test"), PATH, (body) => GenerateRequestBody.parse(body), replies);

@@ -14,9 +14,9 @@ import {
   triageMessages as messages,
   Triage,
   type ScriptedReply,
+  OLLAMA_HOST as HOST,
+  ollamaClient as client,
 } from "./provider-fixtures.js";
-
-const HOST = "http://ollama.gateway.test:11434";
 
 const valid = { summary: "Login broken on Safari", severity: "high", labels: ["bug"], owner: "mona" };
 
@@ -28,15 +28,6 @@ const ChatRequestBody = z.object({
   options: z.record(z.string(), z.unknown()),
 });
 type ChatRequestBody = z.infer<typeof ChatRequestBody>;
-
-function client(timeoutMs?: number) {
-  // The default table has no entry for this model: ollama models are free without one.
-  return createModelClient(
-    { id: "local-coder", provider: "ollama", model: "qwen2.5-coder:7b" },
-    { OLLAMA_HOST: HOST },
-    { prices: testPrices(), now: () => TEST_NOW, ...(timeoutMs ? { defaultTimeoutMs: timeoutMs } : {}) },
-  );
-}
 
 function scriptReplies(replies: ScriptedReply[]) {
   return scriptPosts(nock(HOST), "/api/chat", (body) => ChatRequestBody.parse(body), replies);

@@ -15,9 +15,9 @@ import {
   triageMessages as messages,
   Triage,
   type ScriptedReply,
+  OPENAI_BASE as BASE,
+  openAIClient as client,
 } from "./provider-fixtures.js";
-
-const BASE = "https://gateway.openai.test";
 
 const valid = { summary: "Login broken on Safari", severity: "high", labels: ["bug"], owner: null };
 
@@ -27,14 +27,6 @@ const ChatRequestBody = z.object({
   response_format: z.unknown(),
 });
 type ChatRequestBody = z.infer<typeof ChatRequestBody>;
-
-function client(overrides: { baseUrl?: string; timeoutMs?: number } = {}) {
-  return createModelClient(
-    { id: "openai-senior", provider: "openai", model: "gpt-4.1" },
-    { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${overrides.baseUrl ?? BASE}/v1` },
-    { prices: testPrices(), now: () => TEST_NOW, ...(overrides.timeoutMs ? { defaultTimeoutMs: overrides.timeoutMs } : {}) },
-  );
-}
 
 /** Replies in order, recording each request body. */
 function scriptReplies(replies: ScriptedReply[]) {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { toGeminiSchema, toStrictJsonSchema } from "../../src/models/json-schema.js";
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage } from "../../src/models/model-client.js";
 import { createModelClient } from "../../src/models/providers/index.js";
-import { geminiReply, ollamaReply, openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import { geminiReply, ollamaReply, openAIReply, TEST_NOW, testPrices, scriptPosts } from "./provider-fixtures.js";
 
 const Triage = z.object({ summary: z.string().min(1), severity: z.enum(["low", "high"]) });
 const valid = JSON.stringify({ summary: "Login broken on Safari", severity: "high" });
@@ -36,16 +36,12 @@ const reaskBound = (reply: string, outputTokens: number) => Math.min(Buffer.byte
 const dollars = (price: { input: number; output: number }, input: number, output: number) => (input * price.input + output * price.output) / 1e6;
 
 function record(scope: nock.Scope, path: string, replies: Body[]) {
-  const bodies: Body[] = [];
-  for (const reply of replies) {
-    scope
-      .post(path, (body: unknown) => {
-        bodies.push(Body.parse(body));
-        return true;
-      })
-      .reply(200, JSON.stringify(reply), { "content-type": "application/json" });
-  }
-  return bodies;
+  return scriptPosts(
+    scope,
+    path,
+    (body) => Body.parse(body),
+    replies.map((body) => ({ status: 200, body })),
+  ).bodies;
 }
 
 const GPT41 = { input: 2, output: 8 };

@@ -6,6 +6,7 @@ import type nock from "nock";
 import { z } from "zod";
 import { ModelCallError, type ChatMessage } from "../../src/models/model-client.js";
 import { parsePriceTable, type PriceTable } from "../../src/models/prices.js";
+import { createModelClient } from "../../src/models/providers/index.js";
 
 const fixtureDir = new URL("../fixtures/providers/", import.meta.url);
 
@@ -106,4 +107,48 @@ export async function modelCallFailure(promise: Promise<unknown>): Promise<Model
   );
   if (!(error instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(error)}`);
   return error;
+}
+
+/** Where the provider tests' nock answers each provider. */
+export const OPENAI_BASE = "https://gateway.openai.test";
+export const GEMINI_BASE = "https://gemini.gateway.test";
+export const OLLAMA_HOST = "http://ollama.gateway.test:11434";
+
+const timeout = (timeoutMs: number | undefined) => (timeoutMs ? { defaultTimeoutMs: timeoutMs } : {});
+
+/** The tests' OpenAI employee (gpt-4.1) at OPENAI_BASE (or `baseUrl`), priced by testPrices() at TEST_NOW. */
+export function openAIClient(overrides: { baseUrl?: string; timeoutMs?: number } = {}) {
+  return createModelClient(
+    { id: "openai-senior", provider: "openai", model: "gpt-4.1" },
+    { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${overrides.baseUrl ?? OPENAI_BASE}/v1` },
+    { prices: testPrices(), now: () => TEST_NOW, ...timeout(overrides.timeoutMs) },
+  );
+}
+
+/** The tests' Gemini employee (gemini-2.5-flash) at GEMINI_BASE. */
+export function geminiClient(timeoutMs?: number) {
+  return createModelClient(
+    { id: "gemini-flash", provider: "gemini", model: "gemini-2.5-flash" },
+    { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI_BASE },
+    { prices: testPrices(), now: () => TEST_NOW, ...timeout(timeoutMs) },
+  );
+}
+
+/** The tests' Ollama employee (qwen2.5-coder:7b) at OLLAMA_HOST. testPrices() has no entry for it: ollama models are free without one. */
+export function ollamaClient(timeoutMs?: number) {
+  return createModelClient(
+    { id: "local-coder", provider: "ollama", model: "qwen2.5-coder:7b" },
+    { OLLAMA_HOST },
+    { prices: testPrices(), now: () => TEST_NOW, ...timeout(timeoutMs) },
+  );
+}
+
+/** What a turn that must fail rejects with (a turn that succeeds fails the test). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected the turn to fail");
+    },
+    (error: unknown) => error,
+  );
 }

@@ -6,41 +6,31 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { actionInstructions } from "../../src/models/action-protocol.js";
 import { createModelClient } from "../../src/models/providers/index.js";
-import { geminiReply, ollamaReply, openAIReply, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import {
+  geminiReply,
+  ollamaReply,
+  openAIReply,
+  TEST_NOW,
+  testPrices,
+  OPENAI_BASE as OPENAI,
+  OLLAMA_HOST as OLLAMA,
+  GEMINI_BASE as GEMINI,
+  openAIClient as openai,
+  ollamaClient as ollama,
+  scriptPosts,
+} from "./provider-fixtures.js";
 import { request, tools } from "./tool-calling-fixtures.js";
-
-const OPENAI = "https://gateway.openai.test";
-const OLLAMA = "http://ollama.gateway.test:11434";
-const GEMINI = "https://gemini.gateway.test";
 
 const Body = z.object({ messages: z.array(z.object({ role: z.string(), content: z.string() })) }).loose();
 type Body = z.infer<typeof Body>;
 
-const openai = () =>
-  createModelClient(
-    { id: "openai-senior", provider: "openai", model: "gpt-4.1" },
-    { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${OPENAI}/v1` },
-    { prices: testPrices(), now: () => TEST_NOW },
-  );
-const ollama = () =>
-  createModelClient(
-    { id: "local-coder", provider: "ollama", model: "qwen2.5-coder:7b" },
-    { OLLAMA_HOST: OLLAMA },
-    { prices: testPrices(), now: () => TEST_NOW },
-  );
-
 function script(base: string, path: string, replies: unknown[]): Body[] {
-  const bodies: Body[] = [];
-  const scope = nock(base);
-  for (const reply of replies) {
-    scope
-      .post(path, (body: unknown) => {
-        bodies.push(Body.parse(body));
-        return true;
-      })
-      .reply(200, JSON.stringify(reply), { "content-type": "application/json" });
-  }
-  return bodies;
+  return scriptPosts(
+    nock(base),
+    path,
+    (body) => Body.parse(body),
+    replies.map((body) => ({ status: 200, body })),
+  ).bodies;
 }
 
 const action = (tool: string, args: string, thought = "Read the login code.") => JSON.stringify({ thought, tool, arguments_json: args });

@@ -4,47 +4,18 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ModelCallError } from "../../src/models/model-client.js";
-import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
 import type { AgentMessage } from "../../src/models/tool-calling.js";
-import { loadFixture, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import { loadFixture, GEMINI_BASE as BASE, geminiClient as client, rejection, scriptPosts, type ScriptedReply } from "./provider-fixtures.js";
 import { conversation, geminiToolReply, request } from "./tool-calling-fixtures.js";
 
-const BASE = "https://gemini.gateway.test";
 const PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
 
 const Body = z.record(z.string(), z.unknown());
 type Body = z.infer<typeof Body>;
 
-function client() {
-  return createModelClient(
-    { id: "gemini-flash", provider: "gemini", model: "gemini-2.5-flash" },
-    { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: BASE },
-    { prices: testPrices(), now: () => TEST_NOW },
-  );
-}
-
-function scriptReplies(replies: { status: number; body: unknown }[]) {
-  const bodies: Body[] = [];
-  const scope = nock(BASE).matchHeader("x-goog-api-key", "gm-test");
-  for (const reply of replies) {
-    scope
-      .post(PATH, (body: unknown) => {
-        bodies.push(Body.parse(body));
-        return true;
-      })
-      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json" });
-  }
-  return { scope, bodies };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected the turn to fail");
-    },
-    (error: unknown) => error,
-  );
+function scriptReplies(replies: ScriptedReply[]) {
+  return scriptPosts(nock(BASE).matchHeader("x-goog-api-key", "gm-test"), PATH, (body) => Body.parse(body), replies);
 }
 
 describe("gemini tool calling", () => {

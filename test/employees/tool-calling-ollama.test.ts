@@ -4,45 +4,15 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ModelCallError } from "../../src/models/model-client.js";
-import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
-import { loadFixture, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import { loadFixture, OLLAMA_HOST as HOST, ollamaClient as client, rejection, scriptPosts, type ScriptedReply } from "./provider-fixtures.js";
 import { ollamaToolReply, request } from "./tool-calling-fixtures.js";
-
-const HOST = "http://ollama.gateway.test:11434";
 
 const Body = z.record(z.string(), z.unknown());
 type Body = z.infer<typeof Body>;
 
-function client() {
-  return createModelClient(
-    { id: "local-coder", provider: "ollama", model: "qwen2.5-coder:7b" },
-    { OLLAMA_HOST: HOST },
-    { prices: testPrices(), now: () => TEST_NOW },
-  );
-}
-
-function scriptReplies(replies: { status: number; body: unknown; headers?: Record<string, string> }[]) {
-  const bodies: Body[] = [];
-  const scope = nock(HOST);
-  for (const reply of replies) {
-    scope
-      .post("/api/chat", (body: unknown) => {
-        bodies.push(Body.parse(body));
-        return true;
-      })
-      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json", ...reply.headers });
-  }
-  return { scope, bodies };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected the turn to fail");
-    },
-    (error: unknown) => error,
-  );
+function scriptReplies(replies: ScriptedReply[]) {
+  return scriptPosts(nock(HOST), "/api/chat", (body) => Body.parse(body), replies);
 }
 
 describe("ollama tool calling", () => {

@@ -4,46 +4,16 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ModelCallError, OutputAllowanceTooSmall } from "../../src/models/model-client.js";
-import { createModelClient } from "../../src/models/providers/index.js";
 import { RateLimitError } from "../../src/models/structured-output.js";
 import { turnPromptTokenBound } from "../../src/models/tool-turn.js";
-import { loadFixture, TEST_NOW, testPrices } from "./provider-fixtures.js";
+import { loadFixture, OPENAI_BASE as BASE, openAIClient as client, rejection, scriptPosts, type ScriptedReply } from "./provider-fixtures.js";
 import { openAIToolReply, request } from "./tool-calling-fixtures.js";
-
-const BASE = "https://gateway.openai.test";
 
 const Body = z.record(z.string(), z.unknown());
 type Body = z.infer<typeof Body>;
 
-function client() {
-  return createModelClient(
-    { id: "openai-senior", provider: "openai", model: "gpt-4.1" },
-    { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${BASE}/v1` },
-    { prices: testPrices(), now: () => TEST_NOW },
-  );
-}
-
-function scriptReplies(replies: { status: number; body: unknown; headers?: Record<string, string> }[]) {
-  const bodies: Body[] = [];
-  const scope = nock(BASE);
-  for (const reply of replies) {
-    scope
-      .post("/v1/chat/completions", (body: unknown) => {
-        bodies.push(Body.parse(body));
-        return true;
-      })
-      .reply(reply.status, JSON.stringify(reply.body), { "content-type": "application/json", ...reply.headers });
-  }
-  return { scope, bodies };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected the turn to fail");
-    },
-    (error: unknown) => error,
-  );
+function scriptReplies(replies: ScriptedReply[]) {
+  return scriptPosts(nock(BASE), "/v1/chat/completions", (body) => Body.parse(body), replies);
 }
 
 describe("openai tool calling", () => {

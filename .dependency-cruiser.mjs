@@ -29,7 +29,8 @@ const ROLE_SURFACES = {
   hr: ["employee-status", "review-employee", "probation", "hr-duty"],
   // The Manager routes (the Director's reassign is a routing override) and runs a requirement's lifecycle
   // (the Director approves plans and cancels requirements; a closed pull request releases dependents).
-  manager: ["assign", "lifecycle"],
+  // Its glob algebra decides an agent's scope requests exactly as it decides plans (protected paths, other tasks).
+  manager: ["assign", "lifecycle", "glob-overlap"],
   director: [],
 };
 

@@ -127,7 +127,8 @@ function firstFailedFilter(
     // The repository decides who may work on it: its allow-list, and whether tools are required.
     "allow-list": () => {
       if (input.allowList.length > 0 && !input.allowList.includes(candidate.id)) return "not in this repository's employees allow-list";
-      if (input.requireTools && candidate.workMode === "none") return "works without tools (tools: none), and this repository requires tools (agent.requireTools)";
+      if (input.requireTools && candidate.workMode === "none")
+        return "works without tools (tools: none), and this repository requires tools (agent.requireTools)";
       return null;
     },
     budget: () => {

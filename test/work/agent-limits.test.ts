@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { sh } from "../workspace/git-fixture.js";
-import { call, openAIAgent, turn, workRuns, type ScriptedTurn } from "./agent-fixtures.js";
-import { createTaskFixture, fakeGitHub, useWorkLoop } from "./work-fixtures.js";
+import { call, openAIAgent, submit, turn, workRuns, type ScriptedTurn } from "./agent-fixtures.js";
+import { BUGGY_PROJECT, createTaskFixture, fakeGitHub, useWorkLoop } from "./work-fixtures.js";
 
 const probe = probeBwrap();
 const work = useWorkLoop("aura-agent-limits-");
@@ -52,7 +52,9 @@ describe.skipIf(!probe.ok)("the agent's limits", () => {
 
     expect(agent.requests).toHaveLength(3);
     expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
-    expect(outcome.kind === "needs_director" ? outcome.reason : "").toMatch(/^The agent repeated itself: the same run_command call .*\(ls\) came 3 times in a row\.$/);
+    expect(outcome.kind === "needs_director" ? outcome.reason : "").toMatch(
+      /^The agent repeated itself: the same run_command call .*\(ls\) came 3 times in a row\.$/,
+    );
     expect(github.count("POST", /\/pulls$/)).toBe(0);
     expect(await workRuns(work.db.pool, fixture.taskId)).toEqual([expect.objectContaining({ end_reason: "repetition", ended: true })]);
   });
@@ -93,5 +95,58 @@ describe.skipIf(!probe.ok)("the agent's limits", () => {
     expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
     expect(outcome.kind === "needs_director" ? outcome.reason : "").toContain("no progress for 3 turns in a row");
     expect(await workRuns(work.db.pool, fixture.taskId)).toEqual([expect.objectContaining({ end_reason: "idle", steps: 3 })]);
+  });
+
+  it("shortens older observations when a turn nears the model's window, keeping the task and the latest turns, and records it as a step", async () => {
+    const big = Array.from({ length: 400 }, (_, line) => `line ${line + 1}: ${"x".repeat(50)}`).join("\n");
+    const agent = openAIAgent([
+      (index) => (index < 6 ? turn(call("read_file", { path: "data/big.txt", start_line: 1 + index * 10 })) : submit("Read it all.")),
+    ]);
+    const { services: base, dir } = work.setup({ employeeTools: "native" });
+    const registry = base.policies.employees;
+    const small = registry.employees.map((employee) =>
+      employee.id === "gpt-4.1-mini" ? { ...employee, limits: { ...employee.limits, contextTokens: 4096 } } : employee,
+    );
+    const services = { ...base, policies: { ...base.policies, employees: { ...registry, employees: small } } };
+    fakeGitHub();
+    const fixture = await createTaskFixture(work.db, services, {
+      parent: dir,
+      files: { ...BUGGY_PROJECT, "data/big.txt": big },
+      config: { employees: ["gpt-4.1-mini"] },
+    });
+
+    await runTaskWork(services, { taskId: fixture.taskId }, {});
+
+    expect(agent.requests).toHaveLength(7);
+    expect(agent.sent(4)).not.toContain("[shortened to save context");
+    expect(agent.sent(5)).toContain("[shortened to save context: the read_file result of");
+    expect(agent.sent(5)).toContain("Task `fix-add` (bugfix): Fix add()");
+    const [run] = await workRuns(work.db.pool, fixture.taskId);
+    const shortenings = await work.db.pool.query<{ step: number; observation: string }>(
+      "SELECT step, observation FROM work_steps WHERE run_id = $1 AND kind = 'shortening' ORDER BY step",
+      [run?.id],
+    );
+    expect(shortenings.rows[0]?.observation).toMatch(
+      /^Shortened 1 older entry from about \d+ to \d+ tokens \(window 4096\): observation of read_file call_0_0/,
+    );
+    expect(shortenings.rows[0]?.step).toBe(11);
+  });
+
+  it("stops when the task's budget cannot pay for the next turn's reservation, before the call is made", async () => {
+    const agent = openAIAgent([turn(FIX_ADD)]);
+    const { services, dir } = work.setup({ employeeTools: "native" });
+    fakeGitHub();
+    const fixture = await createTaskFixture(work.db, services, { parent: dir, config: { employees: ["gpt-4.1-mini"] } });
+    // Lowered after routing (whose budget filter would have found nobody): the work loop reads it when it starts.
+    await work.db.pool.query(`UPDATE requirements SET repo_config = repo_config || '{"budgets": {"perTask": {"usd": 0.001}}}'::jsonb WHERE id = $1`, [
+      fixture.requirementId,
+    ]);
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
+
+    expect(agent.requests).toHaveLength(0);
+    expect(outcome).toMatchObject({ kind: "needs_director", pullNumber: null });
+    expect(outcome.kind === "needs_director" ? outcome.reason : "").toMatch(/^The task budget is exhausted/);
+    expect(await workRuns(work.db.pool, fixture.taskId)).toEqual([expect.objectContaining({ end_reason: "budget", steps: 0 })]);
   });
 });

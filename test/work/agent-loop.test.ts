@@ -73,7 +73,12 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
   });
 
   it("keeps every step on record and puts the trajectory's digest in the audit chain", async () => {
-    openAIAgent([turn(call("read_file", { path: "lib/ops.js" })), turn(call("request_scope", { paths: ["lib/ops.js"], reason: "the bug" })), turn(FIX_OPS), submit("Fixed.")]);
+    openAIAgent([
+      turn(call("read_file", { path: "lib/ops.js" })),
+      turn(call("request_scope", { paths: ["lib/ops.js"], reason: "the bug" })),
+      turn(FIX_OPS),
+      submit("Fixed."),
+    ]);
     const { services, dir } = work.setup({ employeeTools: "native" });
     fakeGitHub();
     const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });

@@ -54,8 +54,12 @@ describe("the scope rule layer", () => {
 
     expect(decision.granted).toEqual(["lib/ops.js"]);
     expect(decision.refused.map((refusal) => refusal.path)).toEqual(["docs/guide.md", ".github/workflows/ci.yml", "package-lock.json", "../outside.js"]);
-    expect(decision.refused[0]?.reason).toBe("docs/guide.md belongs to task write-docs of the same requirement (its scope docs/**); two tasks may not edit the same files");
-    expect(decision.refused[1]?.reason).toMatch(/^\.github\/workflows\/ci\.yml is a protected path \(\.github\/workflows\/\*\*: .*\); bugfix tasks may not change it$/);
+    expect(decision.refused[0]?.reason).toBe(
+      "docs/guide.md belongs to task write-docs of the same requirement (its scope docs/**); two tasks may not edit the same files",
+    );
+    expect(decision.refused[1]?.reason).toMatch(
+      /^\.github\/workflows\/ci\.yml is a protected path \(\.github\/workflows\/\*\*: .*\); bugfix tasks may not change it$/,
+    );
   });
 
   it("lets a task class its protected path allows (a dependency task and the lock file)", () => {
@@ -96,7 +100,9 @@ describe("how employees work and how far an agent may go", () => {
   it("names each bad agent setting with its fix", () => {
     expect(repoProblems("agent: { maxSteps: 0 }")).toEqual(["agent.maxSteps: Too small: expected number to be >=1. Fix: use at least 1"]);
     expect(repoProblems("agent: { maxStepz: 3 }")).toEqual(['agent.maxStepz: is not a known key. Fix: did you mean "maxSteps"? Otherwise remove it']);
-    expect(repoProblems("agent: { maxStepsByClass: { docz: 3 } }")).toEqual(['agent.maxStepsByClass.docz: is not a known key. Fix: did you mean "docs"? Otherwise remove it']);
+    expect(repoProblems("agent: { maxStepsByClass: { docz: 3 } }")).toEqual([
+      'agent.maxStepsByClass.docz: is not a known key. Fix: did you mean "docs"? Otherwise remove it',
+    ]);
   });
 });
 

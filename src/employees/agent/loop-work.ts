@@ -209,14 +209,18 @@ async function checkExactEdits(task: AgentTask, writes: ReadonlyMap<string, stri
   await git(target, ["clean", "-ffdqx"]);
   for (const [path, content] of writes) {
     if (content !== null) await safeWriteFile(task.workspace.path, path, content);
-    else await safeDeleteFile(task.workspace.path, path).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    });
+    else
+      await safeDeleteFile(task.workspace.path, path).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      });
   }
   return task.checks();
 }
 
-function workOf(result: LoopResult, made: { runId: number; finalWrites: Map<string, string | null>; evidence: RunEvidence | undefined; guidance: string[] }): AgentWork {
+function workOf(
+  result: LoopResult,
+  made: { runId: number; finalWrites: Map<string, string | null>; evidence: RunEvidence | undefined; guidance: string[] },
+): AgentWork {
   const changed = made.finalWrites.size > 0;
   const remaining = changed ? "Review the partial work on the branch, then revise, reassign or close it." : "All of the task: no file was changed.";
   const stop =
@@ -262,7 +266,11 @@ export async function recordSingleShot<W extends { finalWrites: ReadonlyMap<stri
   await closeRun(
     services.pool,
     runId,
-    { endReason: "single-shot", filesChanged: [...result.finalWrites.keys()], ...(result.summary ? { submission: { summary: result.summary, tested: "", remaining: "" } } : {}) },
+    {
+      endReason: "single-shot",
+      filesChanged: [...result.finalWrites.keys()],
+      ...(result.summary ? { submission: { summary: result.summary, tested: "", remaining: "" } } : {}),
+    },
     { actor: run.employeeId, subject: run.subject, taskId: run.taskId },
   );
   return result;

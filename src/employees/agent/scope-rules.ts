@@ -75,10 +75,9 @@ export async function otherTaskScopes(db: Queryable, taskId: number): Promise<Ow
 
 /** Paths granted to the task so far (by any of its runs), in the order granted. */
 export async function grantedScope(db: Queryable, taskId: number): Promise<string[]> {
-  const { rows } = await db.query<{ path: string }>(
-    "SELECT DISTINCT ON (path) path, id FROM scope_grants WHERE task_id = $1 AND granted ORDER BY path, id",
-    [taskId],
-  );
+  const { rows } = await db.query<{ path: string }>("SELECT DISTINCT ON (path) path, id FROM scope_grants WHERE task_id = $1 AND granted ORDER BY path, id", [
+    taskId,
+  ]);
   return rows.map((row) => row.path);
 }
 
@@ -102,7 +101,9 @@ export async function requestScope(pool: pg.Pool, request: ScopeRequest): Promis
   try {
     await client.query("BEGIN");
     // Two tasks of one requirement asking for the same path at once: the second sees the first's grant.
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('aura:scope'), (SELECT (requirement_id % 2147483647)::int FROM tasks WHERE id = $1))", [request.taskId]);
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('aura:scope'), (SELECT (requirement_id % 2147483647)::int FROM tasks WHERE id = $1))", [
+      request.taskId,
+    ]);
     const decision = decideScope({
       requested: request.requested,
       taskClass: request.taskClass,

@@ -89,8 +89,14 @@ export function storedText(text: string, secrets: readonly string[] = [], bytes 
   const clean = redact(text, secrets);
   if (Buffer.byteLength(clean) <= bytes) return clean;
   const half = Math.floor(bytes / 2);
-  const head = Buffer.from(clean).subarray(0, half).toString().replace(/\uFFFD$/, "");
-  const tail = Buffer.from(clean).subarray(-half).toString().replace(/^\uFFFD/, "");
+  const head = Buffer.from(clean)
+    .subarray(0, half)
+    .toString()
+    .replace(/\uFFFD$/, "");
+  const tail = Buffer.from(clean)
+    .subarray(-half)
+    .toString()
+    .replace(/^\uFFFD/, "");
   return `${head}\n[… ${Buffer.byteLength(clean) - 2 * half} bytes cut …]\n${tail}`;
 }
 
@@ -123,9 +129,10 @@ export async function startRun(pool: pg.Pool, input: StartRun): Promise<number> 
 }
 
 async function interruptOpenRuns(pool: pg.Pool, taskId: number, subject: string): Promise<void> {
-  const open = await pool.query<{ id: string; employee_id: string }>("SELECT id, employee_id FROM work_runs WHERE task_id = $1 AND ended_at IS NULL ORDER BY id", [
-    taskId,
-  ]);
+  const open = await pool.query<{ id: string; employee_id: string }>(
+    "SELECT id, employee_id FROM work_runs WHERE task_id = $1 AND ended_at IS NULL ORDER BY id",
+    [taskId],
+  );
   for (const row of open.rows) {
     await closeRun(pool, Number(row.id), { endReason: "interrupted" }, { actor: row.employee_id, subject, taskId });
   }
@@ -170,7 +177,12 @@ export type RunEnd = {
  * Ends the run: its end reason, what it read and changed, and the digest of its steps, and one `task.trajectory`
  * audit event carrying that digest, in one transaction. A run already ended is left as it is.
  */
-export async function closeRun(pool: pg.Pool, runId: number, end: RunEnd, who: { actor: string; subject: string; taskId: number }): Promise<string | undefined> {
+export async function closeRun(
+  pool: pg.Pool,
+  runId: number,
+  end: RunEnd,
+  who: { actor: string; subject: string; taskId: number },
+): Promise<string | undefined> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");

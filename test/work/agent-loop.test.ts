@@ -7,7 +7,7 @@ import { loadRunSteps, loadTrajectory, trajectoryDigest } from "../../src/employ
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { sh } from "../workspace/git-fixture.js";
 import { auditPayloads, call, openAIAgent, submit, toolSteps, turn, workRuns } from "./agent-fixtures.js";
-import { createTaskFixture, fakeGitHub, useWorkLoop } from "./work-fixtures.js";
+import { createTaskFixture, fakeGitHub, MATH_TESTS, useWorkLoop } from "./work-fixtures.js";
 
 const probe = probeBwrap();
 const work = useWorkLoop("aura-agent-");
@@ -18,14 +18,7 @@ const PROJECT: Record<string, string> = {
   "AGENTS.md": "Run the tests with `node --test test/*.test.js`.\n",
   "src/math.js": "const { combine } = require('../lib/ops.js');\n\nexports.add = (a, b) => combine(a, b);\n\nexports.double = (a) => a * 2;\n",
   "lib/ops.js": "exports.combine = (a, b) => a - b;\n",
-  "test/math.test.js": [
-    "const test = require('node:test');",
-    "const assert = require('node:assert');",
-    "const { add, double } = require('../src/math.js');",
-    "test('adds', () => assert.strictEqual(add(2, 3), 5));",
-    "test('doubles', () => assert.strictEqual(double(4), 8));",
-    "",
-  ].join("\n"),
+  "test/math.test.js": MATH_TESTS,
 };
 
 const FIX_OPS = call("edit_file", { path: "lib/ops.js", search: "a - b", replace: "a + b" });

@@ -190,18 +190,21 @@ export const replace = (path: string, search: string, replacement: string): Edit
 });
 export const edits = (summary: string, ...list: EditSet["edits"]): EditSet => ({ summary, edits: list });
 
+/** The two tests of src/math.js's `add` and `double` (node:test, no dependencies). */
+export const MATH_TESTS = [
+  "const test = require('node:test');",
+  "const assert = require('node:assert');",
+  "const { add, double } = require('../src/math.js');",
+  "test('adds', () => assert.strictEqual(add(2, 3), 5));",
+  "test('doubles', () => assert.strictEqual(double(4), 8));",
+  "",
+].join("\n");
+
 /** A tiny Node project with a bug in `add` and two tests for it (node:test, no dependencies). */
 export const BUGGY_PROJECT: Record<string, string> = {
   "README.md": "# widgets\n",
   "src/math.js": "exports.add = (a, b) => a - b;\n\nexports.double = (a) => a * 2;\n",
-  "test/math.test.js": [
-    "const test = require('node:test');",
-    "const assert = require('node:assert');",
-    "const { add, double } = require('../src/math.js');",
-    "test('adds', () => assert.strictEqual(add(2, 3), 5));",
-    "test('doubles', () => assert.strictEqual(double(4), 8));",
-    "",
-  ].join("\n"),
+  "test/math.test.js": MATH_TESTS,
 };
 
 export const FIX_ADD = replace("src/math.js", "exports.add = (a, b) => a - b;", "exports.add = (a, b) => a + b;");

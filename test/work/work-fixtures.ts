@@ -283,13 +283,14 @@ export function useWorkLoop(tempPrefix: string) {
     get db(): TestDatabase {
       return setUp(db, unset);
     },
-    /** A directory for one case, with its services (`env` added to the case's AURA_DATA_DIR). */
+    /** A directory for one case, with its services (`env` added to the case's AURA_DATA_DIR; employees single-shot unless `employeeTools` says otherwise). */
     setup(options: { override?: (employee: Employee) => ModelClient; env?: Record<string, string>; employeeTools?: WorkMode; now?: () => Date } = {}) {
       const dir = path.join(setUp(temp, unset).dir, `case-${counter++}`);
       mkdirSync(dir, { mode: 0o711 });
       const services = testServices(setUp(db, unset), {
         ...(options.override ? { modelOverride: options.override } : {}),
-        ...(options.employeeTools ? { employeeTools: options.employeeTools } : {}),
+        // The work tests script single-shot EditSet replies (through doubles or the real SDKs); the agent tests say `native` or `actions`.
+        employeeTools: options.employeeTools ?? "none",
         ...(options.now ? { now: options.now } : {}),
         env: { AURA_DATA_DIR: path.join(dir, "data"), ...options.env },
       });

@@ -449,6 +449,8 @@ type Work = {
   providerFailure: ModelCallError | undefined;
   /** The repository guidance files an agent was given (for the PR). */
   guidance?: string[];
+  /** The agent's work run (work_runs), when an agent did the work. */
+  runId?: number;
 };
 
 /**
@@ -736,9 +738,19 @@ async function publishWork(run: Run, workspace: TaskWorkspace, input: TreeInput,
     outcome.kind === "passed"
       ? `draft PR #${pull.number} ${pull.created ? "opened" : "updated"}; sandbox run passed`
       : outcome.kind === "tests-failing"
-        ? `tests still fail after ${MAX_FIX_ROUNDS} fix rounds; draft PR #${pull.number} keeps the work`
+        ? `${failingTests(work)}; draft PR #${pull.number} keeps the work`
         : `work stopped: ${outcome.reason}`;
-  await recordPull(run, workspace, { pull, outcome, next, reason, cost, snapshotId, evidence: work.evidence, revision: input.revision });
+  await recordPull(run, workspace, {
+    pull,
+    outcome,
+    next,
+    reason,
+    cost,
+    snapshotId,
+    evidence: work.evidence,
+    revision: input.revision,
+    failing: failingTests(work),
+  });
   await refreshStatusComment(services, run.subject.requirementId);
   return { kind: next, pullNumber: pull.number, ...(outcome.kind !== "passed" ? { reason } : {}) };
 }
@@ -758,7 +770,14 @@ type PullRecord = {
   snapshotId: string;
   evidence: RunEvidence | undefined;
   revision: { id: number } | undefined;
+  /** What failing tests mean for this work (after the fix rounds, or on the agent's submitted work). */
+  failing: string;
 };
+
+/** How failing tests are reported: the single-shot path had its fix rounds; an agent ran the tests itself before it submitted. */
+function failingTests(work: Work): string {
+  return work.runId === undefined ? `tests still fail after ${MAX_FIX_ROUNDS} fix rounds` : "tests fail on the work the agent submitted (the app's own run)";
+}
 
 /**
  * In one transaction: the PR on the task, the task's transition (only while it is still this run's), the revision
@@ -807,7 +826,7 @@ async function recordPull(run: Run, workspace: TaskWorkspace, record: PullRecord
         body:
           outcome.kind === "stopped"
             ? `Task \`${task.task_key}\` stopped: ${outcome.reason} Done so far: draft PR #${pull.number}. What is left: ${outcome.remaining}`
-            : `Task \`${task.task_key}\`: the tests still fail after ${MAX_FIX_ROUNDS} fix rounds. The work is kept in draft PR #${pull.number}; a director can \`/aura revise\`, \`/aura reassign\` or close it.`,
+            : `Task \`${task.task_key}\`: the ${record.failing}. The work is kept in draft PR #${pull.number}; a director can \`/aura revise\`, \`/aura reassign\` or close it.`,
       });
     }
   });

@@ -17,8 +17,8 @@ CREATE TABLE work_runs (
   job_id text,
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz,
-  -- submitted, a limit (step-cap, tokens, cost, wall-clock, idle, repetition, no-submit), scope-refused,
-  -- provider-failure, sandbox, single-shot, interrupted.
+  -- submitted, a limit (step-cap, budget, wall-clock, idle, repetition), scope-refused, provider-failure,
+  -- sandbox, single-shot, interrupted.
   end_reason text,
   -- What the agent said when it submitted: { summary, tested, remaining }.
   submission jsonb,

@@ -23,7 +23,6 @@ export type EndReason =
   | "wall-clock"
   | "idle"
   | "repetition"
-  | "no-submit"
   | "scope-refused"
   | "provider-failure"
   | "sandbox"

@@ -46,20 +46,27 @@ function repoProblems(yaml: string): string[] {
 describe("the scope rule layer", () => {
   it("grants a path nobody owns and refuses protected paths, other tasks' files and paths that leave the tree, each with its reason", () => {
     const decision = decideScope({
-      requested: ["lib/ops.js", "lib/ops.js", "docs/guide.md", ".github/workflows/ci.yml", "package-lock.json", "../outside.js"],
+      requested: ["lib/ops.js", "lib/ops.js", "docs/guide.md", ".github/workflows/ci.yml", "package-lock.json", "../outside.js", ".github/**"],
       taskClass: "bugfix",
       protectedPaths,
       others: [{ taskKey: "write-docs", globs: ["docs/**"] }],
     });
 
     expect(decision.granted).toEqual(["lib/ops.js"]);
-    expect(decision.refused.map((refusal) => refusal.path)).toEqual(["docs/guide.md", ".github/workflows/ci.yml", "package-lock.json", "../outside.js"]);
+    expect(decision.refused.map((refusal) => refusal.path)).toEqual([
+      "docs/guide.md",
+      ".github/workflows/ci.yml",
+      "package-lock.json",
+      "../outside.js",
+      ".github/**",
+    ]);
     expect(decision.refused[0]?.reason).toBe(
       "docs/guide.md belongs to task write-docs of the same requirement (its scope docs/**); two tasks may not edit the same files",
     );
     expect(decision.refused[1]?.reason).toMatch(
       /^\.github\/workflows\/ci\.yml is a protected path \(\.github\/workflows\/\*\*: .*\); bugfix tasks may not change it$/,
     );
+    expect(decision.refused[4]?.reason).toMatch(/^\.github\/\*\* reaches a protected path/);
   });
 
   it("lets a task class its protected path allows (a dependency task and the lock file)", () => {

@@ -36,7 +36,10 @@ export function scopeRefusal(requested: string, input: Omit<ScopeRuleInput, "req
   }
   try {
     const blocked = input.protectedPaths.find((entry) => !entry.allowTaskClasses.includes(input.taskClass) && scopeReachesProtected(path, entry.glob));
-    if (blocked) return `${path} is a protected path (${blocked.glob}: ${blocked.reason}); ${input.taskClass} tasks may not change it`;
+    if (blocked) {
+      const what = /[*?[{]/.test(path) ? "reaches a protected path" : "is a protected path";
+      return `${path} ${what} (${blocked.glob}: ${blocked.reason}); ${input.taskClass} tasks may not change it`;
+    }
     for (const other of input.others) {
       const owner = other.globs.find((glob) => globsOverlap(path, glob));
       if (owner) return `${path} belongs to task ${other.taskKey} of the same requirement (its scope ${owner}); two tasks may not edit the same files`;

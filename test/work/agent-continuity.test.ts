@@ -40,8 +40,9 @@ describe.skipIf(!probe.ok)("agent runs of one task", () => {
 
     expect(outcome).toMatchObject({ kind: "pr_open", pullNumber: 100 });
     const firstOfRevision = agent.sent(2);
-    expect(firstOfRevision).toContain("Your summary then: Use + in add().");
-    expect(firstOfRevision).toContain("Files you changed: src/math.js");
+    expect(firstOfRevision).toContain("You worked on this task before");
+    expect(firstOfRevision).toContain("Summary of that work: Use + in add().");
+    expect(firstOfRevision).toContain("Files changed then: src/math.js");
     expect(firstOfRevision).toContain("Also add triple().");
     const branch = `aura/${fixture.issueNumber}-fix-add`;
     expect(sh(fixture.remote.bare, "show", `${branch}:src/math.js`)).toContain("a + b");

@@ -23,7 +23,7 @@ export const AGENT_SYSTEM_PROMPT = [
 ].join("\n");
 
 /** What the previous run of the task did, for a revision to continue from. */
-export type PreviousRun = { submission: Submission | null; filesChanged: readonly string[]; endReason: string | null };
+export type PreviousRun = { submission: Submission | null; filesChanged: readonly string[]; endReason: string | null; sameEmployee: boolean };
 
 export type AgentBrief = {
   task: TaskBrief;
@@ -56,11 +56,13 @@ function taskMessage(brief: AgentBrief): string {
 function previousRunMessage(previous: PreviousRun): string {
   const submission = previous.submission;
   return [
-    "You worked on this task before; your changes are on the branch you are working on now.",
-    submission ? `Your summary then: ${submission.summary}` : `Your previous run ended without a submission (${previous.endReason ?? "unknown"}).`,
-    ...(submission?.tested ? [`What you tested then: ${submission.tested}`] : []),
-    ...(submission?.remaining ? [`What you said was left: ${submission.remaining}`] : []),
-    `Files you changed: ${previous.filesChanged.length > 0 ? previous.filesChanged.join(", ") : "none"}`,
+    previous.sameEmployee
+      ? "You worked on this task before; your changes are on the branch you are working on now."
+      : "Another employee worked on this task before you; its changes are on the branch you are working on now.",
+    submission ? `Summary of that work: ${submission.summary}` : `That run ended without a submission (${previous.endReason ?? "unknown"}).`,
+    ...(submission?.tested ? [`What was tested then: ${submission.tested}`] : []),
+    ...(submission?.remaining ? [`What was left: ${submission.remaining}`] : []),
+    `Files changed then: ${previous.filesChanged.length > 0 ? previous.filesChanged.join(", ") : "none"}`,
   ].join("\n");
 }
 

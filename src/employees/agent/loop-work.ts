@@ -93,7 +93,14 @@ export async function prepareAgent(task: AgentTask): Promise<AgentStart> {
     files: await listFiles(workspace),
     guidance: guidance.text,
     revision: task.revision,
-    previous: previous ? { submission: previous.submission, filesChanged: previous.filesChanged, endReason: previous.endReason } : undefined,
+    previous: previous
+      ? {
+          submission: previous.submission,
+          filesChanged: previous.filesChanged,
+          endReason: previous.endReason,
+          sameEmployee: previous.employeeId === task.employee.id,
+        }
+      : undefined,
   });
   return { messages, promptSha256: agentPromptHash(messages), guidance: guidance.files.map((file) => file.path), scope };
 }

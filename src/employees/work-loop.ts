@@ -527,6 +527,7 @@ function agentTask(run: Run, workspace: TaskWorkspace, input: TreeInput, command
     commands,
     rules: editRules(run, new Map()),
     revision: input.revision,
+    secrets: [input.token],
     afterTurn: () => warnNearCaps(run),
     checks: async () => {
       const checks = await runChecks(services, workspace, commands);

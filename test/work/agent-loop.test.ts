@@ -3,7 +3,7 @@
 // agent's word, is the evidence; every step, grant and refusal is on record.
 import { describe, expect, it } from "vitest";
 import { runTaskWork } from "../../src/employees/work-loop.js";
-import { loadRunSteps, loadTrajectory, trajectoryDigest } from "../../src/employees/agent/trajectory.js";
+import { loadRunSteps, loadTrajectory, STORED_TEXT_BYTES, trajectoryDigest } from "../../src/employees/agent/trajectory.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { sh } from "../workspace/git-fixture.js";
 import { auditPayloads, call, openAIAgent, submit, toolSteps, turn, workRuns } from "./agent-fixtures.js";
@@ -137,6 +137,24 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       ["submit", "ok"],
     ]);
     expect(steps[0]?.arguments).toBe('{"path": "lib/ops.js"');
+  });
+
+  it("stores each step cut to a size with credentials redacted", async () => {
+    const token = "ghs_" + "A1b2C3d4E5f6G7h8I9j0K1l2";
+    openAIAgent([turn(call("run_command", { command: `echo ${token}; yes line | head -n 5000` })), submit("Nothing to change.")]);
+    const { services, dir } = work.setup({ employeeTools: "native" });
+    fakeGitHub();
+    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+
+    await runTaskWork(services, { taskId: fixture.taskId }, {});
+
+    const [run] = await workRuns(work.db.pool, fixture.taskId);
+    const [command] = await toolSteps(work.db.pool, String(run?.id));
+    expect(command?.exit_code).toBe(0);
+    expect(command?.arguments).not.toContain(token);
+    expect(command?.observation).not.toContain(token);
+    expect(command?.observation).toContain("[REDACTED]");
+    expect(Buffer.byteLength(command?.observation ?? "")).toBeLessThanOrEqual(STORED_TEXT_BYTES + 100);
   });
 
   it("sends a refused scope request to a director, saying which path and why, and records the refusal", async () => {

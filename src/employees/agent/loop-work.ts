@@ -56,6 +56,8 @@ export type AgentTask = {
   /** The edit rules of the task (planned scope, protected paths, write limits); grants widen the scope. */
   rules: EditRules;
   revision?: RevisionBrief | undefined;
+  /** Credentials that must never reach the trajectory (the installation token), beside the patterns redact knows. */
+  secrets: readonly string[];
   /** Called after each turn (the budget notices). */
   afterTurn?: () => Promise<void>;
   /** The app's own setup and test run on the tree (work-loop's runChecks). */
@@ -145,7 +147,7 @@ export async function runAgent(task: AgentTask, start: AgentStart): Promise<Agen
     messages: start.messages,
     turn: (messages, step, signal) => agentTurn(task, toolbox.specs, messages, step, signal),
     record: async (step) => {
-      await recordStep(services.pool, runId, step);
+      await recordStep(services.pool, runId, step, task.secrets);
     },
     limits: { maxSteps: task.limits.maxSteps, maxMs: task.limits.maxMinutes * 60_000, maxIdleTurns: task.limits.maxIdleTurns },
     now: services.now,

@@ -17,17 +17,7 @@ export type RunMode = "native" | "actions" | "single-shot";
 
 /** Why a run ended: submitted, one of the limits, a refused scope request, or what stopped it from outside. */
 export type EndReason =
-  | "submitted"
-  | "step-cap"
-  | "budget"
-  | "wall-clock"
-  | "idle"
-  | "repetition"
-  | "scope-refused"
-  | "provider-failure"
-  | "sandbox"
-  | "single-shot"
-  | "interrupted";
+  "submitted" | "step-cap" | "budget" | "wall-clock" | "idle" | "repetition" | "scope-refused" | "provider-failure" | "sandbox" | "single-shot" | "interrupted";
 
 /** Bytes of an observation or of arguments kept in a step row (the model may have seen more). */
 export const STORED_TEXT_BYTES = 8_000;

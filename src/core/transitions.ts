@@ -61,6 +61,23 @@ export async function transitionRequirement(
   return { from: row.state, to };
 }
 
+/**
+ * Moves a requirement to `to` only when it is in `from` now (the move is then checked and recorded like any
+ * other); returns whether it moved. For steps that escalate or settle a requirement only from one state.
+ */
+export async function transitionRequirementFrom(
+  client: Db,
+  requirementId: number,
+  from: RequirementState,
+  to: RequirementState,
+  context: TransitionContext,
+): Promise<boolean> {
+  const row = (await client.query<{ state: RequirementState }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
+  if (row?.state !== from) return false;
+  await transitionRequirement(client, requirementId, to, context);
+  return true;
+}
+
 export async function transitionTask(client: Db, taskId: number, to: TaskState, context: TransitionContext): Promise<{ from: TaskState; to: TaskState }> {
   const row = (
     await client.query<{ state: TaskState; task_key: string; repo: string; issue_number: number }>(

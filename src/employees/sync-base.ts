@@ -13,7 +13,7 @@ import { pullsClosedInLedger } from "../accountant/ledger.js";
 import { appendEvents } from "../audit/append.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, hasNotice, refreshStatusComment } from "../core/status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
+import { inTransaction, transitionRequirementFrom, transitionTask } from "../core/transitions.js";
 import type { DeliverySummary, JobSpec } from "../queue/dispatch.js";
 import { enqueue, enqueueMany } from "../queue/enqueue.js";
 import { deliveredRepository } from "../queue/inbox.js";
@@ -305,9 +305,8 @@ async function resolveConflict(services: Services, task: LockedTask, workspace: 
       details: { baseSha },
     });
     const waiting = await hasTaskNeedingDirector(client, requirementId);
-    const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
-    if (requirement?.state === "needs_director" && !waiting) {
-      await transitionRequirement(client, requirementId, "in_progress", {
+    if (!waiting) {
+      await transitionRequirementFrom(client, requirementId, "needs_director", "in_progress", {
         actor: "aura/employees",
         reason: `task ${task.task_key}: the conflict with ${workspace.baseRef} is resolved`,
       });
@@ -348,10 +347,10 @@ async function reportConflict(services: Services, task: LockedTask, workspace: T
       });
       await setBaseConflict(client, taskId, baseSha);
       moved = true;
-      const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [requirementId])).rows[0];
-      if (requirement?.state === "in_progress") {
-        await transitionRequirement(client, requirementId, "needs_director", { actor: "aura/employees", reason: `task ${task.task_key}: ${reason}` });
-      }
+      await transitionRequirementFrom(client, requirementId, "in_progress", "needs_director", {
+        actor: "aura/employees",
+        reason: `task ${task.task_key}: ${reason}`,
+      });
     }
     if (seen && !moved) return false;
     const list = files.length > 0 ? files.map((file) => `\`${file}\``).join(", ") : "files git could not name";

@@ -12,7 +12,7 @@ import { agentLimits, effectiveBudgets, parseRepoConfig, RepoConfig } from "../c
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
-import { inTransaction, transitionRequirement, transitionTask } from "../core/transitions.js";
+import { inTransaction, transitionRequirementFrom, transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
 import { deliveredRepository } from "../queue/inbox.js";
 import type { Services } from "../services.js";
@@ -65,6 +65,7 @@ import { buildTaskContext, failureMessage, type RevisionBrief, type TaskBrief } 
 import { enqueueSyncBase } from "./sync-base.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
 import { prepareAgent, recordSingleShot, runAgent, type AgentTask } from "./agent/loop-work.js";
+import { loadTrajectorySummary } from "./agent/trajectory.js";
 import {
   countOpenAgentPulls,
   loadOpenRevision,
@@ -260,13 +261,10 @@ async function needsDirector(run: Run, reason: string, notice: string): Promise<
 }
 
 async function escalateRequirement(client: Parameters<typeof transitionTask>[0], run: Run, reason: string): Promise<void> {
-  const requirement = (await client.query<{ state: string }>("SELECT state FROM requirements WHERE id = $1", [run.task.requirement_id])).rows[0];
-  if (requirement?.state === "in_progress") {
-    await transitionRequirement(client, Number(run.task.requirement_id), "needs_director", {
-      actor: "aura/employees",
-      reason: `task ${run.task.task_key}: ${reason}`,
-    });
-  }
+  await transitionRequirementFrom(client, Number(run.task.requirement_id), "in_progress", "needs_director", {
+    actor: "aura/employees",
+    reason: `task ${run.task.task_key}: ${reason}`,
+  });
 }
 
 function repoConfigOf(task: TaskRow): RepoConfig {
@@ -720,6 +718,7 @@ async function publishWork(run: Run, workspace: TaskWorkspace, input: TreeInput,
     snapshotId,
     outcome,
     revisionRounds: task.revision_rounds,
+    trajectory: work.runId !== undefined ? await loadTrajectorySummary(services.pool, work.runId) : undefined,
   });
   const [owner, repoName] = task.repo.split("/") as [string, string];
   const pull = await openOrUpdatePull(

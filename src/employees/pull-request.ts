@@ -34,7 +34,35 @@ export type PullBodyInput = {
   snapshotId: string;
   outcome: PullOutcome;
   revisionRounds: number;
+  /** The agent's run behind this body (absent for single-shot work, which has its fix rounds instead). */
+  trajectory?: TrajectorySummary | undefined;
 };
+
+/** What an agent's run did, for the PR body: read from its trajectory (src/employees/agent/trajectory.ts). */
+export type TrajectorySummary = {
+  /** Model turns taken, and the step cap they counted against. */
+  turns: number;
+  maxSteps: number | null;
+  toolCalls: number;
+  /** The commands the agent ran (run_command), in order. */
+  commands: string[];
+  /** Exit codes of the agent's own test runs (run_tests), in order; -1 when a run had none. */
+  testRuns: number[];
+  filesRead: string[];
+  filesChanged: string[];
+  /** The repository guidance files the agent was given. */
+  guidance: string[];
+  /** Paths the rule layer granted beyond the planned scope, and requests it refused with the reason. */
+  granted: string[];
+  refused: { path: string; reason: string }[];
+  /** Why the run ended (submitted, or the limit that stopped it). */
+  endReason: string | null;
+};
+
+/** Entries of each list the PR body shows before "and N more". */
+export const SUMMARY_LIST_CAP = 8;
+/** Characters of one command shown in the PR body. */
+export const SUMMARY_COMMAND_CHARS = 100;
 
 function runLine(run: SandboxResult): string {
   const exit = run.timedOut ? `timed out after ${Math.round(run.limits.timeoutMs / 1000)} s` : `exit code ${run.exitCode ?? `signal ${run.signal ?? "?"}`}`;
@@ -63,17 +91,18 @@ export function renderPullBody(input: PullBodyInput): string {
   if (input.summary) lines.push("", "#### What the employee says it changed", "", inertMarkdown(input.summary, { prefix: "> " }));
 
   lines.push("", "#### Evidence (the app's own sandbox run)", "");
-  lines.push(...evidenceLines(input.evidence));
+  lines.push(...evidenceLines(input.evidence, input.trajectory === undefined));
   lines.push(`- Cost: $${input.cost.usd.toFixed(4)} (${input.cost.tokens} tokens)`);
   if (input.revisionRounds > 0) lines.push(`- Revision rounds: ${input.revisionRounds}`);
+  if (input.trajectory) lines.push("", "#### What the agent did (its trajectory)", "", ...trajectoryLines(input.trajectory));
 
-  lines.push("", statusLine(input.outcome));
+  lines.push("", statusLine(input.outcome, input.trajectory !== undefined));
   lines.push("", `<sub>Execution snapshot \`${input.snapshotId}\` (Aura-Snapshot trailer). Aura never merges; a director does.</sub>`);
   return lines.join("\n");
 }
 
 /** Only what the app's own sandbox run showed: warnings about the sandbox, the setup and test runs, and the limits. */
-function evidenceLines(evidence: RunEvidence | undefined): string[] {
+function evidenceLines(evidence: RunEvidence | undefined, hadFixRounds: boolean): string[] {
   const run = evidence?.test ?? evidence?.setup;
   if (!evidence || !run) return ["No setup or test command ran, so nothing about tests is claimed."];
   const lines = sandboxWarnings(run);
@@ -90,8 +119,50 @@ function evidenceLines(evidence: RunEvidence | undefined): string[] {
   lines.push(`- Sandbox: ${mode}`);
   if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
   if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);
-  lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
+  if (hadFixRounds) lines.push(`- Fix rounds used: ${evidence.fixRounds}`);
   return lines;
+}
+
+const END_TEXT: Record<string, string> = {
+  submitted: "the agent submitted its work",
+  "step-cap": "**stopped by the step cap**",
+  budget: "**stopped by the token or cost budget**",
+  "wall-clock": "**stopped by the wall-clock limit**",
+  idle: "**stopped after turns in a row without progress (idle limit)**",
+  repetition: "**stopped for repeating the same call (repetition limit)**",
+  "scope-refused": "**stopped: a scope request was refused**",
+  "provider-failure": "**stopped: the model provider failed**",
+  sandbox: "**stopped: the sandbox failed**",
+  interrupted: "**interrupted: the job stopped mid-run**",
+};
+
+/** The run in a few capped lines: steps, commands, test runs, files, guidance, scope grants and how it ended. */
+function trajectoryLines(run: TrajectorySummary): string[] {
+  const paths = (list: readonly string[]) => capped(list.map((path) => inertCode(path)));
+  const cap = run.maxSteps === null ? "" : ` of at most ${run.maxSteps}`;
+  const ended = END_TEXT[run.endReason ?? ""] ?? inertInline(run.endReason ?? "not recorded");
+  const lines = [`- Steps: ${run.turns} model turns${cap}, ${run.toolCalls} tool calls; ended: ${ended}`];
+  lines.push(`- Commands run: ${run.commands.length === 0 ? "none" : capped(run.commands.map((command) => inertCode(shortCommand(command))))}`);
+  const exits = run.testRuns.map((code) => (code === -1 ? "no exit code" : `exit ${code}`));
+  lines.push(`- Test runs by the agent: ${run.testRuns.length === 0 ? "none" : `${run.testRuns.length} (${capped(exits)})`}`);
+  lines.push(`- Files read: ${run.filesRead.length === 0 ? "none" : paths(run.filesRead)}`);
+  lines.push(`- Files changed: ${run.filesChanged.length === 0 ? "none" : paths(run.filesChanged)}`);
+  lines.push(`- Repository guidance read: ${run.guidance.length === 0 ? "none found" : paths(run.guidance)}`);
+  if (run.granted.length > 0) lines.push(`- Scope granted beyond the plan: ${paths(run.granted)}`);
+  if (run.refused.length > 0) lines.push(`- Scope refused: ${capped(run.refused.map((entry) => `${inertCode(entry.path)} (${inertInline(entry.reason)})`))}`);
+  lines.push("", "The agent's own test runs are not evidence; the app's run above is. `aura trajectory` prints every step.");
+  return lines;
+}
+
+/** A list joined with commas, cut after SUMMARY_LIST_CAP entries with "and N more". */
+function capped(items: readonly string[]): string {
+  const shown = items.slice(0, SUMMARY_LIST_CAP).join(", ");
+  return items.length > SUMMARY_LIST_CAP ? `${shown} and ${items.length - SUMMARY_LIST_CAP} more` : shown;
+}
+
+function shortCommand(command: string): string {
+  const line = command.replace(/\s+/g, " ").trim();
+  return line.length > SUMMARY_COMMAND_CHARS ? `${line.slice(0, SUMMARY_COMMAND_CHARS - 1)}…` : line;
 }
 
 /** A warning for an unsandboxed run, and for each kind of missing limit the run went without. */
@@ -140,10 +211,11 @@ function setupLines(setup: SandboxResult): string[] {
   return lines;
 }
 
-function statusLine(outcome: PullOutcome): string {
+function statusLine(outcome: PullOutcome, agent: boolean): string {
   if (outcome.kind === "passed") return "**Status:** the sandbox run passed. The Governor and the Auditor check this PR next; a director decides.";
   if (outcome.kind === "tests-failing") {
-    return "**Status: the tests still fail** after the fix rounds. The work is kept here as a draft; a director decides what happens next.";
+    const when = agent ? "in the app's own run on the work the agent submitted" : "after the fix rounds";
+    return `**Status: the tests still fail** ${when}. The work is kept here as a draft; a director decides what happens next.`;
   }
   // The reason can quote the employee (refused paths, its invalid reply): inert like the rest of its text.
   return [`**Status: work stopped.** ${inertInline(outcome.reason)}`, "", `What is left: ${inertInline(outcome.remaining)}`].join("\n");

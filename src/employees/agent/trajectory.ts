@@ -9,6 +9,7 @@ import type pg from "pg";
 import { appendEvents } from "../../audit/append.js";
 import { canonicalize } from "../../audit/canonical.js";
 import { redact } from "../../workspace/index.js";
+import type { TrajectorySummary } from "../pull-request.js";
 import type { Submission } from "./types.js";
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
@@ -320,4 +321,50 @@ export async function previousRun(db: Queryable, taskId: number): Promise<WorkRu
     [taskId],
   );
   return rows[0] ? runOf(rows[0]) : undefined;
+}
+
+/** The task's run with this id, or undefined. */
+export async function loadRun(db: Queryable, runId: number): Promise<WorkRun | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM work_runs WHERE id = $1`, [runId]);
+  return rows[0] ? runOf(rows[0]) : undefined;
+}
+
+/** The command a run_command step ran, from its arguments as the model sent them (the raw text when they were not JSON). */
+export function commandOf(step: Pick<StoredStep, "arguments">): string {
+  try {
+    const parsed: unknown = JSON.parse(step.arguments ?? "");
+    if (parsed && typeof parsed === "object" && "command" in parsed && typeof parsed.command === "string") return parsed.command;
+  } catch {
+    // Malformed arguments are shown as the model sent them.
+  }
+  return step.arguments ?? "";
+}
+
+/**
+ * What the run did, for the PR body: its turns against the step cap, the commands and test runs it made, the
+ * files it read and changed, the guidance it was given, the task's scope grants and refusals, and its end.
+ */
+export async function loadTrajectorySummary(db: Queryable, runId: number): Promise<TrajectorySummary | undefined> {
+  const run = await loadRun(db, runId);
+  if (!run) return undefined;
+  const steps = await loadRunSteps(db, runId);
+  const { rows: grants } = await db.query<{ path: string; granted: boolean; refusal: string | null }>(
+    "SELECT path, granted, refusal FROM scope_grants WHERE task_id = $1 ORDER BY id",
+    [run.taskId],
+  );
+  const tools = steps.filter((step) => step.kind === "tool");
+  const worked = tools.filter((step) => step.status === "ok" || step.exitCode !== null);
+  return {
+    turns: steps.filter((step) => step.kind === "turn").length,
+    maxSteps: run.maxSteps,
+    toolCalls: tools.length,
+    commands: worked.filter((step) => step.tool === "run_command").map(commandOf),
+    testRuns: worked.filter((step) => step.tool === "run_tests").map((step) => step.exitCode ?? -1),
+    filesRead: run.filesRead,
+    filesChanged: run.filesChanged,
+    guidance: run.guidance,
+    granted: [...new Set(grants.filter((grant) => grant.granted).map((grant) => grant.path))],
+    refused: grants.filter((grant) => !grant.granted).map((grant) => ({ path: grant.path, reason: grant.refusal ?? "refused" })),
+    endReason: run.endReason,
+  };
 }

@@ -3,6 +3,7 @@
 // AURA_DATA_DIR (reusing it when the app is running).
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
+import pino from "pino";
 import { writeAnchor, readAnchor } from "./audit/anchor.js";
 import { exportAudit } from "./audit/export.js";
 import { collectGitHubAnchors } from "./audit/github-anchors.js";
@@ -12,6 +13,8 @@ import { ConfigError, loadConfig, type AppConfig } from "./config/env.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
+import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
+import { sandboxOptions } from "./server/start.js";
 
 const usage = `Usage: aura <command>
 
@@ -23,6 +26,10 @@ const usage = `Usage: aura <command>
                                         database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+  ${MINE_USAGE}
+                                        find commits that change tests and source together and keep, as
+                                        SWE-bench tasks (JSON lines), those whose tests fail on the parent
+                                        with only the test changes and pass with the whole change (sandbox)
 `;
 
 async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>, as: "app" | "owner" = "app"): Promise<T> {
@@ -49,6 +56,9 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
       },
       "owner",
     );
+  }
+  if (command === "eval" && sub === "mine") {
+    return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
   }
   if (command !== "audit" || !sub) {
     out.write(usage);

@@ -156,7 +156,8 @@ async function connectAsApp(config: AppConfig, databaseUrl: string, log: Logger,
   return { pool, audit, role };
 }
 
-function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
+/** The sandbox settings from the environment (also the command line's, for `aura eval`). */
+export function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
   return {
     allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED,
     acceptMissing: config.AURA_SANDBOX_ACCEPT_MISSING,

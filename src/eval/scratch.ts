@@ -1,0 +1,62 @@
+// Scratch work trees for mining: a bare repository in a temp dir that borrows the mined repository's objects
+// (objects/info/alternates, read only), with one detached work tree per candidate. The mined repository's
+// refs, index, work tree and uncommitted work are never touched; everything is removed afterwards.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { git, type GitTarget } from "../workspace/index.js";
+
+export type Scratch = {
+  /** A fresh detached work tree of `sha`; `dispose` removes it. */
+  checkout: (sha: string) => Promise<ScratchTree>;
+  close: () => Promise<void>;
+};
+
+export type ScratchTree = {
+  path: string;
+  /** Applies a unified diff to the tree's files; false when it does not apply. */
+  apply: (patch: string) => Promise<boolean>;
+  dispose: () => Promise<void>;
+};
+
+/** A scratch repository borrowing `source`'s objects. */
+export async function openScratch(source: GitTarget): Promise<Scratch> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "aura-eval-"));
+  // The sandbox user must be able to traverse to the trees.
+  await chmod(dir, 0o711);
+  const target: GitTarget = { gitDir: path.join(dir, "scratch.git"), protocols: [] };
+  try {
+    const objects = (await git(source, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
+    await git(target, ["init", "--quiet", "--bare", target.gitDir], { cwd: dir });
+    await writeFile(path.join(target.gitDir, "objects", "info", "alternates"), `${objects}\n`);
+    await mkdir(path.join(dir, "trees"), { mode: 0o711 });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  let count = 0;
+  return {
+    checkout: async (sha) => {
+      const tree = path.join(dir, "trees", `${sha.slice(0, 12)}-${++count}`);
+      await git(target, ["worktree", "add", "--quiet", "--detach", tree, sha], { cwd: target.gitDir });
+      const inTree: GitTarget = { ...target, workTree: tree };
+      return {
+        path: tree,
+        apply: async (patch) => {
+          if (patch === "") return true;
+          const file = path.join(dir, `patch-${count}.diff`);
+          await writeFile(file, patch);
+          const result = await git(inTree, ["apply", "--whitespace=nowarn", file], { okExitCodes: [1, 128] });
+          await rm(file, { force: true });
+          return result.exitCode === 0;
+        },
+        dispose: async () => {
+          await git(target, ["worktree", "remove", "--force", tree], { cwd: target.gitDir, okExitCodes: [128] });
+          await rm(tree, { recursive: true, force: true });
+          await git(target, ["worktree", "prune"], { cwd: target.gitDir });
+        },
+      };
+    },
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
+}

@@ -15,6 +15,7 @@ import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
 import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
 import { sandboxOptions } from "./server/start.js";
+import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajectory-command.js";
 
 const usage = `Usage: aura <command>
 
@@ -26,6 +27,8 @@ const usage = `Usage: aura <command>
                                         database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+  ${TRAJECTORY_USAGE}       print a task's work runs and every step (task: its id, or
+                                        owner/repo#issue:task-key); --json prints everything stored
   ${MINE_USAGE}
                                         find commits that change tests and source together and keep, as
                                         SWE-bench tasks (JSON lines), those whose tests fail on the parent
@@ -59,6 +62,16 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   }
   if (command === "eval" && sub === "mine") {
     return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
+  }
+  if (command === "trajectory") {
+    return withDatabase(config, async (url) => {
+      const pool = createPool(url, { max: 2 });
+      try {
+        return await runTrajectoryCommand(pool, argv.slice(1), out);
+      } finally {
+        await pool.end();
+      }
+    });
   }
   if (command !== "audit" || !sub) {
     out.write(usage);

@@ -368,3 +368,24 @@ export async function loadTrajectorySummary(db: Queryable, runId: number): Promi
     endReason: run.endReason,
   };
 }
+
+/** A task named by its id, or by its repository, issue and key (the current plan's task with that key). */
+export type TaskRef = { id: number } | { repo: string; issueNumber: number; key: string };
+
+export type TaskName = { id: number; repo: string; issueNumber: number; key: string; title: string; state: string };
+
+/** The task a reference names, or undefined when none does. */
+export async function findTask(db: Queryable, ref: TaskRef): Promise<TaskName | undefined> {
+  const select = `SELECT t.id, r.repo, r.issue_number, t.task_key, t.title, t.state FROM tasks t JOIN requirements r ON r.id = t.requirement_id`;
+  const { rows } =
+    "id" in ref
+      ? await db.query<{ id: string; repo: string; issue_number: number; task_key: string; title: string; state: string }>(`${select} WHERE t.id = $1`, [
+          ref.id,
+        ])
+      : await db.query<{ id: string; repo: string; issue_number: number; task_key: string; title: string; state: string }>(
+          `${select} WHERE lower(r.repo) = lower($1) AND r.issue_number = $2 AND t.task_key = $3 ORDER BY t.plan_revision DESC, t.id DESC LIMIT 1`,
+          [ref.repo, ref.issueNumber, ref.key],
+        );
+  const row = rows[0];
+  return row ? { id: Number(row.id), repo: row.repo, issueNumber: row.issue_number, key: row.task_key, title: row.title, state: row.state } : undefined;
+}

@@ -16,10 +16,11 @@ import { createPool } from "./db/pool.js";
 import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
 import { sandboxOptions } from "./server/start.js";
 import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajectory-command.js";
+import { RUN_USAGE, runCommand } from "./local/command.js";
 
 const usage = `Usage: aura <command>
 
-  migrate                               apply pending database migrations
+${RUN_USAGE}  migrate                               apply pending database migrations
   audit verify [--anchor FILE ...] [--github] [--independent]
                                         check the hash chain, anchor files, and the anchors in the app's
                                         status comments on GitHub; exit 1 at the first bad event.
@@ -47,6 +48,8 @@ async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T
 }
 
 export async function runCli(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  // Local mode sets its own GitHub and data settings, so it reads the environment itself.
+  if (argv[0] === "run") return runCommand(argv.slice(1), { stdout: out, stderr: process.stderr, env: process.env });
   const config = loadConfig(process.env);
   const [command, sub, ...rest] = argv;
   if (command === "migrate") {

@@ -313,7 +313,14 @@ export function createGitHubEdge(options: GitHubEdgeOptions): GitHubEdge {
       if (Number(m[1]) !== options.issue.number) return [404, NOT_FOUND];
       return [
         200,
-        { number: options.issue.number, title: options.issue.title, body: options.issue.body, state: issueState, user: userJson(options.issue.user), labels: [] },
+        {
+          number: options.issue.number,
+          title: options.issue.title,
+          body: options.issue.body,
+          state: issueState,
+          user: userJson(options.issue.user),
+          labels: [],
+        },
       ];
     }
     if (method === "GET" && (m = /^\/issues\/(\d+)\/comments$/.exec(rest))) {

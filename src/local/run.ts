@@ -1,0 +1,344 @@
+// `aura run`: the whole company on a local repository, through the same code paths as on GitHub. It starts the
+// app itself (src/server/start.ts: database, migrations, webhook route, workers, leader) pointed at a GitHub edge
+// served on a loopback port (GHE_HOST) with an App key made for the run, opens an issue with the requirement
+// labelled as one by the user (the director, admin on the edge), and plays GitHub's webhooks to the app's own
+// route. The app clones the user's repository by file:// and pushes only its `aura/…` branches there; the
+// checked-out branch, the working tree and uncommitted changes are never touched. It waits while the roles work,
+// shows progress on stderr, and reports from the records the roles wrote.
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import pino from "pino";
+import { loadConfig } from "../config/env.js";
+import { loadPolicySet, type Employee } from "../config/policy-files.js";
+import { getFreePort } from "../db/embedded.js";
+import { createPool } from "../db/pool.js";
+import type { ModelClient } from "../models/model-client.js";
+import { JOBS } from "../queue/enqueue.js";
+import { startAura, type RunningAura } from "../server/start.js";
+import { deliver, deliveryBuilder, type Delivery } from "./deliveries.js";
+import { serveGitHubEdge, type EdgeServer } from "./edge-server.js";
+import { localPolicies } from "./employees.js";
+import { createGitHubEdge, type GitHubEdge } from "./github-edge.js";
+import { readReport, renderReport, type LocalReport } from "./report.js";
+import { inspectRepository, LocalRunInputError, type LocalRepository } from "./repository.js";
+
+export { LocalRunInputError } from "./repository.js";
+
+export type LocalRunOptions = {
+  repoPath: string;
+  requirement: string;
+  employee?: string | undefined;
+  planOnly?: boolean;
+  json?: boolean;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Give up waiting after this long (default 60 minutes). */
+  timeoutMs?: number;
+  /** Benchmarks only: replace an employee's model client. Local runs use the providers from the environment. */
+  modelOverride?: (employee: Employee) => ModelClient;
+};
+
+const INSTALLATION_ID = 1;
+/** Jobs an employee runs: held back in a plan-only run, so nothing works on the plan. */
+const WORK_JOBS = ["task.work", "task.sync-base", "task.reroute"];
+const SETTLED_REQUIREMENT = ["done", "failed", "needs_director", "cancelled", "halted"];
+const SETTLED_TASK = ["merged", "rejected", "failed", "needs_director", "cancelled"];
+
+/** The local director's login: the user's name as a GitHub login would spell it. */
+function directorLogin(): string {
+  const name = os
+    .userInfo()
+    .username.replace(/[^A-Za-z0-9-]/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return name === "" ? "local-director" : name.slice(0, 39);
+}
+
+/** Variables of a GitHub App `.env` that local mode sets itself (the run never talks to GitHub). */
+const GITHUB_VARIABLES = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET", "GHE_HOST", "GHE_PROTOCOL", "PORT", "HOST"];
+
+export async function runLocal(options: LocalRunOptions): Promise<number> {
+  const started = Date.now();
+  const requirement = options.requirement.trim();
+  if (requirement === "")
+    throw new LocalRunInputError('The requirement text is empty. Say what should change, e.g. aura run . "add() subtracts; make it add".');
+  const basePolicies = loadPolicySet();
+  const repo = inspectRepository(options.repoPath, basePolicies);
+  const env = Object.fromEntries(Object.entries(options.env).filter(([key]) => !GITHUB_VARIABLES.includes(key)));
+  // Everything local mode keeps lives under the repository's git directory, which git ignores.
+  const dataDir = path.join(repo.gitDir, "aura");
+  mkdirSync(dataDir, { recursive: true });
+  // The sandbox's unprivileged user must reach the work trees below it.
+  chmodSync(dataDir, 0o711);
+  const edgePort = await getFreePort();
+  const secret = randomBytes(24).toString("hex");
+  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+  const config = loadConfig({
+    ...env,
+    APP_ID: "1",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: secret,
+    GHE_HOST: `127.0.0.1:${edgePort}`,
+    GHE_PROTOCOL: "http",
+    AURA_DATA_DIR: dataDir,
+    AURA_ALLOW_LOCAL_CLONE: "true",
+    AURA_GITHUB_WRITE_INTERVAL_MS: "0",
+  });
+  const { policies, employees } = await localPolicies(basePolicies, config, options.employee);
+
+  const notes: string[] = [];
+  if (repo.dirty.length > 0) {
+    notes.push(
+      `${repo.root} has ${repo.dirty.length} uncommitted change${repo.dirty.length === 1 ? "" : "s"}; the run works from the committed ${repo.branch} (${repo.head.slice(0, 12)}) and leaves them untouched.`,
+    );
+  }
+  notes.push(`Employees available to this run: ${employees.join(", ")} (test command: ${repo.testCommand}).`);
+  for (const note of notes) options.stderr.write(`aura: ${note}\n`);
+
+  const log = pino({ level: env.LOG_LEVEL ?? "info" }, pino.destination({ dest: path.join(dataDir, "aura.log"), mkdir: true, sync: false }));
+  options.stderr.write(`aura: starting the app (database and log under ${dataDir})\n`);
+  const aura = await startAura(config, {
+    log,
+    port: 0,
+    host: "127.0.0.1",
+    policies,
+    workerPollMs: 200,
+    leaderRetryMs: 500,
+    modelOverride: options.modelOverride,
+    ...(options.planOnly ? { onlyTasks: Object.keys(JOBS).filter((name) => !WORK_JOBS.includes(name)) } : {}),
+  });
+  let edgeServer: EdgeServer | undefined;
+  const pool = createPool(aura.databaseUrl, { max: 2 });
+  try {
+    const fullName = `${repo.owner}/${repo.name}`;
+    const issue = { number: await nextIssueNumber(pool, fullName, repo), title: titleOf(requirement), body: requirement };
+    const director = directorLogin();
+    const edge = createGitHubEdge({
+      owner: repo.owner,
+      name: repo.name,
+      bare: repo.root,
+      cloneUrl: pathToFileURL(repo.root).href,
+      defaultBranch: repo.branch,
+      webUrl: config.githubWebUrl,
+      apiUrl: config.githubApiUrl,
+      botLogin: config.botLogin,
+      permissions: { [director]: "admin" },
+      issue: { ...issue, user: director },
+    });
+    edgeServer = await serveGitHubEdge(edge, edgePort);
+    const build = deliveryBuilder(edge, { installationId: INSTALLATION_ID, issue, director, label: repo.config.requirementLabel, botLogin: config.botLogin });
+    const player = playWebhooks(aura, secret);
+    edge.onEvent((event) => {
+      if (event.kind === "pull.created") player.send(build.pullOpened(event.number));
+    });
+
+    player.send(build.labeled());
+    const watched = await watch({ pool, edge, aura, player, build, fullName, issue: issue.number, options, started, director });
+    const report: LocalReport = {
+      repository: repo.root,
+      base: repo.branch,
+      issue: issue.number,
+      ...(await readReport(pool, edge, {
+        installationId: INSTALLATION_ID,
+        repo: fullName,
+        issue: issue.number,
+        trajectoryCommand: config.DATABASE_URL ? "npx aura trajectory" : `AURA_DATA_DIR=${dataDir} npx aura trajectory`,
+      })),
+      approvedByLocalDirector: watched.approved,
+      seconds: (Date.now() - started) / 1000,
+      notes: [...notes, ...watched.notes],
+      outcome: options.planOnly ? "plan-only" : "not-passed",
+    };
+    if (
+      !options.planOnly &&
+      report.tasks.length > 0 &&
+      report.tasks.every((task) => task.verdict?.conclusion === "success" && task.evidence?.state === "passed")
+    ) {
+      report.outcome = "passed";
+    }
+    options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    if (options.planOnly) return report.requirement?.plan ? 0 : 1;
+    return report.outcome === "passed" ? 0 : 1;
+  } finally {
+    await pool.end();
+    await aura.stop();
+    await edgeServer?.close();
+  }
+}
+
+function titleOf(requirement: string): string {
+  const first = requirement.split("\n")[0]?.trim() ?? requirement;
+  return first.length > 80 ? `${first.slice(0, 77)}…` : first;
+}
+
+/** An issue number no earlier local run of this database or repository used (requirements and `aura/N-…` branches). */
+async function nextIssueNumber(pool: ReturnType<typeof createPool>, fullName: string, repo: LocalRepository): Promise<number> {
+  const { rows } = await pool.query<{ n: number | null }>("SELECT max(issue_number) AS n FROM requirements WHERE installation_id = $1 AND repo = $2", [
+    INSTALLATION_ID,
+    fullName,
+  ]);
+  const { execFileSync } = await import("node:child_process");
+  const branches = execFileSync("git", ["for-each-ref", "--format=%(refname:short)", "refs/heads/aura/"], { cwd: repo.root, encoding: "utf8" });
+  const used = branches
+    .split("\n")
+    .map((ref) => Number(/^aura\/(\d+)-/.exec(ref)?.[1] ?? 0))
+    .concat(rows[0]?.n ?? 0);
+  return Math.max(...used) + 1;
+}
+
+/** Webhook deliveries in the order GitHub's events happened, one at a time; `idle` when none is left. */
+function playWebhooks(aura: RunningAura, secret: string) {
+  let chain: Promise<void> = Promise.resolve();
+  let pending = 0;
+  const errors: string[] = [];
+  return {
+    send(delivery: Delivery) {
+      pending++;
+      chain = chain
+        .then(() => deliver(aura.port, secret, delivery))
+        .catch((error: unknown) => void errors.push(error instanceof Error ? error.message : String(error)))
+        .finally(() => void pending--);
+    },
+    get idle() {
+      return pending === 0;
+    },
+    errors,
+  };
+}
+
+type WatchInput = {
+  pool: ReturnType<typeof createPool>;
+  edge: GitHubEdge;
+  aura: RunningAura;
+  player: ReturnType<typeof playWebhooks>;
+  build: ReturnType<typeof deliveryBuilder>;
+  fullName: string;
+  issue: number;
+  options: LocalRunOptions;
+  started: number;
+  director: string;
+};
+
+type Snapshot = {
+  requirement: string | undefined;
+  tasks: { key: string; state: string; pr: number | null; employee: string | null }[];
+  spend: number;
+  jobs: number;
+  failing: string | undefined;
+};
+
+async function snapshot(input: WatchInput): Promise<Snapshot> {
+  const { pool } = input;
+  const requirement = (
+    await pool.query<{ id: string; state: string }>("SELECT id, state FROM requirements WHERE installation_id = $1 AND repo = $2 AND issue_number = $3", [
+      INSTALLATION_ID,
+      input.fullName,
+      input.issue,
+    ])
+  ).rows[0];
+  const tasks = requirement
+    ? (
+        await pool.query<{ key: string; state: string; pr: number | null; employee: string | null }>(
+          `SELECT t.task_key AS key, t.state, t.pr_number AS pr, a.employee_id AS employee
+             FROM tasks t LEFT JOIN assignments a ON a.task_id = t.id AND a.active WHERE t.requirement_id = $1 ORDER BY t.id`,
+          [requirement.id],
+        )
+      ).rows
+    : [];
+  const spend = requirement
+    ? ((await pool.query<{ usd: number }>("SELECT coalesce(sum(usd), 0)::float8 AS usd FROM model_spend WHERE requirement_id = $1", [requirement.id])).rows[0]
+        ?.usd ?? 0)
+    : 0;
+  // graphile-worker's public `jobs` view: what is waiting or running, and the last error of a job being retried.
+  const jobs = await pool.query<{ task_identifier: string; last_error: string | null }>("SELECT task_identifier, last_error FROM graphile_worker.jobs");
+  // A plan-only run holds the employees' jobs back; they do not keep it waiting.
+  const counted = jobs.rows.filter((job) => !(input.options.planOnly === true && WORK_JOBS.includes(job.task_identifier)));
+  const failing = counted.find((job) => job.last_error !== null);
+  return {
+    requirement: requirement?.state,
+    tasks,
+    spend,
+    jobs: counted.length,
+    failing: failing ? `${failing.task_identifier}: ${failing.last_error?.split("\n")[0] ?? ""}` : undefined,
+  };
+}
+
+/** The step a person would name for what the company is doing now. */
+function stepOf(now: Snapshot, edge: GitHubEdge): string {
+  if (now.requirement === undefined) return "opening the requirement";
+  if (now.requirement === "received" || now.requirement === "planning") return "the Manager is planning";
+  if (now.requirement === "awaiting_approval") return "the plan waits for the director's approval";
+  const parts = now.tasks.map((task) => {
+    if (task.state === "pr_open" && task.pr !== null) {
+      const gate = edge.statuses.filter((status) => status.context === "aura/hnsc").at(-1);
+      const reviewed = edge.reviews.some((review) => review.pull === task.pr);
+      return `${task.key}: PR #${task.pr}, gate ${gate?.state ?? "waiting"}${reviewed ? ", Auditor reviewed" : ", Auditor testing"}`;
+    }
+    if (task.state === "working") return `${task.key}: ${task.employee ?? "an employee"} is working`;
+    return `${task.key}: ${task.state}${task.employee ? ` (${task.employee})` : ""}`;
+  });
+  return `requirement ${now.requirement}; ${parts.join("; ") || "no tasks"}`;
+}
+
+/** Whether the run has come to rest: every task has its verdict and evidence, or has ended otherwise. */
+function settled(now: Snapshot, input: WatchInput, planOnly: boolean): boolean {
+  if (!input.player.idle || now.requirement === undefined) return false;
+  if (planOnly) return now.requirement === "cancelled" && now.jobs === 0;
+  if (SETTLED_REQUIREMENT.includes(now.requirement) && now.jobs === 0) return true;
+  if (now.requirement !== "in_progress" || now.tasks.length === 0) return false;
+  const done = now.tasks.every((task) => {
+    if (SETTLED_TASK.includes(task.state)) return true;
+    if (task.state !== "pr_open" || task.pr === null) return false;
+    const head = (input.edge.pullJson(task.pr) as { head: { sha: string } }).head.sha;
+    const gate = input.edge.statuses.filter((status) => status.context === "aura/hnsc" && status.sha === head).at(-1);
+    return gate !== undefined && gate.state !== "pending" && input.edge.reviews.some((review) => review.pull === task.pr && review.commit_id === head);
+  });
+  return done && now.jobs === 0;
+}
+
+async function watch(input: WatchInput): Promise<{ approved: boolean; notes: string[] }> {
+  const { options, edge, player, build } = input;
+  const deadline = input.started + (options.timeoutMs ?? 60 * 60_000);
+  const notes: string[] = [];
+  let approved = false;
+  let closing = false;
+  let last = "";
+  let lastAt = 0;
+  for (;;) {
+    const now = await snapshot(input);
+    const step = stepOf(now, edge);
+    const elapsed = Math.round((Date.now() - input.started) / 1000);
+    if (step !== last || Date.now() - lastAt > 15_000) {
+      options.stderr.write(`aura [${Math.floor(elapsed / 60)}:${String(elapsed % 60).padStart(2, "0")}] ${step} — spent $${now.spend.toFixed(4)}\n`);
+      if (now.failing && step === last) options.stderr.write(`aura:   retrying ${now.failing}\n`);
+      last = step;
+      lastAt = Date.now();
+    }
+    if (now.requirement === "awaiting_approval" && !approved && !options.planOnly) {
+      // The user is the director: approving is their `/aura approve`, through the Director's command path.
+      const comment = edge.addComment(input.issue, "/aura approve", input.director);
+      player.send(build.comment(comment.id, "/aura approve"));
+      approved = true;
+      notes.push(`The repository asks for plan approval; you approved the plan as the local director (/aura approve on #${input.issue}).`);
+    }
+    const planned = now.requirement !== undefined && !["received", "planning"].includes(now.requirement);
+    if (options.planOnly && planned && !closing) {
+      // A plan-only run ends the requirement the way a director does on GitHub: by closing its issue.
+      edge.closeIssue();
+      player.send(build.closed());
+      closing = true;
+      notes.push(`Plan only: the requirement was closed after planning (${now.requirement}); no employee worked on it.`);
+    }
+    if (settled(now, input, options.planOnly === true)) break;
+    if (Date.now() > deadline) {
+      notes.push(`Stopped waiting after ${Math.round((deadline - input.started) / 60_000)} minutes; the report shows where the run was.`);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  for (const error of player.errors) notes.push(`A webhook delivery failed: ${error}`);
+  return { approved, notes };
+}

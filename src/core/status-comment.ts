@@ -66,6 +66,52 @@ function tokens(value: number): string {
   return value >= 1000 ? `${Math.round(value / 1000)}k` : String(value);
 }
 
+/** What a working agent is doing now, by the tool it called last (the model's own tool names never reach the comment). */
+const TOOL_ACTIVITY: Record<string, string> = {
+  run_command: "running a command",
+  read_file: "reading code",
+  search: "searching the code",
+  list_dir: "looking around the tree",
+  edit_file: "editing files",
+  create_file: "writing files",
+  delete_file: "deleting files",
+  run_tests: "running the tests",
+  request_scope: "asking for a wider scope",
+  submit: "submitting its work",
+};
+
+/** The current step of a task's open agent run, as the status comment reads it from the trajectory tables. */
+export type RunProgress = { turns: number; maxSteps: number | null; lastKind: string | null; lastTool: string | null; lastObservation: string | null };
+
+/** "step 12 of at most 50, running the tests": the turn the agent is on and what its last step set going. */
+export function progressText(progress: RunProgress): string {
+  const cap = progress.maxSteps === null ? "" : ` of at most ${progress.maxSteps}`;
+  return `step ${progress.turns}${cap}, ${activity(progress)}`;
+}
+
+function activity(progress: RunProgress): string {
+  if (progress.lastKind === "shortening") return "shortening its conversation";
+  if (progress.lastKind === "tool") return "waiting for the model's next turn";
+  // A turn's stored text ends with the tools it called (loop.ts): those run now.
+  const called = /\[calls: ([^\]]*)\]\s*$/.exec(progress.lastObservation ?? "")?.[1]?.split(", ") ?? [];
+  const doing = [...new Set(called.map((name) => TOOL_ACTIVITY[name]).filter((text) => text !== undefined))];
+  return doing.length > 0 ? doing.join(" and ") : "waiting for the model's next turn";
+}
+
+/** Refreshes on the first turn and then at most once per `intervalMs` of the clock: GitHub is not edited per step. */
+export function throttledProgress(refresh: () => Promise<void>, options: { now: () => Date; intervalMs: number }): (turn: number) => Promise<void> {
+  let last: number | undefined;
+  return async (turn) => {
+    const at = options.now().getTime();
+    if (turn !== 1 && last !== undefined && at - last < options.intervalMs) return;
+    last = at;
+    await refresh();
+  };
+}
+
+/** Seconds of work between two refreshes of the status comment while an agent works (after its first turn). */
+export const PROGRESS_REFRESH_MS = 30_000;
+
 type Row = {
   task_key: string;
   title: string;
@@ -78,6 +124,8 @@ type Row = {
   revision_rounds: number;
   employee_id: string | null;
   depends_on: string[];
+  /** The open agent run of a working task, when it has taken a turn. */
+  progress?: RunProgress | null;
 };
 
 /** Renders the status comment body from the database (pure over the rows it is given). */
@@ -103,7 +151,7 @@ export function renderStatusComment(input: {
         const done = task.state === "merged" ? "✅" : task.state === "cancelled" || task.state === "rejected" ? "✖️" : "⬜";
         const waits = task.depends_on.length > 0 && task.state === "queued" ? ` (after ${task.depends_on.map((d) => `\`${d}\``).join(", ")})` : "";
         const rounds = task.revision_rounds > 0 ? `, ${task.revision_rounds} revision${task.revision_rounds === 1 ? "" : "s"}` : "";
-        return `| ${done} | ${inertInline(task.title)} \`${task.task_key}\` | ${task.task_class} | ${task.employee_id ? `\`${task.employee_id}\`` : "—"} | ~${tokens(task.estimate_tokens)} tokens, ${usd(Number(task.estimate_usd))} | ${TASK_TEXT[task.state]}${waits}${rounds} | ${task.pr_number ? `#${task.pr_number}` : "—"} | ${usd(Number(task.cost_usd))} |`;
+        return `| ${done} | ${inertInline(task.title)} \`${task.task_key}\` | ${task.task_class} | ${task.employee_id ? `\`${task.employee_id}\`` : "—"} | ~${tokens(task.estimate_tokens)} tokens, ${usd(Number(task.estimate_usd))} | ${TASK_TEXT[task.state]}${task.progress && task.progress.turns > 0 && task.state === "working" ? ` — ${progressText(task.progress)}` : ""}${waits}${rounds} | ${task.pr_number ? `#${task.pr_number}` : "—"} | ${usd(Number(task.cost_usd))} |`;
       }),
       "",
       `Spent so far: **${usd(total)}**.`,
@@ -120,6 +168,15 @@ export function renderStatusComment(input: {
   );
   return lines.join("\n");
 }
+
+// The task's open agent run (the trajectory tables, migration 023): its turns so far, its step cap, and its last step.
+const OPEN_RUN_PROGRESS = `
+  SELECT json_build_object('turns', (SELECT count(*) FROM work_steps s WHERE s.run_id = w.id AND s.kind = 'turn'), 'maxSteps', w.max_steps,
+                           'lastKind', last.kind, 'lastTool', last.tool, 'lastObservation', right(last.observation, 500)) AS progress
+  FROM work_runs w
+  JOIN LATERAL (SELECT kind, tool, observation FROM work_steps s WHERE s.run_id = w.id ORDER BY s.step DESC LIMIT 1) last ON true
+  WHERE w.task_id = t.id AND w.ended_at IS NULL AND w.mode <> 'single-shot'
+  ORDER BY w.id DESC LIMIT 1`;
 
 export async function refreshStatusComment(services: Services, requirementId: number): Promise<void> {
   const requirement = (
@@ -141,9 +198,10 @@ export async function refreshStatusComment(services: Services, requirementId: nu
   const tasks = (
     await services.pool.query<Row>(
       `SELECT t.task_key, t.title, t.task_class, t.state, t.estimate_tokens, t.estimate_usd, t.cost_usd, t.pr_number,
-              t.revision_rounds, t.depends_on, a.employee_id
+              t.revision_rounds, t.depends_on, a.employee_id, run.progress
        FROM tasks t JOIN requirements r ON r.id = t.requirement_id
        LEFT JOIN assignments a ON a.task_id = t.id AND a.active
+       LEFT JOIN LATERAL (${OPEN_RUN_PROGRESS}) run ON t.state = 'working'
        WHERE t.requirement_id = $1 AND t.plan_revision = r.plan_revision ORDER BY t.id`,
       [requirementId],
     )

@@ -11,7 +11,7 @@ import { workModeOf, type Employee, type WorkMode } from "../config/policy-files
 import { agentLimits, effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
 import { withoutIssueReferences } from "../github/inert-markdown.js";
 import type { TaskState } from "../core/state-machine.js";
-import { addNotice, refreshStatusComment } from "../core/status-comment.js";
+import { addNotice, PROGRESS_REFRESH_MS, refreshStatusComment, throttledProgress } from "../core/status-comment.js";
 import { inTransaction, transitionRequirementFrom, transitionTask } from "../core/transitions.js";
 import { enqueue } from "../queue/enqueue.js";
 import { deliveredRepository } from "../queue/inbox.js";
@@ -527,6 +527,13 @@ function agentTask(run: Run, workspace: TaskWorkspace, input: TreeInput, command
     revision: input.revision,
     secrets: [input.token],
     afterTurn: () => warnNearCaps(run),
+    onTurn: throttledProgress(
+      () =>
+        refreshStatusComment(services, run.subject.requirementId).catch((error: unknown) =>
+          services.log.warn({ taskId: run.taskId, reason: String(error) }, "could not show the agent's current step in the status comment"),
+        ),
+      { now: services.now, intervalMs: PROGRESS_REFRESH_MS },
+    ),
     checks: async () => {
       const checks = await runChecks(services, workspace, commands);
       return { setup: checks.setup, test: checks.test, headSha: undefined, passed: checks.passed, fixRounds: 0 };

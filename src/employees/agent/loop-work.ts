@@ -60,6 +60,8 @@ export type AgentTask = {
   secrets: readonly string[];
   /** Called after each turn (the budget notices). */
   afterTurn?: () => Promise<void>;
+  /** Called after each turn is on record, with the turn's number (the status comment's current step). */
+  onTurn?: (turn: number) => Promise<void>;
   /** The app's own setup and test run on the tree (work-loop's runChecks). */
   checks: () => Promise<RunEvidence>;
   signal?: AbortSignal | undefined;
@@ -142,12 +144,14 @@ export async function runAgent(task: AgentTask, start: AgentStart): Promise<Agen
       }),
   });
   const repetition = new RepetitionDetector();
+  let turns = 0;
   const result = await runLoop({
     toolbox,
     messages: start.messages,
     turn: (messages, step, signal) => agentTurn(task, toolbox.specs, messages, step, signal),
     record: async (step) => {
       await recordStep(services.pool, runId, step, task.secrets);
+      if (step.kind === "turn") await task.onTurn?.(++turns);
     },
     limits: { maxSteps: task.limits.maxSteps, maxMs: task.limits.maxMinutes * 60_000, maxIdleTurns: task.limits.maxIdleTurns },
     now: services.now,

@@ -70,9 +70,6 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   const env = Object.fromEntries(Object.entries(options.env).filter(([key]) => !GITHUB_VARIABLES.includes(key)));
   // Everything local mode keeps lives under the repository's git directory, which git ignores.
   const dataDir = path.join(repo.gitDir, "aura");
-  mkdirSync(dataDir, { recursive: true });
-  // The sandbox's unprivileged user must reach the work trees below it.
-  chmodSync(dataDir, 0o711);
   const edgePort = await getFreePort();
   const secret = randomBytes(24).toString("hex");
   const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
@@ -88,6 +85,9 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     AURA_GITHUB_WRITE_INTERVAL_MS: "0",
   });
   const { policies, employees } = await localPolicies(basePolicies, config, options.employee);
+  mkdirSync(dataDir, { recursive: true });
+  // The sandbox's unprivileged user must reach the work trees below it.
+  chmodSync(dataDir, 0o711);
 
   const notes: string[] = [];
   if (repo.dirty.length > 0) {

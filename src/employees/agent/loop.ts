@@ -71,6 +71,20 @@ export class AgentInterrupted extends Error {
 
 const NUDGE = "You answered without calling a tool. Call a tool to go on, or call submit when the task is done.";
 
+/** Tool calls one turn may make; the calls past it are answered "not run", so one turn cannot outrun the step cap. */
+export const MAX_CALLS_PER_TURN = 16;
+
+/** What the conversation keeps for a turn that said nothing at all (some providers refuse an empty model turn). */
+const EMPTY_TURN = "(no reply)";
+
+/** The message that answers a turn the provider gave no usable reply for (a safety block, a call it could not parse). */
+function refusalNudge(refusal: string): string {
+  const malformed = /MALFORMED_FUNCTION_CALL/.test(refusal);
+  return malformed
+    ? `Your last turn could not be used: the provider could not parse your tool call (${refusal}). Call the tool again with arguments as one JSON object that matches its schema.`
+    : `Your last turn could not be used: the provider gave no answer (${refusal}). Go on with the task by calling a tool, or call submit when it is done.`;
+}
+
 type State = { messages: AgentMessage[]; turns: number; idle: number; lastInputTokens: number; read: Set<string>; changed: Set<string>; startedMs: number };
 
 /** Runs the loop until the model submits, a limit stops it, a scope request is refused, or the provider fails. */
@@ -160,13 +174,15 @@ async function askModel(
     observation: turnText(result),
     ...(result.finishReason ? { status: result.finishReason } : {}),
   });
-  state.messages.push({ role: "assistant", content: result.text, toolCalls: result.toolCalls });
+  const empty = result.text.trim() === "" && result.toolCalls.length === 0;
+  state.messages.push({ role: "assistant", content: empty ? EMPTY_TURN : result.text, toolCalls: result.toolCalls });
   return { result };
 }
 
 function turnText(result: ToolTurnResult): string {
   const calls = result.toolCalls.map((call) => call.name).join(", ");
-  return calls === "" ? result.text : `${result.text}${result.text === "" ? "" : "\n"}[calls: ${calls}]`;
+  const text = calls === "" ? result.text : `${result.text}${result.text === "" ? "" : "\n"}[calls: ${calls}]`;
+  return result.refusal ? `${text}${text === "" ? "" : "\n"}[no usable reply: ${result.refusal}]` : text;
 }
 
 /** What a failed turn means: a budget stop, a provider failure to fail over from, or a model that gave no valid turn. */
@@ -187,7 +203,8 @@ function turnFailure(error: unknown, changed: boolean): Omit<LoopResult, "turns"
 /**
  * Runs the turn's calls in order and answers each (every call gets its answer, as the providers require), then
  * decides: a refused scope request or a submission ends the run, a repetition stops it, a turn without a
- * working call counts toward the idle limit.
+ * working call counts toward the idle limit. A turn runs at most MAX_CALLS_PER_TURN calls, and after its first
+ * none once the wall-clock limit passed; a submit counts only as the turn's last call after calls that all worked.
  */
 async function runCalls(
   loop: AgentLoop,
@@ -195,28 +212,24 @@ async function runCalls(
   result: ToolTurnResult,
 ): Promise<Omit<LoopResult, "turns" | "filesRead" | "filesChanged" | "messages"> | undefined> {
   if (result.toolCalls.length === 0) {
-    state.messages.push({ role: "user", content: NUDGE });
-    return idleStop(loop, state, "it answered in text without calling a tool");
+    state.messages.push({ role: "user", content: result.refusal ? refusalNudge(result.refusal) : NUDGE });
+    return idleStop(loop, state, result.refusal ? `the provider gave no usable reply: ${result.refusal}` : "it answered in text without calling a tool");
   }
   let progress = false;
+  let failedBefore: string | undefined;
   let submission: Submission | undefined;
   let refusedScope: ScopeDecision | undefined;
   let repeated: string | undefined;
-  for (const call of result.toolCalls) {
-    let outcome: ToolOutcome;
-    try {
-      outcome = await loop.toolbox.run(call, loop.signal);
-    } catch (error) {
-      if (loop.signal?.aborted) throw new AgentInterrupted("the work run was stopped during a tool call");
-      if (error instanceof SandboxUnavailableError) return { endReason: "sandbox", sandboxFailure: error.message };
-      throw error;
-    }
+  for (const [index, call] of result.toolCalls.entries()) {
+    const outcome = notRun(loop, state, result.toolCalls, index, failedBefore) ?? (await runCall(loop, call));
+    if ("sandboxFailure" in outcome) return outcome;
     await recordCall(loop, call, outcome);
     repeated ??= loop.repetition?.(call, outcome);
     state.messages.push({ role: "tool", callId: call.id, name: call.name, content: outcome.observation });
     for (const file of outcome.read ?? []) state.read.add(file);
     for (const file of outcome.changed ?? []) state.changed.add(file);
     if (outcome.status === "ok") progress = true;
+    else failedBefore ??= call.name;
     if (outcome.scope && outcome.scope.decision.refused.length > 0) refusedScope ??= outcome.scope.decision;
     if (outcome.submission) submission ??= outcome.submission;
   }
@@ -232,6 +245,42 @@ async function runCalls(
     return undefined;
   }
   return idleStop(loop, state, "none of its tool calls worked");
+}
+
+/** Runs one call through the toolbox; a sandbox that stopped working ends the run (not the model's fault). */
+async function runCall(loop: AgentLoop, call: ToolCall): Promise<ToolOutcome | { endReason: "sandbox"; sandboxFailure: string }> {
+  try {
+    return await loop.toolbox.run(call, loop.signal);
+  } catch (error) {
+    if (loop.signal?.aborted) throw new AgentInterrupted("the work run was stopped during a tool call");
+    if (error instanceof SandboxUnavailableError) return { endReason: "sandbox", sandboxFailure: error.message };
+    throw error;
+  }
+}
+
+/** The answer to a call the loop does not run (past the per-turn cap, after the time limit, a submit it does not take), or undefined. */
+function notRun(loop: AgentLoop, state: State, calls: readonly ToolCall[], index: number, failedBefore: string | undefined): ToolOutcome | undefined {
+  const answer = (observation: string): ToolOutcome => ({ status: "error", observation, durationMs: 0 });
+  const call = calls[index];
+  if (index >= MAX_CALLS_PER_TURN) {
+    return answer(
+      `Not run: a turn may make at most ${MAX_CALLS_PER_TURN} tool calls and this was call ${index + 1}. Make it again in your next turn if you still need it.`,
+    );
+  }
+  // The turn's first call runs even when the reply came late (an edit it makes is kept); the rest wait no longer.
+  if (index > 0 && loop.now().getTime() - state.startedMs >= loop.limits.maxMs) {
+    return answer("Not run: the work run's time limit was reached during this turn.");
+  }
+  if (call?.name !== "submit" || call.argumentError !== undefined) return undefined;
+  if (index < calls.length - 1) {
+    return answer(
+      "Not submitted: submit must be the last call of its turn, and other calls came after it. Look at their results, then call submit again on its own.",
+    );
+  }
+  if (failedBefore !== undefined) {
+    return answer(`Not submitted: ${failedBefore} did not work earlier in this turn. Look at its result and fix what it reports, then call submit again.`);
+  }
+  return undefined;
 }
 
 function idleStop(loop: AgentLoop, state: State, why: string): Omit<LoopResult, "turns" | "filesRead" | "filesChanged" | "messages"> | undefined {

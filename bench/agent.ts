@@ -195,6 +195,8 @@ async function main(): Promise<void> {
     // One step = a turn and its tool call: from the previous tool call's record (the run's start for the first) to this one's.
     const overheads: number[] = [];
     const latencies: number[] = [];
+    // For the tools that start no process: the step's overhead outside the tool itself (reservation, records, notices).
+    const between: number[] = [];
     let previous = Number(run.started_ms);
     for (let index = 0; index + 1 < steps.length; index += 2) {
       const modelTurn = steps[index];
@@ -206,6 +208,7 @@ async function main(): Promise<void> {
       const commandOwn = tool.tool === "run_tests" ? testOwn : command !== undefined ? (own.get(command) ?? 0) : 0;
       latencies.push(modelTurn.latency_ms ?? 0);
       overheads.push(wall - (modelTurn.latency_ms ?? 0) - commandOwn);
+      if (!["run_command", "run_tests"].includes(tool.tool ?? "")) between.push(wall - (modelTurn.latency_ms ?? 0) - (tool.duration_ms ?? 0));
     }
     const median = quantile(overheads, 0.5);
     const p95 = quantile(overheads, 0.95);
@@ -228,6 +231,7 @@ async function main(): Promise<void> {
       `  model call (SDK+nock): median ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms (excluded from the overhead)`,
       `  overhead per step:    median ${median.toFixed(1)} ms (${(median / floor).toFixed(2)} floors), p95 ${p95.toFixed(1)} ms (${(p95 / floor).toFixed(2)} floors), max ${Math.max(...overheads).toFixed(1)} ms`,
       `  by tool (median ms):  ${byTool(steps, overheads)}`,
+      `  outside the tools:    median ${quantile(between, 0.5).toFixed(1)} ms per step that starts no process (budget reservation and settlement, the two step records, notices)`,
       `  targets:              median <= ${TARGET_MEDIAN_FLOORS} floors → ${verdict(median <= TARGET_MEDIAN_FLOORS * floor)}; p95 <= ${TARGET_P95_FLOORS} floors → ${verdict(p95 <= TARGET_P95_FLOORS * floor)}`,
       `  assignment → PR:      ${assignmentToPull.toFixed(0)} ms (runTaskWork, 40 steps, then the app's own setup and test run)`,
       `  label → PR:           ${flow.ms.toFixed(0)} ms through the running app, ${flow.steps} agent steps (target <= 3 s + ${STEPS} floors = ${labelTarget.toFixed(0)} ms → ${verdict(flow.ms <= labelTarget)})`,

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { appendEvents } from "../audit/append.js";
 import { workModeOf, type Employee, type WorkMode } from "../config/policy-files.js";
 import { agentLimits, effectiveBudgets, parseRepoConfig, RepoConfig } from "../config/repo-config.js";
-import { withoutIssueReferences } from "../github/inert-markdown.js";
+import { inertInline, withoutIssueReferences } from "../github/inert-markdown.js";
 import type { TaskState } from "../core/state-machine.js";
 import { addNotice, PROGRESS_REFRESH_MS, refreshStatusComment, throttledProgress } from "../core/status-comment.js";
 import { inTransaction, transitionRequirementFrom, transitionTask } from "../core/transitions.js";
@@ -472,7 +472,7 @@ async function workInTree(run: Run, workspace: TaskWorkspace, input: TreeInput):
 
   if (!saved.pushed && task.pr_number === null) {
     const reason = work.stop?.reason ?? "the employee made no change";
-    await needsDirector(run, reason, `Task \`${task.task_key}\` stopped before any change was made: ${reason}`);
+    await needsDirector(run, reason, `Task \`${task.task_key}\` stopped before any change was made: ${inertInline(reason)}`);
     await refreshStatusComment(services, run.subject.requirementId);
     return { kind: "needs_director", pullNumber: null, reason };
   }
@@ -832,7 +832,7 @@ async function recordPull(run: Run, workspace: TaskWorkspace, record: PullRecord
         key: `task-stopped:${taskId}:${task.attempt}:${task.revision_rounds}`,
         body:
           outcome.kind === "stopped"
-            ? `Task \`${task.task_key}\` stopped: ${outcome.reason} Done so far: draft PR #${pull.number}. What is left: ${outcome.remaining}`
+            ? `Task \`${task.task_key}\` stopped: ${inertInline(outcome.reason)} Done so far: draft PR #${pull.number}. What is left: ${inertInline(outcome.remaining)}`
             : `Task \`${task.task_key}\`: the ${record.failing}. The work is kept in draft PR #${pull.number}; a director can \`/aura revise\`, \`/aura reassign\` or close it.`,
       });
     }

@@ -31,6 +31,7 @@ import { loadRepoGuidance } from "./repo-guidance.js";
 import { grantedScope, refusalReason, requestScope } from "./scope-rules.js";
 import { createToolbox } from "./tools.js";
 import { closeRun, previousRun, recordStep, startRun, type EndReason, type RunEnd } from "./trajectory.js";
+import type { Submission } from "./types.js";
 
 /** The conversation is shortened when a turn's prompt passes this share of the model's window. */
 export const SHORTEN_AT_SHARE = 0.75;
@@ -230,6 +231,17 @@ async function checkExactEdits(task: AgentTask, writes: ReadonlyMap<string, stri
   return task.checks();
 }
 
+/** What is left when the agent submitted without an edit: the director decides whether it was right. */
+const SUBMITTED_UNCHANGED_LEFT =
+  "All of the task, unless the agent is right that nothing needs to change: read its summary and its trajectory (the aura trajectory command prints it), then revise, reassign or close the task.";
+
+/** The director's reason for a submission without an edit, quoting the start of the agent's own summary. */
+function submittedUnchanged(submission: Submission): string {
+  const summary = submission.summary.replace(/\s+/g, " ").trim();
+  const quoted = summary.length > 300 ? `${summary.slice(0, 300)}…` : summary;
+  return `The agent submitted without changing any file. Its summary: "${quoted}"`;
+}
+
 function workOf(
   result: LoopResult,
   made: { runId: number; finalWrites: Map<string, string | null>; evidence: RunEvidence | undefined; guidance: string[] },
@@ -243,7 +255,9 @@ function workOf(
         ? { limit: "scope-refused" as const, reason: `The agent stopped because ${refusalReason(result.refusedScope)}.`, remaining }
         : result.sandboxFailure
           ? { limit: "sandbox" as const, reason: result.sandboxFailure, remaining: "Run the tests: the sandbox stopped working during the task." }
-          : undefined;
+          : result.submission && !changed
+            ? { limit: "submitted" as const, reason: submittedUnchanged(result.submission), remaining: SUBMITTED_UNCHANGED_LEFT }
+            : undefined;
   return {
     finalWrites: made.finalWrites,
     summary: result.submission?.summary,

@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
 import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
+import { EVAL_RUN_USAGE, runEvalCommand } from "./eval/run-command.js";
 import { sandboxOptions } from "./server/start.js";
 import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajectory-command.js";
 import { RUN_USAGE, runCommand } from "./local/command.js";
@@ -34,6 +35,11 @@ ${RUN_USAGE}  migrate                               apply pending database migra
                                         find commits that change tests and source together and keep, as
                                         SWE-bench tasks (JSON lines), those whose tests fail on the parent
                                         with only the test changes and pass with the whole change (sandbox)
+  ${EVAL_RUN_USAGE}
+                                        give each employee each task (local mode on a scratch checkout of
+                                        the base commit), grade in the sandbox with the hidden test patch,
+                                        and report resolved share with a 95 % interval, cost per resolved
+                                        task, median time and steps (see docs/eval.md)
 `;
 
 async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>, as: "app" | "owner" = "app"): Promise<T> {
@@ -65,6 +71,9 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   }
   if (command === "eval" && sub === "mine") {
     return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
+  }
+  if (command === "eval" && sub === "run") {
+    return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
   }
   if (command === "trajectory") {
     return withDatabase(config, async (url) => {

@@ -1,0 +1,293 @@
+// `aura eval run`: gives each employee each task of a task file, `attempts` times. An attempt is local mode
+// (src/local, the same code paths as live work) on a scratch repository of its own, a fresh clone-free checkout
+// of the task's base commit that borrows the user's objects (the user's repository is only read): the problem
+// statement is the requirement, the employee the only one on the run, and the test patch is nowhere the agent can
+// see it. The resulting `aura/…` branch heads are then graded in the sandbox (grade.ts). Each graded attempt is a
+// line appended to DIR/results.jsonl as it finishes, with its trajectory in DIR/trajectories/, so a killed eval
+// started again skips what is graded and continues. Attempts run `concurrency` at a time, each slot on its own
+// database (the app's workers of two runs must not share a queue).
+import { execFile } from "node:child_process";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { loadPolicySet } from "../config/policy-files.js";
+import { startEmbeddedPostgres } from "../db/embedded.js";
+import { createPool } from "../db/pool.js";
+import { loadTrajectory } from "../employees/agent/trajectory.js";
+import { runLocalReport } from "../local/api.js";
+import type { LocalReport } from "../local/report.js";
+import { git, type GitTarget, type SandboxOptions } from "../workspace/index.js";
+import { EvalInputError } from "./errors.js";
+import { gradeAttempt } from "./grade.js";
+import { installModelTraffic, type ModelTraffic } from "./record.js";
+import { summarise, type AttemptResult, type EmployeeFigures } from "./report.js";
+import { openRepository, type MinedRepository } from "./repository.js";
+import { readTaskFile, TaskFileError, type EvalTask } from "./task-file.js";
+
+export type EvalRunInput = {
+  tasksFile: string;
+  /** The repository the tasks come from (read only). */
+  repoPath: string;
+  employees: string[];
+  attempts: number;
+  concurrency: number;
+  outDir: string;
+  record?: string | undefined;
+  replay?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  sandbox: SandboxOptions;
+  /** One line per attempt started and finished. */
+  onProgress: (text: string) => void;
+  /** Local mode's own progress lines. */
+  stderr: NodeJS.WritableStream;
+  /** Give up on an attempt after this long (local mode's default: 60 minutes). */
+  timeoutMs?: number | undefined;
+};
+
+export type EvalRunResult = {
+  resultsFile: string;
+  trajectories: string;
+  /** Attempts graded by an earlier, interrupted run of the same eval and skipped now. */
+  skipped: number;
+  ran: number;
+  results: AttemptResult[];
+  summary: EmployeeFigures[];
+  traffic: { mode: "record" | "replay"; dir: string; recorded: number; replayed: number } | null;
+};
+
+type Attempt = { task: EvalTask; employee: string; attempt: number };
+
+const RESULTS = "results.jsonl";
+const gitEnv = () => ({ PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/nonexistent", LANG: "C", GIT_CONFIG_NOSYSTEM: "1" });
+const run = promisify(execFile);
+
+const keyOf = (item: { instance_id: string; employee: string; attempt: number }) => `${item.instance_id}\u0000${item.employee}\u0000${item.attempt}`;
+const slug = (item: Attempt) => `${item.task.instance_id}__${item.employee}__${item.attempt}`.replace(/[^A-Za-z0-9._-]/g, "-");
+
+/** The graded attempts already in the results file; a last line cut short by a killed run is ignored. */
+function readResults(file: string): AttemptResult[] {
+  if (!existsSync(file)) return [];
+  const results: AttemptResult[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      results.push(JSON.parse(line) as AttemptResult);
+    } catch {
+      // a line the killed run did not finish writing: that attempt runs again
+    }
+  }
+  return results;
+}
+
+/** Whether the tree at `sha` names a test command (.github/aura.yml `test:` or a package.json test script). */
+async function hasTestCommand(repo: MinedRepository, sha: string): Promise<boolean> {
+  const show = async (file: string) => {
+    const result = await git(repo.target, ["show", `${sha}:${file}`], { okExitCodes: [128] });
+    return result.exitCode === 0 ? result.stdout : undefined;
+  };
+  if (/^test:\s*\S/m.test((await show(".github/aura.yml")) ?? "")) return true;
+  try {
+    const script = (JSON.parse((await show("package.json")) ?? "{}") as { scripts?: { test?: unknown } }).scripts?.test;
+    return typeof script === "string" && !/no test specified/.test(script);
+  } catch {
+    return false;
+  }
+}
+
+/** Everything that can be checked before anything runs; throws EvalInputError with one message. */
+async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; repo: MinedRepository }> {
+  let tasks: EvalTask[];
+  try {
+    tasks = await readTaskFile(input.tasksFile);
+  } catch (error) {
+    if (error instanceof TaskFileError) throw new EvalInputError(error.message);
+    throw error;
+  }
+  if (tasks.length === 0) throw new EvalInputError(`${input.tasksFile} holds no tasks. Make some with aura eval mine <repo> --out ${input.tasksFile}.`);
+  const known = loadPolicySet().employees.employees.map((employee) => employee.id);
+  const unknown = input.employees.filter((id) => !known.includes(id));
+  if (unknown.length > 0) {
+    throw new EvalInputError(`Unknown employee${unknown.length === 1 ? "" : "s"} ${unknown.map((id) => `"${id}"`).join(", ")}: policies/employees.yml has ${known.join(", ")}. Nothing was run.`);
+  }
+  const repo = await openRepository(input.repoPath);
+  const checked = new Map<string, string>();
+  for (const task of tasks) {
+    const full = checked.get(task.base_commit) ?? (await git(repo.target, ["rev-parse", "--verify", "--quiet", `${task.base_commit}^{commit}`], { okExitCodes: [1, 128] })).stdout.trim();
+    if (full === "") {
+      throw new EvalInputError(
+        `Task ${task.instance_id}: base_commit ${task.base_commit} is not a commit of ${repo.root}. Give the repository the tasks were made from with --repo (or fetch that commit). Nothing was run.`,
+      );
+    }
+    if (!checked.has(task.base_commit) && !(await hasTestCommand(repo, full))) {
+      throw new EvalInputError(
+        `Task ${task.instance_id}: the tree at ${full.slice(0, 12)} names no test command (\`test:\` in .github/aura.yml or a package.json test script), which local mode's Auditor needs. Nothing was run.`,
+      );
+    }
+    checked.set(task.base_commit, full);
+    task.base_commit = full;
+  }
+  if (existsSync(input.outDir) && !statSync(input.outDir).isDirectory()) throw new EvalInputError(`--out ${input.outDir} is a file; give a folder for the results.`);
+  return { tasks, repo };
+}
+
+/** One database per concurrent slot: DATABASE_URL (or the embedded server in DIR/db) and copies named `<db>_eval_<n>`. */
+async function slotDatabases(env: NodeJS.ProcessEnv, count: number, outDir: string): Promise<{ urls: string[]; stop: () => Promise<void> }> {
+  const embedded = env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: path.join(outDir, "db") });
+  const base = env.DATABASE_URL ?? (embedded?.url as string);
+  const urls = [base];
+  if (count > 1) {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      const name = new URL(base).pathname.slice(1);
+      for (let slot = 2; slot <= count; slot++) {
+        const copy = `${name}_eval_${slot}`;
+        const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [copy]);
+        if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${copy.replace(/"/g, '""')}"`);
+        const url = new URL(base);
+        url.pathname = `/${copy}`;
+        urls.push(url.toString());
+      }
+    } catch (error) {
+      throw new EvalInputError(
+        `--concurrency ${count} needs a database per slot and creating one failed (${error instanceof Error ? error.message : String(error)}); grant CREATEDB or use --concurrency 1.`,
+      );
+    } finally {
+      await client.end();
+    }
+  }
+  return { urls, stop: async () => void (await embedded?.stop()) };
+}
+
+/** A checkout of `base` on branch `eval` in `dir`, borrowing the user's objects (never writing to them). */
+async function scratchRepository(repo: MinedRepository, base: string, dir: string): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const env = gitEnv();
+  const objects = (await git(repo.target, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
+  await run("git", ["init", "--quiet", "--initial-branch=eval", dir], { env });
+  writeFileSync(path.join(dir, ".git", "objects", "info", "alternates"), `${objects}\n`);
+  await run("git", ["update-ref", "refs/heads/eval", base], { cwd: dir, env });
+  await run("git", ["read-tree", "-u", "--reset", "HEAD"], { cwd: dir, env });
+}
+
+/** Keeps the attempt's trajectory (every work run of every task, with its steps) and counts its steps. */
+async function keepTrajectory(databaseUrl: string, report: LocalReport, file: string): Promise<number> {
+  const pool = createPool(databaseUrl, { max: 1 });
+  try {
+    const tasks = [];
+    let steps = 0;
+    for (const task of report.tasks) {
+      const runs = await loadTrajectory(pool, task.id);
+      steps += runs.reduce((sum, item) => sum + item.steps, 0);
+      tasks.push({ key: task.key, id: task.id, employee: task.employee, state: task.state, branch: task.branch, headSha: task.headSha, runs });
+    }
+    writeFileSync(file, `${JSON.stringify({ report, tasks }, null, 2)}\n`);
+    return steps;
+  } finally {
+    await pool.end();
+  }
+}
+
+async function runAttempt(item: Attempt, context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined }): Promise<AttemptResult> {
+  const { input, repo, databaseUrl, traffic } = context;
+  const name = slug(item);
+  const dir = path.join(input.outDir, "work", name);
+  await scratchRepository(repo, item.task.base_commit, dir);
+  const env: NodeJS.ProcessEnv = { ...input.env, DATABASE_URL: databaseUrl };
+  // A replay answers from the recordings; the providers only need to look configured.
+  if (traffic?.mode === "replay") Object.assign(env, { OPENAI_API_KEY: env.OPENAI_API_KEY ?? "replay", GEMINI_API_KEY: env.GEMINI_API_KEY ?? "replay" });
+  const report = await runLocalReport({
+    repoPath: dir,
+    requirement: item.task.problem_statement,
+    employee: item.employee,
+    env,
+    stderr: input.stderr,
+    ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
+  });
+  const miss = traffic?.misses[0];
+  if (miss) throw miss;
+  const trajectory = path.join("trajectories", `${name}.json`);
+  const steps = await keepTrajectory(databaseUrl, report, path.join(input.outDir, trajectory));
+  const heads = report.tasks.flatMap((task) => (task.headSha ? [task.headSha] : []));
+  const source: GitTarget = { gitDir: path.join(dir, ".git"), protocols: [] };
+  const grade = await gradeAttempt({ task: item.task, source, heads, sandbox: input.sandbox, ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) });
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    instance_id: item.task.instance_id,
+    employee: item.employee,
+    attempt: item.attempt,
+    task_class: item.task.task_class ?? "unclassified",
+    resolved: grade.resolved,
+    reason: grade.reason,
+    outcome: report.outcome,
+    cost_usd: report.costUsd,
+    seconds: report.seconds,
+    test_seconds: grade.testSeconds,
+    steps,
+    heads,
+    trajectory,
+  };
+}
+
+/** Runs the eval; throws EvalInputError for input it cannot use (before anything runs) and ReplayMissing. */
+export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
+  const { tasks, repo } = await checkInput(input);
+  const resultsFile = path.join(input.outDir, RESULTS);
+  const earlier = readResults(resultsFile);
+  const done = new Set(earlier.map(keyOf));
+  const queue: Attempt[] = [];
+  for (const task of tasks)
+    for (const employee of input.employees)
+      for (let attempt = 1; attempt <= input.attempts; attempt++) {
+        if (!done.has(keyOf({ instance_id: task.instance_id, employee, attempt }))) queue.push({ task, employee, attempt });
+      }
+  const wanted = new Set(tasks.flatMap((task) => input.employees.flatMap((employee) => Array.from({ length: input.attempts }, (_, i) => keyOf({ instance_id: task.instance_id, employee, attempt: i + 1 })))));
+  const skipped = earlier.filter((result) => wanted.has(keyOf(result))).length;
+  mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
+  mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
+  chmodSync(path.join(input.outDir, "work"), 0o711);
+  const mode = input.record ? "record" : input.replay ? "replay" : undefined;
+  const traffic = mode
+    ? installModelTraffic({ mode, dir: (input.record ?? input.replay) as string, env: input.env, paths: [path.resolve(input.outDir), repo.root] })
+    : undefined;
+  const total = queue.length;
+  let started = 0;
+  let ran = 0;
+  let stopping = false;
+  const databases = queue.length === 0 ? undefined : await slotDatabases(input.env, Math.min(input.concurrency, queue.length), input.outDir);
+  try {
+    const worker = async (databaseUrl: string) => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        const label = `${item.task.instance_id} × ${item.employee} #${item.attempt}`;
+        input.onProgress(`[${++started}/${total}] ${label}: working`);
+        if (stopping) return;
+        const result = await runAttempt(item, { input, repo, databaseUrl, traffic }).catch((error: unknown) => {
+          stopping = true;
+          throw error;
+        });
+        appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
+        ran++;
+        input.onProgress(`[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`);
+      }
+    };
+    // Every slot finishes its current attempt before the first failure is reported.
+    const settled = await Promise.allSettled((databases?.urls ?? []).map((url) => worker(url)));
+    const failed = settled.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
+  } finally {
+    traffic?.restore();
+    await databases?.stop();
+  }
+  const results = readResults(resultsFile).filter((result) => wanted.has(keyOf(result)));
+  return {
+    resultsFile,
+    trajectories: path.join(input.outDir, "trajectories"),
+    skipped,
+    ran,
+    results,
+    summary: summarise(results, input.employees),
+    traffic: traffic ? { mode: traffic.mode, dir: traffic.dir, recorded: traffic.recorded, replayed: traffic.replayed } : null,
+  };
+}

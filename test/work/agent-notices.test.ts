@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { runTaskWork } from "../../src/employees/work-loop.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
-import { call, openAIAgent, submit, turn, workRuns } from "./agent-fixtures.js";
+import { call, openAIAgent, submit, toolSteps, turn, workRuns } from "./agent-fixtures.js";
 import { createTaskFixture, fakeGitHub, MATH_TESTS, useWorkLoop } from "./work-fixtures.js";
 
 const probe = probeBwrap();
@@ -60,5 +60,24 @@ describe.skipIf(!probe.ok)("what a director reads when an agent stops", () => {
       `Task \`${"fix-add"}\` stopped before any change was made: The agent submitted without changing any file. Its summary: "add already adds; nothing to fix. cc \`@octo-org/admins\`"`,
     ]);
     expect(await workRuns(work.db.pool, fixture.taskId)).toEqual([expect.objectContaining({ end_reason: "submitted" })]);
+  });
+
+  it("keeps going when a command prints NUL bytes and the model writes one: the record shows U+FFFD instead of failing the run", async () => {
+    openAIAgent([turn(call("run_command", { command: "printf 'a\\000b'" }), call("bogus\u0000tool", {})), submit("nothing to change\u0000really")]);
+    const { services, dir } = work.setup({ employeeTools: "native" });
+    fakeGitHub();
+    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+
+    const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
+
+    expect(outcome).toMatchObject({
+      kind: "needs_director",
+      reason: 'The agent submitted without changing any file. Its summary: "nothing to change\uFFFDreally"',
+    });
+    const [run] = await workRuns(work.db.pool, fixture.taskId);
+    expect(run).toMatchObject({ end_reason: "submitted", ended: true, submission: { summary: "nothing to change\uFFFDreally" } });
+    const steps = await toolSteps(work.db.pool, run?.id ?? "");
+    expect(steps[0]?.observation).toContain("Output (stdout and stderr):\na\uFFFDb");
+    expect(steps[1]?.tool).toBe("bogus\uFFFDtool");
   });
 });

@@ -8,7 +8,7 @@ import { BudgetExhausted } from "../../models/budgets.js";
 import { ModelCallError, OutputAllowanceTooSmall } from "../../models/model-client.js";
 import type { AgentMessage, ToolCall, ToolTurnResult } from "../../models/tool-calling.js";
 import { SandboxUnavailableError } from "../../workspace/index.js";
-import type { EndReason, StepRecord } from "./trajectory.js";
+import { withoutNul, type EndReason, type StepRecord } from "./trajectory.js";
 import type { ScopeDecision, Submission, Toolbox, ToolOutcome } from "./types.js";
 
 /** The limits that stop a run and keep its work. */
@@ -158,7 +158,7 @@ async function askModel(
 ): Promise<{ result: ToolTurnResult } | { failure: Omit<LoopResult, "turns" | "filesRead" | "filesChanged" | "messages"> }> {
   let result: ToolTurnResult;
   try {
-    result = await loop.turn(state.messages, state.turns, loop.signal);
+    result = nulFree(await loop.turn(state.messages, state.turns, loop.signal));
   } catch (error) {
     if (loop.signal?.aborted) throw new AgentInterrupted("the work run was stopped during a model turn");
     return { failure: turnFailure(error, state.changed.size > 0) };
@@ -177,6 +177,23 @@ async function askModel(
   const empty = result.text.trim() === "" && result.toolCalls.length === 0;
   state.messages.push({ role: "assistant", content: empty ? EMPTY_TURN : result.text, toolCalls: result.toolCalls });
   return { result };
+}
+
+/** The model's turn with every NUL character shown as U+FFFD: nothing it wrote may fail the record (PostgreSQL refuses NUL). */
+function nulFree(result: ToolTurnResult): ToolTurnResult {
+  const clean = (value: unknown): unknown =>
+    typeof value === "string"
+      ? withoutNul(value)
+      : Array.isArray(value)
+        ? value.map(clean)
+        : value !== null && typeof value === "object"
+          ? Object.fromEntries(Object.entries(value).map(([key, item]) => [withoutNul(key), clean(item)]))
+          : value;
+  if (!JSON.stringify([result.text, result.toolCalls, result.refusal ?? ""]).includes("\\u0000")) return result;
+  return {
+    ...result,
+    ...(clean({ text: result.text, toolCalls: result.toolCalls, ...(result.refusal ? { refusal: result.refusal } : {}) }) as Partial<ToolTurnResult>),
+  };
 }
 
 function turnText(result: ToolTurnResult): string {
@@ -225,7 +242,7 @@ async function runCalls(
     if ("sandboxFailure" in outcome) return outcome;
     await recordCall(loop, call, outcome);
     repeated ??= loop.repetition?.(call, outcome);
-    state.messages.push({ role: "tool", callId: call.id, name: call.name, content: outcome.observation });
+    state.messages.push({ role: "tool", callId: call.id, name: call.name, content: withoutNul(outcome.observation) });
     for (const file of outcome.read ?? []) state.read.add(file);
     for (const file of outcome.changed ?? []) state.changed.add(file);
     if (outcome.status === "ok") progress = true;

@@ -74,9 +74,15 @@ export type WorkRun = {
   digest: string | null;
 };
 
+/** Text with each NUL character (which PostgreSQL text and jsonb refuse) shown as U+FFFD. */
+export function withoutNul(text: string): string {
+  return text.includes("\0") ? text.replace(/\0/g, "\uFFFD") : text;
+}
+
 /** Cuts text to `bytes` (keeping its head and tail) after removing credentials. */
 export function storedText(text: string, secrets: readonly string[] = [], bytes = STORED_TEXT_BYTES): string {
-  const clean = redact(text, secrets);
+  // PostgreSQL text cannot hold NUL, which command output (find -print0, a binary file) easily does.
+  const clean = redact(withoutNul(text), secrets);
   if (Buffer.byteLength(clean) <= bytes) return clean;
   const half = Math.floor(bytes / 2);
   const head = Buffer.from(clean)
@@ -144,9 +150,9 @@ export async function recordStep(db: Queryable, runId: number, record: StepRecor
       int(record.outputTokens),
       record.costUsd ?? null,
       int(record.latencyMs),
-      record.tool ?? null,
+      record.tool === undefined ? null : storedText(record.tool, secrets, 200),
       text(record.arguments),
-      record.status ?? null,
+      record.status === undefined ? null : storedText(record.status, secrets, 200),
       int(record.exitCode),
       int(record.durationMs),
       text(record.observation),

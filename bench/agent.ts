@@ -166,6 +166,7 @@ async function main(): Promise<void> {
       floors.push(performance.now() - started);
     }
     const floor = quantile(floors, 0.5);
+    const commit = await commitTime(pool);
 
     const { turns, commands } = script("src/math.js");
     const own = new Map<string, number>(commands.map((command) => [command, ownTime(checkout, command)]));
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
       `  model call (SDK+nock): median ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms (excluded from the overhead)`,
       `  overhead per step:    median ${median.toFixed(1)} ms (${(median / floor).toFixed(2)} floors), p95 ${p95.toFixed(1)} ms (${(p95 / floor).toFixed(2)} floors), max ${Math.max(...overheads).toFixed(1)} ms`,
       `  by tool (median ms):  ${byTool(steps, overheads)}`,
-      `  outside the tools:    median ${quantile(between, 0.5).toFixed(1)} ms per step that starts no process (budget reservation and settlement, the two step records, notices)`,
+      `  outside the tools:    median ${quantile(between, 0.5).toFixed(1)} ms per step that starts no process (budget reservation and settlement, the two step records, notices); one commit of a one-row insert: median ${commit.toFixed(1)} ms`,
       `  targets:              median <= ${TARGET_MEDIAN_FLOORS} floors → ${verdict(median <= TARGET_MEDIAN_FLOORS * floor)}; p95 <= ${TARGET_P95_FLOORS} floors → ${verdict(p95 <= TARGET_P95_FLOORS * floor)}`,
       `  assignment → PR:      ${assignmentToPull.toFixed(0)} ms (runTaskWork, 40 steps, then the app's own setup and test run)`,
       `  label → PR:           ${flow.ms.toFixed(0)} ms through the running app, ${flow.steps} agent steps (target <= 3 s + ${STEPS} floors = ${labelTarget.toFixed(0)} ms → ${verdict(flow.ms <= labelTarget)})`,
@@ -244,6 +245,19 @@ async function main(): Promise<void> {
   }
   console.log(report.join("\n"));
   if (failed) process.exitCode = 1;
+}
+
+/** Median time of a one-row INSERT committed on its own (what each step record and each budget transaction waits for at least). */
+async function commitTime(pool: ReturnType<typeof createPool>): Promise<number> {
+  await pool.query("CREATE TABLE bench_commit (n integer)");
+  const times: number[] = [];
+  for (let n = 0; n < 30; n++) {
+    const started = performance.now();
+    await pool.query("INSERT INTO bench_commit (n) VALUES ($1)", [n]);
+    times.push(performance.now() - started);
+  }
+  await pool.query("DROP TABLE bench_commit");
+  return quantile(times, 0.5);
 }
 
 function byTool(steps: StepRow[], overheads: number[]): string {

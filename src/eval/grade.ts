@@ -59,9 +59,11 @@ export async function gradeAttempt(input: { task: EvalTask; source: GitTarget; h
     for (const head of input.heads) {
       // The attempt's change minus the files the hidden test patch owns (SWE-bench resets those to the base).
       const excluded = testFiles.map((file) => `:(exclude,literal)${file}`);
-      const diff = (await git(input.source, ["diff", "--no-color", "--no-ext-diff", "--no-renames", "--binary", "--full-index", task.base_commit, head, "--", ...excluded]))
-        .stdout;
-      if (!(await tree.apply(diff))) return { resolved: false, reason: `the work at ${head.slice(0, 12)} does not apply on the base with the other tasks' work`, testSeconds: 0 };
+      const diff = (
+        await git(input.source, ["diff", "--no-color", "--no-ext-diff", "--no-renames", "--binary", "--full-index", task.base_commit, head, "--", ...excluded])
+      ).stdout;
+      if (!(await tree.apply(diff)))
+        return { resolved: false, reason: `the work at ${head.slice(0, 12)} does not apply on the base with the other tasks' work`, testSeconds: 0 };
     }
     if (!(await tree.apply(task.test_patch))) return { resolved: false, reason: "the test patch does not apply to the attempt's work", testSeconds: 0 };
     const defaults = task.test_command === undefined ? await defaultRepoCommands(tree.path) : undefined;

@@ -76,6 +76,8 @@ export type ModelTraffic = {
   replayed: number;
   /** Requests a replay had no recording for, in order. */
   misses: ReplayMissing[];
+  /** Aborted at a replay's first miss: local mode stops waiting for work that cannot go on. */
+  signal: AbortSignal;
   /** Puts the process's fetch back. */
   restore: () => void;
 };
@@ -83,11 +85,21 @@ export type ModelTraffic = {
 /** Wraps the global fetch to record or replay model traffic in `dir` until `restore()`. */
 export function installModelTraffic(options: { mode: TrafficMode; dir: string; env: NodeJS.ProcessEnv; paths?: readonly string[] }): ModelTraffic {
   const dir = path.resolve(options.dir);
-  if (options.mode === "replay" && !existsSync(dir)) throw new EvalInputError(`--replay ${options.dir}: no such folder. Record one first with --record ${options.dir}.`);
+  if (options.mode === "replay" && !existsSync(dir))
+    throw new EvalInputError(`--replay ${options.dir}: no such folder. Record one first with --record ${options.dir}.`);
   mkdirSync(dir, { recursive: true });
   const origins = modelOrigins(options.env);
   const original = globalThis.fetch;
-  const traffic: ModelTraffic = { mode: options.mode, dir, recorded: 0, replayed: 0, misses: [], restore: () => void (globalThis.fetch = original) };
+  const missed = new AbortController();
+  const traffic: ModelTraffic = {
+    mode: options.mode,
+    dir,
+    recorded: 0,
+    replayed: 0,
+    misses: [],
+    signal: missed.signal,
+    restore: () => void (globalThis.fetch = original),
+  };
   const wrapped = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : input.toString();
     if (!origins.some((origin) => url.startsWith(origin))) return original(input, init);
@@ -101,6 +113,7 @@ export function installModelTraffic(options: { mode: TrafficMode; dir: string; e
       if (!existsSync(file)) {
         const miss = new ReplayMissing(`${method} ${url} (request key ${key.slice(0, 32)}, body starting ${JSON.stringify(body.slice(0, 120))})`, file);
         traffic.misses.push(miss);
+        if (!missed.signal.aborted) missed.abort(miss.message);
         return new Response(JSON.stringify({ error: { message: miss.message, type: "replay_missing" } }), {
           status: 400,
           headers: { "content-type": "application/json" },

@@ -98,6 +98,11 @@ export function renderTable(summary: readonly EmployeeFigures[]): string {
     for (const [taskClass, byClass] of Object.entries(figures.byClass)) rows.push(row(`  ${taskClass}`, byClass));
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((cells) => cells[column]?.length ?? 0))) ?? [];
-  const lines = rows.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd());
+  const lines = rows.map((cells) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd(),
+  );
   return `${lines.join("\n")}\nInterval: ${INTERVAL_METHOD}.\n`;
 }

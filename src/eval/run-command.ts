@@ -29,7 +29,8 @@ type RunArgs = {
 
 function count(name: string, value: string | undefined, fallback: number, max: number): number {
   if (value === undefined) return fallback;
-  if (!/^[1-9]\d*$/.test(value) || Number(value) > max) throw new EvalInputError(`--${name} ${value} is not a whole number from 1 to ${max}; use e.g. --${name} ${fallback === 1 ? 2 : fallback}.`);
+  if (!/^[1-9]\d*$/.test(value) || Number(value) > max)
+    throw new EvalInputError(`--${name} ${value} is not a whole number from 1 to ${max}; use e.g. --${name} ${fallback === 1 ? 2 : fallback}.`);
   return Number(value);
 }
 
@@ -60,7 +61,8 @@ export function parseRunArgs(args: string[], cwd: string): RunArgs {
     .split(",")
     .map((id) => id.trim())
     .filter((id) => id !== "");
-  if (employees.length === 0) throw new EvalInputError(`Name the employees to measure with --employees a,b (ids from policies/employees.yml). Usage: ${EVAL_RUN_USAGE}`);
+  if (employees.length === 0)
+    throw new EvalInputError(`Name the employees to measure with --employees a,b (ids from policies/employees.yml). Usage: ${EVAL_RUN_USAGE}`);
   if (new Set(employees).size !== employees.length) throw new EvalInputError(`--employees names an employee twice: ${values.employees ?? ""}.`);
   if (values.record !== undefined && values.replay !== undefined) throw new EvalInputError("Give --record DIR or --replay DIR, not both.");
   return {
@@ -137,7 +139,10 @@ export async function runEvalCommand(args: string[], io: EvalRunIo, sandbox: San
     `Results: ${result.resultsFile} (${result.ran} attempt${result.ran === 1 ? "" : "s"} run now, ${result.skipped} graded before and skipped).`,
     `Trajectories: ${result.trajectories}/<instance>__<employee>__<attempt>.json`,
   ];
-  if (result.traffic) lines.push(`Model traffic: ${result.traffic.mode === "record" ? `${result.traffic.recorded} replies recorded` : `${result.traffic.replayed} replies replayed`} in ${result.traffic.dir}.`);
+  if (result.traffic)
+    lines.push(
+      `Model traffic: ${result.traffic.mode === "record" ? `${result.traffic.recorded} replies recorded` : `${result.traffic.replayed} replies replayed`} in ${result.traffic.dir}.`,
+    );
   io.out.write(`${lines.join("\n")}\n`);
   return 0;
 }

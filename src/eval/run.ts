@@ -59,7 +59,12 @@ export type EvalRunResult = {
 type Attempt = { task: EvalTask; employee: string; attempt: number };
 
 const RESULTS = "results.jsonl";
-const gitEnv = () => ({ PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/nonexistent", LANG: "C", GIT_CONFIG_NOSYSTEM: "1" });
+const gitEnv = () => ({
+  PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+  HOME: process.env.HOME ?? "/nonexistent",
+  LANG: "C",
+  GIT_CONFIG_NOSYSTEM: "1",
+});
 const run = promisify(execFile);
 
 const keyOf = (item: { instance_id: string; employee: string; attempt: number }) => `${item.instance_id}\u0000${item.employee}\u0000${item.attempt}`;
@@ -78,6 +83,14 @@ function readResults(file: string): AttemptResult[] {
     }
   }
   return results;
+}
+
+/** A killed run may leave half a line at the end of the results file: it is cut off so appending stays clean. */
+function repairResults(file: string): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  if (text === "" || text.endsWith("\n")) return;
+  writeFileSync(file, text.slice(0, text.lastIndexOf("\n") + 1));
 }
 
 /** Whether the tree at `sha` names a test command (.github/aura.yml `test:` or a package.json test script). */
@@ -108,12 +121,16 @@ async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; rep
   const known = loadPolicySet().employees.employees.map((employee) => employee.id);
   const unknown = input.employees.filter((id) => !known.includes(id));
   if (unknown.length > 0) {
-    throw new EvalInputError(`Unknown employee${unknown.length === 1 ? "" : "s"} ${unknown.map((id) => `"${id}"`).join(", ")}: policies/employees.yml has ${known.join(", ")}. Nothing was run.`);
+    throw new EvalInputError(
+      `Unknown employee${unknown.length === 1 ? "" : "s"} ${unknown.map((id) => `"${id}"`).join(", ")}: policies/employees.yml has ${known.join(", ")}. Nothing was run.`,
+    );
   }
   const repo = await openRepository(input.repoPath);
   const checked = new Map<string, string>();
   for (const task of tasks) {
-    const full = checked.get(task.base_commit) ?? (await git(repo.target, ["rev-parse", "--verify", "--quiet", `${task.base_commit}^{commit}`], { okExitCodes: [1, 128] })).stdout.trim();
+    const full =
+      checked.get(task.base_commit) ??
+      (await git(repo.target, ["rev-parse", "--verify", "--quiet", `${task.base_commit}^{commit}`], { okExitCodes: [1, 128] })).stdout.trim();
     if (full === "") {
       throw new EvalInputError(
         `Task ${task.instance_id}: base_commit ${task.base_commit} is not a commit of ${repo.root}. Give the repository the tasks were made from with --repo (or fetch that commit). Nothing was run.`,
@@ -127,7 +144,8 @@ async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; rep
     checked.set(task.base_commit, full);
     task.base_commit = full;
   }
-  if (existsSync(input.outDir) && !statSync(input.outDir).isDirectory()) throw new EvalInputError(`--out ${input.outDir} is a file; give a folder for the results.`);
+  if (existsSync(input.outDir) && !statSync(input.outDir).isDirectory())
+    throw new EvalInputError(`--out ${input.outDir} is a file; give a folder for the results.`);
   return { tasks, repo };
 }
 
@@ -190,7 +208,10 @@ async function keepTrajectory(databaseUrl: string, report: LocalReport, file: st
   }
 }
 
-async function runAttempt(item: Attempt, context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined }): Promise<AttemptResult> {
+async function runAttempt(
+  item: Attempt,
+  context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined },
+): Promise<AttemptResult> {
   const { input, repo, databaseUrl, traffic } = context;
   const name = slug(item);
   const dir = path.join(input.outDir, "work", name);
@@ -204,6 +225,7 @@ async function runAttempt(item: Attempt, context: { input: EvalRunInput; repo: M
     employee: item.employee,
     env,
     stderr: input.stderr,
+    ...(traffic ? { signal: traffic.signal } : {}),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   });
   const miss = traffic?.misses[0];
@@ -235,6 +257,7 @@ async function runAttempt(item: Attempt, context: { input: EvalRunInput; repo: M
 export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const { tasks, repo } = await checkInput(input);
   const resultsFile = path.join(input.outDir, RESULTS);
+  repairResults(resultsFile);
   const earlier = readResults(resultsFile);
   const done = new Set(earlier.map(keyOf));
   const queue: Attempt[] = [];
@@ -243,7 +266,13 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
       for (let attempt = 1; attempt <= input.attempts; attempt++) {
         if (!done.has(keyOf({ instance_id: task.instance_id, employee, attempt }))) queue.push({ task, employee, attempt });
       }
-  const wanted = new Set(tasks.flatMap((task) => input.employees.flatMap((employee) => Array.from({ length: input.attempts }, (_, i) => keyOf({ instance_id: task.instance_id, employee, attempt: i + 1 })))));
+  const wanted = new Set(
+    tasks.flatMap((task) =>
+      input.employees.flatMap((employee) =>
+        Array.from({ length: input.attempts }, (_, i) => keyOf({ instance_id: task.instance_id, employee, attempt: i + 1 })),
+      ),
+    ),
+  );
   const skipped = earlier.filter((result) => wanted.has(keyOf(result))).length;
   mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
   mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
@@ -269,7 +298,9 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
         });
         appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
         ran++;
-        input.onProgress(`[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`);
+        input.onProgress(
+          `[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`,
+        );
       }
     };
     // Every slot finishes its current attempt before the first failure is reported.

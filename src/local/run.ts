@@ -38,6 +38,8 @@ export type LocalRunOptions = {
   stderr: NodeJS.WritableStream;
   /** Give up waiting after this long (default 60 minutes). */
   timeoutMs?: number;
+  /** Stop waiting when aborted (`aura eval run` stops a replay that has no recording for a request). */
+  signal?: AbortSignal;
   /** Benchmarks only: replace an employee's model client. Local runs use the providers from the environment. */
   modelOverride?: (employee: Employee) => ModelClient;
 };
@@ -333,6 +335,10 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
       notes.push(`Plan only: the requirement was closed after planning (${now.requirement}); no employee worked on it.`);
     }
     if (settled(now, input, options.planOnly === true)) break;
+    if (options.signal?.aborted) {
+      notes.push(`Stopped waiting: ${String(options.signal.reason)}`);
+      break;
+    }
     if (Date.now() > deadline) {
       notes.push(`Stopped waiting after ${Math.round((deadline - input.started) / 60_000)} minutes; the report shows where the run was.`);
       break;

@@ -29,8 +29,9 @@ const TOKEN = new RegExp(
 
 // The characters that start markdown anywhere in a line: escapes, code, emphasis, links and images, HTML and
 // autolinks, entities, table cells, strikethrough, math. (`(`, `:`, `.` and the like mean something only after
-// one of these, and stay readable.)
-const INLINE_SYNTAX = /[\\`*_[\]<&|~$]/g;
+// one of these, and stay readable.) An underscore between two letters or digits stays as it is: GitHub's
+// markdown never opens or closes emphasis inside a word, so `AURA_EDIT_MAX_FILE_BYTES` keeps its raw form.
+const INLINE_SYNTAX = /[\\`*[\]<&|~$]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu;
 // What starts a block only at the beginning of a line: headings, quotes, lists, setext underlines, rules.
 const BLOCK_START = /^(?:[#>+=-]|\d{1,9}[.)])/;
 

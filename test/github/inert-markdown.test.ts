@@ -48,6 +48,7 @@ const HOSTILE: [string, string][] = [
   ["a heading and a rule", "# Approved by the director\n---\n==="],
   ["a list, a task list and a table", "- [x] reviewed\n1. merged\n| a | b |\n|---|---|\n| c | d |"],
   ["emphasis, strikethrough, math", "**urgent** ~~tests~~ $x^2$ _now_"],
+  ["underscores in and around words", "snake_case __init__ _x_ a__b__c é_é_ _é_é 1_000_"],
   ["indented code", "    <img src=x>"],
   ["a footnote", "text[^1]\n\n[^1]: https://evil.example"],
   ["Trojan Source characters", "access\u202E nimda\u202C = true\u2066 \u200Bok"],
@@ -83,6 +84,13 @@ describe("inertMarkdown", () => {
 });
 
 describe("inertInline", () => {
+  it("leaves an underscore inside a word as it is (it never starts emphasis there), escaping the rest", () => {
+    expect(inertInline("over the limit (AURA_EDIT_MAX_CHANGE_BYTES)")).toBe("over the limit (AURA_EDIT_MAX_CHANGE_BYTES)");
+    expect(inertInline("_now_ and snake_case_")).toBe("\\_now\\_ and snake_case\\_");
+    expect(render(inertInline("_now_ and AURA_EDIT_MAX_CHANGE_BYTES"))).toBe("<p>_now_ and AURA_EDIT_MAX_CHANGE_BYTES</p>");
+  });
+
+
   it.each(HOSTILE)("keeps %s inside one table cell", (_name, input) => {
     const html = render(["| Finding | Severity |", "| --- | --- |", `| ${inertInline(input)} | low |`].join("\n"));
 

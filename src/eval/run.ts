@@ -274,13 +274,19 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     ),
   );
   const skipped = earlier.filter((result) => wanted.has(keyOf(result))).length;
-  mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
-  mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
-  chmodSync(path.join(input.outDir, "work"), 0o711);
+  // Checks the replay folder before anything is written.
   const mode = input.record ? "record" : input.replay ? "replay" : undefined;
   const traffic = mode
     ? installModelTraffic({ mode, dir: (input.record ?? input.replay) as string, env: input.env, paths: [path.resolve(input.outDir), repo.root] })
     : undefined;
+  try {
+    mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
+    mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
+    chmodSync(path.join(input.outDir, "work"), 0o711);
+  } catch (error) {
+    traffic?.restore();
+    throw error;
+  }
   const total = queue.length;
   let started = 0;
   let ran = 0;

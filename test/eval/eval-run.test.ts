@@ -319,6 +319,15 @@ describe("aura eval run refuses bad input with one message and runs nothing", ()
     );
   });
 
+  it("a replay folder that does not exist", async () => {
+    const missing = path.join(temp.dir, "never-recorded");
+
+    await refused(
+      ["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--replay", missing],
+      `--replay ${missing}: no such folder. Record one first with --record ${missing}.`,
+    );
+  });
+
   it("malformed --attempts and --concurrency", async () => {
     await refused(
       ["--tasks", tasksFile, "--employees", EMPLOYEE, "--attempts", "0"],

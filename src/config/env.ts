@@ -54,6 +54,11 @@ const hints: Record<string, string> = {
     "set AURA_BODY_BYTES_IN_FLIGHT to whole bytes from 26214400 (one payload of GitHub's 25 MB maximum) to 4294967296 (default 67108864, 64 MiB)",
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
+  GITHUB_CLIENT_ID: "set GITHUB_CLIENT_ID to the Client ID shown on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_SECRET",
+  GITHUB_CLIENT_SECRET: "set GITHUB_CLIENT_SECRET to a client secret generated on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_ID",
+  AURA_CONSOLE_SECRET: "set AURA_CONSOLE_SECRET to at least 32 random characters (e.g. the output of `openssl rand -hex 32`), or unset it to derive the console's key from WEBHOOK_SECRET",
+  AURA_CONSOLE_URL:
+    "set AURA_CONSOLE_URL to the console's public address ending in /console, e.g. https://aura.example.com/console (its /callback must be a callback URL of the GitHub App), or unset it",
 };
 
 const hostLabel = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -155,6 +160,13 @@ export const Env = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]*$/)
       .default("aura-orchestra"),
+    // The console's sign-in (src/console/): the App's own OAuth client, as Probot's manifest flow writes it.
+    GITHUB_CLIENT_ID: optionalText,
+    GITHUB_CLIENT_SECRET: optionalText,
+    AURA_CONSOLE_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, { message: "is shorter than 32 characters" }),
+    AURA_CONSOLE_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/?#]+(\/[^?#]*)?\/console$/.test(value), {
+      message: "must be an http(s) URL whose path ends in /console",
+    }),
   })
   .superRefine((env, ctx) => {
     if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {

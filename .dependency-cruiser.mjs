@@ -1,7 +1,8 @@
 // The layering rule (`npm run lint` runs it, so CI does): who may import whom in src/. docs/architecture.md
 // opens with the same map in prose.
 //
-//   top       src/server/, src/app.ts, src/main.ts, src/cli.ts, src/roles.ts: wiring; may use everything below.
+//   top       src/server/, src/console/ (the Director's console and MCP server: reads every role's records),
+//             src/app.ts, src/main.ts, src/cli.ts, src/roles.ts: wiring; may use everything below.
 //   roles     src/{manager,employees,governor,auditor,accountant,hr,director}/: one role each; may use plumbing,
 //             and another role only through the modules that role exports on purpose (ROLE_SURFACES below).
 //   plumbing  src/{core,db,queue,github,config,workspace,audit,models}/ and src/services.ts (the contract every
@@ -36,7 +37,7 @@ const ROLE_SURFACES = {
 
 const ROLES = Object.keys(ROLE_SURFACES).join("|");
 const PLUMBING = "^src/(core|db|queue|github|config|workspace|audit|models)/|^src/services\\.ts$";
-const TOP = "^src/(server/|app\\.ts$|main\\.ts$|cli\\.ts$|roles\\.ts$)";
+const TOP = "^src/(server/|console/|app\\.ts$|main\\.ts$|cli\\.ts$|roles\\.ts$)";
 
 const surfacePaths = Object.entries(ROLE_SURFACES).flatMap(([role, modules]) => modules.map((name) => `^src/${role}/${name}\\.ts$`));
 
@@ -60,7 +61,7 @@ export default {
     {
       name: "roles-do-not-import-the-top",
       severity: "error",
-      comment: "A role never imports the wiring (server, app, main, cli, roles.ts): what it needs comes in through Services or its arguments.",
+      comment: "A role never imports the wiring (server, console, app, main, cli, roles.ts): what it needs comes in through Services or its arguments.",
       from: { path: `^src/(${ROLES})/` },
       to: { path: TOP },
     },

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
 import { z } from "zod";
+import type { Visibility } from "./visible.js";
 
 export const LIVE_CHANNEL = "aura_live";
 
@@ -32,6 +33,7 @@ export type StepItem = {
   step: number;
   kind: string;
   tool: string | null;
+  arguments: string | null;
   status: string | null;
   model: string | null;
   inputTokens: number | null;
@@ -72,7 +74,7 @@ const AUDIT_ROWS = `
   ORDER BY e.seq`;
 
 const STEP_ROWS = `
-  SELECT w.task_id, s.run_id, s.step, s.kind, s.tool, s.status, s.model, s.input_tokens, s.output_tokens, s.cost_usd::text AS cost_usd,
+  SELECT w.task_id, s.run_id, s.step, s.kind, s.tool, left(s.arguments, ${OBSERVATION_CHARS}) AS arguments, s.status, s.model, s.input_tokens, s.output_tokens, s.cost_usd::text AS cost_usd,
          s.exit_code, s.duration_ms, left(s.observation, ${OBSERVATION_CHARS}) AS observation,
          to_char(s.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at
   FROM work_steps s JOIN work_runs w ON w.id = s.run_id
@@ -356,6 +358,7 @@ function toStepItem(r: Record<string, unknown>): StepItem {
     step: Number(r.step),
     kind: String(r.kind),
     tool: str(r.tool),
+    arguments: str(r.arguments),
     status: str(r.status),
     model: str(r.model),
     inputTokens: num(r.input_tokens),
@@ -369,8 +372,11 @@ function toStepItem(r: Record<string, unknown>): StepItem {
 }
 
 export type LiveStreamInput = {
-  /** Repositories ("owner/name") the signed-in person directs: only their events are sent. */
-  visibleRepos: ReadonlySet<string>;
+  /**
+   * The repositories the signed-in person directs (access.ts): only their events are sent. Audit subjects name a
+   * repository, not its installation, so the match is by repository name.
+   */
+  visible: Visibility;
   /** A task page's stream also carries the task's agent steps. The caller has checked the person may see it. */
   taskId?: number | null;
   /** The cursor the page was rendered at (formatCursor(currentCursor(...))), used when no Last-Event-ID is sent. */
@@ -392,5 +398,5 @@ export async function liveStream(hub: LiveHub, pool: pg.Pool, req: IncomingMessa
     "X-Accel-Buffering": "no",
   });
   res.write(`retry: 2000\n: connected\n\n`);
-  hub.subscribe(res, { repos: input.visibleRepos, taskId, cursor });
+  hub.subscribe(res, { repos: new Set(input.visible.map((entry) => entry.repo)), taskId, cursor });
 }

@@ -40,7 +40,7 @@ async function serve(options: ConstructorParameters<typeof LiveHub>[2] = {}): Pr
     responses.push(res);
     const task = url.searchParams.get("task");
     void liveStream(hub, db.pool, req, res, {
-      visibleRepos: new Set(url.searchParams.getAll("repo")),
+      visible: url.searchParams.getAll("repo").map((repo) => ({ installationId: 1, repo })),
       taskId: task === null ? null : Number(task),
       since: url.searchParams.get("since"),
     });

@@ -44,3 +44,15 @@ export function changedFilesFromUnifiedDiff(diff: string): ChangedFile[] {
     };
   });
 }
+
+/** A changed file as the REST API lists it (`GET /repos/{owner}/{repo}/pulls/{n}/files`, less the blob SHA). */
+export function restFileJson(file: ChangedFile) {
+  return {
+    filename: file.filename,
+    status: file.status,
+    additions: file.additions,
+    deletions: file.deletions,
+    changes: file.additions + file.deletions,
+    ...(file.patch === undefined ? {} : { patch: file.patch }),
+  };
+}

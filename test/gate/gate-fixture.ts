@@ -3,7 +3,7 @@
 // and the task records the work loop would have written.
 import nock from "nock";
 import type pg from "pg";
-import { changedFilesFromUnifiedDiff } from "../../src/github/local-diff.js";
+import { changedFilesFromUnifiedDiff, restFileJson } from "../../src/github/local-diff.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { GITHUB_API, resetGitHub, setUp, useHarness, type Harness, type HarnessOptions } from "../helpers/harness.js";
@@ -163,14 +163,7 @@ export function mainSha(remote: BareRemote): string {
 /** The files GitHub's API would list for base...head, with patches. */
 export function apiFiles(remote: BareRemote, baseSha: string, headSha: string): Record<string, unknown>[] {
   const diff = sh(remote.bare, "diff", "--no-color", "-M", `${baseSha}...${headSha}`);
-  return changedFilesFromUnifiedDiff(diff).map((file) => ({
-    filename: file.filename,
-    status: file.status,
-    additions: file.additions,
-    deletions: file.deletions,
-    changes: file.additions + file.deletions,
-    ...(file.patch === undefined ? {} : { patch: file.patch }),
-  }));
+  return changedFilesFromUnifiedDiff(diff).map(restFileJson);
 }
 
 export type PullSpec = {

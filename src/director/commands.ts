@@ -3,6 +3,8 @@
 // installation, of every repository with Aura work: see authority.ts), runs the verb, and acknowledges it.
 // Each command comment is recorded once (by installation and comment id), so a retried job neither acts nor
 // replies twice. A person over the command limit (command-throttle.ts) is ignored before anything else is spent.
+// runConsoleCommand is the same decision for a signed-in person in the console: the same standing check, verb,
+// refusal texts and audit record (its source is the console action instead of a comment), and no GitHub reply.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import type { RepoConfig } from "../config/repo-config.js";
@@ -116,24 +118,57 @@ async function recordCommand(
   if (!(await claimCommand(client, commandClaim(ctx, deliveryId, verbOf(command))))) return null;
   const { result, details } = await decideCommand(client, ctx, command, standing);
   await recordCommandOutcome(client, ctx, result);
-  const notDirectorOf = standing.scope.missing;
+  await appendCommandEvent(client, ctx, { command, standing, result, details, source: { commentId: ctx.commentId, deliveryId } });
+  return result;
+}
+
+/** The command's one audit event: `director.<verb>`, or `director.command_refused` for a person without the standing. */
+async function appendCommandEvent(
+  client: pg.PoolClient,
+  ctx: CommandContext,
+  decided: { command: ParsedCommand; standing: Standing; result: Recorded; details: Record<string, unknown>; source: Record<string, unknown> },
+): Promise<void> {
+  const { command, standing, result } = decided;
   await appendEvents(client, [
     {
       actor: ctx.login,
-      action: result.outcome === "not_director" || notDirectorOf.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
+      action: result.outcome === "not_director" || standing.scope.missing.length > 0 ? "director.command_refused" : `director.${verbOf(command)}`,
       subject: `${ctx.repo}#${ctx.issueNumber}`,
       payload: {
         installationId: ctx.installationId,
-        commentId: ctx.commentId,
-        deliveryId,
+        ...decided.source,
         verb: verbOf(command),
         outcome: result.outcome,
         via: standing.authority.via,
-        ...details,
+        ...decided.details,
       },
     },
   ]);
-  return result;
+}
+
+/** Where a console action is aimed: the requirement's issue (or a task's pull request) it is about. */
+export type ConsoleCommandTarget = { installationId: number; repo: string; issueNumber: number; login: string; actionId: string };
+
+/**
+ * A director's command given in the console by a signed-in person. The standing check, the verb, its refusals
+ * and the audit event are those of the same `/aura` comment; the result is returned to be shown, not replied on
+ * GitHub, and no refusal is rate-limited away (the person is looking at the page).
+ */
+export async function runConsoleCommand(
+  services: Services,
+  target: ConsoleCommandTarget,
+  command: ParsedCommand,
+): Promise<{ outcome: CommandOutcome; reply: string | null }> {
+  const { actionId, ...where } = target;
+  const ctx: CommandContext = { services, ...where, isPull: false, commentId: 0, consoleActionId: actionId };
+  const standing = await checkStanding(services, ctx, command);
+  const result = await inTransaction(services.pool, async (client) => {
+    const decided = await decideCommand(client, ctx, command, standing);
+    await appendCommandEvent(client, ctx, { command, standing, ...decided, source: { source: "console", actionId } });
+    return decided.result;
+  });
+  await result.afterCommit?.();
+  return { outcome: result.outcome, reply: result.reply };
 }
 
 /** Unknown verb, help, not a director, refused widening, invalid, or the verb itself. */
@@ -143,8 +178,9 @@ async function decideCommand(
   command: ParsedCommand,
   { authority, scope }: Standing,
 ): Promise<{ result: Recorded; details: Record<string, unknown> }> {
-  // Refusals and help to the same person on the same issue are answered at most once an hour.
+  // Refusals and help to the same person on the same issue are answered at most once an hour (on GitHub).
   const replyOnce = async (reply: () => string) =>
+    ctx.consoleActionId !== undefined ||
     (await claimRefusalReply(client, {
       installationId: ctx.installationId,
       repo: ctx.repo,

@@ -5,7 +5,7 @@
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { IllegalEmployeeTransition } from "../hr/employee-status.js";
-import { affectedRequirements, changeEmployeeStatus } from "../hr/hr-duty.js";
+import { acceptTrial, affectedRequirements, changeEmployeeStatus } from "../hr/hr-duty.js";
 import { routeTask } from "../manager/assign.js";
 import { IllegalTransition } from "../core/state-machine.js";
 import { addNotice, refreshStatusComment } from "../core/status-comment.js";
@@ -45,6 +45,8 @@ export type CommandContext = {
   isPull: boolean;
   login: string;
   commentId: number;
+  /** Set when the command came from the console (commentId is then 0): the action's id, for idempotency keys. */
+  consoleActionId?: string;
 };
 
 export type VerbResult = {
@@ -77,7 +79,8 @@ async function announceHr(ctx: CommandContext, client: Db, employeeId: string, b
   const ids = await affectedRequirements(client, ctx.installationId, employeeId);
   const own = await requirementForComment(client, ctx);
   if (own && !ids.includes(own.id)) ids.push(own.id);
-  for (const id of ids) await addNotice(client, id, { kind: "hr", body, key: `director:${ctx.commentId}` });
+  const key = ctx.consoleActionId === undefined ? `director:${ctx.commentId}` : `console:${ctx.consoleActionId}`;
+  for (const id of ids) await addNotice(client, id, { kind: "hr", body, key });
   return ids;
 }
 
@@ -108,6 +111,8 @@ export async function runVerb(ctx: CommandContext, client: Db, command: Director
     case "suspend":
     case "reinstate":
       return suspendOrReinstate(ctx, client, command);
+    case "trial":
+      return trial(ctx, client, command);
     case "budget":
       return budget(ctx, client, command);
     case "halt":
@@ -234,6 +239,23 @@ async function suspendOrReinstate(ctx: CommandContext, client: Db, command: Verb
     }
     throw error;
   }
+}
+
+async function trial(ctx: CommandContext, client: Db, command: Verb<"trial">): Promise<VerbResult> {
+  if (!isRegistered(ctx.services, command.employee))
+    return refused(`\`${command.employee}\` is not a registered employee. Employees: ${registeredList(ctx.services)}.`);
+  const outcome = await acceptTrial(client, {
+    installationId: ctx.installationId,
+    employeeId: command.employee,
+    runId: command.runId,
+    director: ctx.login,
+    note: command.note,
+  });
+  const details = { employeeId: command.employee, runId: command.runId, ...(outcome.figures ? { figures: outcome.figures } : {}) };
+  if (!outcome.accepted) return refused(`Not accepted as a trial: ${outcome.reason} Nothing was changed.`, details);
+  const body = `Director @${ctx.login} accepted eval run ${command.runId} as \`${command.employee}\`'s trial (${outcome.figures.resolved}/${outcome.figures.attempts} resolved); it leaves probation and is active.`;
+  const ids = await announceHr(ctx, client, command.employee, body);
+  return { ...done(body, details), afterCommit: refreshAll(ctx.services, ids) };
 }
 
 async function budget(ctx: CommandContext, client: Db, command: Verb<"budget">): Promise<VerbResult> {

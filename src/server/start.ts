@@ -29,6 +29,7 @@ import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../
 import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
 import { BodyBudget, withBodyLimit } from "./body-limit.js";
 import { healthHandler } from "./health.js";
+import { mcpHttpHandler } from "../console/mcp-http.js";
 import { closedSetupRoutes, closeSetupOnceConfigured } from "./setup-routes.js";
 
 export type RunningAura = {
@@ -241,6 +242,8 @@ async function loadApp(
     sandbox: at.sandbox,
     now: options.now ?? (() => new Date()),
   };
+  // MCP over streamable HTTP for holders of a personal token (src/console/mcp-http.ts).
+  server.addHandler(mcpHttpHandler(services));
   if (options.workers === false) return;
   const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
   cleanups.push(worker.stop);

@@ -17,6 +17,7 @@ import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
 import { EVAL_RUN_USAGE, runEvalCommand } from "./eval/run-command.js";
 import { sandboxOptions } from "./server/start.js";
 import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajectory-command.js";
+import { runMcpStdio } from "./console/mcp-stdio.js";
 import { RUN_USAGE, runCommand } from "./local/command.js";
 
 const usage = `Usage: aura <command>
@@ -29,6 +30,8 @@ ${RUN_USAGE}  migrate                               apply pending database migra
                                         database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+  mcp                                   serve MCP on stdin/stdout for an IDE, as the person of AURA_MCP_TOKEN
+                                        (or GITHUB_TOKEN's user): see docs/mcp.md
   ${TRAJECTORY_USAGE}       print a task's work runs and every step (task: its id, or
                                         owner/repo#issue:task-key); --json prints everything stored
   ${MINE_USAGE}
@@ -74,6 +77,9 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   }
   if (command === "eval" && sub === "run") {
     return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
+  }
+  if (command === "mcp") {
+    return withDatabase(config, (url) => runMcpStdio(config, url, { stdin: process.stdin, stdout: out, stderr: process.stderr }));
   }
   if (command === "trajectory") {
     return withDatabase(config, async (url) => {

@@ -167,6 +167,10 @@ export const Env = z
     AURA_CONSOLE_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/?#]+(\/[^?#]*)?\/console$/.test(value), {
       message: "must be an http(s) URL whose path ends in /console",
     }),
+    // `aura mcp` (stdio, started by a person's IDE): who the caller is (a personal token, else the GitHub token's
+    // user), and the person's own GitHub token, with which submit_requirement files issues as them.
+    AURA_MCP_TOKEN: optionalText,
+    GITHUB_TOKEN: optionalText,
   })
   .superRefine((env, ctx) => {
     if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {

@@ -12,7 +12,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import pino from "pino";
 import { loadConfig } from "../config/env.js";
-import { loadPolicySet, type Employee } from "../config/policy-files.js";
+import { loadPolicySet, type Employee, type PolicySet } from "../config/policy-files.js";
 import { getFreePort } from "../db/embedded.js";
 import { createPool } from "../db/pool.js";
 import type { ModelClient } from "../models/model-client.js";
@@ -21,7 +21,7 @@ import { startAura, type RunningAura } from "../server/start.js";
 import { deliver, deliveryBuilder, type Delivery } from "./deliveries.js";
 import { serveGitHubEdge, type EdgeServer } from "./edge-server.js";
 import { localPolicies } from "./employees.js";
-import { createGitHubEdge, type GitHubEdge } from "./github-edge.js";
+import { createGitHubEdge, type GitHubEdge, type GitHubEdgeOptions } from "./github-edge.js";
 import { readReport, renderReport, type LocalReport } from "./report.js";
 import { inspectRepository, LocalRunInputError, type LocalRepository } from "./repository.js";
 
@@ -64,6 +64,48 @@ const GITHUB_VARIABLES = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_
 
 export async function runLocal(options: LocalRunOptions): Promise<number> {
   const started = Date.now();
+  const setup = await prepareRun(options);
+  const notes = startNotes(setup);
+  for (const note of notes) options.stderr.write(`aura: ${note}\n`);
+  const aura = await startApp(setup, options);
+  let edgeServer: EdgeServer | undefined;
+  const pool = createPool(aura.databaseUrl, { max: 2 });
+  try {
+    const issue = await localIssue(pool, setup);
+    const edge = createGitHubEdge(edgeOptions(setup, issue));
+    edgeServer = await serveGitHubEdge(edge, setup.edgePort);
+    const { player, build } = playEdgeEvents(edge, aura, setup, issue);
+    player.send(build.labeled());
+    const watched = await watch({ pool, edge, aura, player, build, fullName: setup.fullName, issue: issue.number, options, started, director: issue.user });
+    const report = await finalReport({ pool, edge, setup, issue: issue.number, started, approved: watched.approved, notes: [...notes, ...watched.notes] });
+    options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    if (options.planOnly) return report.requirement?.plan ? 0 : 1;
+    return report.outcome === "passed" ? 0 : 1;
+  } finally {
+    await pool.end();
+    await aura.stop();
+    await edgeServer?.close();
+  }
+}
+
+/** What a run is set up with before anything starts: the checked input, the repository, the app's config. */
+type RunSetup = {
+  options: LocalRunOptions;
+  requirement: string;
+  repo: LocalRepository;
+  fullName: string;
+  /** The caller's environment less the GitHub App variables local mode sets itself. */
+  env: Record<string, string | undefined>;
+  dataDir: string;
+  edgePort: number;
+  secret: string;
+  config: ReturnType<typeof loadConfig>;
+  policies: PolicySet;
+  employees: string[];
+};
+
+/** Checks the input and builds the app's config for a run against a GitHub edge on a free loopback port. */
+async function prepareRun(options: LocalRunOptions): Promise<RunSetup> {
   const requirement = options.requirement.trim();
   if (requirement === "")
     throw new LocalRunInputError('The requirement text is empty. Say what should change, e.g. aura run . "add() subtracts; make it add".');
@@ -90,7 +132,11 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   mkdirSync(dataDir, { recursive: true });
   // The sandbox's unprivileged user must reach the work trees below it.
   chmodSync(dataDir, 0o711);
+  return { options, requirement, repo, fullName: `${repo.owner}/${repo.name}`, env, dataDir, edgePort, secret, config, policies, employees };
+}
 
+/** What the person should know before the run starts (uncommitted work left alone, who may work). */
+function startNotes({ repo, employees }: RunSetup): string[] {
   const notes: string[] = [];
   if (repo.dirty.length > 0) {
     notes.push(
@@ -98,11 +144,14 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     );
   }
   notes.push(`Employees available to this run: ${employees.join(", ")} (test command: ${repo.testCommand}).`);
-  for (const note of notes) options.stderr.write(`aura: ${note}\n`);
+  return notes;
+}
 
+/** The whole app, logging to a file under the data directory; a plan-only run holds the employees' jobs back. */
+async function startApp({ config, dataDir, env, policies }: RunSetup, options: LocalRunOptions): Promise<RunningAura> {
   const log = pino({ level: env.LOG_LEVEL ?? "info" }, pino.destination({ dest: path.join(dataDir, "aura.log"), mkdir: true, sync: false }));
   options.stderr.write(`aura: starting the app (database and log under ${dataDir})\n`);
-  const aura = await startAura(config, {
+  return startAura(config, {
     log,
     port: 0,
     host: "127.0.0.1",
@@ -112,63 +161,77 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     modelOverride: options.modelOverride,
     ...(options.planOnly ? { onlyTasks: Object.keys(JOBS).filter((name) => !WORK_JOBS.includes(name)) } : {}),
   });
-  let edgeServer: EdgeServer | undefined;
-  const pool = createPool(aura.databaseUrl, { max: 2 });
-  try {
-    const fullName = `${repo.owner}/${repo.name}`;
-    const issue = { number: await nextIssueNumber(pool, fullName, repo), title: titleOf(requirement), body: requirement };
-    const director = directorLogin();
-    const edge = createGitHubEdge({
-      owner: repo.owner,
-      name: repo.name,
-      bare: repo.root,
-      cloneUrl: pathToFileURL(repo.root).href,
-      defaultBranch: repo.branch,
-      webUrl: config.githubWebUrl,
-      apiUrl: config.githubApiUrl,
-      botLogin: config.botLogin,
-      permissions: { [director]: "admin" },
-      issue: { ...issue, user: director },
-    });
-    edgeServer = await serveGitHubEdge(edge, edgePort);
-    const build = deliveryBuilder(edge, { installationId: INSTALLATION_ID, issue, director, label: repo.config.requirementLabel, botLogin: config.botLogin });
-    const player = playWebhooks(aura, secret);
-    edge.onEvent((event) => {
-      if (event.kind === "pull.created") player.send(build.pullOpened(event.number));
-    });
+}
 
-    player.send(build.labeled());
-    const watched = await watch({ pool, edge, aura, player, build, fullName, issue: issue.number, options, started, director });
-    const report: LocalReport = {
-      repository: repo.root,
-      base: repo.branch,
-      issue: issue.number,
-      ...(await readReport(pool, edge, {
-        installationId: INSTALLATION_ID,
-        repo: fullName,
-        issue: issue.number,
-        trajectoryCommand: config.DATABASE_URL ? "npx aura trajectory" : `AURA_DATA_DIR=${dataDir} npx aura trajectory`,
-      })),
-      approvedByLocalDirector: watched.approved,
-      seconds: (Date.now() - started) / 1000,
-      notes: [...notes, ...watched.notes],
-      outcome: options.planOnly ? "plan-only" : "not-passed",
-    };
-    if (
-      !options.planOnly &&
-      report.tasks.length > 0 &&
-      report.tasks.every((task) => task.verdict?.conclusion === "success" && task.evidence?.state === "passed")
-    ) {
-      report.outcome = "passed";
-    }
-    options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
-    if (options.planOnly) return report.requirement?.plan ? 0 : 1;
-    return report.outcome === "passed" ? 0 : 1;
-  } finally {
-    await pool.end();
-    await aura.stop();
-    await edgeServer?.close();
-  }
+type LocalIssue = { number: number; title: string; body: string; user: string };
+
+/** The issue the requirement is written on, opened by the local director. */
+async function localIssue(pool: ReturnType<typeof createPool>, { fullName, repo, requirement }: RunSetup): Promise<LocalIssue> {
+  return { number: await nextIssueNumber(pool, fullName, repo), title: titleOf(requirement), body: requirement, user: directorLogin() };
+}
+
+function edgeOptions({ repo, config }: RunSetup, issue: LocalIssue): GitHubEdgeOptions {
+  return {
+    owner: repo.owner,
+    name: repo.name,
+    bare: repo.root,
+    cloneUrl: pathToFileURL(repo.root).href,
+    defaultBranch: repo.branch,
+    webUrl: config.githubWebUrl,
+    apiUrl: config.githubApiUrl,
+    botLogin: config.botLogin,
+    permissions: { [issue.user]: "admin" },
+    issue,
+  };
+}
+
+/** The webhook player, with a pull request the app opens on the edge announced to it as GitHub would. */
+function playEdgeEvents(edge: GitHubEdge, aura: RunningAura, { secret, repo, config }: RunSetup, issue: LocalIssue) {
+  const build = deliveryBuilder(edge, {
+    installationId: INSTALLATION_ID,
+    issue: { number: issue.number, title: issue.title, body: issue.body },
+    director: issue.user,
+    label: repo.config.requirementLabel,
+    botLogin: config.botLogin,
+  });
+  const player = playWebhooks(aura, secret);
+  edge.onEvent((event) => {
+    if (event.kind === "pull.created") player.send(build.pullOpened(event.number));
+  });
+  return { player, build };
+}
+
+type ReportInput = {
+  pool: ReturnType<typeof createPool>;
+  edge: GitHubEdge;
+  setup: RunSetup;
+  issue: number;
+  started: number;
+  approved: boolean;
+  notes: string[];
+};
+
+/** The report from the roles' records; `passed` only when every task has a passing verdict and passed evidence. */
+async function finalReport({ pool, edge, setup, issue, started, approved, notes }: ReportInput): Promise<LocalReport> {
+  const { repo, config, dataDir, options } = setup;
+  const report: LocalReport = {
+    repository: repo.root,
+    base: repo.branch,
+    issue,
+    ...(await readReport(pool, edge, {
+      installationId: INSTALLATION_ID,
+      repo: setup.fullName,
+      issue,
+      trajectoryCommand: config.DATABASE_URL ? "npx aura trajectory" : `AURA_DATA_DIR=${dataDir} npx aura trajectory`,
+    })),
+    approvedByLocalDirector: approved,
+    seconds: (Date.now() - started) / 1000,
+    notes,
+    outcome: options.planOnly ? "plan-only" : "not-passed",
+  };
+  const passed = report.tasks.length > 0 && report.tasks.every((task) => task.verdict?.conclusion === "success" && task.evidence?.state === "passed");
+  if (!options.planOnly && passed) report.outcome = "passed";
+  return report;
 }
 
 function titleOf(requirement: string): string {

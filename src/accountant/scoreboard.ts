@@ -1,5 +1,7 @@
 // The scoreboard comment: every employee ranked by the lower bound of its quality score, with counts, rates,
 // strikes and cost, and a per-task-class breakdown. A hidden marker lets the app find and update its comment.
+// Eval figures (`aura eval run`, offline) sit in a table of their own beside the live one, every cell labelled
+// "eval": they never enter the ranking, the score or anything HR and the router read.
 import type { EmployeeStatus } from "../hr/employee-status.js";
 import { HR_THRESHOLDS } from "../hr/review-employee.js";
 import { formatCount, formatDuration, formatNumber, formatRate, formatScore, formatUsd } from "./format.js";
@@ -15,6 +17,19 @@ export type ScoreboardEmployee = {
   status: EmployeeStatus;
   outcomes: readonly TaskOutcome[];
   strikes: readonly Strike[];
+  /** The newest finished eval run that measured the employee (shown apart, labelled eval). */
+  eval?: ScoreboardEval | undefined;
+};
+
+export type ScoreboardEval = {
+  runId: number;
+  attempts: number;
+  resolved: number;
+  /** 95 % interval of the resolved share (Beta posterior, uniform prior). */
+  interval: { lower: number; upper: number };
+  endedAt: Date;
+  /** A director's accepted trial of this employee, if any (the run it accepted). */
+  trial?: { runId: number; acceptedBy: string } | undefined;
 };
 
 export type ScoreboardRow = {
@@ -88,8 +103,42 @@ export function renderScoreboard(input: ScoreboardInput): string {
       ]),
     );
   }
-  lines.push("", ...breakdown(rows), "", ...legend());
+  const evals = evalTable(input.employees);
+  lines.push(...evals, "", ...breakdown(rows), "", ...legend(evals.length > 0));
   return lines.join("\n");
+}
+
+/** The eval figures, one row per employee measured, in the live table's order; nothing when no eval ran. */
+function evalTable(employees: readonly ScoreboardEmployee[]): string[] {
+  const measured = employees.filter((entry) => entry.eval !== undefined);
+  if (measured.length === 0) return [];
+  const lines = [
+    "",
+    "**Eval figures** (offline `aura eval run` on tasks from the repository's history; labelled eval, never mixed into the live outcomes, the score, HR's numbers or routing):",
+    "",
+    "| Employee | Eval run | Eval resolved | Eval resolved share (95 %) | Eval date | Trial |",
+    "|---|--:|--:|---|---|---|",
+  ];
+  for (const entry of measured) {
+    const figures = entry.eval as ScoreboardEval;
+    const share = figures.attempts === 0 ? 0 : figures.resolved / figures.attempts;
+    const trial = figures.trial ? `eval run ${figures.trial.runId} accepted by @${cell(figures.trial.acceptedBy)}` : "—";
+    lines.push(
+      tableRow([
+        code(entry.employee),
+        `eval ${figures.runId}`,
+        `eval ${figures.resolved}/${figures.attempts}`,
+        `eval ${percent(share)} [${percent(figures.interval.lower)}–${percent(figures.interval.upper)}]`,
+        `eval ${figures.endedAt.toISOString().slice(0, 10)}`,
+        trial,
+      ]),
+    );
+  }
+  return lines;
+}
+
+function percent(value: number): string {
+  return `${Math.round(value * 100)} %`;
 }
 
 function breakdown(rows: readonly ScoreboardRow[]): string[] {
@@ -128,14 +177,20 @@ function breakdown(rows: readonly ScoreboardRow[]): string[] {
   return lines;
 }
 
-function legend(): string[] {
-  return [
+function legend(withEval: boolean): string[] {
+  const lines = [
     "**How to read this**",
     "- **Merge rate (n)**: merged ÷ n, where n counts merged, rejected and failed tasks; provider errors (outages, rate limits, timeouts) are not held against an employee. Brackets hold its 10 %–90 % bounds (exact binomial), which narrow as n grows.",
     `- **Score**: the quality estimate the router draws from, with its 10 %–90 % bounds (ranking uses the bold lower bound). A merge earns 1.0 minus 0.15 per revision round (at least 0.5); a rejection or failure earns 0; each newer outcome lowers an older one's weight by ${Math.round((1 - FORGETTING) * 100)} %.`,
     `- **Strikes**: policy-violation points in the last ${STRIKE_WINDOW_DAYS} days (minor ${STRIKE_POINTS.minor}, major ${STRIKE_POINTS.major}); ${HR_THRESHOLDS.suspendStrikePoints} points or any critical violation suspend. Merges never offset strikes.`,
     `- **HR**: after ${HR_THRESHOLDS.minOutcomes} outcomes on probation, an employee becomes active when their lower bound is ≥ ${HR_THRESHOLDS.promoteLowerBound}; active goes back to probation (and a capped share of the work until ${HR_THRESHOLDS.minOutcomes} new outcomes) when the upper bound over the last ${HR_THRESHOLDS.recentOutcomes} falls below ${HR_THRESHOLDS.demoteUpperBound}; below ${HR_THRESHOLDS.suspendUpperBound.toFixed(2)} an employee is suspended. Only a director reinstates a suspended employee.`,
   ];
+  if (withEval) {
+    lines.push(
+      `- **Eval figures**: from \`aura eval run\` (each task's hidden tests graded in the sandbox), for comparison only; the interval is the 2.5 %–97.5 % range of the Beta posterior. A director can accept an eval run as an employee's trial (\`/aura trial <employee> eval <run>\`), which takes it off probation when the lower bound is at least ${Math.round(HR_THRESHOLDS.trialLowerBound * 100)} %.`,
+    );
+  }
+  return lines;
 }
 
 function mergeRateCell(stats: OutcomeStats): string {

@@ -1,6 +1,7 @@
-// Authority that matches scope. `halt`, `resume`, `suspend` and `reinstate` act on the whole installation.
+// Authority that matches scope. `halt`, `resume`, `suspend`, `reinstate` and `trial` act on the whole installation.
 // Stopping is always safe, so a director of any one repository may halt or suspend; releasing widens work
-// in every repository, so `resume` and `reinstate` need a director of each repository that has Aura work.
+// in every repository, so `resume`, `reinstate` and `trial` (off probation) need a director of each repository
+// that has Aura work.
 import { isDirector } from "../github/permissions.js";
 import type { Services } from "../services.js";
 import { formatCount } from "../accountant/format.js";
@@ -9,7 +10,7 @@ import { directorConfig } from "./pull-closed.js";
 import { reposWithAuraWork } from "./store.js";
 
 /** Verbs that release work across the installation. (`budget` raises one task or requirement, in one repository.) */
-export const WIDENING_VERBS = ["resume", "reinstate"] as const;
+export const WIDENING_VERBS = ["resume", "reinstate", "trial"] as const;
 export type WideningVerb = (typeof WIDENING_VERBS)[number];
 
 export function isWideningVerb(verb: string): verb is WideningVerb {
@@ -53,6 +54,10 @@ async function readable(services: Services, installationId: number, repo: string
 
 export function wideningRefusal(login: string, verb: WideningVerb, repos: readonly string[]): string {
   const what =
-    verb === "resume" ? "lifts the halt in every repository of this installation" : "lets the employee work in every repository of this installation";
+    verb === "resume"
+      ? "lifts the halt in every repository of this installation"
+      : verb === "trial"
+        ? "takes the employee off probation in every repository of this installation"
+        : "lets the employee work in every repository of this installation";
   return `@${login}, \`/aura ${verb}\` ${what}, so it needs a director of each repository with Aura work. You are not a director of ${formatCount(repos.length, "repository", "repositories")}: ${repos.map((repo) => `\`${repo}\``).join(", ")}. Nothing was changed; a director of all of them can run it.`;
 }

@@ -1,7 +1,20 @@
 // The `/aura` command reference: one table that drives both the help reply posted in GitHub comments and the
 // usage lines the parser quotes when a command is incomplete, so the two can never disagree.
 
-export const DIRECTOR_VERBS = ["help", "approve", "revise", "override", "reassign", "suspend", "reinstate", "budget", "halt", "resume", "scoreboard"] as const;
+export const DIRECTOR_VERBS = [
+  "help",
+  "approve",
+  "revise",
+  "override",
+  "reassign",
+  "suspend",
+  "reinstate",
+  "trial",
+  "budget",
+  "halt",
+  "resume",
+  "scoreboard",
+] as const;
 
 export type DirectorVerb = (typeof DIRECTOR_VERBS)[number];
 
@@ -47,6 +60,12 @@ export const COMMAND_REFERENCE = {
     description:
       "Bring a suspended employee back, on probation, in every repository of this installation (needs a director of every repository with Aura work).",
     example: "/aura reinstate qwen2.5-coder-7b",
+  },
+  trial: {
+    usage: "/aura trial <employee> eval <run-id> [note]",
+    description:
+      "Accept an `aura eval run` as the trial of an employee on probation: it becomes active when the eval's resolved share has a lower 95 % bound of at least 55 %, in every repository of this installation (needs a director of every repository with Aura work).",
+    example: "/aura trial qwen2.5-coder-7b eval 12",
   },
   budget: {
     usage: "/aura budget <task|requirement> +<amount> [note]",
@@ -105,7 +124,7 @@ export function renderHelpText(options: { unknownVerb?: string } = {}): string {
   }
   lines.push(
     "",
-    "`halt`, `resume`, `suspend` and `reinstate` act on every repository of this installation. Stopping is always safe, so a director of any one of its repositories may `halt` or `suspend`; `resume` and `reinstate` widen work again, so they need a director of every repository that has Aura work in progress, and the refusal names the repositories where you are not one.",
+    "`halt`, `resume`, `suspend`, `reinstate` and `trial` act on every repository of this installation. Stopping is always safe, so a director of any one of its repositories may `halt` or `suspend`; `resume`, `reinstate` and `trial` widen work again, so they need a director of every repository that has Aura work in progress, and the refusal names the repositories where you are not one.",
     "",
     "The command must start a line of its own; quoted lines (`>`) and code blocks are ignored, and so are edits to a comment: write a new comment instead. `<…>` is required, `[…]` is optional. Free text (instructions, reasons, notes) runs to the end of the comment.",
   );

@@ -12,6 +12,7 @@ export type DirectorCommand =
   | { kind: "reassign"; task: string; employee: string; note: string | null }
   | { kind: "suspend"; employee: string; reason: string }
   | { kind: "reinstate"; employee: string; note: string | null }
+  | { kind: "trial"; employee: string; runId: number; note: string | null }
   | { kind: "budget"; target: BudgetTarget; amountCents: number; amountUsd: number; note: string | null }
   | { kind: "halt"; note: string | null }
   | { kind: "resume"; note: string | null }
@@ -199,6 +200,15 @@ function parseArguments(afterToken: string, followingLines: string[]): ParsedCom
       if (employee === undefined) return invalid(verb, "Name the employee to reinstate.");
       if (!EMPLOYEE_ID.test(employee)) return invalid(verb, `\`${printable(employee)}\` is not an employee id.`);
       return { kind: verb, employee, note: optional(args.rest) };
+    }
+    case "trial": {
+      const args = takeTokens(rest, 3);
+      const [employee, word, run] = args.tokens;
+      if (employee === undefined || word?.toLowerCase() !== "eval" || run === undefined)
+        return invalid(verb, "Name the employee and the eval run to accept as its trial.");
+      if (!EMPLOYEE_ID.test(employee)) return invalid(verb, `\`${printable(employee)}\` is not an employee id.`);
+      if (!/^[1-9]\d{0,15}$/.test(run)) return invalid(verb, `\`${printable(run)}\` is not an eval run id (the number \`aura eval run\` prints).`);
+      return { kind: verb, employee, runId: Number(run), note: optional(args.rest) };
     }
     case "budget":
       return parseBudget(rest, followingLines);

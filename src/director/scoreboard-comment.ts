@@ -1,11 +1,14 @@
 // The scoreboard of one installation, built from its ledgers and HR states, and `/aura scoreboard`'s comment:
-// posted on the issue the first time, edited in place afterwards.
+// posted on the issue the first time, edited in place afterwards. Eval figures (the newest finished `aura eval run`
+// of each employee, and a director's accepted trial) are passed apart from the ledgers, to be shown labelled.
 import type pg from "pg";
 import { loadOutcomes, loadStrikes } from "../accountant/ledger.js";
 import { renderScoreboard, SCOREBOARD_MARKER, type ScoreboardEmployee, type ScoreboardInput } from "../accountant/scoreboard.js";
 import { upsertStickyComment } from "../github/sticky-comment.js";
 import { EmployeeStatus, INITIAL_STATUS } from "../hr/employee-status.js";
-import { loadEmployeeStatuses } from "../hr/probation.js";
+import { loadEmployeeStatuses, loadTrials } from "../hr/probation.js";
+import { resolvedInterval } from "../eval/report.js";
+import { loadLatestEvalTallies } from "../eval/store.js";
 import type { Services } from "../services.js";
 import { installationAccount, recordScoreboardComment, scoreboardCommentId } from "./store.js";
 
@@ -19,12 +22,29 @@ export async function buildScoreboardInput(client: Queryable, services: Pick<Ser
   const ids = new Set<string>(services.policies.employees.employees.map((employee) => employee.id));
   for (const outcome of outcomes) ids.add(outcome.employee);
   for (const strike of strikes) ids.add(strike.employee);
-  const employees: ScoreboardEmployee[] = [...ids].sort().map((employee) => ({
-    employee,
-    status: states.get(employee) ?? INITIAL_STATUS,
-    outcomes: outcomes.filter((outcome) => outcome.employee === employee),
-    strikes: strikes.filter((strike) => strike.employee === employee),
-  }));
+  const evals = await loadLatestEvalTallies(client);
+  const trials = await loadTrials(client, installationId);
+  const employees: ScoreboardEmployee[] = [...ids].sort().map((employee) => {
+    const tally = evals.get(employee);
+    const trial = trials.get(employee);
+    return {
+      employee,
+      status: states.get(employee) ?? INITIAL_STATUS,
+      outcomes: outcomes.filter((outcome) => outcome.employee === employee),
+      strikes: strikes.filter((strike) => strike.employee === employee),
+      eval:
+        tally?.endedAt == null
+          ? undefined
+          : {
+              runId: tally.runId,
+              attempts: tally.attempts,
+              resolved: tally.resolved,
+              interval: resolvedInterval(tally.resolved, tally.attempts),
+              endedAt: tally.endedAt,
+              trial: trial ? { runId: trial.runId, acceptedBy: trial.acceptedBy } : undefined,
+            },
+    };
+  });
   const account = await installationAccount(client, installationId);
   return { employees, now: services.now(), scope: account ?? `installation ${installationId}` };
 }

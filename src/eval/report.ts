@@ -46,15 +46,20 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+/** The 95 % credible interval of a resolved share (INTERVAL_METHOD); the scoreboard and `/aura trial` use it too. */
+export function resolvedInterval(resolved: number, attempts: number): { lower: number; upper: number } {
+  const failed = attempts - resolved;
+  return { lower: betaQuantile(0.025, 1 + resolved, 1 + failed), upper: betaQuantile(0.975, 1 + resolved, 1 + failed) };
+}
+
 export function figuresOf(results: readonly AttemptResult[]): Figures {
   const resolved = results.filter((result) => result.resolved).length;
-  const failed = results.length - resolved;
   const costUsd = results.reduce((sum, result) => sum + result.cost_usd, 0);
   return {
     attempts: results.length,
     resolved,
     share: results.length === 0 ? 0 : resolved / results.length,
-    interval: { lower: betaQuantile(0.025, 1 + resolved, 1 + failed), upper: betaQuantile(0.975, 1 + resolved, 1 + failed) },
+    interval: resolvedInterval(resolved, results.length),
     costUsd,
     costPerResolvedUsd: resolved === 0 ? null : costUsd / resolved,
     medianSeconds: median(results.map((result) => result.seconds)),

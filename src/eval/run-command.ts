@@ -83,6 +83,7 @@ function summaryJson(args: RunArgs, result: EvalRunResult) {
     tasks: args.tasks,
     repo: args.repo,
     attempts: args.attempts,
+    run_id: result.runId,
     results_file: result.resultsFile,
     trajectories: result.trajectories,
     ran: result.ran,
@@ -138,6 +139,7 @@ export async function runEvalCommand(args: string[], io: EvalRunIo, sandbox: San
     renderTable(result.summary),
     `Results: ${result.resultsFile} (${result.ran} attempt${result.ran === 1 ? "" : "s"} run now, ${result.skipped} graded before and skipped).`,
     `Trajectories: ${result.trajectories}/<instance>__<employee>__<attempt>.json`,
+    `Eval run ${result.runId} is recorded in the app's database: the scoreboard shows it labelled "eval", and a director can accept it as an employee's trial with /aura trial <employee> eval ${result.runId}.`,
   ];
   if (result.traffic)
     lines.push(

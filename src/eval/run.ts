@@ -7,12 +7,15 @@
 // started again skips what is graded and continues. Attempts run `concurrency` at a time, each slot on its own
 // database (the app's workers of two runs must not share a queue).
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { loadPolicySet } from "../config/policy-files.js";
 import { startEmbeddedPostgres } from "../db/embedded.js";
+import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { loadTrajectory } from "../employees/agent/trajectory.js";
 import { runLocalReport } from "../local/api.js";
@@ -23,6 +26,7 @@ import { gradeAttempt } from "./grade.js";
 import { installModelTraffic, type ModelTraffic } from "./record.js";
 import { summarise, type AttemptResult, type EmployeeFigures } from "./report.js";
 import { openRepository, type MinedRepository } from "./repository.js";
+import { endEvalRun, openEvalRun, recordEvalAttempts } from "./store.js";
 import { readTaskFile, TaskFileError, type EvalTask } from "./task-file.js";
 
 export type EvalRunInput = {
@@ -53,6 +57,8 @@ export type EvalRunResult = {
   ran: number;
   results: AttemptResult[];
   summary: EmployeeFigures[];
+  /** The eval run's id in the app's database (`/aura trial <employee> eval <id>`). */
+  runId: number;
   traffic: { mode: "record" | "replay"; dir: string; recorded: number; replayed: number } | null;
 };
 
@@ -149,33 +155,37 @@ async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; rep
   return { tasks, repo };
 }
 
-/** One database per concurrent slot: DATABASE_URL (or the embedded server in DIR/db) and copies named `<db>_eval_<n>`. */
-async function slotDatabases(env: NodeJS.ProcessEnv, count: number, outDir: string): Promise<{ urls: string[]; stop: () => Promise<void> }> {
-  const embedded = env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: path.join(outDir, "db") });
-  const base = env.DATABASE_URL ?? (embedded?.url as string);
-  const urls = [base];
-  if (count > 1) {
-    const client = new pg.Client({ connectionString: base });
+/**
+ * The eval's databases. The main one is the app's own (DATABASE_URL, or the embedded server in AURA_DATA_DIR as
+ * `npm start` uses it): the eval's results go there, so the app's scoreboard and `/aura trial` can read them.
+ * Local mode runs a copy of the app per slot, each on a database of its own named `<db>_eval_<n>`: the app's
+ * workers of two runs, or of a running app and an eval, must never share a queue.
+ */
+async function evalDatabases(env: NodeJS.ProcessEnv, count: number): Promise<{ main: string; slots: string[]; stop: () => Promise<void> }> {
+  const embedded = env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: env.AURA_DATA_DIR ?? ".data" });
+  const main = env.DATABASE_URL ?? (embedded?.url as string);
+  const slots: string[] = [];
+  const database = new URL(main).pathname.slice(1);
+  const client = new pg.Client({ connectionString: main });
+  try {
     await client.connect();
-    try {
-      const name = new URL(base).pathname.slice(1);
-      for (let slot = 2; slot <= count; slot++) {
-        const copy = `${name}_eval_${slot}`;
-        const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [copy]);
-        if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${copy.replace(/"/g, '""')}"`);
-        const url = new URL(base);
-        url.pathname = `/${copy}`;
-        urls.push(url.toString());
-      }
-    } catch (error) {
-      throw new EvalInputError(
-        `--concurrency ${count} needs a database per slot and creating one failed (${error instanceof Error ? error.message : String(error)}); grant CREATEDB or use --concurrency 1.`,
-      );
-    } finally {
-      await client.end();
+    for (let slot = 1; slot <= count; slot++) {
+      const copy = `${database}_eval_${slot}`;
+      const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [copy]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${copy.replace(/"/g, '""')}"`);
+      const url = new URL(main);
+      url.pathname = `/${copy}`;
+      slots.push(url.toString());
     }
+  } catch (error) {
+    await embedded?.stop();
+    throw new EvalInputError(
+      `The eval runs the app on a database of its own per slot (${database}_eval_1…) and creating one failed (${error instanceof Error ? error.message : String(error)}); grant the role of DATABASE_URL CREATEDB, or create those databases yourself. Nothing was run.`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
   }
-  return { urls, stop: async () => void (await embedded?.stop()) };
+  return { main, slots, stop: async () => void (await embedded?.stop()) };
 }
 
 /** A checkout of `base` on branch `eval` in `dir`, borrowing the user's objects (never writing to them). */
@@ -253,6 +263,45 @@ async function runAttempt(
   };
 }
 
+type EvalResultsStore = {
+  runId: number;
+  record: (results: readonly AttemptResult[]) => Promise<void>;
+  end: () => Promise<void>;
+  close: () => Promise<void>;
+};
+
+/** Who ran the eval: the login of the person at this machine, as eval_runs.run_by. */
+function runBy(): string {
+  try {
+    return os.userInfo().username || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Opens (or, resuming, reopens) the eval run's row in the app's database, migrating it first. */
+async function openResultsStore(url: string, input: EvalRunInput): Promise<EvalResultsStore> {
+  await migrate(input.env.MIGRATION_DATABASE_URL ?? url);
+  const pool = createPool(url, { max: 1 });
+  try {
+    const runId = await openEvalRun(pool, {
+      tasksDigest: createHash("sha256").update(readFileSync(input.tasksFile)).digest("hex"),
+      tasksFile: path.resolve(input.tasksFile),
+      outDir: path.resolve(input.outDir),
+      runBy: runBy(),
+    });
+    return {
+      runId,
+      record: (results) => recordEvalAttempts(pool, runId, results),
+      end: () => endEvalRun(pool, runId),
+      close: () => pool.end(),
+    };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
 /** Runs the eval; throws EvalInputError for input it cannot use (before anything runs) and ReplayMissing. */
 export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const { tasks, repo } = await checkInput(input);
@@ -279,20 +328,21 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const traffic = mode
     ? installModelTraffic({ mode, dir: (input.record ?? input.replay) as string, env: input.env, paths: [path.resolve(input.outDir), repo.root] })
     : undefined;
-  try {
-    mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
-    mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
-    chmodSync(path.join(input.outDir, "work"), 0o711);
-  } catch (error) {
-    traffic?.restore();
-    throw error;
-  }
   const total = queue.length;
   let started = 0;
   let ran = 0;
   let stopping = false;
-  const databases = queue.length === 0 ? undefined : await slotDatabases(input.env, Math.min(input.concurrency, queue.length), input.outDir);
+  let databases: Awaited<ReturnType<typeof evalDatabases>> | undefined;
+  let store: EvalResultsStore | undefined;
+  let runId = 0;
   try {
+    mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
+    mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
+    chmodSync(path.join(input.outDir, "work"), 0o711);
+    databases = await evalDatabases(input.env, Math.max(1, Math.min(input.concurrency, queue.length)));
+    store = await openResultsStore(databases.main, input);
+    runId = store.runId;
+    const results = store;
     const worker = async (databaseUrl: string) => {
       for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
         const label = `${item.task.instance_id} × ${item.employee} #${item.attempt}`;
@@ -303,6 +353,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
           throw error;
         });
         appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
+        await results.record([result]);
         ran++;
         input.onProgress(
           `[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`,
@@ -310,11 +361,15 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
       }
     };
     // Every slot finishes its current attempt before the first failure is reported.
-    const settled = await Promise.allSettled((databases?.urls ?? []).map((url) => worker(url)));
+    const settled = await Promise.allSettled(databases.slots.slice(0, Math.max(1, Math.min(input.concurrency, total))).map((url) => worker(url)));
     const failed = settled.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
+    // Attempts graded by an interrupted run whose database write was lost are recorded now; then the run ends.
+    await store.record(readResults(resultsFile).filter((result) => wanted.has(keyOf(result))));
+    await store.end();
   } finally {
     traffic?.restore();
+    await store?.close();
     await databases?.stop();
   }
   const results = readResults(resultsFile).filter((result) => wanted.has(keyOf(result)));
@@ -325,6 +380,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     ran,
     results,
     summary: summarise(results, input.employees),
+    runId,
     traffic: traffic ? { mode: traffic.mode, dir: traffic.dir, recorded: traffic.recorded, replayed: traffic.replayed } : null,
   };
 }

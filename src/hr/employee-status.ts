@@ -1,5 +1,6 @@
 // An employee's standing with HR and the moves between standings: HR promotes, demotes and suspends;
-// only a director brings a suspended employee back, and then on probation.
+// only a director brings a suspended employee back, and then on probation. A director may also take an employee
+// off probation by accepting an eval run as its trial (`/aura trial`, src/hr/trial.ts).
 import { z } from "zod";
 
 export const EmployeeStatus = z.enum(["probation", "active", "suspended"]);
@@ -10,6 +11,8 @@ export type TransitionActor = "hr" | "director";
 
 const ALLOWED = [
   { from: "probation", to: "active", by: "hr" },
+  // `/aura trial`: a director accepts an eval run as the employee's trial (src/hr/trial.ts).
+  { from: "probation", to: "active", by: "director" },
   { from: "active", to: "probation", by: "hr" },
   { from: "probation", to: "suspended", by: "hr" },
   { from: "active", to: "suspended", by: "hr" },

@@ -1,6 +1,7 @@
 // HR in the running app: reviews an employee of an installation from its ledgers, applies promote, demote or
 // suspend to employee_states, audits it and announces it in the affected requirements' status comments. It
-// runs on the leader every few minutes and right after each ledger write. Directors suspend and reinstate here too.
+// runs on the leader every few minutes and right after each ledger write. Directors suspend, reinstate and accept
+// an eval run as an employee's trial here too.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
 import { employeesInLedger, loadOutcomes, loadStrikes } from "../accountant/ledger.js";
@@ -10,7 +11,8 @@ import type { Duty } from "../queue/leader.js";
 import type { Services } from "../services.js";
 import { EmployeeStatus, INITIAL_STATUS, probationSince, transition, type TransitionActor } from "./employee-status.js";
 import { reviewEmployee, type HrDecision } from "./review-employee.js";
-import { affectedRequirements, insertEmployeeStateIfMissing, lockEmployeeStateRow, updateEmployeeStatus } from "./store.js";
+import { affectedRequirements, insertEmployeeStateIfMissing, insertTrial, lockEmployeeStateRow, updateEmployeeStatus } from "./store.js";
+import { checkTrial, type TrialOutcome, type TrialRequest } from "./trial.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -79,6 +81,36 @@ export async function changeEmployeeStatus(client: Queryable, change: StatusChan
 
 // Requirements an HR move affects: the Director's `/aura suspend` announces to them too.
 export { affectedRequirements };
+
+export type { TrialOutcome, TrialRequest } from "./trial.js";
+
+/**
+ * A director's `/aura trial`: accepts an eval run as the trial of an employee on probation (src/hr/trial.ts
+ * says when) and, if accepted, records it and moves the employee to active by the director in the caller's
+ * transaction, audited as `employee.promoted` with the trial's figures. A refusal changes nothing.
+ */
+export async function acceptTrial(client: Queryable, request: TrialRequest): Promise<TrialOutcome> {
+  const state = await lockEmployeeState(client, request.installationId, request.employeeId);
+  const check = await checkTrial(client, request, state.status);
+  if (!check.accepted) return check;
+  await insertTrial(client, {
+    ...request,
+    attempts: check.figures.attempts,
+    resolved: check.figures.resolved,
+    lowerBound: check.figures.lowerBound,
+    acceptedBy: request.director,
+  });
+  await changeEmployeeStatus(client, {
+    installationId: request.installationId,
+    employeeId: request.employeeId,
+    to: "active",
+    by: "director",
+    actor: request.director,
+    reason: check.reason,
+    details: check.details,
+  });
+  return { accepted: true, figures: check.figures, reason: check.reason };
+}
 
 const VERB = { promote: "promoted to active", demote: "put back on probation", suspend: "suspended" } as const;
 

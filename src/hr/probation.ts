@@ -4,12 +4,15 @@ import type pg from "pg";
 import { loadOutcomes } from "../accountant/ledger.js";
 import { probationOutcomeCounts } from "../accountant/posteriors.js";
 import { EmployeeStatus, probationSince } from "./employee-status.js";
-import { loadEmployeeStateChanges, loadEmployeeStatuses } from "./store.js";
+import { loadEmployeeStateChanges, loadEmployeeStatuses, loadTrials } from "./store.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
 /** Each employee's status (the router's status filter); an employee without a row has never been moved. */
 export { loadEmployeeStatuses };
+
+/** Each employee's newest trial a director accepted (`/aura trial`), for the scoreboard. */
+export { loadTrials };
 
 /** Each employee's probation start (null: on probation since it started, or not on probation). */
 export async function loadProbationStarts(client: Queryable, installationId: number): Promise<Map<string, Date | null>> {

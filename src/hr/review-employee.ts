@@ -19,6 +19,11 @@ export const HR_THRESHOLDS = {
   /** Strike points within the window that suspend. */
   suspendStrikePoints: 3,
   strikeWindowDays: STRIKE_WINDOW_DAYS,
+  /**
+   * A director's `/aura trial <employee> eval <run>` takes an employee off probation only when the eval's
+   * resolved share has a lower 2.5 % bound (95 % interval, Beta posterior from a uniform prior) at least this.
+   */
+  trialLowerBound: 0.55,
 } as const;
 
 export type HrReviewInput = {

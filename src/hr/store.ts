@@ -68,3 +68,64 @@ export async function affectedRequirements(db: Queryable, installationId: number
   );
   return rows.map((row) => Number(row.id));
 }
+
+/** A director's accepted trial (employee_trials, append-only). */
+export type TrialRow = { runId: number; attempts: number; resolved: number; lowerBound: number; acceptedBy: string; acceptedAt: Date };
+
+export async function insertTrial(
+  db: Queryable,
+  trial: {
+    installationId: number;
+    employeeId: string;
+    runId: number;
+    attempts: number;
+    resolved: number;
+    lowerBound: number;
+    acceptedBy: string;
+    note: string | null;
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO employee_trials (installation_id, employee_id, run_id, attempts, resolved, lower_bound, accepted_by, note)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [trial.installationId, trial.employeeId, trial.runId, trial.attempts, trial.resolved, trial.lowerBound, trial.acceptedBy, trial.note],
+  );
+}
+
+/** The trial of this run already accepted for the employee, if any. */
+export async function findTrial(db: Queryable, installationId: number, employeeId: string, runId: number): Promise<TrialRow | undefined> {
+  const trials = await loadTrials(db, installationId, { employeeId, runId });
+  return trials.get(employeeId);
+}
+
+/** Each employee's newest accepted trial in the installation (optionally one employee's, of one run). */
+export async function loadTrials(db: Queryable, installationId: number, only: { employeeId?: string; runId?: number } = {}): Promise<Map<string, TrialRow>> {
+  const { rows } = await db.query<{
+    employee_id: string;
+    run_id: string;
+    attempts: number;
+    resolved: number;
+    lower_bound: number;
+    accepted_by: string;
+    accepted_at: Date;
+  }>(
+    `SELECT DISTINCT ON (employee_id) employee_id, run_id, attempts, resolved, lower_bound, accepted_by, accepted_at
+       FROM employee_trials
+      WHERE installation_id = $1 AND ($2::text IS NULL OR employee_id = $2) AND ($3::bigint IS NULL OR run_id = $3)
+      ORDER BY employee_id, accepted_at DESC, run_id DESC`,
+    [installationId, only.employeeId ?? null, only.runId ?? null],
+  );
+  return new Map(
+    rows.map((row) => [
+      row.employee_id,
+      {
+        runId: Number(row.run_id),
+        attempts: row.attempts,
+        resolved: row.resolved,
+        lowerBound: row.lower_bound,
+        acceptedBy: row.accepted_by,
+        acceptedAt: row.accepted_at,
+      },
+    ]),
+  );
+}

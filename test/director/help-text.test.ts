@@ -40,7 +40,7 @@ describe("renderHelpText", () => {
 
   it("says which installation-wide commands need a director of every repository", () => {
     expect(help).toContain("a director of any one of its repositories may `halt` or `suspend`");
-    expect(help).toContain("`resume` and `reinstate` widen work again, so they need a director of every repository that has Aura work");
+    expect(help).toContain("`resume`, `reinstate` and `trial` widen work again, so they need a director of every repository that has Aura work");
   });
 
   it("gives examples of the variants that the parser accepts as their verb", () => {

@@ -34,13 +34,13 @@ async function seed(pool: ReturnType<typeof createPool>): Promise<void> {
   await pool.query("INSERT INTO installations (id, account) VALUES (1, 'acme')");
   await pool.query(
     `INSERT INTO requirements (installation_id, repo, issue_number, title, state, plan_revision)
-     SELECT 1, 'acme/repo-' || (g % ${REPOS}), g, 'Requirement ' || g, (ARRAY['received','planning','planned','in_progress','done'])[1 + g % 5], 1
+     SELECT 1, 'acme/repo-' || (g % ${REPOS}), g, 'Requirement ' || g, (ARRAY['planned','awaiting_approval','in_progress','done'])[1 + g % 4], 1
      FROM generate_series(1, ${requirements}) g`,
   );
   await pool.query(
     `INSERT INTO tasks (requirement_id, task_key, title, instructions, task_class, scope, state, cost_usd)
      SELECT r.id, 't' || k, 'Task ' || k || ' of ' || r.id, 'Change the code', 'code', '{src/**}',
-            (ARRAY['queued','assigned','in_progress','in_review','done'])[1 + (r.id + k) % 5], 0.01 * k
+            (ARRAY['queued','assigned','working','pr_open','merged'])[1 + (r.id + k) % 5], 0.01 * k
      FROM requirements r CROSS JOIN generate_series(1, ${TASKS_PER_REQUIREMENT}) k`,
   );
   // The audit log through its own append function (so the chain is real), 50,000 events per call.

@@ -20,6 +20,7 @@ import { createPool } from "../db/pool.js";
 import { loadTrajectory } from "../employees/agent/trajectory.js";
 import { runLocalReport } from "../local/api.js";
 import type { LocalReport } from "../local/report.js";
+import type { LocalRunOptions } from "../local/run.js";
 import { git, type GitTarget, type SandboxOptions } from "../workspace/index.js";
 import { EvalInputError } from "./errors.js";
 import { gradeAttempt } from "./grade.js";
@@ -47,6 +48,8 @@ export type EvalRunInput = {
   stderr: NodeJS.WritableStream;
   /** Give up on an attempt after this long (local mode's default: 60 minutes). */
   timeoutMs?: number | undefined;
+  /** Benchmarks only (bench:eval): local mode's model clients replaced, as LocalRunOptions.modelOverride. */
+  modelOverride?: LocalRunOptions["modelOverride"];
 };
 
 export type EvalRunResult = {
@@ -237,6 +240,7 @@ async function runAttempt(
     stderr: input.stderr,
     ...(traffic ? { signal: traffic.signal } : {}),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
+    ...(input.modelOverride ? { modelOverride: input.modelOverride } : {}),
   });
   const miss = traffic?.misses[0];
   if (miss) throw miss;

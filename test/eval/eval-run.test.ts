@@ -16,7 +16,9 @@ import { runEvalCommand } from "../../src/eval/run-command.js";
 import { formatTaskLine, type EvalTask } from "../../src/eval/task-file.js";
 import { sandboxOptions } from "../../src/server/start.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { createHash } from "node:crypto";
+import os from "node:os";
+import { asAdmin, createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { openAIReply } from "../employees/provider-fixtures.js";
 import { openAIToolReply } from "../employees/tool-calling-fixtures.js";
 import { OPENAI_API, type ChatRequest } from "../work/agent-fixtures.js";
@@ -69,7 +71,33 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db?.drop();
+  // The app copies of the eval's slots, made on the same server.
+  const name = db ? new URL(db.url).pathname.slice(1) : undefined;
+  if (name) for (const slot of [1, 2]) await asAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}_eval_${slot}" WITH (FORCE)`));
 });
+
+/** The eval run stored in the app's database for this eval folder, with its graded attempts. */
+async function storedRun(out: string) {
+  const pool = db?.pool;
+  if (!pool) throw new Error("no database");
+  const run = await pool.query<{ id: string; run_by: string; tasks_digest: string; ended: boolean }>(
+    "SELECT id, run_by, tasks_digest, ended_at IS NOT NULL AS ended FROM eval_runs WHERE out_dir = $1",
+    [out],
+  );
+  const id = run.rows[0]?.id;
+  const attempts = await pool.query<{ instance_id: string; employee_id: string; resolved: boolean; reason: string }>(
+    "SELECT instance_id, employee_id, resolved, reason FROM eval_attempts WHERE run_id = $1 ORDER BY instance_id",
+    [id ?? 0],
+  );
+  return {
+    runs: run.rows.length,
+    id: Number(id),
+    runBy: run.rows[0]?.run_by,
+    digest: run.rows[0]?.tasks_digest,
+    ended: run.rows[0]?.ended,
+    attempts: attempts.rows,
+  };
+}
 beforeEach(() => {
   nock.cleanAll();
 });
@@ -147,6 +175,7 @@ async function evalRun(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
 }
 
 type Summary = {
+  run_id: number;
   ran: number;
   skipped: number;
   interval: string;
@@ -217,6 +246,19 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
     expect(readdirSync(path.join(out, "work"))).toEqual([]);
     expect(userView()).toEqual(before);
     expect(readdirSync(recordings()).length).toBeGreaterThan(0);
+    // The run and its graded attempts are in the app's database as well, for the scoreboard and /aura trial.
+    const stored = await storedRun(out);
+    expect(stored).toMatchObject({
+      runs: 1,
+      id: summary.run_id,
+      runBy: os.userInfo().username,
+      digest: createHash("sha256").update(readFileSync(tasksFile)).digest("hex"),
+      ended: true,
+    });
+    expect(stored.attempts.map((item) => [item.instance_id, item.employee_id, item.resolved])).toEqual([
+      ["calc-add", EMPLOYEE, true],
+      ["calc-mul", EMPLOYEE, false],
+    ]);
   });
 
   it("replays the recorded model traffic with no network and grades the same", async () => {
@@ -263,6 +305,36 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
     expect(summary.employees[0]).toMatchObject({ attempts: 2, resolved: 1 });
     expect(company.requests.every((request) => /Fix mul/.test(textOf(request)))).toBe(true);
     expect(resultsOf(out).filter((item) => item.instance_id === "calc-add")).toEqual([expect.objectContaining({ reason: "graded before the kill" })]);
+    // The attempt graded before the kill reaches the database too, and the run is finished.
+    const stored = await storedRun(out);
+    expect(stored).toMatchObject({ runs: 1, ended: true });
+    expect(stored.attempts.map((item) => [item.instance_id, item.reason])).toEqual([
+      ["calc-add", "graded before the kill"],
+      ["calc-mul", expect.stringMatching(/^FAIL_TO_PASS still failing/)],
+    ]);
+  });
+
+  it("with --concurrency 2 runs the two tasks on two app copies, each on its own database, and stores one run", async () => {
+    const out = path.join(temp.dir, "two-slots");
+
+    const result = await evalRun(
+      ["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--out", out, "--json", "--concurrency", "2", "--replay", recordings()],
+      { OPENAI_API_KEY: undefined },
+    );
+
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as Summary).employees[0]).toMatchObject({ attempts: 2, resolved: 1 });
+    const name = new URL(db?.url ?? "postgres://x/none").pathname.slice(1);
+    const copies = await asAdmin((admin) =>
+      admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1", [`${name}_eval_%`]),
+    );
+    expect(copies.rows.map((row) => row.datname)).toEqual([`${name}_eval_1`, `${name}_eval_2`]);
+    const stored = await storedRun(out);
+    expect(stored).toMatchObject({ runs: 1, ended: true });
+    expect(stored.attempts.map((item) => [item.instance_id, item.resolved])).toEqual([
+      ["calc-add", true],
+      ["calc-mul", false],
+    ]);
   });
 
   it("a replay missing a recording stops with one message naming the request", async () => {

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
 import { z } from "zod";
-import type { Visibility } from "./visible.js";
+import { isVisible, type Visibility } from "./visible.js";
 
 export const LIVE_CHANNEL = "aura_live";
 
@@ -59,6 +59,7 @@ const Notification = z.union([
 ]);
 
 const OBSERVATION_CHARS = 2_000;
+const STEP_PAGE = 500;
 
 // The repository of an audit event: "owner/repo#…" subjects name it; "task:N" subjects and payloads with a
 // taskId reach it through the task; otherwise a payload's "repo". Events with none (installation-wide HR,
@@ -80,7 +81,7 @@ const STEP_ROWS = `
   FROM work_steps s JOIN work_runs w ON w.id = s.run_id
   WHERE w.task_id = $1 AND (s.run_id, s.step) > ($2::bigint, $3::integer)
   ORDER BY s.run_id, s.step
-  LIMIT 500`;
+  LIMIT ${STEP_PAGE}`;
 
 /** Parses an event id or a `since` value (`<seq>_<run>_<step>`); anything else is no cursor. */
 export function parseCursor(value: string | undefined | null): Cursor | null {
@@ -310,6 +311,8 @@ export class LiveHub {
           this.#send(sub, "step", item);
         }
       }
+      // More than a page was missed: the rest after everything already waiting, so one stream cannot hold up others.
+      if (items.length === STEP_PAGE) this.#enqueue(() => this.#deliverSteps(group));
     }
   }
 
@@ -387,8 +390,23 @@ export type LiveStreamInput = {
  * Answers one SSE request: headers, then events from the hub until the client goes away. Last-Event-ID (sent by
  * the browser when it reconnects) wins over `since`; with neither, the stream starts at the present.
  */
+// The console checks the task before it mounts the stream; checked again here, so an id from another
+// installation or repository never opens a stream of its steps whoever mounts this.
+async function taskVisible(pool: pg.Pool, visible: Visibility, taskId: number): Promise<boolean> {
+  const { rows } = await pool.query<{ installation_id: number; repo: string }>(
+    "SELECT r.installation_id, r.repo FROM tasks t JOIN requirements r ON r.id = t.requirement_id WHERE t.id = $1",
+    [taskId],
+  );
+  const row = rows[0];
+  return row !== undefined && isVisible(visible, Number(row.installation_id), row.repo);
+}
+
 export async function liveStream(hub: LiveHub, pool: pg.Pool, req: IncomingMessage, res: ServerResponse, input: LiveStreamInput): Promise<void> {
   const taskId = input.taskId ?? null;
+  if (taskId !== null && !(await taskVisible(pool, input.visible, taskId))) {
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("No such task among the repositories you direct.\n");
+    return;
+  }
   const header = req.headers["last-event-id"];
   const cursor = parseCursor(Array.isArray(header) ? header[0] : header) ?? parseCursor(input.since) ?? (await currentCursor(pool, taskId));
   res.writeHead(200, {

@@ -157,6 +157,47 @@ describe("live streams", () => {
     stranger.close();
   });
 
+  it("refuses a task stream for a task outside the person's repositories", async () => {
+    const served = await serve();
+
+    const response = await fetch(`${served.url}?repo=acme/widgets&task=${otherTaskId}`);
+
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain("No such task");
+    expect(served.hub.subscriberCount).toBe(0);
+  });
+
+  it("sends every missed step when more than a page of them was missed", async () => {
+    const served = await serve();
+    const run = await startRun(db.pool, {
+      taskId,
+      attempt: 3,
+      revisionRound: 0,
+      employeeId: "ada",
+      mode: "native",
+      maxSteps: 600,
+      jobId: null,
+      subject: "acme/widgets#7/t1",
+    });
+    await recordStep(db.pool, run, { kind: "turn" });
+    const client = new SseClient(`${served.url}?repo=acme/widgets&task=${taskId}`);
+    await until(() => served.hub.subscriberCount === 1);
+    const id = (await db.pool.query<{ seq: number }>("SELECT seq FROM audit.head")).rows[0]?.seq;
+    client.close();
+    await until(() => served.hub.subscriberCount === 0);
+
+    await db.pool.query(
+      `WITH n AS (UPDATE work_runs SET steps = steps + 700 WHERE id = $1 RETURNING steps)
+       INSERT INTO work_steps (run_id, step, kind) SELECT $1, g, 'tool' FROM n, generate_series(2, 701) g`,
+      [run],
+    );
+    const again = new SseClient(`${served.url}?repo=acme/widgets&task=${taskId}`, { "Last-Event-ID": `${id}_${run}_1` });
+    await again.until(() => again.of("step").length === 700, "700 steps");
+
+    expect(again.of("step").map((e) => e.step)).toEqual(Array.from({ length: 700 }, (_, i) => i + 2));
+    again.close();
+  });
+
   it("resumes from Last-Event-ID: what was committed while the client was away arrives once, in order", async () => {
     const served = await serve();
     const first = new SseClient(`${served.url}?repo=acme/widgets`);

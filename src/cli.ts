@@ -2,6 +2,7 @@
 // It uses DATABASE_URL (`migrate`: MIGRATION_DATABASE_URL when set), or the embedded PostgreSQL in
 // AURA_DATA_DIR (reusing it when the app is running).
 import { createWriteStream } from "node:fs";
+import os from "node:os";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { writeAnchor, readAnchor } from "./audit/anchor.js";
@@ -18,6 +19,7 @@ import { EVAL_RUN_USAGE, runEvalCommand } from "./eval/run-command.js";
 import { sandboxOptions } from "./server/start.js";
 import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajectory-command.js";
 import { runMcpStdio } from "./console/mcp-stdio.js";
+import { runTokenCommand, TOKEN_USAGE } from "./console/token-command.js";
 import { RUN_USAGE, runCommand } from "./local/command.js";
 
 const usage = `Usage: aura <command>
@@ -30,6 +32,9 @@ ${RUN_USAGE}  migrate                               apply pending database migra
                                         database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+  ${TOKEN_USAGE}
+                                        issue (shown once), revoke or list personal tokens for the
+                                        console's MCP endpoint; the audit records the operator
   mcp                                   serve MCP on stdin/stdout for an IDE, as the person of AURA_MCP_TOKEN
                                         (or GITHUB_TOKEN's user): see docs/mcp.md
   ${TRAJECTORY_USAGE}       print a task's work runs and every step (task: its id, or
@@ -77,6 +82,16 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   }
   if (command === "eval" && sub === "run") {
     return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
+  }
+  if (command === "token") {
+    return withDatabase(config, async (url) => {
+      const pool = createPool(url, { max: 2 });
+      try {
+        return await runTokenCommand(pool, argv.slice(1), { out, githubApiUrl: config.githubApiUrl, operator: `cli:${os.userInfo().username}` });
+      } finally {
+        await pool.end();
+      }
+    });
   }
   if (command === "mcp") {
     return withDatabase(config, (url) => runMcpStdio(config, url, { stdin: process.stdin, stdout: out, stderr: process.stderr }));

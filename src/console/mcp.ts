@@ -2,13 +2,13 @@
 // repositories the caller directs (decided when a tool first needs it, once per connection or HTTP request),
 // and submit_requirement, which files a labelled issue as the caller (mcp-submit.ts). Transports: mcp-http.ts
 // (`/mcp` on the app's server) and mcp-stdio.ts (`aura mcp`).
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { ErrorCode, McpError, type CallToolResult, type ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { PolicySet } from "../config/policy-files.js";
 import { visibleRepositories, type AccessServices } from "./access.js";
 import { submitRequirement, SubmitInput, SubmitRefused } from "./mcp-submit.js";
-import { getTask, listRequirements, listTasks, MAX_PAGE } from "./read-model.js";
+import { getRequirement, getTask, listRequirements, listTasks, MAX_PAGE } from "./read-model.js";
 import { auditStatus, listAuditEvents } from "./read-model-audit.js";
 import { getScoreboards } from "./read-model-scoreboard.js";
 import type { Person } from "./tokens.js";
@@ -45,6 +45,7 @@ export function createMcpServer(services: McpServices, caller: McpCaller): McpSe
   const see = () => (visible ??= visibleRepositories(services, caller.person.login));
   registerReadTools(server, services, see);
   registerAuditTools(server, services, see);
+  registerResources(server, services, see);
   server.registerTool(
     "submit_requirement",
     {
@@ -178,5 +179,71 @@ function registerAuditTools(server: McpServer, services: McpServices, see: () =>
       const status = await auditStatus(services.pool as Parameters<typeof auditStatus>[0], await see(), services.now);
       return status ? json(status) : refusal("You direct no repository here, so there is no audit log to verify for you.");
     },
+  );
+}
+
+function resource(uri: URL, value: unknown): ReadResourceResult {
+  return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(value, null, 2) }] };
+}
+
+/** A resource id from the URI, or a "not found" for anything that is not a positive integer. */
+function resourceId(value: string | string[] | undefined, what: string): number {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^[1-9][0-9]{0,17}$/.test(text))
+    throw new McpError(ErrorCode.InvalidParams, `No ${what} ${String(text)}: ids are positive integers.`);
+  return Number(text);
+}
+
+/**
+ * The same facts as resources, for clients that attach context by URI: a task (`aura://tasks/{id}`, as get_task),
+ * a requirement with its tasks (`aura://requirements/{id}`), and the scoreboard. Listing names the latest tasks and
+ * requirements you can see; another repository's id is "not found", as in the tools.
+ */
+function registerResources(server: McpServer, services: McpServices, see: () => Promise<Visibility>): void {
+  const notFound = (what: string, id: number) => new McpError(ErrorCode.InvalidParams, `${what} ${id} was not found among the repositories you direct.`);
+  server.registerResource(
+    "task",
+    new ResourceTemplate("aura://tasks/{id}", {
+      list: async () => ({
+        resources: (await listTasks(services.pool, await see(), { limit: 50 })).map((task) => ({
+          uri: `aura://tasks/${task.id}`,
+          name: `${task.repo}#${task.issueNumber} ${task.key}: ${task.title}`,
+          mimeType: "application/json",
+        })),
+      }),
+    }),
+    { title: "Task", description: "A task with its routing, trajectory, verdict, evidence, diff stats and cost", mimeType: "application/json" },
+    async (uri, variables) => {
+      const id = resourceId(variables.id, "task");
+      const task = await getTask(services.pool, await see(), id);
+      if (!task) throw notFound("Task", id);
+      return resource(uri, task);
+    },
+  );
+  server.registerResource(
+    "requirement",
+    new ResourceTemplate("aura://requirements/{id}", {
+      list: async () => ({
+        resources: (await listRequirements(services.pool, await see(), { limit: 50 })).map((requirement) => ({
+          uri: `aura://requirements/${requirement.id}`,
+          name: `${requirement.repo}#${requirement.issueNumber}: ${requirement.title}`,
+          mimeType: "application/json",
+        })),
+      }),
+    }),
+    { title: "Requirement", description: "A requirement, its plan and its current tasks", mimeType: "application/json" },
+    async (uri, variables) => {
+      const id = resourceId(variables.id, "requirement");
+      const visible = await see();
+      const requirement = await getRequirement(services.pool, visible, id);
+      if (!requirement) throw notFound("Requirement", id);
+      return resource(uri, { ...requirement, tasks: await listTasks(services.pool, visible, { requirementId: id, limit: MAX_PAGE }) });
+    },
+  );
+  server.registerResource(
+    "scoreboard",
+    "aura://scoreboard",
+    { title: "Scoreboard", description: "Employees ranked by the lower bound of their quality posterior", mimeType: "application/json" },
+    async (uri) => resource(uri, await getScoreboards(services, await see())),
   );
 }

@@ -230,6 +230,27 @@ describe("MCP over streamable HTTP at /mcp", () => {
     expect(otherInstallation).toMatchObject({ isError: true, text: expect.stringContaining("not a director of other-org/secret") });
   });
 
+  it("offers tasks, requirements and the scoreboard as resources, limited alike", async () => {
+    const client = await connect(tokens.octocat as string);
+
+    const listed = await client.listResources();
+    const task = await client.readResource({ uri: `aura://tasks/${ids().widgets.taskId}` });
+    const requirement = await client.readResource({ uri: `aura://requirements/${ids().widgets.requirementId}` });
+    const scoreboard = await client.readResource({ uri: "aura://scoreboard" });
+    const hiddenTask = client.readResource({ uri: `aura://tasks/${ids().secret.taskId}` });
+    const hiddenRequirement = client.readResource({ uri: `aura://requirements/${ids().secret.requirementId}` });
+
+    expect(listed.resources.map((entry) => entry.uri).sort()).toEqual(
+      ["aura://scoreboard", `aura://tasks/${ids().widgets.taskId}`, `aura://requirements/${ids().widgets.requirementId}`].sort(),
+    );
+    const text = (result: { contents: unknown[] }) => JSON.parse((result.contents[0] as { text: string }).text) as Record<string, unknown>;
+    expect(text(task)).toMatchObject({ id: ids().widgets.taskId, verdict: { conclusion: "failure" } });
+    expect(text(requirement)).toMatchObject({ repo: "octo-org/widgets", tasks: [{ id: ids().widgets.taskId }] });
+    expect(text(scoreboard)).toMatchObject({ 0: { installationId: 1 } });
+    await expect(hiddenTask).rejects.toThrow(`Task ${ids().secret.taskId} was not found among the repositories you direct.`);
+    await expect(hiddenRequirement).rejects.toThrow("was not found among the repositories you direct");
+  });
+
   it("refuses a missing, malformed, unknown or revoked token with 401 and what to do", async () => {
     const post = (authorization?: string) =>
       fetch(mcpUrl(), {

@@ -2,24 +2,42 @@
 // well under a second) holding a tiny node:test project, where every 100th commit changes a source file and its
 // test together (20 candidates) and the rest change source alone or documentation. Reported apart:
 // 1. the history pass: commits examined per second before any sandbox run (median of 9 passes);
-// 2. the sandbox runs: `aura eval mine --limit 3` end to end, its sandbox runs and their time.
-// Target: examining >= 500 commits/s. Run: npm run bench:eval (tsx bench/eval.ts).
+// 2. the sandbox runs: `aura eval mine --limit 3` end to end, its sandbox runs and their time;
+// 3. `aura eval run`'s overhead per task beyond model and test time: one task on the 1,000-file fixture of
+//    bench:task / bench:agent (add() subtracts), attempted ATTEMPTS times by one employee whose model answers at
+//    once (the Manager's plan scripted, the agent's turns through the real OpenAI SDK answered by nock). Per
+//    attempt: wall time minus the test runs (the agent's own, timed in its trajectory; the Auditor's, taken to
+//    cost what the grading run of the same suite cost; the grading run itself).
+// Targets: examining >= 500 commits/s; per-task overhead <= 1 s. Run: npm run bench:eval (tsx bench/eval.ts).
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import nock from "nock";
+import { loadConfig } from "../src/config/env.js";
+import { loadPolicySet } from "../src/config/policy-files.js";
 import { scanHistory } from "../src/eval/history.js";
+import { runEval } from "../src/eval/run.js";
+import { formatTaskLine } from "../src/eval/task-file.js";
+import { CircuitBreaker } from "../src/models/circuit-breaker.js";
+import { createModelRegistry } from "../src/services.js";
+import { scriptedCompany } from "../test/e2e/pipeline-fixture.js";
+import { FLOW_PROJECT } from "../test/work/label-to-pull.js";
+import { call, openAIAgent, submit, turn, type ChatRequest } from "../test/work/agent-fixtures.js";
 import { mineRepository } from "../src/eval/mine.js";
 import { openRepository } from "../src/eval/repository.js";
 import { probeBwrap } from "../src/workspace/sandbox.js";
 import { hermeticGitEnv } from "../test/workspace/git-fixture.js";
-import { machine } from "./database.js";
+import { benchDatabase, machine } from "./database.js";
 
 const COMMITS = 2_000;
 const EVERY = 100;
 const PASSES = 9;
 const TARGET = 500;
+const FILES = 1_000;
+const ATTEMPTS = 3;
+const TARGET_OVERHEAD_S = 1;
 
 function blob(file: string, content: string): string {
   return `M 100644 inline ${file}\ndata ${Buffer.byteLength(content)}\n${content}\n`;
@@ -96,9 +114,129 @@ async function main(): Promise<void> {
       `aura eval mine --limit 3: examined ${report.examined} in ${(report.scanMs / 1000).toFixed(3)} s; kept ${report.kept.length}, rejected ${report.rejected.length}; ` +
         `${report.sandboxRuns} sandbox runs in ${(report.sandboxMs / 1000).toFixed(2)} s (${(report.sandboxMs / report.sandboxRuns / 1000).toFixed(2)} s per run)\n`,
     );
+    await measureEvalRun(temp);
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
+}
+
+/** The 1,000-file fixture with add() broken, and a fix commit (source and a test for it) on top. */
+function evalFixture(temp: string): { repo: string; base: string; fix: string } {
+  const repo = path.join(temp, "widgets");
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, env: hermeticGitEnv, encoding: "utf8" }).trim();
+  mkdirSync(repo);
+  git("init", "--quiet", "--initial-branch=main");
+  const files: Record<string, string> = { ...FLOW_PROJECT, ".github/aura.yml": "test: node --test test/\nemployees: [gpt-4.1-mini]\n" };
+  for (let i = 0; Object.keys(files).length < FILES; i++) files[`lib/module-${i % 25}/file-${i}.js`] = `// module ${i}\nexports.value${i} = ${i};\n`;
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+    writeFileSync(path.join(repo, file), content);
+  }
+  git("add", "-A");
+  git("commit", "--quiet", "-m", "widgets");
+  const base = git("rev-parse", "HEAD");
+  writeFileSync(path.join(repo, "src/math.js"), readFileSync(path.join(repo, "src/math.js"), "utf8").replace("a - b", "a + b"));
+  writeFileSync(
+    path.join(repo, "test/add.test.js"),
+    "const test = require('node:test');\nconst assert = require('node:assert');\nconst { add } = require('../src/math.js');\ntest('adds', () => assert.strictEqual(add(2, 3), 5));\n",
+  );
+  git("add", "-A");
+  git("commit", "--quiet", "-m", "Fix add");
+  return { repo, base, fix: git("rev-parse", "HEAD") };
+}
+
+type Kept = { tasks: { runs: { stepRecords: { kind: string; tool: string | null; durationMs: number | null }[] }[] }[] };
+
+/** `aura eval run` on one task, ATTEMPTS attempts, with a zero-latency model: the overhead per attempt. */
+async function measureEvalRun(temp: string): Promise<void> {
+  const { repo, base, fix } = evalFixture(temp);
+  const diff = (dir: string) =>
+    execFileSync("git", ["diff", "--no-color", "--full-index", "--binary", base, fix, "--", dir], { cwd: repo, env: hermeticGitEnv, encoding: "utf8" });
+  const tasksFile = path.join(temp, "tasks.jsonl");
+  writeFileSync(
+    tasksFile,
+    formatTaskLine({
+      instance_id: "widgets-add",
+      repo: "widgets",
+      base_commit: base,
+      patch: diff("src"),
+      test_patch: diff("test"),
+      problem_statement: "add() subtracts; make it add.",
+      FAIL_TO_PASS: ["adds"],
+      PASS_TO_PASS: ["doubles"],
+      test_command: "node --test test/",
+      test_unit: "test",
+      task_class: "bugfix",
+    }),
+  );
+  const database = await benchDatabase();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: database.url,
+    LOG_LEVEL: "silent",
+    OPENAI_API_KEY: "sk-bench",
+  };
+  const company = scriptedCompany();
+  const openai = createModelRegistry(
+    loadConfig(env),
+    new CircuitBreaker(),
+  )(loadPolicySet().employees.employees.find((employee) => employee.id === "gpt-4.1-mini") ?? fail("gpt-4.1-mini is not in the registry"));
+  // Each attempt's agent: fix, run the tests, submit (its turn read from the conversation, so every attempt starts over).
+  const turns = [
+    turn(call("edit_file", { path: "src/math.js", search: "exports.add = (a, b) => a - b;", replace: "exports.add = (a, b) => a + b;" })),
+    turn(call("run_tests")),
+    submit("add() adds now."),
+  ];
+  openAIAgent([
+    (_index: number, request: ChatRequest) =>
+      turns[Math.min(request.messages.filter((m) => m.role === "assistant").length, turns.length - 1)] ?? submit("done"),
+  ]);
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  const marks: number[] = [];
+  try {
+    const result = await runEval({
+      tasksFile,
+      repoPath: repo,
+      employees: ["gpt-4.1-mini"],
+      attempts: ATTEMPTS,
+      concurrency: 1,
+      outDir: path.join(temp, "eval"),
+      env,
+      sandbox: { allowUnsandboxed: false },
+      onProgress: () => marks.push(performance.now()),
+      stderr: new (await import("node:stream")).PassThrough().resume(),
+      modelOverride: (employee) => ({ ...company.override(employee), turn: (request) => openai.turn(request) }),
+    });
+    const rows = result.results.map((item, index) => {
+      const wall = ((marks[index * 2 + 1] ?? 0) - (marks[index * 2] ?? 0)) / 1000;
+      const kept = JSON.parse(readFileSync(path.join(temp, "eval", item.trajectory), "utf8")) as Kept;
+      const agentTests =
+        kept.tasks
+          .flatMap((task) => task.runs.flatMap((run) => run.stepRecords))
+          .filter((step) => step.tool === "run_tests")
+          .reduce((sum, step) => sum + (step.durationMs ?? 0), 0) / 1000;
+      const tests = agentTests + 2 * item.test_seconds;
+      return { wall, local: item.seconds, grade: item.test_seconds, agentTests, overhead: wall - tests, resolved: item.resolved };
+    });
+    const overhead = median(rows.map((row) => row.overhead));
+    for (const [index, row] of rows.entries()) {
+      process.stdout.write(
+        `  attempt ${index + 1}: ${row.resolved ? "resolved" : "NOT resolved"}; wall ${row.wall.toFixed(2)} s (local mode ${row.local.toFixed(2)} s), ` +
+          `tests: agent ${row.agentTests.toFixed(2)} s + Auditor ≈ grading ${row.grade.toFixed(2)} s + grading ${row.grade.toFixed(2)} s; overhead ${row.overhead.toFixed(2)} s\n`,
+      );
+    }
+    process.stdout.write(
+      `aura eval run, ${FILES}-file fixture, ${ATTEMPTS} attempts, zero-latency model: overhead per task median ${overhead.toFixed(2)} s; target <= ${TARGET_OVERHEAD_S} s: ${overhead <= TARGET_OVERHEAD_S ? "met" : "NOT met"}\n`,
+    );
+  } finally {
+    nock.cleanAll();
+    await database.stop();
+  }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 await main();

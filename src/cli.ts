@@ -1,4 +1,5 @@
-// The `aura` command line: database migrations and the Audit Core's verify, export and anchor commands.
+// The `aura` command line: local runs, migrations, the Audit Core's verify, export and anchor commands, tokens,
+// MCP over stdio, trajectories and evaluations.
 // It uses DATABASE_URL (`migrate`: MIGRATION_DATABASE_URL when set), or the embedded PostgreSQL in
 // AURA_DATA_DIR (reusing it when the app is running).
 import { createWriteStream } from "node:fs";
@@ -61,55 +62,73 @@ async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T
   }
 }
 
+async function withPool<T>(config: AppConfig, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
+  return withDatabase(config, async (url) => {
+    const pool = createPool(url, { max: 2 });
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.end();
+    }
+  });
+}
+
+type CommandInput = { config: AppConfig; sub: string | undefined; rest: string[]; args: string[]; out: NodeJS.WritableStream };
+
+/** Logs of the sandbox runs a command starts: warnings and worse, on standard error. */
+function commandLogger(): pino.Logger {
+  return pino({ level: "warn" }, pino.destination(2));
+}
+
+function printUsage(out: NodeJS.WritableStream, command: string | undefined): number {
+  out.write(usage);
+  return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+}
+
+async function migrateCommand({ config, out }: CommandInput): Promise<number> {
+  return withDatabase(
+    config,
+    async (url) => {
+      const applied = await migrate(url);
+      out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
+      return 0;
+    },
+    "owner",
+  );
+}
+
+async function evalCommand({ config, sub, rest, out }: CommandInput): Promise<number> {
+  if (sub === "mine") return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, commandLogger()));
+  if (sub === "run") return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, commandLogger()));
+  return printUsage(out, "eval");
+}
+
+/** Every command but `run` (local mode reads the environment itself), by its first word. */
+const COMMANDS: Record<string, (input: CommandInput) => Promise<number>> = {
+  migrate: migrateCommand,
+  eval: evalCommand,
+  token: ({ config, args, out }) =>
+    withPool(config, (pool) => runTokenCommand(pool, args, { out, githubApiUrl: config.githubApiUrl, operator: `cli:${os.userInfo().username}` })),
+  mcp: ({ config, out }) => withDatabase(config, (url) => runMcpStdio(config, url, { stdin: process.stdin, stdout: out, stderr: process.stderr })),
+  trajectory: ({ config, args, out }) => withPool(config, (pool) => runTrajectoryCommand(pool, args, out)),
+  audit: auditCommand,
+};
+
 export async function runCli(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Local mode sets its own GitHub and data settings, so it reads the environment itself.
   if (argv[0] === "run") return runCommand(argv.slice(1), { stdout: out, stderr: process.stderr, env: process.env });
   const config = loadConfig(process.env);
   const [command, sub, ...rest] = argv;
-  if (command === "migrate") {
-    return withDatabase(
-      config,
-      async (url) => {
-        const applied = await migrate(url);
-        out.write(applied.length === 0 ? "Database is up to date.\n" : `Applied ${applied.join(", ")}.\n`);
-        return 0;
-      },
-      "owner",
-    );
-  }
-  if (command === "eval" && sub === "mine") {
-    return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
-  }
-  if (command === "eval" && sub === "run") {
-    return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, pino({ level: "warn" }, pino.destination(2))));
-  }
-  if (command === "token") {
-    return withDatabase(config, async (url) => {
-      const pool = createPool(url, { max: 2 });
-      try {
-        return await runTokenCommand(pool, argv.slice(1), { out, githubApiUrl: config.githubApiUrl, operator: `cli:${os.userInfo().username}` });
-      } finally {
-        await pool.end();
-      }
-    });
-  }
-  if (command === "mcp") {
-    return withDatabase(config, (url) => runMcpStdio(config, url, { stdin: process.stdin, stdout: out, stderr: process.stderr }));
-  }
-  if (command === "trajectory") {
-    return withDatabase(config, async (url) => {
-      const pool = createPool(url, { max: 2 });
-      try {
-        return await runTrajectoryCommand(pool, argv.slice(1), out);
-      } finally {
-        await pool.end();
-      }
-    });
-  }
-  if (command !== "audit" || !sub) {
-    out.write(usage);
-    return command === undefined || command === "help" || command === "--help" ? 0 : 2;
-  }
+  // Own keys only: `aura toString` is a typo, not a command.
+  const handler = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!handler) return printUsage(out, command);
+  return handler({ config, sub, rest, args: argv.slice(1), out });
+}
+
+type AuditOptions = { anchor?: string[]; github?: boolean; independent?: boolean; since?: string; out?: string };
+
+async function auditCommand({ config, sub, rest, out }: CommandInput): Promise<number> {
+  if (sub !== "verify" && sub !== "export" && sub !== "anchor") return printUsage(out, "audit");
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -120,66 +139,65 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
       out: { type: "string" },
     },
   });
-  return withDatabase(config, async (url) => {
-    const pool = createPool(url, { max: 2 });
-    try {
-      if (sub === "verify") {
-        const anchors = (values.anchor ?? []).map(readAnchor);
-        if (values.github) {
-          if (!config.hasCredentials) {
-            out.write("--github needs APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) to read the status comments.\n");
-            return 2;
-          }
-          const github = standaloneInstallationClients({ appId: Number(config.APP_ID), privateKey: config.privateKey ?? "", baseUrl: config.githubApiUrl });
-          const collected = await collectGitHubAnchors(pool, github);
-          anchors.push(...collected.anchors);
-          for (const problem of collected.unreadable) out.write(`Could not read anchor ${problem}\n`);
-        }
-        const hashedBy = values.independent ? "verifier" : "database";
-        const result = await verifyAudit(pool, anchors, { hashedBy });
-        out.write(
-          `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +
-            `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked` +
-            (result.anchorsRetired > 0 ? ` (${result.anchorsRetired} more name events retention has retired and cannot be checked)` : "") +
-            "; " +
-            `hashes recomputed by ${hashedBy === "verifier" ? "this verifier" : "the database server"}.\n`,
-        );
-        if (!result.ok && result.firstBad) {
-          out.write(`FAILED at seq ${result.firstBad.seq}: ${result.firstBad.reason}\n`);
-          return 1;
-        }
-        out.write("OK: the chain is intact.\n");
-        return 0;
-      }
-      if (sub === "export") {
-        const since = values.since ? new Date(values.since) : undefined;
-        if (since && Number.isNaN(since.getTime())) {
-          out.write(`--since ${values.since} is not a date; use an ISO date such as 2026-01-31.\n`);
-          return 2;
-        }
-        const target = values.out ? createWriteStream(values.out) : out;
-        const count = await exportAudit(pool, target as NodeJS.WritableStream & import("node:stream").Writable, since);
-        if (values.out) {
-          await new Promise((resolve) => (target as import("node:fs").WriteStream).end(resolve));
-          out.write(`Exported ${count} events to ${values.out}.\n`);
-        }
-        return 0;
-      }
-      if (sub === "anchor") {
-        if (!values.out) {
-          out.write("audit anchor needs --out FILE.\n");
-          return 2;
-        }
-        const anchor = await writeAnchor(pool, values.out, config.privateKey);
-        out.write(`Anchored seq ${anchor.seq} (${anchor.hash}) in ${values.out}${anchor.signature ? ", signed" : ""}.\n`);
-        return 0;
-      }
-      out.write(usage);
-      return 2;
-    } finally {
-      await pool.end();
-    }
+  return withPool(config, (pool) => {
+    if (sub === "verify") return auditVerify(config, pool, values, out);
+    if (sub === "export") return auditExport(pool, values, out);
+    return auditAnchor(config, pool, values, out);
   });
+}
+
+async function auditVerify(config: AppConfig, pool: ReturnType<typeof createPool>, values: AuditOptions, out: NodeJS.WritableStream): Promise<number> {
+  const anchors = (values.anchor ?? []).map(readAnchor);
+  if (values.github) {
+    if (!config.hasCredentials) {
+      out.write("--github needs APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) to read the status comments.\n");
+      return 2;
+    }
+    const github = standaloneInstallationClients({ appId: Number(config.APP_ID), privateKey: config.privateKey ?? "", baseUrl: config.githubApiUrl });
+    const collected = await collectGitHubAnchors(pool, github);
+    anchors.push(...collected.anchors);
+    for (const problem of collected.unreadable) out.write(`Could not read anchor ${problem}\n`);
+  }
+  const hashedBy = values.independent ? "verifier" : "database";
+  const result = await verifyAudit(pool, anchors, { hashedBy });
+  out.write(
+    `Audit chain: ${result.count} events checked after seq ${result.startedAfterSeq}; ` +
+      `head seq ${result.headSeq}, hash ${result.headHash}; ${result.anchorsChecked} anchors checked` +
+      (result.anchorsRetired > 0 ? ` (${result.anchorsRetired} more name events retention has retired and cannot be checked)` : "") +
+      "; " +
+      `hashes recomputed by ${hashedBy === "verifier" ? "this verifier" : "the database server"}.\n`,
+  );
+  if (!result.ok && result.firstBad) {
+    out.write(`FAILED at seq ${result.firstBad.seq}: ${result.firstBad.reason}\n`);
+    return 1;
+  }
+  out.write("OK: the chain is intact.\n");
+  return 0;
+}
+
+async function auditExport(pool: ReturnType<typeof createPool>, values: AuditOptions, out: NodeJS.WritableStream): Promise<number> {
+  const since = values.since ? new Date(values.since) : undefined;
+  if (since && Number.isNaN(since.getTime())) {
+    out.write(`--since ${values.since} is not a date; use an ISO date such as 2026-01-31.\n`);
+    return 2;
+  }
+  const target = values.out ? createWriteStream(values.out) : out;
+  const count = await exportAudit(pool, target as NodeJS.WritableStream & import("node:stream").Writable, since);
+  if (values.out) {
+    await new Promise((resolve) => (target as import("node:fs").WriteStream).end(resolve));
+    out.write(`Exported ${count} events to ${values.out}.\n`);
+  }
+  return 0;
+}
+
+async function auditAnchor(config: AppConfig, pool: ReturnType<typeof createPool>, values: AuditOptions, out: NodeJS.WritableStream): Promise<number> {
+  if (!values.out) {
+    out.write("audit anchor needs --out FILE.\n");
+    return 2;
+  }
+  const anchor = await writeAnchor(pool, values.out, config.privateKey);
+  out.write(`Anchored seq ${anchor.seq} (${anchor.hash}) in ${values.out}${anchor.signature ? ", signed" : ""}.\n`);
+  return 0;
 }
 
 const isMain = process.argv[1] !== undefined && /cli\.ts$/.test(process.argv[1]);

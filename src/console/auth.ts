@@ -36,10 +36,7 @@ export class SignInFailed extends Error {
   }
 }
 
-const TokenReply = z.union([
-  z.object({ access_token: z.string().min(1) }),
-  z.object({ error: z.string(), error_description: z.string().optional() }),
-]);
+const TokenReply = z.union([z.object({ access_token: z.string().min(1) }), z.object({ error: z.string(), error_description: z.string().optional() })]);
 const GitHubUser = z.object({ login: z.string().min(1).max(100), id: z.number().int().positive() });
 export type GitHubUser = z.infer<typeof GitHubUser>;
 

@@ -128,7 +128,15 @@ export function consoleHandler(options: ConsoleOptions): Handler {
       await console.route(req, res, url);
     } catch (error) {
       services.log.error({ err: error, path: url.pathname }, "console request failed");
-      if (!res.headersSent) send(res, 500, page({ title: "Something went wrong", viewer: null, mainId: "error" }, messageView("error", "The console could not answer this request; the server log has the details. Try again.")));
+      if (!res.headersSent)
+        send(
+          res,
+          500,
+          page(
+            { title: "Something went wrong", viewer: null, mainId: "error" },
+            messageView("error", "The console could not answer this request; the server log has the details. Try again."),
+          ),
+        );
       else res.end();
     }
     return true;
@@ -169,12 +177,14 @@ class Console {
     if (req.method === "GET" && pathname === "/console/callback") return this.callback(req, res, url, this.client, this.key);
     const session = verify(this.key, readCookie(req, SESSION_COOKIE), Session, this.services.now());
     if (!session) {
-      if (req.method !== "GET") return this.html(res, 401, { title: "Sign in", viewer: null, mainId: "sign-in-page" }, signInView("Your session has ended. Sign in again."));
+      if (req.method !== "GET")
+        return this.html(res, 401, { title: "Sign in", viewer: null, mainId: "sign-in-page" }, signInView("Your session has ended. Sign in again."));
       return this.html(res, 200, { title: "Sign in", viewer: null, mainId: "sign-in-page" }, signInView(null));
     }
     const viewer = { login: session.login, csrf: session.csrf };
     if (req.method === "POST") return this.post(req, res, url, session, viewer);
-    if (req.method !== "GET") return this.html(res, 405, { title: "Not allowed", viewer, mainId: "error" }, messageView("error", "Only GET and POST are used here."));
+    if (req.method !== "GET")
+      return this.html(res, 405, { title: "Not allowed", viewer, mainId: "error" }, messageView("error", "Only GET and POST are used here."));
     const visible = await visibleRepositories(this.services, session.login);
     const signed = { session, viewer, visible };
     if (pathname === "/console/tokens") return this.tokens(res, signed, null);
@@ -203,7 +213,12 @@ class Console {
       const requirement = await getRequirement(this.services.pool, visible, Number(requirementId));
       if (!requirement) return this.notFound(res, viewer);
       const tasks = await listTasks(this.services.pool, visible, { requirementId: requirement.id });
-      return this.html(res, 200, { title: requirement.title, viewer, current: "board", mainId: "requirement-page" }, requirementView(viewer, requirement, tasks));
+      return this.html(
+        res,
+        200,
+        { title: requirement.title, viewer, current: "board", mainId: "requirement-page" },
+        requirementView(viewer, requirement, tasks),
+      );
     }
     return this.notFound(res, viewer);
   }
@@ -214,7 +229,9 @@ class Console {
 
   private login(req: IncomingMessage, res: ServerResponse, client: OAuthClient, key: CookieKey): void {
     const state = newOAuthState(this.services.now());
-    redirect(res, authorizeUrl(client, state.state), [cookieHeader(STATE_COOKIE, sign(key, state), { maxAgeSeconds: STATE_SECONDS, secure: this.secure(req) })]);
+    redirect(res, authorizeUrl(client, state.state), [
+      cookieHeader(STATE_COOKIE, sign(key, state), { maxAgeSeconds: STATE_SECONDS, secure: this.secure(req) }),
+    ]);
   }
 
   /** GitHub's return: the state must be the one this browser was given; then the code is exchanged once. */
@@ -228,7 +245,8 @@ class Console {
       res.setHeader("set-cookie", [clearState]);
       this.html(res, 400, { title: "Sign in", viewer: null, mainId: "sign-in-page" }, signInView(message));
     };
-    if (!expected || !sameText(state, expected.state)) return refuse("This sign-in was not started in this browser, or took longer than ten minutes. Sign in again.");
+    if (!expected || !sameText(state, expected.state))
+      return refuse("This sign-in was not started in this browser, or took longer than ten minutes. Sign in again.");
     if (code === "") return refuse(`GitHub did not sign you in${url.searchParams.get("error") ? ` (${url.searchParams.get("error")})` : ""}. Sign in again.`);
     try {
       const user = await signInWithCode(client, code);
@@ -243,13 +261,32 @@ class Console {
 
   private async post(req: IncomingMessage, res: ServerResponse, url: URL, session: Session, viewer: Viewer): Promise<void> {
     const form = await readForm(req);
-    if (form === null) return this.html(res, 415, { title: "Not a form", viewer, mainId: "error" }, messageView("error", "Send a form (application/x-www-form-urlencoded) of at most 16 KiB."));
+    if (form === null)
+      return this.html(
+        res,
+        415,
+        { title: "Not a form", viewer, mainId: "error" },
+        messageView("error", "Send a form (application/x-www-form-urlencoded) of at most 16 KiB."),
+      );
     if (!hasValidCsrf(session, req, form)) {
-      return this.html(res, 403, { title: "Refused", viewer, mainId: "csrf-refused" }, messageView("csrf-refused", "This form is out of date or did not come from the console (its CSRF token does not match). Reload the page and try again."));
+      return this.html(
+        res,
+        403,
+        { title: "Refused", viewer, mainId: "csrf-refused" },
+        messageView(
+          "csrf-refused",
+          "This form is out of date or did not come from the console (its CSRF token does not match). Reload the page and try again.",
+        ),
+      );
     }
-    if (url.pathname === "/console/logout") return redirect(res, "/console", [cookieHeader(SESSION_COOKIE, "", { maxAgeSeconds: 0, secure: this.secure(req) })], 303);
+    if (url.pathname === "/console/logout")
+      return redirect(res, "/console", [cookieHeader(SESSION_COOKIE, "", { maxAgeSeconds: 0, secure: this.secure(req) })], 303);
     if (url.pathname === "/console/tokens") {
-      const issued = await issueToken(this.services.pool, { person: { login: session.login, userId: session.userId }, label: form.get("label") ?? "", by: session.login });
+      const issued = await issueToken(this.services.pool, {
+        person: { login: session.login, userId: session.userId },
+        label: form.get("label") ?? "",
+        by: session.login,
+      });
       return this.tokens(res, { session, viewer, visible: [] }, issued);
     }
     const revoke = /^\/console\/tokens\/(\d{1,15})\/revoke$/.exec(url.pathname)?.[1];
@@ -264,7 +301,13 @@ class Console {
 
   private async action(res: ServerResponse, form: URLSearchParams, session: Session, viewer: Viewer): Promise<void> {
     const verb = form.get("verb") ?? "";
-    if (!isConsoleVerb(verb)) return this.html(res, 400, { title: "Unknown action", viewer, mainId: "error" }, messageView("error", "The console offers approve, halt, resume, reassign, suspend, reinstate and budget; merging stays on GitHub."));
+    if (!isConsoleVerb(verb))
+      return this.html(
+        res,
+        400,
+        { title: "Unknown action", viewer, mainId: "error" },
+        messageView("error", "The console offers approve, halt, resume, reassign, suspend, reinstate and budget; merging stays on GitHub."),
+      );
     const visible = await visibleRepositories(this.services, session.login);
     const target = await this.actionTarget(form, visible);
     if (!target) return this.notFound(res, viewer);
@@ -274,7 +317,12 @@ class Console {
       return this.html(res, status, { title: `Action: ${verb}`, viewer, mainId: "action-page" }, resultView({ verb, ...result, back: target.back }));
     } catch (error) {
       if (!(error instanceof ActionInputInvalid)) throw error;
-      return this.html(res, 400, { title: `Action: ${verb}`, viewer, mainId: "action-page" }, resultView({ verb, outcome: "invalid", reply: error.message, back: target.back }));
+      return this.html(
+        res,
+        400,
+        { title: `Action: ${verb}`, viewer, mainId: "action-page" },
+        resultView({ verb, outcome: "invalid", reply: error.message, back: target.back }),
+      );
     }
   }
 
@@ -300,12 +348,21 @@ class Console {
 
   private async board(res: ServerResponse, { viewer, visible }: Signed): Promise<void> {
     const { pool } = this.services;
-    const [requirements, tasks, cursor] = await Promise.all([listRequirements(pool, visible, { limit: 500 }), listTasks(pool, visible, { limit: 500 }), currentCursor(pool, null)]);
+    const [requirements, tasks, cursor] = await Promise.all([
+      listRequirements(pool, visible, { limit: 500 }),
+      listTasks(pool, visible, { limit: 500 }),
+      currentCursor(pool, null),
+    ]);
     const installations = visibleInstallations(visible).map((installationId) => ({
       installationId,
       repos: visible.filter((entry) => entry.installationId === installationId).map((entry) => entry.repo),
     }));
-    this.html(res, 200, { title: "Board", viewer, current: "board", mainId: "board" }, boardView({ viewer, requirements, tasks, installations, liveSince: formatCursor(cursor) }));
+    this.html(
+      res,
+      200,
+      { title: "Board", viewer, current: "board", mainId: "board" },
+      boardView({ viewer, requirements, tasks, installations, liveSince: formatCursor(cursor) }),
+    );
   }
 
   private async employees(res: ServerResponse, { viewer, visible }: Signed): Promise<void> {
@@ -332,7 +389,11 @@ class Console {
   /** The visible events of the filter as JSON Lines, oldest first, streamed page by page. */
   private async exportAudit(res: ServerResponse, url: URL, visible: Visibility): Promise<void> {
     const filter = filterOf({ ...auditQuery(url), before: undefined });
-    res.writeHead(200, { ...SECURITY_HEADERS, "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": 'attachment; filename="aura-audit.jsonl"' });
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "content-type": "application/x-ndjson; charset=utf-8",
+      "content-disposition": 'attachment; filename="aura-audit.jsonl"',
+    });
     let after = 0;
     for (;;) {
       const page = await listAuditEvents(this.services.pool, visible, { ...filter, afterSeq: after, limit: 500 });
@@ -382,6 +443,9 @@ function filterOf(query: AuditQuery): AuditFilter {
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") return null;
+  // The server's body limit (src/server/body-limit.ts) has read the body already and left it as `req.body`.
+  const held = (req as IncomingMessage & { body?: unknown }).body;
+  if (typeof held === "string") return Buffer.byteLength(held) > MAX_FORM_BYTES ? null : new URLSearchParams(held);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

@@ -89,5 +89,7 @@ export function readCookie(req: Pick<IncomingMessage, "headers">, name: string):
 
 /** A Set-Cookie value: HttpOnly, SameSite=Lax (the OAuth redirect back from GitHub is a top-level GET), path /console. */
 export function cookieHeader(name: string, value: string, options: { maxAgeSeconds: number; secure: boolean }): string {
-  return [`${name}=${value}`, "Path=/console", "HttpOnly", "SameSite=Lax", `Max-Age=${options.maxAgeSeconds}`, ...(options.secure ? ["Secure"] : [])].join("; ");
+  return [`${name}=${value}`, "Path=/console", "HttpOnly", "SameSite=Lax", `Max-Age=${options.maxAgeSeconds}`, ...(options.secure ? ["Secure"] : [])].join(
+    "; ",
+  );
 }

@@ -30,6 +30,8 @@ import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
 import { BodyBudget, withBodyLimit } from "./body-limit.js";
 import { healthHandler } from "./health.js";
 import { mcpHttpHandler } from "../console/mcp-http.js";
+import { LiveHub } from "../console/live.js";
+import { consoleHandler, setupModeConsole } from "../console/server.js";
 import { closedSetupRoutes, closeSetupOnceConfigured } from "./setup-routes.js";
 
 export type RunningAura = {
@@ -244,6 +246,11 @@ async function loadApp(
   };
   // MCP over streamable HTTP for holders of a personal token (src/console/mcp-http.ts).
   server.addHandler(mcpHttpHandler(services));
+  // The Director's console under /console, with its live stream (src/console/).
+  const live = new LiveHub(pool, at.databaseUrl, { onError: (message, error) => log.warn({ err: error }, message) });
+  await live.start();
+  cleanups.push(() => live.close());
+  server.addHandler(consoleHandler({ services, live }));
   if (options.workers === false) return;
   const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
   cleanups.push(worker.stop);
@@ -272,6 +279,7 @@ async function loadSetupPage(server: Server, at: { port: number; log: Logger; up
     },
   });
   await server.loadHandlerFactory(async (...args) => closeSetupOnceConfigured(await setupApp(...args), () => configured));
+  server.addHandler(setupModeConsole());
 }
 
 function healthRoutes(config: AppConfig, pool: pg.Pool, sandbox: SandboxOptions, role: AppRoleCheck) {

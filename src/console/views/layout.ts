@@ -28,27 +28,28 @@ export function page(options: PageOptions, body: Html): string {
     ? html`<nav class="nav">
         ${NAV.map(([key, href, label]) => html`<a href="${href}" class="${key === options.current ? "current" : ""}" id="nav-${key}">${label}</a>`)}
         <span class="viewer" id="viewer">${options.viewer.login}</span>
-        <form method="post" action="/console/logout" class="inline"><input type="hidden" name="csrf" value="${options.viewer.csrf}"><button type="submit" id="sign-out">Sign out</button></form>
+        <form method="post" action="/console/logout" class="inline">
+          <input type="hidden" name="csrf" value="${options.viewer.csrf}" /><button type="submit" id="sign-out">Sign out</button>
+        </form>
       </nav>`
     : html``;
   const scripts = ["/console/static/console.js", ...(options.scripts ?? [])];
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${options.title} · Aura console</title>
-<link rel="stylesheet" href="/console/static/console.css">
-${scripts.map((src) => html`<script src="${src}" defer></script>`)}
-</head>
-<body>
-<header class="top"><a href="/console" class="brand">Aura console</a>${nav}</header>
-<main id="${options.mainId}">
-<h1>${options.title}</h1>
-${body}
-</main>
-</body>
-</html>
-`.text;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${options.title} · Aura console</title>
+        <link rel="stylesheet" href="/console/static/console.css" />
+        ${scripts.map((src) => html`<script src="${src}" defer></script>`)}
+      </head>
+      <body>
+        <header class="top"><a href="/console" class="brand">Aura console</a>${nav}</header>
+        <main id="${options.mainId}">
+          <h1>${options.title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html> `.text;
 }

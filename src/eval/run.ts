@@ -307,26 +307,33 @@ async function openResultsStore(url: string, input: EvalRunInput): Promise<EvalR
 }
 
 /** Runs the eval; throws EvalInputError for input it cannot use (before anything runs) and ReplayMissing. */
+/**
+ * Every attempt this eval asks for (each task, employee and attempt number): those still to run, in order, and
+ * the keys of all of them; attempts already in the results file (an earlier, interrupted run) are skipped.
+ */
+function planAttempts(
+  tasks: readonly EvalTask[],
+  input: Pick<EvalRunInput, "employees" | "attempts">,
+  earlier: readonly AttemptResult[],
+): { queue: Attempt[]; wanted: Set<string>; skipped: number } {
+  const done = new Set(earlier.map(keyOf));
+  const queue: Attempt[] = [];
+  const wanted = new Set<string>();
+  for (const task of tasks)
+    for (const employee of input.employees)
+      for (let attempt = 1; attempt <= input.attempts; attempt++) {
+        const key = keyOf({ instance_id: task.instance_id, employee, attempt });
+        wanted.add(key);
+        if (!done.has(key)) queue.push({ task, employee, attempt });
+      }
+  return { queue, wanted, skipped: earlier.filter((result) => wanted.has(keyOf(result))).length };
+}
+
 export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const { tasks, repo } = await checkInput(input);
   const resultsFile = path.join(input.outDir, RESULTS);
   repairResults(resultsFile);
-  const earlier = readResults(resultsFile);
-  const done = new Set(earlier.map(keyOf));
-  const queue: Attempt[] = [];
-  for (const task of tasks)
-    for (const employee of input.employees)
-      for (let attempt = 1; attempt <= input.attempts; attempt++) {
-        if (!done.has(keyOf({ instance_id: task.instance_id, employee, attempt }))) queue.push({ task, employee, attempt });
-      }
-  const wanted = new Set(
-    tasks.flatMap((task) =>
-      input.employees.flatMap((employee) =>
-        Array.from({ length: input.attempts }, (_, i) => keyOf({ instance_id: task.instance_id, employee, attempt: i + 1 })),
-      ),
-    ),
-  );
-  const skipped = earlier.filter((result) => wanted.has(keyOf(result))).length;
+  const { queue, wanted, skipped } = planAttempts(tasks, input, readResults(resultsFile));
   // Checks the replay folder before anything is written.
   const mode = input.record ? "record" : input.replay ? "replay" : undefined;
   const traffic = mode

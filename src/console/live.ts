@@ -138,13 +138,16 @@ export class LiveHub {
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  /** Opens the LISTEN connection; resolves once it listens. */
+  /**
+   * Opens the LISTEN connection; resolves once it listens, or after a first failed attempt (the hub keeps
+   * retrying, and streams catch up when it connects), so a database that is down does not hold up a start.
+   */
   async start(): Promise<void> {
     const listening = this.listening();
     this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatMs);
     this.#heartbeat.unref();
     await this.#connect();
-    await listening;
+    if (this.#listener) await listening;
   }
 
   /** Resolves the next time the listener is (re)connected and listening. */

@@ -191,7 +191,7 @@ export class LiveHub {
       if (this.#listener === client) this.#listener = null;
       client.end().catch(() => undefined);
       if (this.#closed) return;
-      this.#onError("the live-update listener lost its database connection; reconnecting", error);
+      this.#onError("the live-update listener has no database connection; reconnecting (open streams catch up once it is back)", error);
       this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#backoff);
       this.#backoff = Math.min(this.#backoff * 2, 5_000);
     };

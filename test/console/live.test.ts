@@ -274,6 +274,17 @@ describe("live streams", () => {
     reader.close();
   });
 
+  it("starts while the database cannot be reached, and keeps trying", async () => {
+    const errors: string[] = [];
+    const hub = new LiveHub(db.pool, "postgres://aura@127.0.0.1:1/nowhere", { reconnectMs: 60_000, onError: (message) => errors.push(message) });
+
+    await hub.start();
+
+    expect(hub.stats.connects).toBe(0);
+    expect(errors).toEqual(["the live-update listener has no database connection; reconnecting (open streams catch up once it is back)"]);
+    await hub.close();
+  });
+
   it("keeps streaming after the database ends the listener's connection, including what was committed meanwhile", async () => {
     const served = await serve({ reconnectMs: 10 });
     const client = new SseClient(`${served.url}?repo=acme/widgets`);

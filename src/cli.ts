@@ -22,6 +22,7 @@ import { runTrajectoryCommand, TRAJECTORY_USAGE } from "./employees/agent/trajec
 import { runMcpStdio } from "./console/mcp-stdio.js";
 import { runTokenCommand, TOKEN_USAGE } from "./console/token-command.js";
 import { RUN_USAGE, runCommand } from "./local/command.js";
+import { BACKUP_USAGE, RESTORE_USAGE, runBackupCommand, runRestoreCommand } from "./operations/command.js";
 
 const usage = `Usage: aura <command>
 
@@ -33,6 +34,11 @@ ${RUN_USAGE}  migrate                               apply pending database migra
                                         database (slower; for an auditor who does not trust the server)
   audit export [--since DATE] [--out F] write audit events as JSON lines (default: standard output)
   audit anchor --out FILE               write the chain head to FILE (signed with the app key when set)
+  ${BACKUP_USAGE}                   one consistent dump of the database with the audit anchor of the same
+                                        moment (default FILE: aura-backup-<time>.aura-backup); see docs/operations.md
+  ${RESTORE_USAGE}
+                                        restore a backup into an empty database (DATABASE_URL) or an empty
+                                        AURA_DATA_DIR, and write its anchor (default FILE.anchor.json)
   ${TOKEN_USAGE}
                                         issue (shown once), revoke or list personal tokens for the
                                         console's MCP endpoint; the audit records the operator
@@ -112,6 +118,8 @@ const COMMANDS: Record<string, (input: CommandInput) => Promise<number>> = {
   mcp: ({ config, out }) => withDatabase(config, (url) => runMcpStdio(config, url, { stdin: process.stdin, stdout: out, stderr: process.stderr })),
   trajectory: ({ config, args, out }) => withPool(config, (pool) => runTrajectoryCommand(pool, args, out)),
   audit: auditCommand,
+  backup: ({ config, args, out }) => runBackupCommand(config, args, out),
+  restore: ({ config, args, out }) => runRestoreCommand(config, args, out),
 };
 
 export async function runCli(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {

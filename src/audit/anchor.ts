@@ -22,21 +22,22 @@ export class AnchorInvalid extends Error {
 
 const signedText = (a: Pick<AnchorFile, "seq" | "hash" | "createdAt">) => `aura-audit-anchor:${a.seq}:${a.hash}:${a.createdAt}`;
 
-/** Writes the current head to `file` and records the anchor in the database. */
-export async function writeAnchor(pool: pg.Pool, file: string, privateKeyPem?: string): Promise<AnchorFile> {
-  const head = (await pool.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
-  if (!head) throw new AnchorInvalid("the audit head row is missing: run `aura migrate` first");
-  const anchor: AnchorFile = {
-    kind: "aura-audit-anchor",
-    seq: Number(head.seq),
-    hash: head.hash.toString("hex"),
-    createdAt: new Date().toISOString(),
-  };
+/** An anchor for the head (seq, hash), signed with the app key when one is given; written nowhere. */
+export function makeAnchor(seq: number, hash: Buffer, privateKeyPem?: string): AnchorFile {
+  const anchor: AnchorFile = { kind: "aura-audit-anchor", seq, hash: hash.toString("hex"), createdAt: new Date().toISOString() };
   if (privateKeyPem) {
     const key = createPrivateKey(privateKeyPem);
     anchor.signature = sign("sha256", Buffer.from(signedText(anchor)), key).toString("base64");
     anchor.publicKey = createPublicKey(key).export({ type: "spki", format: "pem" }).toString();
   }
+  return anchor;
+}
+
+/** Writes the current head to `file` and records the anchor in the database. */
+export async function writeAnchor(pool: pg.Pool, file: string, privateKeyPem?: string): Promise<AnchorFile> {
+  const head = (await pool.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM audit.head WHERE id = 1")).rows[0];
+  if (!head) throw new AnchorInvalid("the audit head row is missing: run `aura migrate` first");
+  const anchor = makeAnchor(Number(head.seq), head.hash, privateKeyPem);
   writeFileSync(file, `${JSON.stringify(anchor, null, 2)}\n`);
   await pool.query("SELECT audit.add_anchor($1, $2, $3)", [anchor.seq, head.hash, `file:${file}`]);
   return anchor;

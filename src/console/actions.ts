@@ -57,6 +57,8 @@ export function commandText(verb: ConsoleVerb, form: URLSearchParams): string {
 
 export type ActionTarget = { installationId: number; repo: string; issueNumber: number };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Runs the form's command as `login` on `target` (already known to be a repository this person may see). */
 export async function runConsoleAction(
   services: Services,
@@ -64,5 +66,8 @@ export async function runConsoleAction(
 ): Promise<{ outcome: string; reply: string | null }> {
   const command = parseCommand(commandText(input.verb, input.form));
   if (command === null) throw new ActionInputInvalid("The form did not make a command.");
-  return runConsoleCommand(services, { ...input.target, login: input.login, actionId: randomUUID() }, command);
+  // The form's own id makes a second send of the same form a no-op; a form without one still runs (once per send).
+  const formId = (input.form.get("action_id") ?? "").trim().toLowerCase();
+  const actionId = UUID.test(formId) ? formId : randomUUID();
+  return runConsoleCommand(services, { ...input.target, login: input.login, actionId }, command);
 }

@@ -22,6 +22,7 @@ import { directorConfig } from "./pull-closed.js";
 import { upsertScoreboard } from "./scoreboard-comment.js";
 import {
   claimCommand,
+  claimConsoleAction,
   claimRefusalReply,
   claimThrottledCommand,
   findRecordedCommand,
@@ -162,7 +163,14 @@ export async function runConsoleCommand(
   const { actionId, ...where } = target;
   const ctx: CommandContext = { services, ...where, isPull: false, commentId: 0, consoleActionId: actionId };
   const standing = await checkStanding(services, ctx, command);
-  const result = await inTransaction(services.pool, async (client) => {
+  const result = await inTransaction(services.pool, async (client): Promise<Recorded> => {
+    if (!(await claimConsoleAction(client, actionId, target.login))) {
+      return {
+        outcome: "already_handled",
+        reaction: null,
+        reply: "This form was already sent, and its command ran then; nothing was done again. The audit page shows what it did.",
+      };
+    }
     const decided = await decideCommand(client, ctx, command, standing);
     await appendCommandEvent(client, ctx, { command, standing, ...decided, source: { source: "console", actionId } });
     return decided.result;

@@ -39,6 +39,18 @@ export async function claimCommand(client: Queryable, command: CommandClaim): Pr
   return claimed.rowCount !== 0;
 }
 
+/**
+ * Claims a console action's id (one per action form) in the action's transaction; false when that form was
+ * already sent, so its command is not run twice.
+ */
+export async function claimConsoleAction(client: Queryable, actionId: string, login: string): Promise<boolean> {
+  const claimed = await client.query("INSERT INTO console_actions (action_id, github_login) VALUES ($1, $2) ON CONFLICT (action_id) DO NOTHING", [
+    actionId,
+    login,
+  ]);
+  return claimed.rowCount === 1;
+}
+
 export async function recordCommandOutcome(
   client: Queryable,
   at: CommentRef,

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 // The console over HTTP against the started app (real PostgreSQL; GitHub's OAuth edge and API behind nock):
 // sign-in with the state check, forged and expired cookies, CSRF, who sees what (a non-director sees nothing
 // and cannot act; another installation's ids are 404), each view's key content with hostile text escaped, the
@@ -354,6 +355,35 @@ describe("actions", () => {
     expect(withoutSource(refusals[0]?.payload ?? {})).toEqual(withoutSource(refusals[1]?.payload ?? {}));
     expect(refusals[0]?.actor).toBe(refusals[1]?.actor);
     expect(await auditCount("installation.halted")).toBe(1);
+  });
+
+  it("runs a form sent twice once: the same budget raise posted again adds nothing and says so", async () => {
+    const { cookie, csrf } = await signIn(DIRECTOR);
+    const board = await (await get(`/console/requirements/${company.widgets.requirementId}`, cookie)).text();
+    const actionId = /data-verb="budget"[\s\S]*?name="action_id" value="([0-9a-f-]{36})"/.exec(board)?.[1];
+    expect(actionId).toBeDefined();
+    const before = await auditCount("director.budget");
+    const form = { csrf, verb: "budget", requirement: String(company.widgets.requirementId), amount: "5", action_id: actionId ?? "" };
+    // Each raise refreshes the requirement's status comment, which the first raise created.
+    nock(GITHUB_API)
+      .persist()
+      .patch(/^\/repos\/octo-org\/widgets\/issues\/comments\/\d+$/)
+      .optionally()
+      .reply(200, { id: 1 });
+
+    const first = await post("/console/actions", form, cookie);
+    const firstBody = await first.text();
+    const second = await post("/console/actions", form, cookie);
+    const secondBody = await second.text();
+    const fresh = await post("/console/actions", { ...form, action_id: randomUUID() }, cookie);
+    await fresh.text();
+
+    expect(first.status).toBe(200);
+    expect(firstBody).toContain('data-outcome="done"');
+    expect(second.status).toBe(409);
+    expect(secondBody).toContain("This form was already sent, and its command ran then; nothing was done again.");
+    expect(fresh.status).toBe(200);
+    expect(await auditCount("director.budget")).toBe(before + 2);
   });
 
   it("suspend an employee: the HR change and the command's record; a repeat is refused with the command's words", async () => {

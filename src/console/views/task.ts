@@ -213,25 +213,17 @@ export function taskView(viewer: Viewer, task: TaskDetail, liveSince: string | n
 }
 
 function reassignForm(viewer: Viewer, task: TaskSummary): Html {
-  return html`<form method="post" action="/console/actions" class="action" data-verb="reassign">
-    <input type="hidden" name="csrf" value="${viewer.csrf}" /><input type="hidden" name="verb" value="reassign" /><input
-      type="hidden"
-      name="requirement"
-      value="${task.requirementId}"
-    /><input type="hidden" name="task" value="${task.key}" /> <label>Employee <input name="employee" required /></label>
-    <button type="submit" id="action-reassign">Reassign</button>
-  </form>`;
+  return actionForm(viewer, "reassign", { requirementId: task.requirementId }, "Reassign", [{ name: "employee", label: "Employee", required: true }], {
+    task: task.key,
+  });
 }
 
 function budgetForm(viewer: Viewer, task: TaskSummary): Html {
-  return html`<form method="post" action="/console/actions" class="action" data-verb="budget">
-    <input type="hidden" name="csrf" value="${viewer.csrf}" /><input type="hidden" name="verb" value="budget" /><input
-      type="hidden"
-      name="requirement"
-      value="${task.requirementId}"
-    /><input type="hidden" name="task" value="${task.key}" /> <label>Add US$ <input name="amount" required placeholder="2.50" /></label>
-    <label>Note <input name="note" /></label> <button type="submit" id="action-budget">Raise this task's budget</button>
-  </form>`;
+  const fields = [
+    { name: "amount", label: "Add US$", placeholder: "2.50", required: true },
+    { name: "note", label: "Note" },
+  ];
+  return actionForm(viewer, "budget", { requirementId: task.requirementId }, "Raise this task's budget", fields, { task: task.key });
 }
 
 export function requirementView(viewer: Viewer, requirement: RequirementSummary, tasks: readonly TaskSummary[]): Html {

@@ -3,7 +3,7 @@
 // `aura audit verify --anchor` passes against the backup's anchor, the app starts ready on it and a worker
 // finishes the job that was queued at backup time. A restore into a database or data directory that already
 // holds one is refused and changes nothing.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -13,6 +13,8 @@ import { recordOutcome } from "../../src/accountant/ledger.js";
 import { appendEvents } from "../../src/audit/append.js";
 import { runCli } from "../../src/cli.js";
 import { loadConfig } from "../../src/config/env.js";
+import { startEmbeddedPostgres } from "../../src/db/embedded.js";
+import { createPool } from "../../src/db/pool.js";
 import { runBackupCommand, runRestoreCommand } from "../../src/operations/command.js";
 import { enqueue } from "../../src/queue/enqueue.js";
 import { startWorker } from "../../src/queue/worker.js";
@@ -156,6 +158,34 @@ describe("aura backup and aura restore", () => {
     } finally {
       vi.unstubAllEnvs();
       await target.drop();
+    }
+  }, 60_000);
+
+  it("restores into an empty AURA_DATA_DIR with the embedded server, and the anchor verifies there", async () => {
+    chmodSync(dir, 0o755);
+    const dataDir = path.join(dir, "embedded");
+    const anchorFile = path.join(dir, "embedded-anchor.json");
+    const restore = capture();
+
+    const code = await runRestoreCommand(loadConfig({ AURA_DATA_DIR: dataDir }), [backupFile, "--anchor-out", anchorFile], restore.out);
+
+    expect(code, restore.text()).toBe(0);
+    const embedded = await startEmbeddedPostgres({ dataDir });
+    try {
+      vi.stubEnv("DATABASE_URL", embedded.url);
+      const verify = capture();
+      expect(await runCli(["audit", "verify", "--anchor", anchorFile], verify.out)).toBe(0);
+      expect(verify.text()).toContain("OK: the chain is intact.");
+      const pool = createPool(embedded.url, { max: 1 });
+      try {
+        const before = (await source.pool.query("SELECT id, title FROM tasks ORDER BY id")).rows;
+        expect((await pool.query("SELECT id, title FROM tasks ORDER BY id")).rows).toEqual(before);
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      vi.unstubAllEnvs();
+      await embedded.stop();
     }
   }, 60_000);
 

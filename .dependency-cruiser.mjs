@@ -5,7 +5,7 @@
 //             src/app.ts, src/main.ts, src/cli.ts, src/roles.ts: wiring; may use everything below.
 //   roles     src/{manager,employees,governor,auditor,accountant,hr,director}/: one role each; may use plumbing,
 //             and another role only through the modules that role exports on purpose (ROLE_SURFACES below).
-//   plumbing  src/{core,db,queue,github,config,workspace,audit,models}/ and src/services.ts (the contract every
+//   plumbing  src/{core,db,queue,github,config,workspace,audit,models,observability}/ and src/services.ts (the contract every
 //             role's jobs get): may use only plumbing, never a role or the top.
 // And no import cycles anywhere, type-only imports included.
 
@@ -36,7 +36,7 @@ const ROLE_SURFACES = {
 };
 
 const ROLES = Object.keys(ROLE_SURFACES).join("|");
-const PLUMBING = "^src/(core|db|queue|github|config|workspace|audit|models)/|^src/services\\.ts$";
+const PLUMBING = "^src/(core|db|queue|github|config|workspace|audit|models|observability)/|^src/services\\.ts$";
 const TOP = "^src/(server/|console/|app\\.ts$|main\\.ts$|cli\\.ts$|roles\\.ts$)";
 
 const surfacePaths = Object.entries(ROLE_SURFACES).flatMap(([role, modules]) => modules.map((name) => `^src/${role}/${name}\\.ts$`));

@@ -5,6 +5,7 @@ import type pg from "pg";
 import type { AuditLog } from "./audit/append.js";
 import type { Dispatcher } from "./queue/dispatch.js";
 import { recordDelivery } from "./queue/inbox.js";
+import { observeDelivery } from "./observability/observe.js";
 
 export type AppDeps = {
   pool: pg.Pool;
@@ -28,17 +29,20 @@ export function createApp(deps: AppDeps): ApplicationFunction {
     app.onAny(async (context) => {
       const payload = context.payload as LooseRecord;
       const log = app.log.child({ id: context.id });
-      const result = await recordDelivery(
-        deps.pool,
-        {
-          deliveryId: context.id,
-          event: context.name,
-          action: field<string>(payload, "action"),
-          installationId: field<number>(payload, "installation", "id"),
-          repository: field<string>(payload, "repository", "full_name"),
-          payload,
-        },
-        deps.dispatch,
+      const installationId = field<number>(payload, "installation", "id");
+      const result = await observeDelivery({ id: context.id, event: context.name, installationId }, () =>
+        recordDelivery(
+          deps.pool,
+          {
+            deliveryId: context.id,
+            event: context.name,
+            action: field<string>(payload, "action"),
+            installationId,
+            repository: field<string>(payload, "repository", "full_name"),
+            payload,
+          },
+          deps.dispatch,
+        ),
       );
       if (result.duplicate) {
         log.info({ event: context.name, requeued: result.requeued }, "duplicate delivery ignored");

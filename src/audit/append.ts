@@ -2,6 +2,7 @@
 // serialises writers on the chain head row. Appends made close together in one process are committed as
 // one batch (group commit), so many concurrent producers cost one lock and one round trip per batch.
 import type pg from "pg";
+import { countAuditAppends } from "../observability/metrics.js";
 import { prepareEvent, type AuditEvent, type PreparedEvent } from "./canonical.js";
 
 export type AppendedEvent = { seq: number; hash: string };
@@ -22,6 +23,7 @@ async function appendPrepared(db: Queryable, events: PreparedEvent[]): Promise<A
     events.map((e) => e.payload),
   ]);
   if (result.rows.length !== events.length) throw new Error("audit append returned a different number of rows than events");
+  countAuditAppends(events.length);
   return result.rows.map((row) => ({ seq: Number(row.seq), hash: row.hash.toString("hex") }));
 }
 

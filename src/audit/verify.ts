@@ -7,6 +7,7 @@
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import type pg from "pg";
+import { recordVerification } from "../observability/metrics.js";
 import { GENESIS_HASH } from "./canonical.js";
 import { checkRange, VERIFY_SESSION_SQL, type Anchor, type HashedBy, type RangeResult, type VerifyProblem } from "./chain-checker.js";
 
@@ -140,12 +141,14 @@ async function runWorker(job: WorkerJob): Promise<RangeResult> {
   return answer.result;
 }
 
-/** Verifies the chain. `externalAnchors` are head hashes recorded outside the database. */
-export async function verifyAudit(
-  pool: pg.Pool,
-  externalAnchors: Anchor[] = [],
-  options: { parallel?: boolean; parallelMinEvents?: number; hashedBy?: HashedBy } = {},
-): Promise<VerifyResult> {
+type VerifyOptions = { parallel?: boolean; parallelMinEvents?: number; hashedBy?: HashedBy };
+
+/** Verifies the chain. `externalAnchors` are head hashes recorded outside the database. The result is this process's last on /metrics. */
+export async function verifyAudit(pool: pg.Pool, externalAnchors: Anchor[] = [], options: VerifyOptions = {}): Promise<VerifyResult> {
+  return recordVerification(await verifyChain(pool, externalAnchors, options));
+}
+
+async function verifyChain(pool: pg.Pool, externalAnchors: Anchor[], options: VerifyOptions): Promise<VerifyResult> {
   const client = await pool.connect();
   try {
     // One snapshot for the head, the checkpoints and the rows, so concurrent appends cannot look like

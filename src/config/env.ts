@@ -53,10 +53,17 @@ const hints: Record<string, string> = {
   AURA_BODY_BYTES_IN_FLIGHT:
     "set AURA_BODY_BYTES_IN_FLIGHT to whole bytes from 26214400 (one payload of GitHub's 25 MB maximum) to 4294967296 (default 67108864, 64 MiB)",
   AURA_READY_DETAIL: "set AURA_READY_DETAIL to local (requests from this host that no proxy forwarded see /ready's detail) or none",
+  LOG_FORMAT: "set LOG_FORMAT to json or pretty, or unset it (pretty on a terminal, JSON otherwise)",
+  AURA_METRICS_TOKEN:
+    "set AURA_METRICS_TOKEN to at least 16 random characters (e.g. the output of `openssl rand -hex 32`), or unset it so only this host can read /metrics",
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    "set OTEL_EXPORTER_OTLP_ENDPOINT to the http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318, or unset it to export no traces",
   AURA_APP_SLUG: "set AURA_APP_SLUG to the app's slug as shown in its public URL (lower-case letters, digits, dashes)",
   GITHUB_CLIENT_ID: "set GITHUB_CLIENT_ID to the Client ID shown on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_SECRET",
-  GITHUB_CLIENT_SECRET: "set GITHUB_CLIENT_SECRET to a client secret generated on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_ID",
-  AURA_CONSOLE_SECRET: "set AURA_CONSOLE_SECRET to at least 32 random characters (e.g. the output of `openssl rand -hex 32`), or unset it to derive the console's key from WEBHOOK_SECRET",
+  GITHUB_CLIENT_SECRET:
+    "set GITHUB_CLIENT_SECRET to a client secret generated on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_ID",
+  AURA_CONSOLE_SECRET:
+    "set AURA_CONSOLE_SECRET to at least 32 random characters (e.g. the output of `openssl rand -hex 32`), or unset it to derive the console's key from WEBHOOK_SECRET",
   AURA_CONSOLE_URL:
     "set AURA_CONSOLE_URL to the console's public address ending in /console, e.g. https://aura.example.com/console (its /callback must be a callback URL of the GitHub App), or unset it",
 };
@@ -92,6 +99,14 @@ export const Env = z
     HOST: optionalText,
     LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     AURA_READY_DETAIL: z.enum(["local", "none"]).default("local"),
+    LOG_FORMAT: z
+      .enum(["json", "pretty", ""])
+      .optional()
+      .transform((value) => (value === "" ? undefined : value)),
+    // Who may read /metrics besides this host (src/observability/metrics-route.ts).
+    AURA_METRICS_TOKEN: optionalText.refine((value) => value === undefined || value.length >= 16, { message: "is shorter than 16 characters" }),
+    // The standard OpenTelemetry variable: traces are exported only when it is set (src/observability/tracing.ts).
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.refine((value) => value === undefined || /^https?:\/\//.test(value), { message: "must be an http(s) URL" }),
     // Request bodies held at once over all connections (src/server/body-limit.ts); one GitHub payload must fit.
     AURA_BODY_BYTES_IN_FLIGHT: z.coerce
       .number()

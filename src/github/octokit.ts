@@ -5,6 +5,7 @@ import { createAppAuth } from "@octokit/auth-app";
 import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
+import { traceGitHubRequests } from "../observability/observe.js";
 import { installGuard } from "./guard.js";
 import { installTextCleaner } from "./text-cleaner.js";
 
@@ -65,6 +66,7 @@ export function createGitHubAccess(options: {
     });
     installGuard(octokit);
     installTextCleaner(octokit, log);
+    traceGitHubRequests(octokit);
     clients.set(installationId, octokit);
     return octokit;
   };

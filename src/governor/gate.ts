@@ -12,6 +12,7 @@ import { loadEvidence } from "../auditor/evidence-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { isDirector } from "../github/permissions.js";
+import { countGateVerdict } from "../observability/metrics.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
@@ -213,6 +214,7 @@ async function publish(services: Services, octokit: InstallationOctokit, evaluat
     },
   });
   onPosted();
+  countGateVerdict(evaluation.conclusion);
   const published: Evaluation = { ...evaluation, targetUrl: url, commitStatus };
   await services.audit.append({
     actor: "aura/governor",

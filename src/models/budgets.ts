@@ -4,6 +4,7 @@
 // A director may raise a task's or a requirement's dollar cap, never beyond the app's daily limit.
 import type pg from "pg";
 import { appendEvents } from "../audit/append.js";
+import { observeModelCall } from "../observability/observe.js";
 import { loadBudgets, type Budgets } from "../config/policy-files.js";
 import type { EffectiveBudgets } from "../config/repo-config.js";
 import type { z } from "zod";
@@ -408,7 +409,7 @@ export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
   });
   // Without a known price the client refuses the model before calling it; tokens still bound the reply.
   const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
-  return settledCall(pool, reservationId, () => call(bounds));
+  return settledCall(pool, reservationId, () => observeModelCall({ employeeId: input.subject.employeeId, purpose: input.purpose }, () => call(bounds)));
 }
 
 /** What one agent turn will send: its conversation, its tools, and how the model takes them. */
@@ -464,5 +465,5 @@ export async function budgetedTurn<T extends { usage: Usage; costUsd: number }>(
     at: input.at,
   });
   const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
-  return settledCall(pool, reservationId, () => call(bounds));
+  return settledCall(pool, reservationId, () => observeModelCall({ employeeId: input.subject.employeeId, purpose: input.purpose }, () => call(bounds)));
 }

@@ -24,6 +24,7 @@
 //   jobs for one pull request by their shared key and the gate's commit lock. Different subjects run in
 //   parallel.
 import type pg from "pg";
+import { withTraceContext } from "../observability/tracing.js";
 
 type Db = Pick<pg.Pool | pg.PoolClient, "query">;
 
@@ -114,7 +115,8 @@ export function addJobsCte(specs: string): string {
 export function batchParams(requests: readonly JobRequest[]): [string[], string[], (string | null)[], number[], (Date | null)[]] {
   return [
     requests.map((r) => r.name),
-    requests.map((r) => JSON.stringify(r.payload)),
+    // The payload carries the active trace context (nothing when tracing is off), so the job continues the trace.
+    requests.map((r) => JSON.stringify(withTraceContext(r.payload))),
     requests.map((r) => jobKeyOf(r)),
     requests.map((r) => JOBS[r.name].maxAttempts),
     requests.map((r) => r.runAt ?? null),

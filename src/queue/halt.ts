@@ -7,6 +7,7 @@
 import type { Task } from "graphile-worker";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { noteJobIds } from "../observability/log.js";
 import { enqueue, isJobName, type JobPayloads } from "./enqueue.js";
 
 export const HALT_RECHECK_MS = 15_000;
@@ -32,6 +33,7 @@ export async function isHalted(pool: Pick<pg.Pool, "query">, installationId: num
 export async function deferWhileHalted(deps: { pool: pg.Pool; log: Logger }, name: string, job: JobDefinition, payload: unknown): Promise<boolean> {
   if (job.stopsWhileHalted === false) return false;
   const installationId = await job.stopsWhileHalted(payload);
+  if (installationId !== undefined) noteJobIds({ installationId });
   if (installationId === undefined || !(await isHalted(deps.pool, installationId))) return false;
   if (!isJobName(name)) throw new Error(`job ${name} is not in src/queue/enqueue.ts, so it cannot be queued again after the halt`);
   await enqueue(deps.pool, name, payload as JobPayloads[typeof name], { runAt: new Date(Date.now() + HALT_RECHECK_MS) });

@@ -3,6 +3,7 @@
 // if its connection drops, the lock is released with it and another process takes over.
 import pg from "pg";
 import type { Logger } from "pino";
+import { setLeader } from "../observability/metrics.js";
 
 const LEADER_LOCK = 7_261_002;
 
@@ -26,6 +27,7 @@ export function startLeaderElection(options: { databaseUrl: string; log: Logger;
   const lose = () => {
     if (leader) options.log.warn("leadership lost");
     leader = false;
+    setLeader(false);
     for (const timer of timers.splice(0)) clearTimeout(timer);
     client?.end().catch(() => undefined);
     client = undefined;
@@ -39,6 +41,7 @@ export function startLeaderElection(options: { databaseUrl: string; log: Logger;
       const result = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [LEADER_LOCK]);
       if (!result.rows[0]?.locked) return schedule();
       leader = true;
+      setLeader(true);
       options.log.info({ duties: options.duties.map((d) => d.name) }, "this process is the leader");
       for (const duty of options.duties) scheduleDuty(duty, options.log, timers);
     } catch (error) {
@@ -72,6 +75,7 @@ export function startLeaderElection(options: { databaseUrl: string; log: Logger;
       clearTimeout(attempt);
       for (const timer of timers.splice(0)) clearTimeout(timer);
       leader = false;
+      setLeader(false);
       const c = client;
       client = undefined;
       await c?.end().catch(() => undefined);

@@ -6,6 +6,7 @@ import os from "node:os";
 import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from "graphile-worker";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { observedTask } from "../observability/observe.js";
 
 export type TaskList = Record<string, Task>;
 
@@ -39,7 +40,8 @@ export async function startWorker(options: {
   await beat();
   const runner: Runner = await run({
     pgPool: options.pool,
-    taskList: options.tasks,
+    // Each run in its own span, its ids on every log line, counted (src/observability/observe.ts).
+    taskList: Object.fromEntries(Object.entries(options.tasks).map(([name, task]) => [name, observedTask(name, task)])),
     concurrency: options.concurrency ?? 4,
     noHandleSignals: true,
     pollInterval: options.pollInterval ?? 2_000,

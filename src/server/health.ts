@@ -27,6 +27,11 @@ export function fromThisHost(req: Pick<IncomingMessage, "headers" | "socket">): 
   return loopback && headers["x-forwarded-for"] === undefined && headers.forwarded === undefined && headers["x-real-ip"] === undefined;
 }
 
+/** Who sees the operator's detail (/ready's, and /metrics without a token): this host with no proxy between, unless AURA_READY_DETAIL=none. */
+export function mayReadDetail(req: Pick<IncomingMessage, "headers" | "socket">, detail: ReadinessProbe["detail"]): boolean {
+  return detail !== "none" && fromThisHost(req);
+}
+
 function operatorFields(probe: ReadinessProbe, detailed: boolean): Record<string, unknown> {
   if (!detailed) return { sandbox: probe.sandboxMode() };
   return {
@@ -50,7 +55,7 @@ export function healthHandler(probe: ReadinessProbe) {
       send(res, 200, { status: "ok" });
       return true;
     }
-    const detailed = probe.detail !== "none" && fromThisHost(req);
+    const detailed = mayReadDetail(req, probe.detail);
     try {
       const migrated = await withTimeout(isMigrated(probe.pool), 2_000);
       send(res, migrated ? 200 : 503, {

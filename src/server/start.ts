@@ -4,7 +4,7 @@
 // beside DATABASE_URL, the app itself then connects as the non-owner role aura_app, so it can append to the
 // audit log only through the chain function.
 import type pg from "pg";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import { runMigrations as runGraphileMigrations } from "graphile-worker";
 import { AuditLog } from "../audit/append.js";
@@ -28,7 +28,10 @@ import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
 import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
 import { BodyBudget, withBodyLimit } from "./body-limit.js";
-import { healthHandler } from "./health.js";
+import { healthHandler, mayReadDetail } from "./health.js";
+import { createLogger, withJobContext } from "../observability/log.js";
+import { metricsHandler } from "../observability/metrics-route.js";
+import { startTracing } from "../observability/tracing.js";
 import { mcpHttpHandler } from "../console/mcp-http.js";
 import { LiveHub } from "../console/live.js";
 import { consoleHandler, setupModeConsole } from "../console/server.js";
@@ -85,7 +88,8 @@ type StartOptions = {
 type Cleanups = (() => Promise<void>)[];
 
 export async function startAura(config: AppConfig, options: StartOptions = {}): Promise<RunningAura> {
-  const log = options.log ?? pino({ name: "aura", level: config.LOG_LEVEL });
+  // A job's lines carry its ids, through every child of this logger (src/observability/log.ts).
+  const log = withJobContext(options.log ?? (await createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT })));
   const cleanups: Cleanups = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -95,6 +99,7 @@ export async function startAura(config: AppConfig, options: StartOptions = {}): 
   };
 
   try {
+    cleanups.push(await startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, log));
     const { ownerDatabaseUrl, databaseUrl } = await prepareDatabase(config, log, cleanups);
     const { pool, audit, role } = await connectAsApp(config, databaseUrl, log, cleanups);
     const sandbox = sandboxOptions(config, log);
@@ -111,6 +116,7 @@ export async function startAura(config: AppConfig, options: StartOptions = {}): 
       await loadSetupPage(server, { port, log, updateEnv: options.updateEnv });
     }
     server.addHandler(healthRoutes(config, pool, sandbox, role));
+    server.addHandler(metricsHandler({ pool, token: config.AURA_METRICS_TOKEN, local: (req) => mayReadDetail(req, config.AURA_READY_DETAIL), log }));
     await server.start();
     cleanups.push(() => server.stop());
     log.info(

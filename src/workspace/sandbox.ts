@@ -24,6 +24,7 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { observeSandboxRun } from "../observability/observe.js";
 import { createRunCgroup, type RunCgroup } from "./cgroup.js";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
 import type { LimitName } from "./limit-names.js";
@@ -621,6 +622,10 @@ type RunUser = { uid: number; gid: number };
 
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
+  return observeSandboxRun(input.phase, () => runCommand(options, input));
+}
+
+async function runCommand(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
   const timeoutMs = input.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
   const maxOutputBytes = input.maxOutputBytes ?? SANDBOX_DEFAULTS.maxOutputBytes;
   const sizes = sizesOf(input);

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import nock from "nock";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type AppConfig } from "../../src/config/env.js";
 import type { Employee, WorkMode } from "../../src/config/policy-files.js";
@@ -40,6 +40,8 @@ export type HarnessOptions = {
   onlyTasks?: readonly string[];
   /** Run every job type but these (they stay queued, as with `onlyTasks`). */
   exceptTasks?: readonly string[];
+  /** The app's logger (default: silent, or AURA_TEST_LOG's level). */
+  log?: Logger;
 };
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -61,7 +63,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   });
   const aura = await startAura(config, {
-    log: pino({ level: process.env.AURA_TEST_LOG ?? "silent" }),
+    log: options.log ?? pino({ level: process.env.AURA_TEST_LOG ?? "silent" }),
     port: 0,
     host: "127.0.0.1",
     workerPollMs: 100,

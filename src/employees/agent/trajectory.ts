@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { appendEvents } from "../../audit/append.js";
 import { canonicalize } from "../../audit/canonical.js";
+import { countAgentStep } from "../../observability/metrics.js";
 import { redact } from "../../workspace/index.js";
 import type { TrajectorySummary } from "../pull-request.js";
 import type { Submission } from "./types.js";
@@ -158,6 +159,7 @@ export async function recordStep(db: Queryable, runId: number, record: StepRecor
       text(record.observation),
     ],
   );
+  countAgentStep(record.kind, record.status);
   return Number(rows[0]?.step);
 }
 

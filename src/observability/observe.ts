@@ -107,13 +107,20 @@ export async function observeSandboxRun<R extends SandboxOutcome>(phase: string,
   });
 }
 
-/** Every GitHub request of this Octokit becomes a span named by its route template (`GitHub POST /repos/{owner}/{repo}/pulls`). */
+/**
+ * A request's route for a span name: Octokit's template (`/repos/{owner}/{repo}/pulls`), or, for a page after the
+ * first (the paginate plugin passes GitHub's absolute `next` link), its path with the ids taken out.
+ */
+export function routeOf(url: string): string {
+  if (!/^https?:\/\//.test(url)) return url;
+  return new URL(url).pathname.replace(/^(\/api\/v3)?\/repos\/[^/]+\/[^/]+/, "/repos/{owner}/{repo}").replace(/\/\d+(?=\/|$)/g, "/{n}");
+}
+
+/** Every GitHub request of this Octokit becomes a span named by its route (`GitHub POST /repos/{owner}/{repo}/pulls`). */
 export function traceGitHubRequests(octokit: Pick<InstanceType<typeof ProbotOctokit>, "hook">): void {
-  octokit.hook.wrap("request", (request, options) =>
-    inSpan(
-      `GitHub ${options.method} ${options.url}`,
-      { kind: SpanKind.CLIENT, attributes: { "http.request.method": options.method, "url.template": options.url } },
-      () => Promise.resolve(request(options)),
-    ),
-  );
+  octokit.hook.wrap("request", (request, options) => {
+    const route = routeOf(options.url);
+    const attributes = { "http.request.method": options.method, "url.template": route };
+    return inSpan(`GitHub ${options.method} ${route}`, { kind: SpanKind.CLIENT, attributes }, () => Promise.resolve(request(options)));
+  });
 }

@@ -202,6 +202,9 @@ describe("after a labelled issue runs to its PR and the gate judges it", () => {
     expect(chain(named("GitHub POST /repos/{owner}/{repo}/pulls")).at(-1)).toBe("webhook issues");
     expect(chain(inTrace.find((span) => span.name === "model call" && chain(span).includes("job task.work")))).toContain("webhook issues");
     expect(chain(named("sandbox run"))).toEqual(expect.arrayContaining(["job task.work", "webhook issues"]));
+    // Span names are routes, never a repository or a page's absolute link (the paginate plugin passes those).
+    expect(inTrace.map((span) => span.name).filter((name) => /https?:|octo-org|\/\d/.test(name))).toEqual([]);
+    expect(inTrace.map((span) => span.name)).toContain("GitHub GET /repos/{owner}/{repo}/issues/{n}/comments");
     expect(named("sandbox run")?.attributes).toMatchObject({ "aura.sandbox.phase": expect.any(String), "aura.sandbox.stopped_by": "exit" });
   });
 

@@ -2,7 +2,9 @@
 // opens with the same map in prose.
 //
 //   top       src/server/, src/console/ (the Director's console and MCP server: reads every role's records),
-//             src/app.ts, src/main.ts, src/cli.ts, src/roles.ts: wiring; may use everything below.
+//             src/local/ (`aura run`: the whole app against a local GitHub edge), src/eval/ (`aura eval`),
+//             src/operations/ (`aura backup | restore`), src/app.ts, src/main.ts, src/cli.ts, src/roles.ts: wiring
+//             and tools; may use everything below.
 //   roles     src/{manager,employees,governor,auditor,accountant,hr,director}/: one role each; may use plumbing,
 //             and another role only through the modules that role exports on purpose (ROLE_SURFACES below).
 //   plumbing  src/{core,db,queue,github,config,workspace,audit,models,observability}/ and src/services.ts (the contract every
@@ -16,8 +18,9 @@
 const ROLE_SURFACES = {
   // The ledger is the Accountant's: others ask it (ledger.ts's queries and record functions), and read its
   // numbers and formatting (posteriors for routing, the scoreboard and format for the Director's comments;
-  // outcome, posterior and strikes are the score maths HR judges by).
-  accountant: ["ledger", "posteriors", "posterior", "outcome", "strikes", "scoreboard", "format"],
+  // outcome, posterior and strikes are the score maths HR judges by). eval-results: the eval figures the
+  // scoreboard shows beside live outcomes and a director's `/aura trial` reads (never the live posterior).
+  accountant: ["ledger", "posteriors", "posterior", "outcome", "strikes", "scoreboard", "format", "eval-results"],
   // The governor's evidence rule reads the Auditor's records; the pull gate starts the Auditor's review.
   auditor: ["evidence-store", "audit-pull"],
   // The Director's `/aura revise` hands a revision to the Employees.
@@ -37,7 +40,7 @@ const ROLE_SURFACES = {
 
 const ROLES = Object.keys(ROLE_SURFACES).join("|");
 const PLUMBING = "^src/(core|db|queue|github|config|workspace|audit|models|observability)/|^src/services\\.ts$";
-const TOP = "^src/(server/|console/|app\\.ts$|main\\.ts$|cli\\.ts$|roles\\.ts$)";
+const TOP = "^src/(server/|console/|local/|eval/|operations/|app\\.ts$|main\\.ts$|cli\\.ts$|roles\\.ts$)";
 
 const surfacePaths = Object.entries(ROLE_SURFACES).flatMap(([role, modules]) => modules.map((name) => `^src/${role}/${name}\\.ts$`));
 

@@ -1,10 +1,31 @@
-// Eval results in the app's database (db/migrations/024-eval-results.sql): `aura eval run` records its run and
+// The Accountant's record of eval results, in the app's database (db/migrations/024-eval-results.sql): `aura eval run` records its run and
 // each graded attempt here as well as in results.jsonl, so the scoreboard can show eval figures beside live
 // outcomes (labelled "eval") and a director can accept an eval run as an employee's trial. Offline figures only:
 // nothing here is read by the live posterior, HR's review or routing. Every function runs on the connection it
 // is given.
 import type { Queryable } from "../db/queryable.js";
-import type { AttemptResult } from "./report.js";
+import { betaQuantile } from "./beta-distribution.js";
+
+/** One graded attempt as `aura eval run` records it (a line of its results.jsonl carries these and more). */
+export type EvalAttemptRecord = {
+  instance_id: string;
+  employee: string;
+  attempt: number;
+  task_class: string;
+  resolved: boolean;
+  reason: string;
+  cost_usd: number;
+  seconds: number;
+  steps: number;
+};
+
+export const INTERVAL_METHOD = "Beta posterior, uniform prior: Beta(1 + resolved, 1 + unresolved), 2.5 % and 97.5 % quantiles";
+
+/** The 95 % credible interval of a resolved share (INTERVAL_METHOD): the eval report, the scoreboard and `/aura trial`. */
+export function resolvedInterval(resolved: number, attempts: number): { lower: number; upper: number } {
+  const failed = attempts - resolved;
+  return { lower: betaQuantile(0.025, 1 + resolved, 1 + failed), upper: betaQuantile(0.975, 1 + resolved, 1 + failed) };
+}
 
 export type EvalRunRecord = { tasksDigest: string; tasksFile: string; outDir: string; runBy: string };
 
@@ -20,7 +41,7 @@ export async function openEvalRun(db: Queryable, run: EvalRunRecord): Promise<nu
 }
 
 /** Records graded attempts; an attempt already recorded (a resumed eval) is left as it is. */
-export async function recordEvalAttempts(db: Queryable, runId: number, results: readonly AttemptResult[]): Promise<void> {
+export async function recordEvalAttempts(db: Queryable, runId: number, results: readonly EvalAttemptRecord[]): Promise<void> {
   for (const result of results) {
     await db.query(
       `INSERT INTO eval_attempts (run_id, instance_id, employee_id, attempt, task_class, resolved, reason, cost_usd, seconds, steps)

@@ -7,8 +7,7 @@ import { renderScoreboard, SCOREBOARD_MARKER, type ScoreboardEmployee, type Scor
 import { upsertStickyComment } from "../github/sticky-comment.js";
 import { EmployeeStatus, INITIAL_STATUS } from "../hr/employee-status.js";
 import { loadEmployeeStatuses, loadTrials } from "../hr/probation.js";
-import { resolvedInterval } from "../eval/report.js";
-import { loadLatestEvalTallies } from "../eval/store.js";
+import { loadLatestEvalTallies, resolvedInterval } from "../accountant/eval-results.js";
 import type { Services } from "../services.js";
 import { installationAccount, recordScoreboardComment, scoreboardCommentId } from "./store.js";
 

@@ -2,7 +2,9 @@
 // (the Accountant's Beta posterior from a uniform prior, Beta(1 + resolved, 1 + unresolved), its 2.5 % and
 // 97.5 % quantiles), the cost per resolved task (all attempts' model spend over the tasks resolved), and the
 // median time and agent steps of an attempt. Read from the results file, so a resumed eval reports everything.
-import { betaQuantile } from "../accountant/beta-distribution.js";
+import { INTERVAL_METHOD, resolvedInterval } from "../accountant/eval-results.js";
+
+export { INTERVAL_METHOD, resolvedInterval };
 
 /** One graded attempt: a line of results.jsonl. */
 export type AttemptResult = {
@@ -37,19 +39,11 @@ export type Figures = {
 
 export type EmployeeFigures = Figures & { employee: string; byClass: Record<string, Figures> };
 
-export const INTERVAL_METHOD = "Beta posterior, uniform prior: Beta(1 + resolved, 1 + unresolved), 2.5 % and 97.5 % quantiles";
-
 function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-/** The 95 % credible interval of a resolved share (INTERVAL_METHOD); the scoreboard and `/aura trial` use it too. */
-export function resolvedInterval(resolved: number, attempts: number): { lower: number; upper: number } {
-  const failed = attempts - resolved;
-  return { lower: betaQuantile(0.025, 1 + resolved, 1 + failed), upper: betaQuantile(0.975, 1 + resolved, 1 + failed) };
 }
 
 export function figuresOf(results: readonly AttemptResult[]): Figures {

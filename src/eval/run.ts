@@ -27,7 +27,7 @@ import { gradeAttempt } from "./grade.js";
 import { installModelTraffic, type ModelTraffic } from "./record.js";
 import { summarise, type AttemptResult, type EmployeeFigures } from "./report.js";
 import { openRepository, type MinedRepository } from "./repository.js";
-import { endEvalRun, openEvalRun, recordEvalAttempts } from "./store.js";
+import { endEvalRun, openEvalRun, recordEvalAttempts } from "../accountant/eval-results.js";
 import { readTaskFile, TaskFileError, type EvalTask } from "./task-file.js";
 
 export type EvalRunInput = {

@@ -3,8 +3,7 @@
 // (lower 2.5 % bound ≥ HR_THRESHOLDS.trialLowerBound): the employee then leaves probation, moved by the director,
 // with the run and its figures in the audit record. An eval never moves anyone by itself, and its figures never
 // enter the live posterior, HR's review or routing.
-import { loadEvalRun, loadEvalTally } from "../eval/store.js";
-import { resolvedInterval } from "../eval/report.js";
+import { loadEvalRun, loadEvalTally, resolvedInterval } from "../accountant/eval-results.js";
 import type { Queryable } from "../db/queryable.js";
 import type { EmployeeStatus } from "./employee-status.js";
 import { HR_THRESHOLDS } from "./review-employee.js";

@@ -1,4 +1,4 @@
-// A trial by eval end to end, through the running app and real PostgreSQL: eval runs stored by src/eval/store.ts
+// A trial by eval end to end, through the running app and real PostgreSQL: eval runs stored by src/accountant/eval-results.ts
 // (as `aura eval run` stores them), a director's `/aura trial <employee> eval <run>` that takes an employee off
 // probation only with a convincing eval, the refusals (not a director, an unknown or unfinished run, a weak
 // eval, an employee not on probation), the audit record, and the scoreboard showing eval figures labelled
@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { renderScoreboard } from "../../src/accountant/scoreboard.js";
 import { buildScoreboardInput } from "../../src/director/scoreboard-comment.js";
-import { endEvalRun, openEvalRun, recordEvalAttempts } from "../../src/eval/store.js";
+import { endEvalRun, openEvalRun, recordEvalAttempts } from "../../src/accountant/eval-results.js";
 import type { AttemptResult } from "../../src/eval/report.js";
 import { GITHUB_API } from "../helpers/harness.js";
 import { auditActions, commentPayload, DIRECTOR, INSTALLATION, OUTSIDER, REPO, testServices, useDirectorHarness } from "../director-e2e/fixtures.js";

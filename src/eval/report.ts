@@ -2,24 +2,15 @@
 // (the Accountant's Beta posterior from a uniform prior, Beta(1 + resolved, 1 + unresolved), its 2.5 % and
 // 97.5 % quantiles), the cost per resolved task (all attempts' model spend over the tasks resolved), and the
 // median time and agent steps of an attempt. Read from the results file, so a resumed eval reports everything.
-import { INTERVAL_METHOD, resolvedInterval } from "../accountant/eval-results.js";
+import { INTERVAL_METHOD, resolvedInterval, type EvalAttemptRecord } from "../accountant/eval-results.js";
 
 export { INTERVAL_METHOD, resolvedInterval };
 
-/** One graded attempt: a line of results.jsonl. */
-export type AttemptResult = {
-  instance_id: string;
-  employee: string;
-  attempt: number;
-  task_class: string;
-  resolved: boolean;
-  reason: string;
+/** One graded attempt: a line of results.jsonl (what the Accountant records of it, and more). */
+export type AttemptResult = EvalAttemptRecord & {
   /** What local mode reported: "passed" when the Governor and the Auditor passed the work. */
   outcome: string;
-  cost_usd: number;
-  seconds: number;
   test_seconds: number;
-  steps: number;
   heads: string[];
   /** The attempt's trajectory file, relative to the eval folder. */
   trajectory: string;

@@ -9,12 +9,9 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const WAIT_BUCKETS = [0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
 const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800];
 
-function createMetrics() {
-  const registry = new Registry();
-  const registers = [registry];
-  collectDefaultMetrics({ register: registry, prefix: "aura_process_" });
+/** Webhook deliveries and the jobs they become, as this process ran them. */
+function deliveryAndJobMetrics(registers: Registry[]) {
   return {
-    registry,
     webhookDeliveries: new Counter({
       name: "aura_webhook_deliveries_total",
       help: "Webhook deliveries handled, by event and outcome (recorded, duplicate, failed).",
@@ -60,6 +57,12 @@ function createMetrics() {
       buckets: RUN_BUCKETS,
       registers,
     }),
+  };
+}
+
+/** The whole queue at scrape time (every process's jobs). */
+function queueMetrics(registers: Registry[]) {
+  return {
     queueDepth: new Gauge({
       name: "aura_queue_jobs",
       help: "Jobs in the queue at scrape time (the whole database, every process), by job and state (waiting: due, scheduled: due later or backing off, running, failed: no attempt left).",
@@ -77,6 +80,12 @@ function createMetrics() {
       help: "1 when this scrape read the queue's depth from the database, 0 when the database did not answer (the queue gauges are then absent).",
       registers,
     }),
+  };
+}
+
+/** Model calls as the budgets settle them, and the agent's recorded steps. */
+function modelAndAgentMetrics(registers: Registry[]) {
+  return {
     modelCalls: new Counter({
       name: "aura_model_calls_total",
       help: "Budgeted model calls settled, by provider, employee and outcome (ok, failed).",
@@ -101,6 +110,12 @@ function createMetrics() {
       labelNames: ["kind", "status"] as const,
       registers,
     }),
+  };
+}
+
+/** The sandbox's runs, the gate's verdicts, the audit chain and the leader. */
+function checkMetrics(registers: Registry[]) {
+  return {
     sandboxRuns: new Counter({
       name: "aura_sandbox_runs_total",
       help: "Sandbox runs, by phase (setup, test) and what stopped them (exit, timeout, memory, signal, refused).",
@@ -146,6 +161,23 @@ function createMetrics() {
       labelNames: ["host", "pid"] as const,
       registers,
     }),
+  };
+}
+
+/**
+ * Every metric of the process, in one registry: one declaration each, grouped by what they watch. Default
+ * process metrics (CPU, memory, event loop) carry the aura_process_ prefix.
+ */
+function createMetrics() {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry, prefix: "aura_process_" });
+  return {
+    registry,
+    ...deliveryAndJobMetrics(registers),
+    ...queueMetrics(registers),
+    ...modelAndAgentMetrics(registers),
+    ...checkMetrics(registers),
   };
 }
 

@@ -1,7 +1,7 @@
 // Turns what a model sent as a tool call into a ToolCall, the same way on every provider: the arguments are
 // parsed (OpenAI sends a JSON string, Gemini and Ollama an object) and validated with the tool's zod schema.
 // Nothing here throws: a bad call carries `argumentError`, which the loop sends back to the model to fix.
-import type { z } from "zod";
+import { z } from "zod";
 import { fromStrictJson } from "./json-schema.js";
 import { formatValidationError } from "./structured-output.js";
 import type { ToolCall, ToolSpec } from "./tool-calling.js";
@@ -55,4 +55,18 @@ function listIssues(error: z.ZodError): string {
   const lines = formatValidationError(error).split("\n");
   if (lines.length <= MAX_LISTED_ISSUES) return lines.join("\n");
   return [...lines.slice(0, MAX_LISTED_ISSUES), `- (${lines.length - MAX_LISTED_ISSUES} more problems left out)`].join("\n");
+}
+
+/**
+ * A call's arguments as Gemini and Ollama want them back in the conversation: an object (what the model sent,
+ * even when it did not validate; {} when it sent no object at all).
+ */
+export function sentArguments(call: ToolCall): Record<string, unknown> {
+  if (call.arguments) return call.arguments;
+  try {
+    const parsed: unknown = JSON.parse(call.rawArguments);
+    return z.record(z.string(), z.unknown()).catch({}).parse(parsed);
+  } catch {
+    return {};
+  }
 }

@@ -8,6 +8,7 @@ import {
   type Content,
   type FunctionDeclaration,
   type FunctionDeclarationSchema,
+  type GenerateContentRequest,
   type GenerativeModel,
   type Part,
   type ResponseSchema,
@@ -17,8 +18,9 @@ import { toGeminiSchema, type GeminiSchema } from "../json-schema.js";
 import type { ChatMessage, ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
 import { actionTurn } from "../action-protocol.js";
 import type { PriceTable } from "../prices.js";
-import type { AgentMessage, ToolCall, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
+import type { AgentMessage, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
 import { madeUpCallId, nativeTurn, type NativeTurnReply } from "../tool-turn.js";
+import { sentArguments } from "../tool-arguments.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseProtoDuration } from "./classify.js";
 
@@ -90,21 +92,10 @@ export function geminiContents(messages: ChatMessage[]): { systemInstruction?: s
   return { ...(system.length > 0 ? { systemInstruction: system.join("\n\n") } : {}), contents };
 }
 
-/** A call's arguments as Gemini wants them back: an object (what the model sent, even when it did not validate). */
-function sentArgs(call: ToolCall): Record<string, unknown> {
-  if (call.arguments) return call.arguments;
-  try {
-    const parsed: unknown = JSON.parse(call.rawArguments);
-    return z.record(z.string(), z.unknown()).catch({}).parse(parsed);
-  } catch {
-    return {};
-  }
-}
-
 /** A model turn: its text, then each functionCall part (with the thought signature it came with). */
 function modelContent(message: Extract<AgentMessage, { role: "assistant" }>): Content {
   const calls: Part[] = message.toolCalls.map((call) => ({
-    functionCall: { name: call.name, args: sentArgs(call) },
+    functionCall: { name: call.name, args: sentArguments(call) },
     ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}),
   }));
   const text: Part[] = message.content !== "" || calls.length === 0 ? [{ text: message.content }] : [];
@@ -174,6 +165,21 @@ function sdkSchema(schema: GeminiSchema): ResponseSchema {
   return schema as ResponseSchema;
 }
 
+type GeminiPart = NonNullable<NonNullable<NonNullable<z.infer<typeof GenerateContentReply>["candidates"]>[number]["content"]>["parts"]>[number];
+
+/** What both calls read from a generateContent reply. */
+type GeminiReply = { parts: GeminiPart[]; usage: Usage; blockReason: string | undefined; finishReason: string | undefined };
+
+/**
+ * Why a reply gives nothing to use, or undefined: a blocked prompt, or a stop other than STOP or MAX_TOKENS when
+ * the reply is `empty` (no text, and for a tool turn no calls either).
+ */
+function geminiRefusal(reply: GeminiReply, empty: boolean): string | undefined {
+  if (reply.blockReason) return `prompt blocked (${reply.blockReason})`;
+  const finishReason = reply.finishReason;
+  return finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && empty ? `no answer (finish reason ${finishReason})` : undefined;
+}
+
 export class GeminiModelClient implements ModelClient {
   readonly provider = "gemini" as const;
   readonly model: string;
@@ -194,7 +200,7 @@ export class GeminiModelClient implements ModelClient {
       request,
       classifyGeminiError,
       async ({ messages, signal, maxOutputTokens }): Promise<ProviderReply> => {
-        const result = await this.generative.generateContent(
+        const reply = await this.content(
           {
             ...geminiContents(messages),
             generationConfig: {
@@ -204,30 +210,16 @@ export class GeminiModelClient implements ModelClient {
               ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
             },
           },
-          { signal },
+          signal,
         );
-        const parsed = GenerateContentReply.safeParse(result.response);
-        if (!parsed.success) {
-          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
-        }
-        const candidate = parsed.data.candidates?.[0];
-        const text = (candidate?.content?.parts ?? [])
-          .filter((part) => part.thought !== true)
-          .map((part) => part.text ?? "")
-          .join("");
-        const blocked = parsed.data.promptFeedback?.blockReason;
-        const finishReason = candidate?.finishReason;
+        const text = reply.parts.map((part) => part.text ?? "").join("");
         // A safety or recitation stop is the model declining, which a re-ask may fix; it is not an outage.
-        const refusal = blocked
-          ? `prompt blocked (${blocked})`
-          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === ""
-            ? `no answer (finish reason ${finishReason})`
-            : undefined;
+        const refusal = geminiRefusal(reply, text === "");
         return {
           text,
-          usage: geminiUsage(parsed.data.usageMetadata),
+          usage: reply.usage,
           ...(refusal ? { refusal } : {}),
-          ...(finishReason ? { finishReason } : {}),
+          ...(reply.finishReason ? { finishReason: reply.finishReason } : {}),
         };
       },
     );
@@ -241,7 +233,7 @@ export class GeminiModelClient implements ModelClient {
       request,
       classifyGeminiError,
       async ({ signal, maxOutputTokens }): Promise<NativeTurnReply> => {
-        const result = await this.generative.generateContent(
+        const reply = await this.content(
           {
             ...geminiToolContents(request.messages),
             ...(functionDeclarations.length > 0
@@ -252,24 +244,12 @@ export class GeminiModelClient implements ModelClient {
               ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
             },
           },
-          { signal },
+          signal,
         );
-        const parsed = GenerateContentReply.safeParse(result.response);
-        if (!parsed.success) {
-          throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
-        }
-        const candidate = parsed.data.candidates?.[0];
-        const parts = (candidate?.content?.parts ?? []).filter((part) => part.thought !== true);
-        const text = parts.map((part) => part.text ?? "").join("");
-        const calls = parts.flatMap(({ functionCall, thoughtSignature }) => (functionCall ? [{ ...functionCall, thoughtSignature }] : []));
-        const blocked = parsed.data.promptFeedback?.blockReason;
-        const finishReason = candidate?.finishReason;
+        const text = reply.parts.map((part) => part.text ?? "").join("");
+        const calls = reply.parts.flatMap(({ functionCall, thoughtSignature }) => (functionCall ? [{ ...functionCall, thoughtSignature }] : []));
         // A safety stop, or MALFORMED_FUNCTION_CALL (a call Gemini could not parse), leaves nothing to act on.
-        const refusal = blocked
-          ? `prompt blocked (${blocked})`
-          : finishReason && finishReason !== "STOP" && finishReason !== "MAX_TOKENS" && text === "" && calls.length === 0
-            ? `no answer (finish reason ${finishReason})`
-            : undefined;
+        const refusal = geminiRefusal(reply, text === "" && calls.length === 0);
         return {
           text,
           calls: calls.map((call, index) => ({
@@ -278,11 +258,27 @@ export class GeminiModelClient implements ModelClient {
             arguments: call.args ?? {},
             ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}),
           })),
-          usage: geminiUsage(parsed.data.usageMetadata),
+          usage: reply.usage,
           ...(refusal ? { refusal } : {}),
-          ...(finishReason ? { finishReason } : {}),
+          ...(reply.finishReason ? { finishReason: reply.finishReason } : {}),
         };
       },
     );
+  }
+
+  /** One generateContent call under `signal`: the first candidate's parts without thoughts, and what ended it. */
+  private async content(body: GenerateContentRequest, signal: AbortSignal): Promise<GeminiReply> {
+    const result = await this.generative.generateContent(body, { signal });
+    const parsed = GenerateContentReply.safeParse(result.response);
+    if (!parsed.success) {
+      throw new GoogleGenerativeAIFetchError(`unexpected generateContent shape: ${errorMessage(parsed.error)}`, 502);
+    }
+    const candidate = parsed.data.candidates?.[0];
+    return {
+      parts: (candidate?.content?.parts ?? []).filter((part) => part.thought !== true),
+      usage: geminiUsage(parsed.data.usageMetadata),
+      blockReason: parsed.data.promptFeedback?.blockReason,
+      finishReason: candidate?.finishReason,
+    };
   }
 }

@@ -6,8 +6,9 @@ import { toStrictJsonSchema } from "../json-schema.js";
 import type { ModelClient, StructuredRequest, StructuredResult, Usage } from "../model-client.js";
 import { actionTurn } from "../action-protocol.js";
 import type { PriceTable } from "../prices.js";
-import type { AgentMessage, ToolCall, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
+import type { AgentMessage, ToolSpec, ToolTurnRequest, ToolTurnResult } from "../tool-calling.js";
 import { madeUpCallId, nativeTurn, type NativeTurnReply } from "../tool-turn.js";
+import { sentArguments } from "../tool-arguments.js";
 import { generatePriced, type FailureClassification, type ProviderReply } from "../structured-output.js";
 import { classifyNetworkError, errorMessage, kindForStatus, parseRetryAfter } from "./classify.js";
 
@@ -38,17 +39,6 @@ const ToolChatReply = ChatReply.extend({
   }),
 });
 
-/** A call's arguments as Ollama wants them back: an object (what the model sent, even when it did not validate). */
-function sentArgs(call: ToolCall): Record<string, unknown> {
-  if (call.arguments) return call.arguments;
-  try {
-    const parsed: unknown = JSON.parse(call.rawArguments);
-    return z.record(z.string(), z.unknown()).catch({}).parse(parsed);
-  } catch {
-    return {};
-  }
-}
-
 /** The conversation in Ollama's shape: assistant turns carry `tool_calls`, answers are `tool` messages naming the tool. */
 export function ollamaMessages(messages: readonly AgentMessage[]): Message[] {
   return messages.map((message): Message => {
@@ -57,7 +47,7 @@ export function ollamaMessages(messages: readonly AgentMessage[]): Message[] {
     return {
       role: "assistant",
       content: message.content,
-      tool_calls: message.toolCalls.map((call) => ({ function: { name: call.name, arguments: sentArgs(call) } })),
+      tool_calls: message.toolCalls.map((call) => ({ function: { name: call.name, arguments: sentArguments(call) } })),
     };
   });
 }

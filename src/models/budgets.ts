@@ -373,23 +373,52 @@ export async function settledCall<T extends { usage: Usage; costUsd: number }>(d
 /** What bounds one reserved call: the employee's output maximum and the dollars reserved for it. */
 export type CallBounds = Pick<StructuredRequest<never>, "maxOutputTokens" | "maxCostUsd" | "timeoutMs">;
 
+/** Who spends, from which budgets, on what, and the call's limits: what budgetedCall and budgetedTurn share. */
+type ReservedCallInput = {
+  subject: SpendSubject;
+  budgets: EffectiveBudgets;
+  purpose: string;
+  holder?: SpendHolder;
+  at: Date;
+  maxOutputTokens: number;
+  timeoutMs: number;
+  price: Price | undefined;
+};
+
+/**
+ * Reserves `amount` (or throws BudgetExhausted), makes the call with the reservation as its dollar bound, so no
+ * reply can cost more than was reserved, and settles the real usage.
+ */
+async function reservedCall<T extends { usage: Usage; costUsd: number }>(
+  pool: pg.Pool,
+  input: ReservedCallInput,
+  reservation: { amount: Amount; deadlineMs: number },
+  call: (bounds: CallBounds) => Promise<T>,
+): Promise<T> {
+  const { amount } = reservation;
+  const { reservationId } = await reserveSpend(pool, {
+    subject: input.subject,
+    budgets: input.budgets,
+    amount,
+    purpose: input.purpose,
+    ...(input.holder ? { holder: input.holder } : {}),
+    deadlineMs: reservation.deadlineMs,
+    at: input.at,
+  });
+  // Without a known price the client refuses the model before calling it; tokens still bound the reply.
+  const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
+  return settledCall(pool, reservationId, () => observeModelCall({ employeeId: input.subject.employeeId, purpose: input.purpose }, () => call(bounds)));
+}
+
 /**
  * One model call under a budget: reserves its worst case (or throws BudgetExhausted), makes the call with the
  * reservation as its dollar bound, so no reply can cost more than was reserved, and settles the real usage.
  */
 export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
   pool: pg.Pool,
-  input: {
-    subject: SpendSubject;
-    budgets: EffectiveBudgets;
-    purpose: string;
-    holder?: SpendHolder;
-    at: Date;
+  input: ReservedCallInput & {
     /** What the call will send: its prompt is bounded by promptTokenBound, as each attempt's allowance is. */
     prompt: { messages: readonly ChatMessage[]; schema: z.ZodType };
-    maxOutputTokens: number;
-    timeoutMs: number;
-    price: Price | undefined;
   },
   call: (bounds: CallBounds) => Promise<T>,
 ): Promise<T> {
@@ -398,18 +427,7 @@ export async function budgetedCall<T extends { usage: Usage; costUsd: number }>(
     maxOutputTokens: input.maxOutputTokens,
     price: input.price,
   });
-  const { reservationId } = await reserveSpend(pool, {
-    subject: input.subject,
-    budgets: input.budgets,
-    amount,
-    purpose: input.purpose,
-    ...(input.holder ? { holder: input.holder } : {}),
-    deadlineMs: callDeadlineMs(input.timeoutMs),
-    at: input.at,
-  });
-  // Without a known price the client refuses the model before calling it; tokens still bound the reply.
-  const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
-  return settledCall(pool, reservationId, () => observeModelCall({ employeeId: input.subject.employeeId, purpose: input.purpose }, () => call(bounds)));
+  return reservedCall(pool, input, { amount, deadlineMs: callDeadlineMs(input.timeoutMs) }, call);
 }
 
 /** What one agent turn will send: its conversation, its tools, and how the model takes them. */
@@ -440,30 +458,12 @@ export function turnDeadlineMs(protocol: ToolProtocol, timeoutMs: number): numbe
  */
 export async function budgetedTurn<T extends { usage: Usage; costUsd: number }>(
   pool: pg.Pool,
-  input: {
-    subject: SpendSubject;
-    budgets: EffectiveBudgets;
-    purpose: string;
-    holder?: SpendHolder;
-    at: Date;
+  input: ReservedCallInput & {
     /** What the turn will send; its prompt is bounded by turnPromptTokenBound, as the turn's allowance is. */
     turn: TurnPrompt;
-    maxOutputTokens: number;
-    timeoutMs: number;
-    price: Price | undefined;
   },
   call: (bounds: CallBounds) => Promise<T>,
 ): Promise<T> {
   const amount = turnWorstCase({ turn: input.turn, maxOutputTokens: input.maxOutputTokens, price: input.price });
-  const { reservationId } = await reserveSpend(pool, {
-    subject: input.subject,
-    budgets: input.budgets,
-    amount,
-    purpose: input.purpose,
-    ...(input.holder ? { holder: input.holder } : {}),
-    deadlineMs: turnDeadlineMs(input.turn.protocol, input.timeoutMs),
-    at: input.at,
-  });
-  const bounds: CallBounds = { maxOutputTokens: input.maxOutputTokens, timeoutMs: input.timeoutMs, ...(input.price ? { maxCostUsd: amount.usd } : {}) };
-  return settledCall(pool, reservationId, () => observeModelCall({ employeeId: input.subject.employeeId, purpose: input.purpose }, () => call(bounds)));
+  return reservedCall(pool, input, { amount, deadlineMs: turnDeadlineMs(input.turn.protocol, input.timeoutMs) }, call);
 }

@@ -104,13 +104,8 @@ export function trajectoryDigest(steps: readonly StoredStep[]): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-export type StartRun = {
-  taskId: number;
-  attempt: number;
-  revisionRound: number;
-  employeeId: string;
-  mode: RunMode;
-  maxSteps: number | null;
+/** A new run: who works on which attempt of a task, how (and how far), and the job and subject that started it. */
+export type StartRun = Pick<WorkRun, "taskId" | "attempt" | "revisionRound" | "employeeId" | "mode" | "maxSteps"> & {
   jobId: string | null;
   subject: string;
 };

@@ -63,7 +63,7 @@ const hints: Record<string, string> = {
   GITHUB_CLIENT_SECRET:
     "set GITHUB_CLIENT_SECRET to a client secret generated on the GitHub App settings page (the setup page writes it), with GITHUB_CLIENT_ID",
   AURA_CONSOLE_SECRET:
-    "set AURA_CONSOLE_SECRET to at least 32 random characters (e.g. the output of `openssl rand -hex 32`), or unset it to derive the console's key from WEBHOOK_SECRET",
+    "set AURA_CONSOLE_SECRET to at least 32 random characters (e.g. the output of `openssl rand -hex 32`), or unset it to derive the console's key from the App's private key",
   AURA_CONSOLE_URL:
     "set AURA_CONSOLE_URL to the console's public address ending in /console, e.g. https://aura.example.com/console (its /callback must be a callback URL of the GitHub App), or unset it",
 };

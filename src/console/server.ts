@@ -19,8 +19,8 @@ import { getRequirement, getTask, listRequirements, listTasks } from "./read-mod
 import { auditStatus, listAuditEvents, type AuditEvent, type AuditFilter } from "./read-model-audit.js";
 import { getScoreboards } from "./read-model-scoreboard.js";
 import {
+  consoleCookieKey,
   cookieHeader,
-  deriveCookieKey,
   newOAuthState,
   newSession,
   OAuthState,
@@ -109,8 +109,7 @@ export function consoleHandler(options: ConsoleOptions): Handler {
   const { services } = options;
   const { config } = services;
   const assets = loadAssets();
-  const secret = config.AURA_CONSOLE_SECRET ?? config.WEBHOOK_SECRET;
-  const key = secret ? deriveCookieKey(secret) : null;
+  const key = consoleCookieKey(config);
   const client = oauthClient(config);
   const scripts = assets.has("live.js") ? ["/console/static/live.js"] : [];
   const console = new Console(services, options.live, key, client, scripts);

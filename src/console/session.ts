@@ -1,7 +1,8 @@
 // The console's signed cookies: a session (who signed in, until when, and the session's CSRF token) and the
 // short-lived OAuth state that binds a sign-in to the browser that started it. A cookie is its JSON payload and
 // an HMAC-SHA256 over it, both base64url; the key is derived (HKDF) from AURA_CONSOLE_SECRET or, unset, from
-// WEBHOOK_SECRET, so no table is needed. Anything that does not verify, does not parse or has expired reads as
+// the App's private key, so no table is needed. Never from WEBHOOK_SECRET: anyone may get a signed state cookie
+// from /console/login, which would let them test guesses at a weak webhook secret offline and then forge webhooks. Anything that does not verify, does not parse or has expired reads as
 // "signed out"; it never raises.
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -28,9 +29,18 @@ export type OAuthState = z.infer<typeof OAuthState>;
 
 export type CookieKey = Buffer;
 
-/** The HMAC key: HKDF over the operator's secret, so the webhook secret itself never signs a cookie. */
+/** The HMAC key: HKDF over the operator's secret, so the secret itself never signs a cookie. */
 export function deriveCookieKey(secret: string): CookieKey {
   return Buffer.from(hkdfSync("sha256", secret, "aura-orchestra", "console cookies v1", 32));
+}
+
+/**
+ * The console's cookie key: from AURA_CONSOLE_SECRET, else from the App's private key (always present once the
+ * App is registered, and never guessable); null when neither is set.
+ */
+export function consoleCookieKey(config: { AURA_CONSOLE_SECRET?: string | undefined; privateKey?: string | undefined }): CookieKey | null {
+  const secret = config.AURA_CONSOLE_SECRET ?? config.privateKey;
+  return secret ? deriveCookieKey(secret) : null;
 }
 
 export function randomToken(): string {

@@ -7,7 +7,7 @@ import nock from "nock";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { deriveCookieKey, sign, SESSION_COOKIE } from "../../src/console/session.js";
 import { GITHUB_API, resetGitHub, useHarness } from "../helpers/harness.js";
-import { testSecret } from "../helpers/webhooks.js";
+import { testPrivateKey, testSecret } from "../helpers/webhooks.js";
 import { commentPayload, mockReplies } from "../director-e2e/fixtures.js";
 import { seedCompany, type Company } from "./read-model-fixture.js";
 
@@ -186,7 +186,7 @@ describe("signing in", () => {
     const altered = `${name}=${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, "base64url").toString()), login: "mallory" })).toString("base64url")}.${mac}`;
     const session = { kind: "session" as const, login: DIRECTOR.login, userId: DIRECTOR.id, csrf: "c".repeat(43) };
     const otherKey = `${SESSION_COOKIE}=${sign(deriveCookieKey("not the app's secret"), { ...session, exp: 4_102_444_800 })}`;
-    const expired = `${SESSION_COOKIE}=${sign(deriveCookieKey(testSecret), { ...session, exp: 1_000_000_000 })}`;
+    const expired = `${SESSION_COOKIE}=${sign(deriveCookieKey(testPrivateKey), { ...session, exp: 1_000_000_000 })}`;
 
     for (const forged of [altered, otherKey, expired]) {
       const response = await get("/console", forged);
@@ -194,6 +194,16 @@ describe("signing in", () => {
       expect(text).toContain('id="sign-in"');
       expect(text).not.toContain("octo-org/widgets#7");
     }
+  });
+
+  it("keys its cookies from the App's private key, never from WEBHOOK_SECRET (a signed state cookie, free to anyone, must not be an offline test of the webhook secret)", async () => {
+    const session = { kind: "session" as const, login: DIRECTOR.login, userId: DIRECTOR.id, csrf: "c".repeat(43), exp: 4_102_444_800 };
+    const fromWebhookSecret = await get("/console", `${SESSION_COOKIE}=${sign(deriveCookieKey(testSecret), session)}`);
+    const fromWebhookText = await fromWebhookSecret.text();
+    expect(fromWebhookText).toContain('id="sign-in"');
+    expect(fromWebhookText).not.toContain("octo-org/widgets#7");
+    const fromPrivateKey = await get("/console", `${SESSION_COOKIE}=${sign(deriveCookieKey(testPrivateKey), session)}`);
+    expect(await fromPrivateKey.text()).toContain("octo-org/widgets#7");
   });
 });
 

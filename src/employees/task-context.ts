@@ -151,10 +151,13 @@ export async function buildTaskContext(
 }
 
 /** A director's revision request, as the employee reads it. */
-export function revisionMessage(revision: RevisionBrief): string {
+export function revisionMessage(
+  revision: RevisionBrief,
+  branchNote = "The files above are the current state of the branch, including any commits people added; keep their work.",
+): string {
   const lines = [
     `A director (@${revision.requestedBy}) reviewed your pull request and asks for changes (revision round ${revision.round}).`,
-    "The files above are the current state of the branch, including any commits people added; keep their work.",
+    branchNote,
     "",
     revision.instructions,
   ];

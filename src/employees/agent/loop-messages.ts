@@ -3,7 +3,7 @@
 // run did and what the director asks now. Everything after these comes from the loop itself.
 import { createHash } from "node:crypto";
 import type { AgentMessage } from "../../models/tool-calling.js";
-import type { RevisionBrief, TaskBrief } from "../task-context.js";
+import { revisionMessage, type RevisionBrief, type TaskBrief } from "../task-context.js";
 import { fenced } from "./observation.js";
 import type { Submission } from "./types.js";
 
@@ -66,19 +66,9 @@ function previousRunMessage(previous: PreviousRun): string {
   ].join("\n");
 }
 
-/** A director's revision request, as the agent reads it: the request and the comments on lines. */
+/** A director's revision request, as the agent reads it: it has no files above, only the branch it works on. */
 function revisionRequest(revision: RevisionBrief): string {
-  const lines = [
-    `A director (@${revision.requestedBy}) reviewed your pull request and asks for changes (revision round ${revision.round}).`,
-    "The branch holds your earlier work and any commits people added; keep their work.",
-    "",
-    revision.instructions,
-  ];
-  if (revision.inlineComments.length > 0) {
-    lines.push("", "Comments on specific lines:");
-    for (const comment of revision.inlineComments) lines.push(`- ${comment.path}${comment.line ? `:${comment.line}` : ""}: ${comment.body}`);
-  }
-  return lines.join("\n");
+  return revisionMessage(revision, "The branch holds your earlier work and any commits people added; keep their work.");
 }
 
 /** The first messages of an agent run, in order: system rules, guidance (when any), the task, a revision's context. */

@@ -93,7 +93,12 @@ export const TASK_TRANSITIONS = [
 ] as const satisfies readonly Transition<TaskState>[];
 
 export const EMPLOYEE_TRANSITIONS = [
-  { from: "probation", to: "active", on: "HR: n ≥ 10 outcomes since probation began and their lower 10 % bound ≥ 0.55; or /aura trial, a director accepting an eval run whose resolved share has a lower 95 % bound ≥ 0.55", by: "system" },
+  {
+    from: "probation",
+    to: "active",
+    on: "HR: n ≥ 10 outcomes since probation began and their lower 10 % bound ≥ 0.55; or /aura trial, a director accepting an eval run whose resolved share has a lower 95 % bound ≥ 0.55",
+    by: "system",
+  },
   { from: "active", to: "probation", on: "HR: n ≥ 10 and upper 90 % bound < 0.45 over the last 20 (capped at 10 % again until 10 new outcomes)", by: "system" },
   { from: "probation", to: "suspended", on: "critical violation, ≥ 3 strike points in 30 days, upper bound < 0.30, or /aura suspend", by: "system" },
   { from: "active", to: "suspended", on: "critical violation, ≥ 3 strike points in 30 days, upper bound < 0.30, or /aura suspend", by: "system" },

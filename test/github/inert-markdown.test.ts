@@ -90,7 +90,6 @@ describe("inertInline", () => {
     expect(render(inertInline("_now_ and AURA_EDIT_MAX_CHANGE_BYTES"))).toBe("<p>_now_ and AURA_EDIT_MAX_CHANGE_BYTES</p>");
   });
 
-
   it.each(HOSTILE)("keeps %s inside one table cell", (_name, input) => {
     const html = render(["| Finding | Severity |", "| --- | --- |", `| ${inertInline(input)} | low |`].join("\n"));
 

@@ -3,7 +3,11 @@
 // widen work across an installation. Everything else works without it.
 (function () {
   "use strict";
-  var CONFIRM = { halt: "Halt all work in this installation?", resume: "Resume all work in this installation?", suspend: "Suspend this employee everywhere in this installation?" };
+  var CONFIRM = {
+    halt: "Halt all work in this installation?",
+    resume: "Resume all work in this installation?",
+    suspend: "Suspend this employee everywhere in this installation?",
+  };
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var verb = form && form.getAttribute ? form.getAttribute("data-verb") : null;

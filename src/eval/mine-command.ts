@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { SandboxOptions } from "../workspace/index.js";
-import { EvalInputError } from "./errors.js";
+import { EvalInputError, orInputError } from "./errors.js";
 import { mineRepository, type MineReport } from "./mine.js";
 import { formatTaskLine } from "./task-file.js";
 
@@ -72,36 +72,31 @@ function summaryText(report: MineReport, out: string | undefined): string {
 
 /** Runs `aura eval mine`; the exit code is 0 with tasks kept, 1 with none, 2 for input it cannot use. */
 export async function runMineCommand(args: string[], io: CommandIo, sandbox: SandboxOptions): Promise<number> {
-  let input: MineArgs;
-  try {
-    input = parseMineArgs(args);
-  } catch (error) {
-    if (!(error instanceof EvalInputError)) throw error;
-    io.err.write(`${error.message}\n`);
-    return 2;
-  }
+  const say = (message: string) => io.err.write(`${message}\n`);
+  const parsed = await orInputError(() => parseMineArgs(args), say);
+  if (!parsed) return 2;
+  const input = parsed.value;
   let written = 0;
-  let report: MineReport;
-  try {
-    report = await mineRepository({
-      repoPath: input.repo,
-      limit: input.limit,
-      since: input.since,
-      sandbox,
-      onProgress: (text) => io.err.write(`${text}\n`),
-      onTask: (task) => {
-        const line = formatTaskLine(task);
-        if (input.out === undefined) io.out.write(line);
-        else if (written === 0) writeFileSync(input.out, line);
-        else appendFileSync(input.out, line);
-        written++;
-      },
-    });
-  } catch (error) {
-    if (!(error instanceof EvalInputError)) throw error;
-    io.err.write(`${error.message}\n`);
-    return 2;
-  }
+  const mined = await orInputError(
+    () =>
+      mineRepository({
+        repoPath: input.repo,
+        limit: input.limit,
+        since: input.since,
+        sandbox,
+        onProgress: (text) => io.err.write(`${text}\n`),
+        onTask: (task) => {
+          const line = formatTaskLine(task);
+          if (input.out === undefined) io.out.write(line);
+          else if (written === 0) writeFileSync(input.out, line);
+          else appendFileSync(input.out, line);
+          written++;
+        },
+      }),
+    say,
+  );
+  if (!mined) return 2;
+  const report = mined.value;
   const summaryTo = input.out === undefined ? io.err : io.out;
   const { kept, ...figures } = report;
   summaryTo.write(

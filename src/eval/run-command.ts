@@ -5,7 +5,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { SandboxOptions } from "../workspace/index.js";
-import { EvalInputError } from "./errors.js";
+import { EvalInputError, orInputError } from "./errors.js";
 import { ReplayMissing } from "./record.js";
 import { INTERVAL_METHOD, renderTable } from "./report.js";
 import { runEval, type EvalRunResult } from "./run.js";
@@ -96,41 +96,37 @@ function summaryJson(args: RunArgs, result: EvalRunResult) {
 
 /** Runs `aura eval run`. */
 export async function runEvalCommand(args: string[], io: EvalRunIo, sandbox: SandboxOptions): Promise<number> {
-  let input: RunArgs;
+  const say = (message: string) => io.err.write(`aura eval run: ${message}\n`);
+  const parsed = await orInputError(() => parseRunArgs(args, io.cwd ?? process.cwd()), say);
+  if (!parsed) return 2;
+  const input = parsed.value;
+  let ran: { value: EvalRunResult } | undefined;
   try {
-    input = parseRunArgs(args, io.cwd ?? process.cwd());
+    ran = await orInputError(
+      () =>
+        runEval({
+          tasksFile: input.tasks,
+          repoPath: input.repo,
+          employees: input.employees,
+          attempts: input.attempts,
+          concurrency: input.concurrency,
+          outDir: input.out,
+          record: input.record,
+          replay: input.replay,
+          env: io.env,
+          sandbox,
+          onProgress: (text) => io.err.write(`aura eval: ${text}\n`),
+          stderr: io.err,
+        }),
+      say,
+    );
   } catch (error) {
-    if (!(error instanceof EvalInputError)) throw error;
-    io.err.write(`aura eval run: ${error.message}\n`);
-    return 2;
+    if (!(error instanceof ReplayMissing)) throw error;
+    say(error.message);
+    return 1;
   }
-  let result: EvalRunResult;
-  try {
-    result = await runEval({
-      tasksFile: input.tasks,
-      repoPath: input.repo,
-      employees: input.employees,
-      attempts: input.attempts,
-      concurrency: input.concurrency,
-      outDir: input.out,
-      record: input.record,
-      replay: input.replay,
-      env: io.env,
-      sandbox,
-      onProgress: (text) => io.err.write(`aura eval: ${text}\n`),
-      stderr: io.err,
-    });
-  } catch (error) {
-    if (error instanceof EvalInputError) {
-      io.err.write(`aura eval run: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof ReplayMissing) {
-      io.err.write(`aura eval run: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  if (!ran) return 2;
+  const result = ran.value;
   if (input.json) {
     io.out.write(`${JSON.stringify(summaryJson(input, result), null, 2)}\n`);
     return 0;

@@ -21,6 +21,14 @@ export type LiveOptions = {
   replayLimit?: number;
   /** First wait before reconnecting the listener, doubled up to 5 s (default 250 ms). */
   reconnectMs?: number;
+  /**
+   * A stream is ended after this long (default 5 minutes), or when its session expires if sooner; the browser
+   * reconnects with Last-Event-ID, and that new request checks the session and the person's repositories again,
+   * so a person who lost a director's rights stops receiving events within this time.
+   */
+  maxStreamMs?: number;
+  /** The clock the stream ages are read from (tests inject one). */
+  now?: () => number;
   onError?: (message: string, error: unknown) => void;
 };
 
@@ -51,6 +59,8 @@ type Subscriber = {
   taskId: number | null;
   cursor: Cursor;
   closed: boolean;
+  /** When the stream is ended so that the browser reconnects and is checked again (ms since the epoch). */
+  closeAt: number;
 };
 
 const Notification = z.union([
@@ -114,6 +124,8 @@ export class LiveHub {
   readonly #maxBuffer: number;
   readonly #replayLimit: number;
   readonly #reconnectMs: number;
+  readonly #maxStreamMs: number;
+  readonly #now: () => number;
   readonly #onError: (message: string, error: unknown) => void;
   readonly #subscribers = new Set<Subscriber>();
   #listener: pg.Client | null = null;
@@ -135,6 +147,8 @@ export class LiveHub {
     this.#replayLimit = options.replayLimit ?? 1_000;
     this.#reconnectMs = options.reconnectMs ?? 250;
     this.#backoff = this.#reconnectMs;
+    this.#maxStreamMs = options.maxStreamMs ?? 300_000;
+    this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => undefined);
   }
 
@@ -171,8 +185,10 @@ export class LiveHub {
   }
 
   /** Adds a stream; its first delivery catches it up from `cursor` (a Last-Event-ID or a page's `since`). */
-  subscribe(res: ServerResponse, input: { repos: ReadonlySet<string>; taskId: number | null; cursor: Cursor }): void {
-    const sub: Subscriber = { res, repos: new Set([...input.repos].map((r) => r.toLowerCase())), taskId: input.taskId, cursor: input.cursor, closed: false };
+  subscribe(res: ServerResponse, input: { repos: ReadonlySet<string>; taskId: number | null; cursor: Cursor; until?: number }): void {
+    const closeAt = Math.min(this.#now() + this.#maxStreamMs, input.until ?? Number.POSITIVE_INFINITY);
+    const repos = new Set([...input.repos].map((r) => r.toLowerCase()));
+    const sub: Subscriber = { res, repos, taskId: input.taskId, cursor: input.cursor, closed: false, closeAt };
     this.#subscribers.add(sub);
     res.on("close", () => this.#drop(sub, false));
     this.#enqueue(async () => {
@@ -337,8 +353,13 @@ export class LiveHub {
     return false;
   }
 
+  /** A heartbeat to every stream, and the end of every stream whose time is up (its browser reconnects). */
   #beat(): void {
-    for (const sub of this.#subscribers) if (this.#admit(sub)) this.#write(sub, ": heartbeat\n\n");
+    const now = this.#now();
+    for (const sub of this.#subscribers) {
+      if (now >= sub.closeAt) this.#drop(sub, false);
+      else if (this.#admit(sub)) this.#write(sub, ": heartbeat\n\n");
+    }
   }
 
   #drop(sub: Subscriber, slow: boolean): void {
@@ -387,6 +408,8 @@ export type LiveStreamInput = {
   taskId?: number | null;
   /** The cursor the page was rendered at (formatCursor(currentCursor(...))), used when no Last-Event-ID is sent. */
   since?: string | null;
+  /** When the person's session expires (ms since the epoch): the stream ends then at the latest. */
+  until?: number;
 };
 
 /**
@@ -404,10 +427,17 @@ async function taskVisible(pool: pg.Pool, visible: Visibility, taskId: number): 
   return row !== undefined && isVisible(visible, Number(row.installation_id), row.repo);
 }
 
+// An event stream is never rendered as a page, but it gets the console's guards all the same.
+const STREAM_SAFETY_HEADERS = {
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+} as const;
+
 export async function liveStream(hub: LiveHub, pool: pg.Pool, req: IncomingMessage, res: ServerResponse, input: LiveStreamInput): Promise<void> {
   const taskId = input.taskId ?? null;
   if (taskId !== null && !(await taskVisible(pool, input.visible, taskId))) {
-    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("No such task among the repositories you direct.\n");
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", ...STREAM_SAFETY_HEADERS }).end("No such task among the repositories you direct.\n");
     return;
   }
   const header = req.headers["last-event-id"];
@@ -417,7 +447,13 @@ export async function liveStream(hub: LiveHub, pool: pg.Pool, req: IncomingMessa
     "Cache-Control": "no-cache, no-transform",
     Connection: "keep-alive",
     "X-Accel-Buffering": "no",
+    ...STREAM_SAFETY_HEADERS,
   });
   res.write(`retry: 2000\n: connected\n\n`);
-  hub.subscribe(res, { repos: new Set(input.visible.map((entry) => entry.repo)), taskId, cursor });
+  hub.subscribe(res, {
+    repos: new Set(input.visible.map((entry) => entry.repo)),
+    taskId,
+    cursor,
+    ...(input.until !== undefined ? { until: input.until } : {}),
+  });
 }

@@ -199,7 +199,7 @@ class Console {
     if (pathname === "/console/employees") return this.employees(res, signed);
     if (pathname === "/console/audit") return this.audit(res, url, signed);
     if (pathname === "/console/audit/export") return this.exportAudit(res, url, visible);
-    if (pathname === "/console/live" && this.live) return this.stream(req, res, url, visible);
+    if (pathname === "/console/live" && this.live) return this.stream(req, res, url, visible, signed.session.exp * 1000);
     const taskId = id("tasks");
     if (taskId) {
       const task = await getTask(this.services.pool, visible, Number(taskId));
@@ -403,7 +403,7 @@ class Console {
     res.end();
   }
 
-  private async stream(req: IncomingMessage, res: ServerResponse, url: URL, visible: Visibility): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, url: URL, visible: Visibility, until: number): Promise<void> {
     if (!this.live) return;
     const taskParam = url.searchParams.get("task");
     let taskId: number | null = null;
@@ -412,7 +412,7 @@ class Console {
       if (!task) return this.notFound(res, null);
       taskId = task.id;
     }
-    await liveStream(this.live, this.services.pool, req, res, { visible, taskId, since: url.searchParams.get("since") });
+    await liveStream(this.live, this.services.pool, req, res, { visible, taskId, since: url.searchParams.get("since"), until });
   }
 
   private async tokens(res: ServerResponse, { session, viewer }: Signed, issued: Awaited<ReturnType<typeof issueToken>> | null): Promise<void> {

@@ -43,6 +43,7 @@ async function serve(options: ConstructorParameters<typeof LiveHub>[2] = {}): Pr
       visible: url.searchParams.getAll("repo").map((repo) => ({ installationId: 1, repo })),
       taskId: task === null ? null : Number(task),
       since: url.searchParams.get("since"),
+      ...(url.searchParams.has("until") ? { until: Number(url.searchParams.get("until")) } : {}),
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -163,8 +164,13 @@ describe("live streams", () => {
     const response = await fetch(`${served.url}?repo=acme/widgets&task=${otherTaskId}`);
 
     expect(response.status).toBe(404);
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(await response.text()).toContain("No such task");
     expect(served.hub.subscriberCount).toBe(0);
+    const stream = await fetch(`${served.url}?repo=acme/widgets`);
+    expect(stream.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    await stream.body?.cancel();
   });
 
   it("sends every missed step when more than a page of them was missed", async () => {
@@ -242,6 +248,23 @@ describe("live streams", () => {
 
     expect(client.comments[0]).toBe("connected");
     client.close();
+  });
+
+  it("ends a stream when its time is up or its session expires, so the browser reconnects and is checked again", async () => {
+    let clock = 1_000_000;
+    const served = await serve({ heartbeatMs: 20, maxStreamMs: 60_000, now: () => clock });
+    const aged = new SseClient(`${served.url}?repo=acme/widgets`);
+    const expiring = new SseClient(`${served.url}?repo=acme/widgets&until=${clock + 10_000}`);
+    await aged.until(() => aged.comments.includes("heartbeat"), "a heartbeat");
+    await expiring.until(() => expiring.comments.includes("heartbeat"), "a heartbeat");
+
+    clock += 10_000;
+    await expiring.until(() => expiring.ended, "the end of the stream at the session's expiry");
+    expect(aged.ended).toBe(false);
+
+    clock += 50_000;
+    await aged.until(() => aged.ended, "the end of the stream at its age limit");
+    expect(served.hub.subscriberCount).toBe(0);
   });
 
   it("drops a client that never reads its stream once its buffer is full, and frees it", async () => {

@@ -20,6 +20,27 @@ export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** The default total of request bodies held at once: two payloads of GitHub's maximum size, and room beside them. */
 export const DEFAULT_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
+/**
+ * Smaller caps for the routes that need no webhook-sized bodies, so that nobody can hold the shared budget (and
+ * so GitHub's deliveries) with large posts to them: the console's forms and the MCP endpoint's JSON-RPC.
+ */
+export const ROUTE_BODY_LIMITS: readonly { prefix: string; bytes: number; what: string }[] = [
+  { prefix: "/console", bytes: 64 * 1024, what: "the console's forms" },
+  { prefix: "/mcp", bytes: 1024 * 1024, what: "an MCP request" },
+];
+
+/** The cap for a request to `url`: a route's own, or the one for every other request. */
+function routeLimit(url: string | undefined, perRequest: number): { bytes: number; what: string } {
+  let path = "/";
+  try {
+    path = new URL(url ?? "/", "http://localhost").pathname;
+  } catch {
+    // An unparsable URL gets the general cap; the router answers it.
+  }
+  const route = ROUTE_BODY_LIMITS.find((entry) => path === entry.prefix || path.startsWith(`${entry.prefix}/`));
+  return route && route.bytes < perRequest ? route : { bytes: perRequest, what: "GitHub's limit for webhook payloads" };
+}
+
 /** Seconds a client refused for load is told to wait (Retry-After). */
 export const BUSY_RETRY_AFTER_SECONDS = 30;
 
@@ -171,7 +192,7 @@ export function limitRequestBodies(next: Handler, limits: BodyLimits): Handler {
   const { budget, log, webhookPath } = limits;
   const perRequest = limits.perRequest ?? MAX_BODY_BYTES;
   const decoder = new TextDecoder("utf-8", { fatal: false });
-  const tooLarge = `Request body larger than ${perRequest} bytes (GitHub's limit for webhook payloads); it was not read.\n`;
+  const tooLarge = (limit: { bytes: number; what: string }) => `Request body larger than ${limit.bytes} bytes (${limit.what}); it was not read.\n`;
   const busy = (req: IncomingMessage, res: ServerResponse, declared: number, readBytes: number) => {
     log.warn(
       {
@@ -195,12 +216,13 @@ export function limitRequestBodies(next: Handler, limits: BodyLimits): Handler {
     if (req.method === "POST" && isWebhookPath(req.url, webhookPath) && refuseWebhookEarly(req, res)) return true;
     if (!hasBody(req)) return next(req, res);
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > perRequest) return answer(res, 413, { "content-type": "text/plain" }, tooLarge);
+    const limit = routeLimit(req.url, perRequest);
+    if (declared > limit.bytes) return answer(res, 413, { "content-type": "text/plain" }, tooLarge(limit));
     if (!budget.fits(Math.max(declared, 1))) return busy(req, res, declared, 0);
     const share = budget.share();
     try {
-      const read = await readWithin(req, perRequest, share);
-      if (read.kind === "too-large") return answer(res, 413, { "content-type": "text/plain" }, tooLarge);
+      const read = await readWithin(req, limit.bytes, share);
+      if (read.kind === "too-large") return answer(res, 413, { "content-type": "text/plain" }, tooLarge(limit));
       if (read.kind === "busy") return busy(req, res, declared, read.readBytes);
       // The client went away mid-body: there is no one to answer.
       if (read.kind === "aborted") return true;

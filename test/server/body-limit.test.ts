@@ -87,6 +87,22 @@ describe("the webhook endpoint's body limit", () => {
     expect((await app.db.pool.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
   });
 
+  it("answers 413 to a post to the console or /mcp over their own, smaller caps before the body is read", async () => {
+    const post = (path: string, bytes: number) =>
+      exchange(app.aura.port, (socket) => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`);
+      });
+
+    const consoleForm = await post("/console/actions", 64 * 1024 + 1);
+    const mcp = await post("/mcp", 1024 * 1024 + 1);
+
+    expect(consoleForm.response).toMatch(/^HTTP\/1\.1 413 /);
+    expect(consoleForm.response).toContain("larger than 65536 bytes (the console's forms)");
+    expect(consoleForm.closedByServer).toBe(true);
+    expect(mcp.response).toMatch(/^HTTP\/1\.1 413 /);
+    expect(mcp.response).toContain("larger than 1048576 bytes (an MCP request)");
+  });
+
   it("answers 413 to a chunked body as soon as it passes 25 MB, without waiting for the body to end", async () => {
     const mebibyte = Buffer.alloc(1024 * 1024, 0x20);
 

@@ -12,9 +12,9 @@ import { collectGitHubAnchors } from "./audit/github-anchors.js";
 import { standaloneInstallationClients } from "./github/standalone.js";
 import { verifyAudit } from "./audit/verify.js";
 import { ConfigError, loadConfig, type AppConfig } from "./config/env.js";
-import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
+import { withDatabase, withPool } from "./db/with-database.js";
 import { MINE_USAGE, runMineCommand } from "./eval/mine-command.js";
 import { EVAL_RUN_USAGE, runEvalCommand } from "./eval/run-command.js";
 import { sandboxOptions } from "./server/start.js";
@@ -56,28 +56,6 @@ ${RUN_USAGE}  migrate                               apply pending database migra
                                         and report resolved share with a 95 % interval, cost per resolved
                                         task, median time and steps (see docs/eval.md)
 `;
-
-async function withDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>, as: "app" | "owner" = "app"): Promise<T> {
-  const url = as === "owner" ? (config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL) : config.DATABASE_URL;
-  if (url) return fn(url);
-  const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
-  try {
-    return await fn(embedded.url);
-  } finally {
-    await embedded.stop();
-  }
-}
-
-async function withPool<T>(config: AppConfig, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
-  return withDatabase(config, async (url) => {
-    const pool = createPool(url, { max: 2 });
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  });
-}
 
 type CommandInput = { config: AppConfig; sub: string | undefined; rest: string[]; args: string[]; out: NodeJS.WritableStream };
 

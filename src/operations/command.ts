@@ -3,25 +3,13 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { AppConfig } from "../config/env.js";
-import { startEmbeddedPostgres } from "../db/embedded.js";
+import { withDatabase } from "../db/with-database.js";
 import { backupDatabase } from "./backup.js";
 import { BackupInvalid, RestoreRefused } from "./backup-format.js";
 import { restoreDatabase } from "./restore.js";
 
 export const BACKUP_USAGE = "backup [--out FILE]";
 export const RESTORE_USAGE = "restore FILE [--anchor-out FILE]";
-
-/** The owner's URL, or the embedded server in AURA_DATA_DIR (reused when the app is running). */
-async function withOwnerDatabase<T>(config: AppConfig, fn: (url: string) => Promise<T>): Promise<T> {
-  const url = config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL;
-  if (url) return fn(url);
-  const embedded = await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
-  try {
-    return await fn(embedded.url);
-  } finally {
-    await embedded.stop();
-  }
-}
 
 const stamp = (date: Date) =>
   date
@@ -32,7 +20,7 @@ const stamp = (date: Date) =>
 export async function runBackupCommand(config: AppConfig, args: string[], out: NodeJS.WritableStream, now = new Date()): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: "string" } } });
   const file = values.out ?? `aura-backup-${stamp(now)}.aura-backup`;
-  const { manifest } = await withOwnerDatabase(config, (url) => backupDatabase(url, file, { privateKeyPem: config.privateKey }));
+  const { manifest } = await withDatabase(config, (url) => backupDatabase(url, file, { privateKeyPem: config.privateKey }), "owner");
   out.write(
     `Backed up ${manifest.tables.length} tables of ${manifest.database} to ${file}, with the audit anchor seq ${manifest.anchor.seq} ` +
       `(${manifest.anchor.hash})${manifest.anchor.signature ? ", signed" : ""}. Restore it with \`aura restore ${file}\`.\n`,
@@ -58,7 +46,7 @@ export async function runRestoreCommand(config: AppConfig, args: string[], out: 
     return 1;
   }
   try {
-    const result = await withOwnerDatabase(config, (url) => restoreDatabase(url, file, anchorFile));
+    const result = await withDatabase(config, (url) => restoreDatabase(url, file, anchorFile), "owner");
     out.write(
       `Restored ${result.manifest.tables.length} tables from ${file} (made ${result.manifest.createdAt}). The backup's audit anchor ` +
         `(seq ${result.manifest.anchor.seq}) is in ${anchorFile}: check the chain with \`aura audit verify --anchor ${anchorFile}\`.\n`,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type RouteInput, type RoutingCandidate, ELIGIBILITY_FILTERS, route, routeOverride } from "../../src/manager/route.js";
 import { routingSeed } from "../../src/manager/seeded-random.js";
+import { routeInput } from "./route-fixtures.js";
 
 function employee(id: string, overrides: Partial<RoutingCandidate> = {}): RoutingCandidate {
   return {
@@ -16,24 +17,7 @@ function employee(id: string, overrides: Partial<RoutingCandidate> = {}): Routin
 }
 
 function input(overrides: Partial<RouteInput> = {}): RouteInput {
-  return {
-    installationId: 42,
-    repo: "acme/widgets",
-    issueNumber: 7,
-    taskId: "fix-parser",
-    attempt: 1,
-    policyRevision: "rev-1",
-    taskClass: "bugfix",
-    estimate: { tokens: 20_000, usd: 0.2 },
-    candidates: [employee("alpha"), employee("bravo"), employee("charlie")],
-    allowList: [],
-    remainingBudget: { tokens: 1_000_000, usd: 10 },
-    isCircuitOpen: () => false,
-    dataPolicy: { privateRepo: false, localModelsOnly: false },
-    excluded: [],
-    taskValueUsd: 20,
-    ...overrides,
-  };
+  return routeInput([employee("alpha"), employee("bravo"), employee("charlie")], overrides);
 }
 
 function winsOver(seeds: number, make: (issueNumber: number) => RouteInput): Map<string | null, number> {

@@ -5,6 +5,7 @@ import { loadProtectedPaths, parseEmployeesRegistry, PolicyFileError, workModeOf
 import { agentLimits, parseRepoConfig, RepoConfigError } from "../../src/config/repo-config.js";
 import { decideScope } from "../../src/employees/agent/scope-rules.js";
 import { route, routeOverride, type RouteInput, type RoutingCandidate } from "../../src/manager/route.js";
+import { routeInput as sharedRouteInput } from "../manager/route-fixtures.js";
 
 const protectedPaths = loadProtectedPaths().protected;
 
@@ -13,24 +14,7 @@ function candidate(id: string, workMode: RoutingCandidate["workMode"]): RoutingC
 }
 
 function routeInput(overrides: Partial<RouteInput>): RouteInput {
-  return {
-    installationId: 42,
-    repo: "acme/widgets",
-    issueNumber: 7,
-    taskId: "fix-parser",
-    attempt: 1,
-    policyRevision: "rev-1",
-    taskClass: "bugfix",
-    estimate: { tokens: 20_000, usd: 0.2 },
-    candidates: [candidate("agent", "native"), candidate("oneshot", "none")],
-    allowList: [],
-    remainingBudget: { tokens: 1_000_000, usd: 10 },
-    isCircuitOpen: () => false,
-    dataPolicy: { privateRepo: false, localModelsOnly: false },
-    excluded: [],
-    taskValueUsd: 20,
-    ...overrides,
-  };
+  return sharedRouteInput([candidate("agent", "native"), candidate("oneshot", "none")], overrides);
 }
 
 function repoProblems(yaml: string): string[] {

@@ -9,45 +9,30 @@
 // Targets (issue 14): median overhead <= 3 floors, p95 <= 8 floors; label → PR <= 3 s + 40 floors.
 // Run: npm run bench:agent (tsx bench/agent.ts).
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import nock from "nock";
-import pino from "pino";
-import { AuditLog } from "../src/audit/append.js";
-import { loadConfig } from "../src/config/env.js";
 import { loadPolicySet } from "../src/config/policy-files.js";
 import { createPool } from "../src/db/pool.js";
 import { runTaskWork } from "../src/employees/work-loop.js";
-import { createGitHubAccess } from "../src/github/octokit.js";
 import { CircuitBreaker } from "../src/models/circuit-breaker.js";
-import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../src/services.js";
-import { startAura } from "../src/server/start.js";
-import { probeBwrap, runInSandbox } from "../src/workspace/sandbox.js";
+import { createModelRegistry } from "../src/services.js";
+import { runInSandbox } from "../src/workspace/sandbox.js";
 import { scriptedCompany } from "../test/e2e/pipeline-fixture.js";
 import { call, openAIAgent, submit, turn, type ScriptedTurn } from "../test/work/agent-fixtures.js";
 import { FLOW_PROJECT, runLabelToPull } from "../test/work/label-to-pull.js";
-import { testSecret } from "../test/helpers/webhooks.js";
 import { createBareRemote } from "../test/workspace/git-fixture.js";
 import { BUGGY_PROJECT, createTaskFixture, fakeGitHub } from "../test/work/work-fixtures.js";
-import { benchDatabase, machine } from "./database.js";
+import { machine } from "./database.js";
+import { quantile } from "./stats.js";
+import { FILES, fixtureFiles, withRunningApp, workBench, type WorkBench } from "./work-bench.js";
 
-const FILES = 1_000;
 const STEPS = 40;
 const FLOOR_RUNS = 30;
 const OWN_TIME_RUNS = 5;
 const TARGET_MEDIAN_FLOORS = 3;
 const TARGET_P95_FLOORS = 8;
 const TARGET_LABEL_TO_PR_MS = 3_000;
-
-function fixtureFiles(base: Record<string, string>): Record<string, string> {
-  const files: Record<string, string> = { ...base };
-  for (let i = 0; Object.keys(files).length < FILES; i++) {
-    files[`lib/module-${i % 25}/file-${i}.js`] = `// module ${i}\nexports.value${i} = ${i};\n`;
-  }
-  return files;
-}
 
 /**
  * The 40 turns: look around, read, run the failing tests, fix, test again, then 32 turns cycling search, read,
@@ -81,11 +66,6 @@ function script(mathFile: string): { turns: ScriptedTurn[]; commands: string[] }
   return { turns, commands };
 }
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
 /** Median wall time of a command run directly (no sandbox) in a checkout: the command's own run time. */
 function ownTime(cwd: string, command: string): number {
   const times: number[] = [];
@@ -112,41 +92,9 @@ type StepRow = {
 };
 
 async function main(): Promise<void> {
-  const probe = probeBwrap();
-  nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-  const db = await benchDatabase();
-  const pool = createPool(db.url, { max: 8 });
-  const temp = mkdtempSync(path.join(os.tmpdir(), "aura-bench-agent-"));
-  chmodSync(temp, 0o711);
-  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
-  const config = loadConfig({
-    APP_ID: "123",
-    PRIVATE_KEY: privateKey,
-    WEBHOOK_SECRET: "bench",
-    DATABASE_URL: db.url,
-    AURA_DATA_DIR: path.join(temp, "data"),
-    AURA_ALLOW_LOCAL_CLONE: "true",
-    AURA_ALLOW_UNSANDBOXED: probe.ok ? "false" : "true",
-    OPENAI_API_KEY: "sk-bench",
-    LOG_LEVEL: "silent",
-  });
-  const log = pino({ level: "silent" });
-  const breaker = new CircuitBreaker();
-  const services: Services = {
-    config,
-    pool,
-    audit: new AuditLog(pool),
-    log,
-    github: createGitHubAccess({ appId: 123, privateKey, baseUrl: config.githubApiUrl, log }),
-    policies: loadPolicySet(),
-    breaker,
-    // The real OpenAI client (the registry's), answered by nock: the employee works as an agent (tools: native).
-    modelFor: createModelRegistry(config, breaker),
-    workspace: defaultWorkspaceOptions(config, config.botIdentity),
-    sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED },
-    now: () => new Date(),
-  };
+  // The real OpenAI client (the registry's), answered by nock: the employee works as an agent (tools: native).
+  const bench = await workBench("aura-bench-agent-");
+  const { probe, db, pool, temp, services } = bench;
   const github = fakeGitHub();
   const parent = path.join(temp, "task");
   mkdirSync(parent, { mode: 0o711 });
@@ -215,7 +163,7 @@ async function main(): Promise<void> {
     const p95 = quantile(overheads, 0.95);
 
     nock.cleanAll();
-    const flow = await measureLabelToPull(db.url, temp, privateKey, probe.ok);
+    const flow = await measureLabelToPull(bench);
     const labelTarget = TARGET_LABEL_TO_PR_MS + STEPS * floor;
     const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
     failed = median > TARGET_MEDIAN_FLOORS * floor || p95 > TARGET_P95_FLOORS * floor || !(flow.ms <= labelTarget);
@@ -238,10 +186,7 @@ async function main(): Promise<void> {
       `  label → PR:           ${flow.ms.toFixed(0)} ms through the running app, ${flow.steps} agent steps (target <= 3 s + ${STEPS} floors = ${labelTarget.toFixed(0)} ms → ${verdict(flow.ms <= labelTarget)})`,
     ];
   } finally {
-    await pool.end();
-    await db.stop();
-    rmSync(temp, { recursive: true, force: true });
-    nock.cleanAll();
+    await bench.close();
   }
   console.log(report.join("\n"));
   if (failed) process.exitCode = 1;
@@ -274,47 +219,25 @@ function byTool(steps: StepRow[], overheads: number[]): string {
  * a fresh 1,000-file repository; the Manager plans from a script, the routed employee works the 40 steps through
  * the real OpenAI SDK answered by nock.
  */
-async function measureLabelToPull(databaseUrl: string, temp: string, privateKey: string, sandboxed: boolean): Promise<{ ms: number; steps: number }> {
+async function measureLabelToPull(bench: WorkBench): Promise<{ ms: number; steps: number }> {
   const company = scriptedCompany();
-  const dataDir = path.join(temp, "app");
-  mkdirSync(dataDir, { mode: 0o755 });
-  const config = loadConfig({
-    APP_ID: "123",
-    PRIVATE_KEY: privateKey,
-    WEBHOOK_SECRET: testSecret,
-    DATABASE_URL: databaseUrl,
-    AURA_DATA_DIR: dataDir,
-    AURA_ALLOW_LOCAL_CLONE: "true",
-    AURA_ALLOW_UNSANDBOXED: sandboxed ? "false" : "true",
-    AURA_GITHUB_WRITE_INTERVAL_MS: "0",
-    OPENAI_API_KEY: "sk-bench",
-    LOG_LEVEL: "silent",
-  });
-  const real = createModelRegistry(config, new CircuitBreaker());
-  const openai = real(loadPolicySet().employees.employees.find((employee) => employee.id === "gpt-4.1-mini") ?? fail("gpt-4.1-mini is not in the registry"));
-  // Planning (structured output) from the script; every agent turn through the real OpenAI SDK.
-  const override: typeof company.override = (employee) => ({ ...company.override(employee), turn: (request) => openai.turn(request) });
-  const aura = await startAura(config, {
-    log: pino({ level: "silent" }),
-    port: 0,
-    host: "127.0.0.1",
-    workerPollMs: 20,
-    leaderRetryMs: 100,
-    modelOverride: override,
-  });
   const files = fixtureFiles({ ...FLOW_PROJECT, ".github/aura.yml": ["test: node --test test/", "employees: [gpt-4.1-mini]", ""].join("\n") });
   const agent = openAIAgent(script("src/math.js").turns);
-  try {
-    const pool = createPool(databaseUrl, { max: 2 });
-    try {
-      const flow = await runLabelToPull(aura, pool, { parent: temp, name: "widgets-agent", installationId: 2000, files, timeoutMs: 120_000 });
+  return withRunningApp(
+    bench,
+    (config) => {
+      const real = createModelRegistry(config, new CircuitBreaker());
+      const openai = real(
+        loadPolicySet().employees.employees.find((employee) => employee.id === "gpt-4.1-mini") ?? fail("gpt-4.1-mini is not in the registry"),
+      );
+      // Planning (structured output) from the script; every agent turn through the real OpenAI SDK.
+      return (employee) => ({ ...company.override(employee), turn: (request) => openai.turn(request) });
+    },
+    async (aura, pool) => {
+      const flow = await runLabelToPull(aura, pool, { parent: bench.temp, name: "widgets-agent", installationId: 2000, files, timeoutMs: 120_000 });
       return { ms: flow.msToPull, steps: agent.requests.length };
-    } finally {
-      await pool.end();
-    }
-  } finally {
-    await aura.stop();
-  }
+    },
+  );
 }
 
 function fail(message: string): never {

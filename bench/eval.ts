@@ -30,6 +30,7 @@ import { openRepository } from "../src/eval/repository.js";
 import { probeBwrap } from "../src/workspace/sandbox.js";
 import { hermeticGitEnv } from "../test/workspace/git-fixture.js";
 import { benchDatabase, machine } from "./database.js";
+import { median } from "./stats.js";
 
 const COMMITS = 2_000;
 const EVERY = 100;
@@ -69,11 +70,6 @@ function history(): string {
     }
   }
   return parts.join("");
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function main(): Promise<void> {

@@ -5,86 +5,26 @@
 //    (intake, planning, routing, work) to the draft PR and the last status comment, counting every GitHub API
 //    request at the HTTP edge, installation tokens included.
 // Targets: <= 3 s and <= 15 requests. Run: npm run bench:task (tsx bench/task.ts).
-import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import nock from "nock";
-import pino from "pino";
-import { AuditLog } from "../src/audit/append.js";
-import { loadConfig } from "../src/config/env.js";
-import { loadPolicySet } from "../src/config/policy-files.js";
-import { createPool } from "../src/db/pool.js";
-import { CircuitBreaker } from "../src/models/circuit-breaker.js";
 import { runTaskWork } from "../src/employees/work-loop.js";
-import { createGitHubAccess } from "../src/github/octokit.js";
-import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../src/services.js";
-import { startAura } from "../src/server/start.js";
-import { probeBwrap } from "../src/workspace/sandbox.js";
 import { scriptedCompany } from "../test/e2e/pipeline-fixture.js";
 import { FLOW_PROJECT, runLabelToPull, summarise, type LabelToPullRun } from "../test/work/label-to-pull.js";
-import { testSecret } from "../test/helpers/webhooks.js";
 import { createBareRemote } from "../test/workspace/git-fixture.js";
 import { BUGGY_PROJECT, createTaskFixture, edits, fakeGitHub, FIX_ADD, scriptedEmployees } from "../test/work/work-fixtures.js";
-import { benchDatabase, machine } from "./database.js";
+import { machine } from "./database.js";
+import { median } from "./stats.js";
+import { FILES, fixtureFiles, withRunningApp, workBench, type WorkBench } from "./work-bench.js";
 
-const FILES = 1_000;
 const RUNS = 5;
 const TARGET_MS = 3_000;
 const TARGET_REQUESTS = 15;
 
-function fixtureFiles(base: Record<string, string> = BUGGY_PROJECT): Record<string, string> {
-  const files: Record<string, string> = { ...base };
-  for (let i = 0; Object.keys(files).length < FILES; i++) {
-    files[`lib/module-${i % 25}/file-${i}.js`] = `// module ${i}\nexports.value${i} = ${i};\n`;
-  }
-  return files;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 async function main(): Promise<void> {
-  const probe = probeBwrap();
-  nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-  const db = await benchDatabase();
-  const pool = createPool(db.url, { max: 8 });
-  const temp = mkdtempSync(path.join(os.tmpdir(), "aura-bench-task-"));
-  chmodSync(temp, 0o711);
-  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
-  const config = loadConfig({
-    APP_ID: "123",
-    PRIVATE_KEY: privateKey,
-    WEBHOOK_SECRET: "bench",
-    DATABASE_URL: db.url,
-    AURA_DATA_DIR: path.join(temp, "data"),
-    AURA_ALLOW_LOCAL_CLONE: "true",
-    AURA_ALLOW_UNSANDBOXED: probe.ok ? "false" : "true",
-    OPENAI_API_KEY: "sk-bench",
-    LOG_LEVEL: "silent",
-  });
-  const log = pino({ level: "silent" });
-  const breaker = new CircuitBreaker();
   const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
-  const services: Services = {
-    config,
-    pool,
-    audit: new AuditLog(pool),
-    log,
-    // The app's real GitHub access: throttling, retries and the no-merge guard, as in production.
-    github: createGitHubAccess({ appId: 123, privateKey, baseUrl: config.githubApiUrl, log }),
-    policies: loadPolicySet(),
-    breaker,
-    modelFor: createModelRegistry(config, breaker, script.override),
-    workspace: defaultWorkspaceOptions(config, config.botIdentity),
-    sandbox: { allowUnsandboxed: config.AURA_ALLOW_UNSANDBOXED },
-    now: () => new Date(),
-  };
+  const bench = await workBench("aura-bench-task-", script.override);
+  const { probe, db, pool, temp, services } = bench;
   const github = fakeGitHub();
-  const remote = createBareRemote(temp, fixtureFiles());
+  const remote = createBareRemote(temp, fixtureFiles(BUGGY_PROJECT));
   const testDb = { url: db.url, pool, drop: async () => undefined };
 
   const durations: number[] = [];
@@ -117,12 +57,9 @@ async function main(): Promise<void> {
       }
     }
     nock.cleanAll();
-    flow = await measureLabelToPull(db.url, temp, privateKey, probe.ok);
+    flow = await measureLabelToPull(bench);
   } finally {
-    await pool.end();
-    await db.stop();
-    rmSync(temp, { recursive: true, force: true });
-    nock.cleanAll();
+    await bench.close();
   }
 
   const cold = durations[0] ?? Number.NaN;
@@ -157,41 +94,13 @@ async function main(): Promise<void> {
  * Part 2: the app itself (Probot server, worker, leader) on the benchmark's database, one labelled issue of a
  * fresh 1,000-file repository, every GitHub request counted.
  */
-async function measureLabelToPull(databaseUrl: string, temp: string, privateKey: string, sandboxed: boolean): Promise<LabelToPullRun> {
+async function measureLabelToPull(bench: WorkBench): Promise<LabelToPullRun> {
   const company = scriptedCompany();
-  const dataDir = path.join(temp, "app");
-  mkdirSync(dataDir, { mode: 0o755 });
-  const config = loadConfig({
-    APP_ID: "123",
-    PRIVATE_KEY: privateKey,
-    WEBHOOK_SECRET: testSecret,
-    DATABASE_URL: databaseUrl,
-    AURA_DATA_DIR: dataDir,
-    AURA_ALLOW_LOCAL_CLONE: "true",
-    AURA_ALLOW_UNSANDBOXED: sandboxed ? "false" : "true",
-    // Pacing changes when requests are sent, not how many; unpaced keeps the benchmark short.
-    AURA_GITHUB_WRITE_INTERVAL_MS: "0",
-    OPENAI_API_KEY: "sk-bench",
-    LOG_LEVEL: "silent",
-  });
-  const aura = await startAura(config, {
-    log: pino({ level: "silent" }),
-    port: 0,
-    host: "127.0.0.1",
-    workerPollMs: 20,
-    leaderRetryMs: 100,
-    modelOverride: company.override,
-  });
-  try {
-    const pool = createPool(databaseUrl, { max: 2 });
-    try {
-      return await runLabelToPull(aura, pool, { parent: temp, name: "widgets-flow", installationId: 2000, files: fixtureFiles(FLOW_PROJECT) });
-    } finally {
-      await pool.end();
-    }
-  } finally {
-    await aura.stop();
-  }
+  return withRunningApp(
+    bench,
+    () => company.override,
+    (aura, pool) => runLabelToPull(aura, pool, { parent: bench.temp, name: "widgets-flow", installationId: 2000, files: fixtureFiles(FLOW_PROJECT) }),
+  );
 }
 
 await main();

@@ -77,14 +77,15 @@ function fence(text: string): string {
   return `${ticks}\n${text}${text.endsWith("\n") ? "" : "\n"}${ticks}`;
 }
 
-function taskText(task: TaskBrief): string {
+/** The task as the employee reads it; `scopeLine` says what the scope means for how it works. */
+export function taskText(task: TaskBrief, scopeLine = `Scope (the only paths you may edit): ${task.scope.join(", ")}`): string {
   return [
     `Repository: ${task.repo}. Requirement #${task.issueNumber}: ${task.requirementTitle}`,
     `Task \`${task.key}\` (${task.taskClass}): ${task.title}`,
     "",
     task.instructions,
     "",
-    `Scope (the only paths you may edit): ${task.scope.join(", ")}`,
+    scopeLine,
     ...(task.acceptance.length > 0 ? ["Acceptance criteria:", ...task.acceptance.map((line) => `- ${line}`)] : []),
   ].join("\n");
 }

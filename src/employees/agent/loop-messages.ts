@@ -3,7 +3,7 @@
 // run did and what the director asks now. Everything after these comes from the loop itself.
 import { createHash } from "node:crypto";
 import type { AgentMessage } from "../../models/tool-calling.js";
-import { revisionMessage, type RevisionBrief, type TaskBrief } from "../task-context.js";
+import { revisionMessage, taskText, type RevisionBrief, type TaskBrief } from "../task-context.js";
 import { fenced } from "./observation.js";
 import type { Submission } from "./types.js";
 
@@ -40,13 +40,7 @@ function taskMessage(brief: AgentBrief): string {
   const { task, files } = brief;
   const shown = files.slice(0, TREE_ENTRIES_SHOWN).join("\n");
   return [
-    `Repository: ${task.repo}. Requirement #${task.issueNumber}: ${task.requirementTitle}`,
-    `Task \`${task.key}\` (${task.taskClass}): ${task.title}`,
-    "",
-    task.instructions,
-    "",
-    `Edit scope (paths you may change without asking): ${brief.scope.join(", ")}`,
-    ...(task.acceptance.length > 0 ? ["Acceptance criteria:", ...task.acceptance.map((line) => `- ${line}`)] : []),
+    taskText(task, `Edit scope (paths you may change without asking): ${brief.scope.join(", ")}`),
     "",
     `Repository files (${files.length}${files.length > TREE_ENTRIES_SHOWN ? `, the first ${TREE_ENTRIES_SHOWN} shown` : ""}):`,
     fenced(shown),

@@ -24,6 +24,14 @@ const PROJECT: Record<string, string> = {
 const FIX_OPS = call("edit_file", { path: "lib/ops.js", search: "a - b", replace: "a + b" });
 const ONLY_OPENAI = { employees: ["gpt-4.1-mini"] };
 
+/** A native tool-calling employee on a task of PROJECT (with `extraTasks` more in its plan), GitHub faked. */
+async function agentTask(options: { extraTasks?: number } = {}) {
+  const { services, dir } = work.setup({ employeeTools: "native" });
+  const github = fakeGitHub();
+  const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI, ...options });
+  return { services, github, fixture };
+}
+
 async function taskState(taskId: number) {
   return (await work.db.pool.query<{ state: string; pr_number: number | null }>("SELECT state, pr_number FROM tasks WHERE id = $1", [taskId])).rows[0];
 }
@@ -39,9 +47,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       turn(call("run_tests")),
       submit("combine() added instead of subtracting."),
     ]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    const github = fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+    const { services, github, fixture } = await agentTask();
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -72,9 +78,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       turn(FIX_OPS),
       submit("Fixed."),
     ]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+    const { services, fixture } = await agentTask();
 
     await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -118,9 +122,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       turn(FIX_OPS),
       submit("Fixed."),
     ]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+    const { services, fixture } = await agentTask();
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -142,9 +144,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
   it("stores each step cut to a size with credentials redacted", async () => {
     const token = "ghs_" + "A1b2C3d4E5f6G7h8I9j0K1l2";
     openAIAgent([turn(call("run_command", { command: `echo ${token}; yes line | head -n 5000` })), submit("Nothing to change.")]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+    const { services, fixture } = await agentTask();
 
     await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -162,9 +162,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       turn(call("request_scope", { paths: ["docs/usage.md", ".github/workflows/ci.yml"], reason: "document the fix and run it in CI" })),
       submit("never reached"),
     ]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    const github = fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI, extraTasks: 1 });
+    const { services, github, fixture } = await agentTask({ extraTasks: 1 });
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 
@@ -189,9 +187,7 @@ describe.skipIf(!probe.ok)("the agent loop", () => {
       turn(call("edit_file", { path: "lib/ops.js", search: "a - b", replace: "a * b" })),
       submit("Fixed add().", "All tests pass."),
     ]);
-    const { services, dir } = work.setup({ employeeTools: "native" });
-    const github = fakeGitHub();
-    const fixture = await createTaskFixture(work.db, services, { parent: dir, files: PROJECT, config: ONLY_OPENAI });
+    const { services, github, fixture } = await agentTask();
 
     const outcome = await runTaskWork(services, { taskId: fixture.taskId }, {});
 

@@ -21,7 +21,7 @@ import os from "node:os";
 import { asAdmin, createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { openAIReply } from "../employees/provider-fixtures.js";
 import { openAIToolReply } from "../employees/tool-calling-fixtures.js";
-import { OPENAI_API, type ChatRequest } from "../work/agent-fixtures.js";
+import { answerChatCompletions, type ChatRequest } from "../work/agent-fixtures.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { buildMinedHistory, type MinedHistory } from "./mine-fixture.js";
 
@@ -126,32 +126,23 @@ const textOf = (request: ChatRequest) => request.messages.map((message) => (type
  * assistant's earlier messages, so a revision run starts its script again.
  */
 function scriptCompany() {
-  const requests: ChatRequest[] = [];
-  nock(OPENAI_API)
-    .persist()
-    .post("/v1/chat/completions")
-    .reply((_uri, body) => {
-      const request = (typeof body === "string" ? JSON.parse(body) : body) as ChatRequest;
-      requests.push(request);
-      const mul = /Fix mul/.test(textOf(request));
-      if (request.tools === undefined) {
-        const reply = mul
-          ? plan("fix-mul", "Fix mul()", ["src/math.js", "test/mul.test.js"])
-          : plan("fix-add", "Fix add()", ["src/math.js", "test/add.test.js"]);
-        return [200, openAIReply(JSON.stringify(reply)), { "content-type": "application/json" }];
-      }
-      const turn = request.messages.filter((message) => message.role === "assistant").length;
-      const edit = mul
-        ? { path: "src/math.js", search: "// Sums.", replace: "// Adds two numbers." }
-        : { path: "src/math.js", search: "a - b", replace: "a + b" };
-      const script = [
-        { name: "edit_file", arguments: JSON.stringify(edit) },
-        { name: "submit", arguments: JSON.stringify({ summary: mul ? "Reworded the comment." : "add() adds now.", tested: "node --test", remaining: "" }) },
-      ];
-      const step = script[Math.min(turn, script.length - 1)] as { name: string; arguments: string };
-      return [200, openAIToolReply([{ id: `call_${turn}`, ...step }], null), { "content-type": "application/json" }];
-    });
-  return { requests };
+  return answerChatCompletions((request) => {
+    const mul = /Fix mul/.test(textOf(request));
+    if (request.tools === undefined) {
+      const reply = mul ? plan("fix-mul", "Fix mul()", ["src/math.js", "test/mul.test.js"]) : plan("fix-add", "Fix add()", ["src/math.js", "test/add.test.js"]);
+      return openAIReply(JSON.stringify(reply));
+    }
+    const turn = request.messages.filter((message) => message.role === "assistant").length;
+    const edit = mul
+      ? { path: "src/math.js", search: "// Sums.", replace: "// Adds two numbers." }
+      : { path: "src/math.js", search: "a - b", replace: "a + b" };
+    const script = [
+      { name: "edit_file", arguments: JSON.stringify(edit) },
+      { name: "submit", arguments: JSON.stringify({ summary: mul ? "Reworded the comment." : "add() adds now.", tested: "node --test", remaining: "" }) },
+    ];
+    const step = script[Math.min(turn, script.length - 1)] as { name: string; arguments: string };
+    return openAIToolReply([{ id: `call_${turn}`, ...step }], null);
+  });
 }
 
 function sink() {

@@ -15,10 +15,10 @@ export type ScriptedTurn = { calls: ScriptedCall[]; text?: string };
 export type ChatRequest = { model: string; messages: { role: string; content: unknown; tool_calls?: unknown[]; tool_call_id?: string }[]; tools?: unknown[] };
 
 /**
- * Answers POST /v1/chat/completions turn by turn: `turns[i]` for the i-th request (a function gets the index
- * and the request; past the end, the last entry repeats). Call ids are `call_<turn>_<index>`.
+ * Answers every POST /v1/chat/completions with `reply(request, index)` (the JSON body of a 200), the i-th
+ * request's body kept as `requests[i]`.
  */
-export function openAIAgent(turns: (ScriptedTurn | ((index: number, request: ChatRequest) => ScriptedTurn))[]) {
+export function answerChatCompletions(reply: (request: ChatRequest, index: number) => unknown): { requests: ChatRequest[] } {
   const requests: ChatRequest[] = [];
   nock(OPENAI_API)
     .persist()
@@ -27,16 +27,27 @@ export function openAIAgent(turns: (ScriptedTurn | ((index: number, request: Cha
       const request = (typeof body === "string" ? JSON.parse(body) : body) as ChatRequest;
       const index = requests.length;
       requests.push(request);
-      const entry = turns[Math.min(index, turns.length - 1)];
-      if (entry === undefined) throw new Error("the agent script has no turns");
-      const turn = typeof entry === "function" ? entry(index, request) : entry;
-      const calls = turn.calls.map((call, position) => ({
-        id: `call_${index}_${position}`,
-        name: call.name,
-        arguments: typeof call.args === "string" ? call.args : JSON.stringify(call.args),
-      }));
-      return [200, openAIToolReply(calls, turn.text ?? null), { "content-type": "application/json" }];
+      return [200, reply(request, index), { "content-type": "application/json" }];
     });
+  return { requests };
+}
+
+/**
+ * Answers POST /v1/chat/completions turn by turn: `turns[i]` for the i-th request (a function gets the index
+ * and the request; past the end, the last entry repeats). Call ids are `call_<turn>_<index>`.
+ */
+export function openAIAgent(turns: (ScriptedTurn | ((index: number, request: ChatRequest) => ScriptedTurn))[]) {
+  const { requests } = answerChatCompletions((request, index) => {
+    const entry = turns[Math.min(index, turns.length - 1)];
+    if (entry === undefined) throw new Error("the agent script has no turns");
+    const turn = typeof entry === "function" ? entry(index, request) : entry;
+    const calls = turn.calls.map((call, position) => ({
+      id: `call_${index}_${position}`,
+      name: call.name,
+      arguments: typeof call.args === "string" ? call.args : JSON.stringify(call.args),
+    }));
+    return openAIToolReply(calls, turn.text ?? null);
+  });
   return {
     requests,
     /** The text of every message of the i-th request. */

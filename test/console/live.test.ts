@@ -62,6 +62,9 @@ async function serve(options: ConstructorParameters<typeof LiveHub>[2] = {}): Pr
   return served;
 }
 
+/** A native run of ada's on the task of acme/widgets#7. */
+const adaRun = (attempt: number, maxSteps: number) =>
+  startRun(db.pool, { taskId, attempt, revisionRound: 0, employeeId: "ada", mode: "native", maxSteps, jobId: null, subject: "acme/widgets#7/t1" });
 const audit = (subject: string, action = "task.state_changed", payload: Record<string, unknown> = {}) => ({ actor: "aura", action, subject, payload });
 
 beforeAll(async () => {
@@ -93,16 +96,7 @@ describe("the notification (migration 026)", () => {
     await client.query("ROLLBACK");
     client.release();
     const appended = await appendEvents(db.pool, [audit("acme/widgets#1"), audit("acme/widgets#2"), audit("acme/widgets#3")]);
-    const run = await startRun(db.pool, {
-      taskId,
-      attempt: 1,
-      revisionRound: 0,
-      employeeId: "ada",
-      mode: "native",
-      maxSteps: 10,
-      jobId: null,
-      subject: "acme/widgets#7/t1",
-    });
+    const run = await adaRun(1, 10);
     await recordStep(db.pool, run, { kind: "turn", model: "m", observation: "x".repeat(20_000) });
     await until(() => payloads.length >= 2);
     await listener.end();
@@ -128,16 +122,7 @@ describe("live streams", () => {
       audit(`task:${taskId}`, "task.halted"),
       audit(`task:${otherTaskId}`, "task.halted"),
     ]);
-    const run = await startRun(db.pool, {
-      taskId,
-      attempt: 2,
-      revisionRound: 0,
-      employeeId: "ada",
-      mode: "native",
-      maxSteps: 10,
-      jobId: null,
-      subject: "acme/widgets#7/t1",
-    });
+    const run = await adaRun(2, 10);
     await recordStep(db.pool, run, { kind: "tool", tool: "read_file", status: "ok", observation: "hello" });
     await recordStep(db.pool, run, { kind: "tool", tool: "run_command", status: "ok", exitCode: 0 });
     await director.until(() => director.of("step").length === 2, "two steps");
@@ -175,16 +160,7 @@ describe("live streams", () => {
 
   it("sends every missed step when more than a page of them was missed", async () => {
     const served = await serve();
-    const run = await startRun(db.pool, {
-      taskId,
-      attempt: 3,
-      revisionRound: 0,
-      employeeId: "ada",
-      mode: "native",
-      maxSteps: 600,
-      jobId: null,
-      subject: "acme/widgets#7/t1",
-    });
+    const run = await adaRun(3, 600);
     await recordStep(db.pool, run, { kind: "turn" });
     const client = new SseClient(`${served.url}?repo=acme/widgets&task=${taskId}`);
     await until(() => served.hub.subscriberCount === 1);

@@ -3,7 +3,6 @@
 // token is refused with 401; submit_requirement files the labelled issue with the person's own GitHub token.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import nock from "nock";
 import pino from "pino";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import { GITHUB_API, resetGitHub, useRunningAura } from "../helpers/harness.js";
 import { testPolicies } from "../helpers/services.js";
 import { testPrivateKey, testSecret } from "../helpers/webhooks.js";
 import { seedCompany, type Company } from "./read-model-fixture.js";
+import { call } from "./mcp-call.js";
 
 const OCTOCAT = { login: "octocat", userId: 583231 };
 const HUBOT = { login: "hubot", userId: 480938 };
@@ -72,18 +72,6 @@ async function connect(token: string, headers: Record<string, string> = {}): Pro
   await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } } }));
   open.push(client);
   return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ value: unknown; text: string; isError: boolean }> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const text = result.content.map((part) => (part.type === "text" ? part.text : "")).join("");
-  let value: unknown = text;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // A refusal is a sentence, not JSON.
-  }
-  return { value, text, isError: result.isError === true };
 }
 
 const ids = () => {

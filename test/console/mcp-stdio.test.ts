@@ -6,13 +6,13 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { issueToken, revokeToken } from "../../src/console/tokens.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { setUp } from "../helpers/harness.js";
 import { testPrivateKey, testSecret } from "../helpers/webhooks.js";
 import { seedCompany, type Company } from "./read-model-fixture.js";
+import { call } from "./mcp-call.js";
 
 const USERS: Record<string, { login: string; id: number }> = {
   gho_octocat: { login: "octocat", id: 583231 },
@@ -101,18 +101,6 @@ async function connect(caller: Record<string, string>): Promise<Client> {
   );
   clients.push(client);
   return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ value: unknown; text: string; isError: boolean }> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const text = result.content.map((part) => (part.type === "text" ? part.text : "")).join("");
-  let value: unknown = text;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // A refusal is a sentence, not JSON.
-  }
-  return { value, text, isError: result.isError === true };
 }
 
 describe("aura mcp over stdio", () => {

@@ -21,7 +21,8 @@ const TARGET_REQUESTS = 15;
 
 async function main(): Promise<void> {
   const script = scriptedEmployees([edits("Use + in add().", FIX_ADD)]);
-  const bench = await workBench("aura-bench-task-", script.override);
+  // bench:task measures the single-shot path (scripted EditSet replies); bench:agent measures the agent.
+  const bench = await workBench("aura-bench-task-", script.override, { tools: "none" });
   const { probe, db, pool, temp, services } = bench;
   const github = fakeGitHub();
   const remote = createBareRemote(temp, fixtureFiles(BUGGY_PROJECT));
@@ -100,6 +101,7 @@ async function measureLabelToPull(bench: WorkBench): Promise<LabelToPullRun> {
     bench,
     () => company.override,
     (aura, pool) => runLabelToPull(aura, pool, { parent: bench.temp, name: "widgets-flow", installationId: 2000, files: fixtureFiles(FLOW_PROJECT) }),
+    { tools: "none" },
   );
 }
 

@@ -9,8 +9,7 @@ import nock from "nock";
 import pino from "pino";
 import { AuditLog } from "../src/audit/append.js";
 import { loadConfig, type AppConfig } from "../src/config/env.js";
-import { loadPolicySet } from "../src/config/policy-files.js";
-import type { Employee } from "../src/config/policy-files.js";
+import type { Employee, WorkMode } from "../src/config/policy-files.js";
 import { createPool } from "../src/db/pool.js";
 import { CircuitBreaker } from "../src/models/circuit-breaker.js";
 import type { ModelClient } from "../src/models/model-client.js";
@@ -18,6 +17,7 @@ import { createGitHubAccess } from "../src/github/octokit.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../src/services.js";
 import { startAura, type RunningAura } from "../src/server/start.js";
 import { probeBwrap } from "../src/workspace/sandbox.js";
+import { testPolicies } from "../test/helpers/services.js";
 import { testSecret } from "../test/helpers/webhooks.js";
 import { benchDatabase } from "./database.js";
 
@@ -48,9 +48,10 @@ export type WorkBench = {
 /**
  * A throwaway database and the services runTaskWork needs, GitHub only on nock (local connections allowed):
  * the app's real GitHub access (throttling, retries and the no-merge guard, as in production), the real sandbox
- * where bubblewrap works, and the models from the registry (with `modelOverride` where given).
+ * where bubblewrap works, and the models from the registry (with `modelOverride` where given); `tools` sets how
+ * every employee works (the registry's own modes when not given).
  */
-export async function workBench(tempPrefix: string, modelOverride?: ModelOverride): Promise<WorkBench> {
+export async function workBench(tempPrefix: string, modelOverride?: ModelOverride, options: { tools?: WorkMode } = {}): Promise<WorkBench> {
   const probe = probeBwrap();
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
@@ -78,7 +79,7 @@ export async function workBench(tempPrefix: string, modelOverride?: ModelOverrid
     audit: new AuditLog(pool),
     log,
     github: createGitHubAccess({ appId: 123, privateKey, baseUrl: config.githubApiUrl, log }),
-    policies: loadPolicySet(),
+    policies: testPolicies(options.tools),
     breaker,
     modelFor: createModelRegistry(config, breaker, modelOverride),
     workspace: defaultWorkspaceOptions(config, config.botIdentity),
@@ -102,6 +103,7 @@ export async function withRunningApp<T>(
   bench: Pick<WorkBench, "db" | "temp" | "privateKey" | "probe">,
   modelOverride: (config: AppConfig) => ModelOverride,
   fn: (aura: RunningAura, pool: ReturnType<typeof createPool>) => Promise<T>,
+  options: { tools?: WorkMode } = {},
 ): Promise<T> {
   const dataDir = path.join(bench.temp, "app");
   mkdirSync(dataDir, { mode: 0o755 });
@@ -125,6 +127,7 @@ export async function withRunningApp<T>(
     workerPollMs: 20,
     leaderRetryMs: 100,
     modelOverride: modelOverride(config),
+    policies: testPolicies(options.tools),
   });
   try {
     const pool = createPool(bench.db.url, { max: 2 });

@@ -13,7 +13,7 @@ export type AccessServices = Pick<Services, "pool" | "log" | "github" | "policie
 /** Whether `login` is a director of the repository (the `/aura` commands' own decision). */
 export async function isRepositoryDirector(services: AccessServices, target: VisibleRepo & { login: string }): Promise<boolean> {
   const [owner = "", repo = ""] = target.repo.split("/");
-  const config = await directorConfig(services as Services, target.installationId, target.repo);
+  const config = () => directorConfig(services as Services, target.installationId, target.repo);
   const check = await isDirector(services, { installationId: target.installationId, owner, repo, login: target.login, config });
   return check.director;
 }

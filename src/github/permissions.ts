@@ -57,14 +57,19 @@ function normalise(role: string | undefined): Permission {
 
 export type DirectorCheck = { director: boolean; permission: Permission; via: "permission" | "config" | null };
 
+/**
+ * `config` may be a loader: the repo config is read only when the permission alone does not decide (write, where
+ * the `directors:` list counts), so checking many repositories reads few configs.
+ */
 export async function isDirector(
   services: Pick<Services, "github">,
-  target: { installationId: number; owner: string; repo: string; login: string; config: RepoConfig },
+  target: { installationId: number; owner: string; repo: string; login: string; config: RepoConfig | (() => Promise<RepoConfig>) },
 ): Promise<DirectorCheck> {
   const octokit = services.github.forInstallation(target.installationId);
   const permission = await getPermission(octokit, { owner: target.owner, repo: target.repo, username: target.login });
   if (atLeast(permission, "maintain")) return { director: true, permission, via: "permission" };
-  const listed = target.config.directors.some((name) => name.toLowerCase() === target.login.toLowerCase());
-  if (listed && atLeast(permission, "write")) return { director: true, permission, via: "config" };
-  return { director: false, permission, via: null };
+  if (!atLeast(permission, "write")) return { director: false, permission, via: null };
+  const config = typeof target.config === "function" ? await target.config() : target.config;
+  const listed = config.directors.some((name) => name.toLowerCase() === target.login.toLowerCase());
+  return listed ? { director: true, permission, via: "config" } : { director: false, permission, via: null };
 }

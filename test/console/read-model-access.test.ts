@@ -40,6 +40,8 @@ const ROLES: Record<string, string> = {
 };
 const LISTED = ["octo-org/listed-writer", "octo-org/listed-reader"];
 let demoted = false;
+/** The repositories whose .github/aura.yml was read, in order. */
+const configReads: string[] = [];
 
 beforeEach(() => {
   resetGitHub();
@@ -57,6 +59,7 @@ beforeEach(() => {
     .optionally()
     .reply((uri) => {
       const repo = /^\/repos\/([^/]+\/[^/]+)\//.exec(uri)?.[1] ?? "";
+      configReads.push(repo);
       if (!LISTED.includes(repo)) return [404, { message: "Not Found" }];
       return [200, { type: "file", encoding: "base64", content: Buffer.from("directors: [OctoCat]\n").toString("base64") }];
     });
@@ -71,6 +74,15 @@ describe("visibleRepositories", () => {
       { installationId: 1, repo: "octo-org/listed-writer" },
       { installationId: 1, repo: "octo-org/maintain-repo" },
     ]);
+  });
+
+  it("reads a repository's .github/aura.yml only where the permission alone does not decide (write)", async () => {
+    clearPermissionCache();
+    configReads.length = 0;
+
+    await visibleRepositories(svc(), "octocat");
+
+    expect(configReads.sort()).toEqual(["octo-org/listed-writer", "octo-org/writer-only"]);
   });
 
   it("is empty for a stranger (not a collaborator anywhere)", async () => {

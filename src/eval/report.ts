@@ -4,8 +4,6 @@
 // median time and agent steps of an attempt. Read from the results file, so a resumed eval reports everything.
 import { INTERVAL_METHOD, resolvedInterval, type EvalAttemptRecord } from "../accountant/eval-results.js";
 
-export { INTERVAL_METHOD, resolvedInterval };
-
 /** One graded attempt: a line of results.jsonl (what the Accountant records of it, and more). */
 export type AttemptResult = EvalAttemptRecord & {
   /** What local mode reported: "passed" when the Governor and the Auditor passed the work. */

@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import type { SandboxOptions } from "../workspace/index.js";
 import { EvalInputError, orInputError } from "./errors.js";
 import { ReplayMissing } from "./record.js";
-import { INTERVAL_METHOD, renderTable } from "./report.js";
+import { INTERVAL_METHOD } from "../accountant/eval-results.js";
+import { renderTable } from "./report.js";
 import { runEval, type EvalRunResult } from "./run.js";
 
 export const EVAL_RUN_USAGE =

@@ -83,7 +83,9 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
     // Forks until the kernel refuses, keeps the children for a few seconds, then reaps them. The children live
     // long enough for one look at /proc to see them even on a loaded machine.
     const bomb = `perl -e 'my $n = 0; while ($n < 500) { my $pid = fork(); last unless defined $pid; if ($pid == 0) { sleep 8; exit 0 } $n++ } print "saturated\\n"; 1 while wait() != -1'`;
-    const pool = { base: 200_000, count: 64 };
+    // A uid range of its own, so the sandbox runs of test files running beside this one are not counted.
+    const pool = { base: 240_000, count: 4, lockDir: path.join(scratch.dir, "uids") };
+    const own: SandboxOptions = { ...sandboxed, uidPool: pool };
     // One pass over /proc for the whole pool (a pass per uid took seconds under load and missed the bomb).
     const inPool = () => {
       let count = 0;
@@ -102,7 +104,7 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
       return count;
     };
 
-    const first = runInSandbox(sandboxed, { command: bomb, cwd: scratch.tree, phase: "test", maxProcesses: 40 });
+    const first = runInSandbox(own, { command: bomb, cwd: scratch.tree, phase: "test", maxProcesses: 40 });
     // Saturated: many processes, and no more appear (the limit counts the run's helpers too, so the plateau sits
     // a few below 40 and moves with what else the machine runs).
     const seen: number[] = [];
@@ -113,7 +115,7 @@ describe.skipIf(!complete)(`sandbox limits${complete ? "" : ` (skipped: ${status
     }, 20_000);
     const other = path.join(scratch.dir, "other");
     mkdirSync(other);
-    const second = await runInSandbox(sandboxed, { command: "sh -c 'echo child'; echo started", cwd: other, phase: "test", maxProcesses: 40 });
+    const second = await runInSandbox(own, { command: "sh -c 'echo child'; echo started", cwd: other, phase: "test", maxProcesses: 40 });
     const bombed = await first;
 
     expect(bombed.log).toContain("saturated");

@@ -9,9 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // Vitest runs one file at a time on a 2-core machine (its default is the CPU count less one); the tests wait
-    // mostly on PostgreSQL, git and sandbox processes, so two files at once use the machine and keep CI short
-    // (three were faster still, but left sandbox and gate tests short of time under load).
-    maxWorkers: 2,
+    // mostly on PostgreSQL, git and sandbox processes, so three files at once use the machine and keep CI short.
+    maxWorkers: 3,
     env: { NO_SMEE_SETUP: "true", LOG_LEVEL: "silent" },
   },
 });

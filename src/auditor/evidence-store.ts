@@ -15,7 +15,7 @@ export type RunSummary = {
   command: string | null;
   exitCode: number | null;
   timedOut: boolean;
-  sandbox: "bwrap" | "none" | null;
+  sandbox: "bwrap" | "kubernetes" | "none" | null;
   /** `sandbox` plus whether resource limits applied; absent in reports stored before it was recorded. */
   mode?: SandboxRunMode | null;
   /** The sandbox limits that held and those that did not, in words; absent in reports stored before. */

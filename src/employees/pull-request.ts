@@ -115,7 +115,9 @@ function evidenceLines(evidence: RunEvidence | undefined, hadFixRounds: boolean)
   const mode =
     run.sandbox === "bwrap"
       ? `\`${run.mode}\` (bubblewrap: no network for tests, read-only system, scrubbed environment)`
-      : `**\`${run.mode}\` (unsandboxed)**`;
+      : run.sandbox === "kubernetes"
+        ? `\`${run.mode}\` (Kubernetes Job: no network, read-only system, scrubbed environment)`
+        : `**\`${run.mode}\` (unsandboxed)**`;
   lines.push(`- Sandbox: ${mode}`);
   if (run.limits.held.length > 0) lines.push(`- Limits that held: ${run.limits.held.join(", ")}`);
   if (evidence.headSha) lines.push(`- Tested commit: ${evidence.headSha}`);

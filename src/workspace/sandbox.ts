@@ -11,6 +11,9 @@
 // never a test result. The command's start is signalled from inside the sandbox on a pipe, so bubblewrap's
 // own failures are told apart from the command's.
 //
+// With `kubernetes` set (AURA_SANDBOX=kubernetes) every run is a Kubernetes Job instead, under the same
+// contract and result (kubernetes-sandbox.ts); bubblewrap is then neither probed nor used.
+//
 // The setup phase (dependency installation) may reach the package registry and nothing else when
 // `allowSetupNetwork` is set: it still has no route anywhere (its network namespace holds only loopback),
 // but a forwarder on that loopback pipes connections to an allow-list proxy on the host (registry-proxy.ts)
@@ -27,6 +30,7 @@ import { promisify } from "node:util";
 import { observeSandboxRun } from "../observability/observe.js";
 import { createRunCgroup, type RunCgroup } from "./cgroup.js";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
+import { KUBERNETES_MISSING, kubernetesHeld, runKubernetesJob, type KubernetesSandboxConfig } from "./kubernetes-sandbox.js";
 import type { LimitName } from "./limit-names.js";
 import { OutputCapture } from "./output-capture.js";
 import { DEFAULT_REGISTRY_HOSTS, startRegistryProxy, type EgressEvent, type RegistryProxy } from "./registry-proxy.js";
@@ -50,9 +54,9 @@ import { mountWorkspace, type WorkspaceMount } from "./workspace-quota.js";
 const execFileAsync = promisify(execFile);
 
 export type SandboxPhase = "setup" | "test";
-export type SandboxKind = "bwrap" | "none";
+export type SandboxKind = "bwrap" | "kubernetes" | "none";
 /** What a run actually had: the sandbox, and whether every limit held (the result's `limits` says which). */
-export type SandboxRunMode = "bwrap" | "bwrap (limits incomplete)" | "none" | "none (limits incomplete)";
+export type SandboxRunMode = "bwrap" | "bwrap (limits incomplete)" | "kubernetes" | "kubernetes (limits incomplete)" | "none" | "none (limits incomplete)";
 /** For /ready and the work loop: `unavailable` means setup and test commands are refused. */
 export type SandboxMode = SandboxRunMode | "unavailable";
 
@@ -80,6 +84,8 @@ export type SandboxOptions = {
   uidPool?: UidPoolConfig;
   /** Defaults to /usr/bin/bwrap. */
   bwrapPath?: string;
+  /** AURA_SANDBOX=kubernetes: every run is a Kubernetes Job (kubernetes-sandbox.ts); bubblewrap is not used. */
+  kubernetes?: KubernetesSandboxConfig;
 };
 
 export type SandboxRunInput = {
@@ -412,14 +418,111 @@ function fixFor(bwrapWorks: boolean, refused: readonly MissingLimit[]): string {
   return `fix the host (docs/architecture.md, "Sandbox"; root gives each run a cgroup, a disk layer and a uid), or set AURA_SANDBOX_ACCEPT_MISSING=${names.join(",")} to run in bubblewrap without exactly these limits`;
 }
 
+/**
+ * The Job back end's standing: the service account files it needs, and the limits it cannot bound per run split
+ * into those the operator accepted by name and the rest (`refused`), as for bubblewrap.
+ */
+function assessKubernetes(options: SandboxOptions, config: KubernetesSandboxConfig, sizes: LimitSizes) {
+  const needed = ["token", ...(config.apiUrl.startsWith("https:") ? ["ca.crt"] : []), ...(config.namespace ? [] : ["namespace"])];
+  const absent = needed.filter((file) => !existsSync(path.join(config.serviceAccountDir, file)));
+  const problem =
+    absent.length === 0
+      ? undefined
+      : `the service account's ${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} missing from ${config.serviceAccountDir}`;
+  const acceptable = new Set<string>(options.acceptMissing ?? []);
+  const accepted = KUBERNETES_MISSING.filter((limit) => acceptable.has(limit.name));
+  const refused = KUBERNETES_MISSING.filter((limit) => !acceptable.has(limit.name));
+  const mode: SandboxRunMode = KUBERNETES_MISSING.length > 0 ? "kubernetes (limits incomplete)" : "kubernetes";
+  return { problem, held: kubernetesHeld(config, sizes), accepted, refused, mode };
+}
+
+function kubernetesStatus(options: SandboxOptions, config: KubernetesSandboxConfig): SandboxStatus {
+  const { problem, held, accepted, refused, mode } = assessKubernetes(options, config, sizesOf());
+  const unavailable = problem !== undefined || (refused.length > 0 && !options.allowUnsandboxed);
+  const fix = problem
+    ? "give the app's pod its service account token (automountServiceAccountToken: true, deploy/kubernetes/job-sandbox/) or set AURA_SANDBOX_K8S_SERVICE_ACCOUNT_DIR"
+    : `set AURA_SANDBOX_ACCEPT_MISSING=${refused.map((limit) => limit.name).join(",")} to run Jobs without exactly these limits, or AURA_SANDBOX=bwrap`;
+  return {
+    mode: unavailable ? "unavailable" : mode,
+    fix: unavailable ? fix : "",
+    bwrap: `not used (AURA_SANDBOX=kubernetes: Jobs in ${config.namespace ?? "the app's namespace"}, image ${config.image}${problem ? `; ${problem}` : ""})`,
+    limits: "the Job's resource limits (memory, cpu)",
+    held: held.join(", "),
+    missing: refused.map((limit) => limit.text).join("; "),
+    accepted: accepted.map((limit) => limit.text).join("; "),
+    setupEgress: "none (Jobs have no registry proxy: the deny-all NetworkPolicy holds for setup too)",
+  };
+}
+
+/** The run as a Kubernetes Job: the same input, environment and result as bubblewrap's. */
+async function runAsJob(options: SandboxOptions, config: KubernetesSandboxConfig, input: SandboxRunInput): Promise<SandboxResult> {
+  const timeoutMs = input.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
+  const maxOutputBytes = input.maxOutputBytes ?? SANDBOX_DEFAULTS.maxOutputBytes;
+  const sizes = sizesOf(input);
+  const { held, accepted, refused, mode } = assessKubernetes(options, config, sizes);
+  if (refused.length > 0 && !options.allowUnsandboxed) {
+    const error = new SandboxLimitsUnavailableError(
+      refused.map((limit) => limit.text),
+      refused.map((limit) => limit.name),
+    );
+    error.message =
+      `The Kubernetes sandbox cannot apply every limit; refusing to run repository commands. Missing: ${refused.map((limit) => limit.text).join("; ")}. ` +
+      `Set AURA_SANDBOX_ACCEPT_MISSING=${refused.map((limit) => limit.name).join(",")} to run Jobs without exactly these limits (every PR will say so)`;
+    throw error;
+  }
+  // The image's own PATH applies: the app's host paths mean nothing in another image.
+  const { PATH: _hostPath, ...env } = { ...scrubbedEnv(SANDBOX_HOME), ...(input.phase === "setup" ? setupEnv(options, false) : {}) };
+  const outcome = await runKubernetesJob(config, {
+    command: input.command,
+    cwd: input.cwd,
+    phase: input.phase,
+    timeoutMs,
+    maxOutputBytes,
+    memoryMb: sizes.memoryMb,
+    tmpfsMb: sizes.tmpfsMb,
+    env,
+  });
+  const { output } = outcome;
+  return {
+    command: input.command,
+    phase: input.phase,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    timedOut: outcome.timedOut,
+    memoryExceeded: outcome.memoryExceeded,
+    durationMs: outcome.durationMs,
+    sandbox: "kubernetes",
+    mode,
+    network: false,
+    egress: { kind: "none" },
+    logSha256: output.sha256,
+    log: output.text,
+    logBytes: output.totalBytes,
+    logTruncated: output.truncated,
+    testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
+    limits: {
+      timeoutMs,
+      memoryMb: sizes.memoryMb,
+      maxProcesses: null,
+      maxOutputBytes,
+      uid: config.runAsUser,
+      held,
+      missing: KUBERNETES_MISSING.map((limit) => limit.text),
+      accepted: accepted.map((limit) => limit.text),
+    },
+  };
+}
+
 /** The sandbox mode: what runs would get, or `unavailable` when setup and test commands are refused. */
 export function sandboxMode(options: SandboxOptions): SandboxMode {
+  if (options.kubernetes) return kubernetesStatus(options, options.kubernetes).mode;
   const { kind, report, mode } = assess(options, sizesOf());
   return !options.allowUnsandboxed && (kind !== "bwrap" || report.refused.length > 0) ? "unavailable" : mode;
 }
 
 /** For /ready and the startup log: the mode and why, in words an operator can act on. */
 export function sandboxStatus(options: SandboxOptions): SandboxStatus {
+  if (options.kubernetes) return kubernetesStatus(options, options.kubernetes);
   const { bwrap, limits, report } = assess(options, sizesOf());
   const hosts = options.registryHosts ?? DEFAULT_REGISTRY_HOSTS;
   const mode = sandboxMode(options);
@@ -622,7 +725,8 @@ type RunUser = { uid: number; gid: number };
 
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
-  return observeSandboxRun(input.phase, () => runCommand(options, input));
+  const { kubernetes } = options;
+  return observeSandboxRun(input.phase, () => (kubernetes ? runAsJob(options, kubernetes, input) : runCommand(options, input)));
 }
 
 async function runCommand(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {

@@ -82,7 +82,12 @@ async function migrateCommand({ config, out }: CommandInput): Promise<number> {
 }
 
 async function evalCommand({ config, sub, rest, out }: CommandInput): Promise<number> {
-  if (sub === "mine") return runMineCommand(rest, { out, err: process.stderr }, sandboxOptions(config, commandLogger()));
+  if (sub === "mine")
+    return runMineCommand(
+      rest,
+      { out, err: process.stderr, github: { token: config.GITHUB_TOKEN, apiUrl: config.githubApiUrl } },
+      sandboxOptions(config, commandLogger()),
+    );
   if (sub === "run") return runEvalCommand(rest, { out, err: process.stderr, env: process.env }, sandboxOptions(config, commandLogger()));
   return printUsage(out, "eval");
 }

@@ -2,13 +2,15 @@
 // commits that change tests and source together (history.ts); each candidate, newest first, is then tried in
 // the sandbox on a scratch work tree (no network in the test phase): the tests run on the parent with only the
 // test changes applied, then with the whole change, and judge.ts decides. The problem statement is the commit
-// message (issue and PR text from GitHub are not fetched). Stops once `limit` tasks are kept.
+// message, or with a GitHub token the merged pull request's linked issue or its own text, or the issue a commit
+// names (mine-github.ts). Stops once `limit` tasks are kept, or when GitHub stops answering (the kept ones stay).
 import { performance } from "node:perf_hooks";
 import { defaultRepoCommands, runInSandbox, type SandboxOptions, type SandboxResult } from "../workspace/index.js";
 import { git } from "../workspace/index.js";
 import { EvalInputError } from "./errors.js";
 import { scanHistory, type Candidate, type SkipReason } from "./history.js";
 import { judge, type TestRun } from "./judge.js";
+import { GitHubStopped, openGitHub, statementFromGitHub, type GitHubMiningOptions, type GitHubStatement, type MiningGitHub } from "./mine-github.js";
 import { openRepository, testCommandsOf, type MinedRepository, type TestCommands } from "./repository.js";
 import { openScratch, type Scratch } from "./scratch.js";
 import type { EvalTask } from "./task-file.js";
@@ -27,6 +29,8 @@ export type MineInput = {
   /** Progress lines for a person watching. */
   onProgress?: (text: string) => void;
   timeoutMs?: number;
+  /** Problem statements from GitHub's pull requests and issues (else the commit messages). */
+  github?: GitHubMiningOptions | undefined;
 };
 
 export type Rejection = { sha: string; reason: string };
@@ -44,6 +48,12 @@ export type MineReport = {
   scanMs: number;
   sandboxMs: number;
   sandboxRuns: number;
+  /** `owner/name` when the statements came from GitHub, else null (commit messages only). */
+  github: string | null;
+  /** How many kept tasks took their statement from each source. */
+  statements: Record<GitHubStatement["source"], number>;
+  /** Why mining stopped before the candidates ran out or the limit was reached (GitHub stopped answering). */
+  stopped: string | null;
 };
 
 const OUTPUT_BYTES = 16 * 1024 * 1024;
@@ -141,10 +151,28 @@ function classOf(message: string): EvalTask["task_class"] {
   return /\b(fix(e[sd])?|bug|regression|crash)\b/i.test(message) ? "bugfix" : "feature";
 }
 
+/** The kept candidate's statement, id and class: from GitHub when it is given, else the commit message. */
+async function describeKept(repo: MinedRepository, github: MiningGitHub | undefined, candidate: Candidate) {
+  const message = await messageOf(repo, candidate.sha);
+  const fallback = message === "" ? `(commit ${candidate.sha} has no message)` : message;
+  const found: GitHubStatement = github
+    ? await statementFromGitHub(github, candidate.sha, fallback)
+    : { statement: fallback, source: "commit message", pull: undefined, issue: undefined };
+  // SWE-bench's ids: owner__name-<pull request number>; a commit without one keeps its short SHA.
+  const prefix = github ? `${github.owner}__${github.name}` : repo.name;
+  return {
+    ...found,
+    repo: github ? `${github.owner}/${github.name}` : repo.name,
+    instanceId: `${prefix}-${found.pull === undefined ? candidate.sha.slice(0, 12) : String(found.pull)}`,
+    taskClass: classOf(found.source === "commit message" ? message : `${found.statement}\n${message}`),
+  };
+}
+
 /** Mines `input.repoPath`; throws EvalInputError (before running anything) for input it cannot use. */
 export async function mineRepository(input: MineInput): Promise<MineReport> {
   const repo = await openRepository(input.repoPath);
   const commands = await testCommandsOf(repo);
+  const github = input.github ? await openGitHub(repo, input.github) : undefined;
   const scanStarted = performance.now();
   const scan = await scanHistory(repo.target, { since: input.since });
   const scanMs = performance.now() - scanStarted;
@@ -165,6 +193,9 @@ export async function mineRepository(input: MineInput): Promise<MineReport> {
     scanMs,
     sandboxMs: 0,
     sandboxRuns: 0,
+    github: github ? `${github.owner}/${github.name}` : null,
+    statements: { issue: 0, "pull request": 0, "commit message": 0 },
+    stopped: null,
   };
   const stats = { ms: 0, runs: 0 };
   const scratch = await openScratch(repo.target);
@@ -180,16 +211,25 @@ export async function mineRepository(input: MineInput): Promise<MineReport> {
         report.rejected.push({ sha: candidate.sha, reason: outcome.reason });
         continue;
       }
-      const message = await messageOf(repo, candidate.sha);
+      let described;
+      try {
+        described = await describeKept(repo, github, candidate);
+      } catch (error) {
+        if (!(error instanceof GitHubStopped)) throw error;
+        report.stopped = `${error.message} Mining stopped at ${candidate.sha.slice(0, 12)} (it passed, but has no statement and was not written); ${report.kept.length === 0 ? "no task was kept before it" : `the ${report.kept.length} task${report.kept.length === 1 ? "" : "s"} kept before it ${report.kept.length === 1 ? "is" : "are"} written`}. Run again later (with --since to skip older commits).`;
+        report.notTried = scan.candidates.length - index - 1;
+        break;
+      }
       const task: EvalTask = {
-        instance_id: `${repo.name}-${candidate.sha.slice(0, 12)}`,
-        repo: repo.name,
-        problem_statement: message === "" ? `(commit ${candidate.sha} has no message)` : message,
+        instance_id: described.instanceId,
+        repo: described.repo,
+        problem_statement: described.statement,
         created_at: candidate.committedAt.toISOString(),
         source_commit: candidate.sha,
-        task_class: classOf(message),
+        task_class: described.taskClass,
         ...outcome.task,
       };
+      report.statements[described.source]++;
       report.kept.push(task);
       await input.onTask?.(task);
     }

@@ -34,8 +34,8 @@ function commit(repo: string, day: number, message: string, files: Record<string
   return run("rev-parse", "HEAD").trim();
 }
 
-/** Builds the history above in `parent/name` and returns the commits' SHAs. */
-export function buildMinedHistory(parent: string, name = "calc"): MinedHistory {
+/** Builds the history above in `parent/name` and returns the commits' SHAs; `messages` replaces the two fixes' messages. */
+export function buildMinedHistory(parent: string, name = "calc", messages: { fixAdd?: string; fixMul?: string } = {}): MinedHistory {
   const repo = path.join(parent, name);
   mkdirSync(repo);
   execFileSync("git", ["init", "--quiet", "--initial-branch=main", repo], { env: hermeticGitEnv });
@@ -45,14 +45,14 @@ export function buildMinedHistory(parent: string, name = "calc"): MinedHistory {
     "src/math.js": math("a - b", "a * b"),
     "test/mul.test.js": MUL_TEST,
   });
-  const fixAdd = commit(repo, 2, "Fix add: it subtracted\n\nadd(2, 3) returned -1.", { "src/math.js": math("a + b", "a * b"), "test/add.test.js": ADD_TEST });
+  const fixAdd = commit(repo, 2, messages.fixAdd ?? "Fix add: it subtracted\n\nadd(2, 3) returned -1.", { "src/math.js": math("a + b", "a * b"), "test/add.test.js": ADD_TEST });
   const docs = commit(repo, 3, "Document usage", { "README.md": "# calc\n\n`add` and `mul`.\n" });
   const tidy = commit(repo, 4, "Tidy add", { "src/math.js": `// Sums.\n${math("a + b", "a * b")}`, "test/add.test.js": ADD_ZERO_TEST });
   const square = commit(repo, 5, "Add square", {
     "src/math.js": `// Sums.\n${math("a + b", "a * b + 1", "exports.square = (a) => a * a;\n")}`,
     "test/square.test.js": SQUARE_TEST,
   });
-  const fixMul = commit(repo, 6, "Fix mul for negative numbers", {
+  const fixMul = commit(repo, 6, messages.fixMul ?? "Fix mul for negative numbers", {
     "src/math.js": `// Sums.\n${math("a + b", "a * b", "exports.square = (a) => a * a;\n")}`,
     "test/mul.test.js": NEGATIVE_TEST,
   });

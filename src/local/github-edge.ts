@@ -10,7 +10,8 @@
 // dispatch.ts (the route table). This module only puts them together.
 import { edgeContext, type GitHubEdgeOptions } from "./github-edge/context.js";
 import { respond } from "./github-edge/dispatch.js";
-import { pullJson, repositoryJson } from "./github-edge/json.js";
+import { resolveCommit } from "./github-edge/git.js";
+import { pullJson, repositoryJson, storedPull } from "./github-edge/json.js";
 import { closePull } from "./github-edge/pulls.js";
 import { addComment, createEdgeStore, userOf, type EdgeStore, type GitHubEdgeEvent, type User } from "./github-edge/store.js";
 
@@ -21,6 +22,8 @@ export type { GitHubEdgeEvent, RecordedRequest } from "./github-edge/store.js";
 export type GitHubEdge = Pick<EdgeStore, "requests" | "unhandled" | "comments" | "reactions" | "statuses" | "reviews" | "pulls" | "graphql"> & {
   /** The pull request as `GET /repos/{owner}/{repo}/pulls/{n}` returns it. */
   pullJson: (number: number) => Record<string, unknown>;
+  /** The commit a pull request's head branch names now (one git read; pullJson also reads the base and the diff). */
+  pullHeadSha: (number: number) => string;
   /** The repository object as webhook payloads and `GET /repos/{owner}/{repo}` carry it. */
   repositoryJson: () => Record<string, unknown>;
   userJson: (login: string) => User;
@@ -52,6 +55,7 @@ export function createGitHubEdge(options: GitHubEdgeOptions): GitHubEdge {
     pulls,
     graphql,
     pullJson: (number) => pullJson(ctx, number),
+    pullHeadSha: (number) => resolveCommit(ctx.bare, `refs/heads/${storedPull(ctx, number).head}`) ?? "",
     repositoryJson: () => repositoryJson(ctx),
     userJson: (login) => userOf(store, login),
     closePull: (number, input) => closePull(ctx, number, input),

@@ -5,11 +5,12 @@
 // route. The app clones the user's repository by file:// and pushes only its `aura/…` branches there; the
 // checked-out branch, the working tree and uncommitted changes are never touched. It waits while the roles work,
 // shows progress on stderr, and reports from the records the roles wrote.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPair, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import pino from "pino";
 import { loadConfig } from "../config/env.js";
 import { loadPolicySet, type Employee, type PolicySet } from "../config/policy-files.js";
@@ -57,6 +58,24 @@ function directorLogin(): string {
     .username.replace(/[^A-Za-z0-9-]/g, "-")
     .replace(/^-+|-+$/g, "");
   return name === "" ? "local-director" : name.slice(0, 39);
+}
+
+let runKey: Promise<string> | undefined;
+
+/**
+ * The App key local runs sign their app's tokens with. Only the run's own GitHub edge (on a loopback port) ever
+ * sees what it signs, and the edge takes any signature, so one key per process does: made once, off the event
+ * loop (a 2048-bit RSA key costs ~0.35 s of CPU, which `aura eval run` paid per attempt). A failure is not kept.
+ */
+function localAppKey(): Promise<string> {
+  runKey ??= promisify(generateKeyPair)("rsa", { modulusLength: 2048 }).then(
+    ({ privateKey }) => privateKey.export({ type: "pkcs1", format: "pem" }) as string,
+    (error: unknown) => {
+      runKey = undefined;
+      throw error;
+    },
+  );
+  return runKey;
 }
 
 /** Variables of a GitHub App `.env` that local mode sets itself (the run never talks to GitHub). */
@@ -116,7 +135,7 @@ async function prepareRun(options: LocalRunOptions): Promise<RunSetup> {
   const dataDir = path.join(repo.gitDir, "aura");
   const edgePort = await getFreePort();
   const secret = randomBytes(24).toString("hex");
-  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+  const privateKey = await localAppKey();
   const config = loadConfig({
     ...env,
     APP_ID: "1",
@@ -357,7 +376,7 @@ function settled(now: Snapshot, input: WatchInput, planOnly: boolean): boolean {
   const done = now.tasks.every((task) => {
     if (SETTLED_TASK.includes(task.state)) return true;
     if (task.state !== "pr_open" || task.pr === null) return false;
-    const head = (input.edge.pullJson(task.pr) as { head: { sha: string } }).head.sha;
+    const head = input.edge.pullHeadSha(task.pr);
     const gate = input.edge.statuses.filter((status) => status.context === "aura/hnsc" && status.sha === head).at(-1);
     return gate !== undefined && gate.state !== "pending" && input.edge.reviews.some((review) => review.pull === task.pr && review.commit_id === head);
   });

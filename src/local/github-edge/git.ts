@@ -14,6 +14,29 @@ export function git(bare: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd: bare, env: gitEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
 }
 
+// Answers of git commands that name only commit SHAs never change, so they are kept: the edge runs git
+// synchronously on the app's event loop (local mode serves it in the app's process), and a pull request's JSON
+// is read on every request about it and on every check of local mode's watch loop. Bounded, oldest out first.
+const FIXED_ANSWERS = 256;
+const fixedAnswers = new Map<string, string>();
+const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/**
+ * `git` for a command whose answer depends only on the commits it names (`merge-base A B`, `diff A B`,
+ * `rev-list --count A..B`, `log A..B`): `commits` must be full SHAs, so the answer is the same every time and is
+ * kept. Anything else (a ref, an abbreviation) runs git each time, as `git` does.
+ */
+export function gitOnCommits(bare: string, commits: readonly string[], ...args: string[]): string {
+  if (commits.length === 0 || !commits.every((sha) => FULL_SHA.test(sha))) return git(bare, ...args);
+  const key = `${bare}\u0000${args.join("\u0000")}`;
+  const kept = fixedAnswers.get(key);
+  if (kept !== undefined) return kept;
+  const answer = git(bare, ...args);
+  fixedAnswers.set(key, answer);
+  if (fixedAnswers.size > FIXED_ANSWERS) fixedAnswers.delete(fixedAnswers.keys().next().value as string);
+  return answer;
+}
+
 /** `git` that answers undefined where git fails (an unknown ref or object). */
 export function tryGit(bare: string, ...args: string[]): string | undefined {
   try {

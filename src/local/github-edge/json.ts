@@ -2,7 +2,7 @@
 // (its SHAs, size and commit count read from git), a comment and a review.
 import { changedFilesFromUnifiedDiff } from "../../github/local-diff.js";
 import type { EdgeContext } from "./context.js";
-import { git, resolveCommit } from "./git.js";
+import { gitOnCommits, resolveCommit } from "./git.js";
 import { userOf, type Comment, type Pull, type Review } from "./store.js";
 
 /** The repository object as webhook payloads and `GET /repos/{owner}/{repo}` carry it. */
@@ -33,12 +33,12 @@ export function storedPull(ctx: EdgeContext, number: number): Pull {
 export function pullShas(ctx: EdgeContext, pull: Pull): { head: string; base: string; mergeBase: string } {
   const head = resolveCommit(ctx.bare, `refs/heads/${pull.head}`) ?? "";
   const base = resolveCommit(ctx.bare, `refs/heads/${pull.base}`) ?? "";
-  return { head, base, mergeBase: git(ctx.bare, "merge-base", base, head).trim() };
+  return { head, base, mergeBase: gitOnCommits(ctx.bare, [base, head], "merge-base", base, head).trim() };
 }
 
 /** The files a pull request changes, from the merge base to its head (GitHub's three-dot diff). */
 export function pullDiffFiles(ctx: EdgeContext, shas: { head: string; mergeBase: string }) {
-  return changedFilesFromUnifiedDiff(git(ctx.bare, "diff", "--no-color", "-M", shas.mergeBase, shas.head));
+  return changedFilesFromUnifiedDiff(gitOnCommits(ctx.bare, [shas.mergeBase, shas.head], "diff", "--no-color", "-M", shas.mergeBase, shas.head));
 }
 
 /** The pull request as `GET /repos/{owner}/{repo}/pulls/{n}` returns it. */
@@ -46,7 +46,7 @@ export function pullJson(ctx: EdgeContext, number: number): Record<string, unkno
   const pull = storedPull(ctx, number);
   const shas = pullShas(ctx, pull);
   const files = pullDiffFiles(ctx, shas);
-  const commits = Number(git(ctx.bare, "rev-list", "--count", `${shas.mergeBase}..${shas.head}`).trim());
+  const commits = Number(gitOnCommits(ctx.bare, [shas.mergeBase, shas.head], "rev-list", "--count", `${shas.mergeBase}..${shas.head}`).trim());
   const repo = repositoryJson(ctx);
   return {
     url: `${ctx.api}${ctx.prefix}/pulls/${number}`,

@@ -26,7 +26,7 @@ import { pruneDeliveries } from "../queue/prune-deliveries.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
-import { sandboxStatus, type SandboxOptions } from "../workspace/index.js";
+import { sandboxStatus, type KubernetesSandboxConfig, type SandboxOptions } from "../workspace/index.js";
 import { BodyBudget, withBodyLimit } from "./body-limit.js";
 import { healthHandler, mayReadDetail } from "./health.js";
 import { createLogger, withJobContext } from "../observability/log.js";
@@ -178,13 +178,30 @@ export function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
     onEgress: (event) => {
       if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
       else log.debug({ egress: event }, "setup sandbox: registry connection");
+    ...(config.AURA_SANDBOX === "kubernetes" ? { kubernetes: kubernetesSandboxConfig(config) } : {}),
     },
   };
 }
 
 /** Detected once, at start: whether bubblewrap starts and which limit mechanism works. */
 function logSandboxAtStart(sandboxAtStart: ReturnType<typeof sandboxStatus>, log: Logger): void {
-  if (sandboxAtStart.mode === "bwrap") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
+  if (sandboxAtStart.mode === "bwrap" || sandboxAtStart.mode === "kubernetes") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
+/** AURA_SANDBOX=kubernetes: the Jobs' settings (loadConfig has checked that the required ones are set). */
+function kubernetesSandboxConfig(config: AppConfig): KubernetesSandboxConfig {
+  const host = config.KUBERNETES_SERVICE_HOST ?? "";
+  return {
+    apiUrl: config.AURA_SANDBOX_K8S_API_URL ?? `https://${host.includes(":") ? `[${host}]` : host}:${config.KUBERNETES_SERVICE_PORT}`,
+    serviceAccountDir: config.AURA_SANDBOX_K8S_SERVICE_ACCOUNT_DIR,
+    ...(config.AURA_SANDBOX_K8S_NAMESPACE ? { namespace: config.AURA_SANDBOX_K8S_NAMESPACE } : {}),
+    image: config.AURA_SANDBOX_K8S_IMAGE ?? "",
+    pvc: config.AURA_SANDBOX_K8S_PVC ?? "",
+    mountPath: config.AURA_SANDBOX_K8S_MOUNT_PATH ?? "",
+    runAsUser: config.AURA_SANDBOX_K8S_RUN_AS_USER,
+    cpu: config.AURA_SANDBOX_K8S_CPU,
+    startTimeoutMs: config.AURA_SANDBOX_K8S_START_TIMEOUT_SECONDS * 1000,
+  };
+}
+
   else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
   else if (sandboxAtStart.missing === "")
     log.warn(

@@ -35,6 +35,7 @@ export {
   type SandboxStatus,
 } from "./sandbox.js";
 export { probeLimits, SandboxLimitsUnavailableError, type LimitProbe } from "./sandbox-limits.js";
+export type { KubernetesSandboxConfig } from "./kubernetes-sandbox.js";
 export { slugify, taskBranchName } from "./slugify.js";
 export {
   changedFiles,

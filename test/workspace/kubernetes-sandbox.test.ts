@@ -78,7 +78,6 @@ async function failure(run: Promise<unknown>): Promise<SandboxStartError> {
   return error as SandboxStartError;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the Job as the fake received it */
 describe("the Job it sends", () => {
   it("is locked down: no retries, a deadline, no token, no service links, non-root, no capabilities, RuntimeDefault seccomp, read-only root", async () => {
     await runInSandbox(options(), { command: "true", cwd: tree, phase: "test", timeoutMs: 90_500 });

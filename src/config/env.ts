@@ -46,16 +46,21 @@ const hints: Record<string, string> = {
   AURA_SANDBOX_UID_BASE: "set AURA_SANDBOX_UID_BASE to a whole number from 1000 to 4294000000 (default 200000), the first host uid sandbox runs take",
   AURA_SANDBOX_UID_COUNT: "set AURA_SANDBOX_UID_COUNT to a whole number from 1 to 65536 (default 64), how many sandbox runs this host may have at once",
   AURA_SANDBOX: "set AURA_SANDBOX to bwrap (commands run in bubblewrap on this host, the default) or kubernetes (each command runs as a Kubernetes Job)",
-  AURA_SANDBOX_K8S_NAMESPACE: "set AURA_SANDBOX_K8S_NAMESPACE to a Kubernetes namespace name, or unset it to use the app's own (the service account's namespace file)",
-  AURA_SANDBOX_K8S_IMAGE: "set AURA_SANDBOX_K8S_IMAGE to the image the sandbox Jobs run commands in (it needs /bin/sh and the repositories' toolchains), e.g. ghcr.io/example/aura-sandbox:1",
-  AURA_SANDBOX_K8S_PVC: "set AURA_SANDBOX_K8S_PVC to the name of the ReadWriteMany PersistentVolumeClaim holding the workspace root (deploy/kubernetes/job-sandbox/workspaces-pvc.yaml)",
+  AURA_SANDBOX_K8S_NAMESPACE:
+    "set AURA_SANDBOX_K8S_NAMESPACE to a Kubernetes namespace name, or unset it to use the app's own (the service account's namespace file)",
+  AURA_SANDBOX_K8S_IMAGE:
+    "set AURA_SANDBOX_K8S_IMAGE to the image the sandbox Jobs run commands in (it needs /bin/sh and the repositories' toolchains), e.g. ghcr.io/example/aura-sandbox:1",
+  AURA_SANDBOX_K8S_PVC:
+    "set AURA_SANDBOX_K8S_PVC to the name of the ReadWriteMany PersistentVolumeClaim holding the workspace root (deploy/kubernetes/job-sandbox/workspaces-pvc.yaml)",
   AURA_SANDBOX_K8S_MOUNT_PATH:
     "set AURA_SANDBOX_K8S_MOUNT_PATH to the absolute path where that claim is mounted in the app's pod; the workspace root (AURA_DATA_DIR/workspaces) must be at or below it",
-  AURA_SANDBOX_K8S_RUN_AS_USER: "set AURA_SANDBOX_K8S_RUN_AS_USER to a whole number from 1 to 2147483647 (default 10001, the image's aura user), the uid sandbox Jobs run as",
+  AURA_SANDBOX_K8S_RUN_AS_USER:
+    "set AURA_SANDBOX_K8S_RUN_AS_USER to a whole number from 1 to 2147483647 (default 10001, the image's aura user), the uid sandbox Jobs run as",
   AURA_SANDBOX_K8S_CPU: 'set AURA_SANDBOX_K8S_CPU to a Kubernetes CPU quantity such as 2 or 500m (default "2")',
   AURA_SANDBOX_K8S_START_TIMEOUT_SECONDS:
     "set AURA_SANDBOX_K8S_START_TIMEOUT_SECONDS to whole seconds from 5 to 3600 (default 120), how long a sandbox pod may take to be scheduled and pull its image",
-  AURA_SANDBOX_K8S_API_URL: "set AURA_SANDBOX_K8S_API_URL to the https:// URL of the Kubernetes API server, or unset it inside a cluster (KUBERNETES_SERVICE_HOST/PORT are used)",
+  AURA_SANDBOX_K8S_API_URL:
+    "set AURA_SANDBOX_K8S_API_URL to the https:// URL of the Kubernetes API server, or unset it inside a cluster (KUBERNETES_SERVICE_HOST/PORT are used)",
   AURA_SANDBOX_K8S_SERVICE_ACCOUNT_DIR:
     "set AURA_SANDBOX_K8S_SERVICE_ACCOUNT_DIR to an absolute directory holding token, ca.crt and namespace (default /var/run/secrets/kubernetes.io/serviceaccount)",
   KUBERNETES_SERVICE_HOST: "KUBERNETES_SERVICE_HOST is set by Kubernetes in every pod; unset it outside a cluster",
@@ -172,10 +177,6 @@ export const Env = z
     AURA_SANDBOX_CGROUP: optionalText.refine((value) => value === undefined || path.isAbsolute(value), { message: "must be an absolute path" }),
     AURA_SANDBOX_UID_BASE: z.coerce.number().int().min(1000).max(4_294_000_000).default(200_000),
     AURA_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(65_536).default(64),
-    AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
-    AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
-    AURA_EDIT_MAX_FILE_BYTES: z.coerce
-      .number()
     // Which back end runs setup and test commands (src/workspace/sandbox.ts, kubernetes-sandbox.ts).
     AURA_SANDBOX: z.enum(["bwrap", "kubernetes"]).default("bwrap"),
     AURA_SANDBOX_K8S_NAMESPACE: optionalText.refine((value) => value === undefined || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value), {
@@ -199,6 +200,10 @@ export const Env = z
       .transform((value) => value ?? "/var/run/secrets/kubernetes.io/serviceaccount"),
     KUBERNETES_SERVICE_HOST: optionalText,
     KUBERNETES_SERVICE_PORT: z.coerce.number().int().min(1).max(65535).default(443),
+    AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
+    AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    AURA_EDIT_MAX_FILE_BYTES: z.coerce
+      .number()
       .int()
       .min(1)
       .max(1024 ** 3)
@@ -226,13 +231,13 @@ export const Env = z
     GITHUB_TOKEN: optionalText,
   })
   .superRefine((env, ctx) => {
+    if (env.AURA_SANDBOX === "kubernetes") requireKubernetesSandbox(env, ctx);
     if (env.MIGRATION_DATABASE_URL !== undefined && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: "custom", path: ["MIGRATION_DATABASE_URL"], message: "needs DATABASE_URL (the app's own role) as well" });
     }
     if (env.APP_ID !== undefined && env.PRIVATE_KEY === undefined && env.PRIVATE_KEY_PATH === undefined) {
       ctx.addIssue({ code: "custom", path: ["PRIVATE_KEY"], message: "is required when APP_ID is set" });
     }
-    if (env.AURA_SANDBOX === "kubernetes") requireKubernetesSandbox(env, ctx);
     // Probot falls back to a well-known default secret; a real app must never accept forged deliveries.
     if (env.APP_ID !== undefined && env.WEBHOOK_SECRET === undefined) {
       ctx.addIssue({ code: "custom", path: ["WEBHOOK_SECRET"], message: "is required when APP_ID is set" });
@@ -278,7 +283,11 @@ function requireKubernetesSandbox(
   need("AURA_SANDBOX_K8S_PVC", env.AURA_SANDBOX_K8S_PVC);
   need("AURA_SANDBOX_K8S_MOUNT_PATH", env.AURA_SANDBOX_K8S_MOUNT_PATH);
   if (env.AURA_SANDBOX_K8S_API_URL === undefined && env.KUBERNETES_SERVICE_HOST === undefined)
-    ctx.addIssue({ code: "custom", path: ["AURA_SANDBOX_K8S_API_URL"], message: "is required when AURA_SANDBOX=kubernetes outside a cluster (no KUBERNETES_SERVICE_HOST)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["AURA_SANDBOX_K8S_API_URL"],
+      message: "is required when AURA_SANDBOX=kubernetes outside a cluster (no KUBERNETES_SERVICE_HOST)",
+    });
   const mount = env.AURA_SANDBOX_K8S_MOUNT_PATH;
   const relative = mount === undefined ? "" : path.relative(mount, path.resolve(env.AURA_DATA_DIR, "workspaces"));
   if (mount !== undefined && path.isAbsolute(mount) && (relative.startsWith("..") || path.isAbsolute(relative)))

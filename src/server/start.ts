@@ -175,17 +175,14 @@ export function sandboxOptions(config: AppConfig, log: Logger): SandboxOptions {
     allowInstallScripts: config.AURA_SETUP_INSTALL_SCRIPTS,
     ...(config.AURA_SANDBOX_CGROUP ? { cgroupDir: config.AURA_SANDBOX_CGROUP } : {}),
     uidPool: { base: config.AURA_SANDBOX_UID_BASE, count: config.AURA_SANDBOX_UID_COUNT },
+    ...(config.AURA_SANDBOX === "kubernetes" ? { kubernetes: kubernetesSandboxConfig(config) } : {}),
     onEgress: (event) => {
       if (event.decision === "refused") log.warn({ egress: event }, "setup sandbox: refused a connection to a host that is not an allowed registry");
       else log.debug({ egress: event }, "setup sandbox: registry connection");
-    ...(config.AURA_SANDBOX === "kubernetes" ? { kubernetes: kubernetesSandboxConfig(config) } : {}),
     },
   };
 }
 
-/** Detected once, at start: whether bubblewrap starts and which limit mechanism works. */
-function logSandboxAtStart(sandboxAtStart: ReturnType<typeof sandboxStatus>, log: Logger): void {
-  if (sandboxAtStart.mode === "bwrap" || sandboxAtStart.mode === "kubernetes") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
 /** AURA_SANDBOX=kubernetes: the Jobs' settings (loadConfig has checked that the required ones are set). */
 function kubernetesSandboxConfig(config: AppConfig): KubernetesSandboxConfig {
   const host = config.KUBERNETES_SERVICE_HOST ?? "";
@@ -202,6 +199,9 @@ function kubernetesSandboxConfig(config: AppConfig): KubernetesSandboxConfig {
   };
 }
 
+/** Detected once, at start: whether bubblewrap starts and which limit mechanism works. */
+function logSandboxAtStart(sandboxAtStart: ReturnType<typeof sandboxStatus>, log: Logger): void {
+  if (sandboxAtStart.mode === "bwrap" || sandboxAtStart.mode === "kubernetes") log.info({ sandbox: sandboxAtStart }, "sandbox ready");
   else if (sandboxAtStart.mode === "unavailable") log.warn({ sandbox: sandboxAtStart }, "no complete sandbox: setup and test commands are refused");
   else if (sandboxAtStart.missing === "")
     log.warn(

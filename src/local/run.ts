@@ -278,20 +278,53 @@ function playWebhooks(aura: RunningAura, secret: string) {
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
   const errors: string[] = [];
+  const delivered: (() => void)[] = [];
   return {
     send(delivery: Delivery) {
       pending++;
       chain = chain
         .then(() => deliver(aura.port, secret, delivery))
         .catch((error: unknown) => void errors.push(error instanceof Error ? error.message : String(error)))
-        .finally(() => void pending--);
+        .finally(() => {
+          pending--;
+          for (const listener of delivered) listener();
+        });
     },
     get idle() {
       return pending === 0;
     },
+    /** Calls `listener` after each delivery has been answered (or has failed). */
+    onDelivered(listener: () => void) {
+      delivered.push(listener);
+    },
     errors,
   };
 }
+
+/**
+ * The watch loop's pause: it ends after `ms`, or at once when something the loop looks at may have changed (the
+ * edge recorded a pull request, comment, status or review; a webhook delivery was answered). What changes only in
+ * the database (a job's state, a job ending) is seen at the next check, at most `ms` later.
+ */
+function wakeablePause() {
+  let wake: (() => void) | undefined;
+  return {
+    wake: () => wake?.(),
+    pause: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => done(), ms);
+        const done = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+        wake = done;
+      }),
+  };
+}
+
+/** How long the watch loop waits between two checks of the database when nothing wakes it earlier. */
+const CHECK_MS = 100;
 
 type WatchInput = {
   pool: ReturnType<typeof createPool>;
@@ -372,15 +405,15 @@ function settled(now: Snapshot, input: WatchInput, planOnly: boolean): boolean {
   if (!input.player.idle || now.requirement === undefined) return false;
   if (planOnly) return now.requirement === "cancelled" && now.jobs === 0;
   if (SETTLED_REQUIREMENT.includes(now.requirement) && now.jobs === 0) return true;
-  if (now.requirement !== "in_progress" || now.tasks.length === 0) return false;
-  const done = now.tasks.every((task) => {
+  if (now.requirement !== "in_progress" || now.tasks.length === 0 || now.jobs > 0) return false;
+  // Only now the edge is asked for heads (a git read on this event loop), not on every check while roles work.
+  return now.tasks.every((task) => {
     if (SETTLED_TASK.includes(task.state)) return true;
     if (task.state !== "pr_open" || task.pr === null) return false;
     const head = input.edge.pullHeadSha(task.pr);
     const gate = input.edge.statuses.filter((status) => status.context === "aura/hnsc" && status.sha === head).at(-1);
     return gate !== undefined && gate.state !== "pending" && input.edge.reviews.some((review) => review.pull === task.pr && review.commit_id === head);
   });
-  return done && now.jobs === 0;
 }
 
 async function watch(input: WatchInput): Promise<{ approved: boolean; notes: string[] }> {
@@ -391,6 +424,9 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
   let closing = false;
   let last = "";
   let lastAt = 0;
+  const between = wakeablePause();
+  edge.onEvent(() => between.wake());
+  player.onDelivered(() => between.wake());
   for (;;) {
     const now = await snapshot(input);
     const step = stepOf(now, edge);
@@ -425,7 +461,7 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
       notes.push(`Stopped waiting after ${Math.round((deadline - input.started) / 60_000)} minutes; the report shows where the run was.`);
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await between.pause(CHECK_MS);
   }
   for (const error of player.errors) notes.push(`A webhook delivery failed: ${error}`);
   return { approved, notes };

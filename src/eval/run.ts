@@ -9,6 +9,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -223,7 +224,7 @@ async function keepTrajectory(databaseUrl: string, report: LocalReport, file: st
 
 async function runAttempt(
   item: Attempt,
-  context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined },
+  context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined; removals: Promise<void>[] },
 ): Promise<AttemptResult> {
   const { input, repo, databaseUrl, traffic } = context;
   const name = slug(item);
@@ -249,7 +250,10 @@ async function runAttempt(
   const heads = report.tasks.flatMap((task) => (task.headSha ? [task.headSha] : []));
   const source: GitTarget = { gitDir: path.join(dir, ".git"), protocols: [] };
   const grade = await gradeAttempt({ task: item.task, source, heads, sandbox: input.sandbox, ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) });
-  rmSync(dir, { recursive: true, force: true });
+  // The scratch repository (1,000 files and the app's work trees take ~0.2 s to delete) goes while the slot's next
+  // attempt starts; runEval waits for every removal before it returns. A killed run's leftover is removed when
+  // the attempt runs again (scratchRepository).
+  context.removals.push(rm(dir, { recursive: true, force: true }));
   return {
     instance_id: item.task.instance_id,
     employee: item.employee,
@@ -346,6 +350,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   let databases: Awaited<ReturnType<typeof evalDatabases>> | undefined;
   let store: EvalResultsStore | undefined;
   let runId = 0;
+  const removals: Promise<void>[] = [];
   try {
     mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
     mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
@@ -359,7 +364,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
         const label = `${item.task.instance_id} × ${item.employee} #${item.attempt}`;
         input.onProgress(`[${++started}/${total}] ${label}: working`);
         if (stopping) return;
-        const result = await runAttempt(item, { input, repo, databaseUrl, traffic }).catch((error: unknown) => {
+        const result = await runAttempt(item, { input, repo, databaseUrl, traffic, removals }).catch((error: unknown) => {
           stopping = true;
           throw error;
         });
@@ -375,10 +380,12 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     const settled = await Promise.allSettled(databases.slots.slice(0, Math.max(1, Math.min(input.concurrency, total))).map((url) => worker(url)));
     const failed = settled.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
+    await Promise.all(removals);
     // Attempts graded by an interrupted run whose database write was lost are recorded now; then the run ends.
     await store.record(readResults(resultsFile).filter((result) => wanted.has(keyOf(result))));
     await store.end();
   } finally {
+    await Promise.allSettled(removals);
     traffic?.restore();
     await store?.close();
     await databases?.stop();

@@ -1,6 +1,8 @@
 // GitHub access for workers: one installation client per installation, cached so that Octokit's
 // throttling plugin serialises that installation's writes, with the retry plugin for 5xx, both rate
 // limits honoured (retry-after), the no-merge guard and the invisible-character cleaner installed on every client.
+// With a shared pacer (write-pacer.ts), every write also waits for its slot from the database, so all processes
+// together keep each installation under GitHub's secondary write limits.
 import { createAppAuth } from "@octokit/auth-app";
 import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
@@ -8,6 +10,7 @@ import { ProbotOctokit } from "probot";
 import { traceGitHubRequests } from "../observability/observe.js";
 import { installGuard } from "./guard.js";
 import { installTextCleaner } from "./text-cleaner.js";
+import type { WritePacer } from "./write-pacer.js";
 
 export type InstallationOctokit = InstanceType<typeof ProbotOctokit>;
 
@@ -33,6 +36,8 @@ export function createGitHubAccess(options: {
   writeIntervalMs?: number;
   /** Unit of the wait before a retry (Retry-After seconds, or the retry plugin's backoff); tests shorten it. */
   retryUnitMs?: number;
+  /** The pacer shared by every process on the database; without it writes are paced within this process only. */
+  pacer?: WritePacer;
 }): GitHubAccess {
   const clients = new Map<number, InstallationOctokit>();
   // One write limiter for the app; the throttling plugin keys it by installation (the client `id`), so
@@ -52,7 +57,7 @@ export function createGitHubAccess(options: {
       retry: { retryAfterBaseValue: options.retryUnitMs ?? 1_000 },
       throttle: {
         id: `installation-${installationId}`,
-        write,
+        write: options.pacer ? pacedWriteGroup(write, options.pacer, installationId) : write,
         retryAfterBaseValue: options.retryUnitMs ?? 1_000,
         onRateLimit: (retryAfter: number, request: { method: string; url: string; request: { retryCount: number } }) => {
           log.warn({ retryAfter, method: request.method, url: request.url }, "GitHub rate limit reached");
@@ -71,4 +76,26 @@ export function createGitHubAccess(options: {
     return octokit;
   };
   return { forInstallation: client, forApp: () => client(0) };
+}
+
+/**
+ * The throttling plugin's `write` group with the shared pacer behind it. Before every request it counts as a
+ * write (POST, PATCH, PUT, DELETE other than token requests, and every GraphQL request, queries included: it
+ * cannot tell them apart, and counting a query is only cautious), and before each retry of one, the plugin
+ * awaits `write.key(id).schedule(options, task)`; that is the whole of its use of the group, so only that is
+ * implemented. The process's own group (maxConcurrent 1, the write interval) runs the slot-taking as its job:
+ * a process waits for one slot of an installation at a time, so one killed while writes were queued spends at
+ * most that slot. Reads never pass through here.
+ */
+function pacedWriteGroup(local: Bottleneck.Group, pacer: WritePacer, installationId: number): Bottleneck.Group {
+  const group = {
+    key: (id = "") => ({
+      schedule: async <T>(jobOptions: Bottleneck.JobOptions, task: () => PromiseLike<T>): Promise<T> => {
+        await local.key(id).schedule(jobOptions, () => pacer.take(installationId));
+        return task();
+      },
+    }),
+  };
+  // The plugin's option is typed as a whole Bottleneck.Group; it calls only key(id).schedule (see above).
+  return group as unknown as Bottleneck.Group;
 }

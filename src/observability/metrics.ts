@@ -155,6 +155,13 @@ function checkMetrics(registers: Registry[]) {
       help: "Events the last audit chain verification in this process checked.",
       registers,
     }),
+    githubWriteWait: new Histogram({
+      name: "aura_github_write_wait_seconds",
+      help: "Time a content-creating GitHub request waited for its slot from the shared write pacer, by what set the slot (now: no wait, pace: the per-minute spacing, hour: the hourly budget).",
+      labelNames: ["bound"] as const,
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
     leader: new Gauge({
       name: "aura_leader",
       help: "1 while this process is the leader (runs the periodic duties), else 0; labelled with the process's host and pid.",
@@ -251,6 +258,11 @@ export function recordVerification<R extends { ok: boolean; count: number }>(res
   m.verificationEvents.set(result.count);
   m.verificationTime.set(Date.now() / 1000);
   return result;
+}
+
+/** A GitHub write took its slot from the shared pacer (src/github/write-pacer.ts) and waits `seconds` for it. */
+export function recordGitHubWriteWait(bound: "now" | "pace" | "hour", seconds: number): void {
+  metrics().githubWriteWait.observe({ bound }, seconds);
 }
 
 export function setLeader(leading: boolean): void {

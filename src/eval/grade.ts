@@ -1,8 +1,8 @@
-// Grading one eval attempt in the sandbox, as SWE-bench grades: the attempt's work (its `aura/…` branch heads)
-// on the task's base commit, with the files the test patch touches reset to the base first, then the hidden test
-// patch applied, then the tests run with no network. Resolved when every FAIL_TO_PASS test passes and every
-// PASS_TO_PASS test still passes (by name from the runner's output, judge.ts's reading; for tasks whose unit is
-// the whole test file, when the run passes).
+// Grading one eval attempt in the sandbox, as SWE-bench grades: the attempt's work (its `aura/…` branch heads, one
+// per task of the plan, merged together) on the task's base commit, with the files the test patch touches reset
+// to the base first, then the hidden test patch applied, then the tests run with no network. Resolved when every
+// FAIL_TO_PASS test passes and every PASS_TO_PASS test still passes (by name from the runner's output, judge.ts's
+// reading; for tasks whose unit is the whole test file, when the run passes).
 import { defaultRepoCommands, git, runInSandbox, type GitTarget, type SandboxOptions } from "../workspace/index.js";
 import type { TestRun } from "./judge.js";
 import { openScratch } from "./scratch.js";
@@ -62,8 +62,10 @@ export async function gradeAttempt(input: { task: EvalTask; source: GitTarget; h
       const diff = (
         await git(input.source, ["diff", "--no-color", "--no-ext-diff", "--no-renames", "--binary", "--full-index", task.base_commit, head, "--", ...excluded])
       ).stdout;
-      if (!(await tree.apply(diff)))
-        return { resolved: false, reason: `the work at ${head.slice(0, 12)} does not apply on the base with the other tasks' work`, testSeconds: 0 };
+      // Each task's branch starts from the base, so two tasks that edit one file have diffs whose context the
+      // other changed: they are merged in three ways, as merging both branches would, and only a real conflict fails.
+      if (!(await tree.apply(diff, { threeWay: true })))
+        return { resolved: false, reason: `the work at ${head.slice(0, 12)} conflicts with the other tasks' work on the base`, testSeconds: 0 };
     }
     if (!(await tree.apply(task.test_patch))) return { resolved: false, reason: "the test patch does not apply to the attempt's work", testSeconds: 0 };
     const defaults = task.test_command === undefined ? await defaultRepoCommands(tree.path) : undefined;

@@ -14,8 +14,12 @@ export type Scratch = {
 
 export type ScratchTree = {
   path: string;
-  /** Applies a unified diff to the tree's files; false when it does not apply. */
-  apply: (patch: string) => Promise<boolean>;
+  /**
+   * Applies a unified diff to the tree's files; false when it does not apply. `threeWay`: when the context does not
+   * match (another change already touched the file), merge the diff's blobs in three ways (`git apply --3way`, the
+   * index too); false on a conflict.
+   */
+  apply: (patch: string, options?: { threeWay?: boolean }) => Promise<boolean>;
   dispose: () => Promise<void>;
 };
 
@@ -39,14 +43,15 @@ export async function openScratch(source: GitTarget): Promise<Scratch> {
     checkout: async (sha) => {
       const tree = path.join(dir, "trees", `${sha.slice(0, 12)}-${++count}`);
       await git(target, ["worktree", "add", "--quiet", "--detach", tree, sha], { cwd: target.gitDir });
-      const inTree: GitTarget = { ...target, workTree: tree };
+      // The work tree's own git dir (its index and HEAD; objects and refs come from the shared one).
+      const inTree: GitTarget = { ...target, gitDir: path.join(target.gitDir, "worktrees", path.basename(tree)), workTree: tree };
       return {
         path: tree,
-        apply: async (patch) => {
+        apply: async (patch, options = {}) => {
           if (patch === "") return true;
           const file = path.join(dir, `patch-${count}.diff`);
           await writeFile(file, patch);
-          const result = await git(inTree, ["apply", "--whitespace=nowarn", file], { okExitCodes: [1, 128] });
+          const result = await git(inTree, ["apply", "--whitespace=nowarn", ...(options.threeWay ? ["--3way"] : []), file], { okExitCodes: [1, 128] });
           await rm(file, { force: true });
           return result.exitCode === 0;
         },

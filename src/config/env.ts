@@ -67,7 +67,11 @@ const hints: Record<string, string> = {
   KUBERNETES_SERVICE_PORT: "KUBERNETES_SERVICE_PORT is set by Kubernetes in every pod: a whole number from 1 to 65535",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
-  AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000)",
+  AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000; 0 turns write pacing off, for a fake GitHub only)",
+  AURA_GITHUB_WRITES_PER_MINUTE:
+    "set AURA_GITHUB_WRITES_PER_MINUTE to a whole number from 1 to 80, GitHub's secondary limit of content-creating requests a minute per installation (default 60)",
+  AURA_GITHUB_WRITES_PER_HOUR:
+    "set AURA_GITHUB_WRITES_PER_HOUR to a whole number from 1 to 500, GitHub's secondary limit of content-creating requests an hour per installation (default 450)",
   AURA_EDIT_MAX_FILE_BYTES: "set AURA_EDIT_MAX_FILE_BYTES to whole bytes from 1 to 1073741824 (default 1048576, 1 MiB)",
   AURA_EDIT_MAX_CHANGE_BYTES: "set AURA_EDIT_MAX_CHANGE_BYTES to whole bytes from 1 to 1073741824 (default 5242880, 5 MiB)",
   AURA_BODY_BYTES_IN_FLIGHT:
@@ -202,6 +206,8 @@ export const Env = z
     KUBERNETES_SERVICE_PORT: z.coerce.number().int().min(1).max(65535).default(443),
     AURA_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).default(365),
     AURA_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    AURA_GITHUB_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(80).default(60),
+    AURA_GITHUB_WRITES_PER_HOUR: z.coerce.number().int().min(1).max(500).default(450),
     AURA_EDIT_MAX_FILE_BYTES: z.coerce
       .number()
       .int()

@@ -72,7 +72,13 @@ export function validateWritePacing(pacing: WritePacing): void {
  * episode: the first long wait logs, later ones that begin while the writes are still held up do not. Every wait is observed in the
  * aura_github_write_wait_seconds histogram, by the bound that set it.
  */
-export function createWritePacer(options: { pool: pg.Pool; log: Logger; pacing: WritePacing }): WritePacer {
+export function createWritePacer(options: {
+  pool: pg.Pool;
+  log: Logger;
+  pacing: WritePacing;
+  /** The process's own pause between one installation's writes (AURA_GITHUB_WRITE_INTERVAL_MS), to warn when it is the slower pace. */
+  intervalMs?: number;
+}): WritePacer {
   validateWritePacing(options.pacing);
   const { perMinute, perHour, minuteMs = 60_000, hourMs = 3_600_000, jitterMs = 1_000 } = options.pacing;
   const spacingMs = (minuteMs + jitterMs) / perMinute;
@@ -80,6 +86,13 @@ export function createWritePacer(options: { pool: pg.Pool; log: Logger; pacing: 
   const longWaitMs = minuteMs / 6;
   const quietUntil = new Map<string, number>();
   const log = options.log.child({ component: "github-write-pacer" });
+  const paceMs = Math.floor(minuteMs / perMinute);
+  if (options.intervalMs !== undefined && options.intervalMs > paceMs) {
+    log.warn(
+      { intervalMs: options.intervalMs, perMinute, paceMs },
+      "AURA_GITHUB_WRITE_INTERVAL_MS is longer than AURA_GITHUB_WRITES_PER_MINUTE's spacing, so each process writes more slowly than that: lower it to paceMs or less to use the full pace",
+    );
+  }
 
   // A long wait for the same reason that begins before the last one ended (plus the threshold) belongs to the
   // same episode; the hourly budget is reported even when queueing behind the pace was reported just before.

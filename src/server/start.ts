@@ -21,6 +21,7 @@ import { loadPolicySet, type Employee, type PolicySet } from "../config/policy-f
 import { CircuitBreaker } from "../models/circuit-breaker.js";
 import type { ModelClient } from "../models/model-client.js";
 import { createGitHubAccess } from "../github/octokit.js";
+import { createWritePacer, type WritePacing } from "../github/write-pacer.js";
 import { startLeaderElection, type Duty } from "../queue/leader.js";
 import { pruneDeliveries } from "../queue/prune-deliveries.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
@@ -82,6 +83,8 @@ type StartOptions = {
   /** Run only these job types (tests of one role); every other job stays queued. */
   onlyTasks?: readonly string[];
   leaderRetryMs?: number;
+  /** Tests and benchmarks against a fake GitHub: shorter windows for the shared write pacer (src/github/write-pacer.ts). */
+  githubWriteWindows?: Pick<WritePacing, "minuteMs" | "hourMs" | "jitterMs">;
 };
 
 /** Shutdown steps, run last-registered first. */
@@ -259,6 +262,16 @@ async function loadApp(
       baseUrl: config.githubApiUrl,
       log,
       writeIntervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
+      // An interval of 0 is for a fake GitHub (tests, benchmarks): no pacing, and no database call per write.
+      pacer:
+        config.AURA_GITHUB_WRITE_INTERVAL_MS > 0
+          ? createWritePacer({
+              pool,
+              log,
+              pacing: { perMinute: config.AURA_GITHUB_WRITES_PER_MINUTE, perHour: config.AURA_GITHUB_WRITES_PER_HOUR, ...options.githubWriteWindows },
+              intervalMs: config.AURA_GITHUB_WRITE_INTERVAL_MS,
+            })
+          : undefined,
     }),
     policies: options.policies ?? loadPolicySet(),
     breaker,

@@ -76,6 +76,27 @@ describe("GitHub edge: a pull request's JSON follows its branches", () => {
   });
 });
 
+describe("GitHub edge: contents at a ref follow the ref", () => {
+  it("a file changed on the branch reads anew, and a path missing before is found once committed", () => {
+    const { repo, commit } = repository("contents");
+    const edge = edgeOn(repo);
+    const read = (file: string) => edge.respond("GET", new URL(`http://edge/repos/local/widgets/contents/${file}?ref=main`), undefined);
+    const text = (reply: { json: unknown }) => Buffer.from((reply.json as { content: string }).content, "base64").toString("utf8");
+
+    const before = read("README.md");
+    const missing = read("a.js");
+    commit("README.md", "# widgets, second\n", "readme");
+    commit("a.js", "exports.a = 1;\n", "a");
+    const after = read("README.md");
+    const found = read("a.js");
+
+    expect(text(before)).toBe("# widgets\n");
+    expect(missing.status).toBe(404);
+    expect(text(after)).toBe("# widgets, second\n");
+    expect([found.status, text(found)]).toEqual([200, "exports.a = 1;\n"]);
+  });
+});
+
 describe("gitOnCommits", () => {
   it("runs git again for a command that names a ref, so a moved branch is seen", () => {
     const { repo, commit } = repository("refs");

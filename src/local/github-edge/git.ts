@@ -22,9 +22,10 @@ const fixedAnswers = new Map<string, string>();
 const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 /**
- * `git` for a command whose answer depends only on the commits it names (`merge-base A B`, `diff A B`,
- * `rev-list --count A..B`, `log A..B`): `commits` must be full SHAs, so the answer is the same every time and is
- * kept. Anything else (a ref, an abbreviation) runs git each time, as `git` does.
+ * `git` for a command whose answer depends only on the objects it names (`merge-base A B`, `diff A B`,
+ * `rev-list --count A..B`, what a path names in a commit, a tree listing): `commits` must be full SHAs, so the
+ * answer is the same every time and is kept. Anything else (a ref, an abbreviation) runs git each time, as `git`
+ * does; a failure is never kept.
  */
 export function gitOnCommits(bare: string, commits: readonly string[], ...args: string[]): string {
   if (commits.length === 0 || !commits.every((sha) => FULL_SHA.test(sha))) return git(bare, ...args);

@@ -1,7 +1,7 @@
 // Repository routes of the GitHub edge: the repository itself, a collaborator's permission, and the git side
 // read at the asked ref (file contents, the README, a recursive tree).
 import { group, NOT_FOUND, type EdgeContext, type EdgeRequest, type Reply, type Route } from "./context.js";
-import { git, readBlob, resolveCommit, tryGit } from "./git.js";
+import { gitOnCommits, readBlob, resolveCommit } from "./git.js";
 import { repositoryJson } from "./json.js";
 import { userOf } from "./store.js";
 
@@ -21,8 +21,14 @@ function collaboratorPermission(ctx: EdgeContext, { match }: EdgeRequest): Reply
 function contentJson(ctx: EdgeContext, path: string, ref: string): Reply {
   const sha = resolveCommit(ctx.bare, ref);
   if (!sha) return [404, { message: `No commit found for the ref ${ref}`, documentation_url: "https://docs.github.com/rest/repos/contents" }];
-  const blob = tryGit(ctx.bare, "rev-parse", "--verify", "--quiet", `${sha}:${path}`)?.trim();
-  if (!blob || git(ctx.bare, "cat-file", "-t", blob).trim() !== "blob") return [404, NOT_FOUND];
+  // What a path names in a commit never changes, so these answers are kept (gitOnCommits); a missing path is not.
+  let blob: string | undefined;
+  try {
+    blob = gitOnCommits(ctx.bare, [sha], "rev-parse", "--verify", "--quiet", `${sha}:${path}`).trim();
+  } catch {
+    blob = undefined;
+  }
+  if (!blob || gitOnCommits(ctx.bare, [blob], "cat-file", "-t", blob).trim() !== "blob") return [404, NOT_FOUND];
   const content = readBlob(ctx.bare, blob);
   const file = { type: "file", encoding: "base64", size: content.length, name: path.split("/").pop(), path, sha: blob };
   return [200, { ...file, content: content.toString("base64"), url: `${ctx.api}${ctx.prefix}/contents/${path}?ref=${ref}` }];
@@ -40,7 +46,7 @@ function getReadme(ctx: EdgeContext, { query }: EdgeRequest): Reply {
 function getTree(ctx: EdgeContext, { match }: EdgeRequest): Reply {
   const sha = resolveCommit(ctx.bare, group(match, 1));
   if (!sha) return [404, NOT_FOUND];
-  const listing = git(ctx.bare, "ls-tree", "-r", "-t", "-l", sha)
+  const listing = gitOnCommits(ctx.bare, [sha], "ls-tree", "-r", "-t", "-l", sha)
     .trim()
     .split("\n")
     .filter((line) => line !== "");
@@ -49,7 +55,7 @@ function getTree(ctx: EdgeContext, { match }: EdgeRequest): Reply {
     const [mode, type, objectSha, size] = meta.split(/\s+/);
     return { path, mode, type, sha: objectSha, ...(type === "blob" ? { size: Number(size) } : {}) };
   });
-  return [200, { sha: git(ctx.bare, "rev-parse", `${sha}^{tree}`).trim(), url: "", tree, truncated: false }];
+  return [200, { sha: gitOnCommits(ctx.bare, [sha], "rev-parse", `${sha}^{tree}`).trim(), url: "", tree, truncated: false }];
 }
 
 export const repositoryRoutes: Route[] = [

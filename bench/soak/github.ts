@@ -24,6 +24,8 @@ export type SoakGitHub = {
   counts: ApiCounts;
   hooks: { delivered: number; failedEverywhere: number; redelivered: number; triedNext: number };
   addRepository: (options: GitHubEdgeOptions) => GitHubEdge;
+  /** Calls `listener` after every write the edge answered 2xx: a push has no REST request, a PR update has one. */
+  onWrite: (listener: (repo: string, method: string, path: string) => void) => void;
   /** Sends a webhook as GitHub does (its own guid), to the app processes in turn. */
   send: (delivery: Delivery) => Promise<void>;
   close: () => Promise<void>;
@@ -70,6 +72,7 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
   const hooks = { delivered: 0, failedEverywhere: 0, redelivered: 0, triedNext: 0 };
   const log: HookDelivery[] = [];
   const random = seeded(input.faults.seed);
+  const writeListeners: ((repo: string, method: string, path: string) => void)[] = [];
   let turn = 0;
 
   /** One attempt at a delivery: each process once, starting with the next in turn; recorded as GitHub lists it. */
@@ -143,6 +146,8 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
     }
     if (!edge) return [404, { message: "Not Found" }];
     const answer = edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body);
+    const repo = /^\/repos\/[^/]+\/([^/]+)/.exec(pathname)?.[1];
+    if (write && repo && answer.status < 300) for (const listener of writeListeners) listener(repo, method, pathname);
     return [answer.status, answer.json];
   }
 
@@ -185,6 +190,7 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
       edges.set(options.name, edge);
       return edge;
     },
+    onWrite: (listener) => void writeListeners.push(listener),
     send: (delivery) => attempt(randomUUID(), delivery.event, JSON.stringify(delivery.payload), false),
     close: () =>
       new Promise<void>((resolve) => {

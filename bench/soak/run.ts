@@ -103,13 +103,40 @@ function createRepositories(root: string, count: number): string[] {
   });
 }
 
-type Repository = { name: string; fullName: string; issue: number; edge: GitHubEdge; build: ReturnType<typeof deliveryBuilder>; merged: Set<number> };
+type Repository = {
+  name: string;
+  fullName: string;
+  issue: number;
+  edge: GitHubEdge;
+  build: ReturnType<typeof deliveryBuilder>;
+  merged: Set<number>;
+  /** The head each open pull request was last announced with (opened or synchronize). */
+  heads: Map<number, string>;
+};
+
+const headOf = (repo: Repository, number: number) => (repo.edge.pullJson(number) as { head: { sha: string } }).head.sha;
+
+/**
+ * GitHub's `pull_request.synchronize`: a push to a pull request's branch (a retried work run pushes again) is
+ * announced. A push reaches the bare repository without a REST request; the app updates the PR's body after
+ * every push, so its PATCH is where the soak looks whether the head moved.
+ */
+function announcePush(github: SoakGitHub, repo: Repository, number: number): void {
+  const pull = repo.edge.pulls.get(number);
+  const before = repo.heads.get(number);
+  if (!pull || pull.state !== "open" || before === undefined) return;
+  const after = headOf(repo, number);
+  if (after === before) return;
+  repo.heads.set(number, after);
+  const opened = repo.build.pullOpened(number);
+  void github.send({ event: "pull_request", payload: { ...opened.payload, action: "synchronize", before, after } });
+}
 
 /** The director's merge: once a pull request's head has a passing gate and the Auditor's review, merge it. */
 function mergeWhenReady(github: SoakGitHub, repo: Repository): void {
   for (const pull of repo.edge.pulls.values()) {
     if (pull.state !== "open" || repo.merged.has(pull.number)) continue;
-    const head = (repo.edge.pullJson(pull.number) as { head: { sha: string } }).head.sha;
+    const head = headOf(repo, pull.number);
     const gate = repo.edge.statuses.filter((status) => status.context === "aura/hnsc" && status.sha === head).at(-1);
     const reviewed = repo.edge.reviews.some((review) => review.pull === pull.number && review.commit_id === head);
     if (gate?.state !== "success" || !reviewed) continue;
@@ -121,7 +148,7 @@ function mergeWhenReady(github: SoakGitHub, repo: Repository): void {
 }
 
 function addRepositories(github: SoakGitHub, bares: string[]): Repository[] {
-  return bares.map((bare, index) => {
+  const repos = bares.map((bare, index) => {
     const name = nameOf(index);
     const issue = { number: issueOf(index), title: `add() subtracts in ${name}`, body: "add(2, 3) returns -1; it should return 5.", user: DIRECTOR };
     const edge = github.addRepository({
@@ -137,13 +164,24 @@ function addRepositories(github: SoakGitHub, bares: string[]): Repository[] {
       issue,
     });
     const build = deliveryBuilder(edge, { installationId: INSTALLATION_ID, issue, director: DIRECTOR, label: "aura:requirement", botLogin: BOT });
-    const repo: Repository = { name, fullName: `${OWNER}/${name}`, issue: issue.number, edge, build, merged: new Set() };
+    const repo: Repository = { name, fullName: `${OWNER}/${name}`, issue: issue.number, edge, build, merged: new Set(), heads: new Map() };
     edge.onEvent((event) => {
-      if (event.kind === "pull.created") void github.send(build.pullOpened(event.number));
+      if (event.kind === "pull.created") {
+        const opened = build.pullOpened(event.number);
+        repo.heads.set(event.number, (opened.payload.pull_request as { head: { sha: string } }).head.sha);
+        void github.send(opened);
+      }
       if (event.kind === "status.created" || event.kind === "review.created") mergeWhenReady(github, repo);
     });
     return repo;
   });
+  const byName = new Map(repos.map((repo) => [repo.name, repo]));
+  github.onWrite((name, method, pathname) => {
+    const pull = /\/pulls\/(\d+)$/.exec(pathname)?.[1];
+    const repo = byName.get(name);
+    if (method === "PATCH" && pull && repo) announcePush(github, repo, Number(pull));
+  });
+  return repos;
 }
 
 /** Sends the deliveries a few at a time, as GitHub sends a burst of labels. */

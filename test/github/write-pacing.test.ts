@@ -200,6 +200,31 @@ describe("GitHub write pacing shared by processes on one database", () => {
   });
 });
 
+describe("Spacing of writes that notify people (comments, pull requests, reviews)", () => {
+  const comment = (access: GitHubAccess, installation: number) =>
+    access.forInstallation(installation).request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner: "o", repo: "r", issue_number: 1, body: "hi" });
+  const noticeTimes = (installation: number) => github.arrivals.filter((a) => a.installation === installation && a.path.endsWith("/comments")).map((a) => a.at).sort((a, b) => a - b);
+  const access = (writeIntervalMs: number) =>
+    createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: github.url, log: pino({ level: "silent" }), writeIntervalMs, retryUnitMs: 1 });
+
+  it("follows the write interval: three intervals apart, and not held 3 s apart against a fake GitHub (interval 0)", async () => {
+    const paced = access(200);
+    // A read first, so the installation token is fetched before the writes that are timed.
+    await paced.forInstallation(107).request("GET /repos/{owner}/{repo}", { owner: "o", repo: "r" });
+    await Promise.all([1, 2, 3].map(() => comment(paced, 107)));
+    const pacedTimes = noticeTimes(107);
+    expect(pacedTimes[1]! - pacedTimes[0]!).toBeGreaterThanOrEqual(590);
+    expect(pacedTimes[2]! - pacedTimes[1]!).toBeGreaterThanOrEqual(590);
+
+    // The plugin's own default would hold each of these 3 s after the one before (over 6 s for three).
+    const fake = access(0);
+    await Promise.all([1, 2, 3].map(() => comment(fake, 108)));
+    const fakeTimes = noticeTimes(108);
+    expect(fakeTimes).toHaveLength(3);
+    expect(fakeTimes[2]! - fakeTimes[0]!).toBeLessThan(3_000);
+  });
+});
+
 describe("GitHub write pacing configuration", () => {
   const base = { AURA_DATA_DIR: "/tmp/aura-pacing-config" };
 

@@ -32,7 +32,9 @@ async function startRecordingGitHub(): Promise<RecordingGitHub> {
       res.setHeader("content-type", "application/json");
       if (tokenFor) {
         res.statusCode = 201;
-        res.end(JSON.stringify({ token: `ghs_installation_${tokenFor[1]}`, expires_at: new Date(Date.now() + 3_600_000).toISOString(), repository_selection: "all" }));
+        res.end(
+          JSON.stringify({ token: `ghs_installation_${tokenFor[1]}`, expires_at: new Date(Date.now() + 3_600_000).toISOString(), repository_selection: "all" }),
+        );
         return;
       }
       const installation = Number(/ghs_installation_(\d+)/.exec(req.headers.authorization ?? "")?.[1] ?? 0);
@@ -94,13 +96,18 @@ function startProcess(pacing: WritePacing, databaseUrl = db.url): AppProcess {
 
 // Content-creating requests of every method; none is one the throttling plugin also spaces as notifying (comments, issues, pulls).
 const writes = [
-  (octokit: InstallationOctokit) => octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", { owner: "o", repo: "r", sha: "a".repeat(40), state: "pending" }),
-  (octokit: InstallationOctokit) => octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner: "o", repo: "r", comment_id: 1, body: "progress" }),
-  (octokit: InstallationOctokit) => octokit.request("PUT /repos/{owner}/{repo}/issues/{issue_number}/labels", { owner: "o", repo: "r", issue_number: 1, labels: ["aura"] }),
-  (octokit: InstallationOctokit) => octokit.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", { owner: "o", repo: "r", issue_number: 1, name: "aura" }),
+  (octokit: InstallationOctokit) =>
+    octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", { owner: "o", repo: "r", sha: "a".repeat(40), state: "pending" }),
+  (octokit: InstallationOctokit) =>
+    octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner: "o", repo: "r", comment_id: 1, body: "progress" }),
+  (octokit: InstallationOctokit) =>
+    octokit.request("PUT /repos/{owner}/{repo}/issues/{issue_number}/labels", { owner: "o", repo: "r", issue_number: 1, labels: ["aura"] }),
+  (octokit: InstallationOctokit) =>
+    octokit.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", { owner: "o", repo: "r", issue_number: 1, name: "aura" }),
 ];
 let sent = 0;
-const write = (process: AppProcess, installation: number) => (writes[sent++ % writes.length] as (typeof writes)[number])(process.github.forInstallation(installation));
+const write = (process: AppProcess, installation: number) =>
+  (writes[sent++ % writes.length] as (typeof writes)[number])(process.github.forInstallation(installation));
 
 const read = (process: AppProcess, installation: number) =>
   process.github.forInstallation(installation).request("GET /repos/{owner}/{repo}", { owner: "o", repo: "r" });
@@ -159,7 +166,9 @@ describe("GitHub write pacing shared by processes on one database", () => {
     expect(times).toHaveLength(12);
     expect(mostInAnyWindow(times, 3_000)).toBeLessThanOrEqual(6);
     expect((times[6] as number) - (times[0] as number)).toBeGreaterThanOrEqual(3_000);
-    const warnings = processes.map((process) => process.logs.filter((line) => line.installationId === 104 && /hourly GitHub write budget/.test(line.msg)).length);
+    const warnings = processes.map(
+      (process) => process.logs.filter((line) => line.installationId === 104 && /hourly GitHub write budget/.test(line.msg)).length,
+    );
     expect(Math.max(...warnings)).toBe(1);
     expect(await metrics().registry.metrics()).toMatch(/aura_github_write_wait_seconds_count\{bound="hour"\} [1-9]/);
   });
@@ -202,8 +211,14 @@ describe("GitHub write pacing shared by processes on one database", () => {
 
 describe("Spacing of writes that notify people (comments, pull requests, reviews)", () => {
   const comment = (access: GitHubAccess, installation: number) =>
-    access.forInstallation(installation).request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner: "o", repo: "r", issue_number: 1, body: "hi" });
-  const noticeTimes = (installation: number) => github.arrivals.filter((a) => a.installation === installation && a.path.endsWith("/comments")).map((a) => a.at).sort((a, b) => a - b);
+    access
+      .forInstallation(installation)
+      .request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner: "o", repo: "r", issue_number: 1, body: "hi" });
+  const noticeTimes = (installation: number) =>
+    github.arrivals
+      .filter((a) => a.installation === installation && a.path.endsWith("/comments"))
+      .map((a) => a.at)
+      .sort((a, b) => a - b);
   const access = (writeIntervalMs: number) =>
     createGitHubAccess({ appId: 123, privateKey: testPrivateKey, baseUrl: github.url, log: pino({ level: "silent" }), writeIntervalMs, retryUnitMs: 1 });
 
@@ -260,6 +275,9 @@ describe("GitHub write pacing configuration", () => {
     createWritePacer({ pool: db.pool, log, pacing: { perMinute: 80, perHour: 450 }, intervalMs: 750 });
 
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ paceMs: 750, msg: expect.stringMatching(/AURA_GITHUB_WRITE_INTERVAL_MS is longer than AURA_GITHUB_WRITES_PER_MINUTE's spacing/) });
+    expect(lines[0]).toMatchObject({
+      paceMs: 750,
+      msg: expect.stringMatching(/AURA_GITHUB_WRITE_INTERVAL_MS is longer than AURA_GITHUB_WRITES_PER_MINUTE's spacing/),
+    });
   });
 });

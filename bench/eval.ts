@@ -196,7 +196,10 @@ async function measureEvalRun(temp: string): Promise<void> {
   // Seconds inside sandbox runs so far (every setup and test run of this process: the agent's, the Auditor's on
   // head and base, grading's), read when each attempt starts and ends; the app runs in this process.
   const sandboxed: Promise<number>[] = [];
-  const sandboxSeconds = async () => (await metrics().sandboxDuration.get()).values.filter((value) => value.metricName === "aura_sandbox_run_seconds_sum").reduce((sum, value) => sum + value.value, 0);
+  const sandboxSeconds = async () =>
+    (await metrics().sandboxDuration.get()).values
+      .filter((value) => value.metricName === "aura_sandbox_run_seconds_sum")
+      .reduce((sum, value) => sum + value.value, 0);
   try {
     const result = await runEval({
       tasksFile,
@@ -225,7 +228,16 @@ async function measureEvalRun(temp: string): Promise<void> {
           .filter((step) => step.tool === "run_tests")
           .reduce((sum, step) => sum + (step.durationMs ?? 0), 0) / 1000;
       const tests = agentTests + 2 * item.test_seconds;
-      return { wall, local: item.seconds, grade: item.test_seconds, agentTests, sandbox, estimated: wall - tests, overhead: wall - sandbox, resolved: item.resolved };
+      return {
+        wall,
+        local: item.seconds,
+        grade: item.test_seconds,
+        agentTests,
+        sandbox,
+        estimated: wall - tests,
+        overhead: wall - sandbox,
+        resolved: item.resolved,
+      };
     });
     const overhead = median(rows.map((row) => row.overhead));
     for (const [index, row] of rows.entries()) {

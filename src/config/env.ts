@@ -67,7 +67,8 @@ const hints: Record<string, string> = {
   KUBERNETES_SERVICE_PORT: "KUBERNETES_SERVICE_PORT is set by Kubernetes in every pod: a whole number from 1 to 65535",
   AURA_AUDIT_RETENTION_DAYS: "set AURA_AUDIT_RETENTION_DAYS to a whole number of days, at least 30",
   AURA_PG_PORT: "set AURA_PG_PORT to a whole number from 1 to 65535",
-  AURA_GITHUB_WRITE_INTERVAL_MS: "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000; 0 turns write pacing off, for a fake GitHub only)",
+  AURA_GITHUB_WRITE_INTERVAL_MS:
+    "set AURA_GITHUB_WRITE_INTERVAL_MS to whole milliseconds from 0 to 60000 (default 1000; 0 turns write pacing off, for a fake GitHub only)",
   AURA_GITHUB_WRITES_PER_MINUTE:
     "set AURA_GITHUB_WRITES_PER_MINUTE to a whole number from 1 to 80, GitHub's secondary limit of content-creating requests a minute per installation (default 60)",
   AURA_GITHUB_WRITES_PER_HOUR:

@@ -85,7 +85,10 @@ export function parseGitHubRemote(url: string, apiUrl: string): GitHubRepo | und
   const api = new URL(apiUrl);
   const host = api.hostname === "api.github.com" ? "github.com" : api.hostname;
   const escaped = host.replace(/[.]/g, "\\.");
-  const pattern = new RegExp(`^(?:(?:https?|ssh|git)://(?:[^@/]+@)?${escaped}(?::\\d+)?/|[^@/]+@${escaped}:)([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\\.git)?/?$`, "i");
+  const pattern = new RegExp(
+    `^(?:(?:https?|ssh|git)://(?:[^@/]+@)?${escaped}(?::\\d+)?/|[^@/]+@${escaped}:)([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\\.git)?/?$`,
+    "i",
+  );
   const match = pattern.exec(url.trim());
   return match?.[1] && match[2] ? { owner: match[1], name: match[2] } : undefined;
 }
@@ -173,7 +176,10 @@ async function ask<T>(github: MiningGitHub, call: () => Promise<{ data: unknown 
     throw new GitHubStopped(stoppedText(error, `${github.owner}/${github.name}`));
   }
   const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new GitHubStopped(`GitHub's answer for ${github.owner}/${github.name} did not have the expected shape (${parsed.error.issues[0]?.message ?? "invalid"}).`);
+  if (!parsed.success)
+    throw new GitHubStopped(
+      `GitHub's answer for ${github.owner}/${github.name} did not have the expected shape (${parsed.error.issues[0]?.message ?? "invalid"}).`,
+    );
   return parsed.data;
 }
 
@@ -186,7 +192,11 @@ export function statementOf(title: string, body: string | null | undefined): str
 
 async function issueStatement(github: MiningGitHub, numbers: number[]): Promise<{ number: number; statement: string } | undefined> {
   for (const number of numbers) {
-    const issue = await ask(github, () => github.client.request("GET /repos/{owner}/{repo}/issues/{issue_number}", { owner: github.owner, repo: github.name, issue_number: number }), IssueText);
+    const issue = await ask(
+      github,
+      () => github.client.request("GET /repos/{owner}/{repo}/issues/{issue_number}", { owner: github.owner, repo: github.name, issue_number: number }),
+      IssueText,
+    );
     if (issue) return { number, statement: statementOf(issue.title, issue.body) };
   }
   return undefined;
@@ -196,12 +206,16 @@ async function issueStatement(github: MiningGitHub, numbers: number[]): Promise<
 export async function statementFromGitHub(github: MiningGitHub, sha: string, message: string): Promise<GitHubStatement> {
   const pulls = await ask(
     github,
-    () => github.client.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", { owner: github.owner, repo: github.name, commit_sha: sha, per_page: 100 }),
+    () =>
+      github.client.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", { owner: github.owner, repo: github.name, commit_sha: sha, per_page: 100 }),
     z.array(PullOfCommit),
   );
   const pull = pulls?.find((item) => item.merged_at !== null && item.merge_commit_sha === sha);
   if (pull) {
-    const issue = await issueStatement(github, issueReferences(pull.body ?? "", { any: false }).filter((number) => number !== pull.number));
+    const issue = await issueStatement(
+      github,
+      issueReferences(pull.body ?? "", { any: false }).filter((number) => number !== pull.number),
+    );
     if (issue) return { statement: issue.statement, source: "issue", pull: pull.number, issue: issue.number };
     return { statement: statementOf(pull.title, pull.body), source: "pull request", pull: pull.number, issue: undefined };
   }

@@ -57,13 +57,18 @@ export class WritePacingUnavailable extends Error {
 export function validateWritePacing(pacing: WritePacing): void {
   const { perMinute, perHour } = pacing;
   if (!Number.isInteger(perMinute) || perMinute < 1 || perMinute > GITHUB_WRITE_LIMITS.perMinute) {
-    throw new WritePacingInvalid(`GitHub writes per minute must be a whole number from 1 to ${GITHUB_WRITE_LIMITS.perMinute} (GitHub's secondary limit); got ${perMinute}`);
+    throw new WritePacingInvalid(
+      `GitHub writes per minute must be a whole number from 1 to ${GITHUB_WRITE_LIMITS.perMinute} (GitHub's secondary limit); got ${perMinute}`,
+    );
   }
   if (!Number.isInteger(perHour) || perHour < 1 || perHour > GITHUB_WRITE_LIMITS.perHour) {
-    throw new WritePacingInvalid(`GitHub writes per hour must be a whole number from 1 to ${GITHUB_WRITE_LIMITS.perHour} (GitHub's secondary limit); got ${perHour}`);
+    throw new WritePacingInvalid(
+      `GitHub writes per hour must be a whole number from 1 to ${GITHUB_WRITE_LIMITS.perHour} (GitHub's secondary limit); got ${perHour}`,
+    );
   }
   for (const [name, value] of Object.entries({ minuteMs: pacing.minuteMs, hourMs: pacing.hourMs, jitterMs: pacing.jitterMs })) {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) throw new WritePacingInvalid(`${name} must be a number of milliseconds, 0 or more; got ${value}`);
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0))
+      throw new WritePacingInvalid(`${name} must be a number of milliseconds, 0 or more; got ${value}`);
   }
 }
 
@@ -104,7 +109,10 @@ export function createWritePacer(options: {
     if (now < quiet) return;
     const details = { installationId, nextWriteAt: slot.toISOString(), waitSeconds: Math.round(waitMs / 100) / 10, perMinute, perHour };
     if (bound === "hour") {
-      log.warn(details, "An installation used its hourly GitHub write budget (AURA_GITHUB_WRITES_PER_HOUR): its writes wait until the rolling hour frees a slot");
+      log.warn(
+        details,
+        "An installation used its hourly GitHub write budget (AURA_GITHUB_WRITES_PER_HOUR): its writes wait until the rolling hour frees a slot",
+      );
     } else {
       log.warn(details, "An installation has more GitHub writes queued than its pace (AURA_GITHUB_WRITES_PER_MINUTE): its writes wait in line");
     }

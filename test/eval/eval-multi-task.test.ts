@@ -132,7 +132,13 @@ describe.skipIf(!probe.ok)(`aura eval run on a plan of two tasks${probe.ok ? "" 
     const out = path.join(temp.dir, "two-tasks");
     const stdout = sink();
     const stderr = sink();
-    const environment: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db?.url, LOG_LEVEL: "warn", OPENAI_API_KEY: "sk-test" };
+    const environment: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: db?.url,
+      LOG_LEVEL: "warn",
+      OPENAI_API_KEY: "sk-test",
+    };
     const sandbox = sandboxOptions(loadConfig(environment), pino({ level: "silent" }));
 
     const code = await runEvalCommand(
@@ -158,7 +164,11 @@ describe.skipIf(!probe.ok)(`aura eval run on a plan of two tasks${probe.ok ? "" 
     );
 
     expect(run.code, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout) as { run_id: number; traffic: { mode: string; replayed: number }; employees: { attempts: number; resolved: number }[] };
+    const summary = JSON.parse(run.stdout) as {
+      run_id: number;
+      traffic: { mode: string; replayed: number };
+      employees: { attempts: number; resolved: number }[];
+    };
     expect(summary.traffic.mode).toBe("replay");
     expect(summary.traffic.replayed).toBeGreaterThan(0);
     expect(summary.employees[0]).toMatchObject({ attempts: 1, resolved: 1 });

@@ -45,7 +45,10 @@ export function buildMinedHistory(parent: string, name = "calc", messages: { fix
     "src/math.js": math("a - b", "a * b"),
     "test/mul.test.js": MUL_TEST,
   });
-  const fixAdd = commit(repo, 2, messages.fixAdd ?? "Fix add: it subtracted\n\nadd(2, 3) returned -1.", { "src/math.js": math("a + b", "a * b"), "test/add.test.js": ADD_TEST });
+  const fixAdd = commit(repo, 2, messages.fixAdd ?? "Fix add: it subtracted\n\nadd(2, 3) returned -1.", {
+    "src/math.js": math("a + b", "a * b"),
+    "test/add.test.js": ADD_TEST,
+  });
   const docs = commit(repo, 3, "Document usage", { "README.md": "# calc\n\n`add` and `mul`.\n" });
   const tidy = commit(repo, 4, "Tidy add", { "src/math.js": `// Sums.\n${math("a + b", "a * b")}`, "test/add.test.js": ADD_ZERO_TEST });
   const square = commit(repo, 5, "Add square", {

@@ -75,7 +75,11 @@ async function mine(args: string[], token: string | null = TOKEN) {
   const stderr = sink();
   const environment: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "silent" };
   const sandbox = sandboxOptions(loadConfig(environment), pino({ level: "silent" }));
-  const code = await runMineCommand(args, { out: stdout.stream, err: stderr.stream, github: { token: token ?? undefined, apiUrl: API, retryUnitMs: 1 } }, sandbox);
+  const code = await runMineCommand(
+    args,
+    { out: stdout.stream, err: stderr.stream, github: { token: token ?? undefined, apiUrl: API, retryUnitMs: 1 } },
+    sandbox,
+  );
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
@@ -123,7 +127,11 @@ describe.skipIf(!probe.ok)(`aura eval mine with a GitHub token${probe.ok ? "" : 
     const run = await mine([history.repo, "--limit", "1"], null);
 
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout.trim())).toMatchObject({ instance_id: `calc-${short(history.shas.fixMul)}`, repo: "calc", problem_statement: "Fix mul for negative numbers (#7)" });
+    expect(JSON.parse(run.stdout.trim())).toMatchObject({
+      instance_id: `calc-${short(history.shas.fixMul)}`,
+      repo: "calc",
+      problem_statement: "Fix mul for negative numbers (#7)",
+    });
     expect(run.stderr).toContain(
       "Problem statements are the commit messages: no GitHub token was given (--github-token or GITHUB_TOKEN), so issue and pull request text was not fetched.",
     );
@@ -142,7 +150,11 @@ describe.skipIf(!probe.ok)(`aura eval mine with a GitHub token${probe.ok ? "" : 
       .get(`${REPO_PATH}/commits/${history.shas.fixAdd}/pulls`)
       .query(true)
       .times(3)
-      .reply(403, { message: "API rate limit exceeded for user ID 1.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" }, limited);
+      .reply(
+        403,
+        { message: "API rate limit exceeded for user ID 1.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" },
+        limited,
+      );
     const out = path.join(temp.dir, "limited.jsonl");
 
     const run = await mine([history.repo, "--out", out, "--github-token", TOKEN]);
@@ -179,7 +191,9 @@ describe("aura eval mine refuses GitHub input it cannot use, with one message, b
   });
 
   it("a repository GitHub does not know (404), named with --github-repo", async () => {
-    nock(API).get("/repos/octo-org/nothing-here").reply(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/repos#get-a-repository", status: "404" });
+    nock(API)
+      .get("/repos/octo-org/nothing-here")
+      .reply(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/repos#get-a-repository", status: "404" });
 
     const message = await refused([history.repo, "--github-repo", "octo-org/nothing-here"]);
 

@@ -65,8 +65,9 @@ describe("GitHub edge: a pull request's JSON follows its branches", () => {
     const head = commit("a.js", "exports.a = 1;\n", "work");
     sh(repo, "checkout", "--quiet", "main");
     const edge = edgeOn(repo);
-    const number = (edge.respond("POST", new URL("http://edge/repos/local/widgets/pulls"), { title: "Fix", head: "aura/2-fix", base: "main" }).json as { number: number })
-      .number;
+    const number = (
+      edge.respond("POST", new URL("http://edge/repos/local/widgets/pulls"), { title: "Fix", head: "aura/2-fix", base: "main" }).json as { number: number }
+    ).number;
     edge.pullJson(number);
 
     const moved = commit("docs.md", "one\ntwo\n", "docs on main");

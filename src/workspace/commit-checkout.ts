@@ -7,6 +7,7 @@ import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { changedFilesFromUnifiedDiff } from "../github/local-diff.js";
 import type { ChangedFile } from "../github/pull-types.js";
+import { createCache } from "./seed-cache.js";
 import { GitCommandError, git, resolveCloneSource, type CloneSource, type GitTarget, type RepoLocation, type WorkspaceOptions } from "./index.js";
 
 export type CommitSource = {
@@ -55,8 +56,8 @@ async function ensureCommits(options: WorkspaceOptions, input: CommitSource, sha
   const source = resolveCloneSource({ ...input.repo, allowLocalClone: options.allowLocalClone });
   const target = cacheFor(options, source, input.repo.fullName, input.token);
   if (!existsSync(path.join(target.gitDir, "HEAD"))) {
-    await mkdir(target.gitDir, { recursive: true });
-    await git(target, ["init", "--quiet", "--bare"], { cwd: target.gitDir });
+    await mkdir(path.dirname(target.gitDir), { recursive: true });
+    await createCache(target, source);
   }
   await git(target, ["config", "remote.origin.url", source.url]);
   const missing: string[] = [];

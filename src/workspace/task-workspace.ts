@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { resolveCloneSource, type CloneSource } from "./clone-source.js";
+import { createCache } from "./seed-cache.js";
 import { GitCommandError, MergeConflictError, RefNotAllowedError } from "./errors.js";
 import { git, runGit, type GitIdentity, type GitTarget } from "./git.js";
 import { assertAuraRef } from "./refs.js";
@@ -139,8 +140,8 @@ async function makeTraversable(dir: string): Promise<void> {
 async function ensureCache(cacheDir: string, source: CloneSource, token: string | undefined): Promise<void> {
   const target = cacheTarget(cacheDir, source, token);
   if (!existsSync(path.join(cacheDir, "HEAD"))) {
-    await mkdir(cacheDir, { recursive: true });
-    await git(target, ["init", "--quiet", "--bare"], { cwd: cacheDir });
+    await mkdir(path.dirname(cacheDir), { recursive: true });
+    await createCache(target, source);
     await git(target, ["config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"]);
   }
   // The URL carries no credentials; it is rewritten each time so a changed source takes effect.

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { withDetachedCheckout } from "../../src/workspace/commit-checkout.js";
 import { CloneSourceNotAllowedError, GitCommandError, MergeConflictError, RefNotAllowedError } from "../../src/workspace/errors.js";
 import { git } from "../../src/workspace/git.js";
 import { safeWriteFile } from "../../src/workspace/safe-path.js";
@@ -259,6 +260,39 @@ describe("task workspace with a real git remote", () => {
 
     await expect(attempt).rejects.toBeInstanceOf(CloneSourceNotAllowedError);
     expect(existsSync(path.join(options.root, "cache"))).toBe(false);
+  });
+
+  it("starts the caches of a local source from its object files, keeps only the refs fetched, and still follows the remote", async () => {
+    const head = remote.refs()["refs/heads/main"] as string;
+    const looseFile = (gitDir: string) => path.join(gitDir, "objects", head.slice(0, 2), head.slice(2));
+
+    const workspace = await prepare();
+    const audited = await withDetachedCheckout(
+      options,
+      { repo: { fullName: "octo/app", githubWebUrl: "https://github.com", cloneUrl: remote.url }, sha: head },
+      async (tree) => readFileSync(path.join(tree, "README.md"), "utf8"),
+    );
+    const auditCache = path.join(options.root, "audit-cache", readdirSync(path.join(options.root, "audit-cache"))[0] as string);
+    sh(remote.personClone("mover"), "commit", "--quiet", "--allow-empty", "-m", "Move main");
+    sh(path.join(temp.dir, "person-mover"), "push", "--quiet", "origin", "main");
+    const moved = await prepare("aura/13-next");
+
+    // The remote's object files are shared (hard-linked), not fetched into a pack of the cache's own.
+    expect(statSync(looseFile(remote.bare)).nlink).toBeGreaterThanOrEqual(3);
+    expect(statSync(looseFile(workspace.cacheDir)).ino).toBe(statSync(looseFile(remote.bare)).ino);
+    expect(statSync(looseFile(auditCache)).ino).toBe(statSync(looseFile(remote.bare)).ino);
+    expect(audited).toBe("# App\n");
+    // Only what the cache's own fetches and branches wrote: no copy of the remote's refs or remote settings.
+    expect(sh(workspace.cacheDir, "for-each-ref", "--format=%(refname)").trim().split("\n").sort()).toEqual([
+      "refs/heads/aura/12-add-the-greeting",
+      "refs/heads/aura/13-next",
+      "refs/remotes/origin/main",
+    ]);
+    expect(sh(auditCache, "for-each-ref", "--format=%(refname)").trim()).toBe("");
+    expect(sh(workspace.cacheDir, "config", "--get-all", "remote.origin.fetch").trim()).toBe("+refs/heads/*:refs/remotes/origin/*");
+    // A later commit of the remote is fetched: the cache is refreshed, not frozen at its seed.
+    expect(moved.baseSha).toBe(remote.refs()["refs/heads/main"]);
+    expect(moved.baseSha).not.toBe(head);
   });
 });
 

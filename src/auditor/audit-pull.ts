@@ -2,8 +2,12 @@
 // compare with what the employee's own run showed (as the app recorded it), store the evidence, then have the
 // governor judge the PR again (the `evidence` rule now has its answer) and post ONE review for the SHA with the
 // verdict and inline comments.
-// A retried or redelivered job finds its stored run and review and posts nothing twice. Then, when configured,
-// another employee adds the advisory LLM review (advisory-review.ts), which never gates.
+// A retried or redelivered job finds its stored run and review and posts nothing twice. The review is recorded on
+// the run only once the verdict it goes with is published (status posted, verdict audited, draft made ready): an
+// attempt that stopped between posting the review and publishing (GitHub refusing the status until the retries
+// ran out, or a SIGKILL) leaves no recorded review, so the next attempt judges the PR again and finds the review on
+// GitHub instead of posting a second one. Then, when configured, another employee adds the advisory LLM review
+// (advisory-review.ts), which never gates.
 import type { SpendHolder } from "../models/budgets.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { evaluatePull, type Evaluation } from "../governor/gate.js";
@@ -43,23 +47,25 @@ async function runEvidence(services: Services, at: PullAt, pull: GitHubPull): Pr
   return { headSha: at.headSha, baseSha: pull.base.sha, head, base, claim, flags, diff };
 }
 
-/** Posts the one review for the SHA (or finds the one already posted) and returns its URL for the status. */
-async function ensureReview(services: Services, at: PullAt, report: AuditReport, passed: boolean, evaluation: Evaluation): Promise<string | undefined> {
+/** The review of the head on GitHub, and the digest of the body it was posted with ("" when not known). */
+type HeadReview = { id: number; url: string; digest: string };
+
+/** Posts the one review for the SHA (or finds the one already posted); its URL goes on the status. */
+async function ensureReview(services: Services, at: PullAt, report: AuditReport, passed: boolean, evaluation: Evaluation): Promise<HeadReview | undefined> {
   if (evaluation.pull.head.sha !== at.headSha) return undefined;
   const stored = await loadRun(services.pool, at);
-  if (stored?.reviewUrl) return stored.reviewUrl;
+  if (stored?.reviewId && stored.reviewUrl) return { id: stored.reviewId, url: stored.reviewUrl, digest: stored.reviewDigest ?? "" };
   const octokit = services.github.forInstallation(at.installationId);
   const body = renderReview(report, evaluation, passed);
   const existing = await findReview(octokit, { ...at, botLogin: services.config.botLogin });
   const review = existing ?? (await postReview(octokit, at, body, evaluation.described?.comments ?? []));
-  await recordReview(services.pool, at, { ...review, digest: existing ? "" : reviewDigest(body) });
   await services.audit.append({
     actor: "aura/auditor",
     action: existing ? "auditor.review.found" : "auditor.review.posted",
     subject: `${at.repo}#${at.pullNumber}`,
     payload: { headSha: at.headSha, reviewId: review.id, inlineComments: evaluation.described?.comments.length ?? 0 },
   });
-  return review.url;
+  return { ...review, digest: existing ? "" : reviewDigest(body) };
 }
 
 /** Edits the review of the evaluated head when the verdict it shows has changed (e.g. after an override). */
@@ -118,13 +124,21 @@ export async function auditPull(services: Services, job: AuditJob, options: { ho
     });
   }
   const finished = report;
-  // The evidence has landed: judge the PR again now, and attach the review to that verdict.
+  // The evidence has landed: judge the PR again now, and attach the review to that verdict. The review is
+  // recorded only after the verdict is published (see the module comment).
+  let review: HeadReview | undefined;
   const evaluation = await evaluatePull(
     services,
     { installationId: job.installationId, repo: job.repo, pullNumber: job.pullNumber },
     {
-      beforePublish: (evaluation) => ensureReview(services, at, finished, passed, evaluation),
-      afterPublish: (evaluation) => refreshReview(services, evaluation),
+      beforePublish: async (evaluation) => {
+        review = await ensureReview(services, at, finished, passed, evaluation);
+        return review?.url;
+      },
+      afterPublish: async (evaluation) => {
+        if (review) await recordReview(services.pool, at, review);
+        await refreshReview(services, evaluation);
+      },
     },
   );
   await advisoryReview(services, job, evaluation, options.holder);

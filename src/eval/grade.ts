@@ -48,12 +48,27 @@ export function verdictOf(task: Pick<EvalTask, "FAIL_TO_PASS" | "PASS_TO_PASS" |
   return { resolved: true, reason: `all ${task.FAIL_TO_PASS.length} FAIL_TO_PASS and ${task.PASS_TO_PASS.length} PASS_TO_PASS tests pass` };
 }
 
+export type GradeInput = {
+  task: EvalTask;
+  source: GitTarget;
+  heads: string[];
+  sandbox: SandboxOptions;
+  timeoutMs?: number;
+  /** Where grading's scratch repository is made (default: the system's temp folder). */
+  scratchParent?: string;
+  /**
+   * Given the scratch repository's removal instead of waiting for it (a checkout of the whole tree takes ~0.1 s
+   * to delete): the caller waits for it before it is done.
+   */
+  deferRemoval?: (removal: Promise<void>) => void;
+};
+
 /** Grades the work at `heads` (commits in `source`) against `task`; no head at all is not resolved. */
-export async function gradeAttempt(input: { task: EvalTask; source: GitTarget; heads: string[]; sandbox: SandboxOptions; timeoutMs?: number }): Promise<Grade> {
+export async function gradeAttempt(input: GradeInput): Promise<Grade> {
   const { task } = input;
   if (input.heads.length === 0) return { resolved: false, reason: "the run left no branch to grade", testSeconds: 0 };
   const testFiles = patchPaths(task.test_patch);
-  const scratch = await openScratch(input.source);
+  const scratch = await openScratch(input.source, input.scratchParent);
   try {
     const tree = await scratch.checkout(task.base_commit);
     for (const head of input.heads) {
@@ -89,6 +104,8 @@ export async function gradeAttempt(input: { task: EvalTask; source: GitTarget; h
     });
     return { ...verdict, testSeconds: seconds };
   } finally {
-    await scratch.close();
+    const removal = scratch.close();
+    if (input.deferRemoval) input.deferRemoval(removal);
+    else await removal;
   }
 }

@@ -8,7 +8,7 @@
 // database (the app's workers of two runs must not share a queue).
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -69,6 +69,8 @@ export type EvalRunResult = {
 type Attempt = { task: EvalTask; employee: string; attempt: number };
 
 const RESULTS = "results.jsonl";
+/** What openScratch (mkdtemp) names grading's scratch repository in the work folder. */
+const GRADING_SCRATCH = /^aura-eval-[A-Za-z0-9]{6}$/;
 const gitEnv = () => ({
   PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
   HOME: process.env.HOME ?? "/nonexistent",
@@ -249,10 +251,18 @@ async function runAttempt(
   const steps = await keepTrajectory(databaseUrl, report, path.join(input.outDir, trajectory));
   const heads = report.tasks.flatMap((task) => (task.headSha ? [task.headSha] : []));
   const source: GitTarget = { gitDir: path.join(dir, ".git"), protocols: [] };
-  const grade = await gradeAttempt({ task: item.task, source, heads, sandbox: input.sandbox, ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) });
-  // The scratch repository (1,000 files and the app's work trees take ~0.2 s to delete) goes while the slot's next
-  // attempt starts; runEval waits for every removal before it returns. A killed run's leftover is removed when
-  // the attempt runs again (scratchRepository).
+  // Grading's scratch repository (in the eval's work folder) and the attempt's (1,000 files and the app's work
+  // trees take ~0.2 s to delete) go while the slot's next attempt starts; runEval waits for every removal before
+  // it returns. A killed run's leftover attempt is removed when the attempt runs again (scratchRepository).
+  const grade = await gradeAttempt({
+    task: item.task,
+    source,
+    heads,
+    sandbox: input.sandbox,
+    scratchParent: path.join(input.outDir, "work"),
+    deferRemoval: (removal) => context.removals.push(removal),
+    ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
+  });
   context.removals.push(rm(dir, { recursive: true, force: true }));
   return {
     instance_id: item.task.instance_id,
@@ -355,6 +365,9 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
     mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
     chmodSync(path.join(input.outDir, "work"), 0o711);
+    // Grading's scratch repositories left by a killed run (an attempt's own folder always has "__" in its name).
+    for (const entry of readdirSync(path.join(input.outDir, "work")))
+      if (GRADING_SCRATCH.test(entry)) removals.push(rm(path.join(input.outDir, "work", entry), { recursive: true, force: true }));
     databases = await evalDatabases(input.env, Math.max(1, Math.min(input.concurrency, queue.length)));
     store = await openResultsStore(databases.main, input);
     runId = store.runId;

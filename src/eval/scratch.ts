@@ -23,9 +23,9 @@ export type ScratchTree = {
   dispose: () => Promise<void>;
 };
 
-/** A scratch repository borrowing `source`'s objects. */
-export async function openScratch(source: GitTarget): Promise<Scratch> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "aura-eval-"));
+/** A scratch repository borrowing `source`'s objects, in a new folder under `parent` (default: the system's temp folder). */
+export async function openScratch(source: GitTarget, parent: string = os.tmpdir()): Promise<Scratch> {
+  const dir = await mkdtemp(path.join(parent, "aura-eval-"));
   // The sandbox user must be able to traverse to the trees.
   await chmod(dir, 0o711);
   const target: GitTarget = { gitDir: path.join(dir, "scratch.git"), protocols: [] };

@@ -58,7 +58,7 @@ async function ensureReview(services: Services, at: PullAt, report: AuditReport,
   const octokit = services.github.forInstallation(at.installationId);
   const body = renderReview(report, evaluation, passed);
   const existing = await findReview(octokit, { ...at, botLogin: services.config.botLogin });
-  const review = existing ?? (await postReview(octokit, at, body, evaluation.described?.comments ?? []));
+  const review = existing ?? (await postReview(octokit, { ...at, botLogin: services.config.botLogin }, body, evaluation.described?.comments ?? []));
   await services.audit.append({
     actor: "aura/auditor",
     action: existing ? "auditor.review.found" : "auditor.review.posted",

@@ -122,14 +122,40 @@ export async function findReview(
   return undefined;
 }
 
-/** Posts the COMMENT review with inline comments; if GitHub refuses a comment's position, the comments move into the body. */
+/** How often postReview tries in all when GitHub answers 5xx, looking for the review before each new try. */
+const REVIEW_TRIES = 3;
+
+/**
+ * Posts the COMMENT review with inline comments; if GitHub refuses a comment's position, the comments move into
+ * the body. GitHub can answer 5xx after it has applied a write, and a submitted review cannot be deleted, so the
+ * retry plugin does not repeat these POSTs blind: after a 5xx the review is looked for (`findReview`) and posted
+ * again only when it is not there.
+ */
 export async function postReview(
+  octokit: InstallationOctokit,
+  at: { repo: string; pullNumber: number; headSha: string; botLogin: string },
+  body: string,
+  comments: readonly { path: string; line: number; side: "RIGHT" | "LEFT"; body: string }[],
+): Promise<{ id: number; url: string }> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await postReviewOnce(octokit, at, body, comments);
+    } catch (error) {
+      if (((error as { status?: number }).status ?? 0) < 500 || attempt >= REVIEW_TRIES) throw error;
+      const found = await findReview(octokit, at);
+      if (found) return found;
+    }
+  }
+}
+
+async function postReviewOnce(
   octokit: InstallationOctokit,
   at: { repo: string; pullNumber: number; headSha: string },
   body: string,
   comments: readonly { path: string; line: number; side: "RIGHT" | "LEFT"; body: string }[],
 ): Promise<{ id: number; url: string }> {
-  const target = { ...splitRepo(at.repo), pull_number: at.pullNumber, commit_id: at.headSha, event: "COMMENT" as const };
+  // No blind repeat by the retry plugin (see postReview).
+  const target = { ...splitRepo(at.repo), pull_number: at.pullNumber, commit_id: at.headSha, event: "COMMENT" as const, request: { retries: 0 } };
   try {
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", {
       ...target,

@@ -7,7 +7,8 @@
 // fails. The CI version is test/soak/soak.test.ts (the same runSoak, smaller).
 //
 // npm run bench:soak -- [--requirements 200] [--kill-every 20] [--processes 3] [--share-502 0.03]
-//                       [--share-secondary 0.03] [--timeout-minutes 60] [--json]
+//                       [--share-secondary 0.03] [--share-502-after-apply 0] [--timeout-minutes 60] [--json]
+// --share-502-after-apply: a share of writes applied by the edge and then answered 502 (a retry repeats them).
 import { parseArgs } from "node:util";
 import { benchDatabase, machine } from "./database.js";
 import { runSoak } from "./soak/run.js";
@@ -20,6 +21,7 @@ async function main(): Promise<number> {
       processes: { type: "string", default: "3" },
       "share-502": { type: "string", default: "0.03" },
       "share-secondary": { type: "string", default: "0.03" },
+      "share-502-after-apply": { type: "string", default: "0" },
       "timeout-minutes": { type: "string", default: "60" },
       json: { type: "boolean", default: false },
     },
@@ -32,7 +34,11 @@ async function main(): Promise<number> {
       requirements: Number(values.requirements),
       processes: Number(values.processes),
       killEveryMs: Number(values["kill-every"]) * 1000,
-      faults: { share502: Number(values["share-502"]), shareSecondary: Number(values["share-secondary"]) },
+      faults: {
+        share502: Number(values["share-502"]),
+        shareSecondary: Number(values["share-secondary"]),
+        share502AfterApply: Number(values["share-502-after-apply"]),
+      },
       timeoutMs: Number(values["timeout-minutes"]) * 60_000,
       idleSampleMs: 15_000,
       progress: (line) => process.stderr.write(`soak: ${line}\n`),
@@ -43,7 +49,7 @@ async function main(): Promise<number> {
       process.stdout.write(
         [
           `${report.done} of ${report.requirements} requirements done in ${report.seconds} s by ${report.processes} processes (${report.kills} SIGKILLs): ${report.requirementsPerHour} requirements per hour`,
-          `GitHub per requirement: ${github.readsPerRequirement} reads, ${github.writesPerRequirement} content-creating writes (${github.faulted502} answered 502, ${github.faultedSecondary} secondary limits)`,
+          `GitHub per requirement: ${github.readsPerRequirement} reads, ${github.writesPerRequirement} content-creating writes (${github.faulted502} answered 502, ${github.faultedSecondary} secondary limits, ${github.faulted502AfterApply} applied then answered 502)`,
           `database per requirement (idle work taken out): ${report.database.perRequirement.commits} commits, ${report.database.perRequirement.rowsWritten} rows written, ${report.database.perRequirement.blocksHit} blocks hit, ${report.database.perRequirement.blocksRead} read; idle: ${report.database.idlePerSecond.commits} commits/s`,
           `checks: ${checks.duplicates.length} duplicates, ${checks.lost.length} lost, ${checks.stuck.length} stuck, audit ${checks.audit.ok ? "verifies" : "FAILS"} (${checks.audit.events} events), reservations ${JSON.stringify(checks.reservations)}`,
           report.ok ? "OK" : "FAILED",

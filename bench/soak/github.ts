@@ -1,7 +1,8 @@
 // The soak's GitHub: one product GitHub edge (src/local/github-edge.ts) per repository, served together on a
 // loopback port at a GitHub Enterprise Server's paths, with the faults GitHub has: a share of API requests is
 // answered 502 (before the edge does anything, as a load balancer in front of GitHub does) and a share with a
-// secondary rate limit (403, retry-after, GitHub's message). Webhooks go out as GitHub sends them behind a load
+// secondary rate limit (403, retry-after, GitHub's message); optionally a share of writes is answered 502 AFTER
+// the edge applied them, as GitHub sometimes does (a retry then repeats a write that happened). Webhooks go out as GitHub sends them behind a load
 // balancer: to one app process after another in turn, the next one tried when a process does not answer; a
 // delivery no process took is listed as failed at GET /app/hook/deliveries and sent again when the app asks
 // (POST /app/hook/deliveries/{id}/attempts), which is how GitHub redelivers.
@@ -11,10 +12,16 @@ import type { AddressInfo } from "node:net";
 import type { Delivery } from "../../src/local/deliveries.js";
 import { createGitHubEdge, type GitHubEdge, type GitHubEdgeOptions } from "../../src/local/github-edge.js";
 
-export type Faults = { share502: number; shareSecondary: number; seed: number };
+export type Faults = {
+  share502: number;
+  shareSecondary: number;
+  seed: number;
+  /** Share of writes the edge applies and then answers 502 (0 unless given). */
+  share502AfterApply?: number;
+};
 
 /** What the app asked of the API: reads, content-creating writes, and the requests answered with a fault. */
-export type ApiCounts = { reads: number; writes: number; faulted502: number; faultedSecondary: number };
+export type ApiCounts = { reads: number; writes: number; faulted502: number; faultedSecondary: number; faulted502AfterApply: number };
 
 type HookDelivery = { id: number; guid: string; event: string; body: string; status_code: number; redelivery: boolean; delivered_at: string };
 
@@ -68,7 +75,7 @@ function send(response: http.ServerResponse, status: number, json: unknown, head
 export async function startSoakGitHub(input: { secret: string; appPorts: () => number[]; faults: Faults }): Promise<SoakGitHub> {
   const token = `ghs_soak${randomBytes(16).toString("hex")}`;
   const edges = new Map<string, GitHubEdge>();
-  const counts: ApiCounts = { reads: 0, writes: 0, faulted502: 0, faultedSecondary: 0 };
+  const counts: ApiCounts = { reads: 0, writes: 0, faulted502: 0, faultedSecondary: 0, faulted502AfterApply: 0 };
   const hooks = { delivered: 0, failedEverywhere: 0, redelivered: 0, triedNext: 0 };
   const log: HookDelivery[] = [];
   const random = seeded(input.faults.seed);
@@ -148,6 +155,12 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
     const answer = edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body);
     const repo = /^\/repos\/[^/]+\/([^/]+)/.exec(pathname)?.[1];
     if (write && repo && answer.status < 300) for (const listener of writeListeners) listener(repo, method, pathname);
+    // Rolled only when the mode is on, so the other faults fall as before for a seed.
+    const afterApply = input.faults.share502AfterApply ?? 0;
+    if (afterApply > 0 && write && answer.status < 300 && random() < afterApply) {
+      counts.faulted502AfterApply++;
+      return [502, { message: "Server Error" }];
+    }
     return [answer.status, answer.json];
   }
 

@@ -40,7 +40,16 @@ export type SoakReport = {
   seconds: number;
   done: number;
   requirementsPerHour: number;
-  github: { reads: number; writes: number; faulted502: number; faultedSecondary: number; readsPerRequirement: number; writesPerRequirement: number };
+  github: {
+    reads: number;
+    writes: number;
+    faulted502: number;
+    faultedSecondary: number;
+    /** Writes applied and then answered 502 (only with `share502AfterApply`). */
+    faulted502AfterApply: number;
+    readsPerRequirement: number;
+    writesPerRequirement: number;
+  };
   webhooks: SoakGitHub["hooks"];
   model: { plan: number; turns: number };
   /**

@@ -48,7 +48,7 @@ import {
   type MissingLimit,
 } from "./sandbox-limits.js";
 import { parseTestCounts, type TestCounts } from "./test-counts.js";
-import { leaseUid, UID_POOL_DEFAULTS, UidPoolExhausted, type Lease, type UidPoolConfig } from "./uid-pool.js";
+import { holdUidSync, leaseUid, UID_POOL_DEFAULTS, UidPoolExhausted, type Lease, type UidPoolConfig } from "./uid-pool.js";
 import { mountWorkspace, type WorkspaceMount } from "./workspace-quota.js";
 
 const execFileAsync = promisify(execFile);
@@ -166,10 +166,21 @@ const READY_FD = 5;
 const GATE_REFUSED = 125;
 
 /** The probe runs as the pool's first uid when the app is root, as the app otherwise. */
-function probeUser(options: Pick<SandboxOptions, "uidPool">): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const base = (options.uidPool ?? UID_POOL_DEFAULTS).base;
-  return { uid: base, gid: base };
+/**
+ * Runs `probe` as a uid held from the pool when the app runs as root (as the runs will), so a lease in another
+ * process cannot kill it as a leftover; as the app's own user otherwise. With every uid held by runs, the pool's
+ * first uid is used unheld, as before.
+ */
+function asProbeUser<T>(options: Pick<SandboxOptions, "uidPool">, probe: (user: { uid: number; gid: number } | undefined) => T): T {
+  if (process.getuid?.() !== 0) return probe(undefined);
+  const pool = options.uidPool ?? UID_POOL_DEFAULTS;
+  const held = holdUidSync(pool);
+  try {
+    const uid = held?.uid ?? pool.base;
+    return probe({ uid, gid: uid });
+  } finally {
+    held?.release();
+  }
 }
 
 /** The node runtime's install prefix when it lives outside /usr (nvm, /opt), which must be bound too. */
@@ -317,7 +328,10 @@ function tryBwrap(
     stdio: ["ignore", "ignore", "pipe", ...stdio],
     ...(user ?? {}),
   });
-  return { ok: result.status === 0, stderr: result.stderr || result.error?.message || `exit ${result.status}` };
+  return {
+    ok: result.status === 0,
+    stderr: result.stderr || result.error?.message || (result.signal ? `killed by ${result.signal}` : `exit ${result.status}`),
+  };
 }
 
 /**
@@ -326,39 +340,36 @@ function tryBwrap(
  */
 export function probeBwrap(options: Pick<SandboxOptions, "bwrapPath" | "uidPool"> = {}): BwrapProbe {
   const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
-  const user = probeUser(options);
-  const key = `${bwrap}:${user?.uid ?? "self"}`;
+  const key = `${bwrap}:${process.getuid?.() === 0 ? `pool ${(options.uidPool ?? UID_POOL_DEFAULTS).base}` : "self"}`;
   const cached = probes.get(key);
   if (cached) return cached;
-  let probe: BwrapProbe;
-  const none: BwrapFeatures = { size: false, disableUserns: false, seccomp: false };
-  if (!existsSync(bwrap)) {
-    probe = { ok: false, error: `${bwrap} is not installed` };
-  } else {
-    const basic = tryBwrap(bwrap, bwrapArgs({ features: none, tmpfsBytes: 0 }), user);
-    if (!basic.ok) {
-      probe = { ok: false, error: explainBwrapFailure(bwrap, basic.stderr) };
-    } else {
-      const features = helpFeatures(bwrap);
-      const program = features.seccomp ? seccompProgramFile() : undefined;
-      const fd = program ? openSync(program, "r") : undefined;
-      try {
-        const full = tryBwrap(
-          bwrap,
-          bwrapArgs({ features, tmpfsBytes: 1024 * 1024, ...(fd === undefined ? {} : { seccompFd: SECCOMP_FD }) }),
-          user,
-          fd === undefined ? [] : ["ignore", fd],
-        );
-        probe = full.ok
-          ? { ok: true, features }
-          : { ok: true, features: none, featureError: `${bwrap} with --size, --disable-userns and --seccomp failed: ${full.stderr.trim()}` };
-      } finally {
-        if (fd !== undefined) closeSync(fd);
-      }
-    }
-  }
+  const probe: BwrapProbe = existsSync(bwrap)
+    ? asProbeUser(options, (user) => probeInstalledBwrap(bwrap, user))
+    : { ok: false, error: `${bwrap} is not installed` };
   probes.set(key, probe);
   return probe;
+}
+
+function probeInstalledBwrap(bwrap: string, user: { uid: number; gid: number } | undefined): BwrapProbe {
+  const none: BwrapFeatures = { size: false, disableUserns: false, seccomp: false };
+  const basic = tryBwrap(bwrap, bwrapArgs({ features: none, tmpfsBytes: 0 }), user);
+  if (!basic.ok) return { ok: false, error: explainBwrapFailure(bwrap, basic.stderr) };
+  const features = helpFeatures(bwrap);
+  const program = features.seccomp ? seccompProgramFile() : undefined;
+  const fd = program ? openSync(program, "r") : undefined;
+  try {
+    const full = tryBwrap(
+      bwrap,
+      bwrapArgs({ features, tmpfsBytes: 1024 * 1024, ...(fd === undefined ? {} : { seccompFd: SECCOMP_FD }) }),
+      user,
+      fd === undefined ? [] : ["ignore", fd],
+    );
+    return full.ok
+      ? { ok: true, features }
+      : { ok: true, features: none, featureError: `${bwrap} with --size, --disable-userns and --seccomp failed: ${full.stderr.trim()}` };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export type SandboxStatus = {

@@ -10,8 +10,8 @@
 // whose command waits on a pipe from the app: when the app releases the uid, or dies, the pipe closes, the
 // command ends and the kernel drops the lock. Lock files are never deleted (deleting a locked file lets a second
 // claimant lock a new file of the same name). This costs a process spawn per run, about 2 ms.
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { lstat, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -79,6 +79,47 @@ async function ensureLockDir(dir: string): Promise<void> {
       "uid-pool",
     );
   }
+}
+
+function ensureLockDirSync(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stats = lstatSync(dir);
+  if (!stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o022) !== 0) {
+    throw new SandboxStartError(
+      `could not start the sandbox: the uid lock directory ${dir} is not a directory owned by this user and writable only by it; remove it (the app recreates it)`,
+      "uid-pool",
+    );
+  }
+}
+
+/**
+ * Holds a free uid of the pool for a short synchronous job, such as bubblewrap's start-up probe run as a pool uid.
+ * Without the uid's lock, a lease in another process on the host takes that uid and kills every process running
+ * as it as a crashed run's leftover — the probe among them, which then reads as "bubblewrap does not work" and,
+ * being cached, made the process refuse every run until restarted. The lock is util-linux flock on an inherited
+ * descriptor of this process's own open file (`flock -n 3`): the kernel keeps it on the open file, so it lasts
+ * until `release` closes the descriptor, and leases elsewhere skip the uid. Undefined when every uid is held.
+ */
+export function holdUidSync(pool: UidPoolConfig): { uid: number; release(): void } | undefined {
+  const flock = flockPath(pool);
+  const dir = lockDir(pool);
+  ensureLockDirSync(dir);
+  for (let uid = pool.base; uid < pool.base + pool.count; uid++) {
+    const fd = openSync(path.join(dir, String(uid)), "a", 0o600);
+    const locked = spawnSync(flock, ["-n", "-E", String(LOCK_BUSY), "3"], {
+      stdio: ["ignore", "ignore", "pipe", fd],
+      env: { PATH: "/usr/bin:/bin" },
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    if (locked.status === 0) return { uid, release: () => closeSync(fd) };
+    closeSync(fd);
+    if (locked.status !== LOCK_BUSY) {
+      const why = locked.stderr?.trim() || locked.error?.message || `exit ${String(locked.status ?? locked.signal)}`;
+      throw new SandboxStartError(`could not start the sandbox: ${flock} on the lock of uid ${uid} failed (${why})`, "uid-pool");
+    }
+  }
+  return undefined;
 }
 
 type Holder = { release(): Promise<void> };

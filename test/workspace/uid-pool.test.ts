@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SandboxStartError } from "../../src/workspace/errors.js";
-import { leaseUid, UidPoolExhausted, type Lease, type UidPoolConfig } from "../../src/workspace/uid-pool.js";
+import { holdUidSync, leaseUid, UidPoolExhausted, type Lease, type UidPoolConfig } from "../../src/workspace/uid-pool.js";
 import { makeTempDir } from "./git-fixture.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -164,4 +164,31 @@ describe("the sandbox uid pool across app processes", () => {
 
     await expect(attempt).rejects.toMatchObject({ name: "SandboxStartError", failure: "uid-pool", message: expect.stringMatching(/writable only by it/) });
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "a uid held for a synchronous probe is skipped by leases, so the probe is not killed as a leftover",
+    async () => {
+      const pool = { base: 250400, count: 2, lockDir: path.join(temp.dir, "uids") };
+      const held = holdUidSync(pool);
+      expect(held?.uid).toBe(250400);
+      // Stands for bubblewrap's probe, running as the held uid.
+      const probe = spawn("/bin/sleep", ["30"], { uid: 250400, gid: 250400, stdio: "ignore" });
+      const probeExit = exited(probe);
+      await new Promise((resolve) => probe.once("spawn", resolve));
+
+      const lease = await leaseUid(pool);
+      expect(lease.uid).toBe(250401);
+      expect(probe.exitCode).toBeNull();
+      expect(probe.signalCode).toBeNull();
+      await lease.release();
+
+      // Once released, a lease may take it, and kills what still runs as it (a crashed run's leftovers).
+      held?.release();
+      const next = await leaseUid({ ...pool, count: 1 });
+      expect(next.uid).toBe(250400);
+      expect(await probeExit).toMatchObject({ signal: "SIGKILL" });
+      await next.release();
+    },
+    60_000,
+  );
 });

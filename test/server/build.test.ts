@@ -48,7 +48,9 @@ function filesUnder(dir: string): string[] {
 
 /** The packages a compiled file imports at run time (static and dynamic imports, createRequire calls). */
 function importedPackages(code: string): string[] {
-  const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\)\(\s*)"([^"]+)"/g)].map((match) => match[1] as string);
+  const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bcreateRequire\([^)]*\)\(\s*)"([^"]+)"/g)].map(
+    (match) => match[1] as string,
+  );
   return specifiers
     .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:") && !builtinModules.includes(specifier))
     .map((specifier) =>

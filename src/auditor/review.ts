@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { InstallationOctokit } from "../github/octokit.js";
 import type { Evaluation } from "../governor/gate.js";
+import { createOnce, NO_BLIND_RETRY } from "../github/create-once.js";
 import { splitRepo } from "../github/pull.js";
 import type { AuditReport, RunSummary } from "./evidence-store.js";
 
@@ -122,14 +123,10 @@ export async function findReview(
   return undefined;
 }
 
-/** How often postReview tries in all when GitHub answers 5xx, looking for the review before each new try. */
-const REVIEW_TRIES = 3;
-
 /**
  * Posts the COMMENT review with inline comments; if GitHub refuses a comment's position, the comments move into
- * the body. GitHub can answer 5xx after it has applied a write, and a submitted review cannot be deleted, so the
- * retry plugin does not repeat these POSTs blind: after a 5xx the review is looked for (`findReview`) and posted
- * again only when it is not there.
+ * the body. A submitted review cannot be deleted, so a post GitHub answers 5xx is not repeated blind: the review
+ * is looked for first (src/github/create-once.ts).
  */
 export async function postReview(
   octokit: InstallationOctokit,
@@ -137,15 +134,10 @@ export async function postReview(
   body: string,
   comments: readonly { path: string; line: number; side: "RIGHT" | "LEFT"; body: string }[],
 ): Promise<{ id: number; url: string }> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await postReviewOnce(octokit, at, body, comments);
-    } catch (error) {
-      if (((error as { status?: number }).status ?? 0) < 500 || attempt >= REVIEW_TRIES) throw error;
-      const found = await findReview(octokit, at);
-      if (found) return found;
-    }
-  }
+  return createOnce(
+    () => postReviewOnce(octokit, at, body, comments),
+    () => findReview(octokit, at),
+  );
 }
 
 async function postReviewOnce(
@@ -154,8 +146,7 @@ async function postReviewOnce(
   body: string,
   comments: readonly { path: string; line: number; side: "RIGHT" | "LEFT"; body: string }[],
 ): Promise<{ id: number; url: string }> {
-  // No blind repeat by the retry plugin (see postReview).
-  const target = { ...splitRepo(at.repo), pull_number: at.pullNumber, commit_id: at.headSha, event: "COMMENT" as const, request: { retries: 0 } };
+  const target = { ...splitRepo(at.repo), pull_number: at.pullNumber, commit_id: at.headSha, event: "COMMENT" as const, ...NO_BLIND_RETRY };
   try {
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", {
       ...target,

@@ -1,5 +1,6 @@
 // A comment the app keeps exactly one of per issue, found again by a hidden marker and edited in place:
 // the requirement status comment, the scoreboard. Known comment ids skip the search (fewer API calls).
+import { createOnce, NO_BLIND_RETRY } from "./create-once.js";
 import type { InstallationOctokit } from "./octokit.js";
 
 export async function upsertStickyComment(
@@ -22,13 +23,16 @@ export async function upsertStickyComment(
       if ((error as { status?: number }).status !== 404) throw error;
     }
   }
-  const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-    owner,
-    repo,
-    issue_number: target.issueNumber,
-    per_page: 100,
-  });
-  const existing = comments.find((comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker));
+  const find = async () => {
+    const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner,
+      repo,
+      issue_number: target.issueNumber,
+      per_page: 100,
+    });
+    return comments.find((comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker));
+  };
+  const existing = await find();
   if (existing) {
     await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
       owner,
@@ -38,11 +42,19 @@ export async function upsertStickyComment(
     });
     return { commentId: existing.id, created: false };
   }
-  const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-    owner,
-    repo,
-    issue_number: target.issueNumber,
-    body,
-  });
-  return { commentId: Number(data.id), created: true };
+  // Created once: a post GitHub answers 5xx is not repeated blind (it may have been applied), the marker is looked for first.
+  const created = await createOnce(
+    async () => {
+      const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+        owner,
+        repo,
+        issue_number: target.issueNumber,
+        body,
+        ...NO_BLIND_RETRY,
+      });
+      return Number(data.id);
+    },
+    async () => (await find())?.id,
+  );
+  return { commentId: created, created: true };
 }

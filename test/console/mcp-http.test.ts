@@ -225,8 +225,6 @@ describe("MCP over streamable HTTP at /mcp", () => {
     const task = await client.readResource({ uri: `aura://tasks/${ids().widgets.taskId}` });
     const requirement = await client.readResource({ uri: `aura://requirements/${ids().widgets.requirementId}` });
     const scoreboard = await client.readResource({ uri: "aura://scoreboard" });
-    const hiddenTask = client.readResource({ uri: `aura://tasks/${ids().secret.taskId}` });
-    const hiddenRequirement = client.readResource({ uri: `aura://requirements/${ids().secret.requirementId}` });
 
     expect(listed.resources.map((entry) => entry.uri).sort()).toEqual(
       ["aura://scoreboard", `aura://tasks/${ids().widgets.taskId}`, `aura://requirements/${ids().widgets.requirementId}`].sort(),
@@ -235,8 +233,14 @@ describe("MCP over streamable HTTP at /mcp", () => {
     expect(text(task)).toMatchObject({ id: ids().widgets.taskId, verdict: { conclusion: "failure" } });
     expect(text(requirement)).toMatchObject({ repo: "octo-org/widgets", tasks: [{ id: ids().widgets.taskId }] });
     expect(text(scoreboard)).toMatchObject({ 0: { installationId: 1 } });
-    await expect(hiddenTask).rejects.toThrow(`Task ${ids().secret.taskId} was not found among the repositories you direct.`);
-    await expect(hiddenRequirement).rejects.toThrow("was not found among the repositories you direct");
+    // Each refusal is awaited where it is asked: a rejection left without a handler while another request is
+    // awaited is an unhandled rejection, which fails the run.
+    await expect(client.readResource({ uri: `aura://tasks/${ids().secret.taskId}` })).rejects.toThrow(
+      `Task ${ids().secret.taskId} was not found among the repositories you direct.`,
+    );
+    await expect(client.readResource({ uri: `aura://requirements/${ids().secret.requirementId}` })).rejects.toThrow(
+      "was not found among the repositories you direct",
+    );
   });
 
   it("refuses a missing, malformed, unknown or revoked token with 401 and what to do", async () => {

@@ -3,11 +3,14 @@
 import { execFile } from "node:child_process";
 import { Writable } from "node:stream";
 import nock from "nock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runTokenCommand } from "../../src/console/token-command.js";
 import { authenticateToken } from "../../src/console/tokens.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { GITHUB_API, setUp } from "../helpers/harness.js";
+
+// Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
+vi.setConfig({ testTimeout: 180_000 });
 
 let database: TestDatabase | undefined;
 const db = () => setUp(database, "database is created in beforeAll");

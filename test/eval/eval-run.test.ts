@@ -9,7 +9,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import nock from "nock";
 import pino from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config/env.js";
 import type { TaskPlan } from "../../src/manager/plan.js";
 import { runEvalCommand } from "../../src/eval/run-command.js";
@@ -24,6 +24,9 @@ import { openAIToolReply } from "../employees/tool-calling-fixtures.js";
 import { answerChatCompletions, type ChatRequest } from "../work/agent-fixtures.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { buildMinedHistory, type MinedHistory } from "./mine-fixture.js";
+
+// Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
+vi.setConfig({ testTimeout: 180_000 });
 
 const probe = probeBwrap();
 const temp = useTempDir("aura-eval-run-");

@@ -9,7 +9,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import nock from "nock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCommand } from "../../src/local/command.js";
 import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -17,6 +17,9 @@ import { openAIReply } from "../employees/provider-fixtures.js";
 import { openAIAgent, call, turn, submit, OPENAI_API, type ChatRequest } from "../work/agent-fixtures.js";
 import { PLAN, PROJECT } from "../e2e/pipeline-fixture.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
+
+// Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
+vi.setConfig({ testTimeout: 180_000 });
 
 const probe = probeBwrap();
 const temp = useTempDir("aura-local-");

@@ -48,6 +48,9 @@ describe("a worker process killed mid-job", () => {
       pool: db.pool,
       log: silent,
       pollInterval: 200,
+      // Beats well inside the leader's 1.5 s staleness here (the default 2 s beat is longer than it, so the
+      // survivor itself could be taken for dead between two beats and its row removed: a red CI run under load).
+      heartbeatMs: 300,
       tasks: {
         "crash-test": async (payload) => {
           await db.pool.query("INSERT INTO crash_log (note, payload) VALUES ('finished', $1)", [payload]);

@@ -32,7 +32,7 @@ import { createRunCgroup, type RunCgroup } from "./cgroup.js";
 import { SandboxStartError, SandboxUnavailableError } from "./errors.js";
 import { KUBERNETES_MISSING, kubernetesHeld, runKubernetesJob, type KubernetesSandboxConfig } from "./kubernetes-sandbox.js";
 import type { LimitName } from "./limit-names.js";
-import { OutputCapture } from "./output-capture.js";
+import { OutputCapture, type CapturedOutput } from "./output-capture.js";
 import { DEFAULT_REGISTRY_HOSTS, startRegistryProxy, type EgressEvent, type RegistryProxy } from "./registry-proxy.js";
 import { encode, hostSeccompArch, sandboxFilter } from "./seccomp.js";
 import {
@@ -506,11 +506,7 @@ async function runAsJob(options: SandboxOptions, config: KubernetesSandboxConfig
     mode,
     network: false,
     egress: { kind: "none" },
-    logSha256: output.sha256,
-    log: output.text,
-    logBytes: output.totalBytes,
-    logTruncated: output.truncated,
-    testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
+    ...logFields(output, input.phase),
     limits: {
       timeoutMs,
       memoryMb: sizes.memoryMb,
@@ -734,6 +730,17 @@ function execute(
 type Assessment = ReturnType<typeof assess>;
 type RunUser = { uid: number; gid: number };
 
+/** A run's log as the result carries it (the same for every back end): head and tail, digest, size, test counts. */
+function logFields(output: CapturedOutput, phase: SandboxPhase) {
+  return {
+    logSha256: output.sha256,
+    log: output.text,
+    logBytes: output.totalBytes,
+    logTruncated: output.truncated,
+    testCounts: phase === "test" ? parseTestCounts(output.text) : undefined,
+  };
+}
+
 /** Runs one setup or test command and reports what happened. Throws SandboxUnavailableError when refused. */
 export async function runInSandbox(options: SandboxOptions, input: SandboxRunInput): Promise<SandboxResult> {
   const { kubernetes } = options;
@@ -931,11 +938,7 @@ function describeRun(
         : resources.egress
           ? { kind: "registry-proxy", allowed: [...(options.registryHosts ?? DEFAULT_REGISTRY_HOSTS)], refused: run.refused }
           : { kind: "none" },
-    logSha256: output.sha256,
-    log: output.text,
-    logBytes: output.totalBytes,
-    logTruncated: output.truncated,
-    testCounts: input.phase === "test" ? parseTestCounts(output.text) : undefined,
+    ...logFields(output, input.phase),
     limits: {
       timeoutMs: run.timeoutMs,
       memoryMb: limited ? sizes.memoryMb : null,

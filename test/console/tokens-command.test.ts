@@ -1,13 +1,13 @@
 // `aura token issue|revoke|list` for operators: through the command line in a child process (issue with
 // --user-id, list, revoke, a bad command), and in process with the user id asked of GitHub (nock).
 import { execFile } from "node:child_process";
-import { Writable } from "node:stream";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runTokenCommand } from "../../src/console/token-command.js";
 import { authenticateToken } from "../../src/console/tokens.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { GITHUB_API, setUp } from "../helpers/harness.js";
+import { sink } from "../helpers/sink.js";
 
 // Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
 vi.setConfig({ testTimeout: 180_000 });
@@ -31,19 +31,6 @@ function aura(args: string[]): Promise<{ code: number; stdout: string }> {
       (error, stdout) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
     );
   });
-}
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = "";
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    }),
-    text: () => text,
-  };
 }
 
 describe("aura token", () => {

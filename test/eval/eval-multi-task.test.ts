@@ -8,7 +8,6 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import nock from "nock";
 import pino from "pino";
@@ -25,6 +24,7 @@ import { openAIToolReply } from "../employees/tool-calling-fixtures.js";
 import { answerChatCompletions, type ChatRequest } from "../work/agent-fixtures.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { buildMinedHistory, type MinedHistory } from "./mine-fixture.js";
+import { sink } from "../helpers/sink.js";
 
 const probe = probeBwrap();
 const temp = useTempDir("aura-eval-multi-");
@@ -94,13 +94,6 @@ function scriptCompany() {
     const step = script[Math.min(turn, script.length - 1)] as { name: string; arguments: string };
     return openAIToolReply([{ id: `call_${turn}`, ...step }], null);
   });
-}
-
-function sink() {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-  return { stream, text: () => text };
 }
 
 type Result = { instance_id: string; resolved: boolean; reason: string; heads: string[] };

@@ -6,7 +6,6 @@
 // bad input is one message with nothing run or written.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import nock from "nock";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -24,6 +23,7 @@ import { openAIToolReply } from "../employees/tool-calling-fixtures.js";
 import { answerChatCompletions, type ChatRequest } from "../work/agent-fixtures.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { buildMinedHistory, type MinedHistory } from "./mine-fixture.js";
+import { sink } from "../helpers/sink.js";
 
 // Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
 vi.setConfig({ testTimeout: 180_000 });
@@ -146,13 +146,6 @@ function scriptCompany() {
     const step = script[Math.min(turn, script.length - 1)] as { name: string; arguments: string };
     return openAIToolReply([{ id: `call_${turn}`, ...step }], null);
   });
-}
-
-function sink() {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-  return { stream, text: () => text };
 }
 
 function env(): NodeJS.ProcessEnv {

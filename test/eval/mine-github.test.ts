@@ -6,7 +6,6 @@
 // run or written; a rate limit is waited out, or, when it does not lift, stops mining and keeps what was found.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import nock from "nock";
 import pino from "pino";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -20,6 +19,7 @@ import { probeBwrap } from "../../src/workspace/sandbox.js";
 import { examplePayload } from "../helpers/webhooks.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 import { buildMinedHistory, type MinedHistory } from "./mine-fixture.js";
+import { sink } from "../helpers/sink.js";
 
 const probe = probeBwrap();
 const temp = useTempDir("aura-eval-mine-github-");
@@ -60,13 +60,6 @@ function pull(number: number, fields: { title: string; body: string | null; merg
 function issue(number: number, title: string, body: string | null) {
   const payload = examplePayload("issues", "opened").issue as Record<string, unknown>;
   return { ...payload, number, title, body };
-}
-
-function sink() {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-  return { stream, text: () => text };
 }
 
 /** `aura eval mine` in this process (nock answers GitHub only here), as the CLI wires it. */

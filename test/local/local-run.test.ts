@@ -6,7 +6,6 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -17,6 +16,7 @@ import { openAIReply } from "../employees/provider-fixtures.js";
 import { openAIAgent, call, turn, submit, OPENAI_API, type ChatRequest } from "../work/agent-fixtures.js";
 import { PLAN, PROJECT } from "../e2e/pipeline-fixture.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
+import { sink } from "../helpers/sink.js";
 
 // Whole pipelines and CLI child processes: 30 s is too short on a loaded 2-core machine; this only guards a hang.
 vi.setConfig({ testTimeout: 180_000 });
@@ -99,13 +99,6 @@ function scriptCompany(options: { agent?: false } = {}) {
     submit("add() adds now; a test covers it.", "npm test"),
   ]);
   return { plans, agent };
-}
-
-function sink() {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-  return { stream, text: () => text };
 }
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

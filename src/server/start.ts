@@ -24,6 +24,7 @@ import { createGitHubAccess } from "../github/octokit.js";
 import { createWritePacer, type WritePacing } from "../github/write-pacer.js";
 import { startLeaderElection, type Duty } from "../queue/leader.js";
 import { pruneDeliveries } from "../queue/prune-deliveries.js";
+import { gateRevivalDuty } from "../queue/revive.js";
 import { startWorker, unlockDeadWorkers } from "../queue/worker.js";
 import { allDuties, allTasks, dispatchAll } from "../roles.js";
 import { createModelRegistry, defaultWorkspaceOptions, type Services } from "../services.js";
@@ -349,6 +350,7 @@ async function appDatabaseUrl(config: AppConfig, ownerDatabaseUrl: string): Prom
 /** Duties of the leader that belong to no single role. */
 function coreDuties(services: Services): Duty[] {
   return [
+    gateRevivalDuty(services.pool, services.log),
     {
       name: "unlock-dead-workers",
       everyMs: 2_000,

@@ -6,10 +6,9 @@
 // balancer: to one app process after another in turn, the next one tried when a process does not answer; a
 // delivery no process took is listed as failed at GET /app/hook/deliveries and sent again when the app asks
 // (POST /app/hook/deliveries/{id}/attempts), which is how GitHub redelivers.
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { createHmac, randomUUID } from "node:crypto";
 import type { Delivery } from "../../src/local/deliveries.js";
+import { serveGitHubApi } from "../../src/local/edge-server.js";
 import { createGitHubEdge, type GitHubEdge, type GitHubEdgeOptions } from "../../src/local/github-edge.js";
 
 export type Faults = {
@@ -56,24 +55,7 @@ const SECONDARY = {
   documentation_url: "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 };
 
-function readBody(request: http.IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      resolve(text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>));
-    });
-    request.on("error", reject);
-  });
-}
-
-function send(response: http.ServerResponse, status: number, json: unknown, headers: Record<string, string> = {}): void {
-  response.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(json));
-}
-
 export async function startSoakGitHub(input: { secret: string; appPorts: () => number[]; faults: Faults }): Promise<SoakGitHub> {
-  const token = `ghs_soak${randomBytes(16).toString("hex")}`;
   const edges = new Map<string, GitHubEdge>();
   const counts: ApiCounts = { reads: 0, writes: 0, faulted502: 0, faultedSecondary: 0, faulted502AfterApply: 0 };
   const hooks = { delivered: 0, failedEverywhere: 0, redelivered: 0, triedNext: 0 };
@@ -170,29 +152,12 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
     return [...edges.values()].find((edge) => edge.pulls.has(number));
   }
 
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const method = (request.method ?? "GET").toUpperCase();
-    const pathname = url.pathname === "/api/graphql" ? "/graphql" : url.pathname.startsWith("/api/v3/") ? url.pathname.slice("/api/v3".length) : undefined;
-    if (pathname === undefined) return send(response, 404, { message: "Not Found" });
-    readBody(request).then(
-      (body) => {
-        if (method === "POST" && /^\/app\/installations\/\d+\/access_tokens$/.test(pathname)) {
-          return send(response, 201, {
-            token,
-            expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-            permissions: { contents: "write", issues: "write", pull_requests: "write", statuses: "write", metadata: "read" },
-            repository_selection: "all",
-          });
-        }
-        const [status, json, headers] = hookRoute(method, pathname, url.searchParams) ?? apiRoute(method, pathname, url, body);
-        send(response, status, json, headers);
-      },
-      (error: unknown) => send(response, 400, { message: error instanceof Error ? error.message : String(error) }),
-    );
+  let host = "";
+  const server = await serveGitHubApi((method, pathname, url, body) => {
+    const [status, json, headers] = hookRoute(method, pathname, url.searchParams) ?? apiRoute(method, pathname, url, body);
+    return { status, json, headers };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  host = server.host;
   return {
     host,
     edges,
@@ -205,10 +170,6 @@ export async function startSoakGitHub(input: { secret: string; appPorts: () => n
     },
     onWrite: (listener) => void writeListeners.push(listener),
     send: (delivery) => attempt(randomUUID(), delivery.event, JSON.stringify(delivery.payload), false),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

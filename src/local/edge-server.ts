@@ -42,9 +42,9 @@ function readBody(request: http.IncomingMessage): Promise<Record<string, unknown
   });
 }
 
-function send(response: http.ServerResponse, status: number, json: unknown): void {
+function send(response: http.ServerResponse, status: number, json: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(json);
-  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-github-media-type": "github.v3; format=json" });
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-github-media-type": "github.v3; format=json", ...headers });
   response.end(body);
 }
 
@@ -55,7 +55,16 @@ function apiPath(pathname: string): string | undefined {
   return undefined;
 }
 
-export async function serveGitHubEdge(edge: GitHubEdge, port = 0): Promise<EdgeServer> {
+/** One answer of a GitHub API route: status, JSON body and any headers (e.g. `retry-after`, `link`). */
+export type ApiAnswer = { status: number; json: unknown; headers?: Record<string, string> | undefined };
+export type ApiRoute = (method: string, pathname: string, url: URL, body: Record<string, unknown> | undefined) => ApiAnswer;
+
+/**
+ * Serves GitHub's API paths on a loopback port: installation tokens are handed out here (only this server
+ * accepts them), every other request goes to `route` with its github.com path. Local mode serves one repository
+ * edge this way; bench:soak serves many, with faults.
+ */
+export async function serveGitHubApi(route: ApiRoute, port = 0): Promise<EdgeServer> {
   const token = `ghs_local${randomBytes(16).toString("hex")}`;
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -72,8 +81,8 @@ export async function serveGitHubEdge(edge: GitHubEdge, port = 0): Promise<EdgeS
             repository_selection: "all",
           });
         }
-        const answer = edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body);
-        send(response, answer.status, answer.json);
+        const answer = route(method, pathname, url, body);
+        send(response, answer.status, answer.json, answer.headers);
       },
       (error: unknown) => send(response, 400, { message: error instanceof Error ? error.message : String(error) }),
     );
@@ -92,4 +101,8 @@ export async function serveGitHubEdge(edge: GitHubEdge, port = 0): Promise<EdgeS
         server.close(() => resolve());
       }),
   };
+}
+
+export function serveGitHubEdge(edge: GitHubEdge, port = 0): Promise<EdgeServer> {
+  return serveGitHubApi((method, pathname, url, body) => edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body), port);
 }

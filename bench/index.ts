@@ -2,7 +2,7 @@
 // next. Name some to run only those: `npm run bench -- audit governor`.
 import { spawnSync } from "node:child_process";
 
-const all = ["audit", "governor", "intake", "task", "agent", "routing", "eval", "console"];
+const all = ["audit", "governor", "intake", "task", "agent", "routing", "eval", "console", "soak"];
 const chosen = process.argv.slice(2).filter((name) => all.includes(name));
 let failed = 0;
 for (const name of chosen.length > 0 ? chosen : all) {

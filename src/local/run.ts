@@ -91,11 +91,26 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   const pool = createPool(aura.databaseUrl, { max: 2 });
   try {
     const issue = await localIssue(pool, setup);
+    // Jobs queued before this run's first webhook are not this run's (an earlier run on the same database may
+    // have left some, for a GitHub edge that is gone): the run neither waits for them nor reports their errors.
+    const firstJobAfter = await lastJobId(pool);
     const edge = createGitHubEdge(edgeOptions(setup, issue));
     edgeServer = await serveGitHubEdge(edge, setup.edgePort);
     const { player, build } = playEdgeEvents(edge, aura, setup, issue);
     player.send(build.labeled());
-    const watched = await watch({ pool, edge, aura, player, build, fullName: setup.fullName, issue: issue.number, options, started, director: issue.user });
+    const watched = await watch({
+      pool,
+      edge,
+      aura,
+      player,
+      build,
+      fullName: setup.fullName,
+      issue: issue.number,
+      options,
+      started,
+      director: issue.user,
+      firstJobAfter,
+    });
     const report = await finalReport({ pool, edge, setup, issue: issue.number, started, approved: watched.approved, notes: [...notes, ...watched.notes] });
     options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
     if (options.planOnly) return report.requirement?.plan ? 0 : 1;
@@ -337,7 +352,14 @@ type WatchInput = {
   options: LocalRunOptions;
   started: number;
   director: string;
+  /** The id of the last job queued before this run's first webhook ("0" when none). */
+  firstJobAfter: string;
 };
+
+async function lastJobId(pool: ReturnType<typeof createPool>): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>("SELECT coalesce(max(id), 0)::text AS id FROM graphile_worker.jobs");
+  return rows[0]?.id ?? "0";
+}
 
 type Snapshot = {
   requirement: string | undefined;
@@ -370,7 +392,10 @@ async function snapshot(input: WatchInput): Promise<Snapshot> {
         ?.usd ?? 0)
     : 0;
   // graphile-worker's public `jobs` view: what is waiting or running, and the last error of a job being retried.
-  const jobs = await pool.query<{ task_identifier: string; last_error: string | null }>("SELECT task_identifier, last_error FROM graphile_worker.jobs");
+  const jobs = await pool.query<{ task_identifier: string; last_error: string | null }>(
+    "SELECT task_identifier, last_error FROM graphile_worker.jobs WHERE id > $1::bigint",
+    [input.firstJobAfter],
+  );
   // A plan-only run holds the employees' jobs back; they do not keep it waiting.
   const counted = jobs.rows.filter((job) => !(input.options.planOnly === true && WORK_JOBS.includes(job.task_identifier)));
   const failing = counted.find((job) => job.last_error !== null);

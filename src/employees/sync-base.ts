@@ -25,11 +25,13 @@ import {
   MergeConflictError,
   prepareTaskWorkspace,
   pushAuraBranch,
+  remoteBranchBase,
   removeTaskWorkspace,
   resolveCloneSource,
   workspaceTarget,
   type MergeBaseResult,
   type PushResult,
+  type RepoLocation,
   type TaskWorkspace,
 } from "../workspace/index.js";
 import { assertTreeLockHeld, TREE_BUSY_RETRY_MS, tryTaskTreeLock, type TreeLock } from "./tree-lock.js";
@@ -183,13 +185,23 @@ export async function runSyncBase(services: Services, rawPayload: unknown): Prom
   if (task.pull_closed) return { kind: "skipped", reason: `PR #${task.pr_number} of task ${taskId} is closed` };
   if (task.employee_id === null || task.snapshot_id === null) return { kind: "skipped", reason: `task ${taskId} has no assigned work to trail` };
 
+  const located = await syncLocation(services, task);
+  // The usual case (the sync the work loop queues with every pull request it opens, a base push that this branch
+  // already has): the cache answers, with no work tree and without waiting for a job working in the task's tree.
+  // A revision pushing meanwhile builds on this tip, and the work loop queues another sync after it.
+  const remote = await remoteBranchBase(services.workspace, { ...located, branch: task.branch });
+  if (remote.state === "missing") return { kind: "skipped", reason: `branch ${task.branch} is no longer on the remote` };
+  if (remote.state === "contains") {
+    await resolveConflict(services, task, { branch: task.branch, baseRef: located.baseRef }, remote.baseSha);
+    return { kind: "up-to-date", sha: remote.tipSha, baseSha: remote.baseSha };
+  }
   const lock = await tryTaskTreeLock(services.pool, taskId);
   if (!lock) {
     await enqueue(services.pool, SYNC_BASE_TASK, { taskId }, { runAt: new Date(services.now().getTime() + TREE_BUSY_RETRY_MS) });
     return { kind: "busy", reason: "another job is working in the task's tree" };
   }
   try {
-    return await syncUnderLock(services, { ...task, branch: task.branch, employee_id: task.employee_id, snapshot_id: task.snapshot_id }, lock);
+    return await syncUnderLock(services, { ...task, branch: task.branch, employee_id: task.employee_id, snapshot_id: task.snapshot_id }, located, lock);
   } finally {
     await lock.release();
   }
@@ -197,8 +209,10 @@ export async function runSyncBase(services: Services, rawPayload: unknown): Prom
 
 type LockedTask = SyncTaskRow & { pull_closed: boolean; branch: string; employee_id: string; snapshot_id: string };
 
-async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLock): Promise<SyncOutcome> {
-  const taskId = Number(task.id);
+type SyncLocation = { repo: RepoLocation; baseRef: string; token: string | undefined };
+
+/** Where the task's branch lives and its base branch; the installation token only for a GitHub remote. */
+async function syncLocation(services: Services, task: SyncTaskRow): Promise<SyncLocation> {
   const installationId = Number(task.installation_id);
   const delivered = await deliveredRepository(services.pool, installationId, task.repo);
   const baseRef = task.default_branch ?? delivered.defaultBranch ?? "main";
@@ -207,6 +221,11 @@ async function syncUnderLock(services: Services, task: LockedTask, lock: TreeLoc
   const source = resolveCloneSource({ ...repo, allowLocalClone: services.workspace.allowLocalClone });
   const token =
     source.kind === "remote" ? ((await services.github.forInstallation(installationId).auth({ type: "installation" })) as { token: string }).token : undefined;
+  return { repo, baseRef, token };
+}
+
+async function syncUnderLock(services: Services, task: LockedTask, { repo, baseRef, token }: SyncLocation, lock: TreeLock): Promise<SyncOutcome> {
+  const taskId = Number(task.id);
   const workspace = await prepareTaskWorkspace(services.workspace, { repo, branch: task.branch, baseRef, token });
   try {
     if (!workspace.resumed) return { kind: "skipped", reason: `branch ${task.branch} is no longer on the remote` };
@@ -290,7 +309,7 @@ async function mergeAndPush(services: Services, task: LockedTask, workspace: Tas
  * the sync had handed to a director for that conflict returns to pr_open, and its requirement to in_progress
  * when no other task still needs a director.
  */
-async function resolveConflict(services: Services, task: LockedTask, workspace: TaskWorkspace, baseSha: string): Promise<void> {
+async function resolveConflict(services: Services, task: SyncTaskRow, workspace: Pick<TaskWorkspace, "branch" | "baseRef">, baseSha: string): Promise<void> {
   if (task.base_conflict_sha === null) return;
   const taskId = Number(task.id);
   const requirementId = Number(task.requirement_id);

@@ -48,6 +48,8 @@ export {
   pushAuraBranch,
   removeTaskWorkspace,
   workspaceTarget,
+  remoteBranchBase,
+  type BranchBase,
   type CommitInput,
   type CommitResult,
   type CommitTrailers,

@@ -176,6 +176,23 @@ function assertBaseRef(baseRef: string): void {
   if (!ok) throw new GitCommandError("fetch", `invalid base branch name ${JSON.stringify(baseRef)}`);
 }
 
+/** Under the cache lock: the cache brought up to date with the base and the `aura/*` branches, and their tips. */
+async function fetchTaskRefs(
+  cacheDir: string,
+  source: CloneSource,
+  input: PrepareTaskInput,
+): Promise<{ target: GitTarget; baseSha: string; remoteTip: string | undefined }> {
+  const target = cacheTarget(cacheDir, source, input.token);
+  await ensureCache(cacheDir, source, input.token);
+  await fetchRefs(cacheDir, source, input.token, [
+    `+refs/heads/${input.baseRef}:refs/remotes/origin/${input.baseRef}`,
+    "+refs/heads/aura/*:refs/remotes/origin/aura/*",
+  ]);
+  const baseSha = await revParse(target, `refs/remotes/origin/${input.baseRef}`);
+  if (baseSha === undefined) throw new GitCommandError("fetch", `base branch ${input.baseRef} not found on the remote`);
+  return { target, baseSha, remoteTip: await revParse(target, `refs/remotes/origin/${input.branch}`) };
+}
+
 /**
  * Makes a fresh work tree for the task at the tip of `aura/...` on the remote if it exists (resume), else
  * at the base branch. A left-over local work tree or unpushed local branch from an earlier attempt is
@@ -192,15 +209,7 @@ export async function prepareTaskWorkspace(options: WorkspaceOptions, input: Pre
   }
 
   return withCacheLock(cacheDir, async () => {
-    const target = cacheTarget(cacheDir, source, input.token);
-    await ensureCache(cacheDir, source, input.token);
-    await fetchRefs(cacheDir, source, input.token, [
-      `+refs/heads/${input.baseRef}:refs/remotes/origin/${input.baseRef}`,
-      "+refs/heads/aura/*:refs/remotes/origin/aura/*",
-    ]);
-    const baseSha = await revParse(target, `refs/remotes/origin/${input.baseRef}`);
-    if (baseSha === undefined) throw new GitCommandError("fetch", `base branch ${input.baseRef} not found on the remote`);
-    const remoteTip = await revParse(target, `refs/remotes/origin/${input.branch}`);
+    const { target, baseSha, remoteTip } = await fetchTaskRefs(cacheDir, source, input);
 
     await git(target, ["worktree", "remove", "--force", treeDir], { okExitCodes: [128] });
     await rm(treeDir, { recursive: true, force: true });
@@ -230,6 +239,27 @@ export async function prepareTaskWorkspace(options: WorkspaceOptions, input: Pre
       resumed: remoteTip !== undefined,
       source,
     };
+  });
+}
+
+export type BranchBase = { state: "contains" | "behind"; baseSha: string; tipSha: string } | { state: "missing"; baseSha: string };
+
+/**
+ * Whether the task's branch on the remote already contains the tip of its base, asked of the cache alone: one
+ * fetch of the base and the `aura/*` branches and one ancestry check, no work tree. `missing` when the branch is
+ * not on the remote. A sync uses it to leave a branch that is up to date without checking out the repository.
+ */
+export async function remoteBranchBase(options: WorkspaceOptions, input: PrepareTaskInput): Promise<BranchBase> {
+  assertBranchName(input.branch);
+  assertBaseRef(input.baseRef);
+  const source = resolveCloneSource({ ...input.repo, allowLocalClone: options.allowLocalClone });
+  const cacheDir = cacheDirFor(options, input.repo.fullName, source);
+  await makeTraversable(options.root);
+  return withCacheLock(cacheDir, async () => {
+    const { target, baseSha, remoteTip: tipSha } = await fetchTaskRefs(cacheDir, source, input);
+    if (tipSha === undefined) return { state: "missing", baseSha };
+    const contained = await git(target, ["merge-base", "--is-ancestor", baseSha, tipSha], { okExitCodes: [1] });
+    return { state: contained.exitCode === 0 ? "contains" : "behind", baseSha, tipSha };
   });
 }
 

@@ -3,7 +3,7 @@
 // conflict, leaves the branch alone and hands the task to a director naming the files; a person's push of a
 // conflict fix to the agent branch syncs it again. Through the running app (delivery → dispatch → `base.moved`
 // or `branch.pushed` → `task.sync-base`), with a real local bare repository as the remote.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JobHelpers } from "graphile-worker";
 import nock from "nock";
@@ -446,6 +446,23 @@ describe("one job at a time in a task's tree", () => {
     expect(await queuedLater(`task:${pull.taskId}`)).toEqual([{ task_identifier: "task.work", later: true }]);
     await started.harness.db.pool.query("SELECT graphile_worker.remove_job(k) FROM unnest($1::text[]) AS k", [[`sync:${pull.taskId}`, `task:${pull.taskId}`]]);
     expect(script.calls).toHaveLength(0);
+    expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
+  });
+});
+
+describe("a branch that already has the base", () => {
+  it("is reported up to date from the cache, without a work tree and without waiting for the job in the task's tree", async () => {
+    const pull = await openAgentPull();
+    const lock = await tryTaskTreeLock(started.harness.db.pool, pull.taskId);
+
+    const sync = await runSyncBase(services, { taskId: pull.taskId });
+    await lock?.release();
+
+    expect(lock).not.toBeNull();
+    expect(sync).toEqual({ kind: "up-to-date", sha: pull.personSha, baseSha: pull.remote.refs()["refs/heads/main"] });
+    expect(await queuedLater(`sync:${pull.taskId}`)).toEqual([]);
+    const trees = path.join(services.workspace.root, "trees");
+    expect(existsSync(trees) ? readdirSync(trees, { recursive: true }).filter((entry) => String(entry).includes("fix-add")) : []).toEqual([]);
     expect(pull.remote.refs()[`refs/heads/${pull.branch}`]).toBe(pull.personSha);
   });
 });

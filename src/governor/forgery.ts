@@ -4,6 +4,7 @@
 // when the gate has no record of the commit. Then an audit event, and one comment per SHA on the pull request
 // telling the directors.
 import { z } from "zod";
+import { createOnce, NO_BLIND_RETRY } from "../github/create-once.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
 import { withSessionLock } from "../db/advisory-lock.js";
@@ -43,14 +44,17 @@ async function notifyDirectors(services: Services, event: StatusEvent, pullNumbe
   const octokit = services.github.forInstallation(installationId);
   const { owner, repo: name } = splitRepo(repo);
   const marker = forgeryMarker(event.sha);
+  const find = async () => {
+    const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner,
+      repo: name,
+      issue_number: pullNumber,
+      per_page: 100,
+    });
+    return comments.find((comment) => comment.user?.login === services.config.botLogin && comment.body?.includes(marker))?.id;
+  };
   // Look before writing: a comment posted by an attempt that failed before recording it must not be repeated.
-  const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-    owner,
-    repo: name,
-    issue_number: pullNumber,
-    per_page: 100,
-  });
-  let commentId = comments.find((comment) => comment.user?.login === services.config.botLogin && comment.body?.includes(marker))?.id;
+  let commentId = await find();
   if (commentId === undefined) {
     const config = await readRepoConfig(services, octokit, { owner, repo: name });
     const directors = config.ok && config.config.directors.length > 0 ? `${config.config.directors.map((login) => `@${login}`).join(" ")}: ` : "Directors: ";
@@ -60,13 +64,17 @@ async function notifyDirectors(services: Services, event: StatusEvent, pullNumbe
       "",
       "Aura has re-posted its own verdict. Only the Aura app may set this check: in the branch protection rule or ruleset, require `aura/hnsc` with the Aura app as its expected source.",
     ].join("\n");
-    const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      owner,
-      repo: name,
-      issue_number: pullNumber,
-      body,
-    });
-    commentId = Number(data.id);
+    // Created once: a post GitHub answers 5xx may have been applied, so it is looked for before posting again.
+    commentId = await createOnce(async () => {
+      const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+        owner,
+        repo: name,
+        issue_number: pullNumber,
+        body,
+        ...NO_BLIND_RETRY,
+      });
+      return Number(data.id);
+    }, find);
   }
   await recordForgeryComment(services.pool, at, commentId);
 }

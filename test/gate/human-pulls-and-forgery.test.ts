@@ -1,14 +1,18 @@
 // The gate end to end for pull requests people open, configuration read from the base branch, a PR with the
-// 3,000 files GitHub's API lists (30 pages), and forged `aura/hnsc` statuses.
+// 3,000 files GitHub's API lists (30 pages), and forged `aura/hnsc` statuses (also when GitHub answers 502 to the
+// warning comment it applied).
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { GITHUB_API } from "../helpers/harness.js";
+import { handleStatusEvent } from "../../src/governor/forgery.js";
+import { GITHUB_API, mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
+import { testServices } from "../helpers/services.js";
 import {
   BOT,
   commitObject,
   INSTALLATION_ID,
   mockPullReads,
   mockRepoConfig,
+  mockWrites,
   NAME,
   OWNER,
   pullDelivery,
@@ -145,5 +149,41 @@ describe("a forged aura/hnsc status", () => {
 
     expect(gate.github.statuses).toEqual([expect.objectContaining({ sha: sha(34), state: "success", description: "not governed by Aura" })]);
     expect(gate.github.comments).toHaveLength(1);
+  });
+});
+
+describe("a forgery warning that GitHub applied but answered 502", () => {
+  it("is found by its marker and not posted again; the status is corrected and the comment recorded", async () => {
+    nock.cleanAll();
+    mockInstallationTokens();
+    // Registered first, so it answers the first warning post: the comment is applied, the answer is a 502.
+    nock(GITHUB_API)
+      .post(`/repos/${OWNER}/${NAME}/issues/35/comments`)
+      .reply(502, (_uri, body) => {
+        gate.github.comments.push({ issue: 35, body: (body as { body: string }).body });
+        return { message: "Server Error" };
+      });
+    gate.github = mockWrites();
+    mockRepoConfig("directors: [octo-director]\n");
+    const headSha = sha(35);
+    await gate.harness.db.pool.query(
+      `INSERT INTO governor_verdicts (installation_id, repo, pull_number, head_sha, pack_revision, conclusion, description, target_url, governed)
+       VALUES ($1, $2, 35, $3, 'rev', 'failure', 'HNSC failed: protected-paths', 'https://github.com/octo-org/widgets/pull/35', true)`,
+      [INSTALLATION_ID, REPO, headSha],
+    );
+    const services = { ...testServices(gate.harness.db), github: unthrottledGitHub() };
+
+    const outcome = await handleStatusEvent(services, forgedStatus(headSha, "mallory"));
+
+    expect(outcome).toBe("corrected");
+    expect(gate.github.statuses).toEqual([expect.objectContaining({ sha: headSha, state: "failure", description: "HNSC failed: protected-paths" })]);
+    expect(gate.github.comments).toHaveLength(1);
+    expect(gate.github.comments[0]?.body).toContain(`<!-- aura:forgery sha=${headSha} -->`);
+    expect(gate.github.comments[0]?.body).toContain("@mallory");
+    const { rows } = await gate.harness.db.pool.query<{ comment_id: number | null }>("SELECT comment_id FROM governor_forgeries WHERE head_sha = $1", [
+      headSha,
+    ]);
+    // The comment as GitHub lists it (mockWrites numbers listed comments from 500).
+    expect(rows).toEqual([{ comment_id: 500 }]);
   });
 });

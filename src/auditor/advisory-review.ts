@@ -2,7 +2,8 @@
 // an employee other than the PR's author reads the (bounded) diff and returns zod-validated findings, which the
 // app posts as one separate COMMENT review marked "Advisory — does not gate". It never approves or requests
 // changes and never touches `aura/hnsc`. One per head SHA: a row in `auditor_advisory_reviews` and a hidden marker
-// are checked before any model call or post, so a redelivery neither pays nor posts twice. When the reviewer is
+// are checked before any model call or post (the marker again after a post GitHub answers 5xx, which it may have
+// applied: src/github/create-once.ts), so a redelivery or a retry neither pays nor posts twice. When the reviewer is
 // the author, or the model fails, nothing is posted: the outcome is logged and audited.
 import { z } from "zod";
 import type { Employee } from "../config/policy-files.js";
@@ -11,6 +12,7 @@ import { trySessionLock } from "../db/advisory-lock.js";
 import { BudgetExhausted, budgetedCall, utcDay, type SpendHolder, type SpendSubject } from "../models/budgets.js";
 import { ModelCallError, OutputAllowanceTooSmall, type ChatMessage, type StructuredResult } from "../models/model-client.js";
 import { defaultPriceFor } from "../models/prices.js";
+import { createOnce, NO_BLIND_RETRY } from "../github/create-once.js";
 import { inertCode, inertInline } from "../github/inert-markdown.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
@@ -343,15 +345,22 @@ async function postReview(
     shown: prompt.shown,
     omitted: prompt.omitted.length,
   });
-  // COMMENT only, without inline comments: an advisory opinion must not look like the gate's findings.
-  const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", {
-    ...splitRepo(at.repo),
-    pull_number: at.pullNumber,
-    commit_id: at.headSha,
-    event: "COMMENT",
-    body,
-  });
-  const posted = { id: Number(data.id), url: data.html_url };
+  // COMMENT only, without inline comments: an advisory opinion must not look like the gate's findings. Created
+  // once: a submitted review cannot be deleted, and a post GitHub answers 5xx may have been applied.
+  const posted = await createOnce(
+    async () => {
+      const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", {
+        ...splitRepo(at.repo),
+        pull_number: at.pullNumber,
+        commit_id: at.headSha,
+        event: "COMMENT",
+        body,
+        ...NO_BLIND_RETRY,
+      });
+      return { id: Number(data.id), url: data.html_url };
+    },
+    () => findAdvisoryReview(octokit, at, services.config.botLogin),
+  );
   await settle(services, at, {
     state: "posted",
     reviewer: reviewerId,

@@ -2,13 +2,14 @@
 // `auditor.reviewer` (another employee than the author) reads the diff through the real Gemini SDK (HTTP faked by
 // nock) and one separate COMMENT review marked "Advisory — does not gate" is posted per head SHA, charged to the
 // requirement's budget. A reviewer who is the author, or a model that only returns garbage, posts nothing and
-// never fails the audit job or changes `aura/hnsc`.
+// never fails the audit job or changes `aura/hnsc`. A review post GitHub applies but answers 502 is not posted again.
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
+import { GITHUB_API, mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
-import { INSTALLATION_ID, mockRepoConfig, pullDelivery, REPO, useGateHarness } from "./gate-fixture.js";
+import { INSTALLATION_ID, mockRepoConfig, mockWrites, NAME, OWNER, pullDelivery, REPO, useGateHarness, type PostedReview } from "./gate-fixture.js";
 
 const GEMINI = "https://gemini.gateway.test";
 const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
@@ -175,5 +176,35 @@ describe("two audit jobs of the same head at the same time", () => {
       "SELECT 1 FROM model_spend WHERE purpose = 'advisory-review' AND task_id IN (SELECT id FROM tasks WHERE pr_number = 34)",
     );
     expect(spend.rows).toHaveLength(1);
+  }, 120_000);
+});
+
+describe("an advisory review post that GitHub applied but answered 502", () => {
+  it("is found by its marker and not posted again; the review is settled as posted, the model paid once", async () => {
+    nock.cleanAll();
+    mockInstallationTokens();
+    // Registered first, so it answers the first review post: the review is applied, the answer is a 502.
+    nock(GITHUB_API)
+      .post(`/repos/${OWNER}/${NAME}/pulls/36/reviews`)
+      .reply(502, (_uri, body) => {
+        const { reviews } = gate.github;
+        reviews.push({ id: 7000 + reviews.length, pull: 36, ...(body as Omit<PostedReview, "id" | "pull">) });
+        return { message: "Server Error" };
+      });
+    gate.github = mockWrites();
+    const { headSha } = await agentPull(36, "gemini-2.5-flash");
+    const gemini = geminiReplies([JSON.stringify({ summary: "Fine.", findings: [] })]);
+    const services = { ...testServices(gate.harness.db, { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } }), github: unthrottledGitHub() };
+    const at = { installationId: INSTALLATION_ID, repo: REPO, pullNumber: 36, headSha };
+
+    const outcome = await runAdvisoryReview(services, at);
+
+    expect(outcome).toMatchObject({ kind: "posted", reviewId: 7000, findings: 0 });
+    const advisory = reviewsOf(headSha).filter((review) => review.body.includes(ADVISORY));
+    expect(advisory).toHaveLength(1);
+    expect(advisory[0]?.body).toContain(`<!-- aura:advisory sha=${headSha} -->`);
+    expect(gemini.prompts).toHaveLength(1);
+    const posted = await auditEvents("auditor.advisory.posted", headSha);
+    expect(posted.map((event) => event.reviewId)).toEqual([7000]);
   }, 120_000);
 });

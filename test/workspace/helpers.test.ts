@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { resolveCloneSource } from "../../src/workspace/clone-source.js";
 import { CloneSourceNotAllowedError, RefNotAllowedError } from "../../src/workspace/errors.js";
+import { git } from "../../src/workspace/git.js";
 import { OutputCapture } from "../../src/workspace/output-capture.js";
 import { redact } from "../../src/workspace/redact.js";
 import { assertAuraRef } from "../../src/workspace/refs.js";
@@ -123,5 +124,26 @@ describe("defaultRepoCommands", () => {
     expect(await defaultRepoCommands(loose)).toEqual({ setup: "npm install --ignore-scripts", test: "npm test" });
     expect(await defaultRepoCommands(loose, { allowInstallScripts: true })).toEqual({ setup: "npm install", test: "npm test" });
     expect(await defaultRepoCommands(other)).toEqual({ setup: undefined, test: undefined });
+  });
+});
+
+describe("the git runner", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // simple-git waits a further 50 ms on a timer after a git process that printed nothing; with timers stopped,
+  // a silent command that still depended on that timer would never complete (and the test would time out).
+  it("completes commands that print nothing, and those that print, as soon as git exits, with their output and exit codes", async () => {
+    const { dir, cleanup } = makeTempDir("aura-git-runner-");
+    onTestFinished(cleanup);
+    const target = { gitDir: path.join(dir, "cache.git"), protocols: [] };
+    vi.useFakeTimers({ toFake: ["setTimeout", "setInterval"] });
+
+    expect(await git(target, ["init", "--quiet", "--bare", target.gitDir], { cwd: dir })).toEqual({ stdout: "", exitCode: 0 });
+    expect(await git(target, ["config", "aura.test", "yes"])).toEqual({ stdout: "", exitCode: 0 });
+    expect(await git(target, ["config", "aura.test"])).toEqual({ stdout: "yes\n", exitCode: 0 });
+    expect(await git(target, ["config", "aura.missing"], { okExitCodes: [1] })).toEqual({ stdout: "", exitCode: 1 });
+    await expect(git(target, ["rev-parse", "--verify", "no-such-ref"])).rejects.toThrow(/rev-parse --verify/);
   });
 });

@@ -90,7 +90,7 @@ async function finishEarlierRun(services: Services, ctx: CommandContext): Promis
   if (seen.replied_at === null && seen.verb === "scoreboard" && seen.outcome === "done") {
     await upsertScoreboard(services, { installationId: ctx.installationId, repo: ctx.repo, issueNumber: ctx.issueNumber });
   }
-  if (seen.replied_at === null) await acknowledge(services, ctx, { reply: seen.reply, reaction: asReaction(seen.reaction) });
+  if (seen.replied_at === null) await acknowledge(services, ctx, { reply: seen.reply, reaction: asReaction(seen.reaction) }, { earlierRun: true });
   return true;
 }
 
@@ -281,10 +281,23 @@ function asReaction(value: string | null): Reaction | null {
   return value !== null && (REACTIONS as readonly string[]).includes(value) ? (value as Reaction) : null;
 }
 
-async function acknowledge(services: Services, ctx: CommandContext, recorded: Pick<Recorded, "reply" | "reaction">): Promise<void> {
+/**
+ * Reacts to the command and posts its reply (once: see github-replies.ts), then marks it acknowledged. A run that
+ * claimed the command itself posts at once; `earlierRun` (the command was recorded by a run that may have died
+ * between the post and the mark) looks for the reply first.
+ */
+async function acknowledge(
+  services: Services,
+  ctx: CommandContext,
+  recorded: Pick<Recorded, "reply" | "reaction">,
+  options: { earlierRun: boolean } = { earlierRun: false },
+): Promise<void> {
   const octokit = services.github.forInstallation(ctx.installationId);
   const { owner, repo } = splitRepo(ctx.repo);
   if (recorded.reaction) await react(octokit, { owner, repo, commentId: ctx.commentId, content: recorded.reaction });
-  if (recorded.reply) await postReply(octokit, { owner, repo, issueNumber: ctx.issueNumber, body: recorded.reply });
+  if (recorded.reply) {
+    const where = { owner, repo, issueNumber: ctx.issueNumber, commandId: ctx.commentId, botLogin: services.config.botLogin };
+    await postReply(octokit, { ...where, body: recorded.reply, earlierRun: options.earlierRun });
+  }
   await markCommandAcknowledged(services.pool, ctx);
 }

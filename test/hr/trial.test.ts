@@ -7,6 +7,7 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { loadPosteriors } from "../../src/accountant/posteriors.js";
 import { renderScoreboard } from "../../src/accountant/scoreboard.js";
+import { replyMarker } from "../../src/director/github-replies.js";
 import { buildScoreboardInput } from "../../src/director/scoreboard-comment.js";
 import { endEvalRun, openEvalRun, recordEvalAttempts } from "../../src/accountant/eval-results.js";
 import type { AttemptResult } from "../../src/eval/report.js";
@@ -103,15 +104,15 @@ describe("/aura trial <employee> eval <run>", () => {
     const unfinished = await storeEval("gemini-2.5-flash", 8, 8, { finished: false });
     const weak = await storeEval("gemini-2.5-flash", 4, 8);
 
-    await command("/aura trial gemini-2.5-flash eval 987654", DIRECTOR);
-    await command(`/aura trial gemini-2.5-flash eval ${unfinished}`, DIRECTOR);
-    await command(`/aura trial gemini-2.5-flash eval ${weak}`, DIRECTOR);
+    const unknownRun = await command("/aura trial gemini-2.5-flash eval 987654", DIRECTOR);
+    const unfinishedRun = await command(`/aura trial gemini-2.5-flash eval ${unfinished}`, DIRECTOR);
+    const weakRun = await command(`/aura trial gemini-2.5-flash eval ${weak}`, DIRECTOR);
 
     expect(e2e.github.replies.map((reply) => reply.body)).toEqual([
-      "Not accepted as a trial: There is no eval run 987654 in this app's database. `aura eval run` prints the id of each run it records. Nothing was changed.",
-      `Not accepted as a trial: Eval run ${unfinished} has not finished; finish it (run the same \`aura eval run\` again to resume it) and then accept it. Nothing was changed.`,
+      `${replyMarker(unknownRun)}\nNot accepted as a trial: There is no eval run 987654 in this app's database. \`aura eval run\` prints the id of each run it records. Nothing was changed.`,
+      `${replyMarker(unfinishedRun)}\nNot accepted as a trial: Eval run ${unfinished} has not finished; finish it (run the same \`aura eval run\` again to resume it) and then accept it. Nothing was changed.`,
       // Beta(5, 5): 95 % interval 21 %–79 %.
-      `Not accepted as a trial: Eval run ${weak}: \`gemini-2.5-flash\` 4/8 resolved, 95 % interval 21 %–79 %; the lower bound is below 55 %, so it stays on probation. A larger eval with more resolved tasks narrows the interval. Nothing was changed.`,
+      `${replyMarker(weakRun)}\nNot accepted as a trial: Eval run ${weak}: \`gemini-2.5-flash\` 4/8 resolved, 95 % interval 21 %–79 %; the lower bound is below 55 %, so it stays on probation. A larger eval with more resolved tasks narrows the interval. Nothing was changed.`,
     ]);
     expect(await statusOf("gemini-2.5-flash")).toBe("probation");
     expect(await trialRows()).toEqual([]);
@@ -126,8 +127,8 @@ describe("/aura trial <employee> eval <run>", () => {
   it("takes an employee off probation on a director's word and a convincing eval, audited; once per run", async () => {
     const runId = await storeEval("qwen2.5-coder-7b", 8, 8);
 
-    await command(`/aura trial qwen2.5-coder-7b eval ${runId} measured on our own history`, DIRECTOR);
-    await command(`/aura trial qwen2.5-coder-7b eval ${runId}`, DIRECTOR);
+    const accepted = await command(`/aura trial qwen2.5-coder-7b eval ${runId} measured on our own history`, DIRECTOR);
+    const again = await command(`/aura trial qwen2.5-coder-7b eval ${runId}`, DIRECTOR);
 
     expect(await statusOf("qwen2.5-coder-7b")).toBe("active");
     expect(await trialRows()).toEqual([{ employee_id: "qwen2.5-coder-7b", run_id: runId, accepted_by: DIRECTOR }]);
@@ -144,8 +145,8 @@ describe("/aura trial <employee> eval <run>", () => {
     // Beta(9, 1): lower 2.5 % bound 0.025^(1/9).
     expect((promoted?.payload.trial as { lowerBound: number }).lowerBound).toBeCloseTo(0.025 ** (1 / 9), 6);
     expect(e2e.github.replies.map((reply) => reply.body)).toEqual([
-      `Director @${DIRECTOR} accepted eval run ${runId} as \`qwen2.5-coder-7b\`'s trial (8/8 resolved); it leaves probation and is active.`,
-      "Not accepted as a trial: `qwen2.5-coder-7b` is active already; a trial only takes an employee off probation. Nothing was changed.",
+      `${replyMarker(accepted)}\nDirector @${DIRECTOR} accepted eval run ${runId} as \`qwen2.5-coder-7b\`'s trial (8/8 resolved); it leaves probation and is active.`,
+      `${replyMarker(again)}\nNot accepted as a trial: \`qwen2.5-coder-7b\` is active already; a trial only takes an employee off probation. Nothing was changed.`,
     ]);
     const audited = (await auditActions(e2e.harness.db.pool, "director.trial")).filter((event) => event.payload.employeeId === "qwen2.5-coder-7b");
     expect(audited.map((event) => event.payload.outcome)).toEqual(["done", "refused"]);
@@ -154,9 +155,9 @@ describe("/aura trial <employee> eval <run>", () => {
   });
 
   it("refuses an employee that is not registered", async () => {
-    await command("/aura trial gpt-99 eval 1", DIRECTOR);
+    const commentId = await command("/aura trial gpt-99 eval 1", DIRECTOR);
 
-    expect(e2e.github.replies[0]?.body).toMatch(/^`gpt-99` is not a registered employee\./);
+    expect(e2e.github.replies[0]?.body.startsWith(`${replyMarker(commentId)}\n\`gpt-99\` is not a registered employee.`)).toBe(true);
   });
 });
 

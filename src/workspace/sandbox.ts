@@ -621,6 +621,8 @@ type Resources = {
   hostHome?: string;
   egress?: { dir: string; proxy: RegistryProxy };
   seccompFd?: number;
+  /** The work tree, handed to the run's uid: the app takes it back after the run. */
+  handBack?: string;
 };
 
 /** Tears a run down in reverse order; the first failure is reported as an infrastructure error after all steps ran. */
@@ -634,7 +636,7 @@ async function release(resources: Resources, commitWorkspace: boolean): Promise<
     }
   };
   if (resources.seccompFd !== undefined) closeSync(resources.seccompFd);
-  const { cgroup, workspace, lease, hostHome, egress } = resources;
+  const { cgroup, workspace, lease, hostHome, egress, handBack } = resources;
   // Every process of the run is gone before root copies anything back: a leftover could otherwise swap a tree
   // directory for a symlink while the copy writes, and root would write outside the tree.
   if (cgroup) await attempt("stopping the run's processes", () => cgroup.killAll());
@@ -644,6 +646,14 @@ async function release(resources: Resources, commitWorkspace: boolean): Promise<
       commitWorkspace && failures.length === 0 ? workspace.commit() : workspace.discard(),
     );
     if (failures.length > 0) await workspace.discard().catch(() => undefined);
+  }
+  // The app's own git then sees its files as it left them: a tree owned by another uid than the one git recorded
+  // makes git rewrite or re-read every file (`checkout -- .` over 1,000 files: ~0.2 s instead of ~0.01 s). Only
+  // after every process of the run is gone (above), and without following symlinks.
+  if (handBack && failures.length === 0) {
+    await attempt("handing the work tree back to the app", () =>
+      execFileAsync("chown", ["-R", "-h", `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`, "--", handBack]).then(() => undefined),
+    );
   }
   if (cgroup) await attempt("removing the run's cgroup", () => cgroup.destroy());
   if (lease) await attempt("releasing the run's uid", () => lease.release());
@@ -828,6 +838,7 @@ async function prepareRun(
     await assertReachable(tree, user);
     // The tree was written by the host (git, edits) and must be writable by the run's user.
     await setupStep("handing the work tree to the run's uid", () => execFileAsync("chown", ["-R", "-h", `${user.uid}:${user.gid}`, "--", tree]));
+    resources.handBack = tree;
   }
   const runName = `run-${process.pid}-${user?.uid ?? "self"}-${Date.now().toString(36)}`;
   if (limitProbe.cgroup.kind !== "none") {

@@ -8,6 +8,7 @@ import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import { traceGitHubRequests } from "../observability/observe.js";
+import { useImmediateYields } from "./bottleneck-yield.js";
 import { installGuard } from "./guard.js";
 import { installTextCleaner } from "./text-cleaner.js";
 import type { WritePacer } from "./write-pacer.js";
@@ -39,6 +40,7 @@ export function createGitHubAccess(options: {
   /** The pacer shared by every process on the database; without it writes are paced within this process only. */
   pacer?: WritePacer;
 }): GitHubAccess {
+  useImmediateYields();
   const clients = new Map<number, InstallationOctokit>();
   // One write limiter for the app; the throttling plugin keys it by installation (the client `id`), so
   // each installation's writes are serialised and paced without holding up the others.

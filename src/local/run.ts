@@ -86,7 +86,8 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   const setup = await prepareRun(options);
   const notes = startNotes(setup);
   for (const note of notes) options.stderr.write(`aura: ${note}\n`);
-  const aura = await startApp(setup, options);
+  const between = wakeablePause();
+  const aura = await startApp(setup, options, between.wake);
   let edgeServer: EdgeServer | undefined;
   const pool = createPool(aura.databaseUrl, { max: 2 });
   try {
@@ -110,6 +111,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
       started,
       director: issue.user,
       firstJobAfter,
+      between,
     });
     const report = await finalReport({ pool, edge, setup, issue: issue.number, started, approved: watched.approved, notes: [...notes, ...watched.notes] });
     options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
@@ -182,7 +184,7 @@ function startNotes({ repo, employees }: RunSetup): string[] {
 }
 
 /** The whole app, logging to a file under the data directory; a plan-only run holds the employees' jobs back. */
-async function startApp({ config, dataDir, env, policies }: RunSetup, options: LocalRunOptions): Promise<RunningAura> {
+async function startApp({ config, dataDir, env, policies }: RunSetup, options: LocalRunOptions, wake: () => void): Promise<RunningAura> {
   const log = pino({ level: env.LOG_LEVEL ?? "info" }, pino.destination({ dest: path.join(dataDir, "aura.log"), mkdir: true, sync: false }));
   options.stderr.write(`aura: starting the app (database and log under ${dataDir})\n`);
   return startAura(config, {
@@ -193,6 +195,8 @@ async function startApp({ config, dataDir, env, policies }: RunSetup, options: L
     workerPollMs: 200,
     leaderRetryMs: 500,
     modelOverride: options.modelOverride,
+    // A job that ended is what the watch loop waits for most; graphile-worker deletes its row just after the event.
+    onJobEnd: () => void setTimeout(wake, JOB_RECORDED_MS),
     ...(options.planOnly ? { onlyTasks: Object.keys(JOBS).filter((name) => !WORK_JOBS.includes(name)) } : {}),
   });
 }
@@ -318,8 +322,8 @@ function playWebhooks(aura: RunningAura, secret: string) {
 
 /**
  * The watch loop's pause: it ends after `ms`, or at once when something the loop looks at may have changed (the
- * edge recorded a pull request, comment, status or review; a webhook delivery was answered). What changes only in
- * the database (a job's state, a job ending) is seen at the next check, at most `ms` later.
+ * edge recorded a pull request, comment, status or review; a webhook delivery was answered; one of the app's jobs
+ * ended). What changes only in the database otherwise (a requirement's state) is seen at the next check.
  */
 function wakeablePause() {
   let wake: (() => void) | undefined;
@@ -340,6 +344,8 @@ function wakeablePause() {
 
 /** How long the watch loop waits between two checks of the database when nothing wakes it earlier. */
 const CHECK_MS = 100;
+/** How long after a job's end the watch loop looks: graphile-worker records the end just after announcing it. */
+const JOB_RECORDED_MS = 10;
 
 type WatchInput = {
   pool: ReturnType<typeof createPool>;
@@ -354,6 +360,8 @@ type WatchInput = {
   director: string;
   /** The id of the last job queued before this run's first webhook ("0" when none). */
   firstJobAfter: string;
+  /** The loop's pause, which the edge's events, answered deliveries and ended jobs cut short. */
+  between: ReturnType<typeof wakeablePause>;
 };
 
 async function lastJobId(pool: ReturnType<typeof createPool>): Promise<string> {
@@ -449,7 +457,7 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
   let closing = false;
   let last = "";
   let lastAt = 0;
-  const between = wakeablePause();
+  const { between } = input;
   edge.onEvent(() => between.wake());
   player.onDelivered(() => between.wake());
   for (;;) {

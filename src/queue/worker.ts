@@ -19,6 +19,8 @@ export async function startWorker(options: {
   concurrency?: number;
   heartbeatMs?: number;
   pollInterval?: number;
+  /** Called after each job has ended, whatever the outcome (after graphile-worker recorded it). */
+  onJobEnd?: () => void;
 }): Promise<RunningWorker> {
   const processId = randomUUID();
   const workerIds = new Set<string>();
@@ -30,6 +32,8 @@ export async function startWorker(options: {
   events.on("worker:create", ({ worker }) => {
     workerIds.add(worker.workerId);
   });
+  const { onJobEnd } = options;
+  if (onJobEnd) events.on("job:complete", () => onJobEnd());
   const beat = async () => {
     await options.pool.query(
       `INSERT INTO aura_processes (process_id, hostname, pid, worker_ids) VALUES ($1, $2, $3, $4)

@@ -81,6 +81,8 @@ type StartOptions = {
   policies?: PolicySet;
   now?: () => Date;
   workerPollMs?: number;
+  /** Called after each job this process ran has ended (succeeded, failed or will be retried): local mode's watch loop. */
+  onJobEnd?: () => void;
   /** Run only these job types (tests of one role); every other job stays queued. */
   onlyTasks?: readonly string[];
   leaderRetryMs?: number;
@@ -289,7 +291,13 @@ async function loadApp(
   cleanups.push(() => live.close());
   server.addHandler(consoleHandler({ services, live }));
   if (options.workers === false) return;
-  const worker = await startWorker({ pool, log, tasks: allTasks(services, options.onlyTasks), pollInterval: options.workerPollMs });
+  const worker = await startWorker({
+    pool,
+    log,
+    tasks: allTasks(services, options.onlyTasks),
+    pollInterval: options.workerPollMs,
+    ...(options.onJobEnd ? { onJobEnd: options.onJobEnd } : {}),
+  });
   cleanups.push(worker.stop);
   const leadership = startLeaderElection({
     databaseUrl: at.databaseUrl,

@@ -101,3 +101,33 @@ describe("failed gate jobs", () => {
     expect(said[0]?.msg).toMatch(/failed 20 attempts and is not retried again: its pull request has no current verdict/);
   });
 });
+
+describe("the worker's job-end callback (local mode's watch loop wakes on it)", () => {
+  it("is called once for each job that ends, whether it succeeded or threw", async () => {
+    const ended: string[] = [];
+    const finished = new Set<string>();
+    const worker = await startWorker({
+      pool: db.pool,
+      log: silent,
+      pollInterval: 100,
+      onJobEnd: () => ended.push(`after ${[...finished].sort().join("+")}`),
+      tasks: {
+        "test.ok": async () => void finished.add("ok"),
+        "test.throws": async () => {
+          finished.add("throws");
+          throw new Error("this job fails");
+        },
+      },
+    });
+    try {
+      const ok = await quickAddJob({ pgPool: db.pool }, "test.ok", {});
+      await waitUntil(async () => (await jobRow(String(ok.id))) === undefined);
+      const throws = await quickAddJob({ pgPool: db.pool }, "test.throws", {}, { maxAttempts: 1 });
+      await waitUntil(async () => (await jobRow(String(throws.id)))?.attempts === 1 && ended.length === 2);
+
+      expect(ended).toEqual(["after ok", "after ok+throws"]);
+    } finally {
+      await worker.stop();
+    }
+  });
+});

@@ -47,12 +47,37 @@ export function tryGit(bare: string, ...args: string[]): string | undefined {
   }
 }
 
-/** The commit SHA `ref` names, or undefined if it names none. */
+/** The commit SHA `ref` names, or undefined if it names none; a full SHA that names a commit is answered once. */
 export function resolveCommit(bare: string, ref: string): string | undefined {
-  return tryGit(bare, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`)?.trim();
+  try {
+    return gitOnCommits(bare, [ref], "rev-parse", "--verify", "--quiet", `${ref}^{commit}`).trim();
+  } catch {
+    return undefined;
+  }
 }
 
-/** A blob's bytes, unchanged (binary files included). */
+/** The commits two refs name, in one git process (a pull request's head and base); undefined for one that names none. */
+export function resolveCommits(bare: string, refs: readonly [string, string]): [string | undefined, string | undefined] {
+  const both = tryGit(bare, "rev-parse", "--quiet", ...refs.map((ref) => `${ref}^{commit}`))
+    ?.trim()
+    .split("\n");
+  if (both?.length === 2 && both.every((sha) => FULL_SHA.test(sha))) return [both[0], both[1]];
+  return [resolveCommit(bare, refs[0]), resolveCommit(bare, refs[1])];
+}
+
+const BLOBS_KEPT = 256;
+const BLOB_BYTES_KEPT = 256 * 1024;
+const blobs = new Map<string, Buffer>();
+
+/** A blob's bytes, unchanged (binary files included); small blobs are kept (a blob SHA names fixed bytes). */
 export function readBlob(bare: string, blob: string): Buffer {
-  return execFileSync("git", ["cat-file", "blob", blob], { cwd: bare, env: gitEnv });
+  const key = `${bare}\u0000${blob}`;
+  const kept = FULL_SHA.test(blob) ? blobs.get(key) : undefined;
+  if (kept) return kept;
+  const bytes = execFileSync("git", ["cat-file", "blob", blob], { cwd: bare, env: gitEnv });
+  if (FULL_SHA.test(blob) && bytes.length <= BLOB_BYTES_KEPT) {
+    blobs.set(key, bytes);
+    if (blobs.size > BLOBS_KEPT) blobs.delete(blobs.keys().next().value as string);
+  }
+  return bytes;
 }

@@ -2,7 +2,7 @@
 // (its SHAs, size and commit count read from git), a comment and a review.
 import { changedFilesFromUnifiedDiff } from "../../github/local-diff.js";
 import type { EdgeContext } from "./context.js";
-import { gitOnCommits, resolveCommit } from "./git.js";
+import { gitOnCommits, resolveCommits } from "./git.js";
 import { userOf, type Comment, type Pull, type Review } from "./store.js";
 
 /** The repository object as webhook payloads and `GET /repos/{owner}/{repo}` carry it. */
@@ -31,8 +31,7 @@ export function storedPull(ctx: EdgeContext, number: number): Pull {
 
 /** Head and base SHAs of a pull request as its branches stand now, and where they forked. */
 export function pullShas(ctx: EdgeContext, pull: Pull): { head: string; base: string; mergeBase: string } {
-  const head = resolveCommit(ctx.bare, `refs/heads/${pull.head}`) ?? "";
-  const base = resolveCommit(ctx.bare, `refs/heads/${pull.base}`) ?? "";
+  const [head = "", base = ""] = resolveCommits(ctx.bare, [`refs/heads/${pull.head}`, `refs/heads/${pull.base}`]);
   return { head, base, mergeBase: gitOnCommits(ctx.bare, [base, head], "merge-base", base, head).trim() };
 }
 

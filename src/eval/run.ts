@@ -194,7 +194,12 @@ async function evalDatabases(env: NodeJS.ProcessEnv, count: number): Promise<{ m
   return { main, slots, stop: async () => void (await embedded?.stop()) };
 }
 
-/** A checkout of `base` on branch `eval` in `dir`, borrowing the user's objects (never writing to them). */
+/**
+ * A repository at `base` on branch `eval` in `dir`, borrowing the user's objects (never writing to them). Nothing
+ * reads its files: the app clones it, and local mode reads its config and test command from the commit. So its
+ * checkout is sparse with no path in it: the index holds the commit (a clean status), and none of the files are
+ * written (1,000 files took ~0.15 s to write and as long to delete).
+ */
 async function scratchRepository(repo: MinedRepository, base: string, dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o711 });
@@ -203,6 +208,9 @@ async function scratchRepository(repo: MinedRepository, base: string, dir: strin
   await run("git", ["init", "--quiet", "--initial-branch=eval", dir], { env });
   writeFileSync(path.join(dir, ".git", "objects", "info", "alternates"), `${objects}\n`);
   await run("git", ["update-ref", "refs/heads/eval", base], { cwd: dir, env });
+  await run("git", ["config", "core.sparseCheckout", "true"], { cwd: dir, env });
+  mkdirSync(path.join(dir, ".git", "info"), { recursive: true });
+  writeFileSync(path.join(dir, ".git", "info", "sparse-checkout"), "");
   await run("git", ["read-tree", "-u", "--reset", "HEAD"], { cwd: dir, env });
 }
 

@@ -40,8 +40,8 @@ async function runEvidence(services: Services, at: PullAt, pull: GitHubPull): Pr
     { options: services.workspace, githubWebUrl: services.config.githubWebUrl, auth: () => octokit.auth({ type: "installation" }) },
     pull,
   );
-  const head = await runTestsAt(services, source, at.headSha, config.config);
-  const base = await runTestsAt(services, source, pull.base.sha, config.config);
+  // The base first: only the repository's own code runs in the work tree before the work under audit.
+  const [base, head] = (await runTestsAt(services, source, [pull.base.sha, at.headSha], config.config)) as [RunSummary, RunSummary];
   const observed = (run: RunSummary) => ({ exitCode: run.exitCode, timedOut: run.timedOut, counts: run.counts });
   const flags = compareEvidence({ claim, head: observed(head), base: base.problem ? undefined : observed(base), headSha: at.headSha });
   return { headSha: at.headSha, baseSha: pull.base.sha, head, base, claim, flags, diff };

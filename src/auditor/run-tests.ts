@@ -5,7 +5,7 @@
 import type { RepoConfig } from "../config/repo-config.js";
 import type { Services } from "../services.js";
 import { defaultRepoCommands, runInSandbox, SandboxUnavailableError, type SandboxResult } from "../workspace/index.js";
-import { withDetachedCheckout, type CommitSource } from "../workspace/commit-checkout.js";
+import { withDetachedCheckouts, type CommitSource } from "../workspace/commit-checkout.js";
 import type { RunSummary } from "./evidence-store.js";
 
 const LOG_TAIL_LINES = 30;
@@ -37,41 +37,49 @@ function notRun(command: string | null, problem: string): RunSummary {
   return { command, exitCode: null, timedOut: false, sandbox: null, counts: undefined, logSha256: null, durationMs: 0, problem, logTail: "" };
 }
 
-/** Setup then tests on `sha`; the summary says what ran, where, and what came out. */
+/**
+ * Setup then tests on each of `shas`, in that order, in one work tree reset to each commit in turn (see
+ * withDetachedCheckouts: name the base before the head, so only the repository's own code runs before the work
+ * under audit); a summary per commit says what ran, where, and what came out.
+ */
 export async function runTestsAt(
   services: Pick<Services, "workspace" | "sandbox">,
   source: CommitSource,
-  sha: string,
+  shas: readonly string[],
   config: Pick<RepoConfig, "setup" | "test">,
-): Promise<RunSummary> {
-  try {
-    return await withDetachedCheckout(services.workspace, { ...source, sha }, async (tree) => {
-      const defaults = await defaultRepoCommands(tree);
-      const setup = config.setup ?? defaults.setup ?? null;
-      const test = config.test ?? defaults.test ?? null;
-      if (test === null) return notRun(null, "no test command: set `test:` in .github/aura.yml on the base branch");
-      const sandbox = { ...services.sandbox };
-      if (setup !== null) {
-        const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
-        if (prepared.exitCode !== 0 || prepared.timedOut) {
-          const offline = sandbox.allowSetupNetwork
-            ? ""
-            : " (setup runs without network; AURA_SETUP_NETWORK=true lets setup reach the registry hosts in AURA_SETUP_REGISTRY_HOSTS through the allow-list proxy)";
-          return summary(
-            prepared,
-            `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`,
-          );
-        }
+): Promise<RunSummary[]> {
+  return withDetachedCheckouts(services.workspace, { ...source, shas }, async (tree) => {
+    try {
+      return await runIn(services, tree, config);
+    } catch (error) {
+      // A sandbox that could not start (SandboxStartError) is not a result: it fails the job, which is retried.
+      if (error instanceof SandboxUnavailableError) {
+        return notRun(config.test, `the sandbox is unavailable (${error.message}); the tests were not run`);
       }
-      return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));
-    });
-  } catch (error) {
-    // A sandbox that could not start (SandboxStartError) is not a result: it fails the job, which is retried.
-    if (error instanceof SandboxUnavailableError) {
-      return notRun(config.test, `the sandbox is unavailable (${error.message}); the tests were not run`);
+      throw error;
     }
-    throw error;
+  });
+}
+
+async function runIn(services: Pick<Services, "sandbox">, tree: string, config: Pick<RepoConfig, "setup" | "test">): Promise<RunSummary> {
+  const defaults = await defaultRepoCommands(tree);
+  const setup = config.setup ?? defaults.setup ?? null;
+  const test = config.test ?? defaults.test ?? null;
+  if (test === null) return notRun(null, "no test command: set `test:` in .github/aura.yml on the base branch");
+  const sandbox = { ...services.sandbox };
+  if (setup !== null) {
+    const prepared = await runInSandbox(sandbox, { command: setup, cwd: tree, phase: "setup" });
+    if (prepared.exitCode !== 0 || prepared.timedOut) {
+      const offline = sandbox.allowSetupNetwork
+        ? ""
+        : " (setup runs without network; AURA_SETUP_NETWORK=true lets setup reach the registry hosts in AURA_SETUP_REGISTRY_HOSTS through the allow-list proxy)";
+      return summary(
+        prepared,
+        `setup \`${setup}\` ${prepared.timedOut ? "timed out" : `exited with ${String(prepared.exitCode)}`}${offline}; the tests did not run`,
+      );
+    }
   }
+  return summary(await runInSandbox(sandbox, { command: test, cwd: tree, phase: "test" }));
 }
 
 /** The run passed: tests ran to the end, exited 0, and no summary reported a failure. */

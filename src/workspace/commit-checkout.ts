@@ -106,23 +106,51 @@ export async function withDetachedCheckout<T>(
   input: CommitSource & { sha: string },
   work: (tree: string) => Promise<T>,
 ): Promise<T> {
+  const [result] = await withDetachedCheckouts(options, { ...input, shas: [input.sha] }, (tree) => work(tree));
+  return result as T;
+}
+
+/**
+ * Runs `work` on each of `shas` in turn, in one detached work tree made for the first and then reset to exactly
+ * the next (`checkout --force` and `clean -ffdx`: every tracked file as the commit has it, every other file gone,
+ * ignored ones included), and removes the tree whatever happened. One checkout of the repository instead of one
+ * per commit; what an earlier run left behind can reach a later one only as far as git cannot see it (modes
+ * beyond the executable bit, timestamps), so the caller orders the commits from the most trusted. The tree's
+ * `.git` is a pointer file into the cache, read before any repository code runs; the resets name that git
+ * directory themselves, whatever the tree holds by then.
+ */
+export async function withDetachedCheckouts<T>(
+  options: WorkspaceOptions,
+  input: CommitSource & { shas: readonly string[] },
+  work: (tree: string, sha: string) => Promise<T>,
+): Promise<T[]> {
+  const [first, ...rest] = input.shas;
+  if (first === undefined) return [];
   const source = resolveCloneSource({ ...input.repo, allowLocalClone: options.allowLocalClone });
   const key = cacheFor(options, source, input.repo.fullName, undefined).gitDir;
   const trees = path.join(options.root, "audit-trees");
   for (const dir of [options.root, trees]) await makeTraversable(dir);
-  const tree = path.join(trees, `${input.sha.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
+  const tree = path.join(trees, `${first.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
   const target = await withLock(key, async () => {
-    const cache = await ensureCommits(options, input, [input.sha]);
-    await git(cache, ["worktree", "add", "--quiet", "--detach", tree, input.sha], { cwd: cache.gitDir });
+    const cache = await ensureCommits(options, input, input.shas);
+    await git(cache, ["worktree", "add", "--quiet", "--detach", tree, first], { cwd: cache.gitDir });
     return cache;
   });
   try {
     // Read the pointer before any repository code runs in the tree: it must point into this cache.
     const pointer = (await readFile(path.join(tree, ".git"), "utf8")).trim().replace(/^gitdir:\s*/, "");
-    if (path.dirname(path.resolve(tree, pointer)) !== path.join(target.gitDir, "worktrees")) {
+    const worktreeGitDir = path.resolve(tree, pointer);
+    if (path.dirname(worktreeGitDir) !== path.join(target.gitDir, "worktrees")) {
       throw new GitCommandError("worktree add", `unexpected worktree git dir ${pointer}`);
     }
-    return await work(tree);
+    const results = [await work(tree, first)];
+    const inTree: GitTarget = { gitDir: worktreeGitDir, workTree: tree, protocols: target.protocols };
+    for (const sha of rest) {
+      await git(inTree, ["checkout", "--quiet", "--force", "--detach", sha]);
+      await git(inTree, ["clean", "-ffdxq"]);
+      results.push(await work(tree, sha));
+    }
+    return results;
   } finally {
     await withLock(key, async () => {
       await git(target, ["worktree", "remove", "--force", tree], { okExitCodes: [128] });

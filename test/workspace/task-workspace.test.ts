@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { withDetachedCheckout } from "../../src/workspace/commit-checkout.js";
+import { withDetachedCheckout, withDetachedCheckouts } from "../../src/workspace/commit-checkout.js";
 import { CloneSourceNotAllowedError, GitCommandError, MergeConflictError, RefNotAllowedError } from "../../src/workspace/errors.js";
 import { git } from "../../src/workspace/git.js";
 import { safeWriteFile } from "../../src/workspace/safe-path.js";
@@ -293,6 +293,56 @@ describe("task workspace with a real git remote", () => {
     // A later commit of the remote is fetched: the cache is refreshed, not frozen at its seed.
     expect(moved.baseSha).toBe(remote.refs()["refs/heads/main"]);
     expect(moved.baseSha).not.toBe(head);
+  });
+});
+
+describe("one work tree for several commits (the Auditor's base and head)", () => {
+  it("resets the tree to exactly each commit: tracked files as committed, untracked and ignored files gone, the pointer kept", async () => {
+    const base = remote.refs()["refs/heads/main"] as string;
+    const clone = remote.personClone("head");
+    writeFileSync(path.join(clone, ".gitignore"), "node_modules/\n");
+    writeFileSync(path.join(clone, "src", "index.js"), "export const one = 2;\n");
+    writeFileSync(path.join(clone, "src", "new.js"), "export const two = 2;\n");
+    sh(clone, "add", "--all");
+    sh(clone, "commit", "--quiet", "-m", "Head");
+    sh(clone, "push", "--quiet", "origin", "HEAD:refs/heads/aura/1-head");
+    const head = sh(clone, "rev-parse", "HEAD").trim();
+    const listing = (tree: string) => sh(tree, "ls-files", "--others", "--modified", "--deleted", "--exclude-standard").trim();
+    const seen: { sha: string; files: string[]; index: string; status: string; pointer: string }[] = [];
+    let used = "";
+
+    await withDetachedCheckouts(
+      options,
+      { repo: { fullName: "octo/app", githubWebUrl: "https://github.com", cloneUrl: remote.url }, shas: [base, head] },
+      async (tree, sha) => {
+        used ||= tree;
+        seen.push({
+          sha,
+          files: readdirSync(tree, { recursive: true })
+            .map(String)
+            .filter((file) => !file.startsWith(".git") || file === ".gitignore")
+            .sort(),
+          index: readFileSync(path.join(tree, "src", "index.js"), "utf8"),
+          status: listing(tree),
+          pointer: readFileSync(path.join(tree, ".git"), "utf8"),
+        });
+        // What a run may leave: an edited and a deleted tracked file, an untracked file, an ignored directory.
+        writeFileSync(path.join(tree, "src", "index.js"), "export const one = 99;\n");
+        rmSync(path.join(tree, "README.md"));
+        writeFileSync(path.join(tree, "left.txt"), "left behind\n");
+        mkdirSync(path.join(tree, "node_modules", "pkg"), { recursive: true });
+        writeFileSync(path.join(tree, "node_modules", "pkg", "index.js"), "module.exports = 1;\n");
+      },
+    );
+
+    expect(seen.map((run) => run.sha)).toEqual([base, head]);
+    expect(seen[0]?.files).toEqual(["README.md", "src", "src/index.js"]);
+    expect(seen[0]?.index).toBe("export const one = 1;\n");
+    expect(seen[1]?.files).toEqual([".gitignore", "README.md", "src", "src/index.js", "src/new.js"]);
+    expect(seen[1]?.index).toBe("export const one = 2;\n");
+    expect(seen.map((run) => run.status)).toEqual(["", ""]);
+    expect(seen[1]?.pointer).toBe(seen[0]?.pointer);
+    expect(existsSync(used)).toBe(false);
   });
 });
 

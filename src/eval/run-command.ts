@@ -1,5 +1,5 @@
 // The command line of `aura eval run --tasks FILE --employees a,b [--repo DIR] [--attempts K] [--concurrency C]
-// [--out DIR] [--json] [--record DIR | --replay DIR]`: checks its input before anything runs (one message, exit
+// [--out DIR] [--work-dir DIR] [--json] [--record DIR | --replay DIR]`: checks its input before anything runs (one message, exit
 // 2), runs the eval (progress on standard error), and prints the figures per employee and task class as a table,
 // or as JSON with --json. Exit 0 when every attempt was graded, 1 when a replay missed a recording.
 import path from "node:path";
@@ -12,7 +12,7 @@ import { renderTable } from "./report.js";
 import { runEval, type EvalRunResult } from "./run.js";
 
 export const EVAL_RUN_USAGE =
-  "aura eval run --tasks FILE --employees a,b [--repo DIR] [--attempts K] [--concurrency C] [--out DIR] [--json] [--record DIR | --replay DIR]";
+  "aura eval run --tasks FILE --employees a,b [--repo DIR] [--attempts K] [--concurrency C] [--out DIR] [--work-dir DIR] [--json] [--record DIR | --replay DIR]";
 
 export type EvalRunIo = { out: NodeJS.WritableStream; err: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd?: string };
 
@@ -23,6 +23,8 @@ type RunArgs = {
   attempts: number;
   concurrency: number;
   out: string;
+  /** Where the attempts' scratch repositories, the app's work trees and grading's trees go (default DIR/work). */
+  workDir: string | undefined;
   json: boolean;
   record: string | undefined;
   replay: string | undefined;
@@ -48,6 +50,7 @@ export function parseRunArgs(args: string[], cwd: string): RunArgs {
         attempts: { type: "string" },
         concurrency: { type: "string" },
         out: { type: "string" },
+        "work-dir": { type: "string" },
         json: { type: "boolean" },
         record: { type: "string" },
         replay: { type: "string" },
@@ -73,6 +76,7 @@ export function parseRunArgs(args: string[], cwd: string): RunArgs {
     attempts: count("attempts", values.attempts, 1, 100),
     concurrency: count("concurrency", values.concurrency, 1, 16),
     out: path.resolve(cwd, values.out ?? "aura-eval"),
+    workDir: values["work-dir"] === undefined ? undefined : path.resolve(cwd, values["work-dir"]),
     json: values.json === true,
     record: values.record === undefined ? undefined : path.resolve(cwd, values.record),
     replay: values.replay === undefined ? undefined : path.resolve(cwd, values.replay),
@@ -112,6 +116,7 @@ export async function runEvalCommand(args: string[], io: EvalRunIo, sandbox: San
           attempts: input.attempts,
           concurrency: input.concurrency,
           outDir: input.out,
+          workDir: input.workDir,
           record: input.record,
           replay: input.replay,
           env: io.env,

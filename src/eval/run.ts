@@ -39,6 +39,12 @@ export type EvalRunInput = {
   attempts: number;
   concurrency: number;
   outDir: string;
+  /**
+   * Where the attempts' scratch repositories, the app's work trees and grading's trees are made and removed
+   * (default `<outDir>/work`): every attempt checks the repository out several times, so a fast file system
+   * (a tmpfs) here is what makes the most difference.
+   */
+  workDir?: string | undefined;
   record?: string | undefined;
   replay?: string | undefined;
   env: NodeJS.ProcessEnv;
@@ -79,6 +85,8 @@ const gitEnv = () => ({
 });
 const run = promisify(execFile);
 
+/** The folder of the attempts' scratch repositories and work trees. */
+const workDirOf = (input: Pick<EvalRunInput, "outDir" | "workDir">) => input.workDir ?? path.join(input.outDir, "work");
 const keyOf = (item: { instance_id: string; employee: string; attempt: number }) => `${item.instance_id}\u0000${item.employee}\u0000${item.attempt}`;
 const slug = (item: Attempt) => `${item.task.instance_id}__${item.employee}__${item.attempt}`.replace(/[^A-Za-z0-9._-]/g, "-");
 
@@ -158,6 +166,8 @@ async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; rep
   }
   if (existsSync(input.outDir) && !statSync(input.outDir).isDirectory())
     throw new EvalInputError(`--out ${input.outDir} is a file; give a folder for the results.`);
+  if (input.workDir !== undefined && existsSync(input.workDir) && !statSync(input.workDir).isDirectory())
+    throw new EvalInputError(`--work-dir ${input.workDir} is a file; give a folder for the scratch repositories and work trees.`);
   return { tasks, repo };
 }
 
@@ -238,7 +248,7 @@ async function runAttempt(
 ): Promise<AttemptResult> {
   const { input, repo, databaseUrl, traffic } = context;
   const name = slug(item);
-  const dir = path.join(input.outDir, "work", name);
+  const dir = path.join(workDirOf(input), name);
   await scratchRepository(repo, item.task.base_commit, dir);
   const env: NodeJS.ProcessEnv = { ...input.env, DATABASE_URL: databaseUrl };
   // A replay answers from the recordings; the providers only need to look configured.
@@ -267,7 +277,7 @@ async function runAttempt(
     source,
     heads,
     sandbox: input.sandbox,
-    scratchParent: path.join(input.outDir, "work"),
+    scratchParent: workDirOf(input),
     deferRemoval: (removal) => context.removals.push(removal),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   });
@@ -371,11 +381,11 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const removals: Promise<void>[] = [];
   try {
     mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
-    mkdirSync(path.join(input.outDir, "work"), { recursive: true, mode: 0o711 });
-    chmodSync(path.join(input.outDir, "work"), 0o711);
+    const work = workDirOf(input);
+    mkdirSync(work, { recursive: true, mode: 0o711 });
+    chmodSync(work, 0o711);
     // Grading's scratch repositories left by a killed run (an attempt's own folder always has "__" in its name).
-    for (const entry of readdirSync(path.join(input.outDir, "work")))
-      if (GRADING_SCRATCH.test(entry)) removals.push(rm(path.join(input.outDir, "work", entry), { recursive: true, force: true }));
+    for (const entry of readdirSync(work)) if (GRADING_SCRATCH.test(entry)) removals.push(rm(path.join(work, entry), { recursive: true, force: true }));
     databases = await evalDatabases(input.env, Math.max(1, Math.min(input.concurrency, queue.length)));
     store = await openResultsStore(databases.main, input);
     runId = store.runId;

@@ -301,15 +301,22 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
     ]);
   });
 
-  it("with --concurrency 2 runs the two tasks on two app copies, each on its own database, and stores one run", async () => {
+  it("with --concurrency 2 runs the two tasks on two app copies, each on its own database, and stores one run; --work-dir holds the checkouts", async () => {
     const out = path.join(temp.dir, "two-slots");
+    const work = path.join(temp.dir, "two-slots-work");
 
     const result = await evalRun(
-      ["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--out", out, "--json", "--concurrency", "2", "--replay", recordings()],
+      [
+        ...["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--out", out, "--json", "--concurrency", "2"],
+        ...["--replay", recordings(), "--work-dir", work],
+      ],
       { OPENAI_API_KEY: undefined },
     );
 
     expect(result.code, result.stderr).toBe(0);
+    // The attempts' scratch repositories and grading's trees were made under --work-dir, and are gone.
+    expect(existsSync(path.join(out, "work"))).toBe(false);
+    expect(readdirSync(work)).toEqual([]);
     expect((JSON.parse(result.stdout) as Summary).employees[0]).toMatchObject({ attempts: 2, resolved: 1 });
     const name = new URL(db?.url ?? "postgres://x/none").pathname.slice(1);
     const copies = await asAdmin((admin) =>
@@ -384,6 +391,16 @@ describe("aura eval run refuses bad input with one message and runs nothing", ()
     await refused(
       ["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--replay", missing],
       `--replay ${missing}: no such folder. Record one first with --record ${missing}.`,
+    );
+  });
+
+  it("a --work-dir that is a file", async () => {
+    const file = path.join(temp.dir, "work-file");
+    writeFileSync(file, "");
+
+    await refused(
+      ["--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--work-dir", file],
+      `--work-dir ${file} is a file; give a folder for the scratch repositories and work trees.`,
     );
   });
 

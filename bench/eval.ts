@@ -10,9 +10,11 @@
 //    head and on the base, grading's), read from the app's own aura_sandbox_run_seconds in this process. The
 //    earlier estimate (the Auditor taken to run once, at what grading cost) is printed beside it: the Auditor
 //    runs setup and tests on both commits, so it counted ~1 s of the repository's own commands as overhead.
+//    Measured twice: with the eval's default work folder (inside --out, on the machine's temp disk) and with
+//    --work-dir on the tmpfs at /dev/shm when there is one; the file system of each is printed.
 // Targets: examining >= 500 commits/s; per-task overhead <= 1 s. Run: npm run bench:eval (tsx bench/eval.ts).
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -192,6 +194,63 @@ async function measureEvalRun(temp: string): Promise<void> {
       turns[Math.min(request.messages.filter((m) => m.role === "assistant").length, turns.length - 1)] ?? submit("done"),
   ]);
   nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  const run = (label: string, outDir: string, workDir: string | undefined) =>
+    measureAttempts({
+      label,
+      outDir,
+      workDir,
+      tasksFile,
+      repo,
+      env,
+      modelOverride: (employee) => ({ ...company.override(employee), turn: (request) => openai.turn(request) }),
+    });
+  try {
+    // The eval's default: the work folder inside --out, here on the machine's temp disk.
+    await run(`work folder on ${fileSystemOf(temp)} (the default, inside --out)`, path.join(temp, "eval-disk"), undefined);
+    // --work-dir on a tmpfs, when the machine has one: the same attempts with their checkouts in memory.
+    const shm = "/dev/shm";
+    if (existsSync(shm) && statSync(shm).isDirectory() && statfsSync(shm).bavail * statfsSync(shm).bsize > 512 * 1024 * 1024) {
+      const work = mkdtempSync(path.join(shm, "aura-bench-eval-"));
+      try {
+        await run(`--work-dir on ${fileSystemOf(work)}`, path.join(temp, "eval-tmpfs"), work);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    } else {
+      process.stdout.write("no tmpfs with 512 MiB free at /dev/shm: the --work-dir measurement is skipped\n");
+    }
+  } finally {
+    nock.cleanAll();
+    await database.stop();
+  }
+}
+
+/** The file system type `dir` is on (from /proc/self/mountinfo: the longest mount point above it). */
+function fileSystemOf(dir: string): string {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => {
+      const fields = line.split(" ");
+      const dash = fields.indexOf("-");
+      return { point: fields[4] ?? "", type: dash > 0 ? (fields[dash + 1] ?? "?") : "?" };
+    })
+    .filter((mount) => mount.point !== "" && (dir === mount.point || dir.startsWith(mount.point === "/" ? "/" : `${mount.point}/`)))
+    .sort((a, b) => b.point.length - a.point.length);
+  return mounts[0]?.type ?? "an unknown file system";
+}
+
+type AttemptsInput = {
+  label: string;
+  outDir: string;
+  workDir: string | undefined;
+  tasksFile: string;
+  repo: string;
+  env: NodeJS.ProcessEnv;
+  modelOverride: NonNullable<Parameters<typeof runEval>[0]["modelOverride"]>;
+};
+
+/** ATTEMPTS attempts of the task; prints each one's overhead and the median. */
+async function measureAttempts(input: AttemptsInput): Promise<void> {
   const marks: number[] = [];
   // Seconds inside sandbox runs so far (every setup and test run of this process: the agent's, the Auditor's on
   // head and base, grading's), read when each attempt starts and ends; the app runs in this process.
@@ -200,61 +259,58 @@ async function measureEvalRun(temp: string): Promise<void> {
     (await metrics().sandboxDuration.get()).values
       .filter((value) => value.metricName === "aura_sandbox_run_seconds_sum")
       .reduce((sum, value) => sum + value.value, 0);
-  try {
-    const result = await runEval({
-      tasksFile,
-      repoPath: repo,
-      employees: ["gpt-4.1-mini"],
-      attempts: ATTEMPTS,
-      concurrency: 1,
-      outDir: path.join(temp, "eval"),
-      env,
-      sandbox: { allowUnsandboxed: false },
-      onProgress: () => {
-        marks.push(performance.now());
-        sandboxed.push(sandboxSeconds());
-      },
-      stderr: new (await import("node:stream")).PassThrough().resume(),
-      modelOverride: (employee) => ({ ...company.override(employee), turn: (request) => openai.turn(request) }),
-    });
-    const inSandbox = await Promise.all(sandboxed);
-    const rows = result.results.map((item, index) => {
-      const wall = ((marks[index * 2 + 1] ?? 0) - (marks[index * 2] ?? 0)) / 1000;
-      const sandbox = (inSandbox[index * 2 + 1] ?? 0) - (inSandbox[index * 2] ?? 0);
-      const kept = JSON.parse(readFileSync(path.join(temp, "eval", item.trajectory), "utf8")) as Kept;
-      const agentTests =
-        kept.tasks
-          .flatMap((task) => task.runs.flatMap((run) => run.stepRecords))
-          .filter((step) => step.tool === "run_tests")
-          .reduce((sum, step) => sum + (step.durationMs ?? 0), 0) / 1000;
-      const tests = agentTests + 2 * item.test_seconds;
-      return {
-        wall,
-        local: item.seconds,
-        grade: item.test_seconds,
-        agentTests,
-        sandbox,
-        estimated: wall - tests,
-        overhead: wall - sandbox,
-        resolved: item.resolved,
-      };
-    });
-    const overhead = median(rows.map((row) => row.overhead));
-    for (const [index, row] of rows.entries()) {
-      process.stdout.write(
-        `  attempt ${index + 1}: ${row.resolved ? "resolved" : "NOT resolved"}; wall ${row.wall.toFixed(2)} s (local mode ${row.local.toFixed(2)} s), ` +
-          `sandboxed setup and test runs ${row.sandbox.toFixed(2)} s; overhead ${row.overhead.toFixed(2)} s ` +
-          `(the earlier estimate, agent ${row.agentTests.toFixed(2)} s + Auditor ≈ grading ${row.grade.toFixed(2)} s + grading ${row.grade.toFixed(2)} s: ${row.estimated.toFixed(2)} s)\n`,
-      );
-    }
+  const result = await runEval({
+    tasksFile: input.tasksFile,
+    repoPath: input.repo,
+    employees: ["gpt-4.1-mini"],
+    attempts: ATTEMPTS,
+    concurrency: 1,
+    outDir: input.outDir,
+    workDir: input.workDir,
+    env: input.env,
+    sandbox: { allowUnsandboxed: false },
+    onProgress: () => {
+      marks.push(performance.now());
+      sandboxed.push(sandboxSeconds());
+    },
+    stderr: new (await import("node:stream")).PassThrough().resume(),
+    modelOverride: input.modelOverride,
+  });
+  const inSandbox = await Promise.all(sandboxed);
+  const rows = result.results.map((item, index) => {
+    const wall = ((marks[index * 2 + 1] ?? 0) - (marks[index * 2] ?? 0)) / 1000;
+    const sandbox = (inSandbox[index * 2 + 1] ?? 0) - (inSandbox[index * 2] ?? 0);
+    const kept = JSON.parse(readFileSync(path.join(input.outDir, item.trajectory), "utf8")) as Kept;
+    const agentTests =
+      kept.tasks
+        .flatMap((task) => task.runs.flatMap((run) => run.stepRecords))
+        .filter((step) => step.tool === "run_tests")
+        .reduce((sum, step) => sum + (step.durationMs ?? 0), 0) / 1000;
+    const tests = agentTests + 2 * item.test_seconds;
+    return {
+      wall,
+      local: item.seconds,
+      grade: item.test_seconds,
+      agentTests,
+      sandbox,
+      estimated: wall - tests,
+      overhead: wall - sandbox,
+      resolved: item.resolved,
+    };
+  });
+  const overhead = median(rows.map((row) => row.overhead));
+  process.stdout.write(`${input.label}:\n`);
+  for (const [index, row] of rows.entries()) {
     process.stdout.write(
-      `aura eval run, ${FILES}-file fixture, ${ATTEMPTS} attempts, zero-latency model: overhead per task median ${overhead.toFixed(2)} s ` +
-        `(earlier estimate ${median(rows.map((row) => row.estimated)).toFixed(2)} s); target <= ${TARGET_OVERHEAD_S} s: ${overhead <= TARGET_OVERHEAD_S ? "met" : "NOT met"}\n`,
+      `  attempt ${index + 1}: ${row.resolved ? "resolved" : "NOT resolved"}; wall ${row.wall.toFixed(2)} s (local mode ${row.local.toFixed(2)} s), ` +
+        `sandboxed setup and test runs ${row.sandbox.toFixed(2)} s; overhead ${row.overhead.toFixed(2)} s ` +
+        `(the earlier estimate, agent ${row.agentTests.toFixed(2)} s + Auditor ≈ grading ${row.grade.toFixed(2)} s + grading ${row.grade.toFixed(2)} s: ${row.estimated.toFixed(2)} s)\n`,
     );
-  } finally {
-    nock.cleanAll();
-    await database.stop();
   }
+  process.stdout.write(
+    `aura eval run, ${FILES}-file fixture, ${ATTEMPTS} attempts, zero-latency model, ${input.label}: overhead per task median ${overhead.toFixed(2)} s ` +
+      `(earlier estimate ${median(rows.map((row) => row.estimated)).toFixed(2)} s); target <= ${TARGET_OVERHEAD_S} s: ${overhead <= TARGET_OVERHEAD_S ? "met" : "NOT met"}\n`,
+  );
 }
 
 function fail(message: string): never {

@@ -106,11 +106,25 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db?.url, LOG_LEVEL: "warn", ...extra };
 }
 
+/** Fails a run that has not ended after this long with what it printed so far (the file's guard is 180 s). */
+const RUN_GUARD_MS = 150_000;
+
 async function run(args: string[], extraEnv: Record<string, string> = { OPENAI_API_KEY: "sk-test" }) {
   const stdout = sink();
   const stderr = sink();
-  const code = await runCommand(args, { stdout: stdout.stream, stderr: stderr.stream, env: env(extraEnv) });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
+  let guard: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    guard = setTimeout(
+      () => reject(new Error(`aura run did not end in ${RUN_GUARD_MS / 1000} s; it printed:\n${stderr.text()}\n--- stdout:\n${stdout.text()}`)),
+      RUN_GUARD_MS,
+    );
+  });
+  try {
+    const code = await Promise.race([runCommand(args, { stdout: stdout.stream, stderr: stderr.stream, env: env(extraEnv) }), stuck]);
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
+  } finally {
+    clearTimeout(guard);
+  }
 }
 
 describe.skipIf(!probe.ok)(`aura run${probe.ok ? "" : ` (skipped: ${probe.ok ? "" : probe.error})`}`, () => {

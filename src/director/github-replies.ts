@@ -4,6 +4,7 @@
 // marker after a post GitHub answers 5xx (src/github/create-once.ts) and before a re-run posts it.
 import { createOnce, NO_BLIND_RETRY } from "../github/create-once.js";
 import type { InstallationOctokit } from "../github/octokit.js";
+import { findIssueComment } from "../github/sticky-comment.js";
 
 export const REACTIONS = ["+1", "-1", "confused", "eyes"] as const;
 export type Reaction = (typeof REACTIONS)[number];
@@ -23,16 +24,9 @@ export async function postReply(
 ): Promise<number> {
   const { owner, repo } = target;
   const marker = replyMarker(target.commandId);
-  const find = async () => {
-    const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      owner,
-      repo,
-      issue_number: target.issueNumber,
-      per_page: 100,
-    });
-    // The marker opens the app's own reply: text a command quotes later in a reply never counts.
-    return comments.find((comment) => comment.user?.login === target.botLogin && comment.body?.startsWith(marker))?.id;
-  };
+  // The marker opens the app's own reply: text a command quotes later in a reply never counts.
+  const find = async () =>
+    (await findIssueComment(octokit, target, (comment) => comment.user?.login === target.botLogin && comment.body?.startsWith(marker) === true))?.id;
   const earlier = target.earlierRun ? await find() : undefined;
   if (earlier !== undefined) return earlier;
   return createOnce(async () => {

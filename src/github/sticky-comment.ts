@@ -3,6 +3,23 @@
 import { createOnce, NO_BLIND_RETRY } from "./create-once.js";
 import type { InstallationOctokit } from "./octokit.js";
 
+type IssueComment = { id: number; body?: string | null; user?: { login: string; type?: string } | null };
+
+/** The first comment on the issue (or pull request) that `matches`, reading every page. */
+export async function findIssueComment(
+  octokit: InstallationOctokit,
+  where: { owner: string; repo: string; issueNumber: number },
+  matches: (comment: IssueComment) => boolean,
+): Promise<IssueComment | undefined> {
+  const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner: where.owner,
+    repo: where.repo,
+    issue_number: where.issueNumber,
+    per_page: 100,
+  });
+  return comments.find(matches);
+}
+
 export async function upsertStickyComment(
   octokit: InstallationOctokit,
   target: { owner: string; repo: string; issueNumber: number; marker: string; body: string; commentId?: number | null },
@@ -23,15 +40,8 @@ export async function upsertStickyComment(
       if ((error as { status?: number }).status !== 404) throw error;
     }
   }
-  const find = async () => {
-    const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      owner,
-      repo,
-      issue_number: target.issueNumber,
-      per_page: 100,
-    });
-    return comments.find((comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker));
-  };
+  const find = () =>
+    findIssueComment(octokit, target, (comment) => comment.user?.type === "Bot" && typeof comment.body === "string" && comment.body.includes(target.marker));
   const existing = await find();
   if (existing) {
     await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {

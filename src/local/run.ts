@@ -192,7 +192,9 @@ async function startApp({ config, dataDir, env, policies }: RunSetup, options: L
     port: 0,
     host: "127.0.0.1",
     policies,
-    workerPollMs: 200,
+    // New jobs are picked up at once (LISTEN); polling finds only jobs that became due later (a retry, a job
+    // waiting for a task's tree). Four idle workers polling every 200 ms were ~50 queries per eval attempt.
+    workerPollMs: 500,
     leaderRetryMs: 500,
     modelOverride: options.modelOverride,
     // A job that ended is what the watch loop waits for most; graphile-worker deletes its row just after the event.
@@ -377,40 +379,38 @@ type Snapshot = {
   failing: string | undefined;
 };
 
+type SnapshotRow = {
+  state: string | null;
+  tasks: { key: string; state: string; pr: number | null; employee: string | null }[];
+  spend: number;
+  jobs: { task_identifier: string; last_error: string | null }[];
+};
+
+/**
+ * What the watch loop looks at, in one statement (it runs on every wake: each comment, status and review the
+ * edge records, each delivery answered, each job ended): the requirement's state, its tasks with their active
+ * employee, its spend, and graphile-worker's public `jobs` view (waiting or running jobs queued after the run's
+ * first webhook, with the last error of one being retried).
+ */
 async function snapshot(input: WatchInput): Promise<Snapshot> {
-  const { pool } = input;
-  const requirement = (
-    await pool.query<{ id: string; state: string }>("SELECT id, state FROM requirements WHERE installation_id = $1 AND repo = $2 AND issue_number = $3", [
-      INSTALLATION_ID,
-      input.fullName,
-      input.issue,
-    ])
-  ).rows[0];
-  const tasks = requirement
-    ? (
-        await pool.query<{ key: string; state: string; pr: number | null; employee: string | null }>(
-          `SELECT t.task_key AS key, t.state, t.pr_number AS pr, a.employee_id AS employee
-             FROM tasks t LEFT JOIN assignments a ON a.task_id = t.id AND a.active WHERE t.requirement_id = $1 ORDER BY t.id`,
-          [requirement.id],
-        )
-      ).rows
-    : [];
-  const spend = requirement
-    ? ((await pool.query<{ usd: number }>("SELECT coalesce(sum(usd), 0)::float8 AS usd FROM model_spend WHERE requirement_id = $1", [requirement.id])).rows[0]
-        ?.usd ?? 0)
-    : 0;
-  // graphile-worker's public `jobs` view: what is waiting or running, and the last error of a job being retried.
-  const jobs = await pool.query<{ task_identifier: string; last_error: string | null }>(
-    "SELECT task_identifier, last_error FROM graphile_worker.jobs WHERE id > $1::bigint",
-    [input.firstJobAfter],
+  const { rows } = await input.pool.query<SnapshotRow>(
+    `WITH r AS (SELECT id, state FROM requirements WHERE installation_id = $1 AND repo = $2 AND issue_number = $3)
+     SELECT (SELECT state FROM r) AS state,
+            coalesce((SELECT json_agg(json_build_object('key', t.task_key, 'state', t.state, 'pr', t.pr_number, 'employee', a.employee_id) ORDER BY t.id)
+                        FROM tasks t LEFT JOIN assignments a ON a.task_id = t.id AND a.active WHERE t.requirement_id = (SELECT id FROM r)), '[]') AS tasks,
+            (SELECT coalesce(sum(usd), 0)::float8 FROM model_spend WHERE requirement_id = (SELECT id FROM r)) AS spend,
+            coalesce((SELECT json_agg(json_build_object('task_identifier', task_identifier, 'last_error', last_error) ORDER BY id)
+                        FROM graphile_worker.jobs WHERE id > $4::bigint), '[]') AS jobs`,
+    [INSTALLATION_ID, input.fullName, input.issue, input.firstJobAfter],
   );
+  const row = rows[0] ?? { state: null, tasks: [], spend: 0, jobs: [] };
   // A plan-only run holds the employees' jobs back; they do not keep it waiting.
-  const counted = jobs.rows.filter((job) => !(input.options.planOnly === true && WORK_JOBS.includes(job.task_identifier)));
+  const counted = row.jobs.filter((job) => !(input.options.planOnly === true && WORK_JOBS.includes(job.task_identifier)));
   const failing = counted.find((job) => job.last_error !== null);
   return {
-    requirement: requirement?.state,
-    tasks,
-    spend,
+    requirement: row.state ?? undefined,
+    tasks: row.state === null ? [] : row.tasks,
+    spend: row.state === null ? 0 : row.spend,
     jobs: counted.length,
     failing: failing ? `${failing.task_identifier}: ${failing.last_error?.split("\n")[0] ?? ""}` : undefined,
   };

@@ -33,6 +33,7 @@ import {
   taskForPull,
   withSavepoint,
 } from "./store.js";
+import { sentence } from "../core/sentence.js";
 
 type Db = pg.PoolClient;
 
@@ -224,7 +225,7 @@ async function suspendOrReinstate(ctx: CommandContext, client: Db, command: Verb
     });
     const body =
       command.kind === "suspend"
-        ? `Director @${ctx.login} suspended \`${command.employee}\`: ${reason}. It gets no new work until a director reinstates it.`
+        ? `Director @${ctx.login} suspended \`${command.employee}\`: ${sentence(reason)} It gets no new work until a director reinstates it.`
         : `Director @${ctx.login} reinstated \`${command.employee}\`; it is back on probation.`;
     const ids = await announceHr(ctx, client, command.employee, body);
     return { ...done(body, { employeeId: command.employee, from: moved.from, to: moved.to }), afterCommit: refreshAll(services, ids) };

@@ -13,6 +13,7 @@ import { effectivePack } from "./effective-pack.js";
 import { getPull, splitRepo } from "../github/pull.js";
 import { repoRulesHash } from "./repo-rules-approval.js";
 import { findRepoRulesApproval, insertOverride } from "./store.js";
+import { sentence } from "../core/sentence.js";
 
 export type OverrideRequest = {
   installationId: number;
@@ -103,7 +104,7 @@ export async function applyOverride(services: Pick<Services, "audit" | "github" 
     return true;
   });
   const message = created
-    ? `\`${request.ruleId}\` is overridden by @${request.by} for commit \`${headSha.slice(0, 7)}\`: ${reason}. Re-evaluating; a new push is judged afresh.`
+    ? `\`${request.ruleId}\` is overridden by @${request.by} for commit \`${headSha.slice(0, 7)}\`: ${sentence(reason)} Re-evaluating; a new push is judged afresh.`
     : `\`${request.ruleId}\` was already overridden for commit \`${headSha.slice(0, 7)}\`.`;
   return { applied: true, headSha, ruleId: request.ruleId, created, message };
 }

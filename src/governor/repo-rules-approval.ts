@@ -15,6 +15,7 @@ import { splitRepo } from "../github/pull.js";
 import type { Relaxation } from "./repo-rules.js";
 import { findRepoRulesApproval, insertRepoRulesApproval } from "./store.js";
 import { governedPulls } from "./verdict-store.js";
+import { sentence } from "../core/sentence.js";
 
 // The package is CommonJS whose typings claim an ES default export; require gives the function itself.
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
@@ -137,7 +138,7 @@ export async function approveRepoRules(
     relaxations: merged.relaxations,
     reevaluated: pulls.length,
     message: [
-      `Repo rules approved by @${request.by}: ${reason}. They relax ${listed.join("; ")}.`,
+      `Repo rules approved by @${request.by}: ${sentence(reason)} They relax ${listed.join("; ")}.`,
       `The approval holds for these exact rules (\`${rulesHash.slice(0, 12)}\`, as on ${where}), wherever a pull request's base has them; any change to \`rules:\` needs a new \`${REPO_RULES_COMMAND}\`.`,
       pulls.length > 0 ? `Re-evaluating ${pulls.length} open pull request${pulls.length === 1 ? "" : "s"}.` : "",
     ]

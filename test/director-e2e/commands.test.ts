@@ -116,7 +116,7 @@ describe("a director", () => {
     );
     expect(reinstated.rows[0]?.reinstated_at).toBeInstanceOf(Date);
     expect(e2e.github.replies.map((reply) => reply.body)).toEqual([
-      expect.stringContaining("suspended `gemini-2.5-flash`"),
+      expect.stringContaining("suspended `gemini-2.5-flash`: Keeps editing files outside its task. It gets no new work"),
       expect.stringContaining("reinstated `gemini-2.5-flash`"),
     ]);
     expect((await auditActions(e2e.harness.db.pool, "employee.reinstated")).map((event) => event.actor)).toEqual([DIRECTOR]);

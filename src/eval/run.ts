@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { loadConfig } from "../config/env.js";
 import { loadPolicySet } from "../config/policy-files.js";
 import { startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
@@ -178,7 +179,9 @@ async function checkInput(input: EvalRunInput): Promise<{ tasks: EvalTask[]; rep
  * workers of two runs, or of a running app and an eval, must never share a queue.
  */
 async function evalDatabases(env: NodeJS.ProcessEnv, count: number): Promise<{ main: string; slots: string[]; stop: () => Promise<void> }> {
-  const embedded = env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: env.AURA_DATA_DIR ?? ".data" });
+  // The embedded server as `npm start` runs it: the same data directory and port (the command line checked them).
+  const config = loadConfig(env);
+  const embedded = env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: config.AURA_DATA_DIR, port: config.AURA_PG_PORT });
   const main = env.DATABASE_URL ?? (embedded?.url as string);
   const slots: string[] = [];
   const database = new URL(main).pathname.slice(1);

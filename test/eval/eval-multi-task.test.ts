@@ -7,12 +7,14 @@
 // `npx aura eval mine` mines the same history in a child process.
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import nock from "nock";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/env.js";
+import { getFreePort } from "../../src/db/embedded.js";
 import { runEvalCommand } from "../../src/eval/run-command.js";
 import { formatTaskLine, parseTaskLines, type EvalTask } from "../../src/eval/task-file.js";
 import type { TaskPlan } from "../../src/manager/plan.js";
@@ -105,9 +107,41 @@ const resultsOf = (out: string): Result[] =>
 
 type CliRun = { code: number; stdout: string; stderr: string };
 
+/** Tries a TCP connection to `port` on 127.0.0.1 every 100 ms until stopped; whether one was ever accepted. */
+function watchPort(port: number): { stop: () => Promise<boolean> } {
+  let accepted = false;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped && !accepted) {
+      accepted = await new Promise<boolean>((resolve) => {
+        const socket = connect({ host: "127.0.0.1", port }, () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on("error", () => resolve(false));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return accepted;
+    },
+  };
+}
+
 /** `npx aura …` as a newcomer types it, in a child process with no DATABASE_URL and no model keys. */
-async function npxAura(args: string[], dataDir: string): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "silent", AURA_DATA_DIR: dataDir, NO_SMEE_SETUP: "true" };
+async function npxAura(args: string[], dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: "silent",
+    AURA_DATA_DIR: dataDir,
+    NO_SMEE_SETUP: "true",
+    ...extraEnv,
+  };
   try {
     const { stdout, stderr } = await promisify(execFile)("npx", ["aura", ...args], { cwd: process.cwd(), env, maxBuffer: 16 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
@@ -147,16 +181,21 @@ describe.skipIf(!probe.ok)(`aura eval run on a plan of two tasks${probe.ok ? "" 
     expect(company.requests.some((request) => /Add sub\(\)/.test(textOf(request)) && request.tools !== undefined)).toBe(true);
   }, 120_000);
 
-  it("`npx aura eval run --replay` with no DATABASE_URL starts the embedded PostgreSQL in AURA_DATA_DIR, grades the same, and stops it", async () => {
+  it("`npx aura eval run --replay` with no DATABASE_URL starts the embedded PostgreSQL in AURA_DATA_DIR on AURA_PG_PORT, grades the same, and stops it", async () => {
     const dataDir = path.join(temp.dir, "aura-data");
     const out = path.join(temp.dir, "replayed");
+    const port = await getFreePort();
+    const listening = watchPort(port);
 
     const run = await npxAura(
       ["eval", "run", "--tasks", tasksFile, "--employees", EMPLOYEE, "--repo", history.repo, "--out", out, "--json", "--replay", recordings()],
       dataDir,
+      { AURA_PG_PORT: String(port) },
     );
 
     expect(run.code, run.stderr).toBe(0);
+    // The embedded server listened on the port `npm start` would use (it ignored AURA_PG_PORT before).
+    expect(await listening.stop()).toBe(true);
     const summary = JSON.parse(run.stdout) as {
       run_id: number;
       traffic: { mode: string; replayed: number };

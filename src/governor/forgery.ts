@@ -7,6 +7,7 @@ import { z } from "zod";
 import { createOnce, NO_BLIND_RETRY } from "../github/create-once.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { readRepoConfig } from "../github/repo-config-reader.js";
+import { findIssueComment } from "../github/sticky-comment.js";
 import { withSessionLock } from "../db/advisory-lock.js";
 import type { Services } from "../services.js";
 import { commitStatusOf, postStatus, STATUS_CONTEXT, withCommitLock, type CommitAt } from "./commit-status.js";
@@ -44,15 +45,14 @@ async function notifyDirectors(services: Services, event: StatusEvent, pullNumbe
   const octokit = services.github.forInstallation(installationId);
   const { owner, repo: name } = splitRepo(repo);
   const marker = forgeryMarker(event.sha);
-  const find = async () => {
-    const comments = await octokit.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      owner,
-      repo: name,
-      issue_number: pullNumber,
-      per_page: 100,
-    });
-    return comments.find((comment) => comment.user?.login === services.config.botLogin && comment.body?.includes(marker))?.id;
-  };
+  const find = async () =>
+    (
+      await findIssueComment(
+        octokit,
+        { owner, repo: name, issueNumber: pullNumber },
+        (comment) => comment.user?.login === services.config.botLogin && comment.body?.includes(marker) === true,
+      )
+    )?.id;
   // Look before writing: a comment posted by an attempt that failed before recording it must not be repeated.
   let commentId = await find();
   if (commentId === undefined) {

@@ -6,10 +6,10 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { runAdvisoryReview } from "../../src/auditor/advisory-review.js";
-import { GITHUB_API, mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
+import { mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
 import { geminiReply } from "../employees/provider-fixtures.js";
-import { INSTALLATION_ID, mockRepoConfig, mockWrites, NAME, OWNER, pullDelivery, REPO, useGateHarness, type PostedReview } from "./gate-fixture.js";
+import { INSTALLATION_ID, mockRepoConfig, mockWrites, pullDelivery, REPO, useGateHarness } from "./gate-fixture.js";
 
 const GEMINI = "https://gemini.gateway.test";
 const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent";
@@ -183,15 +183,7 @@ describe("an advisory review post that GitHub applied but answered 502", () => {
   it("is found by its marker and not posted again; the review is settled as posted, the model paid once", async () => {
     nock.cleanAll();
     mockInstallationTokens();
-    // Registered first, so it answers the first review post: the review is applied, the answer is a 502.
-    nock(GITHUB_API)
-      .post(`/repos/${OWNER}/${NAME}/pulls/36/reviews`)
-      .reply(502, (_uri, body) => {
-        const { reviews } = gate.github;
-        reviews.push({ id: 7000 + reviews.length, pull: 36, ...(body as Omit<PostedReview, "id" | "pull">) });
-        return { message: "Server Error" };
-      });
-    gate.github = mockWrites();
+    gate.github = mockWrites({ appliedThen502: { reviewOn: 36 } });
     const { headSha } = await agentPull(36, "gemini-2.5-flash");
     const gemini = geminiReplies([JSON.stringify({ summary: "Fine.", findings: [] })]);
     const services = { ...testServices(gate.harness.db, { env: { GEMINI_API_KEY: "gm-test", GEMINI_BASE_URL: GEMINI } }), github: unthrottledGitHub() };

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { auditPull } from "../../src/auditor/audit-pull.js";
 import { GITHUB_API, mockInstallationTokens, unthrottledGitHub } from "../helpers/harness.js";
 import { testServices } from "../helpers/services.js";
-import { INSTALLATION_ID, mockRepoConfig, mockWrites, OWNER, NAME, REPO, useGateHarness, type PostedReview } from "./gate-fixture.js";
+import { INSTALLATION_ID, mockRepoConfig, mockWrites, OWNER, NAME, REPO, useGateHarness } from "./gate-fixture.js";
 
 const CONFIG = "test: sh test.sh\n";
 /** One try and the retry plugin's three retries. */
@@ -94,15 +94,7 @@ describe("a review post that GitHub applied but answered 502", () => {
   it("is found on GitHub and not posted again, and the gate still passes", async () => {
     nock.cleanAll();
     mockInstallationTokens();
-    // Registered first, so it answers the first review post: the review is applied, the answer is a 502.
-    nock(GITHUB_API)
-      .post(new RegExp(`^/repos/${OWNER}/${NAME}/pulls/23/reviews$`))
-      .reply(502, (_uri, body) => {
-        const { reviews } = gate.github;
-        reviews.push({ id: 7000 + reviews.length, pull: 23, ...(body as Omit<PostedReview, "id" | "pull">) });
-        return { message: "Server Error" };
-      });
-    gate.github = mockWrites();
+    gate.github = mockWrites({ appliedThen502: { reviewOn: 23 } });
     mockRepoConfig(CONFIG);
     const { headSha, job } = await draftAgentPull(23);
 

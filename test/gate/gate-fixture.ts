@@ -243,9 +243,17 @@ export type GitHubRecorder = {
 
 const repoPath = `/repos/${OWNER}/${NAME}`;
 
+/**
+ * GitHub applying a post and still answering 502 (the retry plugin must not repeat it blind): the first review
+ * posted on pull `reviewOn`, or the first comment posted on issue `commentOn`, is recorded and answered 502.
+ */
+export type AppliedThen502 = { reviewOn?: number; commentOn?: number };
+
 /** Persistent mocks for the repository's writes (recorded) and the reviews/comments lists they feed. */
-export function mockWrites(): GitHubRecorder {
+export function mockWrites(options: { appliedThen502?: AppliedThen502 } = {}): GitHubRecorder {
   const recorder: GitHubRecorder = { statuses: [], reviews: [], reviewEdits: [], comments: [], graphql: [] };
+  const failing = { ...options.appliedThen502 };
+  const serverError = { message: "Server Error" };
   const api = nock(GITHUB_API).persist();
   api
     .post(new RegExp(`^${repoPath}/statuses/([0-9a-f]{40})$`))
@@ -272,11 +280,15 @@ export function mockWrites(): GitHubRecorder {
   api
     .post(new RegExp(`^${repoPath}/pulls/(\\d+)/reviews$`))
     .optionally()
-    .reply(200, (uri, body) => {
+    .reply((uri, body) => {
       const pull = Number(/pulls\/(\d+)/.exec(uri)?.[1]);
       const id = 7000 + recorder.reviews.length;
       recorder.reviews.push({ id, pull, ...(body as Omit<PostedReview, "id" | "pull">) });
-      return { id, html_url: `https://github.com/${REPO}/pull/${pull}#pullrequestreview-${id}` };
+      if (failing.reviewOn === pull) {
+        delete failing.reviewOn;
+        return [502, serverError];
+      }
+      return [200, { id, html_url: `https://github.com/${REPO}/pull/${pull}#pullrequestreview-${id}` }];
     });
   api
     .put(new RegExp(`^${repoPath}/pulls/(\\d+)/reviews/(\\d+)$`))
@@ -293,17 +305,23 @@ export function mockWrites(): GitHubRecorder {
     .optionally()
     .reply(200, (uri) => {
       const issue = Number(/issues\/(\d+)/.exec(uri)?.[1]);
+      // A comment's id is 500 plus its place among all the recorded comments, as its post answered.
       return recorder.comments
-        .filter((comment) => comment.issue === issue)
-        .map((comment, index) => ({ id: 500 + index, body: comment.body, user: { login: BOT, type: "Bot" } }));
+        .map((comment, index) => ({ id: 500 + index, issue: comment.issue, body: comment.body, user: { login: BOT, type: "Bot" } }))
+        .filter((comment) => comment.issue === issue);
     });
   api
     .post(new RegExp(`^${repoPath}/issues/(\\d+)/comments$`))
     .optionally()
-    .reply(201, (uri, body) => {
+    .reply((uri, body) => {
       const issue = Number(/issues\/(\d+)/.exec(uri)?.[1]);
+      const id = 500 + recorder.comments.length;
       recorder.comments.push({ issue, body: (body as { body: string }).body });
-      return { id: 500 + recorder.comments.length };
+      if (failing.commentOn === issue) {
+        delete failing.commentOn;
+        return [502, serverError];
+      }
+      return [201, { id }];
     });
   api
     .post("/graphql")

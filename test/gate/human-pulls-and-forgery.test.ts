@@ -156,14 +156,7 @@ describe("a forgery warning that GitHub applied but answered 502", () => {
   it("is found by its marker and not posted again; the status is corrected and the comment recorded", async () => {
     nock.cleanAll();
     mockInstallationTokens();
-    // Registered first, so it answers the first warning post: the comment is applied, the answer is a 502.
-    nock(GITHUB_API)
-      .post(`/repos/${OWNER}/${NAME}/issues/35/comments`)
-      .reply(502, (_uri, body) => {
-        gate.github.comments.push({ issue: 35, body: (body as { body: string }).body });
-        return { message: "Server Error" };
-      });
-    gate.github = mockWrites();
+    gate.github = mockWrites({ appliedThen502: { commentOn: 35 } });
     mockRepoConfig("directors: [octo-director]\n");
     const headSha = sha(35);
     await gate.harness.db.pool.query(
@@ -183,7 +176,7 @@ describe("a forgery warning that GitHub applied but answered 502", () => {
     const { rows } = await gate.harness.db.pool.query<{ comment_id: number | null }>("SELECT comment_id FROM governor_forgeries WHERE head_sha = $1", [
       headSha,
     ]);
-    // The comment as GitHub lists it (mockWrites numbers listed comments from 500).
+    // The comment GitHub applied, as it lists it (mockWrites numbers comments from 500).
     expect(rows).toEqual([{ comment_id: 500 }]);
   });
 });

@@ -13,24 +13,20 @@ import Bottleneck from "bottleneck";
 type Datastore = { yieldLoop: (t?: number) => Promise<void>; Promise: PromiseConstructor };
 
 const require = createRequire(import.meta.url);
-const patched = new WeakSet<object>();
+let patched: object[] | undefined;
 
-/** Makes Bottleneck's zero-delay yields immediate in this process (idempotent); returns the patched datastore prototypes. */
+/** Makes Bottleneck's zero-delay yields immediate in this process (once); returns the patched datastore prototypes. */
 export function useImmediateYields(): object[] {
-  const classes = [Bottleneck, require("bottleneck/light.js") as typeof Bottleneck];
-  const prototypes: object[] = [];
-  for (const BottleneckClass of classes) {
+  patched ??= [Bottleneck, require("bottleneck/light.js") as typeof Bottleneck].flatMap((BottleneckClass) => {
     const probe = new BottleneckClass() as unknown as { _store?: object };
     const prototype = probe._store ? (Object.getPrototypeOf(probe._store) as Datastore) : undefined;
     void (probe as unknown as Bottleneck).disconnect(false);
-    if (!prototype || typeof prototype.yieldLoop !== "function") continue;
-    prototypes.push(prototype);
-    if (patched.has(prototype)) continue;
+    if (!prototype || typeof prototype.yieldLoop !== "function") return [];
     const original = prototype.yieldLoop;
     prototype.yieldLoop = function (this: Datastore, t = 0) {
       return t > 0 ? original.call(this, t) : new this.Promise<void>((resolve) => setImmediate(resolve));
     };
-    patched.add(prototype);
-  }
-  return prototypes;
+    return [prototype];
+  });
+  return patched;
 }

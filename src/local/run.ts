@@ -409,8 +409,8 @@ async function snapshot(input: WatchInput): Promise<Snapshot> {
   const failing = counted.find((job) => job.last_error !== null);
   return {
     requirement: row.state ?? undefined,
-    tasks: row.state === null ? [] : row.tasks,
-    spend: row.state === null ? 0 : row.spend,
+    tasks: row.tasks,
+    spend: row.spend,
     jobs: counted.length,
     failing: failing ? `${failing.task_identifier}: ${failing.last_error?.split("\n")[0] ?? ""}` : undefined,
   };

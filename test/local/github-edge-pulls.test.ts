@@ -1,11 +1,11 @@
 // The GitHub edge keeps the answers of git commands that name only commit SHAs (merge base, diff, commit count),
 // because it runs git on the app's event loop. What must hold: a pull request's JSON follows its branches as
 // they move (a new push, a moved base), and a command that names a ref is never answered from what was kept.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createGitHubEdge } from "../../src/local/github-edge.js";
-import { gitOnCommits } from "../../src/local/github-edge/git.js";
+import { edgeGitProcesses, gitOnCommits } from "../../src/local/github-edge/git.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 
 const temp = useTempDir("aura-edge-pulls-");
@@ -95,6 +95,35 @@ describe("GitHub edge: contents at a ref follow the ref", () => {
     expect(missing.status).toBe(404);
     expect(text(after)).toBe("# widgets, second\n");
     expect([found.status, text(found)]).toEqual([200, "exports.a = 1;\n"]);
+  });
+
+  it("a binary file byte for byte, a directory and a missing path 404, in one git process per file read first", () => {
+    const { repo } = repository("binary");
+    const bytes = Buffer.from([0, 1, 2, 10, 255, 10, 13, 0, 128]);
+    mkdirSync(path.join(repo, "assets"));
+    writeFileSync(path.join(repo, "assets", "logo.bin"), bytes);
+    writeFileSync(path.join(repo, "line\nbreak.txt"), "odd name\n");
+    sh(repo, "add", "-A");
+    sh(repo, "commit", "--quiet", "-m", "assets");
+    const edge = edgeOn(repo);
+    const read = (file: string) => edge.respond("GET", new URL(`http://edge/repos/local/widgets/contents/${encodeURIComponent(file)}?ref=main`), undefined);
+    read("README.md");
+
+    const before = edgeGitProcesses();
+    const binary = read("assets/logo.bin");
+    const first = edgeGitProcesses() - before;
+    const again = read("assets/logo.bin");
+    const second = edgeGitProcesses() - before - first;
+
+    expect(binary.status).toBe(200);
+    expect(Buffer.from((binary.json as { content: string }).content, "base64")).toEqual(bytes);
+    expect((binary.json as { sha: string; size: number }).sha).toBe(sh(repo, "rev-parse", "HEAD:assets/logo.bin").trim());
+    expect((binary.json as { size: number }).size).toBe(bytes.length);
+    expect(again.json).toEqual(binary.json);
+    expect([first, second]).toEqual([1, 0]);
+    expect(read("assets").status).toBe(404);
+    expect(read("assets/none.bin").status).toBe(404);
+    expect(Buffer.from((read("line\nbreak.txt").json as { content: string }).content, "base64").toString("utf8")).toBe("odd name\n");
   });
 });
 

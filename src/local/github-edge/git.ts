@@ -1,6 +1,7 @@
 // The git side of the GitHub edge: read-only git commands on the repository the edge serves (refs, blobs,
 // trees, diffs and logs), run without hooks or any user or system configuration.
 import { execFileSync } from "node:child_process";
+import { readRef } from "./refs.js";
 
 const gitEnv = {
   PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -10,7 +11,15 @@ const gitEnv = {
   GIT_CONFIG_GLOBAL: "/dev/null",
 };
 
+let processes = 0;
+
+/** How many git processes the edge has run in this process (tests check what reads spare them). */
+export function edgeGitProcesses(): number {
+  return processes;
+}
+
 export function git(bare: string, ...args: string[]): string {
+  processes++;
   return execFileSync("git", args, { cwd: bare, env: gitEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
 }
 
@@ -47,8 +56,16 @@ export function tryGit(bare: string, ...args: string[]): string | undefined {
   }
 }
 
-/** The commit SHA `ref` names, or undefined if it names none; a full SHA that names a commit is answered once. */
+/**
+ * The commit SHA `ref` names, or undefined if it names none. A branch name is read from the ref files when it
+ * can be (src/local/github-edge/refs.ts) and its object's type is asked of git once per SHA; a full SHA that names
+ * a commit is answered once; anything else is git's `rev-parse`.
+ */
 export function resolveCommit(bare: string, ref: string): string | undefined {
+  if (FULL_SHA.test(ref) && objectType(bare, ref) === "commit") return ref;
+  const named = readRef(bare, ref);
+  if (named === null) return undefined;
+  if (named !== undefined && objectType(bare, named) === "commit") return named;
   try {
     return gitOnCommits(bare, [ref], "rev-parse", "--verify", "--quiet", `${ref}^{commit}`).trim();
   } catch {
@@ -56,8 +73,28 @@ export function resolveCommit(bare: string, ref: string): string | undefined {
   }
 }
 
-/** The commits two refs name, in one git process (a pull request's head and base); undefined for one that names none. */
+/** The type of the object a full SHA names ("commit", "tree", "blob", "tag"), kept; undefined for a missing one. */
+export function objectType(bare: string, sha: string): string | undefined {
+  try {
+    return gitOnCommits(bare, [sha], "cat-file", "-t", sha).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What `file` names in a commit (a blob or tree SHA), kept: `commit` is a full SHA. Undefined for a missing path. */
+export function pathAt(bare: string, commit: string, file: string): string | undefined {
+  try {
+    return gitOnCommits(bare, [commit], "rev-parse", "--verify", "--quiet", `${commit}:${file}`).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The commits two refs name (a pull request's head and base); undefined for one that names none. */
 export function resolveCommits(bare: string, refs: readonly [string, string]): [string | undefined, string | undefined] {
+  if (refs.every((ref) => readRef(bare, ref) !== undefined)) return [resolveCommit(bare, refs[0]), resolveCommit(bare, refs[1])];
+  // Refs git must read: both in one process.
   const both = tryGit(bare, "rev-parse", "--quiet", ...refs.map((ref) => `${ref}^{commit}`))
     ?.trim()
     .split("\n");
@@ -65,19 +102,40 @@ export function resolveCommits(bare: string, refs: readonly [string, string]): [
   return [resolveCommit(bare, refs[0]), resolveCommit(bare, refs[1])];
 }
 
-const BLOBS_KEPT = 256;
-const BLOB_BYTES_KEPT = 256 * 1024;
-const blobs = new Map<string, Buffer>();
+const FILES_KEPT = 256;
+const FILE_BYTES_KEPT = 256 * 1024;
+const files = new Map<string, PathObject>();
 
-/** A blob's bytes, unchanged (binary files included); small blobs are kept (a blob SHA names fixed bytes). */
-export function readBlob(bare: string, blob: string): Buffer {
-  const key = `${bare}\u0000${blob}`;
-  const kept = FULL_SHA.test(blob) ? blobs.get(key) : undefined;
+export type PathObject = { sha: string; type: string; content: Buffer | undefined };
+
+/**
+ * What `file` names in `commit` (a full SHA): its object's SHA and type, and a blob's bytes unchanged (binary files
+ * included), read in one git process (`cat-file --batch`); undefined for a missing path. Small answers are kept:
+ * what a path names in a commit never changes.
+ */
+export function fileAt(bare: string, commit: string, file: string): PathObject | undefined {
+  const key = `${bare}\u0000${commit}\u0000${file}`;
+  const kept = files.get(key);
   if (kept) return kept;
-  const bytes = execFileSync("git", ["cat-file", "blob", blob], { cwd: bare, env: gitEnv });
-  if (FULL_SHA.test(blob) && bytes.length <= BLOB_BYTES_KEPT) {
-    blobs.set(key, bytes);
-    if (blobs.size > BLOBS_KEPT) blobs.delete(blobs.keys().next().value as string);
+  // The batch protocol is a line per object: a path with a line break is asked of git in two steps.
+  if (file.includes("\n")) return fileInTwoSteps(bare, commit, file);
+  processes++;
+  const out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${commit}:${file}\n`, maxBuffer: 64 * 1024 * 1024 });
+  const headerEnd = out.indexOf(10);
+  const [sha = "", type = "", size = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
+  if (!FULL_SHA.test(sha) || !/^\d+$/.test(size)) return undefined;
+  const answer = { sha, type, content: type === "blob" ? out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)) : undefined };
+  if (FULL_SHA.test(commit) && Number(size) <= FILE_BYTES_KEPT) {
+    files.set(key, answer);
+    if (files.size > FILES_KEPT) files.delete(files.keys().next().value as string);
   }
-  return bytes;
+  return answer;
+}
+
+function fileInTwoSteps(bare: string, commit: string, file: string): PathObject | undefined {
+  const sha = pathAt(bare, commit, file);
+  const type = sha === undefined ? undefined : objectType(bare, sha);
+  if (sha === undefined || type === undefined) return undefined;
+  processes++;
+  return { sha, type, content: type === "blob" ? execFileSync("git", ["cat-file", "blob", sha], { cwd: bare, env: gitEnv }) : undefined };
 }

@@ -3,7 +3,7 @@
 // (the director presses the button on GitHub).
 import { restFileJson } from "../../github/local-diff.js";
 import { group, NOT_FOUND, type EdgeContext, type EdgeRequest, type Reply, type Route } from "./context.js";
-import { resolveCommit, tryGit, git } from "./git.js";
+import { gitOnCommits, pathAt, resolveCommit } from "./git.js";
 import { pullDiffFiles, pullJson, pullShas, storedPull } from "./json.js";
 import { emit, now, userOf, type Pull } from "./store.js";
 
@@ -69,7 +69,7 @@ function pullFiles(ctx: EdgeContext, { match }: EdgeRequest): Reply {
   if (!pull) return [404, NOT_FOUND];
   const shas = pullShas(ctx, pull);
   const files = pullDiffFiles(ctx, shas).map((file) => ({
-    sha: tryGit(ctx.bare, "rev-parse", `${shas.head}:${file.filename}`)?.trim() ?? null,
+    sha: pathAt(ctx.bare, shas.head, file.filename) ?? null,
     ...restFileJson(file),
   }));
   return [200, files];
@@ -79,7 +79,7 @@ function pullCommits(ctx: EdgeContext, { match }: EdgeRequest): Reply {
   const pull = ctx.store.pulls.get(Number(group(match, 1)));
   if (!pull) return [404, NOT_FOUND];
   const shas = pullShas(ctx, pull);
-  const log = git(ctx.bare, "log", "--reverse", "--format=%H%x00%ae%x00%ce%x00%B%x1e", `${shas.base}..${shas.head}`);
+  const log = gitOnCommits(ctx.bare, [shas.base, shas.head], "log", "--reverse", "--format=%H%x00%ae%x00%ce%x00%B%x1e", `${shas.base}..${shas.head}`);
   const entries = log
     .split("\x1e")
     .map((entry) => entry.replace(/^\n/, ""))

@@ -1,7 +1,7 @@
 // Repository routes of the GitHub edge: the repository itself, a collaborator's permission, and the git side
 // read at the asked ref (file contents, the README, a recursive tree).
 import { group, NOT_FOUND, type EdgeContext, type EdgeRequest, type Reply, type Route } from "./context.js";
-import { gitOnCommits, readBlob, resolveCommit } from "./git.js";
+import { fileAt, gitOnCommits, resolveCommit } from "./git.js";
 import { repositoryJson } from "./json.js";
 import { userOf } from "./store.js";
 
@@ -21,16 +21,11 @@ function collaboratorPermission(ctx: EdgeContext, { match }: EdgeRequest): Reply
 function contentJson(ctx: EdgeContext, path: string, ref: string): Reply {
   const sha = resolveCommit(ctx.bare, ref);
   if (!sha) return [404, { message: `No commit found for the ref ${ref}`, documentation_url: "https://docs.github.com/rest/repos/contents" }];
-  // What a path names in a commit never changes, so these answers are kept (gitOnCommits); a missing path is not.
-  let blob: string | undefined;
-  try {
-    blob = gitOnCommits(ctx.bare, [sha], "rev-parse", "--verify", "--quiet", `${sha}:${path}`).trim();
-  } catch {
-    blob = undefined;
-  }
-  if (!blob || gitOnCommits(ctx.bare, [blob], "cat-file", "-t", blob).trim() !== "blob") return [404, NOT_FOUND];
-  const content = readBlob(ctx.bare, blob);
-  const file = { type: "file", encoding: "base64", size: content.length, name: path.split("/").pop(), path, sha: blob };
+  // What a path names in a commit never changes, so these answers are kept (fileAt); a missing path is not.
+  const found = fileAt(ctx.bare, sha, path);
+  if (found?.content === undefined) return [404, NOT_FOUND];
+  const { content } = found;
+  const file = { type: "file", encoding: "base64", size: content.length, name: path.split("/").pop(), path, sha: found.sha };
   return [200, { ...file, content: content.toString("base64"), url: `${ctx.api}${ctx.prefix}/contents/${path}?ref=${ref}` }];
 }
 
@@ -61,7 +56,8 @@ function getTree(ctx: EdgeContext, { match }: EdgeRequest): Reply {
 export const repositoryRoutes: Route[] = [
   { method: "GET", path: /^$/, handle: getRepository },
   { method: "GET", path: /^\/collaborators\/([^/]+)\/permission$/, handle: collaboratorPermission },
-  { method: "GET", path: /^\/contents\/(.+)$/, handle: getContents },
+  // `s`: a file name may hold a line break (git allows it; the path arrives percent-encoded).
+  { method: "GET", path: /^\/contents\/(.+)$/s, handle: getContents },
   { method: "GET", path: /^\/readme$/, handle: getReadme },
   { method: "GET", path: /^\/git\/trees\/(.+)$/, handle: getTree },
 ];

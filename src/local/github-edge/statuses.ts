@@ -1,11 +1,12 @@
 // Commit status routes of the GitHub edge: a status is set on a commit that exists in the repository.
 import { group, type EdgeContext, type EdgeRequest, type Reply, type Route } from "./context.js";
-import { tryGit } from "./git.js";
+import { resolveCommit } from "./git.js";
 import { emit, now, type Status } from "./store.js";
 
 function setStatus(ctx: EdgeContext, { match, body }: EdgeRequest): Reply {
   const sha = group(match, 1);
-  if (tryGit(ctx.bare, "cat-file", "-e", `${sha}^{commit}`) === undefined) return [422, { message: `No commit found for SHA: ${sha}` }];
+  // The route takes full SHAs only, so the answer is kept: a status on the same commit asks git once.
+  if (resolveCommit(ctx.bare, sha) === undefined) return [422, { message: `No commit found for SHA: ${sha}` }];
   const status: Status = {
     sha,
     state: String(body?.state),

@@ -66,6 +66,14 @@ export function inspectRepository(input: string, policies: PolicySet): LocalRepo
     // reported below
   }
   if (!isDirectory) throw new LocalRunInputError(`${resolved} is not a directory. Give the path of a git repository's working tree.`);
+  // One git process for the usual case (top level, git dir, HEAD's commit and branch); the steps one by one only
+  // to say what is missing.
+  const [top, commonDir, commit, symbolic] =
+    git(resolved, "rev-parse", "--show-toplevel", "--git-common-dir", "HEAD^{commit}", "--symbolic-full-name", "HEAD")?.split("\n") ?? [];
+  if (top && commonDir && commit && symbolic?.startsWith("refs/heads/")) {
+    const found = { root: top, gitDir: realpathSync(path.resolve(resolved, commonDir)), head: commit, branch: symbolic.slice("refs/heads/".length) };
+    return describeRepository(found, policies);
+  }
   const root = git(resolved, "rev-parse", "--show-toplevel")?.trim();
   if (!root) {
     throw new LocalRunInputError(
@@ -81,6 +89,14 @@ export function inspectRepository(input: string, policies: PolicySet): LocalRepo
       `${root} has no branch checked out (detached HEAD at ${head.slice(0, 12)}). Check out the branch the work should be based on, then run again.`,
     );
   }
+  return describeRepository({ root, gitDir, head, branch }, policies);
+}
+
+/** The rest of the repository's description: its config and test command at HEAD, its uncommitted changes, its name. */
+function describeRepository(
+  { root, gitDir, head, branch }: { root: string; gitDir: string; head: string; branch: string },
+  policies: PolicySet,
+): LocalRepository {
   const configText = git(root, "show", `HEAD:${REPO_CONFIG_PATH}`);
   let config: RepoConfig;
   try {

@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { changedFilesFromUnifiedDiff } from "../github/local-diff.js";
 import type { ChangedFile } from "../github/pull-types.js";
-import { createCache } from "./seed-cache.js";
+import { createCache, setOrigin } from "./seed-cache.js";
 import { GitCommandError, git, resolveCloneSource, type CloneSource, type GitTarget, type RepoLocation, type WorkspaceOptions } from "./index.js";
 
 export type CommitSource = {
@@ -59,7 +59,10 @@ async function ensureCommits(options: WorkspaceOptions, input: CommitSource, sha
     await mkdir(path.dirname(target.gitDir), { recursive: true });
     await createCache(target, source);
   }
-  await git(target, ["config", "remote.origin.url", source.url]);
+  await setOrigin(target, source.url);
+  // Usually every commit is there already (the cache was fetched before): one git process says so for all.
+  const all = await git(target, ["rev-parse", ...shas.map((sha) => `${sha}^{commit}`)], { okExitCodes: [1, 128] });
+  if (all.exitCode === 0) return target;
   const missing: string[] = [];
   for (const sha of shas) if (!(await hasCommit(target, sha))) missing.push(sha);
   if (missing.length === 0) return target;

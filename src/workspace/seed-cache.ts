@@ -12,12 +12,17 @@ import { fileURLToPath } from "node:url";
 import type { CloneSource } from "./clone-source.js";
 import { git, type GitTarget } from "./git.js";
 
+/** `${gitDir}\0${url}` of the caches whose origin this process has pointed at a URL. */
+const originsSet = new Set<string>();
+
 /**
  * Makes `target.gitDir` a bare repository: seeded from a local source, else (or when seeding fails) empty.
  * Does nothing when it already is one.
  */
 export async function createCache(target: GitTarget, source: CloneSource): Promise<void> {
   if (existsSync(path.join(target.gitDir, "HEAD"))) return;
+  // A new cache has no origin yet, whatever this process set on an earlier one at the same path.
+  for (const key of originsSet) if (key.startsWith(`${target.gitDir}\u0000`)) originsSet.delete(key);
   // A directory without HEAD is what an interrupted creation leaves; nothing in it is kept.
   await rm(target.gitDir, { recursive: true, force: true });
   if (source.kind === "local" && (await seeded(target, source))) return;
@@ -40,4 +45,16 @@ async function seeded(target: GitTarget, source: CloneSource): Promise<boolean> 
   await git(target, ["symbolic-ref", "HEAD", "refs/heads/main"]);
   const left = (await git(target, ["for-each-ref", "--format=%(refname)"])).stdout.trim();
   return left === "";
+}
+
+/**
+ * Points the cache's `origin` at the source's URL (which carries no credentials). Written once per process and
+ * cache: a cache's directory name holds a digest of its URL, so the URL of a cache changes only when an older
+ * release wrote another one, which the first use in each process overwrites.
+ */
+export async function setOrigin(target: GitTarget, url: string): Promise<void> {
+  const key = `${target.gitDir}\u0000${url}`;
+  if (originsSet.has(key)) return;
+  await git(target, ["config", "remote.origin.url", url]);
+  originsSet.add(key);
 }

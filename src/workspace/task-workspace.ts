@@ -4,10 +4,10 @@
 // restarted process resumes instead of starting over. Pushing and merging never rewrite history.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { resolveCloneSource, type CloneSource } from "./clone-source.js";
-import { createCache } from "./seed-cache.js";
+import { createCache, setOrigin } from "./seed-cache.js";
 import { GitCommandError, MergeConflictError, RefNotAllowedError } from "./errors.js";
 import { git, runGit, type GitIdentity, type GitTarget } from "./git.js";
 import { assertAuraRef } from "./refs.js";
@@ -144,8 +144,7 @@ async function ensureCache(cacheDir: string, source: CloneSource, token: string 
     await createCache(target, source);
     await git(target, ["config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"]);
   }
-  // The URL carries no credentials; it is rewritten each time so a changed source takes effect.
-  await git(target, ["config", "remote.origin.url", source.url]);
+  await setOrigin(target, source.url);
 }
 
 async function fetchRefs(cacheDir: string, source: CloneSource, token: string | undefined, refspecs: string[]): Promise<void> {
@@ -176,21 +175,63 @@ function assertBaseRef(baseRef: string): void {
   if (!ok) throw new GitCommandError("fetch", `invalid base branch name ${JSON.stringify(baseRef)}`);
 }
 
-/** Under the cache lock: the cache brought up to date with the base and the `aura/*` branches, and their tips. */
+/**
+ * Under the cache lock: the cache brought up to date with the base and the `aura/*` branches, their tips, and
+ * whether the task's local branch is left from an earlier attempt (all three refs read by one git process).
+ */
 async function fetchTaskRefs(
   cacheDir: string,
   source: CloneSource,
   input: PrepareTaskInput,
-): Promise<{ target: GitTarget; baseSha: string; remoteTip: string | undefined }> {
+): Promise<{ target: GitTarget; baseSha: string; remoteTip: string | undefined; localBranch: boolean }> {
   const target = cacheTarget(cacheDir, source, input.token);
   await ensureCache(cacheDir, source, input.token);
   await fetchRefs(cacheDir, source, input.token, [
     `+refs/heads/${input.baseRef}:refs/remotes/origin/${input.baseRef}`,
     "+refs/heads/aura/*:refs/remotes/origin/aura/*",
   ]);
-  const baseSha = await revParse(target, `refs/remotes/origin/${input.baseRef}`);
+  const baseRef = `refs/remotes/origin/${input.baseRef}`;
+  const tipRef = `refs/remotes/origin/${input.branch}`;
+  const localRef = `refs/heads/${input.branch}`;
+  const listed = await git(target, ["for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)", baseRef, tipRef, localRef]);
+  const refs = new Map<string, { sha: string; type: string }>();
+  for (const line of listed.stdout.split("\n")) {
+    const [name, sha, type] = line.split("\0");
+    if (name !== undefined && sha !== undefined && type !== undefined) refs.set(name, { sha, type });
+  }
+  // A branch names a commit; anything else (a tag object pushed as a branch) is peeled by rev-parse as before.
+  const commitOf = async (ref: string) => {
+    const found = refs.get(ref);
+    if (found === undefined) return undefined;
+    return found.type === "commit" ? found.sha : revParse(target, ref);
+  };
+  const baseSha = await commitOf(baseRef);
   if (baseSha === undefined) throw new GitCommandError("fetch", `base branch ${input.baseRef} not found on the remote`);
-  return { target, baseSha, remoteTip: await revParse(target, `refs/remotes/origin/${input.branch}`) };
+  return { target, baseSha, remoteTip: await commitOf(tipRef), localBranch: refs.has(localRef) };
+}
+
+/**
+ * Whether a work tree is in the way at `treeDir` (the directory, or a registration of it in the cache), and
+ * whether any registration is stale (its work tree gone, which `worktree prune` clears). Read from the cache's
+ * `worktrees/<id>/gitdir` files, which name each work tree's `.git`.
+ */
+async function leftoverTrees(cacheDir: string, treeDir: string): Promise<{ tree: boolean; stale: boolean }> {
+  let tree = existsSync(treeDir);
+  let stale = false;
+  const admin = path.join(cacheDir, "worktrees");
+  const names = await readdir(admin).catch(() => [] as string[]);
+  for (const name of names) {
+    const pointer = await readFile(path.join(admin, name, "gitdir"), "utf8").catch(() => undefined);
+    // An entry without its pointer is what an interrupted `worktree add` leaves: prune decides.
+    if (pointer === undefined) {
+      stale = true;
+      continue;
+    }
+    const dotGit = path.resolve(admin, name, pointer.trim());
+    if (path.dirname(dotGit) === treeDir) tree = true;
+    if (!existsSync(dotGit)) stale = true;
+  }
+  return { tree, stale };
 }
 
 /**
@@ -209,12 +250,17 @@ export async function prepareTaskWorkspace(options: WorkspaceOptions, input: Pre
   }
 
   return withCacheLock(cacheDir, async () => {
-    const { target, baseSha, remoteTip } = await fetchTaskRefs(cacheDir, source, input);
+    const { target, baseSha, remoteTip, localBranch } = await fetchTaskRefs(cacheDir, source, input);
 
-    await git(target, ["worktree", "remove", "--force", treeDir], { okExitCodes: [128] });
-    await rm(treeDir, { recursive: true, force: true });
-    await git(target, ["worktree", "prune"]);
-    await git(target, ["branch", "--quiet", "-D", input.branch], { okExitCodes: [1] });
+    // What an earlier attempt left goes: its work tree, stale registrations, its local branch. Each git command
+    // only when there is something for it (usually nothing: three processes saved per task).
+    const left = await leftoverTrees(cacheDir, treeDir);
+    if (left.tree) {
+      await git(target, ["worktree", "remove", "--force", treeDir], { okExitCodes: [128] });
+      await rm(treeDir, { recursive: true, force: true });
+    }
+    if (left.tree || left.stale) await git(target, ["worktree", "prune"]);
+    if (localBranch) await git(target, ["branch", "--quiet", "-D", input.branch], { okExitCodes: [1] });
 
     const startSha = remoteTip ?? baseSha;
     await git(target, ["worktree", "add", "--quiet", "--no-track", "-b", input.branch, treeDir, startSha], {
@@ -267,9 +313,10 @@ export async function remoteBranchBase(options: WorkspaceOptions, input: Prepare
 export async function removeTaskWorkspace(workspace: TaskWorkspace): Promise<void> {
   await withCacheLock(workspace.cacheDir, async () => {
     const target = cacheTarget(workspace.cacheDir, workspace.source, undefined);
-    await git(target, ["worktree", "remove", "--force", workspace.path], { okExitCodes: [128] });
+    const removed = await git(target, ["worktree", "remove", "--force", workspace.path], { okExitCodes: [128] });
     await rm(workspace.path, { recursive: true, force: true });
-    await git(target, ["worktree", "prune"]);
+    // A removal git refused (the tree was not registered, or half gone) may leave a stale registration.
+    if (removed.exitCode !== 0) await git(target, ["worktree", "prune"]);
     await git(target, ["branch", "--quiet", "-D", workspace.branch], { okExitCodes: [1] });
   });
 }

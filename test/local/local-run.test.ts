@@ -103,11 +103,23 @@ function scriptCompany(options: { agent?: false } = {}) {
 }
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db?.url, LOG_LEVEL: "warn", ...extra };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db?.url, LOG_LEVEL: "info", ...extra };
 }
 
 /** Fails a run that has not ended after this long with what it printed so far (the file's guard is 180 s). */
 const RUN_GUARD_MS = 150_000;
+
+/** The last lines of the app's log of a run on `repo` (local mode writes it under the repository's git dir). */
+function appLogTail(repo: string): string {
+  try {
+    return readFileSync(path.join(repo, ".git", "aura", "aura.log"), "utf8")
+      .split("\n")
+      .slice(-60)
+      .join("\n");
+  } catch (error) {
+    return `(not readable: ${error instanceof Error ? error.message : String(error)})`;
+  }
+}
 
 async function run(args: string[], extraEnv: Record<string, string> = { OPENAI_API_KEY: "sk-test" }) {
   const stdout = sink();
@@ -115,7 +127,12 @@ async function run(args: string[], extraEnv: Record<string, string> = { OPENAI_A
   let guard: NodeJS.Timeout | undefined;
   const stuck = new Promise<never>((_, reject) => {
     guard = setTimeout(
-      () => reject(new Error(`aura run did not end in ${RUN_GUARD_MS / 1000} s; it printed:\n${stderr.text()}\n--- stdout:\n${stdout.text()}`)),
+      () =>
+        reject(
+          new Error(
+            `aura run did not end in ${RUN_GUARD_MS / 1000} s; it printed:\n${stderr.text()}\n--- stdout:\n${stdout.text()}\n--- the app's log:\n${appLogTail(args[0] ?? ".")}`,
+          ),
+        ),
       RUN_GUARD_MS,
     );
   });

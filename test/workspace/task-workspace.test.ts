@@ -14,6 +14,7 @@ import {
   mergeBase,
   prepareTaskWorkspace,
   pushAuraBranch,
+  removeTaskWorkspace,
   type TaskWorkspace,
   type WorkspaceOptions,
 } from "../../src/workspace/task-workspace.js";
@@ -102,6 +103,33 @@ describe("task workspace with a real git remote", () => {
     expect(readFileSync(path.join(retry.path, "progress.txt"), "utf8")).toBe("step 1\n");
     expect(existsSync(path.join(retry.path, "unpushed.txt"))).toBe(false);
     expect(await changedFiles(retry)).toEqual([]);
+  });
+
+  it("starts over whatever an earlier attempt left: a registered tree whose directory is gone, a local branch, a removed cache", async () => {
+    const first = await prepare();
+    await safeWriteFile(first.path, "unpushed.txt", "never pushed\n");
+    await commitChanges(options, first, { message: "Unpushed", trailers });
+    // A kill took the directory but not git's registration of it, nor the local branch with its commit.
+    rmSync(first.path, { recursive: true, force: true });
+
+    const again = await prepare();
+    expect(again).toMatchObject({ resumed: false, startSha: first.baseSha, path: first.path });
+    expect(existsSync(path.join(again.path, "unpushed.txt"))).toBe(false);
+    expect(sh(again.cacheDir, "worktree", "list", "--porcelain").match(/^worktree /gm)).toHaveLength(2);
+
+    // Another task's tree, then a removal: the other stays registered, this one is gone with its branch.
+    const other = await prepare(taskBranchName(13, "Another"));
+    await removeTaskWorkspace(again);
+    expect(existsSync(again.path)).toBe(false);
+    expect(sh(other.cacheDir, "for-each-ref", "--format=%(refname)", "refs/heads/").trim()).toBe(other.ref);
+    expect(sh(other.cacheDir, "worktree", "list", "--porcelain")).toContain(`worktree ${other.path}\n`);
+
+    // The cache removed while the process runs: made again, with its origin (fetching works).
+    rmSync(again.cacheDir, { recursive: true, force: true });
+    rmSync(path.join(options.root, "trees"), { recursive: true, force: true });
+    const fresh = await prepare();
+    expect(fresh.baseSha).toBe(first.baseSha);
+    expect(sh(fresh.cacheDir, "config", "remote.origin.url").trim()).toBe(remote.url);
   });
 
   it("keeps a person's commit on the branch: merges instead of force-pushing", async () => {

@@ -26,6 +26,7 @@ import type { LocalRunOptions } from "../local/run.js";
 import { git, type GitTarget, type SandboxOptions } from "../workspace/index.js";
 import { EvalInputError } from "./errors.js";
 import { gradeAttempt } from "./grade.js";
+import { objectsDirOf } from "./scratch.js";
 import { installModelTraffic, type ModelTraffic } from "./record.js";
 import { summarise, type AttemptResult, type EmployeeFigures } from "./report.js";
 import { openRepository, type MinedRepository } from "./repository.js";
@@ -217,14 +218,15 @@ async function scratchRepository(repo: MinedRepository, base: string, dir: strin
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   const env = gitEnv();
-  const objects = (await git(repo.target, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
+  const objects = await objectsDirOf(repo.target);
   await run("git", ["init", "--quiet", "--initial-branch=eval", dir], { env });
   writeFileSync(path.join(dir, ".git", "objects", "info", "alternates"), `${objects}\n`);
   await run("git", ["update-ref", "refs/heads/eval", base], { cwd: dir, env });
-  await run("git", ["config", "core.sparseCheckout", "true"], { cwd: dir, env });
   mkdirSync(path.join(dir, ".git", "info"), { recursive: true });
   writeFileSync(path.join(dir, ".git", "info", "sparse-checkout"), "");
-  await run("git", ["read-tree", "-u", "--reset", "HEAD"], { cwd: dir, env });
+  // Sparse for this one command: the index it writes marks every file skip-worktree, which is all later commands
+  // (status, the app's clone) need.
+  await run("git", ["-c", "core.sparseCheckout=true", "read-tree", "-u", "--reset", "HEAD"], { cwd: dir, env });
 }
 
 /** Keeps the attempt's trajectory (every work run of every task, with its steps) and counts its steps. */

@@ -23,6 +23,20 @@ export type ScratchTree = {
   dispose: () => Promise<void>;
 };
 
+const objectDirs = new Map<string, string>();
+
+/**
+ * The absolute path of `source`'s object directory (git's answer, which follows a linked work tree to its common
+ * dir), asked once per git dir in this process: every eval attempt makes two repositories that borrow objects.
+ */
+export async function objectsDirOf(source: GitTarget): Promise<string> {
+  const kept = objectDirs.get(source.gitDir);
+  if (kept !== undefined) return kept;
+  const objects = (await git(source, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
+  objectDirs.set(source.gitDir, objects);
+  return objects;
+}
+
 /** A scratch repository borrowing `source`'s objects, in a new folder under `parent` (default: the system's temp folder). */
 export async function openScratch(source: GitTarget, parent: string = os.tmpdir()): Promise<Scratch> {
   const dir = await mkdtemp(path.join(parent, "aura-eval-"));
@@ -30,7 +44,7 @@ export async function openScratch(source: GitTarget, parent: string = os.tmpdir(
   await chmod(dir, 0o711);
   const target: GitTarget = { gitDir: path.join(dir, "scratch.git"), protocols: [] };
   try {
-    const objects = (await git(source, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
+    const objects = await objectsDirOf(source);
     await git(target, ["init", "--quiet", "--bare", target.gitDir], { cwd: dir });
     await writeFile(path.join(target.gitDir, "objects", "info", "alternates"), `${objects}\n`);
     await mkdir(path.join(dir, "trees"), { mode: 0o711 });

@@ -446,8 +446,8 @@ class Intake {
   private async planningRequest(requirement: RequirementRow): Promise<PlanningRequest> {
     const config = requirement.repo_config ? RepoConfig.parse(requirement.repo_config) : parseRepoConfig(null);
     const branch = requirement.default_branch ?? (await this.defaultBranch());
-    const view = await readRepoView(this.octokit, { owner: this.owner, repo: this.name, ref: branch });
-    const issue = await this.issueText();
+    // The repository and the issue are read side by side: on GitHub each read is a round trip.
+    const [view, issue] = await Promise.all([readRepoView(this.octokit, { owner: this.owner, repo: this.name, ref: branch }), this.issueText()]);
     const budgets = effectiveBudgets(this.services.policies.budgets, config);
     const protectedGlobs: ProtectedGlob[] = this.services.policies.protectedPaths.protected.map((entry) => ({
       glob: entry.glob,

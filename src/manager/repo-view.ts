@@ -77,40 +77,56 @@ export function rankPaths(paths: readonly string[]): string[] {
   });
 }
 
+/**
+ * The planner's view of the repository at `ref`: its ranked file tree, README and manifests. The tree and the
+ * README are read side by side, then the manifests the tree lists, side by side (each is a round trip on GitHub;
+ * the throttling plugin bounds how many run at once). A 404 (or the 409 of an empty repository) is an absence.
+ */
 export async function readRepoView(octokit: InstallationOctokit, target: { owner: string; repo: string; ref: string }): Promise<RepoView> {
   const { owner, repo, ref } = target;
-  let blobs: { path: string; size: number | undefined }[] = [];
-  let treeTruncated = false;
+  const [{ blobs, treeTruncated }, readme] = await Promise.all([readTree(octokit, target), readReadme(octokit, target)]);
+  const fileTree = rankPaths(blobs.map((blob) => blob.path)).slice(0, MAX_TREE_PATHS);
+  const sizes = new Map(blobs.map((blob) => [blob.path, blob.size ?? 0]));
+  const chosen = MANIFEST_FILES.filter((name) => sizes.has(name) && (sizes.get(name) ?? 0) <= MAX_FILE_BYTES).slice(0, MAX_MANIFESTS);
+  const read = await Promise.all(
+    chosen.map(async (path) => {
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { owner, repo, path, ref });
+        const content = decode(FileContent.parse(data));
+        return content === null ? [] : [{ path, content }];
+      } catch (error) {
+        if (status(error) !== 404) throw error;
+        return [];
+      }
+    }),
+  );
+  return { fileTree, readme, manifests: read.flat(), treeTruncated };
+}
+
+async function readTree(
+  octokit: InstallationOctokit,
+  { owner, repo, ref }: { owner: string; repo: string; ref: string },
+): Promise<{ blobs: { path: string; size: number | undefined }[]; treeTruncated: boolean }> {
   try {
     const { data } = await octokit.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", { owner, repo, tree_sha: ref, recursive: "1" });
     const tree = GitTree.parse(data);
-    treeTruncated = tree.truncated ?? false;
-    blobs = tree.tree.filter((entry) => entry.type === "blob").map((entry) => ({ path: entry.path, size: entry.size }));
+    return {
+      blobs: tree.tree.filter((entry) => entry.type === "blob").map((entry) => ({ path: entry.path, size: entry.size })),
+      treeTruncated: tree.truncated ?? false,
+    };
   } catch (error) {
     // 409: an empty repository has no tree yet; the plan then starts from nothing.
     if (status(error) !== 409 && status(error) !== 404) throw error;
+    return { blobs: [], treeTruncated: false };
   }
-  const fileTree = rankPaths(blobs.map((blob) => blob.path)).slice(0, MAX_TREE_PATHS);
+}
 
-  let readme: string | null = null;
+async function readReadme(octokit: InstallationOctokit, { owner, repo, ref }: { owner: string; repo: string; ref: string }): Promise<string | null> {
   try {
     const { data } = await octokit.request("GET /repos/{owner}/{repo}/readme", { owner, repo, ref });
-    readme = decode(FileContent.parse(data));
+    return decode(FileContent.parse(data));
   } catch (error) {
     if (status(error) !== 404) throw error;
+    return null;
   }
-
-  const sizes = new Map(blobs.map((blob) => [blob.path, blob.size ?? 0]));
-  const chosen = MANIFEST_FILES.filter((name) => sizes.has(name) && (sizes.get(name) ?? 0) <= MAX_FILE_BYTES).slice(0, MAX_MANIFESTS);
-  const manifests: { path: string; content: string }[] = [];
-  for (const path of chosen) {
-    try {
-      const { data } = await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { owner, repo, path, ref });
-      const content = decode(FileContent.parse(data));
-      if (content !== null) manifests.push({ path, content });
-    } catch (error) {
-      if (status(error) !== 404) throw error;
-    }
-  }
-  return { fileTree, readme, manifests, treeTruncated };
 }

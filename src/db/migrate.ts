@@ -29,6 +29,14 @@ export function loadMigrations(dir = migrationsDir): Migration[] {
     });
 }
 
+const ROLE_RACE_ATTEMPTS = 3;
+
+/** A unique violation on the cluster's role names, or a duplicate role: another database's migration made it first. */
+function roleCreatedMeanwhile(error: unknown): boolean {
+  const { code, constraint, message } = (error ?? {}) as { code?: string; constraint?: string; message?: string };
+  return (code === "23505" && constraint === "pg_authid_rolname_index") || (code === "42710" && /^role ".*" already exists$/.test(message ?? ""));
+}
+
 /** Applies pending migrations; returns the names applied by this call. */
 export async function migrate(databaseUrl: string, dir = migrationsDir): Promise<string[]> {
   const migrations = loadMigrations(dir);
@@ -52,14 +60,21 @@ export async function migrate(databaseUrl: string, dir = migrationsDir): Promise
         }
         continue;
       }
-      await client.query("BEGIN");
-      try {
-        await client.query(migration.sql);
-        await client.query("INSERT INTO aura_migrations (name, checksum) VALUES ($1, $2)", [migration.name, migration.checksum]);
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK");
-        throw new MigrationError(`Migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      for (let attempt = 1; ; attempt++) {
+        await client.query("BEGIN");
+        try {
+          await client.query(migration.sql);
+          await client.query("INSERT INTO aura_migrations (name, checksum) VALUES ($1, $2)", [migration.name, migration.checksum]);
+          await client.query("COMMIT");
+          break;
+        } catch (error) {
+          await client.query("ROLLBACK");
+          // Roles belong to the cluster while the lock above is the database's: another database on the same server
+          // (an eval slot, a test) creating the same role at the same moment fails this one's `CREATE ROLE` although
+          // it checked first. Run again, the migration then finds the role.
+          if (roleCreatedMeanwhile(error) && attempt < ROLE_RACE_ATTEMPTS) continue;
+          throw new MigrationError(`Migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
       done.push(migration.name);
     }

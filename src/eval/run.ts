@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { loadTrajectory } from "../employees/agent/trajectory.js";
-import { runLocalReport } from "../local/api.js";
+import { openLocalSession, type LocalSession } from "../local/api.js";
 import type { LocalReport } from "../local/report.js";
 import type { LocalRunOptions } from "../local/run.js";
 import { git, type GitTarget, type SandboxOptions } from "../workspace/index.js";
@@ -79,6 +79,8 @@ type Attempt = { task: EvalTask; employee: string; attempt: number };
 const RESULTS = "results.jsonl";
 /** What openScratch (mkdtemp) names grading's scratch repository in the work folder. */
 const GRADING_SCRATCH = /^aura-eval-[A-Za-z0-9]{6}$/;
+/** The folder in the work folder where slot N's app keeps its log and caches (`app-N`, removed when the slot ends). */
+const APP_DIR_PREFIX = "app-";
 const gitEnv = () => ({
   PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
   HOME: process.env.HOME ?? "/nonexistent",
@@ -247,26 +249,36 @@ async function keepTrajectory(databaseUrl: string, report: LocalReport, file: st
   }
 }
 
+/** The app's environment for an attempt: the slot's database; a replay answers from the recordings, so the providers only need to look configured. */
+function attemptEnv(input: EvalRunInput, databaseUrl: string, traffic: ModelTraffic | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...input.env, DATABASE_URL: databaseUrl };
+  if (traffic?.mode === "replay") Object.assign(env, { OPENAI_API_KEY: env.OPENAI_API_KEY ?? "replay", GEMINI_API_KEY: env.GEMINI_API_KEY ?? "replay" });
+  return env;
+}
+
+/** A slot's local-mode session (the app started once for the slot's attempts of one employee). */
+type SlotSession = { employee: string; session: LocalSession };
+
 async function runAttempt(
   item: Attempt,
-  context: { input: EvalRunInput; repo: MinedRepository; databaseUrl: string; traffic: ModelTraffic | undefined; removals: Promise<void>[] },
-): Promise<AttemptResult> {
+  context: {
+    input: EvalRunInput;
+    repo: MinedRepository;
+    databaseUrl: string;
+    traffic: ModelTraffic | undefined;
+    removals: Promise<void>[];
+    session: LocalSession;
+  },
+): Promise<{ result: AttemptResult; settled: boolean }> {
   const { input, repo, databaseUrl, traffic } = context;
   const name = slug(item);
   const dir = path.join(workDirOf(input), name);
   await scratchRepository(repo, item.task.base_commit, dir);
-  const env: NodeJS.ProcessEnv = { ...input.env, DATABASE_URL: databaseUrl };
-  // A replay answers from the recordings; the providers only need to look configured.
-  if (traffic?.mode === "replay") Object.assign(env, { OPENAI_API_KEY: env.OPENAI_API_KEY ?? "replay", GEMINI_API_KEY: env.GEMINI_API_KEY ?? "replay" });
-  const report = await runLocalReport({
+  const { report, settled } = await context.session.run({
     repoPath: dir,
     requirement: item.task.problem_statement,
-    employee: item.employee,
-    env,
-    stderr: input.stderr,
     ...(traffic ? { signal: traffic.signal } : {}),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
-    ...(input.modelOverride ? { modelOverride: input.modelOverride } : {}),
   });
   const miss = traffic?.misses[0];
   if (miss) throw miss;
@@ -287,7 +299,7 @@ async function runAttempt(
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   });
   context.removals.push(rm(dir, { recursive: true, force: true }));
-  return {
+  const result: AttemptResult = {
     instance_id: item.task.instance_id,
     employee: item.employee,
     attempt: item.attempt,
@@ -302,6 +314,7 @@ async function runAttempt(
     heads,
     trajectory,
   };
+  return { result, settled };
 }
 
 type EvalResultsStore = {
@@ -395,25 +408,57 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     store = await openResultsStore(databases.main, input);
     runId = store.runId;
     const results = store;
-    const worker = async (databaseUrl: string) => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-        const label = `${item.task.instance_id} × ${item.employee} #${item.attempt}`;
-        input.onProgress(`[${++started}/${total}] ${label}: working`);
-        if (stopping) return;
-        const result = await runAttempt(item, { input, repo, databaseUrl, traffic, removals }).catch((error: unknown) => {
-          stopping = true;
-          throw error;
+    // Each slot starts the app once per employee and gives it the slot's attempts one after another; an attempt
+    // that stopped waiting (timeout, a replay without its recording) leaves work behind, so the next gets a new app.
+    const worker = async (databaseUrl: string, slot: number) => {
+      let current: SlotSession | undefined;
+      const sessionFor = async (employee: string): Promise<LocalSession> => {
+        if (current?.employee === employee) return current.session;
+        await current?.session.close();
+        current = undefined;
+        const session = await openLocalSession({
+          employee,
+          env: attemptEnv(input, databaseUrl, traffic),
+          stderr: input.stderr,
+          dataDir: path.join(work, `${APP_DIR_PREFIX}${slot}`),
+          ...(input.modelOverride ? { modelOverride: input.modelOverride } : {}),
         });
-        appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
-        await results.record([result]);
-        ran++;
-        input.onProgress(
-          `[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`,
-        );
+        current = { employee, session };
+        return session;
+      };
+      try {
+        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+          const label = `${item.task.instance_id} × ${item.employee} #${item.attempt}`;
+          input.onProgress(`[${++started}/${total}] ${label}: working`);
+          if (stopping) return;
+          const attempt = item;
+          const { result, settled } = await sessionFor(attempt.employee)
+            .then((session) => runAttempt(attempt, { input, repo, databaseUrl, traffic, removals, session }))
+            .catch((error: unknown) => {
+              stopping = true;
+              throw error;
+            });
+          if (!settled) {
+            await current?.session.close();
+            current = undefined;
+          }
+          appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
+          await results.record([result]);
+          ran++;
+          input.onProgress(
+            `[${started}/${total}] ${label}: ${result.resolved ? "resolved" : "not resolved"} (${result.reason}); $${result.cost_usd.toFixed(4)}, ${result.seconds.toFixed(1)} s`,
+          );
+        }
+      } finally {
+        await current?.session.close();
+        // The app's log and caches of this slot go with the eval's other scratch files.
+        removals.push(rm(path.join(work, `${APP_DIR_PREFIX}${slot}`), { recursive: true, force: true }));
       }
     };
     // Every slot finishes its current attempt before the first failure is reported.
-    const settled = await Promise.allSettled(databases.slots.slice(0, Math.max(1, Math.min(input.concurrency, total))).map((url) => worker(url)));
+    const settled = await Promise.allSettled(
+      databases.slots.slice(0, Math.max(1, Math.min(input.concurrency, total))).map((url, index) => worker(url, index + 1)),
+    );
     const failed = settled.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
     await Promise.all(removals);

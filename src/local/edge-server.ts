@@ -81,7 +81,13 @@ export async function serveGitHubApi(route: ApiRoute, port = 0): Promise<EdgeSer
             repository_selection: "all",
           });
         }
-        const answer = route(method, pathname, url, body);
+        let answer: ApiAnswer;
+        try {
+          answer = route(method, pathname, url, body);
+        } catch (error) {
+          // A route that fails (git could not read the repository) answers as GitHub's own failures do.
+          answer = { status: 500, json: { message: `the local GitHub edge failed: ${error instanceof Error ? error.message : String(error)}` } };
+        }
         send(response, answer.status, answer.json, answer.headers);
       },
       (error: unknown) => send(response, 400, { message: error instanceof Error ? error.message : String(error) }),
@@ -104,5 +110,19 @@ export async function serveGitHubApi(route: ApiRoute, port = 0): Promise<EdgeSer
 }
 
 export function serveGitHubEdge(edge: GitHubEdge, port = 0): Promise<EdgeServer> {
-  return serveGitHubApi((method, pathname, url, body) => edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body), port);
+  return serveGitHubEdges(() => edge, port);
+}
+
+/**
+ * Serves the edges of several repositories on one port (a local session's runs): a request under
+ * `/repos/{owner}/{name}` goes to `edgeOf("owner/name")`, any other (GraphQL, app-level paths) to `edgeOf()`; a
+ * repository without an edge is answered 404, as GitHub answers one that is gone.
+ */
+export function serveGitHubEdges(edgeOf: (fullName?: string) => GitHubEdge | undefined, port = 0): Promise<EdgeServer> {
+  return serveGitHubApi((method, pathname, url, body) => {
+    const repo = /^\/repos\/([^/]+)\/([^/]+)/.exec(pathname);
+    const edge = repo ? edgeOf(`${decodeURIComponent(repo[1] ?? "")}/${decodeURIComponent(repo[2] ?? "")}`) : edgeOf();
+    if (!edge) return { status: 404, json: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+    return edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body);
+  }, port);
 }

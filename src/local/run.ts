@@ -20,7 +20,7 @@ import type { ModelClient } from "../models/model-client.js";
 import { JOBS } from "../queue/enqueue.js";
 import { startAura, type RunningAura } from "../server/start.js";
 import { deliver, deliveryBuilder, type Delivery } from "./deliveries.js";
-import { serveGitHubEdge, type EdgeServer } from "./edge-server.js";
+import { serveGitHubEdges, type EdgeServer } from "./edge-server.js";
 import { localPolicies } from "./employees.js";
 import { createGitHubEdge, type GitHubEdge, type GitHubEdgeOptions } from "./github-edge.js";
 import { readReport, renderReport, type LocalReport } from "./report.js";
@@ -83,53 +83,61 @@ const GITHUB_VARIABLES = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_
 
 export async function runLocal(options: LocalRunOptions): Promise<number> {
   const started = Date.now();
-  const setup = await prepareRun(options);
-  const notes = startNotes(setup);
-  for (const note of notes) options.stderr.write(`aura: ${note}\n`);
-  const between = wakeablePause();
-  const aura = await startApp(setup, options, between.wake);
-  let edgeServer: EdgeServer | undefined;
-  const pool = createPool(aura.databaseUrl, { max: 2 });
+  const requirement = checkedRequirement(options.requirement);
+  const basePolicies = loadPolicySet();
+  const repo = inspectRepository(options.repoPath, basePolicies);
+  // Everything local mode keeps lives under the repository's git directory, which git ignores.
+  const session = await openLocalSession({ ...options, dataDir: path.join(repo.gitDir, "aura"), basePolicies, beforeStart: repo });
   try {
-    const issue = await localIssue(pool, setup);
-    // Jobs queued before this run's first webhook are not this run's (an earlier run on the same database may
-    // have left some, for a GitHub edge that is gone): the run neither waits for them nor reports their errors.
-    const firstJobAfter = await lastJobId(pool);
-    const edge = createGitHubEdge(edgeOptions(setup, issue));
-    edgeServer = await serveGitHubEdge(edge, setup.edgePort);
-    const { player, build } = playEdgeEvents(edge, aura, setup, issue);
-    player.send(build.labeled());
-    const watched = await watch({
-      pool,
-      edge,
-      aura,
-      player,
-      build,
-      fullName: setup.fullName,
-      issue: issue.number,
-      options,
-      started,
-      director: issue.user,
-      firstJobAfter,
-      between,
-    });
-    const report = await finalReport({ pool, edge, setup, issue: issue.number, started, approved: watched.approved, notes: [...notes, ...watched.notes] });
+    const { report } = await session.run({ repoPath: options.repoPath, repo, requirement, started, signal: options.signal, timeoutMs: options.timeoutMs });
     options.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
     if (options.planOnly) return report.requirement?.plan ? 0 : 1;
     return report.outcome === "passed" ? 0 : 1;
   } finally {
-    await pool.end();
-    await aura.stop();
-    await edgeServer?.close();
+    await session.close();
   }
 }
 
-/** What a run is set up with before anything starts: the checked input, the repository, the app's config. */
-type RunSetup = {
-  options: LocalRunOptions;
+function checkedRequirement(text: string): string {
+  const requirement = text.trim();
+  if (requirement === "")
+    throw new LocalRunInputError('The requirement text is empty. Say what should change, e.g. aura run . "add() subtracts; make it add".');
+  return requirement;
+}
+
+export type LocalSessionOptions = Pick<LocalRunOptions, "employee" | "planOnly" | "env" | "stderr" | "modelOverride"> & {
+  /** Where the app keeps its log and its work trees (`aura run`: the repository's `.git/aura`). */
+  dataDir: string;
+  basePolicies?: PolicySet;
+  /** `aura run`'s repository: its notes are printed before the app starts, as the one run's. */
+  beforeStart?: LocalRepository;
+};
+
+/** One requirement on one repository, in a session (`repo`: the repository at `repoPath` when already inspected). */
+export type LocalSessionRun = {
+  repoPath: string;
+  repo?: LocalRepository;
   requirement: string;
-  repo: LocalRepository;
-  fullName: string;
+  started?: number;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+};
+
+/**
+ * The app and its GitHub edge, started once for several requirements run one after another, each on a repository
+ * of its own (`aura eval run`'s attempts; `aura run` is a session of one). `settled` is false when a run stopped
+ * waiting (timeout, abort) with work possibly still going: such a session is closed rather than given another run.
+ */
+export type LocalSession = {
+  run: (request: LocalSessionRun) => Promise<{ report: LocalReport; settled: boolean }>;
+  close: () => Promise<void>;
+};
+
+/** What a session is set up with before anything starts: the app's config and policies, the edge's port and secret. */
+type SessionSetup = {
+  options: LocalSessionOptions;
+  /** The policy files as read, before local mode narrows the employees (repositories' configs are checked against them). */
+  basePolicies: PolicySet;
   /** The caller's environment less the GitHub App variables local mode sets itself. */
   env: Record<string, string | undefined>;
   dataDir: string;
@@ -140,16 +148,14 @@ type RunSetup = {
   employees: string[];
 };
 
-/** Checks the input and builds the app's config for a run against a GitHub edge on a free loopback port. */
-async function prepareRun(options: LocalRunOptions): Promise<RunSetup> {
-  const requirement = options.requirement.trim();
-  if (requirement === "")
-    throw new LocalRunInputError('The requirement text is empty. Say what should change, e.g. aura run . "add() subtracts; make it add".');
-  const basePolicies = loadPolicySet();
-  const repo = inspectRepository(options.repoPath, basePolicies);
+/** What one run of a session works on: the checked requirement and the repository. */
+type RunSetup = SessionSetup & { requirement: string; repo: LocalRepository; fullName: string };
+
+/** Checks the employees and builds the app's config for a session against a GitHub edge on a free loopback port. */
+async function prepareSession(options: LocalSessionOptions): Promise<SessionSetup> {
+  const basePolicies = options.basePolicies ?? loadPolicySet();
   const env = Object.fromEntries(Object.entries(options.env).filter(([key]) => !GITHUB_VARIABLES.includes(key)));
-  // Everything local mode keeps lives under the repository's git directory, which git ignores.
-  const dataDir = path.join(repo.gitDir, "aura");
+  const { dataDir } = options;
   const edgePort = await getFreePort();
   const secret = randomBytes(24).toString("hex");
   const privateKey = await localAppKey();
@@ -168,11 +174,86 @@ async function prepareRun(options: LocalRunOptions): Promise<RunSetup> {
   mkdirSync(dataDir, { recursive: true });
   // The sandbox's unprivileged user must reach the work trees below it.
   chmodSync(dataDir, 0o711);
-  return { options, requirement, repo, fullName: `${repo.owner}/${repo.name}`, env, dataDir, edgePort, secret, config, policies, employees };
+  return { options, basePolicies, env, dataDir, edgePort, secret, config, policies, employees };
+}
+
+/** The edges a session serves, by repository (`owner/name`): the current run's and the one before (late requests). */
+const EDGES_KEPT = 2;
+
+export async function openLocalSession(options: LocalSessionOptions): Promise<LocalSession> {
+  const setup = await prepareSession(options);
+  if (options.beforeStart) for (const note of startNotes(options.beforeStart, setup.employees)) options.stderr.write(`aura: ${note}\n`);
+  let wakeCurrent = () => undefined as void;
+  const aura = await startApp(setup, options, () => wakeCurrent());
+  const edges = new Map<string, GitHubEdge>();
+  let current: GitHubEdge | undefined;
+  let pool: ReturnType<typeof createPool> | undefined;
+  let edgeServer: EdgeServer | undefined;
+  try {
+    pool = createPool(aura.databaseUrl, { max: 2 });
+    edgeServer = await serveGitHubEdges((fullName) => (fullName === undefined ? current : edges.get(fullName)), setup.edgePort);
+  } catch (error) {
+    await pool?.end();
+    await aura.stop();
+    throw error;
+  }
+  const sessionPool = pool;
+  let runs = 0;
+  return {
+    run: async (request) => {
+      const { started = Date.now(), signal, timeoutMs } = request;
+      const requirement = checkedRequirement(request.requirement);
+      const repo = request.repo ?? inspectRepository(request.repoPath, setup.basePolicies);
+      const run: RunSetup = { ...setup, requirement, repo, fullName: `${repo.owner}/${repo.name}` };
+      const notes = startNotes(repo, setup.employees);
+      if (runs++ > 0 || !options.beforeStart) for (const note of notes) options.stderr.write(`aura: ${note}\n`);
+      const issue = await localIssue(sessionPool, run);
+      // Jobs queued before this run's first webhook are not this run's (an earlier run on the same database may
+      // have left some, for a GitHub edge that is gone): the run neither waits for them nor reports their errors.
+      const firstJobAfter = await lastJobId(sessionPool);
+      const edge = createGitHubEdge(edgeOptions(run, issue));
+      edges.set(run.fullName, edge);
+      while (edges.size > EDGES_KEPT) edges.delete(edges.keys().next().value as string);
+      current = edge;
+      const between = wakeablePause();
+      wakeCurrent = between.wake;
+      const { player, build } = playEdgeEvents(edge, aura, run, issue);
+      player.send(build.labeled());
+      const watched = await watch({
+        pool: sessionPool,
+        edge,
+        aura,
+        player,
+        build,
+        fullName: run.fullName,
+        issue: issue.number,
+        options: { planOnly: options.planOnly, stderr: options.stderr, timeoutMs, signal },
+        started,
+        director: issue.user,
+        firstJobAfter,
+        between,
+      });
+      const report = await finalReport({
+        pool: sessionPool,
+        edge,
+        setup: run,
+        issue: issue.number,
+        started,
+        approved: watched.approved,
+        notes: [...notes, ...watched.notes],
+      });
+      return { report, settled: watched.settled };
+    },
+    close: async () => {
+      await sessionPool.end();
+      await aura.stop();
+      await edgeServer?.close();
+    },
+  };
 }
 
 /** What the person should know before the run starts (uncommitted work left alone, who may work). */
-function startNotes({ repo, employees }: RunSetup): string[] {
+function startNotes(repo: LocalRepository, employees: string[]): string[] {
   const notes: string[] = [];
   if (repo.dirty.length > 0) {
     notes.push(
@@ -184,7 +265,7 @@ function startNotes({ repo, employees }: RunSetup): string[] {
 }
 
 /** The whole app, logging to a file under the data directory; a plan-only run holds the employees' jobs back. */
-async function startApp({ config, dataDir, env, policies }: RunSetup, options: LocalRunOptions, wake: () => void): Promise<RunningAura> {
+async function startApp({ config, dataDir, env, policies }: SessionSetup, options: LocalSessionOptions, wake: () => void): Promise<RunningAura> {
   const log = pino({ level: env.LOG_LEVEL ?? "info" }, pino.destination({ dest: path.join(dataDir, "aura.log"), mkdir: true, sync: false }));
   options.stderr.write(`aura: starting the app (database and log under ${dataDir})\n`);
   return startAura(config, {
@@ -357,7 +438,7 @@ type WatchInput = {
   build: ReturnType<typeof deliveryBuilder>;
   fullName: string;
   issue: number;
-  options: LocalRunOptions;
+  options: { planOnly?: boolean | undefined; stderr: NodeJS.WritableStream; timeoutMs?: number | undefined; signal?: AbortSignal | undefined };
   started: number;
   director: string;
   /** The id of the last job queued before this run's first webhook ("0" when none). */
@@ -449,12 +530,13 @@ function settled(now: Snapshot, input: WatchInput, planOnly: boolean): boolean {
   });
 }
 
-async function watch(input: WatchInput): Promise<{ approved: boolean; notes: string[] }> {
+async function watch(input: WatchInput): Promise<{ approved: boolean; notes: string[]; settled: boolean }> {
   const { options, edge, player, build } = input;
   const deadline = input.started + (options.timeoutMs ?? 60 * 60_000);
   const notes: string[] = [];
   let approved = false;
   let closing = false;
+  let rest = false;
   let last = "";
   let lastAt = 0;
   const { between } = input;
@@ -485,7 +567,10 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
       closing = true;
       notes.push(`Plan only: the requirement was closed after planning (${now.requirement}); no employee worked on it.`);
     }
-    if (settled(now, input, options.planOnly === true)) break;
+    if (settled(now, input, options.planOnly === true)) {
+      rest = true;
+      break;
+    }
     if (options.signal?.aborted) {
       notes.push(`Stopped waiting: ${String(options.signal.reason)}`);
       break;
@@ -497,5 +582,5 @@ async function watch(input: WatchInput): Promise<{ approved: boolean; notes: str
     await between.pause(CHECK_MS);
   }
   for (const error of player.errors) notes.push(`A webhook delivery failed: ${error}`);
-  return { approved, notes };
+  return { approved, notes, settled: rest };
 }

@@ -231,6 +231,9 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
       expect(kept.tasks[0]?.runs[0]?.stepRecords.length).toBeGreaterThan(0);
     }
     expect(readdirSync(path.join(out, "work"))).toEqual([]);
+    // One app for the slot's two attempts: started once, each attempt on its own repository and issue.
+    expect(result.stderr.match(/aura: starting the app/g)).toHaveLength(1);
+    expect(result.stderr.match(/aura: Employees available to this run/g)).toHaveLength(2);
     expect(userView()).toEqual(before);
     expect(readdirSync(recordings()).length).toBeGreaterThan(0);
     // The run and its graded attempts are in the app's database as well, for the scoreboard and /aura trial.
@@ -317,6 +320,8 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
     // The attempts' scratch repositories and grading's trees were made under --work-dir, and are gone.
     expect(existsSync(path.join(out, "work"))).toBe(false);
     expect(readdirSync(work)).toEqual([]);
+    // An app per slot.
+    expect(result.stderr.match(/aura: starting the app/g)).toHaveLength(2);
     expect((JSON.parse(result.stdout) as Summary).employees[0]).toMatchObject({ attempts: 2, resolved: 1 });
     const name = new URL(db?.url ?? "postgres://x/none").pathname.slice(1);
     const copies = await asAdmin((admin) =>

@@ -232,21 +232,16 @@ async function scratchRepository(repo: MinedRepository, base: string, dir: strin
 }
 
 /** Keeps the attempt's trajectory (every work run of every task, with its steps) and counts its steps. */
-async function keepTrajectory(databaseUrl: string, report: LocalReport, file: string): Promise<number> {
-  const pool = createPool(databaseUrl, { max: 1 });
-  try {
-    const tasks = [];
-    let steps = 0;
-    for (const task of report.tasks) {
-      const runs = await loadTrajectory(pool, task.id);
-      steps += runs.reduce((sum, item) => sum + item.steps, 0);
-      tasks.push({ key: task.key, id: task.id, employee: task.employee, state: task.state, branch: task.branch, headSha: task.headSha, runs });
-    }
-    writeFileSync(file, `${JSON.stringify({ report, tasks }, null, 2)}\n`);
-    return steps;
-  } finally {
-    await pool.end();
+async function keepTrajectory(pool: pg.Pool, report: LocalReport, file: string): Promise<number> {
+  const tasks = [];
+  let steps = 0;
+  for (const task of report.tasks) {
+    const runs = await loadTrajectory(pool, task.id);
+    steps += runs.reduce((sum, item) => sum + item.steps, 0);
+    tasks.push({ key: task.key, id: task.id, employee: task.employee, state: task.state, branch: task.branch, headSha: task.headSha, runs });
   }
+  writeFileSync(file, `${JSON.stringify({ report, tasks }, null, 2)}\n`);
+  return steps;
 }
 
 /** The app's environment for an attempt: the slot's database; a replay answers from the recordings, so the providers only need to look configured. */
@@ -264,13 +259,13 @@ async function runAttempt(
   context: {
     input: EvalRunInput;
     repo: MinedRepository;
-    databaseUrl: string;
+    pool: pg.Pool;
     traffic: ModelTraffic | undefined;
     removals: Promise<void>[];
     session: LocalSession;
   },
 ): Promise<{ result: AttemptResult; settled: boolean }> {
-  const { input, repo, databaseUrl, traffic } = context;
+  const { input, repo, traffic } = context;
   const name = slug(item);
   const dir = path.join(workDirOf(input), name);
   await scratchRepository(repo, item.task.base_commit, dir);
@@ -283,7 +278,7 @@ async function runAttempt(
   const miss = traffic?.misses[0];
   if (miss) throw miss;
   const trajectory = path.join("trajectories", `${name}.json`);
-  const steps = await keepTrajectory(databaseUrl, report, path.join(input.outDir, trajectory));
+  const steps = await keepTrajectory(context.pool, report, path.join(input.outDir, trajectory));
   const heads = report.tasks.flatMap((task) => (task.headSha ? [task.headSha] : []));
   const source: GitTarget = { gitDir: path.join(dir, ".git"), protocols: [] };
   // Grading's scratch repository (in the eval's work folder) and the attempt's (1,000 files and the app's work
@@ -412,6 +407,8 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     // that stopped waiting (timeout, a replay without its recording) leaves work behind, so the next gets a new app.
     const worker = async (databaseUrl: string, slot: number) => {
       let current: SlotSession | undefined;
+      // The slot's reads of trajectories, on one connection for all its attempts.
+      const pool = createPool(databaseUrl, { max: 1 });
       const sessionFor = async (employee: string): Promise<LocalSession> => {
         if (current?.employee === employee) return current.session;
         await current?.session.close();
@@ -433,7 +430,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
           if (stopping) return;
           const attempt = item;
           const { result, settled } = await sessionFor(attempt.employee)
-            .then((session) => runAttempt(attempt, { input, repo, databaseUrl, traffic, removals, session }))
+            .then((session) => runAttempt(attempt, { input, repo, pool, traffic, removals, session }))
             .catch((error: unknown) => {
               stopping = true;
               throw error;
@@ -451,6 +448,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
         }
       } finally {
         await current?.session.close();
+        await pool.end();
         // The app's log and caches of this slot go with the eval's other scratch files.
         removals.push(rm(path.join(work, `${APP_DIR_PREFIX}${slot}`), { recursive: true, force: true }));
       }

@@ -1,6 +1,7 @@
 // Scratch work trees for mining: a bare repository in a temp dir that borrows the mined repository's objects
 // (objects/info/alternates, read only), with one detached work tree per candidate. The mined repository's
 // refs, index, work tree and uncommitted work are never touched; everything is removed afterwards.
+import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +33,13 @@ const objectDirs = new Map<string, string>();
 export async function objectsDirOf(source: GitTarget): Promise<string> {
   const kept = objectDirs.get(source.gitDir);
   if (kept !== undefined) return kept;
+  // A git dir of its own (no `commondir`, as a linked work tree's has) keeps its objects in `objects`: git's own
+  // rule, read without a process (the runner never sets GIT_OBJECT_DIRECTORY).
+  const own = path.resolve(source.gitDir, "objects");
+  if (!existsSync(path.join(source.gitDir, "commondir")) && existsSync(own)) {
+    objectDirs.set(source.gitDir, own);
+    return own;
+  }
   const objects = (await git(source, ["rev-parse", "--path-format=absolute", "--git-path", "objects"])).stdout.trim();
   objectDirs.set(source.gitDir, objects);
   return objects;

@@ -44,6 +44,8 @@ async function seeded(target: GitTarget, source: CloneSource): Promise<boolean> 
   await git(target, ["config", "--remove-section", "remote.origin"], { okExitCodes: [128] });
   // HEAD as `git symbolic-ref HEAD refs/heads/main` writes it (the clone wrote the files backend), one process less.
   await writeFile(path.join(target.gitDir, "HEAD"), "ref: refs/heads/main\n");
+  // A clone in the reftable format (git 2.45+ when configured so) keeps its refs elsewhere: git is asked then.
+  if (!existsSync(path.join(target.gitDir, "reftable"))) return true;
   const left = (await git(target, ["for-each-ref", "--format=%(refname)"])).stdout.trim();
   return left === "";
 }

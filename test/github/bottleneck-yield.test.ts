@@ -1,6 +1,7 @@
-// Bottleneck's zero-delay yields (src/github/bottleneck-yield.ts): a GitHub request through the app's client no
-// longer waits on a dozen 1 ms timers of the throttling and retry plugins' scheduler; yields with a real delay,
-// and the throttling plugin's pacing, still use timers.
+// Bottleneck's zero-delay yields and job starts (src/github/bottleneck-yield.ts): a GitHub request through the
+// app's client no longer waits on any 1 ms timer of the throttling and retry plugins' scheduler; yields and jobs
+// with a real delay (the plugins' pacing, minTime) still use timers, and a job scheduled at once can still be
+// dropped by stop() before it runs.
 import { createRequire } from "node:module";
 import Bottleneck from "bottleneck";
 import nock from "nock";
@@ -58,9 +59,48 @@ describe("Bottleneck's yields", () => {
     });
 
     expect(response?.data).toEqual({ number: 1 });
-    // Bottleneck still times the job itself (its _run), but no longer each datastore step: 10 zero-delay timers
-    // per request before, those of _run (one per limiter the request passes) after.
-    expect(delays.length).toBeLessThanOrEqual(4);
+    // 13 zero-delay timers per request before (ten datastore steps, three job starts), none after.
+    expect(delays.filter((delay) => delay === 0)).toEqual([]);
+  });
+
+  it("a job with a wait (minTime) still starts on its timer, in order", async () => {
+    useImmediateYields();
+    const limiter = new Bottleneck({ maxConcurrent: 1, minTime: 40 });
+    const started: number[] = [];
+    const at = Date.now();
+
+    const delays = await bottleneckTimers(() => Promise.all([1, 2].map((n) => limiter.schedule(async () => void started.push(n)))));
+
+    expect(started).toEqual([1, 2]);
+    expect(delays.some((delay) => delay > 0)).toBe(true);
+    expect(Date.now() - at).toBeGreaterThanOrEqual(35);
+  });
+
+  it("a job scheduled to start at once is cancelled by clearTimeout on its handle, as Bottleneck's stop() cancels one", async () => {
+    useImmediateYields();
+    const light = createRequire(import.meta.url)("bottleneck/light.js") as typeof Bottleneck;
+    for (const Class of [Bottleneck, light]) {
+      const limiter = new Class();
+      const instance = limiter as unknown as { _run: (...args: unknown[]) => { timeout: Parameters<typeof clearTimeout>[0] } };
+      const original = instance._run;
+      // Cancel each start as soon as it is scheduled (stop({ dropWaitingJobs }) clears `timeout` the same way).
+      instance._run = function (this: unknown, ...args: unknown[]) {
+        const scheduled = original.apply(this, args);
+        clearTimeout(scheduled.timeout);
+        return scheduled;
+      };
+      let ran = false;
+      void limiter
+        .schedule(async () => {
+          ran = true;
+        })
+        .catch(() => undefined);
+
+      for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+
+      expect(limiter.counts().RUNNING).toBe(1);
+      expect(ran).toBe(false);
+    }
   });
 
   it("a yield with a delay still waits on a timer", async () => {

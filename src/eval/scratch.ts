@@ -78,9 +78,10 @@ export async function openScratch(source: GitTarget, parent: string = os.tmpdir(
           return result.exitCode === 0;
         },
         dispose: async () => {
-          await git(target, ["worktree", "remove", "--force", tree], { cwd: target.gitDir, okExitCodes: [128] });
+          const removed = await git(target, ["worktree", "remove", "--force", tree], { cwd: target.gitDir, okExitCodes: [128] });
           await rm(tree, { recursive: true, force: true });
-          await git(target, ["worktree", "prune"], { cwd: target.gitDir });
+          // Only a removal git refused can leave a registration behind.
+          if (removed.exitCode !== 0) await git(target, ["worktree", "prune"], { cwd: target.gitDir });
         },
       };
     },

@@ -156,9 +156,10 @@ export async function withDetachedCheckouts<T>(
     return results;
   } finally {
     await withLock(key, async () => {
-      await git(target, ["worktree", "remove", "--force", tree], { okExitCodes: [128] });
+      const removed = await git(target, ["worktree", "remove", "--force", tree], { okExitCodes: [128] });
       await rm(tree, { recursive: true, force: true });
-      await git(target, ["worktree", "prune"]);
+      // Only a removal git refused (the tree half made or already gone) can leave a registration behind.
+      if (removed.exitCode !== 0) await git(target, ["worktree", "prune"]);
     });
   }
 }

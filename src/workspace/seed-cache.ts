@@ -1,8 +1,8 @@
 // A new bare cache of a local clone source (AURA_ALLOW_LOCAL_CLONE: local mode, `aura eval run`, tests) starts as
 // a local clone of it instead of an empty repository: git hard-links the source's object files (copies them on
 // another file system, and keeps the source's own alternates), so the first fetch finds every object already
-// there and moves no pack. Every ref the clone copied is dropped and its remote forgotten, so the cache then holds
-// only what the caller's own fetches write, exactly as after `git init --bare`. Object files are immutable and a
+// there and moves no pack. Every ref the clone copied is dropped (its `origin` the caller points at the source's URL
+// at once), so the cache then holds only what the caller's own fetches write, as after `git init --bare`. Object files are immutable and a
 // hard link survives the source's repacking or pruning, so the cache never depends on the source's files
 // staying; none of these paths is ever bound into the sandbox. A remote (https) source is never seeded.
 import { existsSync } from "node:fs";
@@ -41,7 +41,7 @@ async function seeded(target: GitTarget, source: CloneSource): Promise<boolean> 
     await rm(path.join(target.gitDir, dir), { recursive: true, force: true });
     await mkdir(path.join(target.gitDir, dir), { recursive: true });
   }
-  await git(target, ["config", "--remove-section", "remote.origin"], { okExitCodes: [128] });
+  // The clone's `origin` (a bare clone's is its URL alone) is left: every caller points it at the source's URL next.
   // HEAD as `git symbolic-ref HEAD refs/heads/main` writes it (the clone wrote the files backend), one process less.
   await writeFile(path.join(target.gitDir, "HEAD"), "ref: refs/heads/main\n");
   // A clone in the reftable format (git 2.45+ when configured so) keeps its refs elsewhere: git is asked then.

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createGitHubEdge } from "../../src/local/github-edge.js";
 import { edgeGitProcesses, resolveCommit, resolveCommits } from "../../src/local/github-edge/git.js";
 import { readRef } from "../../src/local/github-edge/refs.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
@@ -136,5 +137,43 @@ describe("GitHub edge: refs read from files", () => {
     sh(repo, "worktree", "add", "--quiet", linked, "-b", "linked");
     expect(readRef(linked, "refs/heads/main")).toBeUndefined();
     expect(resolveCommit(linked, "refs/heads/main")).toBe(second);
+  });
+
+  it("answers a commit's tree as git does (the root tree's SHA and every entry), a second time without git", () => {
+    const { repo, commit } = repository("tree");
+    mkdirSync(path.join(repo, "src"));
+    writeFileSync(path.join(repo, "src", "b.js"), "exports.b = 2;\n");
+    const head = commit("c.txt", "third");
+    sh(repo, "tag", "-a", "-m", "release", "v2");
+    const edge = createGitHubEdge({
+      owner: "local",
+      name: "tree",
+      bare: repo,
+      cloneUrl: `file://${repo}`,
+      botLogin: "aura[bot]",
+      permissions: {},
+      issue: { number: 1, title: "t", body: "b", user: "pat" },
+    });
+    const read = (ref: string) => edge.respond("GET", new URL(`http://edge/repos/local/tree/git/trees/${ref}?recursive=1`), undefined);
+
+    const byBranch = read("main");
+    const before = edgeGitProcesses();
+    const again = read("main");
+    const repeated = edgeGitProcesses() - before;
+    const byTag = read("v2");
+
+    expect(byBranch.status).toBe(200);
+    const json = byBranch.json as { sha: string; tree: { path: string; type: string; sha: string }[] };
+    expect(json.sha).toBe(sh(repo, "rev-parse", `${head}^{tree}`).trim());
+    expect(json.tree.map((entry) => [entry.path, entry.type])).toEqual([
+      ["a.txt", "blob"],
+      ["c.txt", "blob"],
+      ["src", "tree"],
+      ["src/b.js", "blob"],
+    ]);
+    expect(again.json).toEqual(byBranch.json);
+    expect(repeated).toBe(0);
+    expect((byTag.json as { sha: string }).sha).toBe(json.sha);
+    expect(read("missing").status).toBe(404);
   });
 });

@@ -75,11 +75,36 @@ export function resolveCommit(bare: string, ref: string): string | undefined {
 
 /** The type of the object a full SHA names ("commit", "tree", "blob", "tag"), kept; undefined for a missing one. */
 export function objectType(bare: string, sha: string): string | undefined {
+  return objectInfo(bare, sha)?.type;
+}
+
+const OBJECTS_KEPT = 256;
+const objects = new Map<string, { type: string; tree: string | undefined }>();
+
+/**
+ * An object's type, and a commit's tree, by full SHA: one `cat-file --batch` (the commit object is a few hundred
+ * bytes), kept (a SHA names fixed content). Undefined for a missing object or a SHA that is not a full one.
+ */
+export function objectInfo(bare: string, sha: string): { type: string; tree: string | undefined } | undefined {
+  if (!FULL_SHA.test(sha)) return undefined;
+  const key = `${bare}\u0000${sha}`;
+  const kept = objects.get(key);
+  if (kept) return kept;
+  processes++;
+  let out: Buffer;
   try {
-    return gitOnCommits(bare, [sha], "cat-file", "-t", sha).trim();
+    out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${sha}\n`, maxBuffer: 64 * 1024 * 1024 });
   } catch {
     return undefined;
   }
+  const headerEnd = out.indexOf(10);
+  const [found = "", type = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
+  if (found !== sha) return undefined;
+  const tree = type === "commit" ? /^tree ([0-9a-f]{40,64})$/m.exec(out.subarray(headerEnd + 1, headerEnd + 1 + 200).toString("utf8"))?.[1] : undefined;
+  const info = { type, tree };
+  objects.set(key, info);
+  if (objects.size > OBJECTS_KEPT) objects.delete(objects.keys().next().value as string);
+  return info;
 }
 
 /** What `file` names in a commit (a blob or tree SHA), kept: `commit` is a full SHA. Undefined for a missing path. */

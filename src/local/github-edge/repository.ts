@@ -1,7 +1,7 @@
 // Repository routes of the GitHub edge: the repository itself, a collaborator's permission, and the git side
 // read at the asked ref (file contents, the README, a recursive tree).
 import { group, NOT_FOUND, type EdgeContext, type EdgeRequest, type Reply, type Route } from "./context.js";
-import { fileAt, gitOnCommits, resolveCommit } from "./git.js";
+import { fileAt, gitOnCommits, objectInfo, resolveCommit } from "./git.js";
 import { repositoryJson } from "./json.js";
 import { userOf } from "./store.js";
 
@@ -50,7 +50,9 @@ function getTree(ctx: EdgeContext, { match }: EdgeRequest): Reply {
     const [mode, type, objectSha, size] = meta.split(/\s+/);
     return { path, mode, type, sha: objectSha, ...(type === "blob" ? { size: Number(size) } : {}) };
   });
-  return [200, { sha: gitOnCommits(ctx.bare, [sha], "rev-parse", `${sha}^{tree}`).trim(), url: "", tree, truncated: false }];
+  // The commit's tree is known from reading its type (resolveCommit); git is asked only if it is not.
+  const root = objectInfo(ctx.bare, sha)?.tree ?? gitOnCommits(ctx.bare, [sha], "rev-parse", `${sha}^{tree}`).trim();
+  return [200, { sha: root, url: "", tree, truncated: false }];
 }
 
 export const repositoryRoutes: Route[] = [

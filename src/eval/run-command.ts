@@ -91,6 +91,7 @@ function summaryJson(args: RunArgs, result: EvalRunResult) {
     run_id: result.runId,
     results_file: result.resultsFile,
     trajectories: result.trajectories,
+    work_dir: result.workDir,
     ran: result.ran,
     skipped: result.skipped,
     interval: INTERVAL_METHOD,

@@ -32,6 +32,7 @@ import { summarise, type AttemptResult, type EmployeeFigures } from "./report.js
 import { openRepository, type MinedRepository } from "./repository.js";
 import { endEvalRun, openEvalRun, recordEvalAttempts } from "../accountant/eval-results.js";
 import { readTaskFile, TaskFileError, type EvalTask } from "./task-file.js";
+import { checkoutBytes, chooseWorkDir } from "./work-dir.js";
 
 export type EvalRunInput = {
   tasksFile: string;
@@ -71,6 +72,8 @@ export type EvalRunResult = {
   summary: EmployeeFigures[];
   /** The eval run's id in the app's database (`/aura trial <employee> eval <id>`). */
   runId: number;
+  /** Where the scratch checkouts were made (--work-dir, a tmpfs removed at the end, or `work/` in --out). */
+  workDir: { path: string; kind: "given" | "tmpfs" | "out" };
   traffic: { mode: "record" | "replay"; dir: string; recorded: number; replayed: number } | null;
 };
 
@@ -375,7 +378,16 @@ function planAttempts(
 }
 
 export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
-  const { tasks, repo } = await checkInput(input);
+  const checked = await checkInput(input);
+  const { tasks, repo } = checked;
+  // Where the checkouts go: --work-dir, else a tmpfs with room, else inside --out (src/eval/work-dir.ts).
+  const chosen = chooseWorkDir({
+    outDir: input.outDir,
+    workDir: input.workDir,
+    concurrency: input.concurrency,
+    checkoutBytes: await checkoutBytes(repo.target),
+  });
+  input = { ...input, workDir: chosen.path };
   const resultsFile = path.join(input.outDir, RESULTS);
   repairResults(resultsFile);
   const { queue, wanted, skipped } = planAttempts(tasks, input, readResults(resultsFile));
@@ -395,6 +407,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   try {
     mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
     const work = workDirOf(input);
+    if (chosen.kind === "tmpfs") input.stderr.write(`aura eval: scratch checkouts in ${work} (a tmpfs; --work-dir chooses another folder)\n`);
     mkdirSync(work, { recursive: true, mode: 0o711 });
     chmodSync(work, 0o711);
     // Grading's scratch repositories left by a killed run (an attempt's own folder always has "__" in its name).
@@ -465,6 +478,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     await store.end();
   } finally {
     await Promise.allSettled(removals);
+    if (chosen.removeAtEnd) await rm(chosen.path, { recursive: true, force: true });
     traffic?.restore();
     await store?.close();
     await databases?.stop();
@@ -478,6 +492,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     results,
     summary: summarise(results, input.employees),
     runId,
+    workDir: { path: chosen.path, kind: chosen.kind },
     traffic: traffic ? { mode: traffic.mode, dir: traffic.dir, recorded: traffic.recorded, replayed: traffic.replayed } : null,
   };
 }

@@ -166,6 +166,7 @@ type Summary = {
   ran: number;
   skipped: number;
   interval: string;
+  work_dir: { path: string; kind: string };
   traffic: { mode: string; recorded: number; replayed: number } | null;
   employees: {
     employee: string;
@@ -230,7 +231,15 @@ describe.skipIf(!probe.ok)(`aura eval run${probe.ok ? "" : " (skipped: bubblewra
       const kept = JSON.parse(readFileSync(path.join(out, item.trajectory), "utf8")) as { tasks: { runs: { steps: number; stepRecords: unknown[] }[] }[] };
       expect(kept.tasks[0]?.runs[0]?.stepRecords.length).toBeGreaterThan(0);
     }
-    expect(readdirSync(path.join(out, "work"))).toEqual([]);
+    // The scratch checkouts went to the machine's tmpfs when it has room (then removed), else to work/ in --out (emptied).
+    if (summary.work_dir.kind === "tmpfs") {
+      expect(summary.work_dir.path).toMatch(/^\/dev\/shm\/aura-eval-[0-9a-f]{12}$/);
+      expect(existsSync(summary.work_dir.path)).toBe(false);
+      expect(existsSync(path.join(out, "work"))).toBe(false);
+    } else {
+      expect(summary.work_dir).toEqual({ kind: "out", path: path.join(out, "work") });
+      expect(readdirSync(path.join(out, "work"))).toEqual([]);
+    }
     // One app for the slot's two attempts: started once, each attempt on its own repository and issue.
     expect(result.stderr.match(/aura: starting the app/g)).toHaveLength(1);
     expect(result.stderr.match(/aura: Employees available to this run/g)).toHaveLength(2);

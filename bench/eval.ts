@@ -292,7 +292,11 @@ async function measureAttempts(input: AttemptsInput): Promise<void> {
     };
   });
   const overhead = median(rows.map((row) => row.overhead));
-  const label = input.workDir === undefined ? `${input.label} (${result.workDir.kind}: ${fileSystemOf(path.dirname(result.workDir.path))})` : input.label;
+  const chosen = path.dirname(result.workDir.path);
+  const label =
+    input.workDir === undefined
+      ? `${input.label} (${result.workDir.kind === "tmpfs" ? `${chosen}, ${fileSystemOf(chosen)}` : `inside --out, ${fileSystemOf(chosen)}`})`
+      : input.label;
   process.stdout.write(`${label}:\n`);
   for (const [index, row] of rows.entries()) {
     process.stdout.write(

@@ -42,18 +42,35 @@ export function deliveryBuilder(edge: GitHubEdge, at: { installationId: number; 
   };
 }
 
-/** Posts `delivery` to the app as GitHub would; throws when the app does not take it. */
-export async function deliver(appPort: number, secret: string, delivery: Delivery): Promise<void> {
+/** Waits before each further try of a delivery the app did not take (GitHub redelivers failed ones, too). */
+const REDELIVERY_WAITS_MS = [250, 1_000, 3_000];
+
+/**
+ * Posts `delivery` to the app as GitHub would, with one delivery id for all its tries: an answer of 5xx or 429, or
+ * no answer, is tried again after a pause (a busy app, a restart), as GitHub's redelivery would; the app's inbox
+ * takes a delivery id once, so a try that was recorded before its answer was lost is not processed twice. Throws
+ * when the app refuses it (4xx) or has not taken it after the last try.
+ */
+export async function deliver(appPort: number, secret: string, delivery: Delivery, waitsMs: readonly number[] = REDELIVERY_WAITS_MS): Promise<void> {
   const body = JSON.stringify(delivery.payload);
-  const response = await fetch(`http://127.0.0.1:${appPort}/api/github/webhooks`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": delivery.event,
-      "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
-    },
-    body,
-  });
-  if (!response.ok) throw new Error(`the app refused the ${delivery.event} delivery with HTTP ${response.status}: ${await response.text()}`);
+  const headers = {
+    "content-type": "application/json",
+    "x-github-event": delivery.event,
+    "x-github-delivery": randomUUID(),
+    "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+  };
+  for (let attempt = 0; ; attempt++) {
+    let failure: string;
+    const response = await fetch(`http://127.0.0.1:${appPort}/api/github/webhooks`, { method: "POST", headers, body }).catch((error: unknown) => error);
+    if (response instanceof Response) {
+      if (response.ok) return;
+      failure = `the app refused the ${delivery.event} delivery with HTTP ${response.status}: ${await response.text()}`;
+      if (response.status < 500 && response.status !== 429) throw new Error(failure);
+    } else {
+      failure = `the ${delivery.event} delivery did not reach the app: ${response instanceof Error ? response.message : String(response)}`;
+    }
+    const wait = waitsMs[attempt];
+    if (wait === undefined) throw new Error(`${failure} (tried ${attempt + 1} times)`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 }

@@ -266,8 +266,10 @@ async function runAttempt(
     traffic: ModelTraffic | undefined;
     removals: Promise<void>[];
     session: LocalSession;
+    /** Closes the slot's session (a run that did not settle): the next attempt starts a new app. */
+    unsettled: () => Promise<void>;
   },
-): Promise<{ result: AttemptResult; settled: boolean }> {
+): Promise<AttemptResult> {
   const { input, repo, traffic } = context;
   const name = slug(item);
   const dir = path.join(workDirOf(input), name);
@@ -278,6 +280,9 @@ async function runAttempt(
     ...(traffic ? { signal: traffic.signal } : {}),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   });
+  // A run that stopped waiting may still be working (pushing to its branches, spending on models): its app is
+  // stopped before the branches are read and graded.
+  if (!settled) await context.unsettled();
   const miss = traffic?.misses[0];
   if (miss) throw miss;
   const trajectory = path.join("trajectories", `${name}.json`);
@@ -312,7 +317,7 @@ async function runAttempt(
     heads,
     trajectory,
   };
-  return { result, settled };
+  return result;
 }
 
 type EvalResultsStore = {
@@ -442,16 +447,16 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
           input.onProgress(`[${++started}/${total}] ${label}: working`);
           if (stopping) return;
           const attempt = item;
-          const { result, settled } = await sessionFor(attempt.employee)
-            .then((session) => runAttempt(attempt, { input, repo, pool, traffic, removals, session }))
+          const unsettled = async () => {
+            await current?.session.close();
+            current = undefined;
+          };
+          const result = await sessionFor(attempt.employee)
+            .then((session) => runAttempt(attempt, { input, repo, pool, traffic, removals, session, unsettled }))
             .catch((error: unknown) => {
               stopping = true;
               throw error;
             });
-          if (!settled) {
-            await current?.session.close();
-            current = undefined;
-          }
           appendFileSync(resultsFile, `${JSON.stringify(result)}\n`);
           await results.record([result]);
           ran++;

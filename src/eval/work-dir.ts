@@ -8,7 +8,7 @@
 // is named after the --out folder, so a killed eval started again finds what it left, and it is removed when the
 // eval ends.
 import { createHash } from "node:crypto";
-import { accessSync, constants, statfsSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statfsSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { git, type GitTarget } from "../workspace/index.js";
@@ -30,6 +30,34 @@ export async function checkoutBytes(target: GitTarget): Promise<number> {
   return total;
 }
 
+function readMountInfo(): string {
+  try {
+    return readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The mount options (per-mount and super-block) of the mount `dir` is on: the longest mount point above it. */
+export function mountOptionsOf(mountInfo: string, dir: string): string[] | undefined {
+  let best: { point: string; options: string[] } | undefined;
+  for (const line of mountInfo.split("\n")) {
+    const fields = line.split(" ");
+    const dash = fields.indexOf("-");
+    const point = fields[4];
+    if (point === undefined || dash < 0) continue;
+    if (dir !== point && !dir.startsWith(point === "/" ? "/" : `${point}/`)) continue;
+    if (best && best.point.length >= point.length) continue;
+    best = { point, options: [...(fields[5] ?? "").split(","), ...(fields[dash + 3] ?? "").split(",")] };
+  }
+  return best?.options;
+}
+
+/** What a memory limit leaves beyond this process's own use (no limit: unbounded). */
+function memoryLimitLeft(limit = process.constrainedMemory?.() ?? 0): number {
+  return limit > 0 ? limit - process.memoryUsage().rss : Number.POSITIVE_INFINITY;
+}
+
 export function chooseWorkDir(input: {
   outDir: string;
   workDir: string | undefined;
@@ -39,6 +67,10 @@ export function chooseWorkDir(input: {
   shm?: string;
   /** The memory the system reports free (tests give a figure). */
   freeMemory?: number;
+  /** The process's memory limit (a container's cgroup; 0 for none): tmpfs pages count against it. Tests give one. */
+  memoryLimit?: number;
+  /** /proc/self/mountinfo's text (tests give one). */
+  mountInfo?: string;
 }): WorkDir {
   if (input.workDir !== undefined) return { path: input.workDir, kind: "given", removeAtEnd: false };
   const fallback: WorkDir = { path: path.join(input.outDir, "work"), kind: "out", removeAtEnd: false };
@@ -47,8 +79,12 @@ export function chooseWorkDir(input: {
   try {
     if (!statSync(shm).isDirectory()) return fallback;
     accessSync(shm, constants.W_OK | constants.X_OK);
+    // Test commands run files of the checkout (node_modules/.bin, ./gradlew): a tmpfs mounted noexec (Docker's
+    // and Kubernetes' /dev/shm) would fail them.
+    if (mountOptionsOf(input.mountInfo ?? readMountInfo(), shm)?.includes("noexec") !== false) return fallback;
     const fs = statfsSync(shm);
-    if (fs.bavail * fs.bsize < need || (input.freeMemory ?? os.freemem()) < need) return fallback;
+    const free = Math.min(input.freeMemory ?? os.freemem(), memoryLimitLeft(input.memoryLimit));
+    if (fs.bavail * fs.bsize < need || free < need) return fallback;
   } catch {
     return fallback;
   }

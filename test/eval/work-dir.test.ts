@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkoutBytes, chooseWorkDir } from "../../src/eval/work-dir.js";
+import { checkoutBytes, chooseWorkDir, mountOptionsOf } from "../../src/eval/work-dir.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 
 const temp = useTempDir("aura-eval-workdir-");
@@ -30,6 +30,22 @@ describe("the eval's work folder", () => {
     expect(chooseWorkDir({ ...base, checkoutBytes: 2 * GiB, freeMemory: 40 * GiB })).toMatchObject({ kind: "out" });
     expect(chooseWorkDir({ ...base, shm: path.join(temp.dir, "none"), freeMemory: 64 * GiB })).toMatchObject({ kind: "out" });
     expect(chooseWorkDir({ ...base, workDir: "/somewhere", freeMemory: 64 * GiB })).toEqual({ path: "/somewhere", kind: "given", removeAtEnd: false });
+    // A container's memory limit counts the tmpfs's pages: one short of the room means inside --out.
+    expect(chooseWorkDir({ ...base, freeMemory: 64 * GiB, memoryLimit: GiB / 2 })).toMatchObject({ kind: "out" });
+    // A tmpfs mounted noexec (Docker's /dev/shm) cannot run the checkout's own scripts.
+    const mounts = (options: string) => `30 25 0:27 / ${shm} rw,nosuid,nodev,${options} - tmpfs shm rw,size=65536k\n`;
+    expect(chooseWorkDir({ ...base, freeMemory: 64 * GiB, mountInfo: mounts("noexec,relatime") })).toMatchObject({ kind: "out" });
+    expect(chooseWorkDir({ ...base, freeMemory: 64 * GiB, mountInfo: mounts("relatime") })).toMatchObject({ kind: "tmpfs" });
+  });
+
+  it("reads a mount's options from the longest mount point above a folder", () => {
+    const info = ["22 1 0:21 / / rw,relatime - ext4 /dev/vda rw,discard", "30 22 0:27 / /dev/shm rw,nosuid,nodev,noexec - tmpfs shm rw,size=65536k"].join("\n");
+
+    expect(mountOptionsOf(info, "/dev/shm")).toContain("noexec");
+    expect(mountOptionsOf(info, "/dev/shm/x")).toContain("noexec");
+    expect(mountOptionsOf(info, "/dev/shmx")).not.toContain("noexec");
+    expect(mountOptionsOf(info, "/home")).toEqual(["rw", "relatime", "rw", "discard"]);
+    expect(mountOptionsOf("", "/dev/shm")).toBeUndefined();
   });
 
   it("counts the repository's files at HEAD", async () => {

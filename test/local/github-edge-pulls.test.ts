@@ -103,6 +103,7 @@ describe("GitHub edge: contents at a ref follow the ref", () => {
     mkdirSync(path.join(repo, "assets"));
     writeFileSync(path.join(repo, "assets", "logo.bin"), bytes);
     writeFileSync(path.join(repo, "line\nbreak.txt"), "odd name\n");
+    writeFileSync(path.join(repo, "README.md\r"), "carriage return\n");
     sh(repo, "add", "-A");
     sh(repo, "commit", "--quiet", "-m", "assets");
     const edge = edgeOn(repo);
@@ -124,6 +125,8 @@ describe("GitHub edge: contents at a ref follow the ref", () => {
     expect(read("assets").status).toBe(404);
     expect(read("assets/none.bin").status).toBe(404);
     expect(Buffer.from((read("line\nbreak.txt").json as { content: string }).content, "base64").toString("utf8")).toBe("odd name\n");
+    // A carriage return ends a line of git's batch input too: that file is not README.md.
+    expect(Buffer.from((read("README.md\r").json as { content: string }).content, "base64").toString("utf8")).toBe("carriage return\n");
   });
 });
 

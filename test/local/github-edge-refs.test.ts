@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createGitHubEdge } from "../../src/local/github-edge.js";
-import { edgeGitProcesses, resolveCommit, resolveCommits } from "../../src/local/github-edge/git.js";
+import { edgeGitProcesses, objectType, resolveCommit, resolveCommits } from "../../src/local/github-edge/git.js";
 import { readRef } from "../../src/local/github-edge/refs.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
 
@@ -127,6 +127,10 @@ describe("GitHub edge: refs read from files", () => {
     }
     expect(resolveCommit(repo, "main~1")).toBe(first);
     expect(resolveCommit(repo, second)).toBe(second);
+    // Object names in capitals, and `git describe`'s form, name no ref: git reads them as SHAs.
+    for (const ref of [second.toUpperCase(), second.slice(0, 8).toUpperCase(), `v1-1-g${second.slice(0, 8)}`]) {
+      expect(resolveCommit(repo, ref), ref).toBe(second);
+    }
     // A ref file with content git would not write: git decides.
     mkdirSync(path.join(repo, ".git", "refs", "heads", "odd"), { recursive: true });
     writeFileSync(path.join(repo, ".git", "refs", "heads", "odd", "file"), "not a sha\n");
@@ -175,5 +179,17 @@ describe("GitHub edge: refs read from files", () => {
     expect(repeated).toBe(0);
     expect((byTag.json as { sha: string }).sha).toBe(json.sha);
     expect(read("missing").status).toBe(404);
+  });
+
+  it("does not keep a missing object's answer: the object pushed later is found", () => {
+    const { repo } = repository("later");
+    const { repo: other, commit } = repository("elsewhere");
+    const sha = commit("x.txt", "only elsewhere");
+
+    expect(objectType(repo, sha)).toBeUndefined();
+    sh(repo, "fetch", "--quiet", other, "main:refs/heads/fetched");
+
+    expect(objectType(repo, sha)).toBe("commit");
+    expect(resolveCommit(repo, "refs/heads/fetched")).toBe(sha);
   });
 });

@@ -99,7 +99,8 @@ export function objectInfo(bare: string, sha: string): { type: string; tree: str
   }
   const headerEnd = out.indexOf(10);
   const [found = "", type = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
-  if (found !== sha) return undefined;
+  // `<sha> missing` is not kept: the object may arrive with a push.
+  if (found !== sha || !["commit", "tree", "blob", "tag"].includes(type)) return undefined;
   const tree = type === "commit" ? /^tree ([0-9a-f]{40,64})$/m.exec(out.subarray(headerEnd + 1, headerEnd + 1 + 200).toString("utf8"))?.[1] : undefined;
   const info = { type, tree };
   objects.set(key, info);
@@ -142,10 +143,16 @@ export function fileAt(bare: string, commit: string, file: string): PathObject |
   const key = `${bare}\u0000${commit}\u0000${file}`;
   const kept = files.get(key);
   if (kept) return kept;
-  // The batch protocol is a line per object: a path with a line break is asked of git in two steps.
-  if (file.includes("\n")) return fileInTwoSteps(bare, commit, file);
+  // The batch protocol is a line per object (a carriage return ends one too): such a path is asked of git in two steps.
+  if (/[\n\r]/.test(file)) return fileInTwoSteps(bare, commit, file);
   processes++;
-  const out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${commit}:${file}\n`, maxBuffer: 64 * 1024 * 1024 });
+  let out: Buffer;
+  try {
+    out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${commit}:${file}\n`, maxBuffer: 64 * 1024 * 1024 });
+  } catch {
+    // The repository unreadable (gone): no such file, as before.
+    return undefined;
+  }
   const headerEnd = out.indexOf(10);
   const [sha = "", type = "", size = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
   if (!FULL_SHA.test(sha) || !/^\d+$/.test(size)) return undefined;

@@ -8,8 +8,8 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 
 const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
-/** A name git could also read as an abbreviated object name: git decides those. */
-const HEXISH = /^[0-9a-f]{4,64}$/;
+/** A name git could also read as an object name (either case): git decides those. */
+const HEXISH = /^[0-9a-f]{4,64}$/i;
 /** Names the edge reads itself: git's ref-name rules, narrowed (no `@{`, no `..`, no control or special characters). */
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const MAX_SYMREF_DEPTH = 5;
@@ -84,8 +84,9 @@ function readFullRef(gitDir: string, name: string, depth: number): Answer {
 
 /**
  * The object `ref` names in `repo`'s ref files, by git's rules for a name (`x`, `refs/x`, `refs/tags/x`,
- * `refs/heads/x`, `refs/remotes/x`, `refs/remotes/x/HEAD`, the first that exists): a SHA, `null` when no ref of
- * that name exists, `undefined` when git must decide (see the top of this file). The SHA is not checked here:
+ * `refs/heads/x`, `refs/remotes/x`, `refs/remotes/x/HEAD`, the first that exists): a SHA, `null` when no ref
+ * under `refs/` of that name exists, `undefined` when git must decide (see the top of this file; a short name
+ * that names no ref is one). The SHA is not checked here:
  * it may name a tag or a missing object.
  */
 export function readRef(repo: string, ref: string): string | null | undefined {
@@ -98,5 +99,7 @@ export function readRef(repo: string, ref: string): string | null | undefined {
     const answer = readFullRef(gitDir, name, 0);
     if (answer !== NO_REF) return answer;
   }
-  return NO_REF;
+  // No ref of that name. Under refs/ that is git's answer too; a short name git may still read otherwise (the
+  // output of `git describe`, `HEAD@{…}`-like forms it accepts), so git decides.
+  return ref.startsWith("refs/") ? NO_REF : ASK_GIT;
 }

@@ -23,7 +23,7 @@ type RunArgs = {
   attempts: number;
   concurrency: number;
   out: string;
-  /** Where the attempts' scratch repositories, the app's work trees and grading's trees go (default DIR/work). */
+  /** Where the attempts' scratch repositories, the app's work trees and grading's trees go (default: src/eval/work-dir.ts). */
   workDir: string | undefined;
   json: boolean;
   record: string | undefined;

@@ -44,8 +44,8 @@ export type EvalRunInput = {
   outDir: string;
   /**
    * Where the attempts' scratch repositories, the app's work trees and grading's trees are made and removed
-   * (default `<outDir>/work`): every attempt checks the repository out several times, so a fast file system
-   * (a tmpfs) here is what makes the most difference.
+   * (default: a tmpfs with room, else `<outDir>/work`; src/eval/work-dir.ts): every attempt checks the repository
+   * out several times, so a fast file system here is what makes the most difference.
    */
   workDir?: string | undefined;
   record?: string | undefined;
@@ -92,8 +92,6 @@ const gitEnv = () => ({
 });
 const run = promisify(execFile);
 
-/** The folder of the attempts' scratch repositories and work trees. */
-const workDirOf = (input: Pick<EvalRunInput, "outDir" | "workDir">) => input.workDir ?? path.join(input.outDir, "work");
 const keyOf = (item: { instance_id: string; employee: string; attempt: number }) => `${item.instance_id}\u0000${item.employee}\u0000${item.attempt}`;
 const slug = (item: Attempt) => `${item.task.instance_id}__${item.employee}__${item.attempt}`.replace(/[^A-Za-z0-9._-]/g, "-");
 
@@ -262,6 +260,8 @@ async function runAttempt(
   context: {
     input: EvalRunInput;
     repo: MinedRepository;
+    /** The eval's work folder (chooseWorkDir's). */
+    work: string;
     pool: pg.Pool;
     traffic: ModelTraffic | undefined;
     removals: Promise<void>[];
@@ -272,7 +272,7 @@ async function runAttempt(
 ): Promise<AttemptResult> {
   const { input, repo, traffic } = context;
   const name = slug(item);
-  const dir = path.join(workDirOf(input), name);
+  const dir = path.join(context.work, name);
   await scratchRepository(repo, item.task.base_commit, dir);
   const { report, settled } = await context.session.run({
     repoPath: dir,
@@ -297,7 +297,7 @@ async function runAttempt(
     source,
     heads,
     sandbox: input.sandbox,
-    scratchParent: workDirOf(input),
+    scratchParent: context.work,
     deferRemoval: (removal) => context.removals.push(removal),
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   });
@@ -383,8 +383,7 @@ function planAttempts(
 }
 
 export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
-  const checked = await checkInput(input);
-  const { tasks, repo } = checked;
+  const { tasks, repo } = await checkInput(input);
   // Where the checkouts go: --work-dir, else a tmpfs with room, else inside --out (src/eval/work-dir.ts).
   const chosen = chooseWorkDir({
     outDir: input.outDir,
@@ -392,7 +391,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     concurrency: input.concurrency,
     checkoutBytes: await checkoutBytes(repo.target),
   });
-  input = { ...input, workDir: chosen.path };
+  const work = chosen.path;
   const resultsFile = path.join(input.outDir, RESULTS);
   repairResults(resultsFile);
   const { queue, wanted, skipped } = planAttempts(tasks, input, readResults(resultsFile));
@@ -411,7 +410,6 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const removals: Promise<void>[] = [];
   try {
     mkdirSync(path.join(input.outDir, "trajectories"), { recursive: true });
-    const work = workDirOf(input);
     if (chosen.kind === "tmpfs") input.stderr.write(`aura eval: scratch checkouts in ${work} (a tmpfs; --work-dir chooses another folder)\n`);
     mkdirSync(work, { recursive: true, mode: 0o711 });
     chmodSync(work, 0o711);
@@ -452,7 +450,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
             current = undefined;
           };
           const result = await sessionFor(attempt.employee)
-            .then((session) => runAttempt(attempt, { input, repo, pool, traffic, removals, session, unsettled }))
+            .then((session) => runAttempt(attempt, { input, repo, work, pool, traffic, removals, session, unsettled }))
             .catch((error: unknown) => {
               stopping = true;
               throw error;

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { git, type GitTarget } from "../workspace/index.js";
+import { git, removeWorkTree, type GitTarget } from "../workspace/index.js";
 
 export type Scratch = {
   /** A fresh detached work tree of `sha`; `dispose` removes it. */
@@ -77,12 +77,7 @@ export async function openScratch(source: GitTarget, parent: string = os.tmpdir(
           await rm(file, { force: true });
           return result.exitCode === 0;
         },
-        dispose: async () => {
-          const removed = await git(target, ["worktree", "remove", "--force", tree], { cwd: target.gitDir, okExitCodes: [128] });
-          await rm(tree, { recursive: true, force: true });
-          // Only a removal git refused can leave a registration behind.
-          if (removed.exitCode !== 0) await git(target, ["worktree", "prune"], { cwd: target.gitDir });
-        },
+        dispose: () => removeWorkTree(target, tree, { cwd: target.gitDir }),
       };
     },
     close: () => rm(dir, { recursive: true, force: true }),

@@ -2,10 +2,11 @@
 // It waits on 1 ms timers where it means "at once": its in-process datastore yields to the event loop before each
 // of its steps with `setTimeout(resolve, 0)` (about a dozen per request), and it starts every job it runs with
 // `setTimeout(execute, wait)` even when `wait` is 0 (three per request: the throttling plugin's retry limiter and
-// read group, the retry plugin's per-request limiter). Node rounds each up to a 1 ms timer: 16.7 ms per request
-// through Probot's Octokit against a local server that answers in under a millisecond, ~6 ms with the yields
-// immediate, ~2.5 ms with the jobs too (1.2 ms with both plugins off). Both become `setImmediate`: still a turn
-// of the event loop (I/O and other work run in between, as before), without the timer. A yield or a job with a
+// read group, the retry plugin's per-request limiter). Node rounds each up to a 1 ms timer: 16.7 ms per GET
+// through Probot's Octokit against a local server that answers in about a millisecond, 5.9 ms with the yields
+// immediate, 1.2 ms with the job starts too (docs/benchmarks.md, bench:eval's fourth round). Both become
+// `setImmediate`: still a turn of the event loop (I/O and other work run in between, as before), without the
+// timer. A yield or a job with a
 // real delay (the plugins' pacing, minTime, a retry's wait) or an expiration keeps its timers. Bottleneck 2 has
 // no option for this; the datastore class is reached through an instance (`_store`), the job start is the
 // limiter's `_run`, and both module files of the package are patched (the plugins load `bottleneck/light.js`, the

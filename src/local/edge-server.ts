@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { GitHubEdge } from "./github-edge.js";
+import { NOT_FOUND } from "./github-edge/context.js";
 
 export type EdgeServer = {
   /** `127.0.0.1:<port>`, what GHE_HOST is set to. */
@@ -122,7 +123,7 @@ export function serveGitHubEdges(edgeOf: (fullName?: string) => GitHubEdge | und
   return serveGitHubApi((method, pathname, url, body) => {
     const repo = /^\/repos\/([^/]+)\/([^/]+)/.exec(pathname);
     const edge = repo ? edgeOf(`${decodeURIComponent(repo[1] ?? "")}/${decodeURIComponent(repo[2] ?? "")}`) : edgeOf();
-    if (!edge) return { status: 404, json: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+    if (!edge) return { status: 404, json: NOT_FOUND };
     return edge.respond(method, new URL(`${pathname}${url.search}`, "http://127.0.0.1"), body);
   }, port);
 }

@@ -212,6 +212,8 @@ export async function openLocalSession(options: LocalSessionOptions): Promise<Lo
       // have left some, for a GitHub edge that is gone): the run neither waits for them nor reports their errors.
       const firstJobAfter = await lastJobId(sessionPool);
       const edge = createGitHubEdge(edgeOptions(run, issue));
+      // Newest last (a repository run again moves to the end), the oldest dropped.
+      edges.delete(run.fullName);
       edges.set(run.fullName, edge);
       while (edges.size > EDGES_KEPT) edges.delete(edges.keys().next().value as string);
       current = edge;

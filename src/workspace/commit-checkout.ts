@@ -3,12 +3,21 @@
 // only from the workspace's hardened `git` runner, so no hook or fsmonitor of the repository ever runs here.
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { changedFilesFromUnifiedDiff } from "../github/local-diff.js";
 import type { ChangedFile } from "../github/pull-types.js";
 import { createCache, setOrigin } from "./seed-cache.js";
-import { GitCommandError, git, resolveCloneSource, type CloneSource, type GitTarget, type RepoLocation, type WorkspaceOptions } from "./index.js";
+import {
+  GitCommandError,
+  git,
+  removeWorkTree,
+  resolveCloneSource,
+  type CloneSource,
+  type GitTarget,
+  type RepoLocation,
+  type WorkspaceOptions,
+} from "./index.js";
 
 export type CommitSource = {
   repo: RepoLocation;
@@ -155,12 +164,7 @@ export async function withDetachedCheckouts<T>(
     }
     return results;
   } finally {
-    await withLock(key, async () => {
-      const removed = await git(target, ["worktree", "remove", "--force", tree], { okExitCodes: [128] });
-      await rm(tree, { recursive: true, force: true });
-      // Only a removal git refused (the tree half made or already gone) can leave a registration behind.
-      if (removed.exitCode !== 0) await git(target, ["worktree", "prune"]);
-    });
+    await withLock(key, () => removeWorkTree(target, tree));
   }
 }
 

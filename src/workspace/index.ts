@@ -47,6 +47,7 @@ export {
   prepareTaskWorkspace,
   pushAuraBranch,
   removeTaskWorkspace,
+  removeWorkTree,
   workspaceTarget,
   remoteBranchBase,
   type BranchBase,

@@ -1,10 +1,11 @@
 // A new bare cache of a local clone source (AURA_ALLOW_LOCAL_CLONE: local mode, `aura eval run`, tests) starts as
 // a local clone of it instead of an empty repository: git hard-links the source's object files (copies them on
 // another file system, and keeps the source's own alternates), so the first fetch finds every object already
-// there and moves no pack. Every ref the clone copied is dropped (its `origin` the caller points at the source's URL
-// at once), so the cache then holds only what the caller's own fetches write, as after `git init --bare`. Object files are immutable and a
-// hard link survives the source's repacking or pruning, so the cache never depends on the source's files
-// staying; none of these paths is ever bound into the sandbox. A remote (https) source is never seeded.
+// there and moves no pack. Every ref the clone copied is dropped (its `origin` the caller points at the source's
+// URL at once), so the cache then holds only what the caller's own fetches write, as after `git init --bare`.
+// Object files are immutable and a hard link survives the source's repacking or pruning, so the cache never
+// depends on the source's files staying; none of these paths is ever bound into the sandbox. A remote (https)
+// source is never seeded.
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";

@@ -309,14 +309,21 @@ export async function remoteBranchBase(options: WorkspaceOptions, input: Prepare
   });
 }
 
+/**
+ * Removes a work tree of the repository `target` (its directory and git's registration of it). Only a removal
+ * git refused (the tree not registered, or half gone) can leave a stale registration, so only then is it pruned.
+ */
+export async function removeWorkTree(target: GitTarget, tree: string, options: { cwd?: string } = {}): Promise<void> {
+  const removed = await git(target, ["worktree", "remove", "--force", tree], { ...options, okExitCodes: [128] });
+  await rm(tree, { recursive: true, force: true });
+  if (removed.exitCode !== 0) await git(target, ["worktree", "prune"], options);
+}
+
 /** Removes the task's work tree and its local branch (the remote branch stays). */
 export async function removeTaskWorkspace(workspace: TaskWorkspace): Promise<void> {
   await withCacheLock(workspace.cacheDir, async () => {
     const target = cacheTarget(workspace.cacheDir, workspace.source, undefined);
-    const removed = await git(target, ["worktree", "remove", "--force", workspace.path], { okExitCodes: [128] });
-    await rm(workspace.path, { recursive: true, force: true });
-    // A removal git refused (the tree was not registered, or half gone) may leave a stale registration.
-    if (removed.exitCode !== 0) await git(target, ["worktree", "prune"]);
+    await removeWorkTree(target, workspace.path);
     await git(target, ["branch", "--quiet", "-D", workspace.branch], { okExitCodes: [1] });
   });
 }

@@ -1,7 +1,7 @@
 // The git side of the GitHub edge: read-only git commands on the repository the edge serves (refs, blobs,
 // trees, diffs and logs), run without hooks or any user or system configuration.
 import { execFileSync } from "node:child_process";
-import { readRef } from "./refs.js";
+import { FULL_SHA, readRef } from "./refs.js";
 
 const gitEnv = {
   PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -18,9 +18,25 @@ export function edgeGitProcesses(): number {
   return processes;
 }
 
-export function git(bare: string, ...args: string[]): string {
+/** The one place the edge starts git: its output as bytes, `input` on its standard input. */
+function gitBytes(bare: string, args: readonly string[], input?: string): Buffer {
   processes++;
-  return execFileSync("git", args, { cwd: bare, env: gitEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+  return execFileSync("git", args, {
+    cwd: bare,
+    env: gitEnv,
+    ...(input === undefined ? { stdio: ["ignore", "pipe", "pipe"] } : { input }),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+export function git(bare: string, ...args: string[]): string {
+  return gitBytes(bare, args).toString("utf8");
+}
+
+/** Puts `value` in a bounded cache: the oldest entry goes past `limit`. */
+function keep<V>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value as string);
 }
 
 // Answers of git commands that name only commit SHAs never change, so they are kept: the edge runs git
@@ -28,7 +44,6 @@ export function git(bare: string, ...args: string[]): string {
 // is read on every request about it and on every check of local mode's watch loop. Bounded, oldest out first.
 const FIXED_ANSWERS = 256;
 const fixedAnswers = new Map<string, string>();
-const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 /**
  * `git` for a command whose answer depends only on the objects it names (`merge-base A B`, `diff A B`,
@@ -42,8 +57,7 @@ export function gitOnCommits(bare: string, commits: readonly string[], ...args: 
   const kept = fixedAnswers.get(key);
   if (kept !== undefined) return kept;
   const answer = git(bare, ...args);
-  fixedAnswers.set(key, answer);
-  if (fixedAnswers.size > FIXED_ANSWERS) fixedAnswers.delete(fixedAnswers.keys().next().value as string);
+  keep(fixedAnswers, key, answer, FIXED_ANSWERS);
   return answer;
 }
 
@@ -62,8 +76,12 @@ export function tryGit(bare: string, ...args: string[]): string | undefined {
  * a commit is answered once; anything else is git's `rev-parse`.
  */
 export function resolveCommit(bare: string, ref: string): string | undefined {
+  return commitOf(bare, ref, readRef(bare, ref));
+}
+
+/** resolveCommit with the ref files' answer for `ref` (readRef's) already read. */
+function commitOf(bare: string, ref: string, named: string | null | undefined): string | undefined {
   if (FULL_SHA.test(ref) && objectType(bare, ref) === "commit") return ref;
-  const named = readRef(bare, ref);
   if (named === null) return undefined;
   if (named !== undefined && objectType(bare, named) === "commit") return named;
   try {
@@ -78,33 +96,42 @@ export function objectType(bare: string, sha: string): string | undefined {
   return objectInfo(bare, sha)?.type;
 }
 
+/**
+ * One object through `git cat-file --batch` (`spec`: a SHA, or `<commit>:<path>`, on one line): its SHA, type and
+ * bytes; undefined when it is missing or the repository cannot be read.
+ */
+function batchObject(bare: string, spec: string): { sha: string; type: string; bytes: Buffer } | undefined {
+  let out: Buffer;
+  try {
+    out = gitBytes(bare, ["cat-file", "--batch"], `${spec}\n`);
+  } catch {
+    return undefined;
+  }
+  const headerEnd = out.indexOf(10);
+  const [sha = "", type = "", size = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
+  // `<spec> missing` (or `ambiguous`) is no object.
+  if (!FULL_SHA.test(sha) || !/^\d+$/.test(size)) return undefined;
+  return { sha, type, bytes: out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)) };
+}
+
 const OBJECTS_KEPT = 256;
 const objects = new Map<string, { type: string; tree: string | undefined }>();
 
 /**
  * An object's type, and a commit's tree, by full SHA: one `cat-file --batch` (the commit object is a few hundred
- * bytes), kept (a SHA names fixed content). Undefined for a missing object or a SHA that is not a full one.
+ * bytes), kept (a SHA names fixed content). Undefined for a missing object (not kept: it may arrive with a push)
+ * or a SHA that is not a full one.
  */
 export function objectInfo(bare: string, sha: string): { type: string; tree: string | undefined } | undefined {
   if (!FULL_SHA.test(sha)) return undefined;
   const key = `${bare}\u0000${sha}`;
   const kept = objects.get(key);
   if (kept) return kept;
-  processes++;
-  let out: Buffer;
-  try {
-    out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${sha}\n`, maxBuffer: 64 * 1024 * 1024 });
-  } catch {
-    return undefined;
-  }
-  const headerEnd = out.indexOf(10);
-  const [found = "", type = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
-  // `<sha> missing` is not kept: the object may arrive with a push.
-  if (found !== sha || !["commit", "tree", "blob", "tag"].includes(type)) return undefined;
-  const tree = type === "commit" ? /^tree ([0-9a-f]{40,64})$/m.exec(out.subarray(headerEnd + 1, headerEnd + 1 + 200).toString("utf8"))?.[1] : undefined;
-  const info = { type, tree };
-  objects.set(key, info);
-  if (objects.size > OBJECTS_KEPT) objects.delete(objects.keys().next().value as string);
+  const object = batchObject(bare, sha);
+  if (object?.sha !== sha) return undefined;
+  const tree = object.type === "commit" ? /^tree ([0-9a-f]{40,64})$/m.exec(object.bytes.subarray(0, 200).toString("utf8"))?.[1] : undefined;
+  const info = { type: object.type, tree };
+  keep(objects, key, info, OBJECTS_KEPT);
   return info;
 }
 
@@ -119,13 +146,14 @@ export function pathAt(bare: string, commit: string, file: string): string | und
 
 /** The commits two refs name (a pull request's head and base); undefined for one that names none. */
 export function resolveCommits(bare: string, refs: readonly [string, string]): [string | undefined, string | undefined] {
-  if (refs.every((ref) => readRef(bare, ref) !== undefined)) return [resolveCommit(bare, refs[0]), resolveCommit(bare, refs[1])];
+  const named = [readRef(bare, refs[0]), readRef(bare, refs[1])] as const;
+  if (named.every((answer) => answer !== undefined)) return [commitOf(bare, refs[0], named[0]), commitOf(bare, refs[1], named[1])];
   // Refs git must read: both in one process.
   const both = tryGit(bare, "rev-parse", "--quiet", ...refs.map((ref) => `${ref}^{commit}`))
     ?.trim()
     .split("\n");
   if (both?.length === 2 && both.every((sha) => FULL_SHA.test(sha))) return [both[0], both[1]];
-  return [resolveCommit(bare, refs[0]), resolveCommit(bare, refs[1])];
+  return [commitOf(bare, refs[0], named[0]), commitOf(bare, refs[1], named[1])];
 }
 
 const FILES_KEPT = 256;
@@ -145,22 +173,10 @@ export function fileAt(bare: string, commit: string, file: string): PathObject |
   if (kept) return kept;
   // The batch protocol is a line per object (a carriage return ends one too): such a path is asked of git in two steps.
   if (/[\n\r]/.test(file)) return fileInTwoSteps(bare, commit, file);
-  processes++;
-  let out: Buffer;
-  try {
-    out = execFileSync("git", ["cat-file", "--batch"], { cwd: bare, env: gitEnv, input: `${commit}:${file}\n`, maxBuffer: 64 * 1024 * 1024 });
-  } catch {
-    // The repository unreadable (gone): no such file, as before.
-    return undefined;
-  }
-  const headerEnd = out.indexOf(10);
-  const [sha = "", type = "", size = ""] = out.subarray(0, headerEnd).toString("utf8").split(" ");
-  if (!FULL_SHA.test(sha) || !/^\d+$/.test(size)) return undefined;
-  const answer = { sha, type, content: type === "blob" ? out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)) : undefined };
-  if (FULL_SHA.test(commit) && Number(size) <= FILE_BYTES_KEPT) {
-    files.set(key, answer);
-    if (files.size > FILES_KEPT) files.delete(files.keys().next().value as string);
-  }
+  const object = batchObject(bare, `${commit}:${file}`);
+  if (!object) return undefined;
+  const answer = { sha: object.sha, type: object.type, content: object.type === "blob" ? object.bytes : undefined };
+  if (FULL_SHA.test(commit) && object.bytes.length <= FILE_BYTES_KEPT) keep(files, key, answer, FILES_KEPT);
   return answer;
 }
 
@@ -168,6 +184,5 @@ function fileInTwoSteps(bare: string, commit: string, file: string): PathObject 
   const sha = pathAt(bare, commit, file);
   const type = sha === undefined ? undefined : objectType(bare, sha);
   if (sha === undefined || type === undefined) return undefined;
-  processes++;
-  return { sha, type, content: type === "blob" ? execFileSync("git", ["cat-file", "blob", sha], { cwd: bare, env: gitEnv }) : undefined };
+  return { sha, type, content: type === "blob" ? gitBytes(bare, ["cat-file", "blob", sha]) : undefined };
 }

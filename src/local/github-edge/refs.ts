@@ -7,7 +7,8 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 
-const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+/** A full object name: SHA-1, or SHA-256. */
+export const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 /** A name git could also read as an object name (either case): git decides those. */
 const HEXISH = /^[0-9a-f]{4,64}$/i;
 /** Names the edge reads itself: git's ref-name rules, narrowed (no `@{`, no `..`, no control or special characters). */
@@ -53,7 +54,7 @@ function packedRefs(gitDir: string): Map<string, string> | undefined {
   for (const line of readFileSync(file, "utf8").split("\n")) {
     if (line === "" || line.startsWith("#") || line.startsWith("^")) continue;
     const [sha, name, extra] = line.split(" ");
-    if (sha === undefined || name === undefined || extra !== undefined || !SHA.test(sha)) return ASK_GIT;
+    if (sha === undefined || name === undefined || extra !== undefined || !FULL_SHA.test(sha)) return ASK_GIT;
     refs.set(name, sha);
   }
   packedCache = { file, mtimeMs: stats.mtimeMs, size: stats.size, ino: stats.ino, refs };
@@ -76,7 +77,7 @@ function readFullRef(gitDir: string, name: string, depth: number): Answer {
     return packed === ASK_GIT ? ASK_GIT : (packed.get(name) ?? NO_REF);
   }
   const line = text.trimEnd();
-  if (SHA.test(line)) return line;
+  if (FULL_SHA.test(line)) return line;
   const target = /^ref: (\S+)$/.exec(line)?.[1];
   if (target !== undefined && validName(target)) return readFullRef(gitDir, target, depth + 1);
   return ASK_GIT;
@@ -90,7 +91,7 @@ function readFullRef(gitDir: string, name: string, depth: number): Answer {
  * it may name a tag or a missing object.
  */
 export function readRef(repo: string, ref: string): string | null | undefined {
-  if (SHA.test(ref) || HEXISH.test(ref) || !validName(ref)) return ASK_GIT;
+  if (FULL_SHA.test(ref) || HEXISH.test(ref) || !validName(ref)) return ASK_GIT;
   const gitDir = filesGitDir(repo);
   if (gitDir === undefined) return ASK_GIT;
   for (const name of [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`, `refs/remotes/${ref}`, `refs/remotes/${ref}/HEAD`]) {

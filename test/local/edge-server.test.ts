@@ -5,8 +5,8 @@ import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { serveGitHubEdges, type EdgeServer } from "../../src/local/edge-server.js";
-import { createGitHubEdge } from "../../src/local/github-edge.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
+import { edgeOn } from "./edge-fixture.js";
 
 const temp = useTempDir("aura-edge-server-");
 let server: EdgeServer | undefined;
@@ -21,15 +21,7 @@ function edgeOf(name: string) {
   writeFileSync(path.join(repo, "README.md"), `# ${name}\n`);
   sh(repo, "add", "-A");
   sh(repo, "commit", "--quiet", "-m", "start");
-  const edge = createGitHubEdge({
-    owner: "local",
-    name,
-    bare: repo,
-    cloneUrl: `file://${repo}`,
-    botLogin: "aura[bot]",
-    permissions: {},
-    issue: { number: 1, title: "t", body: "b", user: "pat" },
-  });
+  const edge = edgeOn(repo, name);
   return { repo, edge };
 }
 

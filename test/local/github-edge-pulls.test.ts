@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createGitHubEdge } from "../../src/local/github-edge.js";
 import { edgeGitProcesses, gitOnCommits } from "../../src/local/github-edge/git.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
+import { edgeOn } from "./edge-fixture.js";
 
 const temp = useTempDir("aura-edge-pulls-");
 
@@ -21,18 +21,6 @@ function repository(name: string): { repo: string; commit: (file: string, text: 
   };
   commit("README.md", "# widgets\n", "widgets");
   return { repo, commit };
-}
-
-function edgeOn(repo: string) {
-  return createGitHubEdge({
-    owner: "local",
-    name: "widgets",
-    bare: repo,
-    cloneUrl: `file://${repo}`,
-    botLogin: "aura[bot]",
-    permissions: {},
-    issue: { number: 1, title: "t", body: "b", user: "pat" },
-  });
 }
 
 type PullJson = { head: { sha: string }; base: { sha: string }; commits: number; additions: number; changed_files: number };

@@ -5,10 +5,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createGitHubEdge } from "../../src/local/github-edge.js";
 import { edgeGitProcesses, objectType, resolveCommit, resolveCommits } from "../../src/local/github-edge/git.js";
 import { readRef } from "../../src/local/github-edge/refs.js";
 import { sh, useTempDir } from "../workspace/git-fixture.js";
+import { edgeOn } from "./edge-fixture.js";
 
 const temp = useTempDir("aura-edge-refs-");
 
@@ -149,15 +149,7 @@ describe("GitHub edge: refs read from files", () => {
     writeFileSync(path.join(repo, "src", "b.js"), "exports.b = 2;\n");
     const head = commit("c.txt", "third");
     sh(repo, "tag", "-a", "-m", "release", "v2");
-    const edge = createGitHubEdge({
-      owner: "local",
-      name: "tree",
-      bare: repo,
-      cloneUrl: `file://${repo}`,
-      botLogin: "aura[bot]",
-      permissions: {},
-      issue: { number: 1, title: "t", body: "b", user: "pat" },
-    });
+    const edge = edgeOn(repo, "tree");
     const read = (ref: string) => edge.respond("GET", new URL(`http://edge/repos/local/tree/git/trees/${ref}?recursive=1`), undefined);
 
     const byBranch = read("main");

@@ -10,7 +10,9 @@ import { readRepoView } from "../../src/manager/repo-view.js";
 const API = "https://api.github.com";
 const REPO = "/repos/octo/widgets";
 
-function arrival() {
+type Arrival = { promise: Promise<void>; arrived: () => void };
+
+function arrival(): Arrival {
   let arrived!: () => void;
   const promise = new Promise<void>((resolve) => (arrived = resolve));
   return { promise, arrived };
@@ -24,38 +26,30 @@ afterEach(() => nock.cleanAll());
 describe("readRepoView", () => {
   it("reads the tree with the README, and the manifests with each other", async () => {
     const [tree, readme, pkg, cargo] = [arrival(), arrival(), arrival(), arrival()];
-    const both = (a: Promise<void>, b: Promise<void>, what: string) =>
-      Promise.race([Promise.all([a, b]), new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} were not read side by side`)), 3000))]);
+    // A reply that first marks its request arrived, then waits for its sibling's (or fails naming the pair).
+    const heldReply = (self: Arrival, sibling: Arrival, what: string, answer: [number, unknown]) => async () => {
+      self.arrived();
+      await Promise.race([
+        Promise.all([self.promise, sibling.promise]),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} were not read side by side`)), 3000)),
+      ]);
+      return answer;
+    };
+    const paths = ["README.md", "package.json", "Cargo.toml", "src/lib.rs"];
+    const listing = { sha: "a".repeat(40), truncated: false, tree: paths.map((path) => ({ path, type: "blob", size: 30 })) };
     const scope = nock(API)
       .get(`${REPO}/git/trees/main`)
       .query({ recursive: "1" })
-      .reply(async () => {
-        tree.arrived();
-        await both(tree.promise, readme.promise, "the tree and the README");
-        const paths = ["README.md", "package.json", "Cargo.toml", "src/lib.rs"];
-        return [200, { sha: "a".repeat(40), truncated: false, tree: paths.map((path) => ({ path, type: "blob", size: 30 })) }];
-      })
+      .reply(heldReply(tree, readme, "the tree and the README", [200, listing]))
       .get(`${REPO}/readme`)
       .query({ ref: "main" })
-      .reply(async () => {
-        readme.arrived();
-        await both(tree.promise, readme.promise, "the tree and the README");
-        return [200, file("# Widgets\n")];
-      })
+      .reply(heldReply(readme, tree, "the tree and the README", [200, file("# Widgets\n")]))
       .get(`${REPO}/contents/package.json`)
       .query({ ref: "main" })
-      .reply(async () => {
-        pkg.arrived();
-        await both(pkg.promise, cargo.promise, "the manifests");
-        return [200, file('{"name":"widgets"}')];
-      })
+      .reply(heldReply(pkg, cargo, "the manifests", [200, file('{"name":"widgets"}')]))
       .get(`${REPO}/contents/Cargo.toml`)
       .query({ ref: "main" })
-      .reply(async () => {
-        cargo.arrived();
-        await both(pkg.promise, cargo.promise, "the manifests");
-        return [404, { message: "Not Found" }];
-      });
+      .reply(heldReply(cargo, pkg, "the manifests", [404, { message: "Not Found" }]));
     const octokit = new ProbotOctokit({ auth: { token: "ghs_test" }, throttle: { enabled: false }, retry: { enabled: false } });
 
     const view = await readRepoView(octokit, { owner: "octo", repo: "widgets", ref: "main" });
